@@ -1,0 +1,248 @@
+//! Canonical JSON: RFC 8785 (JCS) restricted to integers, the bytes every hash is taken over.
+//!
+//! The rules, specified byte for byte in `docs/journal-format.md`:
+//!
+//! - no insignificant whitespace;
+//! - object members sorted by their keys' UTF-16 code units (RFC 8785 §3.2.3), no duplicates;
+//! - strings escaped as RFC 8785 §3.2.2.2 says: `\"`, `\\`, `\b`, `\f`, `\n`, `\r`, `\t`,
+//!   other control characters as `\u00xx` (lowercase hex), everything else as UTF-8;
+//! - numbers are integers in `-(2^53-1) ..= 2^53-1` written in decimal without leading zeros
+//!   or a plus sign (what RFC 8785's ECMAScript rule gives for such integers). Fractions,
+//!   exponents and larger magnitudes are refused: ro holds no floating point, and a larger
+//!   integer would not survive a verifier that parses numbers as IEEE doubles.
+
+use std::{cmp::Ordering, io::Write};
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// The largest magnitude of an integer in canonical JSON: `2^53 - 1`.
+pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
+/// Why a value has no canonical encoding.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CanonicalError {
+    /// A number is not an integer (fractions and exponents are refused).
+    #[error("number {0} is not an integer: ro holds no floating point")]
+    NotAnInteger(String),
+    /// An integer's magnitude exceeds 2^53 - 1.
+    #[error("integer {0} exceeds 2^53-1 in magnitude: encode it as a string")]
+    IntegerOutOfRange(String),
+    /// The value could not be turned into JSON at all (e.g. a map with non-string keys).
+    #[error("not representable as JSON: {0}")]
+    NotJson(String),
+    /// The bytes are not JSON.
+    #[error("invalid JSON: {0}")]
+    Syntax(String),
+    /// The bytes are JSON but not in canonical form.
+    #[error("JSON is not in canonical form")]
+    NotCanonical,
+}
+
+/// The canonical bytes of any serialisable value.
+pub fn to_canonical_vec<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CanonicalError> {
+    let value = serde_json::to_value(value).map_err(|e| CanonicalError::NotJson(e.to_string()))?;
+    let mut out = Vec::with_capacity(128);
+    write_value(&value, &mut out)?;
+    Ok(out)
+}
+
+/// Appends the canonical bytes of any serialisable value to `out`.
+pub fn write_serialize<T: Serialize + ?Sized>(
+    value: &T,
+    out: &mut Vec<u8>,
+) -> Result<(), CanonicalError> {
+    let value = serde_json::to_value(value).map_err(|e| CanonicalError::NotJson(e.to_string()))?;
+    write_value(&value, out)
+}
+
+/// The canonical bytes of a JSON value.
+pub fn value_to_canonical_vec(value: &Value) -> Result<Vec<u8>, CanonicalError> {
+    let mut out = Vec::with_capacity(128);
+    write_value(value, &mut out)?;
+    Ok(out)
+}
+
+/// Appends the canonical bytes of `value` to `out`.
+pub fn write_value(value: &Value, out: &mut Vec<u8>) -> Result<(), CanonicalError> {
+    match value {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Number(n) => write_number(n, out)?,
+        Value::String(s) => write_string(s, out),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_value(item, out)?;
+            }
+            out.push(b']');
+        }
+        Value::Object(map) => {
+            // serde_json's map keeps keys in byte order; RFC 8785 wants UTF-16 order. The two
+            // differ only for keys with characters above U+FFFF versus U+E000..=U+FFFF.
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            if entries.iter().any(|(k, _)| !k.is_ascii()) {
+                entries.sort_by(|a, b| utf16_cmp(a.0, b.0));
+            }
+            out.push(b'{');
+            for (i, (key, item)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_string(key, out);
+                out.push(b':');
+                write_value(item, out)?;
+            }
+            out.push(b'}');
+        }
+    }
+    Ok(())
+}
+
+fn write_number(n: &serde_json::Number, out: &mut Vec<u8>) -> Result<(), CanonicalError> {
+    if let Some(u) = n.as_u64() {
+        if u > MAX_SAFE_INTEGER {
+            return Err(CanonicalError::IntegerOutOfRange(n.to_string()));
+        }
+        // Writing into a Vec cannot fail.
+        let _ = write!(out, "{u}");
+    } else if let Some(i) = n.as_i64() {
+        if i.unsigned_abs() > MAX_SAFE_INTEGER {
+            return Err(CanonicalError::IntegerOutOfRange(n.to_string()));
+        }
+        let _ = write!(out, "{i}");
+    } else {
+        return Err(CanonicalError::NotAnInteger(n.to_string()));
+    }
+    Ok(())
+}
+
+/// Appends `s` as a JSON string with RFC 8785 escaping.
+pub fn write_string(s: &str, out: &mut Vec<u8>) {
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x00..=0x1f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(bytes.get(start..i).unwrap_or_default());
+        if escape.is_empty() {
+            out.extend_from_slice(b"\\u00");
+            out.push(crate::digest::hex_digit(b >> 4));
+            out.push(crate::digest::hex_digit(b & 0x0f));
+        } else {
+            out.extend_from_slice(escape);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(bytes.get(start..).unwrap_or_default());
+    out.push(b'"');
+}
+
+fn utf16_cmp(a: &str, b: &str) -> Ordering {
+    a.encode_utf16().cmp(b.encode_utf16())
+}
+
+/// Parses `bytes` as JSON and checks that they are already canonical; returns the value.
+///
+/// Catches everything a re-encoding would change: whitespace, key order, duplicate keys,
+/// escapes, number spellings.
+pub fn parse_canonical(bytes: &[u8]) -> Result<Value, CanonicalError> {
+    let value: Value =
+        serde_json::from_slice(bytes).map_err(|e| CanonicalError::Syntax(e.to_string()))?;
+    let mut again = Vec::with_capacity(bytes.len());
+    write_value(&value, &mut again)?;
+    if again != bytes {
+        return Err(CanonicalError::NotCanonical);
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn canon(json: &str) -> String {
+        let value: Value = serde_json::from_str(json).unwrap();
+        match value_to_canonical_vec(&value) {
+            Ok(bytes) => String::from_utf8(bytes).unwrap(),
+            Err(e) => format!("error: {e}"),
+        }
+    }
+
+    #[test]
+    fn rfc8785_rules() {
+        let cases = [
+            (
+                r#"{ "b": 1, "a": [true, false, null] }"#,
+                r#"{"a":[true,false,null],"b":1}"#,
+            ),
+            (r#"{"a":"\u0041\/\u00e9"}"#, r#"{"a":"A/é"}"#),
+            // Only characters below U+0020 are escaped: U+007F stays literal.
+            (
+                r#""\u0000\u001f\b\f\n\r\t\"\\\u007f""#,
+                "\"\\u0000\\u001f\\b\\f\\n\\r\\t\\\"\\\\\u{7f}\"",
+            ),
+            // serde_json reads -0 as a float; canonical JSON spells zero "0" only.
+            (
+                r#"-0"#,
+                "error: number -0.0 is not an integer: ro holds no floating point",
+            ),
+            (r#"9007199254740991"#, "9007199254740991"),
+            (r#"-9007199254740991"#, "-9007199254740991"),
+            (
+                r#"9007199254740992"#,
+                "error: integer 9007199254740992 exceeds 2^53-1 in magnitude: encode it as a string",
+            ),
+            (
+                r#"1.5"#,
+                "error: number 1.5 is not an integer: ro holds no floating point",
+            ),
+            (
+                r#"1e3"#,
+                "error: number 1000.0 is not an integer: ro holds no floating point",
+            ),
+            // RFC 8785 §3.2.3: sort by UTF-16 code units, so U+1F600 (D83D DE00) sorts before
+            // U+FB33 even though its UTF-8 bytes sort after.
+            (
+                "{\"\u{fb33}\":1,\"\u{1f600}\":2,\"a\":3}",
+                "{\"a\":3,\"\u{1f600}\":2,\"\u{fb33}\":1}",
+            ),
+        ];
+        for (input, want) in cases {
+            assert_eq!(canon(input), want, "input {input}");
+        }
+    }
+
+    #[test]
+    fn parse_canonical_rejects_non_canonical() {
+        assert!(parse_canonical(br#"{"a":1,"b":2}"#).is_ok());
+        for bad in [
+            &br#"{"b":2,"a":1}"#[..],
+            br#"{"a": 1}"#,
+            br#"{"a":1,"a":1}"#,
+            br#"{"a":"\u0041"}"#,
+            br#"{"a":1.0}"#,
+            b"{\"a\":1}\n",
+        ] {
+            assert!(
+                parse_canonical(bad).is_err(),
+                "accepted {}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+}

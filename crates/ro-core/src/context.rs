@@ -1,0 +1,136 @@
+//! What comes with every command: [`Context`] (time, actor, correlation, causation, reason).
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::{Actor, Digest, Timestamp};
+
+crate::id_kind!(
+    /// Ties the events of one request or workflow together.
+    CorrelationId,
+    CorrelationTag,
+    "correlation id"
+);
+
+/// The longest reason accepted, in bytes.
+pub const MAX_REASON_LEN: usize = 2048;
+
+/// Why an actor did something: free text, 1 to [`MAX_REASON_LEN`] bytes, no control
+/// characters other than newline and tab.
+#[derive(
+    Clone, PartialEq, Eq, PartialOrd, Ord, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+)]
+pub struct Reason(String);
+
+/// Why a reason was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReasonError {
+    /// The reason is empty or only white space.
+    #[error("reason is empty: say why")]
+    Empty,
+    /// The reason is too long.
+    #[error("reason is {0} bytes long; at most {MAX_REASON_LEN} are allowed")]
+    TooLong(usize),
+    /// The reason holds a control character.
+    #[error("reason holds control character U+{0:04X}")]
+    Control(u32),
+}
+
+impl Reason {
+    /// Validates and wraps `text`.
+    pub fn new(text: impl Into<String>) -> Result<Self, ReasonError> {
+        let text = text.into();
+        if text.trim().is_empty() {
+            return Err(ReasonError::Empty);
+        }
+        if text.len() > MAX_REASON_LEN {
+            return Err(ReasonError::TooLong(text.len()));
+        }
+        if let Some(c) = text
+            .chars()
+            .find(|c| c.is_control() && !matches!(c, '\n' | '\t'))
+        {
+            return Err(ReasonError::Control(u32::from(c)));
+        }
+        Ok(Reason(text))
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl Serialize for Reason {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Reason {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Reason::new(text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Everything a command carries besides itself: the instant it applies at (the host's clock,
+/// passed in), who issued it, and optional correlation, causation and reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Context {
+    /// When the command applies. Never earlier than the journal's head.
+    pub at: Timestamp,
+    /// Who issued it.
+    pub actor: Actor,
+    /// Ties it to a request or workflow.
+    pub correlation_id: Option<CorrelationId>,
+    /// The digest of the command itself (hosts compute it from the command's canonical bytes),
+    /// recorded on every event it produces.
+    pub causation: Option<Digest>,
+    /// Why.
+    pub reason: Option<Reason>,
+}
+
+impl Context {
+    /// A context with just a time and an actor.
+    pub fn new(at: Timestamp, actor: Actor) -> Self {
+        Context {
+            at,
+            actor,
+            correlation_id: None,
+            causation: None,
+            reason: None,
+        }
+    }
+
+    /// The same context with a reason.
+    pub fn with_reason(mut self, reason: Reason) -> Self {
+        self.reason = Some(reason);
+        self
+    }
+
+    /// The same context with a correlation id.
+    pub fn with_correlation(mut self, correlation_id: CorrelationId) -> Self {
+        self.correlation_id = Some(correlation_id);
+        self
+    }
+
+    /// The same context with a causation digest.
+    pub fn with_causation(mut self, causation: Digest) -> Self {
+        self.causation = Some(causation);
+        self
+    }
+}

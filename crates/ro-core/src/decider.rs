@@ -1,0 +1,301 @@
+//! The [`Decider`] trait and the [`Kernel`] that runs it over a [`Journal`].
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::{
+    Context, Digest, Envelope, Event, Timestamp,
+    canonical::{self, CanonicalError},
+    journal::{AppendError, DecodeError, Head, Journal, Record},
+};
+
+/// A typed refusal of a command: a value with a stable SCREAMING_SNAKE_CASE code.
+pub trait Rejection: fmt::Display + fmt::Debug {
+    /// The stable code, e.g. `"INSUFFICIENT_FUNDS"`.
+    fn code(&self) -> &'static str;
+}
+
+/// A broken invariant: a bug, never a consequence of input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invariant broken: {0}")]
+pub struct InvariantViolation(pub String);
+
+/// A deterministic state machine: commands are decided into events, events evolve the state.
+///
+/// The implementing type is the state. `Default` is the initial state.
+///
+/// - `decide` takes the state by shared reference and never mutates it: it returns the events
+///   a command produces, or a typed rejection.
+/// - `evolve` folds one event into the state in place. It is total and infallible: an event
+///   that was recorded happened, and must apply.
+/// - `check_invariants` states what must hold after every event. The [`Kernel`] runs it after
+///   every evolve in debug, test and fuzz builds and panics on a violation.
+pub trait Decider: Default {
+    /// What may be asked.
+    type Command;
+    /// What can happen.
+    type Event: Event;
+    /// Why a command can be refused.
+    type Rejection: Rejection;
+
+    /// Decides a command against the current state.
+    fn decide(
+        &self,
+        command: &Self::Command,
+        ctx: &Context,
+    ) -> Result<Vec<Self::Event>, Self::Rejection>;
+
+    /// Applies one recorded event.
+    fn evolve(&mut self, envelope: &Envelope<Self::Event>);
+
+    /// Checks the state's invariants.
+    fn check_invariants(&self) -> Result<(), InvariantViolation> {
+        Ok(())
+    }
+}
+
+/// Runs `check_invariants` in debug, test and fuzz builds.
+#[inline]
+pub(crate) fn assert_invariants<D: Decider>(state: &D, seq: u64) {
+    if cfg!(any(debug_assertions, fuzzing))
+        && let Err(violation) = state.check_invariants()
+    {
+        // A broken invariant is a bug in the decider, not a consequence of input: fail loudly
+        // where it can be caught (architecture.md, "invariants are assertions").
+        #[allow(clippy::panic)]
+        {
+            panic!("after seq {seq}: {violation}");
+        }
+    }
+}
+
+/// Why the kernel refused a command. Nothing was appended.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExecuteError<R> {
+    /// The decider refused the command.
+    #[error("{0}")]
+    Rejected(R),
+    /// The command is dated before the journal's head.
+    #[error("time went backwards: {at} is before the journal head at {head_at}")]
+    TimeWentBackwards {
+        /// The command's time.
+        at: Timestamp,
+        /// The head's time.
+        head_at: Timestamp,
+    },
+    /// The caller expected another head (optimistic concurrency).
+    #[error("stale sequence: expected head {expected}, but the head is {actual}; reload and retry")]
+    StaleSequence {
+        /// The expected head.
+        expected: u64,
+        /// The actual head.
+        actual: u64,
+    },
+    /// The command produced more events than one append may hold.
+    #[error("the command produced {0} events, more than one append may hold")]
+    TooManyEvents(usize),
+    /// An event had no canonical encoding (a bug in the event type).
+    #[error("event has no canonical encoding: {0}")]
+    Encoding(CanonicalError),
+}
+
+impl<R: Rejection> ExecuteError<R> {
+    /// The stable code: the decider's own, or the kernel's.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ExecuteError::Rejected(r) => r.code(),
+            ExecuteError::TimeWentBackwards { .. } => "TIME_WENT_BACKWARDS",
+            ExecuteError::StaleSequence { .. } => "STALE_SEQUENCE",
+            ExecuteError::TooManyEvents(_) => "TOO_MANY_EVENTS",
+            ExecuteError::Encoding(_) => "ENCODING_FAILED",
+        }
+    }
+}
+
+impl<R> From<AppendError> for ExecuteError<R> {
+    fn from(e: AppendError) -> Self {
+        match e {
+            AppendError::StaleSequence { expected, actual } => {
+                ExecuteError::StaleSequence { expected, actual }
+            }
+            AppendError::TimeWentBackwards { at, head_at } => {
+                ExecuteError::TimeWentBackwards { at, head_at }
+            }
+            AppendError::TooManyEvents(n) => ExecuteError::TooManyEvents(n),
+            AppendError::Encoding(e) => ExecuteError::Encoding(e),
+        }
+    }
+}
+
+/// Why a journal could not be replayed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot replay seq {seq}: {error}")]
+pub struct ReplayError {
+    /// The record that failed to decode.
+    pub seq: u64,
+    /// Why.
+    pub error: DecodeError,
+}
+
+/// The domain tag of state digests.
+pub const STATE_TAG: &[u8] = b"ro.state.v1\0";
+
+/// `blake3("ro.state.v1\0" ‖ canonical JSON of the state)`: equal states give equal digests
+/// on every machine and in every replay.
+pub fn state_digest<S: Serialize + ?Sized>(state: &S) -> Result<Digest, CanonicalError> {
+    let bytes = canonical::to_canonical_vec(state)?;
+    Ok(Digest::of_parts(&[STATE_TAG, &bytes]))
+}
+
+/// Folds `envelopes` into the initial state.
+pub fn replay<'a, D: Decider + 'a>(
+    envelopes: impl IntoIterator<Item = &'a Envelope<D::Event>>,
+) -> D {
+    let mut state = D::default();
+    for envelope in envelopes {
+        state.evolve(envelope);
+        assert_invariants(&state, envelope.seq);
+    }
+    state
+}
+
+/// A decider's state together with its journal: the whole event flow of one stream.
+///
+/// `execute` = check time → decide → append (hash chain) → evolve → check invariants.
+#[derive(Debug, Clone)]
+pub struct Kernel<D> {
+    state: D,
+    journal: Journal,
+}
+
+impl<D: Decider> Default for Kernel<D> {
+    fn default() -> Self {
+        Kernel {
+            state: D::default(),
+            journal: Journal::new(),
+        }
+    }
+}
+
+impl<D: Decider> Kernel<D> {
+    /// An empty stream in the initial state.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Rebuilds the state by replaying every record of `journal` (already verified, e.g. by
+    /// [`Journal::from_records`] or [`Journal::import_jsonl`]).
+    pub fn replay(journal: Journal) -> Result<Self, ReplayError> {
+        Self::resume(D::default(), 0, journal)
+    }
+
+    /// Resumes from `state`, which reflects every record up to `state_seq`, replaying the
+    /// records of `journal` after it (used with snapshots).
+    pub fn resume(mut state: D, state_seq: u64, journal: Journal) -> Result<Self, ReplayError> {
+        for record in journal.records_after(state_seq) {
+            apply_record(&mut state, record)?;
+        }
+        Ok(Kernel { state, journal })
+    }
+
+    /// Appends a record written elsewhere (another writer, a store being tailed) after
+    /// checking that it continues the chain and decodes; then folds it in. On error nothing
+    /// changed.
+    pub fn push_record(&mut self, record: Record) -> Result<(), crate::journal::VerifyError> {
+        let envelope = record
+            .decode::<D::Event>()
+            .map_err(|e| crate::journal::VerifyError {
+                seq: record.seq,
+                problem: crate::journal::Problem::Body(e.to_string()),
+            })?;
+        self.journal.push_record(record)?;
+        self.state.evolve(&envelope);
+        assert_invariants(&self.state, envelope.seq);
+        Ok(())
+    }
+
+    /// Decides `command` and, if accepted, appends and applies its events.
+    pub fn execute(
+        &mut self,
+        command: &D::Command,
+        ctx: &Context,
+    ) -> Result<Vec<Envelope<D::Event>>, ExecuteError<D::Rejection>> {
+        let expected = self.journal.head().seq;
+        self.execute_expecting(expected, command, ctx)
+    }
+
+    /// As [`Kernel::execute`], refused unless the head is still `expected_seq`.
+    pub fn execute_expecting(
+        &mut self,
+        expected_seq: u64,
+        command: &D::Command,
+        ctx: &Context,
+    ) -> Result<Vec<Envelope<D::Event>>, ExecuteError<D::Rejection>> {
+        let head = self.journal.head();
+        if expected_seq != head.seq {
+            return Err(ExecuteError::StaleSequence {
+                expected: expected_seq,
+                actual: head.seq,
+            });
+        }
+        if let Some(head_at) = head.at
+            && ctx.at < head_at
+        {
+            return Err(ExecuteError::TimeWentBackwards {
+                at: ctx.at,
+                head_at,
+            });
+        }
+        let events = self
+            .state
+            .decide(command, ctx)
+            .map_err(ExecuteError::Rejected)?;
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let envelopes = self.journal.append(expected_seq, ctx, events)?;
+        for envelope in &envelopes {
+            self.state.evolve(envelope);
+            assert_invariants(&self.state, envelope.seq);
+        }
+        Ok(envelopes)
+    }
+
+    /// The current state.
+    pub fn state(&self) -> &D {
+        &self.state
+    }
+
+    /// The journal.
+    pub fn journal(&self) -> &Journal {
+        &self.journal
+    }
+
+    /// The journal's head.
+    pub fn head(&self) -> Head {
+        self.journal.head()
+    }
+
+    /// The state and the journal.
+    pub fn into_parts(self) -> (D, Journal) {
+        (self.state, self.journal)
+    }
+}
+
+impl<D: Decider + Serialize> Kernel<D> {
+    /// The digest of the current state (see [`state_digest`]).
+    pub fn state_digest(&self) -> Result<Digest, CanonicalError> {
+        state_digest(&self.state)
+    }
+}
+
+fn apply_record<D: Decider>(state: &mut D, record: &Record) -> Result<(), ReplayError> {
+    let envelope = record.decode::<D::Event>().map_err(|error| ReplayError {
+        seq: record.seq,
+        error,
+    })?;
+    state.evolve(&envelope);
+    assert_invariants(state, envelope.seq);
+    Ok(())
+}

@@ -1,0 +1,194 @@
+//! Content digests: [`Digest`], blake3, `blake3:<64 lowercase hex>` on the wire.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+const PREFIX: &str = "blake3:";
+
+/// A 32-byte blake3 digest.
+///
+/// On the wire: `blake3:` followed by 64 lowercase hex digits. Parsing is strict (lowercase
+/// only), so every digest has exactly one spelling and a changed byte in an exported journal
+/// can never parse to the same value.
+#[derive(
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
+#[rkyv(derive(Debug, PartialEq, Eq, PartialOrd, Ord, Hash))]
+pub struct Digest([u8; 32]);
+
+/// Why a digest string was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DigestError {
+    /// The text does not start with `blake3:`.
+    #[error("a digest starts with \"blake3:\"")]
+    Prefix,
+    /// The hex part is not 64 lowercase hex digits.
+    #[error("a digest has 64 lowercase hex digits after \"blake3:\"")]
+    Hex,
+}
+
+impl Digest {
+    /// All zeros: the `prev` of the first journal entry.
+    pub const ZERO: Digest = Digest([0; 32]);
+
+    /// Wraps raw digest bytes.
+    pub const fn from_bytes(bytes: [u8; 32]) -> Self {
+        Digest(bytes)
+    }
+
+    /// The raw bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// blake3 of `bytes`.
+    pub fn of(bytes: &[u8]) -> Self {
+        Digest(*blake3::hash(bytes).as_bytes())
+    }
+
+    /// blake3 of the concatenation of `parts` (for tagged, domain-separated digests).
+    pub fn of_parts(parts: &[&[u8]]) -> Self {
+        let mut hasher = blake3::Hasher::new();
+        for part in parts {
+            hasher.update(part);
+        }
+        Digest(*hasher.finalize().as_bytes())
+    }
+
+    /// Keyed blake3 (a MAC) of `bytes` under `key`: fingerprints that reveal nothing of their
+    /// input without the key.
+    pub fn keyed(key: &[u8; 32], bytes: &[u8]) -> Self {
+        Digest(*blake3::keyed_hash(key, bytes).as_bytes())
+    }
+
+    /// Parses `blake3:<64 lowercase hex>`.
+    pub fn parse(text: &str) -> Result<Self, DigestError> {
+        let hex = text.strip_prefix(PREFIX).ok_or(DigestError::Prefix)?;
+        Self::parse_hex(hex)
+    }
+
+    /// Parses 64 lowercase hex digits (no prefix).
+    pub fn parse_hex(hex: &str) -> Result<Self, DigestError> {
+        let hex = hex.as_bytes();
+        if hex.len() != 64 {
+            return Err(DigestError::Hex);
+        }
+        let mut out = [0u8; 32];
+        for (byte, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
+            let mut value = 0u8;
+            for &c in pair {
+                let nibble = match c {
+                    b'0'..=b'9' => c - b'0',
+                    b'a'..=b'f' => c - b'a' + 10,
+                    _ => return Err(DigestError::Hex),
+                };
+                value = (value << 4) | nibble;
+            }
+            *byte = value;
+        }
+        Ok(Digest(out))
+    }
+
+    /// The 64 lowercase hex digits, without the prefix.
+    pub fn to_hex(&self) -> String {
+        let mut s = String::with_capacity(64);
+        self.write_hex(&mut s);
+        s
+    }
+
+    fn write_hex(&self, out: &mut String) {
+        for b in self.0 {
+            out.push(char::from(hex_digit(b >> 4)));
+            out.push(char::from(hex_digit(b & 0x0f)));
+        }
+    }
+}
+
+/// The lowercase hex digit of a nibble (`n` below 16).
+pub(crate) fn hex_digit(n: u8) -> u8 {
+    match n {
+        0..=9 => b'0' + n,
+        _ => b'a' + (n & 0x0f) - 10,
+    }
+}
+
+impl fmt::Display for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = String::with_capacity(PREFIX.len() + 64);
+        s.push_str(PREFIX);
+        self.write_hex(&mut s);
+        f.write_str(&s)
+    }
+}
+
+impl fmt::Debug for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl std::str::FromStr for Digest {
+    type Err = DigestError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+impl Serialize for Digest {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Digest {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Digest;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a digest string \"blake3:<64 lowercase hex digits>\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Digest, E> {
+                Digest::parse(v).map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_str(Visitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_strictness() {
+        let d = Digest::of(b"abc");
+        let text = d.to_string();
+        assert_eq!(
+            text,
+            "blake3:6437b3ac38465133ffb63b75273a8db548c558465d79db03fd359c6cd5bd9d85"
+        );
+        assert_eq!(Digest::parse(&text), Ok(d));
+        assert_eq!(
+            Digest::parse(&text.to_uppercase()),
+            Err(DigestError::Prefix)
+        );
+        let upper_hex = format!("blake3:{}", d.to_hex().to_uppercase());
+        assert_eq!(Digest::parse(&upper_hex), Err(DigestError::Hex));
+        assert_eq!(Digest::parse("blake3:00"), Err(DigestError::Hex));
+        assert_eq!(Digest::parse("sha256:00"), Err(DigestError::Prefix));
+        assert_eq!(Digest::of_parts(&[b"a", b"bc"]), d);
+    }
+}

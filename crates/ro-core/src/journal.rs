@@ -1,0 +1,517 @@
+//! The hash-chained, append-only [`Journal`] and its JSON-lines export.
+
+use std::fmt;
+
+use serde::Deserialize;
+use serde_json::{Value, value::RawValue};
+
+use crate::{
+    Actor, Context, Digest, Envelope, Event, Timestamp,
+    canonical::{self, CanonicalError},
+    context::CorrelationId,
+    event::{UpcastError, upcast},
+};
+
+/// The domain tag that starts every chain hash's input.
+pub const JOURNAL_TAG: &[u8] = b"ro.journal.v1\0";
+
+/// The most events one append may add (one command's worth).
+pub const MAX_EVENTS_PER_APPEND: usize = 4096;
+
+/// `blake3(JOURNAL_TAG ‖ prev ‖ body)`.
+pub fn chain_hash(prev: &Digest, body: &[u8]) -> Digest {
+    Digest::of_parts(&[JOURNAL_TAG, prev.as_bytes(), body])
+}
+
+/// One stored envelope: what a store keeps per row, exactly.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Record {
+    /// Position in the stream, from 1.
+    pub seq: u64,
+    /// The previous record's hash.
+    pub prev: Digest,
+    /// `chain_hash(prev, body)`.
+    pub hash: Digest,
+    /// The canonical JSON of the envelope without `prev` and `hash`.
+    pub body: Box<[u8]>,
+}
+
+impl fmt::Debug for Record {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Record")
+            .field("seq", &self.seq)
+            .field("prev", &self.prev)
+            .field("hash", &self.hash)
+            .field("body", &String::from_utf8_lossy(&self.body))
+            .finish()
+    }
+}
+
+/// The body fields as stored, with the event still undecoded.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Body<'a> {
+    actor: Actor,
+    at: Timestamp,
+    causation: Option<Digest>,
+    correlation_id: Option<CorrelationId>,
+    #[serde(borrow)]
+    event: &'a RawValue,
+    schema_version: u32,
+    seq: u64,
+}
+
+impl Record {
+    /// Decodes the record into a typed envelope, lifting older event versions.
+    ///
+    /// Does not check the hash: see [`Journal::verify`] and [`Journal::push_record`].
+    pub fn decode<E: Event>(&self) -> Result<Envelope<E>, DecodeError> {
+        let body: Body<'_> =
+            serde_json::from_slice(&self.body).map_err(|e| DecodeError::Body(e.to_string()))?;
+        let event = if body.schema_version == E::SCHEMA_VERSION {
+            serde_json::from_str(body.event.get())
+                .map_err(|e| DecodeError::Event(UpcastError::Decode(e.to_string())))?
+        } else {
+            let value: Value = serde_json::from_str(body.event.get())
+                .map_err(|e| DecodeError::Body(e.to_string()))?;
+            upcast(body.schema_version, value).map_err(DecodeError::Event)?
+        };
+        Ok(Envelope {
+            seq: body.seq,
+            prev: self.prev,
+            hash: self.hash,
+            at: body.at,
+            actor: body.actor,
+            correlation_id: body.correlation_id,
+            causation: body.causation,
+            schema_version: body.schema_version,
+            event,
+        })
+    }
+
+    /// The record as one line of the JSON-lines export (canonical JSON, no newline).
+    pub fn to_export_line(&self) -> Result<String, CanonicalError> {
+        let mut value = canonical::parse_canonical(&self.body)?;
+        let Value::Object(map) = &mut value else {
+            return Err(CanonicalError::NotCanonical);
+        };
+        map.insert("hash".into(), Value::String(self.hash.to_string()));
+        map.insert("prev".into(), Value::String(self.prev.to_string()));
+        let bytes = canonical::value_to_canonical_vec(&value)?;
+        String::from_utf8(bytes).map_err(|e| CanonicalError::Syntax(e.to_string()))
+    }
+
+    /// Parses one exported line back into a record (checking canonical form, not the chain).
+    pub fn from_export_line(line: &str) -> Result<Record, String> {
+        let mut value = canonical::parse_canonical(line.as_bytes()).map_err(|e| e.to_string())?;
+        let Value::Object(map) = &mut value else {
+            return Err("a journal line is a JSON object".into());
+        };
+        let mut digest_field = |name: &str| -> Result<Digest, String> {
+            match map.remove(name) {
+                Some(Value::String(s)) => Digest::parse(&s).map_err(|e| format!("{name}: {e}")),
+                Some(_) => Err(format!("{name} is not a string")),
+                None => Err(format!("{name} is missing")),
+            }
+        };
+        let hash = digest_field("hash")?;
+        let prev = digest_field("prev")?;
+        let seq = match map.get("seq").and_then(Value::as_u64) {
+            Some(seq) => seq,
+            None => return Err("seq is missing or not a whole number".into()),
+        };
+        let body = canonical::value_to_canonical_vec(&value).map_err(|e| e.to_string())?;
+        Ok(Record {
+            seq,
+            prev,
+            hash,
+            body: body.into_boxed_slice(),
+        })
+    }
+}
+
+/// Why a record could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// The envelope body is malformed.
+    #[error("malformed envelope body: {0}")]
+    Body(String),
+    /// The event does not decode (after upcasting).
+    #[error(transparent)]
+    Event(UpcastError),
+}
+
+/// The head of a chain: the last sequence number, hash and time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Head {
+    /// The last sequence number (0 when empty).
+    pub seq: u64,
+    /// The last hash ([`Digest::ZERO`] when empty).
+    pub hash: Digest,
+    /// The last event's time (`None` when empty).
+    pub at: Option<Timestamp>,
+}
+
+impl Head {
+    /// The head of an empty journal.
+    pub const EMPTY: Head = Head {
+        seq: 0,
+        hash: Digest::ZERO,
+        at: None,
+    };
+}
+
+/// Why an append was refused. Nothing was appended.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AppendError {
+    /// Another writer appended first (optimistic concurrency).
+    #[error("stale sequence: expected head {expected}, but the head is {actual}; reload and retry")]
+    StaleSequence {
+        /// The head the writer expected.
+        expected: u64,
+        /// The actual head.
+        actual: u64,
+    },
+    /// The events are dated before the head.
+    #[error("time went backwards: {at} is before the journal head at {head_at}")]
+    TimeWentBackwards {
+        /// The refused time.
+        at: Timestamp,
+        /// The head's time.
+        head_at: Timestamp,
+    },
+    /// Too many events in one append.
+    #[error("{0} events in one append; at most {MAX_EVENTS_PER_APPEND} are allowed")]
+    TooManyEvents(usize),
+    /// An event has no canonical encoding (a bug in the event type, never input).
+    #[error("event has no canonical encoding: {0}")]
+    Encoding(CanonicalError),
+}
+
+/// What is wrong at the first bad sequence number.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Problem {
+    /// The record's sequence number is not the next one.
+    #[error("sequence gap: expected seq {expected}")]
+    Gap {
+        /// The sequence number that should be here.
+        expected: u64,
+    },
+    /// `prev` is not the previous record's hash.
+    #[error("broken link: prev is not the previous record's hash")]
+    BrokenLink,
+    /// The stored hash is not the hash of the record.
+    #[error("hash mismatch: the record's content does not match its hash")]
+    HashMismatch,
+    /// The body is not a canonical envelope body.
+    #[error("malformed body: {0}")]
+    Body(String),
+    /// The body's `seq` differs from the record's.
+    #[error("body says seq {0}")]
+    SeqMismatch(u64),
+    /// The record is dated before its predecessor.
+    #[error("time went backwards: {at} is before {previous}")]
+    TimeWentBackwards {
+        /// The record's time.
+        at: Timestamp,
+        /// The predecessor's time.
+        previous: Timestamp,
+    },
+}
+
+/// A verification failure: the first bad sequence number and what is wrong there.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("journal is damaged at seq {seq}: {problem}")]
+pub struct VerifyError {
+    /// The first bad sequence number.
+    pub seq: u64,
+    /// What is wrong.
+    pub problem: Problem,
+}
+
+/// The append-only, hash-chained sequence of records of one stream.
+///
+/// Appends are all-or-nothing, carry an expected head sequence number (optimistic
+/// concurrency) and are refused when dated before the head.
+#[derive(Debug, Clone, Default)]
+pub struct Journal {
+    head: Option<Head>,
+    records: Vec<Record>,
+}
+
+#[derive(Deserialize)]
+struct BodyHeader {
+    at: Timestamp,
+    seq: u64,
+}
+
+impl Journal {
+    /// An empty journal.
+    pub fn new() -> Self {
+        Journal::default()
+    }
+
+    /// The head: last seq, hash and time.
+    pub fn head(&self) -> Head {
+        self.head.unwrap_or(Head::EMPTY)
+    }
+
+    /// The records, in order.
+    pub fn records(&self) -> &[Record] {
+        &self.records
+    }
+
+    /// The records after `seq` (all of them for 0).
+    pub fn records_after(&self, seq: u64) -> &[Record] {
+        let skip = usize::try_from(seq)
+            .unwrap_or(usize::MAX)
+            .min(self.records.len());
+        self.records.get(skip..).unwrap_or_default()
+    }
+
+    /// The number of records.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Whether the journal is empty.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// The record with sequence number `seq`.
+    pub fn get(&self, seq: u64) -> Option<&Record> {
+        let index = usize::try_from(seq.checked_sub(1)?).ok()?;
+        self.records.get(index)
+    }
+
+    /// Appends `events`, all stamped with `ctx`, if the head is still `expected_seq`.
+    ///
+    /// All or nothing: on error nothing was appended. Returns the new envelopes.
+    pub fn append<E: Event>(
+        &mut self,
+        expected_seq: u64,
+        ctx: &Context,
+        events: Vec<E>,
+    ) -> Result<Vec<Envelope<E>>, AppendError> {
+        let head = self.head();
+        if expected_seq != head.seq {
+            return Err(AppendError::StaleSequence {
+                expected: expected_seq,
+                actual: head.seq,
+            });
+        }
+        if let Some(head_at) = head.at
+            && ctx.at < head_at
+        {
+            return Err(AppendError::TimeWentBackwards {
+                at: ctx.at,
+                head_at,
+            });
+        }
+        if events.len() > MAX_EVENTS_PER_APPEND {
+            return Err(AppendError::TooManyEvents(events.len()));
+        }
+        // Encode everything first, so a failure leaves the journal untouched.
+        let mut bodies = Vec::with_capacity(events.len());
+        let mut prefix = Vec::with_capacity(128);
+        encode_context_prefix(ctx, &mut prefix);
+        for (offset, event) in (1u64..).zip(&events) {
+            let mut body = prefix.clone();
+            encode_event_suffix::<E>(event, head.seq + offset, &mut body)
+                .map_err(AppendError::Encoding)?;
+            bodies.push(body);
+        }
+        let mut prev = head.hash;
+        let mut out = Vec::with_capacity(events.len());
+        for ((offset, event), body) in (1u64..).zip(events).zip(bodies) {
+            let seq = head.seq + offset;
+            let hash = chain_hash(&prev, &body);
+            self.records.push(Record {
+                seq,
+                prev,
+                hash,
+                body: body.into_boxed_slice(),
+            });
+            out.push(Envelope {
+                seq,
+                prev,
+                hash,
+                at: ctx.at,
+                actor: ctx.actor.clone(),
+                correlation_id: ctx.correlation_id.clone(),
+                causation: ctx.causation,
+                schema_version: E::SCHEMA_VERSION,
+                event,
+            });
+            prev = hash;
+        }
+        if let Some(last) = out.last() {
+            self.head = Some(Head {
+                seq: last.seq,
+                hash: last.hash,
+                at: Some(ctx.at),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Appends a record read from storage or an export, checking that it continues the chain:
+    /// the next seq, `prev` equal to the head's hash, the right hash, a canonical body whose
+    /// `seq` agrees and whose time is not before the head's.
+    pub fn push_record(&mut self, record: Record) -> Result<(), VerifyError> {
+        let head = self.head();
+        let at = check_record(&head, &record)?;
+        self.head = Some(Head {
+            seq: record.seq,
+            hash: record.hash,
+            at: Some(at),
+        });
+        self.records.push(record);
+        Ok(())
+    }
+
+    /// Rebuilds a journal from records, checking each as [`Journal::push_record`] does.
+    pub fn from_records(records: impl IntoIterator<Item = Record>) -> Result<Self, VerifyError> {
+        let mut journal = Journal::new();
+        for record in records {
+            journal.push_record(record)?;
+        }
+        Ok(journal)
+    }
+
+    /// Re-checks every record from the first: sequence, links, hashes, canonical bodies and
+    /// time order. Names the first bad sequence number.
+    pub fn verify(&self) -> Result<(), VerifyError> {
+        let mut head = Head::EMPTY;
+        for record in &self.records {
+            let at = check_record(&head, record)?;
+            head = Head {
+                seq: record.seq,
+                hash: record.hash,
+                at: Some(at),
+            };
+        }
+        Ok(())
+    }
+
+    /// The journal as JSON lines: one canonical envelope per line, each ending in `\n`.
+    pub fn export_jsonl(&self) -> Result<String, VerifyError> {
+        let mut out = String::with_capacity(self.records.len() * 256);
+        for record in &self.records {
+            let line = record.to_export_line().map_err(|e| VerifyError {
+                seq: record.seq,
+                problem: Problem::Body(e.to_string()),
+            })?;
+            out.push_str(&line);
+            out.push('\n');
+        }
+        Ok(out)
+    }
+
+    /// Reads a JSON-lines export, verifying it completely; names the first bad seq (a line
+    /// that does not parse is named by the seq it should hold).
+    pub fn import_jsonl(text: &str) -> Result<Self, VerifyError> {
+        let mut journal = Journal::new();
+        let mut rest = text;
+        while !rest.is_empty() {
+            let expected = journal.head().seq + 1;
+            let Some((line, tail)) = rest.split_once('\n') else {
+                return Err(VerifyError {
+                    seq: expected,
+                    problem: Problem::Body("the last line does not end with a newline".into()),
+                });
+            };
+            rest = tail;
+            let record = Record::from_export_line(line).map_err(|message| VerifyError {
+                seq: expected,
+                problem: Problem::Body(message),
+            })?;
+            journal.push_record(record)?;
+        }
+        Ok(journal)
+    }
+}
+
+fn check_record(head: &Head, record: &Record) -> Result<Timestamp, VerifyError> {
+    let expected = head.seq + 1;
+    let fail = |problem| {
+        Err(VerifyError {
+            seq: expected,
+            problem,
+        })
+    };
+    if record.seq != expected {
+        return fail(Problem::Gap { expected });
+    }
+    if record.prev != head.hash {
+        return fail(Problem::BrokenLink);
+    }
+    if chain_hash(&record.prev, &record.body) != record.hash {
+        return fail(Problem::HashMismatch);
+    }
+    if let Err(e) = canonical::parse_canonical(&record.body) {
+        return fail(Problem::Body(e.to_string()));
+    }
+    let header: BodyHeader = match serde_json::from_slice(&record.body) {
+        Ok(header) => header,
+        Err(e) => return fail(Problem::Body(e.to_string())),
+    };
+    // The full shape (actor, optional fields) is checked here too, so a verified journal
+    // always decodes its envelope fields.
+    if let Err(e) = serde_json::from_slice::<Body<'_>>(&record.body) {
+        return fail(Problem::Body(e.to_string()));
+    }
+    if header.seq != record.seq {
+        return fail(Problem::SeqMismatch(header.seq));
+    }
+    if let Some(previous) = head.at
+        && header.at < previous
+    {
+        return fail(Problem::TimeWentBackwards {
+            at: header.at,
+            previous,
+        });
+    }
+    Ok(header.at)
+}
+
+/// Writes `{"actor":…,"at":…,"causation":…,"correlation_id":…,"event":` (keys in canonical
+/// order), shared by every event of one append.
+fn encode_context_prefix(ctx: &Context, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"{\"actor\":{\"id\":");
+    canonical::write_string(ctx.actor.id.as_str(), out);
+    out.extend_from_slice(b",\"kind\":");
+    canonical::write_string(ctx.actor.kind.as_str(), out);
+    out.extend_from_slice(b"},\"at\":");
+    canonical::write_string(&ctx.at.to_rfc3339(), out);
+    out.extend_from_slice(b",\"causation\":");
+    match &ctx.causation {
+        Some(d) => canonical::write_string(&d.to_string(), out),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"correlation_id\":");
+    match &ctx.correlation_id {
+        Some(c) => canonical::write_string(c.as_str(), out),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"event\":");
+}
+
+/// Writes the event, `,"schema_version":N,"seq":N}`.
+fn encode_event_suffix<E: Event>(
+    event: &E,
+    seq: u64,
+    out: &mut Vec<u8>,
+) -> Result<(), CanonicalError> {
+    canonical::write_serialize(event, out)?;
+    out.extend_from_slice(b",\"schema_version\":");
+    out.extend_from_slice(E::SCHEMA_VERSION.to_string().as_bytes());
+    out.extend_from_slice(b",\"seq\":");
+    if seq > canonical::MAX_SAFE_INTEGER {
+        return Err(CanonicalError::IntegerOutOfRange(seq.to_string()));
+    }
+    out.extend_from_slice(seq.to_string().as_bytes());
+    out.push(b'}');
+    Ok(())
+}

@@ -1,0 +1,207 @@
+//! Snapshots: a cache of a kernel's state, never the truth.
+//!
+//! A snapshot records the head it reflects (seq and hash), the state digest, a fingerprint of
+//! the state type, and the state as rkyv bytes, all under a blake3 checksum. Loading checks
+//! the checksum, the fingerprint, the archive's structure (bytecheck) and that the journal
+//! holds the same hash at that seq; anything wrong falls back to full replay.
+//!
+//! Layout (little-endian): `ROSNAP\0\x01` ‖ head_seq u64 ‖ head_hash 32 ‖ state_digest 32 ‖
+//! state_kind 32 ‖ payload_len u64 ‖ payload ‖ blake3 checksum of everything before it.
+
+use rkyv::{
+    Archive,
+    api::high::{HighDeserializer, HighSerializer, HighValidator},
+    bytecheck::CheckBytes,
+    rancor,
+    ser::allocator::ArenaHandle,
+    util::AlignedVec,
+};
+use serde::Serialize;
+
+use crate::{
+    Decider, Digest, Event, Kernel,
+    decider::{ReplayError, state_digest},
+    journal::Journal,
+};
+
+const MAGIC: &[u8; 8] = b"ROSNAP\0\x01";
+const HEADER_LEN: usize = 8 + 8 + 32 + 32 + 32 + 8;
+
+/// What a snapshot says about itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnapshotHeader {
+    /// The last seq the state reflects.
+    pub head_seq: u64,
+    /// The journal's hash at `head_seq`.
+    pub head_hash: Digest,
+    /// The state digest at `head_seq`.
+    pub state_digest: Digest,
+}
+
+/// Why a snapshot was not used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SnapshotError {
+    /// Too short, wrong magic or wrong length.
+    #[error("not a snapshot (truncated, or not written by ro)")]
+    Malformed,
+    /// The checksum does not match: the bytes were damaged.
+    #[error("snapshot checksum mismatch: the bytes are damaged")]
+    Checksum,
+    /// Written for another state type or event schema version.
+    #[error("snapshot was written for another state type or schema version")]
+    ForeignKind,
+    /// The archive failed validation or decoding.
+    #[error("snapshot archive is invalid: {0}")]
+    Archive(String),
+    /// The journal does not hold the snapshot's head.
+    #[error("snapshot head (seq {seq}) does not match the journal")]
+    HeadMismatch {
+        /// The snapshot's head seq.
+        seq: u64,
+    },
+    /// The state could not be encoded.
+    #[error("state could not be encoded: {0}")]
+    Encode(String),
+}
+
+/// How a kernel was restored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Restored {
+    /// From the snapshot, replaying only the records after `seq`.
+    FromSnapshot {
+        /// The snapshot's head seq.
+        seq: u64,
+    },
+    /// The snapshot was unusable; the whole journal was replayed.
+    FullReplay {
+        /// Why the snapshot was not used.
+        reason: SnapshotError,
+    },
+}
+
+/// A fingerprint of the state type and its event schema version: a snapshot is only read back
+/// into the same type.
+fn state_kind<D: Decider>() -> Digest {
+    Digest::of_parts(&[
+        b"ro.snapshot-kind.v1\0",
+        std::any::type_name::<D>().as_bytes(),
+        &D::Event::SCHEMA_VERSION.to_le_bytes(),
+    ])
+}
+
+fn read_array<const N: usize>(bytes: &[u8], at: usize) -> Result<[u8; N], SnapshotError> {
+    bytes
+        .get(at..at + N)
+        .and_then(|s| <[u8; N]>::try_from(s).ok())
+        .ok_or(SnapshotError::Malformed)
+}
+
+/// Reads a snapshot's header and state, checking everything that can be checked without the
+/// journal.
+pub fn decode_snapshot<D>(bytes: &[u8]) -> Result<(SnapshotHeader, D), SnapshotError>
+where
+    D: Decider + Archive,
+    D::Archived: for<'a> CheckBytes<HighValidator<'a, rancor::Error>>
+        + rkyv::Deserialize<D, HighDeserializer<rancor::Error>>,
+{
+    if bytes.len() < HEADER_LEN + 32 || bytes.get(..8) != Some(&MAGIC[..]) {
+        return Err(SnapshotError::Malformed);
+    }
+    let split = bytes.len() - 32;
+    let (content, checksum) = bytes.split_at(split);
+    if Digest::of(content).as_bytes().as_slice() != checksum {
+        return Err(SnapshotError::Checksum);
+    }
+    let head_seq = u64::from_le_bytes(read_array(content, 8)?);
+    let head_hash = Digest::from_bytes(read_array(content, 16)?);
+    let digest = Digest::from_bytes(read_array(content, 48)?);
+    let kind = Digest::from_bytes(read_array(content, 80)?);
+    let len = u64::from_le_bytes(read_array(content, 112)?);
+    if kind != state_kind::<D>() {
+        return Err(SnapshotError::ForeignKind);
+    }
+    let payload = content.get(HEADER_LEN..).ok_or(SnapshotError::Malformed)?;
+    if u64::try_from(payload.len()).ok() != Some(len) {
+        return Err(SnapshotError::Malformed);
+    }
+    // rkyv reads from aligned memory; copy the payload into an aligned buffer.
+    let mut aligned = AlignedVec::<16>::with_capacity(payload.len());
+    aligned.extend_from_slice(payload);
+    let state = rkyv::from_bytes::<D, rancor::Error>(&aligned)
+        .map_err(|e| SnapshotError::Archive(e.to_string()))?;
+    Ok((
+        SnapshotHeader {
+            head_seq,
+            head_hash,
+            state_digest: digest,
+        },
+        state,
+    ))
+}
+
+impl<D> Kernel<D>
+where
+    D: Decider
+        + Serialize
+        + Archive
+        + for<'a> rkyv::Serialize<HighSerializer<AlignedVec, ArenaHandle<'a>, rancor::Error>>,
+    D::Archived: for<'a> CheckBytes<HighValidator<'a, rancor::Error>>
+        + rkyv::Deserialize<D, HighDeserializer<rancor::Error>>,
+{
+    /// Writes a snapshot of the current state at the current head.
+    pub fn snapshot(&self) -> Result<Vec<u8>, SnapshotError> {
+        let head = self.head();
+        let digest =
+            state_digest(self.state()).map_err(|e| SnapshotError::Encode(e.to_string()))?;
+        let payload = rkyv::to_bytes::<rancor::Error>(self.state())
+            .map_err(|e| SnapshotError::Encode(e.to_string()))?;
+        let mut out = Vec::with_capacity(HEADER_LEN + payload.len() + 32);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&head.seq.to_le_bytes());
+        out.extend_from_slice(head.hash.as_bytes());
+        out.extend_from_slice(digest.as_bytes());
+        out.extend_from_slice(state_kind::<D>().as_bytes());
+        out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        out.extend_from_slice(&payload);
+        let checksum = Digest::of(&out);
+        out.extend_from_slice(checksum.as_bytes());
+        Ok(out)
+    }
+
+    /// Restores from `snapshot` and the (verified) `journal`, replaying only the records after
+    /// the snapshot's head. An unusable snapshot falls back to full replay and says why.
+    pub fn restore(snapshot: &[u8], journal: Journal) -> Result<(Self, Restored), ReplayError> {
+        match Self::check_snapshot(snapshot, &journal) {
+            Ok((header, state)) => {
+                let kernel = Kernel::resume(state, header.head_seq, journal)?;
+                Ok((
+                    kernel,
+                    Restored::FromSnapshot {
+                        seq: header.head_seq,
+                    },
+                ))
+            }
+            Err(reason) => Ok((Kernel::replay(journal)?, Restored::FullReplay { reason })),
+        }
+    }
+
+    fn check_snapshot(
+        snapshot: &[u8],
+        journal: &Journal,
+    ) -> Result<(SnapshotHeader, D), SnapshotError> {
+        let (header, state) = decode_snapshot::<D>(snapshot)?;
+        let matches = if header.head_seq == 0 {
+            header.head_hash == Digest::ZERO
+        } else {
+            journal
+                .get(header.head_seq)
+                .is_some_and(|r| r.hash == header.head_hash)
+        };
+        if !matches {
+            return Err(SnapshotError::HeadMismatch {
+                seq: header.head_seq,
+            });
+        }
+        Ok((header, state))
+    }
+}

@@ -1,0 +1,299 @@
+//! Explicit time: [`Timestamp`], always passed in, never read from a clock.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use time::{OffsetDateTime, format_description::well_known::Rfc3339};
+
+/// Smallest accepted Unix second: `0001-01-01T00:00:00Z`.
+const MIN_SECS: i64 = -62_135_596_800;
+/// Largest accepted Unix second: `9999-12-31T23:59:59Z`.
+const MAX_SECS: i64 = 253_402_300_799;
+const NANOS_PER_SEC: u32 = 1_000_000_000;
+
+/// An instant in UTC with nanosecond precision, between `0001-01-01T00:00:00Z` and
+/// `9999-12-31T23:59:59.999999999Z`.
+///
+/// On the wire it is an RFC 3339 string in UTC (`Z`), with the fraction trimmed of trailing
+/// zeros and omitted when zero, so every instant has exactly one spelling
+/// (`docs/journal-format.md`). Input in any offset is accepted and converted to UTC.
+///
+/// The domain never reads a clock: hosts stamp commands and pass the instant in.
+#[derive(
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
+#[rkyv(derive(Debug, PartialEq, Eq, PartialOrd, Ord, Hash))]
+pub struct Timestamp {
+    secs: i64,
+    nanos: u32,
+}
+
+/// Why a [`Timestamp`] could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TimestampError {
+    /// The text is not an RFC 3339 date-time with an offset.
+    #[error("not an RFC 3339 timestamp (expected e.g. 2026-03-09T13:30:00Z): {0}")]
+    Syntax(String),
+    /// The instant lies outside years 0001 to 9999.
+    #[error("timestamp out of range: only years 0001 to 9999 are accepted")]
+    OutOfRange,
+}
+
+impl Timestamp {
+    /// The Unix epoch, `1970-01-01T00:00:00Z`.
+    pub const UNIX_EPOCH: Timestamp = Timestamp { secs: 0, nanos: 0 };
+    /// The earliest representable instant.
+    pub const MIN: Timestamp = Timestamp {
+        secs: MIN_SECS,
+        nanos: 0,
+    };
+    /// The latest representable instant.
+    pub const MAX: Timestamp = Timestamp {
+        secs: MAX_SECS,
+        nanos: NANOS_PER_SEC - 1,
+    };
+
+    /// Builds an instant from Unix seconds and a nanosecond fraction (`0..1_000_000_000`).
+    pub fn from_unix(secs: i64, nanos: u32) -> Result<Self, TimestampError> {
+        if !(MIN_SECS..=MAX_SECS).contains(&secs) || nanos >= NANOS_PER_SEC {
+            return Err(TimestampError::OutOfRange);
+        }
+        Ok(Timestamp { secs, nanos })
+    }
+
+    /// Builds an instant from whole Unix seconds.
+    pub fn from_unix_seconds(secs: i64) -> Result<Self, TimestampError> {
+        Self::from_unix(secs, 0)
+    }
+
+    /// Parses an RFC 3339 date-time (any offset; converted to UTC).
+    pub fn parse_rfc3339(text: &str) -> Result<Self, TimestampError> {
+        let odt = OffsetDateTime::parse(text, &Rfc3339)
+            .map_err(|e| TimestampError::Syntax(e.to_string()))?;
+        Self::try_from(odt)
+    }
+
+    /// Whole seconds since the Unix epoch (negative before 1970).
+    pub fn unix_seconds(self) -> i64 {
+        self.secs
+    }
+
+    /// The nanosecond fraction of the second, `0..1_000_000_000`.
+    pub fn subsec_nanos(self) -> u32 {
+        self.nanos
+    }
+
+    /// Nanoseconds since the Unix epoch.
+    pub fn unix_nanos(self) -> i128 {
+        i128::from(self.secs) * i128::from(NANOS_PER_SEC) + i128::from(self.nanos)
+    }
+
+    /// Builds an instant from nanoseconds since the Unix epoch.
+    pub fn from_unix_nanos(nanos: i128) -> Result<Self, TimestampError> {
+        let per = i128::from(NANOS_PER_SEC);
+        let secs = i64::try_from(nanos.div_euclid(per)).map_err(|_| TimestampError::OutOfRange)?;
+        let frac = u32::try_from(nanos.rem_euclid(per)).map_err(|_| TimestampError::OutOfRange)?;
+        Self::from_unix(secs, frac)
+    }
+
+    /// This instant as a `time::OffsetDateTime` in UTC.
+    pub fn to_offset_date_time(self) -> OffsetDateTime {
+        // Every Timestamp is within years 1..=9999, which `time` always represents.
+        OffsetDateTime::from_unix_timestamp_nanos(self.unix_nanos())
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    }
+
+    /// The UTC calendar date of this instant (for per-day budgets and reports).
+    pub fn utc_date(self) -> time::Date {
+        self.to_offset_date_time().date()
+    }
+
+    /// `self + duration`, or `None` when the result leaves the representable range.
+    pub fn checked_add(self, duration: time::Duration) -> Option<Self> {
+        let nanos = self
+            .unix_nanos()
+            .checked_add(duration.whole_nanoseconds())?;
+        Self::from_unix_nanos(nanos).ok()
+    }
+
+    /// `self - duration`, or `None` when the result leaves the representable range.
+    pub fn checked_sub(self, duration: time::Duration) -> Option<Self> {
+        let nanos = self
+            .unix_nanos()
+            .checked_sub(duration.whole_nanoseconds())?;
+        Self::from_unix_nanos(nanos).ok()
+    }
+
+    /// The signed duration from `earlier` to `self`.
+    pub fn since(self, earlier: Timestamp) -> time::Duration {
+        let secs = self.secs - earlier.secs;
+        let nanos = i64::from(self.nanos) - i64::from(earlier.nanos);
+        // Both parts are bounded (|secs| < 2^39), so this cannot overflow.
+        time::Duration::seconds(secs) + time::Duration::nanoseconds(nanos)
+    }
+
+    /// Writes the canonical RFC 3339 spelling (see the type's documentation).
+    fn write_rfc3339(self, out: &mut impl fmt::Write) -> fmt::Result {
+        let odt = self.to_offset_date_time();
+        let (year, month, day) = odt.to_calendar_date();
+        let (hour, minute, second) = odt.to_hms();
+        write!(
+            out,
+            "{year:04}-{:02}-{day:02}T{hour:02}:{minute:02}:{second:02}",
+            u8::from(month)
+        )?;
+        if self.nanos != 0 {
+            let mut digits = 9;
+            let mut frac = self.nanos;
+            while frac.is_multiple_of(10) {
+                frac /= 10;
+                digits -= 1;
+            }
+            write!(out, ".{frac:0digits$}")?;
+        }
+        out.write_char('Z')
+    }
+
+    /// The canonical RFC 3339 spelling, e.g. `2026-03-09T13:30:00.25Z`.
+    pub fn to_rfc3339(self) -> String {
+        let mut s = String::with_capacity(30);
+        // Writing into a String cannot fail.
+        let _ = self.write_rfc3339(&mut s);
+        s
+    }
+}
+
+impl TryFrom<OffsetDateTime> for Timestamp {
+    type Error = TimestampError;
+
+    fn try_from(odt: OffsetDateTime) -> Result<Self, Self::Error> {
+        Self::from_unix(odt.unix_timestamp(), odt.nanosecond())
+    }
+}
+
+impl From<Timestamp> for OffsetDateTime {
+    fn from(ts: Timestamp) -> Self {
+        ts.to_offset_date_time()
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_rfc3339(f)
+    }
+}
+
+impl fmt::Debug for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_rfc3339(f)
+    }
+}
+
+impl std::str::FromStr for Timestamp {
+    type Err = TimestampError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse_rfc3339(s)
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Timestamp;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an RFC 3339 timestamp string")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Timestamp, E> {
+                Timestamp::parse_rfc3339(v).map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_str(Visitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn canon(text: &str) -> String {
+        Timestamp::parse_rfc3339(text)
+            .map(|t| t.to_rfc3339())
+            .unwrap_or_else(|e| format!("error: {e}"))
+    }
+
+    #[test]
+    fn canonical_spelling() {
+        let cases = [
+            ("2026-03-09T13:30:00Z", "2026-03-09T13:30:00Z"),
+            ("2026-03-09T13:30:00.000Z", "2026-03-09T13:30:00Z"),
+            // RFC 3339 §5.6 lets a space stand for the T.
+            ("2026-03-09 13:30:00Z", "2026-03-09T13:30:00Z"),
+            ("2026-03-09T13:30:00.250Z", "2026-03-09T13:30:00.25Z"),
+            ("2026-03-09T09:30:00-04:00", "2026-03-09T13:30:00Z"),
+            (
+                "2026-03-09t13:30:00.000000001z",
+                "2026-03-09T13:30:00.000000001Z",
+            ),
+            ("1969-12-31T23:59:59.5Z", "1969-12-31T23:59:59.5Z"),
+            ("0001-01-01T00:00:00Z", "0001-01-01T00:00:00Z"),
+            (
+                "9999-12-31T23:59:59.999999999Z",
+                "9999-12-31T23:59:59.999999999Z",
+            ),
+        ];
+        for (input, want) in cases {
+            assert_eq!(canon(input), want, "input {input}");
+        }
+    }
+
+    #[test]
+    fn rejects_bad_input() {
+        for bad in [
+            "",
+            "2026-03-09",
+            "2026-13-09T13:30:00Z",
+            "2026-03-09T13:30:00",
+            "0000-12-31T23:59:59Z",
+        ] {
+            assert!(Timestamp::parse_rfc3339(bad).is_err(), "accepted {bad:?}");
+        }
+        assert_eq!(
+            Timestamp::from_unix(MAX_SECS + 1, 0),
+            Err(TimestampError::OutOfRange)
+        );
+        assert_eq!(
+            Timestamp::from_unix(0, NANOS_PER_SEC),
+            Err(TimestampError::OutOfRange)
+        );
+    }
+
+    #[test]
+    fn arithmetic_and_order() {
+        let a = Timestamp::parse_rfc3339("2026-03-09T13:30:00Z").unwrap();
+        let b = a.checked_add(time::Duration::milliseconds(1500)).unwrap();
+        assert!(b > a);
+        assert_eq!(b.to_rfc3339(), "2026-03-09T13:30:01.5Z");
+        assert_eq!(b.since(a), time::Duration::milliseconds(1500));
+        assert_eq!(a.since(b), time::Duration::milliseconds(-1500));
+        assert_eq!(b.checked_sub(time::Duration::milliseconds(1500)), Some(a));
+        assert_eq!(Timestamp::MAX.checked_add(time::Duration::NANOSECOND), None);
+        assert_eq!(Timestamp::from_unix_nanos(a.unix_nanos()), Ok(a));
+    }
+}

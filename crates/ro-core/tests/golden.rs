@@ -1,0 +1,141 @@
+//! Golden journals: the exact bytes ro writes, kept forever, for every event schema version.
+//!
+//! `golden/bank-mixed.jsonl` holds version-1 bank events written by an older build, followed by
+//! version-2 events written by this one. These tests check that:
+//! - today's encoder still produces those bytes exactly (the format did not drift);
+//! - the file verifies (every hash, link, seq and timestamp);
+//! - the version-1 events decode through the upcaster into today's events;
+//! - `docs/journal-format.md` quotes the file's first record and hash correctly, so a verifier
+//!   written in another language can be checked against both.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
+use ro_core::{
+    Actor, ActorId, Context, Event, Journal, Kernel, Timestamp,
+    journal::chain_hash,
+    testing::bank::{AccountId, Bank, BankEvent},
+};
+use serde::{Deserialize, Serialize};
+
+const GOLDEN: &str = include_str!("golden/bank-mixed.jsonl");
+const FORMAT_DOC: &str = include_str!("../../../docs/journal-format.md");
+
+/// The bank's events as version 1 wrote them: whole currency units in `amount`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type")]
+enum BankEventV1 {
+    AccountOpened { account: String },
+    MoneyDeposited { account: String, amount: u64 },
+}
+
+impl Event for BankEventV1 {
+    const SCHEMA_VERSION: u32 = 1;
+}
+
+fn ts(s: &str) -> Timestamp {
+    Timestamp::parse_rfc3339(s).unwrap()
+}
+
+fn build() -> Journal {
+    let alice = Actor::human(ActorId::new("alice").unwrap());
+    let bot = Actor::agent(ActorId::new("teller-bot").unwrap());
+    let mut journal = Journal::new();
+    let ctx = Context::new(ts("2026-01-05T14:30:00Z"), alice.clone());
+    journal
+        .append(
+            0,
+            &ctx,
+            vec![
+                BankEventV1::AccountOpened {
+                    account: "acc-1".into(),
+                },
+                BankEventV1::MoneyDeposited {
+                    account: "acc-1".into(),
+                    amount: 12,
+                },
+            ],
+        )
+        .unwrap();
+    let ctx = Context::new(ts("2026-01-05T14:31:00.25Z"), bot)
+        .with_correlation("req-7".parse().unwrap())
+        .with_causation(ro_core::Digest::of(b"{\"type\":\"WITHDRAW\"}"))
+        .with_reason(ro_core::Reason::new("scheduled payout").unwrap());
+    journal
+        .append(
+            2,
+            &ctx,
+            vec![BankEvent::MoneyWithdrawn {
+                account: AccountId::new("acc-1").unwrap(),
+                amount_micros: 2_500_000,
+            }],
+        )
+        .unwrap();
+    let ctx = Context::new(ts("2026-01-05T14:31:00.25Z"), alice);
+    journal
+        .append(
+            3,
+            &ctx,
+            vec![BankEvent::MoneyDeposited {
+                account: AccountId::new("acc-1").unwrap(),
+                amount_micros: 1,
+            }],
+        )
+        .unwrap();
+    journal
+}
+
+#[test]
+fn encoder_still_writes_the_golden_bytes() {
+    let exported = build().export_jsonl().unwrap();
+    if exported != GOLDEN {
+        panic!("the encoding drifted from golden/bank-mixed.jsonl; today's bytes:\n{exported}");
+    }
+}
+
+#[test]
+fn golden_verifies_and_upcasts() {
+    let journal = Journal::import_jsonl(GOLDEN).unwrap();
+    journal.verify().unwrap();
+    let kernel: Kernel<Bank> = Kernel::replay(journal).unwrap();
+    let account = kernel
+        .state()
+        .account(&AccountId::new("acc-1").unwrap())
+        .unwrap();
+    // 12 whole units (version 1) - 2.5 units + 1 micro-unit (version 2).
+    assert_eq!(account.balance_micros, 9_500_001);
+    assert_eq!(account.operations, 3);
+    let first: ro_core::Envelope<BankEvent> = kernel.journal().get(2).unwrap().decode().unwrap();
+    assert_eq!(first.schema_version, 1);
+    assert_eq!(
+        first.event,
+        BankEvent::MoneyDeposited {
+            account: AccountId::new("acc-1").unwrap(),
+            amount_micros: 12_000_000
+        }
+    );
+}
+
+#[test]
+fn format_doc_quotes_the_golden_file() {
+    let journal = Journal::import_jsonl(GOLDEN).unwrap();
+    let first = journal.get(1).unwrap();
+    let body = std::str::from_utf8(&first.body).unwrap();
+    assert!(
+        FORMAT_DOC.contains(body),
+        "docs/journal-format.md must quote the first body:\n{body}"
+    );
+    assert!(
+        FORMAT_DOC.contains(&first.hash.to_hex()),
+        "docs must quote the first hash {}",
+        first.hash
+    );
+    assert_eq!(
+        chain_hash(&ro_core::Digest::ZERO, body.as_bytes()),
+        first.hash
+    );
+    for line in GOLDEN.lines() {
+        assert!(
+            FORMAT_DOC.contains(line),
+            "docs/journal-format.md must quote every golden line:\n{line}"
+        );
+    }
+}
