@@ -7,6 +7,7 @@ use serde::Serialize;
 use crate::{
     Context, Digest, Envelope, Event, Timestamp,
     canonical::{self, CanonicalError},
+    event::EventMeta,
     journal::{AppendError, DecodeError, Head, Journal, Record},
 };
 
@@ -46,8 +47,8 @@ pub trait Decider: Default {
         ctx: &Context,
     ) -> Result<Vec<Self::Event>, Self::Rejection>;
 
-    /// Applies one recorded event.
-    fn evolve(&mut self, envelope: &Envelope<Self::Event>);
+    /// Applies one recorded event; `meta` tells where, when and by whom it was recorded.
+    fn evolve(&mut self, event: &Self::Event, meta: &EventMeta<'_>);
 
     /// Checks the state's invariants.
     fn check_invariants(&self) -> Result<(), InvariantViolation> {
@@ -154,7 +155,7 @@ pub fn replay<'a, D: Decider + 'a>(
 ) -> D {
     let mut state = D::default();
     for envelope in envelopes {
-        state.evolve(envelope);
+        state.evolve(&envelope.event, &envelope.meta());
         assert_invariants(&state, envelope.seq);
     }
     state
@@ -210,7 +211,7 @@ impl<D: Decider> Kernel<D> {
                 problem: crate::journal::Problem::Body(e.to_string()),
             })?;
         self.journal.push_record(record)?;
-        self.state.evolve(&envelope);
+        self.state.evolve(&envelope.event, &envelope.meta());
         assert_invariants(&self.state, envelope.seq);
         Ok(())
     }
@@ -256,7 +257,7 @@ impl<D: Decider> Kernel<D> {
         }
         let envelopes = self.journal.append(expected_seq, ctx, events)?;
         for envelope in &envelopes {
-            self.state.evolve(envelope);
+            self.state.evolve(&envelope.event, &envelope.meta());
             assert_invariants(&self.state, envelope.seq);
         }
         Ok(envelopes)
@@ -295,7 +296,7 @@ fn apply_record<D: Decider>(state: &mut D, record: &Record) -> Result<(), Replay
         seq: record.seq,
         error,
     })?;
-    state.evolve(&envelope);
+    state.evolve(&envelope.event, &envelope.meta());
     assert_invariants(state, envelope.seq);
     Ok(())
 }

@@ -78,6 +78,35 @@ pub fn upcast<E: Event>(version: u32, mut value: Value) -> Result<E, UpcastError
     serde_json::from_value(value).map_err(|e| UpcastError::Decode(e.to_string()))
 }
 
+/// What `evolve` learns about an event besides the event itself: where it sits in the stream,
+/// when it happened, who caused it. Borrowed from the envelope, so folding costs no copies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventMeta<'a> {
+    /// Position in the stream.
+    pub seq: u64,
+    /// When the command that produced it applied.
+    pub at: Timestamp,
+    /// Who issued that command.
+    pub actor: &'a Actor,
+    /// The correlation id, if any.
+    pub correlation_id: Option<&'a CorrelationId>,
+    /// The command's digest, if any.
+    pub causation: Option<&'a Digest>,
+}
+
+impl<E> Envelope<E> {
+    /// The envelope's metadata, for [`crate::Decider::evolve`].
+    pub fn meta(&self) -> EventMeta<'_> {
+        EventMeta {
+            seq: self.seq,
+            at: self.at,
+            actor: &self.actor,
+            correlation_id: self.correlation_id.as_ref(),
+            causation: self.causation.as_ref(),
+        }
+    }
+}
+
 /// An event as recorded: its place in the chain, when, by whom, and why.
 ///
 /// `hash = blake3("ro.journal.v1\0" ‖ prev ‖ canonical body)`, where the body is the canonical

@@ -33,7 +33,7 @@ pub struct Record {
     /// `chain_hash(prev, body)`.
     pub hash: Digest,
     /// The canonical JSON of the envelope without `prev` and `hash`.
-    pub body: Box<[u8]>,
+    pub body: Vec<u8>,
 }
 
 impl fmt::Debug for Record {
@@ -125,7 +125,7 @@ impl Record {
             seq,
             prev,
             hash,
-            body: body.into_boxed_slice(),
+            body,
         })
     }
 }
@@ -331,7 +331,7 @@ impl Journal {
                 seq,
                 prev,
                 hash,
-                body: body.into_boxed_slice(),
+                body,
             });
             out.push(Envelope {
                 seq,
@@ -506,12 +506,9 @@ fn encode_event_suffix<E: Event>(
 ) -> Result<(), CanonicalError> {
     canonical::write_serialize(event, out)?;
     out.extend_from_slice(b",\"schema_version\":");
-    out.extend_from_slice(E::SCHEMA_VERSION.to_string().as_bytes());
+    canonical::write_u64(out, u64::from(E::SCHEMA_VERSION))?;
     out.extend_from_slice(b",\"seq\":");
-    if seq > canonical::MAX_SAFE_INTEGER {
-        return Err(CanonicalError::IntegerOutOfRange(seq.to_string()));
-    }
-    out.extend_from_slice(seq.to_string().as_bytes());
+    canonical::write_u64(out, seq)?;
     out.push(b'}');
     Ok(())
 }

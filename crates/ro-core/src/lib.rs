@@ -69,7 +69,7 @@ pub use decider::{
     Decider, ExecuteError, InvariantViolation, Kernel, Rejection, ReplayError, replay, state_digest,
 };
 pub use digest::Digest;
-pub use event::{Envelope, Event, Upcaster};
+pub use event::{Envelope, Event, EventMeta, Upcaster};
 pub use id::{Id, IdError, IdKind};
 pub use journal::{Head, Journal, Record, VerifyError};
 pub use snapshot::Restored;

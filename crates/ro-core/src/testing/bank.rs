@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::{
-    Context, Decider, Envelope, Event, InvariantViolation, Rejection, Timestamp, Upcaster,
+    Context, Decider, Event, EventMeta, InvariantViolation, Rejection, Timestamp, Upcaster,
     canonical::MAX_SAFE_INTEGER,
 };
 
@@ -248,12 +248,12 @@ impl Decider for Bank {
         }
     }
 
-    fn evolve(&mut self, envelope: &Envelope<BankEvent>) {
-        match &envelope.event {
+    fn evolve(&mut self, event: &BankEvent, meta: &EventMeta<'_>) {
+        match event {
             BankEvent::AccountOpened { account } => {
                 self.accounts.entry(account.clone()).or_insert(Account {
                     balance_micros: 0,
-                    opened_at: envelope.at,
+                    opened_at: meta.at,
                     operations: 0,
                 });
             }

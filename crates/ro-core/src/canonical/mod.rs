@@ -11,6 +11,10 @@
 //!   exponents and larger magnitudes are refused: ro holds no floating point, and a larger
 //!   integer would not survive a verifier that parses numbers as IEEE doubles.
 
+mod ser;
+
+pub(crate) use ser::write_u64;
+
 use std::{cmp::Ordering, io::Write};
 
 use serde::Serialize;
@@ -40,20 +44,22 @@ pub enum CanonicalError {
 }
 
 /// The canonical bytes of any serialisable value.
+///
+/// Object keys must be unique (a duplicate is refused rather than silently dropped).
 pub fn to_canonical_vec<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CanonicalError> {
-    let value = serde_json::to_value(value).map_err(|e| CanonicalError::NotJson(e.to_string()))?;
     let mut out = Vec::with_capacity(128);
-    write_value(&value, &mut out)?;
+    write_serialize(value, &mut out)?;
     Ok(out)
 }
 
 /// Appends the canonical bytes of any serialisable value to `out`.
+///
+/// On error, `out` may hold a partial encoding after its original length; callers discard it.
 pub fn write_serialize<T: Serialize + ?Sized>(
     value: &T,
     out: &mut Vec<u8>,
 ) -> Result<(), CanonicalError> {
-    let value = serde_json::to_value(value).map_err(|e| CanonicalError::NotJson(e.to_string()))?;
-    write_value(&value, out)
+    value.serialize(ser::Serializer { out })
 }
 
 /// The canonical bytes of a JSON value.

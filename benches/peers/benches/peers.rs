@@ -1,0 +1,185 @@
+//! ro against cqrs-es, esrs, fmodel-rust and disintegrate on the bank-account workload.
+//! `cargo bench -p ro-peer-benches`; figures and how to read them: BENCHMARKS.md.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    missing_docs
+)] // benchmark harness
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use ro_peer_benches::{commands, cqrs, disint, esrs_impl, fmodel_impl, ro_impl};
+
+fn fold(c: &mut Criterion) {
+    let mut g = c.benchmark_group("fold_1m_small_state");
+    g.sample_size(10).measurement_time(Duration::from_secs(4));
+    let n = 1_000_000;
+    g.throughput(Throughput::Elements(n as u64));
+    let e = ro_impl::bank_events(n);
+    g.bench_function("ro", |b| b.iter(|| black_box(ro_impl::fold_bank(&e))));
+    let e = cqrs::bank_events(n);
+    g.bench_function("cqrs-es", |b| b.iter(|| black_box(cqrs::fold_bank(&e))));
+    let e = esrs_impl::bank_events(n);
+    g.bench_function("esrs", |b| b.iter(|| black_box(esrs_impl::fold_bank(&e))));
+    let e = fmodel_impl::bank_events(n);
+    g.bench_function("fmodel-rust", |b| {
+        b.iter(|| black_box(fmodel_impl::fold_bank(&e)))
+    });
+    let e = disint::bank_events(n);
+    g.bench_function("disintegrate", |b| {
+        b.iter(|| black_box(disint::fold_bank(&e)))
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("fold_20k_growing_state");
+    g.sample_size(10).measurement_time(Duration::from_secs(4));
+    let n = 20_000;
+    g.throughput(Throughput::Elements(n as u64));
+    let e = ro_impl::ledger_events(n);
+    g.bench_function("ro", |b| b.iter(|| black_box(ro_impl::fold_ledger(&e))));
+    let e = cqrs::ledger_events(n);
+    g.bench_function("cqrs-es", |b| b.iter(|| black_box(cqrs::fold_ledger(&e))));
+    let e = esrs_impl::ledger_events(n);
+    g.bench_function("esrs", |b| b.iter(|| black_box(esrs_impl::fold_ledger(&e))));
+    let e = fmodel_impl::ledger_events(n);
+    g.bench_function("fmodel-rust", |b| {
+        b.iter(|| black_box(fmodel_impl::fold_ledger(&e)))
+    });
+    let e = disint::ledger_events(n);
+    g.bench_function("disintegrate", |b| {
+        b.iter(|| black_box(disint::fold_ledger(&e)))
+    });
+    g.finish();
+}
+
+fn command_loop(c: &mut Criterion) {
+    for (aggregates, per) in [(1000, 10), (100, 100), (1, 2000)] {
+        let mut g = c.benchmark_group(format!("command_loop_{aggregates}x{per}"));
+        g.sample_size(10).measurement_time(Duration::from_secs(4));
+        let cmds = commands(aggregates, per);
+        g.throughput(Throughput::Elements(cmds.len() as u64));
+        let p = ro_impl::prepare(&cmds);
+        g.bench_function("ro (hash chain)", |b| {
+            b.iter(|| black_box(ro_impl::run_hashed(&p)))
+        });
+        g.bench_function("ro (no hash chain)", |b| {
+            b.iter(|| black_box(ro_impl::run_unhashed(&p)))
+        });
+        let p = cqrs::prepare(&cmds);
+        g.bench_function("cqrs-es", |b| {
+            b.iter_batched(
+                cqrs::Harness::default,
+                |h| h.exec_all(&p),
+                BatchSize::PerIteration,
+            )
+        });
+        let p = esrs_impl::prepare(&cmds);
+        g.bench_function("esrs", |b| {
+            b.iter_batched(
+                esrs_impl::Harness::default,
+                |h| h.exec_all(&p),
+                BatchSize::PerIteration,
+            )
+        });
+        let p = fmodel_impl::prepare(&cmds);
+        g.bench_function("fmodel-rust", |b| {
+            b.iter_batched(
+                fmodel_impl::Harness::default,
+                |h| h.exec_all(&p),
+                BatchSize::PerIteration,
+            )
+        });
+        let p = disint::prepare(&cmds);
+        g.bench_function("disintegrate", |b| {
+            b.iter_batched(
+                disint::Harness::default,
+                |h| h.exec_all(&p),
+                BatchSize::PerIteration,
+            )
+        });
+        g.finish();
+    }
+}
+
+/// The cost of one more command on an aggregate with `history` events: flat for ro, linear for
+/// stores that replay the aggregate's stream per command.
+fn command_after_history(c: &mut Criterion) {
+    let mut g = c.benchmark_group("one_command_after_history");
+    g.sample_size(20).measurement_time(Duration::from_secs(3));
+    for history in [1_000usize, 10_000, 100_000, 1_000_000] {
+        let cmds = commands(1, history);
+        let next = commands(1, history + 2)[history..history + 2].to_vec();
+        let p = ro_impl::prepare(&cmds);
+        let step = ro_impl::prepare(&next);
+        let mut kernel = ro_impl::run_hashed(&p);
+        let ctx = ro_impl::ctx();
+        let mut i = 0usize;
+        g.bench_with_input(
+            BenchmarkId::new("ro (hash chain)", history),
+            &history,
+            |b, _| {
+                b.iter(|| {
+                    i += 1;
+                    kernel.execute(&step[i % 2], &ctx).unwrap()
+                })
+            },
+        );
+        if history <= 10_000 {
+            let h = cqrs::Harness::default();
+            h.exec_all(&cqrs::prepare(&cmds));
+            let s = cqrs::prepare(&next);
+            let mut i = 0usize;
+            g.bench_with_input(BenchmarkId::new("cqrs-es", history), &history, |b, _| {
+                b.iter(|| {
+                    i += 1;
+                    h.exec_all(&s[i % 2..i % 2 + 1])
+                })
+            });
+            let h = esrs_impl::Harness::default();
+            h.exec_all(&esrs_impl::prepare(&cmds));
+            let s = esrs_impl::prepare(&next);
+            let mut i = 0usize;
+            g.bench_with_input(BenchmarkId::new("esrs", history), &history, |b, _| {
+                b.iter(|| {
+                    i += 1;
+                    h.exec_all(&s[i % 2..i % 2 + 1])
+                })
+            });
+            let h = fmodel_impl::Harness::default();
+            h.exec_all(&fmodel_impl::prepare(&cmds));
+            let s = fmodel_impl::prepare(&next);
+            let mut i = 0usize;
+            g.bench_with_input(
+                BenchmarkId::new("fmodel-rust", history),
+                &history,
+                |b, _| {
+                    b.iter(|| {
+                        i += 1;
+                        h.exec_all(&s[i % 2..i % 2 + 1])
+                    })
+                },
+            );
+            let h = disint::Harness::default();
+            h.exec_all(&disint::prepare(&cmds));
+            let s = disint::prepare(&next);
+            let mut i = 0usize;
+            g.bench_with_input(
+                BenchmarkId::new("disintegrate", history),
+                &history,
+                |b, _| {
+                    b.iter(|| {
+                        i += 1;
+                        h.exec_all(&s[i % 2..i % 2 + 1])
+                    })
+                },
+            );
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, fold, command_loop, command_after_history);
+criterion_main!(benches);
