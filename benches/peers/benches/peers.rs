@@ -8,7 +8,7 @@
 )] // benchmark harness
 
 use std::hint::black_box;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use ro_peer_benches::{commands, cqrs, disint, esrs_impl, fmodel_impl, ro_impl};
@@ -104,6 +104,18 @@ fn command_loop(c: &mut Criterion) {
     }
 }
 
+/// Runs `command` `iters` times, timing only it, with `reset` between runs.
+fn timed(iters: u64, mut command: impl FnMut(), mut reset: impl FnMut()) -> Duration {
+    let mut total = Duration::ZERO;
+    for _ in 0..iters {
+        let start = Instant::now();
+        command();
+        total += start.elapsed();
+        reset();
+    }
+    total
+}
+
 /// The cost of one more command on an aggregate with `history` events: flat for ro, linear for
 /// stores that replay the aggregate's stream per command.
 fn command_after_history(c: &mut Criterion) {
@@ -128,51 +140,46 @@ fn command_after_history(c: &mut Criterion) {
             },
         );
         if history <= 10_000 {
+            // Each timed command appends an event; the stream is cut back to `history` events
+            // outside the timed region, so every sample sees the same history.
+            let acc = ro_peer_benches::account_name(0);
             let h = cqrs::Harness::default();
             h.exec_all(&cqrs::prepare(&cmds));
             let s = cqrs::prepare(&next);
-            let mut i = 0usize;
             g.bench_with_input(BenchmarkId::new("cqrs-es", history), &history, |b, _| {
-                b.iter(|| {
-                    i += 1;
-                    h.exec_all(&s[i % 2..i % 2 + 1])
+                b.iter_custom(|iters| {
+                    timed(iters, || h.exec_all(&s[..1]), || h.truncate(&acc, history))
                 })
             });
             let h = esrs_impl::Harness::default();
             h.exec_all(&esrs_impl::prepare(&cmds));
             let s = esrs_impl::prepare(&next);
-            let mut i = 0usize;
             g.bench_with_input(BenchmarkId::new("esrs", history), &history, |b, _| {
-                b.iter(|| {
-                    i += 1;
-                    h.exec_all(&s[i % 2..i % 2 + 1])
+                b.iter_custom(|iters| {
+                    timed(iters, || h.exec_all(&s[..1]), || h.truncate(0, history))
                 })
             });
             let h = fmodel_impl::Harness::default();
             h.exec_all(&fmodel_impl::prepare(&cmds));
             let s = fmodel_impl::prepare(&next);
-            let mut i = 0usize;
             g.bench_with_input(
                 BenchmarkId::new("fmodel-rust", history),
                 &history,
                 |b, _| {
-                    b.iter(|| {
-                        i += 1;
-                        h.exec_all(&s[i % 2..i % 2 + 1])
+                    b.iter_custom(|iters| {
+                        timed(iters, || h.exec_all(&s[..1]), || h.truncate(&acc, history))
                     })
                 },
             );
             let h = disint::Harness::default();
             h.exec_all(&disint::prepare(&cmds));
             let s = disint::prepare(&next);
-            let mut i = 0usize;
             g.bench_with_input(
                 BenchmarkId::new("disintegrate", history),
                 &history,
                 |b, _| {
-                    b.iter(|| {
-                        i += 1;
-                        h.exec_all(&s[i % 2..i % 2 + 1])
+                    b.iter_custom(|iters| {
+                        timed(iters, || h.exec_all(&s[..1]), || h.truncate(history))
                     })
                 },
             );

@@ -239,6 +239,13 @@ impl Default for Harness {
 }
 
 impl Harness {
+    /// Cuts `id`'s stream back to its first `len` events (between timed commands).
+    pub fn truncate(&self, id: &str, len: usize) {
+        if let Some(events) = self.store.events.write().unwrap().get_mut(id) {
+            events.truncate(len);
+        }
+    }
+
     /// Executes prepared commands in order.
     pub fn exec_all(&self, cmds: &[(String, AccountCommand)]) {
         self.rt.block_on(async {

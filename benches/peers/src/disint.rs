@@ -298,6 +298,16 @@ impl Default for Harness {
 }
 
 impl Harness {
+    /// Cuts the log back to its first `len` events (between timed commands; the bench uses
+    /// one account, so the whole log is that account's stream).
+    pub fn truncate(&self, len: usize) {
+        let mut log = self.store.log.lock().unwrap();
+        log.events.truncate(len);
+        for positions in log.by_ids.values_mut() {
+            positions.retain(|&p| p < len);
+        }
+    }
+
     /// Makes prepared decisions in order: load state (query + fold), process, append.
     pub fn exec_all(&self, cmds: &[AccountDecision]) {
         self.rt.block_on(async {

@@ -4,7 +4,7 @@
 //! a map, and the loop does what esrs's manager does: load (replay), handle, persist, apply.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -107,10 +107,13 @@ pub struct StoreError;
 
 /// An in-memory esrs event store: rows per aggregate, turned into `StoreEvent`s on load as
 /// esrs's PostgreSQL store does.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct MemStore {
-    events: Mutex<HashMap<Uuid, Vec<(AccountEvent, u64)>>>,
+    events: Arc<Mutex<Rows>>,
 }
+
+/// Each aggregate's rows.
+type Rows = HashMap<Uuid, Vec<(AccountEvent, u64)>>;
 
 fn store_event(
     aggregate_id: Uuid,
@@ -186,18 +189,29 @@ pub fn prepare(cmds: &[Cmd]) -> Vec<Command> {
 pub struct Harness {
     rt: tokio::runtime::Runtime,
     manager: AggregateManager<MemStore>,
+    store: MemStore,
 }
 
 impl Default for Harness {
     fn default() -> Self {
+        let store = MemStore::default();
         Harness {
             rt: runtime(),
-            manager: AggregateManager::new(MemStore::default()),
+            manager: AggregateManager::new(store.clone()),
+            store,
         }
     }
 }
 
 impl Harness {
+    /// Cuts account `i`'s stream back to its first `len` events (between timed commands).
+    pub fn truncate(&self, i: usize, len: usize) {
+        let id = Uuid::from_u128(i as u128 + 1);
+        if let Some(rows) = self.store.events.lock().unwrap().get_mut(&id) {
+            rows.truncate(len);
+        }
+    }
+
     /// Executes prepared commands in order: load (replay), handle, persist, apply.
     pub fn exec_all(&self, cmds: &[Command]) {
         self.rt.block_on(async {

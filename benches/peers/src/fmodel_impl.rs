@@ -173,6 +173,13 @@ impl Default for Harness {
 }
 
 impl Harness {
+    /// Cuts `account`'s stream back to its first `len` events (between timed commands).
+    pub fn truncate(&self, account: &str, len: usize) {
+        if let Some(events) = self.repository.events.lock().unwrap().get_mut(account) {
+            events.truncate(len);
+        }
+    }
+
     /// Executes prepared commands in order: fetch events, fold, decide, save.
     pub fn exec_all(&self, cmds: &[Command]) {
         self.rt.block_on(async {

@@ -50,6 +50,20 @@ pub trait Decider: Default {
     /// Applies one recorded event; `meta` tells where, when and by whom it was recorded.
     fn evolve(&mut self, event: &Self::Event, meta: &EventMeta<'_>);
 
+    /// Events that record a refusal (a denied attempt, a blocked spend): appended even though
+    /// the command is refused, so that nothing is silent. The default records nothing.
+    ///
+    /// They must not change what the refused command would have changed: they are facts about
+    /// the attempt, not its effect.
+    fn refusal_events(
+        &self,
+        _command: &Self::Command,
+        _rejection: &Self::Rejection,
+        _ctx: &Context,
+    ) -> Vec<Self::Event> {
+        Vec::new()
+    }
+
     /// Checks the state's invariants.
     fn check_invariants(&self) -> Result<(), InvariantViolation> {
         Ok(())
@@ -216,7 +230,8 @@ impl<D: Decider> Kernel<D> {
         Ok(())
     }
 
-    /// Decides `command` and, if accepted, appends and applies its events.
+    /// Decides `command` and, if accepted, appends and applies its events. If refused, appends
+    /// the decider's [`Decider::refusal_events`] (if any) and returns the rejection.
     pub fn execute(
         &mut self,
         command: &D::Command,
@@ -248,10 +263,25 @@ impl<D: Decider> Kernel<D> {
                 head_at,
             });
         }
-        let events = self
-            .state
-            .decide(command, ctx)
-            .map_err(ExecuteError::Rejected)?;
+        let events = match self.state.decide(command, ctx) {
+            Ok(events) => events,
+            Err(rejection) => {
+                let trace = self.state.refusal_events(command, &rejection, ctx);
+                if !trace.is_empty() {
+                    self.append_and_apply(expected_seq, ctx, trace)?;
+                }
+                return Err(ExecuteError::Rejected(rejection));
+            }
+        };
+        self.append_and_apply(expected_seq, ctx, events)
+    }
+
+    fn append_and_apply(
+        &mut self,
+        expected_seq: u64,
+        ctx: &Context,
+        events: Vec<D::Event>,
+    ) -> Result<Vec<Envelope<D::Event>>, ExecuteError<D::Rejection>> {
         if events.is_empty() {
             return Ok(Vec::new());
         }

@@ -146,12 +146,37 @@ impl<D: Decider> Then<D> {
         self
     }
 
-    /// Asserts the command was refused with `code`, and that nothing was appended.
+    /// Asserts the command was refused with `code` (refusal events may have been recorded:
+    /// check them with [`Then::then_recorded`]).
     pub fn then_rejected(self, code: &str) -> Self {
         match &self.result {
             Ok(envelopes) => panic!("expected rejection {code}, got events {envelopes:?}"),
             Err(e) if e.code() == code => {}
             Err(e) => panic!("expected rejection {code}, got {}: {e}", e.code()),
+        }
+        self
+    }
+
+    /// Asserts the journal's last events, after the command, are exactly `expected` (for
+    /// refusals that leave a trace).
+    pub fn then_recorded(self, expected: impl IntoIterator<Item = D::Event>) -> Self
+    where
+        D::Event: PartialEq,
+    {
+        let expected: Vec<D::Event> = expected.into_iter().collect();
+        let records = self.kernel.journal().records();
+        let tail = records.len().saturating_sub(expected.len());
+        let got: Vec<D::Event> = records
+            .get(tail..)
+            .unwrap_or_default()
+            .iter()
+            .map(|r| match r.decode::<D::Event>() {
+                Ok(e) => e.event,
+                Err(e) => panic!("recorded event does not decode: {e}"),
+            })
+            .collect();
+        if got != expected {
+            panic!("recorded events differ\n  got:  {got:?}\n  want: {expected:?}");
         }
         self
     }
