@@ -115,3 +115,37 @@ fn malformed_commands_are_typed_errors() {
         "#
     ));
 }
+
+/// The given/when/then kit, as downstream suites use it.
+#[test]
+fn given_when_then() {
+    use ro_core::testing::{given, given_state};
+    let acc = AccountId::new("acc-1").unwrap();
+    given::<Bank>([BankEvent::AccountOpened {
+        account: acc.clone(),
+    }])
+    .when(BankCommand::Deposit {
+        account: acc.clone(),
+        amount_micros: 5,
+    })
+    .then_events([BankEvent::MoneyDeposited {
+        account: acc.clone(),
+        amount_micros: 5,
+    }])
+    .then_state(|bank| bank.account(&acc).is_some_and(|a| a.balance_micros == 5));
+    given::<Bank>([BankEvent::AccountOpened {
+        account: acc.clone(),
+    }])
+    .when(BankCommand::Withdraw {
+        account: acc.clone(),
+        amount_micros: 1,
+    })
+    .then_rejected("INSUFFICIENT_FUNDS");
+    given_state(Bank::default())
+        .when(BankCommand::Deposit {
+            account: acc.clone(),
+            amount_micros: 5,
+        })
+        .then_rejected("UNKNOWN_ACCOUNT")
+        .then_state(Bank::is_empty);
+}

@@ -1,7 +1,7 @@
 //! The test kit for downstream property suites (feature `testing`).
 //!
-//! - [`given`] / [`Scenario::when`] / [`Then`]: given events → when a command → then events,
-//!   a rejection or a state. Events given are appended through a real [`Kernel`], so they are
+//! - [`given`] or [`given_state`] / [`Scenario::when`] / [`Then`]: given events (or a state) →
+//!   when a command → then events, a rejection or a state. Events given are appended through a real [`Kernel`], so they are
 //!   hash-chained and folded exactly as in production.
 //! - [`strategy`]: proptest strategies for the core types.
 //! - [`bank`]: a small sample decider, used by the docs and benchmarks.
@@ -63,6 +63,17 @@ pub fn given<D: Decider>(events: impl IntoIterator<Item = D::Event>) -> Scenario
         };
     }
     scenario
+}
+
+/// Starts a scenario from a state built some other way (with an empty journal).
+pub fn given_state<D: Decider>(state: D) -> Scenario<D> {
+    Scenario {
+        kernel: match Kernel::resume(state, 0, Journal::new()) {
+            Ok(kernel) => kernel,
+            Err(e) => panic!("an empty journal always resumes: {e}"),
+        },
+        ctx: Context::new(t0(), human("tester")),
+    }
 }
 
 /// A state built from given events, ready for a command.
