@@ -72,6 +72,7 @@ pub fn builtin_roles() -> BTreeMap<&'static str, ActionSet> {
             RecordDerivation,
             SupersedeDerivation,
             RecordInfeasible,
+            HandOff,
             TriggerRun,
             SubscribeStream,
             RequestChange,

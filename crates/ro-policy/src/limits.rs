@@ -33,6 +33,17 @@ impl Day {
         Day(self.0.saturating_sub(n))
     }
 
+    /// The day after.
+    pub fn next(self) -> Day {
+        Day(self.0.saturating_add(1))
+    }
+
+    /// Whether the day is a Saturday or a Sunday.
+    pub fn is_weekend(self) -> bool {
+        self.date()
+            .is_some_and(|d| matches!(d.weekday(), time::Weekday::Saturday | time::Weekday::Sunday))
+    }
+
     fn date(self) -> Option<time::Date> {
         time::Date::from_julian_day(self.0).ok()
     }
