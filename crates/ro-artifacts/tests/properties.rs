@@ -102,3 +102,41 @@ fn ids(state: &Artifacts) -> Vec<DerivationId> {
         })
         .collect()
 }
+
+/// The plane authorizes retention changes by direction: shortening is the human-only action.
+#[test]
+fn shortening_retention_is_the_safety_reducing_action() {
+    use ro_artifacts::{ArtifactClass, RetentionPolicy};
+    use ro_core::Kernel;
+    use ro_policy::{Action, Safety};
+    let class = ArtifactClass::new("reports").unwrap();
+    let set = |keep_last, keep_days, trading_days| ArtifactCommand::SetRetention {
+        class: class.clone(),
+        policy: RetentionPolicy {
+            keep_last,
+            keep_days,
+            trading_days,
+        },
+        holidays: Default::default(),
+    };
+    let mut k: Kernel<Artifacts> = Kernel::new();
+    let ctx = Context::new(t0(), ro_core::testing::human("olga"))
+        .with_reason(Reason::new("policy").unwrap());
+    assert_eq!(
+        k.state().action_of(&set(5, 30, false)),
+        Action::ExtendRetention
+    );
+    k.execute(&set(5, 30, false), &ctx).unwrap();
+    for (command, want) in [
+        (set(5, 31, false), Action::ExtendRetention),
+        (set(6, 30, false), Action::ExtendRetention),
+        (set(4, 30, false), Action::ShortenRetention),
+        (set(5, 29, false), Action::ShortenRetention),
+        (set(5, 30, true), Action::ShortenRetention),
+        (set(9, 90, true), Action::ShortenRetention),
+    ] {
+        assert_eq!(k.state().action_of(&command), want, "{command:?}");
+    }
+    assert_eq!(Action::ShortenRetention.safety(), Safety::Reducing);
+    assert_eq!(Action::SetMismatchPosture.safety(), Safety::Reducing);
+}
