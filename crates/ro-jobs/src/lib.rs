@@ -1,9 +1,14 @@
 //! Jobs, attempts and schedules.
 //!
-//! **Built so far: schedules.** Cron expressions in an IANA time zone with an explicit,
-//! recorded daylight-saving policy, trading calendars with overrides, and `next_after` that
-//! agrees with iteration. Job definitions, run intents, attempts, retries, timeouts,
-//! concurrency, gating and the planner are planned (issue "ro-jobs").
+//! - [`schedule`]: cron expressions in an IANA time zone with an explicit, recorded
+//!   daylight-saving policy, and `next_after` that agrees with iteration.
+//! - [`calendar`]: trading calendars with holidays, early closes and overrides.
+//! - [`model`]: job definitions (versioned, with config versions, retry policy, timeouts,
+//!   concurrency, inputs, outputs, schedule, overlap policy), runs with deterministic ids, and
+//!   append-only attempts.
+//! - [`jobs`]: the [`Jobs`] decider (runs, attempts, retries with deterministic jitter,
+//!   timeouts and heartbeats against explicit time, job and pool limits, gating on input
+//!   artifacts, pause/drain/resume/cancel, backfill) and the pure planner [`Jobs::plan`].
 //!
 //! ```
 //! use ro_core::Timestamp;
@@ -26,7 +31,14 @@
 #![deny(missing_docs)]
 
 pub mod calendar;
+pub mod jobs;
+pub mod model;
 pub mod schedule;
 
 pub use calendar::{CalendarName, Override, TradingCalendar};
+pub use jobs::{InputGate, Jobs, JobsCommand, JobsEvent, JobsRejection, OutcomeKind, TimeoutKind};
+pub use model::{
+    Attempt, AttemptStatus, Intent, JobDefinition, JobId, LogicalKey, OverlapPolicy, PoolId,
+    RetryPolicy, Run, RunId, RunStatus, Timeouts, run_id,
+};
 pub use schedule::{FoldPolicy, GapPolicy, Schedule, ScheduleError, ScheduleSpec, TZDB_VERSION};

@@ -253,6 +253,65 @@ impl Schedule {
         }
     }
 
+    /// Whether the zone has no transition from two days before `date` to three days after it
+    /// (in UTC terms, generous), so that one offset holds and wall-clock order is instant order.
+    fn regular_around(&self, date: Date) -> Option<jiff::tz::Offset> {
+        let at = |days: i64| {
+            date.checked_add(jiff::Span::new().days(days))
+                .ok()
+                .and_then(|d| {
+                    jiff::tz::Offset::UTC
+                        .to_timestamp(d.to_datetime(jiff::civil::Time::midnight()))
+                        .ok()
+                })
+        };
+        let (from, to) = (at(-2)?, at(3)?);
+        if self
+            .tz
+            .following(from)
+            .next()
+            .is_some_and(|t| t.timestamp() <= to)
+        {
+            return None;
+        }
+        Some(self.tz.to_offset(from))
+    }
+
+    /// On a regular day: the first selected instant after `after`, in wall-clock order,
+    /// computed with the day's single offset.
+    fn first_on_regular_day(
+        &self,
+        date: Date,
+        offset: jiff::tz::Offset,
+        after: JTimestamp,
+        after_local: DateTime,
+    ) -> Option<JTimestamp> {
+        if !self.date_matches(date) {
+            return None;
+        }
+        let same_day = after_local.date() == date;
+        for &h in &self.hours {
+            if same_day && h < after_local.hour() {
+                continue;
+            }
+            for &m in &self.minutes {
+                if same_day && h == after_local.hour() && m < after_local.minute() {
+                    continue;
+                }
+                let Ok(dt) = DateTime::new(date.year(), date.month(), date.day(), h, m, 0, 0)
+                else {
+                    continue;
+                };
+                if let Ok(t) = offset.to_timestamp(dt)
+                    && t > after
+                {
+                    return Some(t);
+                }
+            }
+        }
+        None
+    }
+
     /// The first instant strictly after `after`, on a trading day of `calendar` when one is
     /// given.
     pub fn next_after(
@@ -261,7 +320,36 @@ impl Schedule {
         calendar: Option<&TradingCalendar>,
     ) -> Result<Timestamp, ScheduleError> {
         let after_j = to_jiff(after)?;
-        let start = self.tz.to_datetime(after_j).date();
+        let after_local = self.tz.to_datetime(after_j);
+        let start = after_local.date();
+        // Fast path: while no transition is near, wall-clock order is instant order, and the
+        // first selected wall time after `after` is the answer. Near a transition, the general
+        // search below takes over.
+        for offset in 0..=MAX_SEARCH_DAYS {
+            let Ok(date) = start.checked_add(jiff::Span::new().days(offset)) else {
+                break;
+            };
+            let Some(zone_offset) = self.regular_around(date) else {
+                return self.next_after_full(after_j, start, calendar);
+            };
+            if calendar.is_some_and(|c| !c.is_trading_day(date)) {
+                continue;
+            }
+            if let Some(t) = self.first_on_regular_day(date, zone_offset, after_j, after_local) {
+                return from_jiff(t);
+            }
+        }
+        Err(ScheduleError::NoOccurrence(self.spec.cron.clone()))
+    }
+
+    /// The general search, correct across transitions: every candidate of each day, keeping
+    /// the least instant after `after`.
+    fn next_after_full(
+        &self,
+        after_j: JTimestamp,
+        start: Date,
+        calendar: Option<&TradingCalendar>,
+    ) -> Result<Timestamp, ScheduleError> {
         let mut best: Option<JTimestamp> = None;
         let mut found_at: Option<i64> = None;
         let mut scratch = Vec::new();

@@ -1,0 +1,345 @@
+//! Job definitions, retry policies, timeouts, runs and attempts.
+
+use std::collections::BTreeSet;
+
+use ro_core::{Digest, Timestamp};
+use ro_policy::ConfigVersionRef;
+use serde::{Deserialize, Serialize};
+
+use crate::{calendar::TradingCalendar, schedule::ScheduleSpec};
+
+ro_core::id_kind!(
+    /// Identifies a job.
+    JobId,
+    JobTag,
+    "job id"
+);
+ro_core::id_kind!(
+    /// Identifies a concurrency pool shared by jobs.
+    PoolId,
+    PoolTag,
+    "pool id"
+);
+ro_core::id_kind!(
+    /// Identifies a run: derived from (job, logical time or partition, intent), never drawn.
+    RunId,
+    RunTag,
+    "run id"
+);
+
+/// The most attempts a retry policy may allow.
+pub const MAX_ATTEMPTS_LIMIT: u32 = 100;
+
+/// How failed attempts are retried. A retry is a new attempt; history is append-only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetryPolicy {
+    /// Attempts allowed in all, counting the first (1 = no retry).
+    pub max_attempts: u32,
+    /// Delay before the first retry, in milliseconds.
+    pub initial_interval_ms: u64,
+    /// Multiplier between successive delays, in basis points (20000 = ×2).
+    #[serde(default = "default_coefficient")]
+    pub backoff_coefficient_bp: u32,
+    /// Longest delay, in milliseconds.
+    pub max_interval_ms: u64,
+    /// Added jitter as a share of the delay, in basis points (0 to 10000), derived from the
+    /// run id and attempt number: the same run always waits the same.
+    #[serde(default)]
+    pub jitter_bp: u16,
+    /// Error codes that are never retried.
+    #[serde(default)]
+    pub non_retryable_error_codes: BTreeSet<String>,
+}
+
+fn default_coefficient() -> u32 {
+    20_000
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 1,
+            initial_interval_ms: 1_000,
+            backoff_coefficient_bp: default_coefficient(),
+            max_interval_ms: 60_000,
+            jitter_bp: 0,
+            non_retryable_error_codes: BTreeSet::new(),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Checks ranges.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(1..=MAX_ATTEMPTS_LIMIT).contains(&self.max_attempts) {
+            return Err(format!("max_attempts is 1 to {MAX_ATTEMPTS_LIMIT}"));
+        }
+        if !(10_000..=100_000).contains(&self.backoff_coefficient_bp) {
+            return Err("backoff_coefficient_bp is 10000 (×1) to 100000 (×10)".into());
+        }
+        if self.max_interval_ms < self.initial_interval_ms {
+            return Err("max_interval_ms is less than initial_interval_ms".into());
+        }
+        if self.max_interval_ms > 30 * 86_400_000 {
+            return Err("max_interval_ms is at most 30 days".into());
+        }
+        if self.jitter_bp > 10_000 {
+            return Err("jitter_bp is 0 to 10000".into());
+        }
+        Ok(())
+    }
+
+    /// The delay before attempt `failed + 1`, after attempt number `failed` (from 1) failed.
+    pub fn delay_ms(&self, run_id: &RunId, failed: u32) -> u64 {
+        let mut base = u128::from(self.initial_interval_ms);
+        for _ in 1..failed {
+            base = base * u128::from(self.backoff_coefficient_bp) / 10_000;
+            if base >= u128::from(self.max_interval_ms) {
+                break;
+            }
+        }
+        let base = base.min(u128::from(self.max_interval_ms));
+        let h = Digest::of_parts(&[
+            b"ro.retry-jitter.v1\0",
+            run_id.as_bytes(),
+            &failed.to_le_bytes(),
+        ]);
+        let mut eight = [0u8; 8];
+        eight.copy_from_slice(h.as_bytes().get(..8).unwrap_or(&[0; 8]));
+        let fraction = u128::from(u64::from_le_bytes(eight) % 10_001);
+        let jitter = base * u128::from(self.jitter_bp) / 10_000 * fraction / 10_000;
+        u64::try_from((base + jitter).min(u128::from(self.max_interval_ms)))
+            .unwrap_or(self.max_interval_ms)
+    }
+}
+
+/// Timeouts, evaluated against explicit time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Timeouts {
+    /// From when an attempt may start to when it starts.
+    #[serde(default)]
+    pub schedule_to_start_ms: Option<u64>,
+    /// From start to completion.
+    #[serde(default)]
+    pub start_to_close_ms: Option<u64>,
+    /// Longest silence between heartbeats (from the start, then from each heartbeat).
+    #[serde(default)]
+    pub heartbeat_ms: Option<u64>,
+}
+
+/// What a scheduled slot does when a run of the job is still open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OverlapPolicy {
+    /// Skip the slot (the default).
+    #[default]
+    Skip,
+    /// Queue it unless a run is already waiting to start.
+    BufferOne,
+    /// Queue every slot.
+    BufferAll,
+    /// Cancel the open runs and start this one.
+    CancelOther,
+}
+
+/// A job definition. Redefining a job needs a higher version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobDefinition {
+    /// The job.
+    pub job_id: JobId,
+    /// Its version.
+    pub version: u32,
+    /// The config versions it runs with.
+    #[serde(default)]
+    pub config_versions: Vec<ConfigVersionRef>,
+    /// Retries.
+    #[serde(default)]
+    pub retry: RetryPolicy,
+    /// Timeouts.
+    #[serde(default)]
+    pub timeouts: Timeouts,
+    /// Most attempts of this job running at once (at least 1).
+    #[serde(default = "one")]
+    pub max_concurrent: u32,
+    /// A shared pool whose limit also applies.
+    #[serde(default)]
+    pub pool: Option<PoolId>,
+    /// Artifacts that must be PASS before a run starts (locators).
+    #[serde(default)]
+    pub inputs: Vec<String>,
+    /// What it produces (locators or addressing templates).
+    #[serde(default)]
+    pub outputs: Vec<String>,
+    /// When it runs by itself.
+    #[serde(default)]
+    pub schedule: Option<ScheduleSpec>,
+    /// The trading calendar its schedule follows.
+    #[serde(default)]
+    pub calendar: Option<TradingCalendar>,
+    /// What a slot does when a run is still open.
+    #[serde(default)]
+    pub overlap: OverlapPolicy,
+    /// How many missed slots a planner catches up after downtime (the most recent ones; the
+    /// older are skipped and recorded). At least 1.
+    #[serde(default = "one")]
+    pub max_catch_up: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// Why a run exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Intent {
+    /// Asked for by someone.
+    Manual,
+    /// Due by the schedule.
+    Scheduled,
+    /// A replay of a logical time or partition.
+    Replay,
+    /// Part of a backfill window.
+    Backfill,
+}
+
+impl Intent {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Intent::Manual => "manual",
+            Intent::Scheduled => "scheduled",
+            Intent::Replay => "replay",
+            Intent::Backfill => "backfill",
+        }
+    }
+}
+
+/// What a run is for: a logical time or a partition.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogicalKey {
+    /// A logical time (the scheduled instant).
+    Time(Timestamp),
+    /// A partition name.
+    Partition(String),
+}
+
+/// The deterministic run id of (job, logical key, intent): `run-` and 20 hex digits of blake3.
+pub fn run_id(job: &JobId, key: &LogicalKey, intent: Intent) -> RunId {
+    let key_text = match key {
+        LogicalKey::Time(t) => format!("time:{t}"),
+        LogicalKey::Partition(p) => format!("partition:{p}"),
+    };
+    let d = Digest::of_parts(&[
+        b"ro.run-id.v1\0",
+        job.as_bytes(),
+        b"\0",
+        key_text.as_bytes(),
+        b"\0",
+        intent.as_str().as_bytes(),
+    ]);
+    let hex = d.to_hex();
+    // "run-" and hex digits always form a valid id.
+    RunId::new(format!("run-{}", hex.get(..20).unwrap_or(&hex)))
+        .unwrap_or_else(|_| unreachable_run_id())
+}
+
+#[allow(clippy::panic)] // only reached if the id rules stop admitting "run-<hex>": a bug
+fn unreachable_run_id() -> RunId {
+    panic!("run ids are always valid")
+}
+
+/// Where an attempt stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptStatus {
+    /// Waiting to start.
+    Queued,
+    /// Started.
+    Running,
+    /// Finished well.
+    Succeeded,
+    /// Finished with an error.
+    Failed,
+    /// A timeout expired.
+    TimedOut,
+    /// Cancelled.
+    Cancelled,
+}
+
+impl AttemptStatus {
+    /// Whether the attempt is over.
+    pub fn is_terminal(self) -> bool {
+        !matches!(self, AttemptStatus::Queued | AttemptStatus::Running)
+    }
+}
+
+/// One attempt of a run (the seed's JobAttemptRecord).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Attempt {
+    /// 1, 2, … within the run.
+    pub number: u32,
+    /// Where it stands.
+    pub status: AttemptStatus,
+    /// When it was created.
+    pub created_at_utc: Timestamp,
+    /// When it last changed.
+    pub updated_at_utc: Timestamp,
+    /// Not started before this.
+    pub not_before: Timestamp,
+    /// When it started.
+    pub started_at: Option<Timestamp>,
+    /// Its last heartbeat.
+    pub last_heartbeat_at: Option<Timestamp>,
+    /// The error code, if it failed or timed out.
+    pub error_code: Option<String>,
+    /// Whether its failure was retryable.
+    pub retryable: Option<bool>,
+}
+
+/// Where a run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Its latest attempt waits to start.
+    Queued,
+    /// Its latest attempt is running.
+    Running,
+    /// Done.
+    Succeeded,
+    /// Out of attempts, or failed without retry.
+    Failed,
+    /// Cancelled.
+    Cancelled,
+}
+
+impl RunStatus {
+    /// Whether the run is over.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            RunStatus::Succeeded | RunStatus::Failed | RunStatus::Cancelled
+        )
+    }
+}
+
+/// A run and its attempts (append-only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Run {
+    /// The job.
+    pub job_id: JobId,
+    /// The job's version when requested.
+    pub job_version: u32,
+    /// Why it exists.
+    pub intent: Intent,
+    /// What it is for.
+    pub logical: LogicalKey,
+    /// Where it stands.
+    pub status: RunStatus,
+    /// Its attempts, in order.
+    pub attempts: Vec<Attempt>,
+}

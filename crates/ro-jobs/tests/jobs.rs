@@ -1,0 +1,119 @@
+//! Data-driven job cases: commands → events or rejections, and `PLAN` lines printing what the
+//! planner proposes at the current time; snapshotted with insta.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
+use ro_core::{Actor, ActorId, Context, Kernel, Timestamp, testing::check_replay};
+use ro_jobs::{Jobs, JobsCommand, JobsEvent};
+
+fn check(script: &str) -> String {
+    let mut kernel: Kernel<Jobs> = Kernel::new();
+    let mut ctx = Context::new(
+        Timestamp::parse_rfc3339("2026-03-06T13:00:00Z").unwrap(),
+        Actor::service(ActorId::new("scheduler").unwrap()),
+    );
+    let mut out = String::new();
+    for line in script.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if let Some(at) = line.strip_prefix('@') {
+            ctx.at = Timestamp::parse_rfc3339(at).unwrap();
+            out.push_str(&format!("@{at}\n"));
+            continue;
+        }
+        if line == "PLAN" {
+            for c in kernel.state().plan(ctx.at) {
+                out.push_str(&format!("  plan {}\n", serde_json::to_string(&c).unwrap()));
+            }
+            continue;
+        }
+        if line == "RUN PLAN" {
+            for c in kernel.state().plan(ctx.at) {
+                out.push_str(&format!("  plan {}\n", serde_json::to_string(&c).unwrap()));
+                apply(&mut kernel, &ctx, &c, &mut out);
+            }
+            continue;
+        }
+        out.push_str(&format!("{line}\n"));
+        match serde_json::from_str::<JobsCommand>(line) {
+            Ok(c) => apply(&mut kernel, &ctx, &c, &mut out),
+            Err(e) => out.push_str(&format!("  → BAD_COMMAND: {e}\n")),
+        }
+    }
+    out.push_str(&format!("state {}\n", check_replay(&kernel)));
+    out
+}
+
+fn apply(kernel: &mut Kernel<Jobs>, ctx: &Context, command: &JobsCommand, out: &mut String) {
+    let before = kernel.head().seq;
+    let result = kernel.execute(command, ctx);
+    let recorded: Vec<String> = kernel
+        .journal()
+        .records_after(before)
+        .iter()
+        .map(|r| serde_json::to_string(&r.decode::<JobsEvent>().unwrap().event).unwrap())
+        .collect();
+    match result {
+        Ok(_) if recorded.is_empty() => out.push_str("    → ok, nothing to record\n"),
+        Ok(_) => {}
+        Err(e) => out.push_str(&format!("    → {}: {e}\n", e.code())),
+    }
+    for r in recorded {
+        out.push_str(&format!("    ✎ {r}\n"));
+    }
+}
+
+const NIGHTLY: &str = r#"{"type":"DEFINE_JOB","definition":{"job_id":"report","version":1,"retry":{"max_attempts":3,"initial_interval_ms":60000,"max_interval_ms":600000,"jitter_bp":1000,"non_retryable_error_codes":["BAD_INPUT"]},"timeouts":{"schedule_to_start_ms":600000,"start_to_close_ms":1800000,"heartbeat_ms":300000},"inputs":["marketdata/today"],"schedule":{"cron":"30 8 * * 1-5","timezone":"America/New_York"},"max_catch_up":2}}"#;
+
+#[test]
+fn scheduled_runs_gating_retries_and_timeouts() {
+    insta::assert_snapshot!(check(&format!(r#"
+        {NIGHTLY}
+        {NIGHTLY}
+        @2026-03-06T13:31:00Z
+        PLAN
+        RUN PLAN
+        {{"type":"START_ATTEMPT","run_id":"run-0000"}}
+        RUN PLAN
+        {{"type":"OBSERVE_GATE","ref":"marketdata/today","status":"PASS"}}
+        RUN PLAN
+        RUN PLAN
+        @2026-03-06T13:40:00Z
+        {{"type":"HEARTBEAT","run_id":"RUNID"}}
+        {{"type":"COMPLETE_ATTEMPT","run_id":"RUNID","outcome":"failed","error_code":"UPSTREAM_503","retryable":true}}
+        RUN PLAN
+        @2026-03-06T13:41:30Z
+        RUN PLAN
+        @2026-03-06T14:00:00Z
+        PLAN
+        RUN PLAN
+        @2026-03-06T15:00:00Z
+        RUN PLAN
+        {{"type":"COMPLETE_ATTEMPT","run_id":"RUNID","outcome":"succeeded","retryable":true}}
+    "#).replace("RUNID", ro_jobs::run_id(&"report".parse().unwrap(), &ro_jobs::LogicalKey::Time(Timestamp::parse_rfc3339("2026-03-06T13:30:00Z").unwrap()), ro_jobs::Intent::Scheduled).as_str())));
+}
+
+#[test]
+fn catch_up_overlap_pause_drain_backfill_and_limits() {
+    insta::assert_snapshot!(check(&format!(
+        r#"
+        {{"type":"DEFINE_POOL","pool":"gpu","max_running":1}}
+        {NIGHTLY}
+        {{"type":"DEFINE_JOB","definition":{{"job_id":"hourly","version":1,"pool":"gpu","max_concurrent":2,"schedule":{{"cron":"0 */12 * * *","timezone":"UTC"}},"overlap":"buffer_all","max_catch_up":3}}}}
+        {{"type":"DEFINE_JOB","definition":{{"job_id":"hourly","version":1,"max_concurrent":0}}}}
+        {{"type":"DEFINE_JOB","definition":{{"job_id":"bad","version":1,"schedule":{{"cron":"0 25 * * *","timezone":"UTC"}}}}}}
+        @2026-03-09T18:05:00Z
+        PLAN
+        RUN PLAN
+        {{"type":"PAUSE_JOB","job_id":"hourly"}}
+        @2026-03-09T19:05:00Z
+        PLAN
+        {{"type":"RESUME_JOB","job_id":"hourly"}}
+        {{"type":"DRAIN_JOB","job_id":"report"}}
+        {{"type":"BACKFILL","job_id":"report","from":"2026-03-02T00:00:00Z","to":"2026-03-07T00:00:00Z","max_runs":3}}
+        {{"type":"BACKFILL","job_id":"report","from":"2026-03-02T00:00:00Z","to":"2026-03-07T00:00:00Z","max_runs":10}}
+        {{"type":"BACKFILL","job_id":"report","from":"2026-03-02T00:00:00Z","to":"2026-03-07T00:00:00Z","max_runs":10}}
+        {{"type":"REQUEST_RUN","job_id":"report","intent":"manual","partition":"2026-Q1"}}
+        {{"type":"REQUEST_RUN","job_id":"report","intent":"manual","partition":"2026-Q1"}}
+        {{"type":"REQUEST_RUN","job_id":"nope","intent":"manual"}}
+        PLAN
+    "#
+    )));
+}
