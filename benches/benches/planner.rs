@@ -118,7 +118,18 @@ fn planner(c: &mut Criterion) {
     assert!(!plan.is_empty());
     let mut g = c.benchmark_group("planner_10k_jobs_100k_attempts");
     g.sample_size(20).measurement_time(Duration::from_secs(5));
-    g.bench_function("plan (one tick)", |b| b.iter(|| black_box(state.plan(now))));
+    g.bench_function("plan, every job due (worst case)", |b| {
+        b.iter(|| black_box(state.plan(now)))
+    });
+    // Thirty seconds after the last slot requested: no schedule is due, 5k runs are queued.
+    let quiet = Timestamp::parse_rfc3339("2026-03-02T04:00:30Z").unwrap();
+    assert!(state.plan(quiet).iter().all(|c| matches!(
+        c,
+        ro_jobs::JobsCommand::StartAttempt { .. } | ro_jobs::JobsCommand::RequestRun { .. }
+    )));
+    g.bench_function("plan, no schedule due (steady state)", |b| {
+        b.iter(|| black_box(state.plan(quiet)))
+    });
     g.finish();
 }
 

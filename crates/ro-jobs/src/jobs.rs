@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ro_core::{Context, Decider, EventMeta, InvariantViolation, Timestamp};
+use ro_core::{Context, Decider, EventMeta, InvariantViolation, Reason, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -275,21 +275,29 @@ pub enum JobsEvent {
     RunCancelled {
         /// The run.
         run_id: RunId,
+        /// The reason given.
+        reason: Option<Reason>,
     },
     /// A job was paused.
     JobPaused {
         /// The job.
         job_id: JobId,
+        /// The reason given.
+        reason: Option<Reason>,
     },
     /// A job was set draining.
     JobDrained {
         /// The job.
         job_id: JobId,
+        /// The reason given.
+        reason: Option<Reason>,
     },
     /// A job was resumed.
     JobResumed {
         /// The job.
         job_id: JobId,
+        /// The reason given.
+        reason: Option<Reason>,
     },
 }
 
@@ -379,10 +387,22 @@ pub struct JobEntry {
     pub defined_at: Timestamp,
 }
 
-/// A job's compiled schedule: derived from its definition (rebuilt by replay), so excluded
-/// from equality and serialization.
+impl JobEntry {
+    fn refresh_next_slot(&mut self) {
+        let from = self.last_slot.unwrap_or(self.defined_at);
+        self.compiled.1 = self
+            .compiled
+            .0
+            .as_ref()
+            .and_then(|s| s.next_after(from, self.definition.calendar.as_ref()).ok());
+    }
+}
+
+/// A job's compiled schedule and its next slot after the last one requested or skipped:
+/// derived from the definition and the events (rebuilt by replay), so excluded from equality
+/// and serialization (the state digest does not depend on the time-zone database).
 #[derive(Clone, Default)]
-struct CompiledSchedule(Option<Schedule>);
+struct CompiledSchedule(Option<Schedule>, Option<Timestamp>);
 
 impl PartialEq for CompiledSchedule {
     fn eq(&self, _: &Self) -> bool {
@@ -404,9 +424,10 @@ pub struct Jobs {
     jobs: BTreeMap<JobId, JobEntry>,
     pools: BTreeMap<PoolId, u32>,
     gates: BTreeMap<String, InputGate>,
-    runs: BTreeMap<RunId, Run>,
-    /// Runs not yet over, for the planner.
-    open: BTreeSet<RunId>,
+    /// Runs not yet over (the planner walks these without lookups).
+    open: BTreeMap<RunId, Run>,
+    /// Runs that are over.
+    closed: BTreeMap<RunId, Run>,
     running_by_pool: BTreeMap<PoolId, u32>,
 }
 
@@ -435,14 +456,12 @@ impl Jobs {
 
     /// A run.
     pub fn run(&self, id: &RunId) -> Option<&Run> {
-        self.runs.get(id)
+        self.open.get(id).or_else(|| self.closed.get(id))
     }
 
     /// The runs not yet over.
     pub fn open_runs(&self) -> impl Iterator<Item = (&RunId, &Run)> {
-        self.open
-            .iter()
-            .filter_map(|id| self.runs.get(id).map(|r| (id, r)))
+        self.open.iter()
     }
 
     /// How many attempts of `job` are running.
@@ -469,8 +488,7 @@ impl Jobs {
     /// planned per job and per pool.
     fn can_start(&self, run_id: &RunId, now: Timestamp) -> Result<u32, JobsRejection> {
         let run = self
-            .runs
-            .get(run_id)
+            .run(run_id)
             .ok_or_else(|| JobsRejection::UnknownRun(run_id.clone()))?;
         let job = self
             .jobs
@@ -652,6 +670,10 @@ impl Jobs {
             let Some(schedule) = &job.compiled.0 else {
                 continue;
             };
+            // The next slot is cached by evolve: a job with nothing due costs no schedule work.
+            if job.compiled.1.is_none_or(|next| next > now) {
+                continue;
+            }
             let mut slots = Vec::new();
             let mut at = job.last_slot.unwrap_or(job.defined_at);
             while let Ok(next) = schedule.next_after(at, job.definition.calendar.as_ref()) {
@@ -713,7 +735,8 @@ impl Jobs {
             .filter(|(id, r)| r.status == RunStatus::Queued && !timed_out.contains(id))
             .filter_map(|&(id, r)| r.attempts.last().map(|a| (a.not_before, &r.logical, id, r)))
             .collect();
-        queued.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+        // Stable: ties keep the open map's run-id order without comparing ids again.
+        queued.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
         for (_, _, id, run) in queued {
             let Some(job) = self.jobs.get(&run.job_id) else {
                 continue;
@@ -747,7 +770,7 @@ impl Decider for Jobs {
         use JobsEvent as E;
         use JobsRejection as R;
         let job = |id: &JobId| self.jobs.get(id).ok_or_else(|| R::UnknownJob(id.clone()));
-        let run = |id: &RunId| self.runs.get(id).ok_or_else(|| R::UnknownRun(id.clone()));
+        let run = |id: &RunId| self.run(id).ok_or_else(|| R::UnknownRun(id.clone()));
         match command {
             C::DefineJob { definition } => {
                 let d = definition.as_ref();
@@ -829,7 +852,7 @@ impl Decider for Jobs {
                     (None, None) => LogicalKey::Time(ctx.at),
                 };
                 let id = run_id(job_id, &logical, *intent);
-                if self.runs.contains_key(&id) {
+                if self.run(&id).is_some() {
                     return Ok(Vec::new());
                 }
                 Ok(vec![E::RunRequested {
@@ -890,7 +913,7 @@ impl Decider for Jobs {
                 Ok(slots
                     .into_iter()
                     .map(|t| (run_id(job_id, &LogicalKey::Time(t), Intent::Backfill), t))
-                    .filter(|(id, _)| !self.runs.contains_key(id))
+                    .filter(|(id, _)| self.run(id).is_none())
                     .map(|(id, t)| E::RunRequested {
                         run_id: id,
                         job_id: job_id.clone(),
@@ -979,6 +1002,7 @@ impl Decider for Jobs {
                 }
                 Ok(vec![E::RunCancelled {
                     run_id: run_id.clone(),
+                    reason: ctx.reason.clone(),
                 }])
             }
             C::PauseJob { job_id } => Ok(if job(job_id)?.paused {
@@ -986,6 +1010,7 @@ impl Decider for Jobs {
             } else {
                 vec![E::JobPaused {
                     job_id: job_id.clone(),
+                    reason: ctx.reason.clone(),
                 }]
             }),
             C::DrainJob { job_id } => Ok(if job(job_id)?.draining {
@@ -993,6 +1018,7 @@ impl Decider for Jobs {
             } else {
                 vec![E::JobDrained {
                     job_id: job_id.clone(),
+                    reason: ctx.reason.clone(),
                 }]
             }),
             C::ResumeJob { job_id } => {
@@ -1000,6 +1026,7 @@ impl Decider for Jobs {
                 Ok(if j.paused || j.draining {
                     vec![E::JobResumed {
                         job_id: job_id.clone(),
+                        reason: ctx.reason.clone(),
                     }]
                 } else {
                     vec![]
@@ -1009,7 +1036,7 @@ impl Decider for Jobs {
                 let mut events = Vec::new();
                 let open: Vec<(&RunId, &Run)> = self.open_runs().collect();
                 for (id, number, kind) in self.timeouts_due(&open, ctx.at) {
-                    if let Some(r) = self.runs.get(id) {
+                    if let Some(r) = self.run(id) {
                         events.push(E::AttemptTimedOut {
                             run_id: id.clone(),
                             number,
@@ -1037,7 +1064,7 @@ impl Decider for Jobs {
                         draining: false,
                         last_slot: None,
                         defined_at: at,
-                        compiled: CompiledSchedule(None),
+                        compiled: CompiledSchedule(None, None),
                         running: 0,
                     });
                 entry.definition = definition.as_ref().clone();
@@ -1047,7 +1074,9 @@ impl Decider for Jobs {
                         .schedule
                         .clone()
                         .and_then(|s| Schedule::new(s).ok()),
+                    None,
                 );
+                entry.refresh_next_slot();
             }
             E::PoolDefined { pool, max_running } => {
                 self.pools.insert(pool.clone(), *max_running);
@@ -1066,6 +1095,7 @@ impl Decider for Jobs {
                     (intent, logical, self.jobs.get_mut(job_id))
                 {
                     j.last_slot = Some(j.last_slot.map_or(*t, |l| l.max(*t)));
+                    j.refresh_next_slot();
                 }
                 let attempt = Attempt {
                     number: 1,
@@ -1078,7 +1108,7 @@ impl Decider for Jobs {
                     error_code: None,
                     retryable: None,
                 };
-                self.runs.insert(
+                self.open.insert(
                     run_id.clone(),
                     Run {
                         job_id: job_id.clone(),
@@ -1089,7 +1119,6 @@ impl Decider for Jobs {
                         attempts: vec![attempt],
                     },
                 );
-                self.open.insert(run_id.clone());
             }
             E::SlotSkipped {
                 job_id,
@@ -1098,15 +1127,16 @@ impl Decider for Jobs {
             } => {
                 if let Some(j) = self.jobs.get_mut(job_id) {
                     j.last_slot = Some(j.last_slot.map_or(*logical_time, |l| l.max(*logical_time)));
+                    j.refresh_next_slot();
                 }
             }
             E::AttemptStarted { run_id, .. } => {
                 let pool = self
-                    .runs
+                    .open
                     .get(run_id)
                     .and_then(|r| self.jobs.get(&r.job_id))
                     .and_then(|j| j.definition.pool.clone());
-                if let Some(r) = self.runs.get_mut(run_id) {
+                if let Some(r) = self.open.get_mut(run_id) {
                     r.status = RunStatus::Running;
                     if let Some(a) = r.attempts.last_mut() {
                         a.status = AttemptStatus::Running;
@@ -1123,7 +1153,7 @@ impl Decider for Jobs {
             }
             E::AttemptHeartbeat { run_id, .. } => {
                 if let Some(a) = self
-                    .runs
+                    .open
                     .get_mut(run_id)
                     .and_then(|r| r.attempts.last_mut())
                 {
@@ -1163,7 +1193,7 @@ impl Decider for Jobs {
                 number,
                 not_before,
             } => {
-                if let Some(r) = self.runs.get_mut(run_id) {
+                if let Some(r) = self.open.get_mut(run_id) {
                     r.status = RunStatus::Queued;
                     r.attempts.push(Attempt {
                         number: *number,
@@ -1179,9 +1209,9 @@ impl Decider for Jobs {
                 }
             }
             E::RunFailed { run_id, .. } => self.close_run(run_id, RunStatus::Failed),
-            E::RunCancelled { run_id } => {
+            E::RunCancelled { run_id, .. } => {
                 let running = self
-                    .runs
+                    .open
                     .get(run_id)
                     .and_then(|r| r.attempts.last())
                     .is_some_and(|a| !a.status.is_terminal());
@@ -1190,17 +1220,17 @@ impl Decider for Jobs {
                 }
                 self.close_run(run_id, RunStatus::Cancelled);
             }
-            E::JobPaused { job_id } => {
+            E::JobPaused { job_id, .. } => {
                 if let Some(j) = self.jobs.get_mut(job_id) {
                     j.paused = true;
                 }
             }
-            E::JobDrained { job_id } => {
+            E::JobDrained { job_id, .. } => {
                 if let Some(j) = self.jobs.get_mut(job_id) {
                     j.draining = true;
                 }
             }
-            E::JobResumed { job_id } => {
+            E::JobResumed { job_id, .. } => {
                 if let Some(j) = self.jobs.get_mut(job_id) {
                     j.paused = false;
                     j.draining = false;
@@ -1211,7 +1241,7 @@ impl Decider for Jobs {
 
     fn check_invariants(&self) -> Result<(), InvariantViolation> {
         let mut running_by_job: BTreeMap<&JobId, u32> = BTreeMap::new();
-        for (id, r) in &self.runs {
+        for (id, r) in self.open.iter().chain(self.closed.iter()) {
             if r.attempts.is_empty() {
                 return Err(InvariantViolation(format!("run {id} has no attempt")));
             }
@@ -1228,7 +1258,7 @@ impl Decider for Jobs {
                     )));
                 }
             }
-            if r.status.is_terminal() == self.open.contains(id) {
+            if r.status.is_terminal() == self.open.contains_key(id) {
                 return Err(InvariantViolation(format!(
                     "run {id}: the open index disagrees with its status"
                 )));
@@ -1263,11 +1293,11 @@ impl Jobs {
         at: Timestamp,
     ) {
         let pool = self
-            .runs
+            .open
             .get(run_id)
             .and_then(|r| self.jobs.get(&r.job_id))
             .and_then(|j| j.definition.pool.clone());
-        let Some(r) = self.runs.get_mut(run_id) else {
+        let Some(r) = self.open.get_mut(run_id) else {
             return;
         };
         let Some(a) = r.attempts.last_mut() else {
@@ -1291,9 +1321,9 @@ impl Jobs {
     }
 
     fn close_run(&mut self, run_id: &RunId, status: RunStatus) {
-        if let Some(r) = self.runs.get_mut(run_id) {
+        if let Some(mut r) = self.open.remove(run_id) {
             r.status = status;
+            self.closed.insert(run_id.clone(), r);
         }
-        self.open.remove(run_id);
     }
 }

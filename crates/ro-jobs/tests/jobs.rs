@@ -13,9 +13,14 @@ fn check(script: &str) -> String {
     );
     let mut out = String::new();
     for line in script.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        if let Some(at) = line.strip_prefix('@') {
+        if let Some(rest) = line.strip_prefix('@') {
+            let (at, reason) = match rest.split_once(" | ") {
+                Some((at, r)) => (at, Some(ro_core::Reason::new(r).unwrap())),
+                None => (rest, None),
+            };
             ctx.at = Timestamp::parse_rfc3339(at).unwrap();
-            out.push_str(&format!("@{at}\n"));
+            ctx.reason = reason;
+            out.push_str(&format!("@{rest}\n"));
             continue;
         }
         if line == "PLAN" {
@@ -102,6 +107,7 @@ fn catch_up_overlap_pause_drain_backfill_and_limits() {
         @2026-03-09T18:05:00Z
         PLAN
         RUN PLAN
+        @2026-03-09T18:06:00Z | the GPU pool is being serviced
         {{"type":"PAUSE_JOB","job_id":"hourly"}}
         @2026-03-09T19:05:00Z
         PLAN
