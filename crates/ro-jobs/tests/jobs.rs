@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use ro_core::{Actor, ActorId, Context, Kernel, Timestamp, testing::check_replay};
-use ro_jobs::{Jobs, JobsCommand, JobsEvent};
+use ro_jobs::{Jobs, JobsCommand};
 
 fn check(script: &str) -> String {
     let mut kernel: Kernel<Jobs> = Kernel::new();
@@ -47,22 +47,7 @@ fn check(script: &str) -> String {
 }
 
 fn apply(kernel: &mut Kernel<Jobs>, ctx: &Context, command: &JobsCommand, out: &mut String) {
-    let before = kernel.head().seq;
-    let result = kernel.execute(command, ctx);
-    let recorded: Vec<String> = kernel
-        .journal()
-        .records_after(before)
-        .iter()
-        .map(|r| serde_json::to_string(&r.decode::<JobsEvent>().unwrap().event).unwrap())
-        .collect();
-    match result {
-        Ok(_) if recorded.is_empty() => out.push_str("    → ok, nothing to record\n"),
-        Ok(_) => {}
-        Err(e) => out.push_str(&format!("    → {}: {e}\n", e.code())),
-    }
-    for r in recorded {
-        out.push_str(&format!("    ✎ {r}\n"));
-    }
+    out.push_str(&ro_core::testing::script::run(kernel, ctx, command, "    "));
 }
 
 const NIGHTLY: &str = r#"{"type":"DEFINE_JOB","definition":{"job_id":"report","version":1,"retry":{"max_attempts":3,"initial_interval_ms":60000,"max_interval_ms":600000,"jitter_bp":1000,"non_retryable_error_codes":["BAD_INPUT"]},"timeouts":{"schedule_to_start_ms":600000,"start_to_close_ms":1800000,"heartbeat_ms":300000},"inputs":["marketdata/today"],"schedule":{"cron":"30 8 * * 1-5","timezone":"America/New_York"},"max_catch_up":2}}"#;

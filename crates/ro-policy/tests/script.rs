@@ -8,7 +8,10 @@
 //! - any other non-empty line is a policy command as JSON.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
-use ro_core::{Actor, ActorId, Context, Kernel, Reason, Timestamp, testing::check_replay};
+use ro_core::{
+    Actor, ActorId, Context, Kernel, Timestamp,
+    testing::{check_replay, script},
+};
 use ro_policy::{Day, Policy, PolicyCommand};
 
 fn check(script: &str) -> String {
@@ -19,19 +22,7 @@ fn check(script: &str) -> String {
     );
     let mut out = String::new();
     for line in script.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        if let Some(rest) = line.strip_prefix('@') {
-            let (head, reason) = match rest.split_once(" | ") {
-                Some((h, r)) => (h, Some(Reason::new(r).unwrap())),
-                None => (rest, None),
-            };
-            let (at, who) = head.split_once(' ').expect("@TIME KIND:ID");
-            let (kind, id) = who.split_once(':').expect("KIND:ID");
-            ctx.at = Timestamp::parse_rfc3339(at).unwrap();
-            ctx.actor = Actor {
-                id: ActorId::new(id).unwrap(),
-                kind: serde_json::from_value(serde_json::Value::String(kind.into())).unwrap(),
-            };
-            ctx.reason = reason;
+        if script::context_line(line, &mut ctx) {
             continue;
         }
         if let Some(day) = line.strip_prefix("REPORT ") {
@@ -50,25 +41,7 @@ fn check(script: &str) -> String {
                 continue;
             }
         };
-        let before = kernel.head().seq;
-        let result = kernel.execute(&command, &ctx);
-        let recorded: Vec<String> = kernel
-            .journal()
-            .records_after(before)
-            .iter()
-            .map(|r| {
-                let e = r.decode::<ro_policy::PolicyEvent>().unwrap();
-                format!("seq {} {}", e.seq, serde_json::to_string(&e.event).unwrap())
-            })
-            .collect();
-        match result {
-            Ok(_) if recorded.is_empty() => out.push_str("  → ok, nothing to record\n"),
-            Ok(_) => {}
-            Err(e) => out.push_str(&format!("  → {}: {e}\n", e.code())),
-        }
-        for r in recorded {
-            out.push_str(&format!("  ✎ {r}\n"));
-        }
+        out.push_str(&script::run(&mut kernel, &ctx, &command, "  "));
     }
     let digest = check_replay(&kernel);
     out.push_str(&format!("state {digest}\n"));

@@ -5,12 +5,14 @@
 //!   hash-chained and folded exactly as in production.
 //! - [`strategy`]: proptest strategies for the core types.
 //! - [`bank`]: a small sample decider, used by the docs and benchmarks.
+//! - [`script`]: helpers for data-driven script tests (context lines, transcripts).
 //! - [`check_replay`]: replay equals incremental application, and two replays agree.
 //!
 //! Helpers panic with a message that names what differed, as test assertions do.
 #![allow(clippy::panic)] // test assertions: a failed expectation must fail the test loudly.
 
 pub mod bank;
+pub mod script;
 pub mod strategy;
 
 use serde::Serialize;
