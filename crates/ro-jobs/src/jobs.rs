@@ -7,6 +7,7 @@ use ro_core::{Context, Decider, EventMeta, InvariantViolation, Reason, Timestamp
 use serde::{Deserialize, Serialize};
 
 use crate::{
+    calendar::{CalendarName, Override, TradingCalendar},
     model::{
         Attempt, AttemptStatus, Intent, JobDefinition, JobId, LogicalKey, OverlapPolicy, PoolId,
         Run, RunId, RunStatus, run_id,
@@ -164,6 +165,22 @@ pub enum JobsCommand {
     },
     /// Evaluates timeouts at the command's time.
     Tick {},
+    /// Defines a trading calendar, or a new version of it.
+    DefineCalendar {
+        /// The calendar (its version must exceed the current one).
+        calendar: Box<TradingCalendar>,
+    },
+    /// Layers a dated override on a calendar (an ad-hoc closure, an extra session, an early
+    /// close), or removes one; the calendar's version increases.
+    OverrideCalendarDate {
+        /// The calendar.
+        name: CalendarName,
+        /// The local date.
+        date: jiff::civil::Date,
+        /// The override, or none to remove it.
+        #[serde(rename = "override")]
+        change: Option<Override>,
+    },
 }
 
 /// What happened in the jobs plane.
@@ -299,6 +316,28 @@ pub enum JobsEvent {
         /// The reason given.
         reason: Option<Reason>,
     },
+    /// A calendar was defined (or a new version of it).
+    CalendarDefined {
+        /// The calendar.
+        calendar: Box<TradingCalendar>,
+        /// The tz database version its zone was checked against.
+        tzdb_version: String,
+    },
+    /// A dated override was set or removed.
+    CalendarOverridden {
+        /// The calendar.
+        name: CalendarName,
+        /// The date.
+        date: jiff::civil::Date,
+        /// The override before.
+        before: Option<Override>,
+        /// The override after.
+        after: Option<Override>,
+        /// The calendar's new version.
+        version: u32,
+        /// The reason given.
+        reason: Option<Reason>,
+    },
 }
 
 impl ro_core::Event for JobsEvent {
@@ -388,13 +427,18 @@ pub struct JobEntry {
 }
 
 impl JobEntry {
-    fn refresh_next_slot(&mut self) {
+    fn refresh_next_slot(&mut self, calendars: &BTreeMap<CalendarName, TradingCalendar>) {
         let from = self.last_slot.unwrap_or(self.defined_at);
+        let calendar = self
+            .definition
+            .calendar
+            .as_ref()
+            .and_then(|c| calendars.get(c));
         self.compiled.1 = self
             .compiled
             .0
             .as_ref()
-            .and_then(|s| s.next_after(from, self.definition.calendar.as_ref()).ok());
+            .and_then(|s| s.next_after(from, calendar).ok());
     }
 }
 
@@ -424,6 +468,7 @@ pub struct Jobs {
     jobs: BTreeMap<JobId, JobEntry>,
     pools: BTreeMap<PoolId, u32>,
     gates: BTreeMap<String, InputGate>,
+    calendars: BTreeMap<CalendarName, TradingCalendar>,
     /// Runs not yet over (the planner walks these without lookups).
     open: BTreeMap<RunId, Run>,
     /// Runs that are over.
@@ -676,7 +721,13 @@ impl Jobs {
             }
             let mut slots = Vec::new();
             let mut at = job.last_slot.unwrap_or(job.defined_at);
-            while let Ok(next) = schedule.next_after(at, job.definition.calendar.as_ref()) {
+            while let Ok(next) = schedule.next_after(
+                at,
+                job.definition
+                    .calendar
+                    .as_ref()
+                    .and_then(|c| self.calendars.get(c)),
+            ) {
                 if next > now || slots.len() > 10_000 {
                     break;
                 }
@@ -783,8 +834,10 @@ impl Decider for Jobs {
                 if let Some(spec) = &d.schedule {
                     Schedule::new(spec.clone()).map_err(R::Schedule)?;
                 }
-                if let Some(c) = &d.calendar {
-                    c.validate().map_err(R::Invalid)?;
+                if let Some(c) = &d.calendar
+                    && !self.calendars.contains_key(c)
+                {
+                    return Err(R::Invalid(format!("calendar {c} is not defined")));
                 }
                 if let Some(pool) = &d.pool
                     && !self.pools.contains_key(pool)
@@ -900,7 +953,13 @@ impl Decider for Jobs {
                     .unwrap_or(*from);
                 let mut slots = Vec::new();
                 let mut at = start;
-                while let Ok(next) = schedule.next_after(at, j.definition.calendar.as_ref()) {
+                while let Ok(next) = schedule.next_after(
+                    at,
+                    j.definition
+                        .calendar
+                        .as_ref()
+                        .and_then(|c| self.calendars.get(c)),
+                ) {
                     if next >= *to {
                         break;
                     }
@@ -1032,6 +1091,47 @@ impl Decider for Jobs {
                     vec![]
                 })
             }
+            C::DefineCalendar { calendar } => {
+                calendar.validate().map_err(R::Invalid)?;
+                if let Some(existing) = self.calendars.get(&calendar.name) {
+                    if existing == calendar.as_ref() {
+                        return Ok(Vec::new());
+                    }
+                    if calendar.version <= existing.version {
+                        return Err(R::Invalid(format!(
+                            "calendar {} is at version {}: a new definition needs a higher version",
+                            calendar.name, existing.version
+                        )));
+                    }
+                }
+                Ok(vec![E::CalendarDefined {
+                    calendar: calendar.clone(),
+                    tzdb_version: crate::TZDB_VERSION.into(),
+                }])
+            }
+            C::OverrideCalendarDate { name, date, change } => {
+                let c = self
+                    .calendars
+                    .get(name)
+                    .ok_or_else(|| R::Invalid(format!("calendar {name} is not defined")))?;
+                if let Some(Override::EarlyClose { hour, minute }) = change
+                    && (*hour > 23 || *minute > 59)
+                {
+                    return Err(R::Invalid("an early close is HH:MM within the day".into()));
+                }
+                let before = c.overrides.get(date).copied();
+                if before == *change {
+                    return Ok(Vec::new());
+                }
+                Ok(vec![E::CalendarOverridden {
+                    name: name.clone(),
+                    date: *date,
+                    before,
+                    after: *change,
+                    version: c.version.saturating_add(1),
+                    reason: ctx.reason.clone(),
+                }])
+            }
             C::Tick {} => {
                 let mut events = Vec::new();
                 let open: Vec<(&RunId, &Run)> = self.open_runs().collect();
@@ -1076,7 +1176,7 @@ impl Decider for Jobs {
                         .and_then(|s| Schedule::new(s).ok()),
                     None,
                 );
-                entry.refresh_next_slot();
+                entry.refresh_next_slot(&self.calendars);
             }
             E::PoolDefined { pool, max_running } => {
                 self.pools.insert(pool.clone(), *max_running);
@@ -1095,7 +1195,7 @@ impl Decider for Jobs {
                     (intent, logical, self.jobs.get_mut(job_id))
                 {
                     j.last_slot = Some(j.last_slot.map_or(*t, |l| l.max(*t)));
-                    j.refresh_next_slot();
+                    j.refresh_next_slot(&self.calendars);
                 }
                 let attempt = Attempt {
                     number: 1,
@@ -1127,7 +1227,7 @@ impl Decider for Jobs {
             } => {
                 if let Some(j) = self.jobs.get_mut(job_id) {
                     j.last_slot = Some(j.last_slot.map_or(*logical_time, |l| l.max(*logical_time)));
-                    j.refresh_next_slot();
+                    j.refresh_next_slot(&self.calendars);
                 }
             }
             E::AttemptStarted { run_id, .. } => {
@@ -1219,6 +1319,31 @@ impl Decider for Jobs {
                     self.end_attempt(run_id, AttemptStatus::Cancelled, None, None, at);
                 }
                 self.close_run(run_id, RunStatus::Cancelled);
+            }
+            E::CalendarDefined { calendar, .. } => {
+                self.calendars
+                    .insert(calendar.name.clone(), calendar.as_ref().clone());
+                self.refresh_calendar_jobs(&calendar.name);
+            }
+            E::CalendarOverridden {
+                name,
+                date,
+                after,
+                version,
+                ..
+            } => {
+                if let Some(c) = self.calendars.get_mut(name) {
+                    match after {
+                        Some(o) => {
+                            c.overrides.insert(*date, *o);
+                        }
+                        None => {
+                            c.overrides.remove(date);
+                        }
+                    }
+                    c.version = *version;
+                }
+                self.refresh_calendar_jobs(name);
             }
             E::JobPaused { job_id, .. } => {
                 if let Some(j) = self.jobs.get_mut(job_id) {
@@ -1316,6 +1441,14 @@ impl Jobs {
                 && let Some(n) = self.running_by_pool.get_mut(&pool)
             {
                 *n = n.saturating_sub(1);
+            }
+        }
+    }
+
+    fn refresh_calendar_jobs(&mut self, name: &CalendarName) {
+        for job in self.jobs.values_mut() {
+            if job.definition.calendar.as_ref() == Some(name) {
+                job.refresh_next_slot(&self.calendars);
             }
         }
     }

@@ -6,7 +6,7 @@ use ro_core::{Digest, Timestamp};
 use ro_policy::ConfigVersionRef;
 use serde::{Deserialize, Serialize};
 
-use crate::{calendar::TradingCalendar, schedule::ScheduleSpec};
+use crate::{calendar::CalendarName, schedule::ScheduleSpec};
 
 ro_core::id_kind!(
     /// Identifies a job.
@@ -176,9 +176,9 @@ pub struct JobDefinition {
     /// When it runs by itself.
     #[serde(default)]
     pub schedule: Option<ScheduleSpec>,
-    /// The trading calendar its schedule follows.
+    /// The trading calendar its schedule follows (defined with `DEFINE_CALENDAR`).
     #[serde(default)]
-    pub calendar: Option<TradingCalendar>,
+    pub calendar: Option<CalendarName>,
     /// What a slot does when a run is still open.
     #[serde(default)]
     pub overlap: OverlapPolicy,

@@ -108,3 +108,24 @@ fn catch_up_overlap_pause_drain_backfill_and_limits() {
     "#
     )));
 }
+
+#[test]
+fn calendars_versions_and_ad_hoc_closures() {
+    insta::assert_snapshot!(check(r#"
+        @2026-07-01T12:00:00Z | calendar for the closing jobs
+        {"type":"DEFINE_CALENDAR","calendar":{"name":"equities","version":1,"timezone":"America/New_York","weekmask":[true,true,true,true,true,false,false],"holidays":["2026-07-03"],"early_closes":{"2026-11-27":"13:00"}}}
+        {"type":"DEFINE_CALENDAR","calendar":{"name":"equities","version":1,"timezone":"America/New_York","weekmask":[true,true,true,true,true,false,false]}}
+        {"type":"DEFINE_CALENDAR","calendar":{"name":"broken","version":1,"timezone":"Nowhere/Atlantis","weekmask":[true,true,true,true,true,false,false]}}
+        {"type":"DEFINE_JOB","definition":{"job_id":"close","version":1,"schedule":{"cron":"0 16 * * *","timezone":"America/New_York"},"calendar":"equities"}}
+        {"type":"DEFINE_JOB","definition":{"job_id":"other","version":1,"calendar":"missing"}}
+        @2026-07-02T21:00:00Z | closing auction
+        PLAN
+        @2026-07-06T21:00:00Z | closure announced for the 7th
+        {"type":"OVERRIDE_CALENDAR_DATE","name":"equities","date":"2026-07-07","override":{"kind":"closed"}}
+        {"type":"OVERRIDE_CALENDAR_DATE","name":"equities","date":"2026-07-07","override":{"kind":"closed"}}
+        {"type":"OVERRIDE_CALENDAR_DATE","name":"nope","date":"2026-07-07","override":{"kind":"closed"}}
+        RUN PLAN
+        @2026-07-08T21:00:00Z
+        PLAN
+    "#));
+}
