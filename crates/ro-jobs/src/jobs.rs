@@ -442,6 +442,25 @@ impl JobEntry {
     }
 }
 
+/// The jobs by next slot: derived (rebuilt by replay), excluded from equality and
+/// serialization.
+#[derive(Clone, Default)]
+struct DueIndex(BTreeSet<(Timestamp, JobId)>);
+
+impl PartialEq for DueIndex {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for DueIndex {}
+
+impl std::fmt::Debug for DueIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} scheduled jobs", self.0.len())
+    }
+}
+
 /// A job's compiled schedule and its next slot after the last one requested or skipped:
 /// derived from the definition and the events (rebuilt by replay), so excluded from equality
 /// and serialization (the state digest does not depend on the time-zone database).
@@ -469,6 +488,9 @@ pub struct Jobs {
     pools: BTreeMap<PoolId, u32>,
     gates: BTreeMap<String, InputGate>,
     calendars: BTreeMap<CalendarName, TradingCalendar>,
+    /// (next slot, job) for every scheduled job: the planner reads only the due prefix.
+    #[serde(skip)]
+    due: DueIndex,
     /// Runs not yet over (the planner walks these without lookups).
     open: BTreeMap<RunId, Run>,
     /// Runs that are over.
@@ -692,19 +714,21 @@ impl Jobs {
             out.push(JobsCommand::Tick {});
         }
         let mut open_by_job: BTreeMap<&JobId, Vec<(&RunId, &Run)>> = BTreeMap::new();
-        for &(id, run) in &open_runs {
-            open_by_job.entry(&run.job_id).or_default().push((id, run));
-        }
-        let mut open_iter = open_by_job.iter().peekable();
-        for (job_id, job) in &self.jobs {
-            // Both maps are sorted by job id: walk them together instead of looking up.
-            while open_iter.peek().is_some_and(|(k, _)| **k < job_id) {
-                open_iter.next();
+        let any_due = self.due.0.first().is_some_and(|(t, _)| *t <= now);
+        if any_due {
+            for &(id, run) in &open_runs {
+                open_by_job.entry(&run.job_id).or_default().push((id, run));
             }
-            let open: &[(&RunId, &Run)] = match open_iter.peek() {
-                Some((k, v)) if **k == job_id => v.as_slice(),
-                _ => &[],
+        }
+        // Only jobs whose cached next slot has come: the index is sorted by that slot.
+        for (_, job_id) in self.due.0.iter().take_while(|(t, _)| *t <= now) {
+            let Some(job) = self.jobs.get(job_id) else {
+                continue;
             };
+            let open: &[(&RunId, &Run)] = open_by_job
+                .get(job_id)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
             let Some(spec) = &job.definition.schedule else {
                 continue;
             };
@@ -1176,7 +1200,8 @@ impl Decider for Jobs {
                         .and_then(|s| Schedule::new(s).ok()),
                     None,
                 );
-                entry.refresh_next_slot(&self.calendars);
+                let job_id = definition.job_id.clone();
+                self.refresh_job(&job_id);
             }
             E::PoolDefined { pool, max_running } => {
                 self.pools.insert(pool.clone(), *max_running);
@@ -1195,7 +1220,7 @@ impl Decider for Jobs {
                     (intent, logical, self.jobs.get_mut(job_id))
                 {
                     j.last_slot = Some(j.last_slot.map_or(*t, |l| l.max(*t)));
-                    j.refresh_next_slot(&self.calendars);
+                    self.refresh_job(job_id);
                 }
                 let attempt = Attempt {
                     number: 1,
@@ -1227,7 +1252,7 @@ impl Decider for Jobs {
             } => {
                 if let Some(j) = self.jobs.get_mut(job_id) {
                     j.last_slot = Some(j.last_slot.map_or(*logical_time, |l| l.max(*logical_time)));
-                    j.refresh_next_slot(&self.calendars);
+                    self.refresh_job(job_id);
                 }
             }
             E::AttemptStarted { run_id, .. } => {
@@ -1395,7 +1420,24 @@ impl Decider for Jobs {
                 *running_by_job.entry(&r.job_id).or_insert(0) += 1;
             }
         }
+        let scheduled = self
+            .jobs
+            .values()
+            .filter(|j| j.compiled.1.is_some())
+            .count();
+        if scheduled != self.due.0.len() {
+            return Err(InvariantViolation(
+                "the due index disagrees with the jobs' next slots".into(),
+            ));
+        }
         for (job, entry) in &self.jobs {
+            if let Some(t) = entry.compiled.1
+                && !self.due.0.contains(&(t, job.clone()))
+            {
+                return Err(InvariantViolation(format!(
+                    "job {job} is missing from the due index"
+                )));
+            }
             let count = &entry.running;
             let actual = running_by_job.get(job).copied().unwrap_or(0);
             if *count != actual {
@@ -1446,9 +1488,31 @@ impl Jobs {
     }
 
     fn refresh_calendar_jobs(&mut self, name: &CalendarName) {
-        for job in self.jobs.values_mut() {
-            if job.definition.calendar.as_ref() == Some(name) {
-                job.refresh_next_slot(&self.calendars);
+        let ids: Vec<JobId> = self
+            .jobs
+            .iter()
+            .filter(|(_, j)| j.definition.calendar.as_ref() == Some(name))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in ids {
+            self.refresh_job(&id);
+        }
+    }
+
+    /// Recomputes a job's next slot and keeps the due index in step.
+    fn refresh_job(&mut self, job_id: &JobId) {
+        let Some(job) = self.jobs.get_mut(job_id) else {
+            return;
+        };
+        let before = job.compiled.1;
+        job.refresh_next_slot(&self.calendars);
+        let after = job.compiled.1;
+        if before != after {
+            if let Some(t) = before {
+                self.due.0.remove(&(t, job_id.clone()));
+            }
+            if let Some(t) = after {
+                self.due.0.insert((t, job_id.clone()));
             }
         }
     }

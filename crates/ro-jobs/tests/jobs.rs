@@ -111,7 +111,8 @@ fn catch_up_overlap_pause_drain_backfill_and_limits() {
 
 #[test]
 fn calendars_versions_and_ad_hoc_closures() {
-    insta::assert_snapshot!(check(r#"
+    insta::assert_snapshot!(check(
+        r#"
         @2026-07-01T12:00:00Z | calendar for the closing jobs
         {"type":"DEFINE_CALENDAR","calendar":{"name":"equities","version":1,"timezone":"America/New_York","weekmask":[true,true,true,true,true,false,false],"holidays":["2026-07-03"],"early_closes":{"2026-11-27":"13:00"}}}
         {"type":"DEFINE_CALENDAR","calendar":{"name":"equities","version":1,"timezone":"America/New_York","weekmask":[true,true,true,true,true,false,false]}}
@@ -127,5 +128,6 @@ fn calendars_versions_and_ad_hoc_closures() {
         RUN PLAN
         @2026-07-08T21:00:00Z
         PLAN
-    "#));
+    "#
+    ));
 }
