@@ -1,6 +1,547 @@
-//! The plane that composes policy, artifacts and jobs: admin actions and their audit events,
-//! two-step confirmations, lockdown and kill switch, model promotion, health and reports.
+//! The plane: one decider over one totally ordered stream, composing policy, artifacts and
+//! jobs, with admin actions on top.
 //!
-//! **Skeleton.** This crate is planned (issue "ro-admin") and holds no items yet.
+//! **Built so far (issue "ro-admin", in progress):** the composition ([`Plane`],
+//! [`PlaneCommand`], [`PlaneEvent`]) following authorize → guard → decide → append → evolve;
+//! authorization of every artifact and job command through ro-policy (policy commands authorize
+//! themselves), with denied attempts recorded; the emergency lockdown, which refuses every
+//! management command with `LOCKDOWN_ACTIVE`; and two-step confirmations, whose tokens are
+//! keyed by a host secret so they cannot be derived from the journal. Still to come: the
+//! AdminEvent record of every admin action, production lock and kill switch, the model
+//! promotion path, failure status and incidents, health and status projections.
+//!
+//! ```
+//! use ro_admin::{Plane, PlaneCommand, AdminCommand};
+//! use ro_core::{Context, Kernel, testing::{agent, human, t0}};
+//!
+//! let plane = Plane::with_confirmation_key([7; 32]);
+//! let mut kernel = Kernel::resume(plane, 0, ro_core::Journal::new())?;
+//! let ctx = Context::new(t0(), human("alice"));
+//! kernel.execute(&PlaneCommand::Policy(serde_json::from_str(r#"{"type":"GRANT_ROLE","principal":"alice","role":"admin"}"#)?), &ctx)?;
+//! kernel.execute(&PlaneCommand::Policy(serde_json::from_str(r#"{"type":"GRANT_ROLE","principal":"bot","role":"operator"}"#)?), &ctx)?;
+//! // An agent may raise the lockdown (safer) …
+//! kernel.execute(&PlaneCommand::Admin(AdminCommand::EmergencyLockdown {}), &Context::new(t0(), agent("bot")))?;
+//! // … after which management commands are refused.
+//! let refused = kernel.execute(&PlaneCommand::Policy(serde_json::from_str(r#"{"type":"GRANT_ROLE","principal":"carol","role":"analyst"}"#)?), &ctx);
+//! assert_eq!(refused.unwrap_err().code(), "LOCKDOWN_ACTIVE");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use ro_artifacts::{ArtifactCommand, ArtifactEvent, ArtifactRejection, Artifacts};
+use ro_core::{Actor, ActorId, Context, Decider, Digest, EventMeta, InvariantViolation, Timestamp};
+use ro_jobs::{Jobs, JobsCommand, JobsEvent, JobsRejection};
+use ro_policy::{
+    Action, DecisionReason, Policy, PolicyCommand, PolicyEvent, PolicyRejection, Request, Safety,
+};
+use serde::{Deserialize, Serialize};
+
+/// How long a pending confirmation stays valid.
+pub const CONFIRMATION_TTL_SECONDS: i64 = 300;
+
+/// The plane's own commands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "SCREAMING_SNAKE_CASE", deny_unknown_fields)]
+pub enum AdminCommand {
+    /// Raises the emergency lockdown: management commands are refused until it is released.
+    EmergencyLockdown {},
+    /// Releases the lockdown (human-only, two-step).
+    ReleaseLockdown {
+        /// The token from the first request.
+        #[serde(default)]
+        confirmation_token: Option<String>,
+    },
+}
+
+/// Anything that may be asked of the plane.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "domain", content = "command", rename_all = "snake_case")]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "values are moved once into the journal; boxing would add an allocation per command and event"
+)]
+pub enum PlaneCommand {
+    /// A policy command.
+    Policy(PolicyCommand),
+    /// An artifact command.
+    Artifacts(ArtifactCommand),
+    /// A jobs command.
+    Jobs(JobsCommand),
+    /// An admin command.
+    Admin(AdminCommand),
+}
+
+/// The plane's own events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", deny_unknown_fields)]
+pub enum AdminEvent {
+    /// The lockdown was raised.
+    LockdownRaised {
+        /// Who raised it.
+        by: ActorId,
+        /// The reason given.
+        reason: Option<ro_core::Reason>,
+    },
+    /// The lockdown was released.
+    LockdownReleased {
+        /// Who released it.
+        by: ActorId,
+        /// The reason given.
+        reason: Option<ro_core::Reason>,
+    },
+    /// A two-step command is pending confirmation.
+    ConfirmationRequested {
+        /// The digest of the command (what the token is bound to).
+        command_digest: Digest,
+        /// Who must confirm.
+        actor: ActorId,
+        /// The digest of the token (the token itself never enters the journal).
+        token_digest: Digest,
+        /// When it expires.
+        expires_at: Timestamp,
+    },
+    /// A confirmation was used.
+    ConfirmationConsumed {
+        /// The token's digest.
+        token_digest: Digest,
+    },
+}
+
+/// Everything that happens on the plane.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "domain", content = "event", rename_all = "snake_case")]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "values are moved once into the journal; boxing would add an allocation per command and event"
+)]
+pub enum PlaneEvent {
+    /// A policy event.
+    Policy(PolicyEvent),
+    /// An artifact event.
+    Artifacts(ArtifactEvent),
+    /// A jobs event.
+    Jobs(JobsEvent),
+    /// An admin event.
+    Admin(AdminEvent),
+}
+
+impl ro_core::Event for PlaneEvent {
+    const SCHEMA_VERSION: u32 = 1;
+}
+
+/// Why the plane refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlaneRejection {
+    /// A policy refusal (including authorization).
+    #[error(transparent)]
+    Policy(PolicyRejection),
+    /// An artifact refusal.
+    #[error(transparent)]
+    Artifacts(ArtifactRejection),
+    /// A jobs refusal.
+    #[error(transparent)]
+    Jobs(JobsRejection),
+    /// The lockdown refuses management commands.
+    #[error("lockdown is active: only its release and read-only queries are accepted")]
+    LockdownActive,
+    /// The command needs confirmation: a token was issued (see the recorded request).
+    #[error("confirmation required: re-send the same command with the confirmation token")]
+    ConfirmationRequired,
+    /// The token is wrong, reused, expired, or another actor's.
+    #[error("confirmation token refused: {0}")]
+    ConfirmationRefused(&'static str),
+    /// Nothing to do (e.g. releasing a lockdown that is not raised).
+    #[error("{0}")]
+    Invalid(&'static str),
+}
+
+impl ro_core::Rejection for PlaneRejection {
+    fn code(&self) -> &'static str {
+        match self {
+            PlaneRejection::Policy(r) => r.code(),
+            PlaneRejection::Artifacts(r) => r.code(),
+            PlaneRejection::Jobs(r) => r.code(),
+            PlaneRejection::LockdownActive => "LOCKDOWN_ACTIVE",
+            PlaneRejection::ConfirmationRequired => "CONFIRMATION_REQUIRED",
+            PlaneRejection::ConfirmationRefused(_) => "CONFIRMATION_REFUSED",
+            PlaneRejection::Invalid(_) => "INVALID_COMMAND",
+        }
+    }
+}
+
+/// A pending two-step confirmation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Pending {
+    /// The command it is bound to.
+    pub command_digest: Digest,
+    /// Who must confirm.
+    pub actor: ActorId,
+    /// When it expires.
+    pub expires_at: Timestamp,
+}
+
+/// The host's key for confirmation tokens: configuration kept outside the journal, so it is
+/// not part of the state (equality ignores it, serialization skips it), and redacted in Debug.
+#[derive(Clone, Default)]
+struct ConfirmationKey([u8; 32]);
+
+impl PartialEq for ConfirmationKey {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for ConfirmationKey {}
+
+impl fmt::Debug for ConfirmationKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// The plane's state: every domain's state and the plane's own.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Plane {
+    policy: Policy,
+    artifacts: Artifacts,
+    jobs: Jobs,
+    lockdown: Option<ActorId>,
+    pending: BTreeMap<Digest, Pending>,
+    /// Issued confirmations, for unique tokens (part of the token's input).
+    issued: u64,
+    #[serde(skip)]
+    key: ConfirmationKey,
+}
+
+/// The digest a two-step command's token is bound to: the canonical JSON of the command
+/// without its token.
+pub fn command_digest(command: &PlaneCommand) -> Digest {
+    let mut bare = command.clone();
+    if let PlaneCommand::Admin(AdminCommand::ReleaseLockdown { confirmation_token }) = &mut bare {
+        *confirmation_token = None;
+    }
+    let bytes = ro_core::canonical::to_canonical_vec(&bare).unwrap_or_default();
+    Digest::of_parts(&[b"ro.command.v1\0", &bytes])
+}
+
+impl Plane {
+    /// A plane whose confirmation tokens are keyed by `key` (the host keeps it secret).
+    pub fn with_confirmation_key(key: [u8; 32]) -> Self {
+        Plane {
+            key: ConfirmationKey(key),
+            ..Plane::default()
+        }
+    }
+
+    /// The policy state.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The artifact store's state.
+    pub fn artifacts(&self) -> &Artifacts {
+        &self.artifacts
+    }
+
+    /// The jobs plane's state.
+    pub fn jobs(&self) -> &Jobs {
+        &self.jobs
+    }
+
+    /// Whether the lockdown is raised.
+    pub fn lockdown(&self) -> bool {
+        self.lockdown.is_some()
+    }
+
+    /// The token of the confirmation issued as number `n` for `command_digest` and `actor`:
+    /// the host calls this after a `ConfirmationRequested` event to tell the actor the token.
+    pub fn confirmation_token(&self, command_digest: &Digest, actor: &ActorId, n: u64) -> String {
+        let mut input = Vec::with_capacity(96);
+        input.extend_from_slice(command_digest.as_bytes());
+        input.extend_from_slice(actor.as_bytes());
+        input.extend_from_slice(&n.to_le_bytes());
+        Digest::keyed(&self.key.0, &input).to_hex()
+    }
+
+    /// How many confirmations have been issued (the next one's number is this plus one).
+    pub fn confirmations_issued(&self) -> u64 {
+        self.issued
+    }
+
+    fn authorize(
+        &self,
+        action: Action,
+        resource: &str,
+        actor: &Actor,
+    ) -> Result<(), PlaneRejection> {
+        let decision = self.policy.authorize(&Request {
+            actor,
+            action,
+            resource,
+            subject: None,
+        });
+        if decision.allowed {
+            Ok(())
+        } else {
+            Err(PlaneRejection::Policy(PolicyRejection::Unauthorized {
+                action,
+                reasons: decision.reasons,
+            }))
+        }
+    }
+
+    /// The ro-policy action of a command and the resource it touches (policy commands
+    /// authorize themselves inside ro-policy).
+    pub fn action_of(&self, command: &PlaneCommand) -> (Action, String) {
+        use JobsCommand as J;
+        match command {
+            PlaneCommand::Policy(c) => {
+                let (a, r, _) = c.action();
+                (a, r)
+            }
+            PlaneCommand::Artifacts(c) => (self.artifacts.action_of(c), "artifacts".into()),
+            PlaneCommand::Jobs(c) => (
+                match c {
+                    J::DefineJob { .. } => Action::DefineJob,
+                    J::DefinePool { .. } => Action::DefinePool,
+                    J::DefineCalendar { .. } | J::OverrideCalendarDate { .. } => {
+                        Action::DefineCalendar
+                    }
+                    J::ObserveGate { .. } => Action::ObserveGate,
+                    J::RequestRun { .. } | J::SkipSlot { .. } => Action::TriggerRun,
+                    J::Backfill { .. } => Action::RequestReplay,
+                    J::StartAttempt { .. } | J::Heartbeat { .. } | J::CompleteAttempt { .. } => {
+                        Action::ReportAttempt
+                    }
+                    J::CancelRun { .. } => Action::CancelRun,
+                    J::PauseJob { .. } => Action::PauseJob,
+                    J::DrainJob { .. } => Action::DrainJob,
+                    J::ResumeJob { .. } => Action::ResumeJob,
+                    J::Tick {} => Action::Tick,
+                },
+                "jobs".into(),
+            ),
+            PlaneCommand::Admin(AdminCommand::EmergencyLockdown {}) => {
+                (Action::EmergencyLockdown, "plane".into())
+            }
+            PlaneCommand::Admin(AdminCommand::ReleaseLockdown { .. }) => {
+                (Action::ReleaseLockdown, "plane".into())
+            }
+        }
+    }
+
+    /// Checks a two-step command: without a token, records a pending confirmation and refuses
+    /// with `CONFIRMATION_REQUIRED` (the request is recorded by `refusal_events`); with one,
+    /// checks it and returns the event that consumes it.
+    fn confirm(
+        &self,
+        command: &PlaneCommand,
+        token: Option<&String>,
+        ctx: &Context,
+    ) -> Result<AdminEvent, PlaneRejection> {
+        let Some(token) = token else {
+            return Err(PlaneRejection::ConfirmationRequired);
+        };
+        let token_digest = Digest::of(token.as_bytes());
+        let pending =
+            self.pending
+                .get(&token_digest)
+                .ok_or(PlaneRejection::ConfirmationRefused(
+                    "unknown or already used",
+                ))?;
+        if pending.actor != ctx.actor.id {
+            return Err(PlaneRejection::ConfirmationRefused(
+                "issued to another actor",
+            ));
+        }
+        if pending.command_digest != command_digest(command) {
+            return Err(PlaneRejection::ConfirmationRefused(
+                "issued for another command",
+            ));
+        }
+        if ctx.at > pending.expires_at {
+            return Err(PlaneRejection::ConfirmationRefused("expired"));
+        }
+        Ok(AdminEvent::ConfirmationConsumed { token_digest })
+    }
+}
+
+impl Decider for Plane {
+    type Command = PlaneCommand;
+    type Event = PlaneEvent;
+    type Rejection = PlaneRejection;
+
+    fn decide(
+        &self,
+        command: &PlaneCommand,
+        ctx: &Context,
+    ) -> Result<Vec<PlaneEvent>, PlaneRejection> {
+        let (action, resource) = self.action_of(command);
+        // 1. Authorize (policy commands authorize themselves, with the bootstrap grant).
+        if !matches!(command, PlaneCommand::Policy(_)) {
+            self.authorize(action, &resource, &ctx.actor)?;
+        }
+        // 2. Guard: during lockdown only the lockdown itself, its release, and what makes the
+        //    plane safer pass.
+        if self.lockdown.is_some() {
+            let passes =
+                matches!(command, PlaneCommand::Admin(_)) || action.safety() == Safety::Increasing;
+            if !passes {
+                return Err(PlaneRejection::LockdownActive);
+            }
+        }
+        // 3. Decide.
+        match command {
+            PlaneCommand::Policy(c) => Ok(self
+                .policy
+                .decide(c, ctx)
+                .map_err(PlaneRejection::Policy)?
+                .into_iter()
+                .map(PlaneEvent::Policy)
+                .collect()),
+            PlaneCommand::Artifacts(c) => Ok(self
+                .artifacts
+                .decide(c, ctx)
+                .map_err(PlaneRejection::Artifacts)?
+                .into_iter()
+                .map(PlaneEvent::Artifacts)
+                .collect()),
+            PlaneCommand::Jobs(c) => Ok(self
+                .jobs
+                .decide(c, ctx)
+                .map_err(PlaneRejection::Jobs)?
+                .into_iter()
+                .map(PlaneEvent::Jobs)
+                .collect()),
+            PlaneCommand::Admin(AdminCommand::EmergencyLockdown {}) => {
+                if self.lockdown.is_some() {
+                    return Ok(Vec::new());
+                }
+                Ok(vec![PlaneEvent::Admin(AdminEvent::LockdownRaised {
+                    by: ctx.actor.id.clone(),
+                    reason: ctx.reason.clone(),
+                })])
+            }
+            PlaneCommand::Admin(AdminCommand::ReleaseLockdown { confirmation_token }) => {
+                if self.lockdown.is_none() {
+                    return Err(PlaneRejection::Invalid("no lockdown is raised"));
+                }
+                let consumed = self.confirm(command, confirmation_token.as_ref(), ctx)?;
+                Ok(vec![
+                    PlaneEvent::Admin(consumed),
+                    PlaneEvent::Admin(AdminEvent::LockdownReleased {
+                        by: ctx.actor.id.clone(),
+                        reason: ctx.reason.clone(),
+                    }),
+                ])
+            }
+        }
+    }
+
+    fn refusal_events(
+        &self,
+        command: &PlaneCommand,
+        rejection: &PlaneRejection,
+        ctx: &Context,
+    ) -> Vec<PlaneEvent> {
+        match rejection {
+            PlaneRejection::ConfirmationRequired => {
+                let digest = command_digest(command);
+                let n = self.issued + 1;
+                let token = self.confirmation_token(&digest, &ctx.actor.id, n);
+                let expires_at = ctx
+                    .at
+                    .checked_add(time::Duration::seconds(CONFIRMATION_TTL_SECONDS))
+                    .unwrap_or(Timestamp::MAX);
+                vec![PlaneEvent::Admin(AdminEvent::ConfirmationRequested {
+                    command_digest: digest,
+                    actor: ctx.actor.id.clone(),
+                    token_digest: Digest::of(token.as_bytes()),
+                    expires_at,
+                })]
+            }
+            PlaneRejection::Policy(r @ PolicyRejection::Unauthorized { reasons, .. }) => {
+                if let PlaneCommand::Policy(c) = command {
+                    return self
+                        .policy
+                        .refusal_events(c, r, ctx)
+                        .into_iter()
+                        .map(PlaneEvent::Policy)
+                        .collect();
+                }
+                let (action, resource) = self.action_of(command);
+                vec![PlaneEvent::Policy(PolicyEvent::AccessDenied {
+                    action,
+                    resource,
+                    reasons: reasons.iter().map(DecisionReason::label).collect(),
+                })]
+            }
+            PlaneRejection::LockdownActive => {
+                let (action, resource) = self.action_of(command);
+                vec![PlaneEvent::Policy(PolicyEvent::AccessDenied {
+                    action,
+                    resource,
+                    reasons: vec!["lockdown".into()],
+                })]
+            }
+            PlaneRejection::Policy(r) => match command {
+                PlaneCommand::Policy(c) => self
+                    .policy
+                    .refusal_events(c, r, ctx)
+                    .into_iter()
+                    .map(PlaneEvent::Policy)
+                    .collect(),
+                _ => Vec::new(),
+            },
+            _ => Vec::new(),
+        }
+    }
+
+    fn evolve(&mut self, event: &PlaneEvent, meta: &EventMeta<'_>) {
+        match event {
+            PlaneEvent::Policy(e) => self.policy.evolve(e, meta),
+            PlaneEvent::Artifacts(e) => self.artifacts.evolve(e, meta),
+            PlaneEvent::Jobs(e) => self.jobs.evolve(e, meta),
+            PlaneEvent::Admin(e) => match e {
+                AdminEvent::LockdownRaised { by, .. } => self.lockdown = Some(by.clone()),
+                AdminEvent::LockdownReleased { .. } => self.lockdown = None,
+                AdminEvent::ConfirmationRequested {
+                    command_digest,
+                    actor,
+                    token_digest,
+                    expires_at,
+                } => {
+                    self.issued += 1;
+                    self.pending.insert(
+                        *token_digest,
+                        Pending {
+                            command_digest: *command_digest,
+                            actor: actor.clone(),
+                            expires_at: *expires_at,
+                        },
+                    );
+                }
+                AdminEvent::ConfirmationConsumed { token_digest } => {
+                    self.pending.remove(token_digest);
+                }
+            },
+        }
+    }
+
+    fn check_invariants(&self) -> Result<(), InvariantViolation> {
+        self.policy.check_invariants()?;
+        self.artifacts.check_invariants()?;
+        self.jobs.check_invariants()?;
+        if self.pending.len() as u64 > self.issued {
+            return Err(InvariantViolation(
+                "more pending confirmations than were issued".into(),
+            ));
+        }
+        Ok(())
+    }
+}

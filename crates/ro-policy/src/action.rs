@@ -122,6 +122,11 @@ actions! {
     ExpireArtifacts = "EXPIRE_ARTIFACTS", Routine, "Apply retention: tombstone expired artifacts.";
     HandOff = "HAND_OFF", Routine, "Hand a story's eligible values to a downstream consumer.";
     RecordViolation = "RECORD_VIOLATION", Increasing, "Record that a forbidden action happened.";
+    DefineJob = "DEFINE_JOB", Reducing, "Define or redefine a job (changes what runs).";
+    DefinePool = "DEFINE_POOL", Reducing, "Set a concurrency pool's limit.";
+    DefineCalendar = "DEFINE_CALENDAR", Reducing, "Define or override a trading calendar (either way: fail-closed).";
+    ObserveGate = "OBSERVE_GATE", Routine, "Report an input artifact's gate to the jobs plane.";
+    ReportAttempt = "REPORT_ATTEMPT", Routine, "Start, heartbeat or complete an attempt (the host's worker).";
 }
 
 impl fmt::Display for Action {

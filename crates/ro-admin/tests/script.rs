@@ -1,0 +1,118 @@
+//! The plane, data-driven: authorization of every domain, the lockdown guard and two-step
+//! confirmations, snapshotted with insta.
+//!
+//! Script lines: context lines as in `ro_core::testing::script`; a plane command as JSON;
+//! `CONFIRM <json>` re-sends the command with the token of the latest confirmation issued to
+//! the current actor; `CONFIRM-AS <id> <json>` with the token issued to another actor;
+//! `CONFIRM-WRONG <json>` with a token that was never issued.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
+use ro_admin::{AdminCommand, Plane, PlaneCommand, command_digest};
+use ro_core::{
+    Actor, ActorId, Context, Journal, Kernel, Timestamp,
+    testing::{check_replay, script},
+};
+
+fn with_token(command: &PlaneCommand, token: String) -> PlaneCommand {
+    match command {
+        PlaneCommand::Admin(AdminCommand::ReleaseLockdown { .. }) => {
+            PlaneCommand::Admin(AdminCommand::ReleaseLockdown {
+                confirmation_token: Some(token),
+            })
+        }
+        other => other.clone(),
+    }
+}
+
+fn check(text: &str) -> String {
+    let mut kernel =
+        Kernel::resume(Plane::with_confirmation_key([42; 32]), 0, Journal::new()).unwrap();
+    let mut ctx = Context::new(
+        Timestamp::parse_rfc3339("2026-01-05T14:30:00Z").unwrap(),
+        Actor::human(ActorId::new("root").unwrap()),
+    );
+    let mut out = String::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if script::context_line(line, &mut ctx) {
+            out.push_str(&format!("{line}\n"));
+            continue;
+        }
+        let (directive, json) = match line.split_once(' ') {
+            Some((d @ ("CONFIRM" | "CONFIRM-WRONG"), rest)) => (Some((d, None)), rest),
+            Some(("CONFIRM-AS", rest)) => {
+                let (who, json) = rest.split_once(' ').unwrap();
+                (Some(("CONFIRM-AS", Some(who))), json)
+            }
+            _ => (None, line),
+        };
+        out.push_str(&format!("{line}\n"));
+        let mut command: PlaneCommand = match serde_json::from_str(json) {
+            Ok(c) => c,
+            Err(e) => {
+                out.push_str(&format!("  → BAD_COMMAND: {e}\n"));
+                continue;
+            }
+        };
+        if let Some((d, who)) = directive {
+            let plane = kernel.state();
+            let actor = who
+                .map(|w| ActorId::new(w).unwrap())
+                .unwrap_or_else(|| ctx.actor.id.clone());
+            let token = match d {
+                "CONFIRM-WRONG" => "0".repeat(64),
+                _ => plane.confirmation_token(
+                    &command_digest(&command),
+                    &actor,
+                    plane.confirmations_issued(),
+                ),
+            };
+            command = with_token(&command, token);
+        }
+        out.push_str(&script::run(&mut kernel, &ctx, &command, "  "));
+    }
+    out.push_str(&format!(
+        "lockdown {}\nstate {}\n",
+        kernel.state().lockdown(),
+        check_replay(&kernel)
+    ));
+    out
+}
+
+#[test]
+fn authorization_lockdown_and_two_step_release() {
+    insta::assert_snapshot!(check(
+        r#"
+        @2026-01-05T14:30:00Z human:alice
+        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"alice","role":"admin"}}
+        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"ana","role":"analyst"}}
+        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"bot","role":"operator"}}
+        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"olga","role":"operator"}}
+        @2026-01-05T14:31:00Z human:ana
+        {"domain":"artifacts","command":{"type":"REGISTER_ARTIFACT","ref":"runs/r-1/report.json","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000001"}}
+        {"domain":"jobs","command":{"type":"DEFINE_POOL","pool":"gpu","max_running":1}}
+        @2026-01-05T14:32:00Z agent:bot | readings out of range
+        {"domain":"admin","command":{"type":"EMERGENCY_LOCKDOWN"}}
+        {"domain":"admin","command":{"type":"EMERGENCY_LOCKDOWN"}}
+        @2026-01-05T14:33:00Z human:ana
+        {"domain":"artifacts","command":{"type":"REGISTER_ARTIFACT","ref":"runs/r-2/report.json","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000002"}}
+        @2026-01-05T14:33:00Z human:alice
+        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"carol","role":"analyst"}}
+        {"domain":"policy","command":{"type":"REVOKE_ROLE","principal":"ana","role":"analyst"}}
+        @2026-01-05T14:34:00Z agent:bot
+        {"domain":"admin","command":{"type":"RELEASE_LOCKDOWN"}}
+        @2026-01-05T14:35:00Z human:olga | root cause fixed
+        {"domain":"admin","command":{"type":"RELEASE_LOCKDOWN"}}
+        CONFIRM-WRONG {"domain":"admin","command":{"type":"RELEASE_LOCKDOWN"}}
+        @2026-01-05T14:35:30Z human:alice
+        CONFIRM-AS olga {"domain":"admin","command":{"type":"RELEASE_LOCKDOWN"}}
+        @2026-01-05T14:41:00Z human:olga | root cause fixed
+        CONFIRM {"domain":"admin","command":{"type":"RELEASE_LOCKDOWN"}}
+        {"domain":"admin","command":{"type":"RELEASE_LOCKDOWN"}}
+        CONFIRM {"domain":"admin","command":{"type":"RELEASE_LOCKDOWN"}}
+        CONFIRM {"domain":"admin","command":{"type":"RELEASE_LOCKDOWN"}}
+        {"domain":"admin","command":{"type":"RELEASE_LOCKDOWN"}}
+        @2026-01-05T14:42:00Z human:ana
+        {"domain":"artifacts","command":{"type":"REGISTER_ARTIFACT","ref":"runs/r-2/report.json","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000002"}}
+    "#
+    ));
+}
