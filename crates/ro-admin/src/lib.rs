@@ -50,7 +50,9 @@ pub const CONFIRMATION_TTL_SECONDS: i64 = 300;
 pub enum AdminCommand {
     /// Raises the emergency lockdown: management commands are refused until it is released.
     EmergencyLockdown {},
-    /// Releases the lockdown (human-only, two-step).
+    /// Releases the lockdown (human-only, two-step). The operator runbook's name
+    /// `UNRELEASE_LOCKDOWN` is accepted as the same command.
+    #[serde(alias = "UNRELEASE_LOCKDOWN")]
     ReleaseLockdown {
         /// The token from the first request.
         #[serde(default)]

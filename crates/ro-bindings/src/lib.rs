@@ -1,6 +1,14 @@
-//! The only IO of ro: the JSON protocol, JSON Schema contracts, the embedded SQLite store and
-//! the `ro` command-line host.
+//! The only IO of ro: the JSON protocol ([`protocol`]), the embedded SQLite store ([`store`])
+//! and the `ro` command-line host ([`host`], `src/main.rs`).
 //!
-//! **Skeleton.** This crate is planned (issue "ro-bindings") and holds no items yet.
+//! The fixed points are those of `../shared/design/protocol.md`: one JSON command per line in,
+//! one JSON response per line out, printed only once the command's events are durable.
+//!
+//! Not built yet (see ARCHITECTURE.md): the JSON Schema contracts (`ro schema`), rkyv
+//! snapshots in the store, the runbook's queries (`HEARTBEAT`, `OPS_STATUS`, ...) and reports.
 
 #![forbid(unsafe_code)]
+
+pub mod host;
+pub mod protocol;
+pub mod store;

@@ -1,0 +1,230 @@
+//! The `ro` host's commands as functions over readers and writers, so they are testable
+//! in-process; `src/main.rs` only parses arguments, reads the clock and picks exit codes.
+
+use std::io::{BufRead, BufReader, Read, Write};
+
+use ro_admin::{PlaneCommand, PlaneRejection, command_digest};
+use ro_core::{ActorId, ExecuteError, Kernel, Timestamp};
+use serde_json::{Value, json};
+
+use crate::{
+    protocol::{self, ProtocolError},
+    store::{Store, StoreError},
+};
+
+/// The most responses held back for one group commit.
+pub const MAX_BATCH: usize = 4096;
+
+/// Why a host command failed as a whole (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Reading input or writing output failed.
+    #[error("input/output: {0}")]
+    Io(#[from] std::io::Error),
+    /// Something that cannot be encoded (a bug).
+    #[error("encoding: {0}")]
+    Encoding(String),
+}
+
+impl HostError {
+    /// The stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            HostError::Store(e) => e.code(),
+            HostError::Io(_) => "IO_ERROR",
+            HostError::Encoding(_) => "ENCODING_FAILED",
+        }
+    }
+}
+
+/// How an `apply` went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Tally {
+    /// Commands accepted (including first steps answered `confirmation_required`).
+    pub accepted: usize,
+    /// Lines refused (bad documents and rejected commands).
+    pub refused: usize,
+}
+
+/// Executes one line and returns its response. Events it appended (including the trace of a
+/// refusal) are in the kernel's journal, not yet durable.
+pub fn execute_line(
+    kernel: &mut Kernel<ro_admin::Plane>,
+    line: &str,
+    default_actor: Option<&ActorId>,
+    now: Timestamp,
+) -> (bool, Value) {
+    let decoded = match protocol::decode(line, default_actor, now) {
+        Ok(d) => d,
+        Err(e) => return (false, protocol_error(&e)),
+    };
+    let before = kernel.head().seq;
+    let outcome = kernel.execute(&decoded.command, &decoded.ctx);
+    let appended = events_after(kernel, before);
+    match outcome {
+        Ok(_) => (
+            true,
+            json!({ "ok": true, "seq": kernel.head().seq, "events": appended, "result": {} }),
+        ),
+        Err(ExecuteError::Rejected(PlaneRejection::ConfirmationRequired)) => {
+            let plane = kernel.state();
+            let token = plane.confirmation_token(
+                &command_digest(&decoded.command),
+                &decoded.ctx.actor.id,
+                plane.confirmations_issued(),
+            );
+            (
+                true,
+                json!({ "ok": true, "confirmation_required": true, "confirmation_token": token }),
+            )
+        }
+        Err(e) => {
+            let seqs: Vec<u64> = ((before + 1)..=kernel.head().seq).collect();
+            (
+                false,
+                protocol::error_response(
+                    e.code(),
+                    &e.to_string(),
+                    json!({ "type": type_of(&decoded.command), "recorded_seqs": seqs }),
+                ),
+            )
+        }
+    }
+}
+
+fn type_of(command: &PlaneCommand) -> Value {
+    serde_json::to_value(command)
+        .ok()
+        .and_then(|v| v.get("command")?.get("type").cloned())
+        .unwrap_or(Value::Null)
+}
+
+fn protocol_error(e: &ProtocolError) -> Value {
+    protocol::error_response(e.code(), &e.to_string(), e.details())
+}
+
+fn events_after(kernel: &Kernel<ro_admin::Plane>, seq: u64) -> Vec<Value> {
+    kernel
+        .journal()
+        .records_after(seq)
+        .iter()
+        .map(|r| {
+            r.to_export_line()
+                .ok()
+                .and_then(|l| serde_json::from_str(&l).ok())
+                .unwrap_or(Value::Null)
+        })
+        .collect()
+}
+
+/// `ro apply`: one response line per input line, in order, each printed only after the
+/// transaction holding its events committed. Lines that arrive faster than the disk syncs
+/// share one commit (group commit): a batch closes when no further complete line is already
+/// buffered, or at [`MAX_BATCH`].
+pub fn apply<R: Read, W: Write>(
+    store: &mut Store,
+    input: &mut BufReader<R>,
+    output: &mut W,
+    default_actor: Option<&ActorId>,
+    clock: &mut dyn FnMut() -> Timestamp,
+) -> Result<Tally, HostError> {
+    let mut tally = Tally::default();
+    let mut held: Vec<String> = Vec::new();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let read = input.read_line(&mut line)?;
+        if read == 0 {
+            break;
+        }
+        let text = line.trim_end_matches(['\n', '\r']);
+        if text.trim().is_empty() {
+            continue;
+        }
+        let (ok, response) = execute_line(store.kernel_mut(), text, default_actor, clock());
+        if ok {
+            tally.accepted += 1;
+        } else {
+            tally.refused += 1;
+        }
+        held.push(response.to_string());
+        if held.len() >= MAX_BATCH || !input.buffer().contains(&b'\n') {
+            flush(store, &mut held, output)?;
+        }
+    }
+    flush(store, &mut held, output)?;
+    Ok(tally)
+}
+
+fn flush<W: Write>(
+    store: &mut Store,
+    held: &mut Vec<String>,
+    output: &mut W,
+) -> Result<(), HostError> {
+    store.commit()?;
+    for response in held.drain(..) {
+        writeln!(output, "{response}")?;
+    }
+    output.flush()?;
+    Ok(())
+}
+
+/// `ro init`: a new store whose first event grants `admin` the admin role.
+pub fn init(path: &std::path::Path, admin: &ActorId, at: Timestamp) -> Result<Store, HostError> {
+    let mut store = Store::create(path)?;
+    let line = json!({ "type": "GRANT_ROLE", "principal": admin.as_str(), "role": "admin",
+                       "operator_id": admin.as_str(), "reason": "ro init" })
+    .to_string();
+    let (ok, response) = execute_line(store.kernel_mut(), &line, None, at);
+    if !ok {
+        return Err(HostError::Encoding(format!(
+            "the bootstrap grant was refused: {response}"
+        )));
+    }
+    store.commit()?;
+    Ok(store)
+}
+
+/// `ro status`: the head, the state digest and a summary of the plane.
+pub fn status(store: &Store) -> Result<Value, HostError> {
+    let kernel = store.kernel();
+    let head = kernel.head();
+    let digest = kernel
+        .state_digest()
+        .map_err(|e| HostError::Encoding(e.to_string()))?;
+    let plane = kernel.state();
+    Ok(json!({
+        "head_seq": head.seq,
+        "head_hash": head.hash.to_string(),
+        "head_at": head.at.map(|t| t.to_string()),
+        "state_digest": digest.to_string(),
+        "plane": {
+            "lockdown": plane.lockdown(),
+            "confirmations_issued": plane.confirmations_issued(),
+        },
+    }))
+}
+
+/// `ro audit`: the journal as JSON lines, one record a line.
+pub fn audit<W: Write>(store: &Store, output: &mut W) -> Result<(), HostError> {
+    for record in store.kernel().journal().records() {
+        let line = record
+            .to_export_line()
+            .map_err(|e| HostError::Encoding(e.to_string()))?;
+        writeln!(output, "{line}")?;
+    }
+    output.flush()?;
+    Ok(())
+}
+
+/// Reads lines for `apply` from a file, or standard input for `-`.
+pub fn open_input(file: Option<&std::path::Path>) -> Result<BufReader<Box<dyn Read>>, HostError> {
+    let reader: Box<dyn Read> = match file {
+        Some(p) if p.as_os_str() != "-" => Box::new(std::fs::File::open(p)?),
+        _ => Box::new(std::io::stdin()),
+    };
+    Ok(BufReader::with_capacity(1 << 16, reader))
+}

@@ -1,0 +1,223 @@
+//! `ro`: the command-line host of the Run/Operate plane (see `../shared/design/protocol.md`).
+#![allow(clippy::print_stdout, clippy::print_stderr)] // printing responses is the host's job
+
+use std::{
+    io::Write,
+    path::{Path, PathBuf},
+    process::ExitCode,
+};
+
+use clap::{Parser, Subcommand};
+use ro_bindings::{
+    host::{self, HostError},
+    protocol,
+    store::Store,
+};
+use ro_core::{ActorId, Timestamp};
+
+/// The Run/Operate plane: hash-chained, replayable, governed.
+#[derive(Parser)]
+#[command(name = "ro", version, about)]
+struct Cli {
+    /// The store (SQLite file). Defaults to $RO_STORE, then ./ro.db.
+    #[arg(long, global = true)]
+    store: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a plane in a new store; ID holds the admin role.
+    Init {
+        /// The first administrator (a human).
+        #[arg(long)]
+        admin: String,
+        /// Stamp the grant with this RFC 3339 time instead of the clock.
+        #[arg(long)]
+        at: Option<String>,
+    },
+    /// Apply commands, one JSON object per line, answering one JSON response per line.
+    ///
+    /// Exit 0 when every command was accepted, 1 when any was refused (the rest still run),
+    /// 2 on unreadable input or a store error.
+    Apply {
+        /// The human actor of documents that name none.
+        #[arg(long)]
+        actor: Option<String>,
+        /// The input file; standard input when absent or `-`.
+        file: Option<PathBuf>,
+    },
+    /// Print the head, the state digest and a summary of the plane as JSON.
+    Status,
+    /// Re-read the whole journal, check every hash and rebuild the state.
+    Verify,
+    /// Print the journal as JSON lines, one record a line.
+    Audit,
+    /// Run an end-to-end scenario on a new store and verify it.
+    Demo,
+}
+
+fn clock() -> Timestamp {
+    let now = time::OffsetDateTime::now_utc();
+    Timestamp::from_unix_nanos(now.unix_timestamp_nanos()).unwrap_or(Timestamp::MIN)
+}
+
+fn store_path(cli: Option<PathBuf>) -> PathBuf {
+    cli.or_else(|| std::env::var_os("RO_STORE").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("ro.db"))
+}
+
+fn fail(code: &str, message: &str, exit: u8) -> ExitCode {
+    let response = protocol::error_response(code, message, serde_json::json!({}));
+    eprintln!("ro: {message}");
+    println!("{response}");
+    ExitCode::from(exit)
+}
+
+fn host_fail(e: &HostError) -> ExitCode {
+    fail(e.code(), &e.to_string(), 2)
+}
+
+fn actor_arg(id: &str, flag: &str) -> Result<ActorId, ExitCode> {
+    ActorId::new(id).map_err(|e| fail("INVALID_ARGUMENT", &format!("{flag}: {e}"), 2))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let path = store_path(cli.store);
+    match cli.command {
+        Command::Init { admin, at } => {
+            let admin = match actor_arg(&admin, "--admin") {
+                Ok(a) => a,
+                Err(code) => return code,
+            };
+            let at = match at.as_deref().map(Timestamp::parse_rfc3339).transpose() {
+                Ok(at) => at.unwrap_or_else(clock),
+                Err(e) => return fail("INVALID_ARGUMENT", &format!("--at: {e}; use RFC 3339"), 2),
+            };
+            match host::init(&path, &admin, at).and_then(|s| host::status(&s)) {
+                Ok(status) => {
+                    println!("{status}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => host_fail(&e),
+            }
+        }
+        Command::Apply { actor, file } => {
+            let actor = match actor
+                .as_deref()
+                .map(|a| actor_arg(a, "--actor"))
+                .transpose()
+            {
+                Ok(a) => a,
+                Err(code) => return code,
+            };
+            let run = || -> Result<host::Tally, HostError> {
+                let mut store = Store::open(&path)?;
+                let mut input = host::open_input(file.as_deref())?;
+                let stdout = std::io::stdout();
+                let mut out = stdout.lock();
+                host::apply(&mut store, &mut input, &mut out, actor.as_ref(), &mut clock)
+            };
+            match run() {
+                Ok(t) if t.refused == 0 => ExitCode::SUCCESS,
+                Ok(_) => ExitCode::from(1),
+                Err(e) => host_fail(&e),
+            }
+        }
+        Command::Status => match Store::open(&path)
+            .map_err(HostError::from)
+            .and_then(|s| host::status(&s))
+        {
+            Ok(status) => {
+                println!("{status}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => host_fail(&e),
+        },
+        Command::Verify => match Store::open(&path)
+            .map_err(HostError::from)
+            .and_then(|s| host::status(&s))
+        {
+            Ok(status) => {
+                println!("{}", serde_json::json!({ "ok": true, "verified": status }));
+                ExitCode::SUCCESS
+            }
+            Err(HostError::Store(e @ ro_bindings::store::StoreError::Damaged { .. })) => {
+                fail(e.code(), &e.to_string(), 1)
+            }
+            Err(e) => host_fail(&e),
+        },
+        Command::Audit => {
+            let stdout = std::io::stdout();
+            match Store::open(&path)
+                .map_err(HostError::from)
+                .and_then(|s| host::audit(&s, &mut stdout.lock()))
+            {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => host_fail(&e),
+            }
+        }
+        Command::Demo => demo(&path),
+    }
+}
+
+/// The demo scenario: each line is applied in order; a first step answered
+/// `confirmation_required` is re-sent with its token, as an operator would.
+const DEMO: &str = include_str!("demo.jsonl");
+
+fn demo(path: &Path) -> ExitCode {
+    let run = || -> Result<(), HostError> {
+        let at = Timestamp::parse_rfc3339("2026-03-02T13:00:00Z")
+            .map_err(|e| HostError::Encoding(e.to_string()))?;
+        let mut store = host::init(
+            path,
+            &ActorId::new("alice").map_err(|e| HostError::Encoding(e.to_string()))?,
+            at,
+        )?;
+        let stdout = std::io::stdout();
+        let mut out = stdout.lock();
+        writeln!(out, "ro demo on {}", path.display())?;
+        for line in DEMO
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with("//"))
+        {
+            let (_, mut response) = host::execute_line(store.kernel_mut(), line, None, at);
+            store.commit()?;
+            writeln!(out, "\n> {line}\n< {}", summary(&response))?;
+            if let Some(token) = response.get("confirmation_token").and_then(|t| t.as_str()) {
+                let second = protocol::with_confirmation_token(line, token)
+                    .map_err(|e| HostError::Encoding(e.to_string()))?;
+                writeln!(
+                    out,
+                    "> (the same command again, with the confirmation token)"
+                )?;
+                (_, response) = host::execute_line(store.kernel_mut(), &second, None, at);
+                store.commit()?;
+                writeln!(out, "< {}", summary(&response))?;
+            }
+        }
+        drop(store);
+        let reopened = Store::open(path)?;
+        writeln!(out, "\nreopened and verified: {}", host::status(&reopened)?)?;
+        Ok(())
+    };
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => host_fail(&e),
+    }
+}
+
+/// A response with each event reduced to its seq and type, for reading.
+fn summary(response: &serde_json::Value) -> serde_json::Value {
+    let mut response = response.clone();
+    if let Some(events) = response.get_mut("events").and_then(|e| e.as_array_mut()) {
+        for event in events.iter_mut() {
+            let seq = event.get("seq").cloned();
+            let ty = event.pointer("/event/event/type").cloned();
+            *event = serde_json::json!({ "seq": seq, "event": ty });
+        }
+    }
+    response
+}

@@ -1,0 +1,313 @@
+//! The JSON protocol (`../shared/design/protocol.md`): one command per line, decoded strictly,
+//! and the response shapes.
+//!
+//! A command is one flat JSON object: `"type"` names it, the optional context fields `at`,
+//! `actor`, `operator_id`, `correlation_id` and `reason` say when, who and why, and every other
+//! field belongs to the command. The domain is found from the type; unknown fields, wrong types
+//! and out-of-range values are refused with a [`ProtocolError`] naming the problem.
+
+use ro_admin::{PlaneCommand, command_digest};
+use ro_core::{Actor, ActorId, Context, CorrelationId, Reason, Timestamp};
+use serde_json::{Map, Value, json};
+
+/// The context fields every command may carry.
+pub const CONTEXT_FIELDS: [&str; 5] = ["at", "actor", "operator_id", "correlation_id", "reason"];
+
+/// The domains, in the order their command types are looked up.
+const DOMAINS: [&str; 4] = ["policy", "artifacts", "jobs", "admin"];
+
+/// A decoded command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decoded {
+    /// The command.
+    pub command: PlaneCommand,
+    /// When, who, why; `causation` is the command's digest.
+    pub ctx: Context,
+}
+
+/// Why a line is not a command. Each has a stable code ([`ProtocolError::code`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProtocolError {
+    /// The line is not a JSON object.
+    #[error("not a JSON object: {0}; send one JSON object per line")]
+    NotJson(String),
+    /// A context field, or `type`, is missing or malformed.
+    #[error("field `{field}`: {message}")]
+    Field {
+        /// The field.
+        field: &'static str,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// No domain knows the type.
+    #[error("unknown command type `{0}`; `ro schema` lists every command")]
+    UnknownType(String),
+    /// The command's own fields are wrong (serde names the field).
+    #[error("{ty}: {message}")]
+    Command {
+        /// The command type.
+        ty: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Neither the document nor the host named an actor.
+    #[error("no actor: give `actor`, `operator_id`, or run `ro apply --actor ID`")]
+    NoActor,
+}
+
+impl ProtocolError {
+    /// The stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ProtocolError::NotJson(_) => "INVALID_JSON",
+            ProtocolError::Field { .. } => "INVALID_FIELD",
+            ProtocolError::UnknownType(_) => "UNKNOWN_COMMAND",
+            ProtocolError::Command { .. } => "INVALID_COMMAND",
+            ProtocolError::NoActor => "ACTOR_REQUIRED",
+        }
+    }
+
+    /// Machine-readable details for the error response.
+    pub fn details(&self) -> Value {
+        match self {
+            ProtocolError::Field { field, .. } => json!({ "field": field }),
+            ProtocolError::UnknownType(ty) | ProtocolError::Command { ty, .. } => {
+                json!({ "type": ty })
+            }
+            ProtocolError::NotJson(_) | ProtocolError::NoActor => json!({}),
+        }
+    }
+}
+
+fn field(field: &'static str, message: impl std::fmt::Display) -> ProtocolError {
+    ProtocolError::Field {
+        field,
+        message: message.to_string(),
+    }
+}
+
+fn string_field(
+    map: &mut Map<String, Value>,
+    name: &'static str,
+) -> Result<Option<String>, ProtocolError> {
+    match map.remove(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(field(name, format!("expected a string, got {other}"))),
+    }
+}
+
+/// Decodes one line. `default_actor` is the human actor of documents that name none (`ro
+/// apply --actor`); `now` stamps documents without `at` (the host's clock).
+pub fn decode(
+    line: &str,
+    default_actor: Option<&ActorId>,
+    now: Timestamp,
+) -> Result<Decoded, ProtocolError> {
+    let value: Value =
+        serde_json::from_str(line).map_err(|e| ProtocolError::NotJson(e.to_string()))?;
+    let Value::Object(mut map) = value else {
+        return Err(ProtocolError::NotJson(
+            "the line is JSON but not an object".into(),
+        ));
+    };
+    let at = match string_field(&mut map, "at")? {
+        None => now,
+        Some(text) => Timestamp::parse_rfc3339(&text).map_err(|e| {
+            field(
+                "at",
+                format!("{e}; use RFC 3339, e.g. 2026-01-05T14:30:00Z"),
+            )
+        })?,
+    };
+    let operator = string_field(&mut map, "operator_id")?;
+    let actor = match (map.remove("actor"), operator) {
+        (Some(_), Some(_)) => {
+            return Err(field("operator_id", "give `actor` or `operator_id`, not both"));
+        }
+        (Some(value), None) => serde_json::from_value::<Actor>(value).map_err(|e| {
+            field("actor", format!("{e}; expected {{\"id\": \"...\", \"kind\": \"human\" | \"agent\" | \"service\"}}"))
+        })?,
+        (None, Some(id)) => Actor::human(ActorId::new(id).map_err(|e| field("operator_id", e))?),
+        (None, None) => Actor::human(default_actor.cloned().ok_or(ProtocolError::NoActor)?),
+    };
+    let correlation_id = string_field(&mut map, "correlation_id")?
+        .map(CorrelationId::new)
+        .transpose()
+        .map_err(|e| field("correlation_id", e))?;
+    let reason = string_field(&mut map, "reason")?
+        .map(Reason::new)
+        .transpose()
+        .map_err(|e| field("reason", e))?;
+    let ty = match map.get("type") {
+        Some(Value::String(ty)) => ty.clone(),
+        Some(other) => return Err(field("type", format!("expected a string, got {other}"))),
+        None => return Err(field("type", "missing; every command names its `type`")),
+    };
+    let command = command_of(&ty, Value::Object(map))?;
+    let ctx = Context {
+        at,
+        actor,
+        correlation_id,
+        causation: Some(command_digest(&command)),
+        reason,
+    };
+    Ok(Decoded { command, ctx })
+}
+
+/// Finds the domain whose command enum knows `ty` and decodes the fields with it.
+fn command_of(ty: &str, body: Value) -> Result<PlaneCommand, ProtocolError> {
+    let not_here = format!("unknown variant `{ty}`");
+    for domain in DOMAINS {
+        let wrapped = json!({ "domain": domain, "command": &body });
+        match serde_json::from_value::<PlaneCommand>(wrapped) {
+            Ok(command) => return Ok(command),
+            Err(e) => {
+                let message = e.to_string();
+                if !message.starts_with(&not_here) {
+                    return Err(ProtocolError::Command {
+                        ty: ty.to_owned(),
+                        message,
+                    });
+                }
+            }
+        }
+    }
+    Err(ProtocolError::UnknownType(ty.to_owned()))
+}
+
+/// Adds `confirmation_token` to a command line (what a client does on the second step).
+pub fn with_confirmation_token(line: &str, token: &str) -> Result<String, ProtocolError> {
+    let value: Value =
+        serde_json::from_str(line).map_err(|e| ProtocolError::NotJson(e.to_string()))?;
+    let Value::Object(mut map) = value else {
+        return Err(ProtocolError::NotJson(
+            "the line is JSON but not an object".into(),
+        ));
+    };
+    map.insert("confirmation_token".into(), Value::String(token.to_owned()));
+    Ok(Value::Object(map).to_string())
+}
+
+/// The error response `{"ok": false, "error": {code, message, details}}`.
+pub fn error_response(code: &str, message: &str, details: Value) -> Value {
+    json!({ "ok": false, "error": { "code": code, "message": message, "details": details } })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ro_admin::AdminCommand;
+
+    fn now() -> Timestamp {
+        Timestamp::parse_rfc3339("2026-01-05T14:30:00Z").unwrap()
+    }
+
+    fn alice() -> ActorId {
+        ActorId::new("alice").unwrap()
+    }
+
+    #[test]
+    fn runbook_documents_decode_as_written() {
+        let d = decode(
+            r#"{"type": "EMERGENCY_LOCKDOWN", "operator_id": "op-7"}"#,
+            None,
+            now(),
+        )
+        .unwrap();
+        assert_eq!(
+            d.command,
+            PlaneCommand::Admin(AdminCommand::EmergencyLockdown {})
+        );
+        assert_eq!(d.ctx.actor, Actor::human(ActorId::new("op-7").unwrap()));
+        assert_eq!(d.ctx.at, now());
+        let d = decode(
+            r#"{"type": "UNRELEASE_LOCKDOWN", "operator_id": "op-7", "confirmation_token": "abc"}"#,
+            None,
+            now(),
+        )
+        .unwrap();
+        assert_eq!(
+            d.command,
+            PlaneCommand::Admin(AdminCommand::ReleaseLockdown {
+                confirmation_token: Some("abc".into())
+            })
+        );
+    }
+
+    #[test]
+    fn context_fields_are_taken_and_checked() {
+        let d = decode(
+            r#"{"type":"GRANT_ROLE","principal":"bob","role":"analyst","at":"2026-02-01T00:00:00Z","actor":{"id":"bot","kind":"agent"},"correlation_id":"c-1","reason":"onboarding"}"#,
+            None,
+            now(),
+        )
+        .unwrap();
+        assert_eq!(d.ctx.actor, Actor::agent(ActorId::new("bot").unwrap()));
+        assert_eq!(
+            d.ctx.at,
+            Timestamp::parse_rfc3339("2026-02-01T00:00:00Z").unwrap()
+        );
+        assert!(d.ctx.correlation_id.is_some() && d.ctx.reason.is_some());
+        assert_eq!(d.ctx.causation, Some(command_digest(&d.command)));
+        assert!(matches!(d.command, PlaneCommand::Policy(_)));
+    }
+
+    #[test]
+    fn bad_documents_are_typed_errors_naming_the_problem() {
+        let cases = [
+            ("not json", "INVALID_JSON", ""),
+            ("[1]", "INVALID_JSON", ""),
+            (r#"{"principal":"bob"}"#, "INVALID_FIELD", "type"),
+            (r#"{"type":7}"#, "INVALID_FIELD", "type"),
+            (
+                r#"{"type":"LAUNCH_ROCKETS"}"#,
+                "UNKNOWN_COMMAND",
+                "LAUNCH_ROCKETS",
+            ),
+            (
+                r#"{"type":"GRANT_ROLE","principal":"bob","role":"analyst","rol":"x"}"#,
+                "INVALID_COMMAND",
+                "rol",
+            ),
+            (
+                r#"{"type":"GRANT_ROLE","principal":"bob"}"#,
+                "INVALID_COMMAND",
+                "role",
+            ),
+            (
+                r#"{"type":"EMERGENCY_LOCKDOWN","at":"yesterday"}"#,
+                "INVALID_FIELD",
+                "RFC 3339",
+            ),
+            (
+                r#"{"type":"EMERGENCY_LOCKDOWN","operator_id":"a","actor":{"id":"b","kind":"human"}}"#,
+                "INVALID_FIELD",
+                "not both",
+            ),
+            (
+                r#"{"type":"EMERGENCY_LOCKDOWN","actor":{"id":"b","kind":"robot"}}"#,
+                "INVALID_FIELD",
+                "robot",
+            ),
+            (
+                r#"{"type":"EMERGENCY_LOCKDOWN","reason":""}"#,
+                "INVALID_FIELD",
+                "reason",
+            ),
+        ];
+        for (line, code, mentions) in cases {
+            let e = decode(line, Some(&alice()), now()).unwrap_err();
+            assert_eq!(e.code(), code, "{line}: {e}");
+            assert!(e.to_string().contains(mentions), "{line}: {e}");
+        }
+        let e = decode(r#"{"type":"EMERGENCY_LOCKDOWN"}"#, None, now()).unwrap_err();
+        assert_eq!(e.code(), "ACTOR_REQUIRED");
+    }
+
+    #[test]
+    fn the_default_actor_is_human() {
+        let d = decode(r#"{"type":"EMERGENCY_LOCKDOWN"}"#, Some(&alice()), now()).unwrap();
+        assert_eq!(d.ctx.actor, Actor::human(alice()));
+    }
+}

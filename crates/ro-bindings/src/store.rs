@@ -1,0 +1,329 @@
+//! The embedded store on SQLite: one row per journal record (seq, prev, hash and the canonical
+//! body, exactly what is hashed) and the store's metadata, including the host's
+//! confirmation-token key, which never enters the journal.
+//!
+//! Appends are transactions that check the expected head (`BEGIN IMMEDIATE`, so a second
+//! writer waits and then gets [`StoreError::Conflict`], never a fork); the database runs in WAL
+//! mode with `synchronous=FULL`, so readers never block the writer and a committed append
+//! survives a crash. Opening re-reads every row, checks the chain and rebuilds the state; a
+//! damaged row is reported by its seq, never skipped.
+
+use std::path::{Path, PathBuf};
+
+use ro_admin::Plane;
+use ro_core::{Digest, Head, Journal, Kernel, Record, ReplayError, VerifyError};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+
+/// The format written in the metadata table.
+pub const FORMAT: &str = "ro.store.v1";
+
+/// What went wrong with a store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite failed.
+    #[error("store {path}: {source}")]
+    Sqlite {
+        /// The store.
+        path: PathBuf,
+        /// The SQLite error.
+        source: rusqlite::Error,
+    },
+    /// `init` on a store that already holds a plane.
+    #[error("store {0} already exists; choose another --store or remove it")]
+    Exists(PathBuf),
+    /// The store was never initialised.
+    #[error(
+        "store {0} does not exist or holds no plane; run `ro --store PATH init --admin ID` first"
+    )]
+    Missing(PathBuf),
+    /// A record is damaged: the chain breaks or the body does not decode.
+    #[error("journal damaged at seq {seq}: {message}")]
+    Damaged {
+        /// The first bad sequence number.
+        seq: u64,
+        /// What is wrong.
+        message: String,
+    },
+    /// Another writer appended since this one read the head.
+    #[error(
+        "another writer appended (head is {actual}, expected {expected}); nothing was written, reopen and retry"
+    )]
+    Conflict {
+        /// The head this writer expected.
+        expected: u64,
+        /// The head in the store.
+        actual: u64,
+    },
+    /// The host could not draw a confirmation key.
+    #[error("cannot draw a confirmation key: {0}")]
+    Key(String),
+}
+
+impl StoreError {
+    /// The stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::Sqlite { .. } => "STORE_ERROR",
+            StoreError::Exists(_) => "STORE_EXISTS",
+            StoreError::Missing(_) => "STORE_MISSING",
+            StoreError::Damaged { .. } => "JOURNAL_DAMAGED",
+            StoreError::Conflict { .. } => "STALE_SEQUENCE",
+            StoreError::Key(_) => "KEY_UNAVAILABLE",
+        }
+    }
+}
+
+/// An open store and the plane folded from it.
+pub struct Store {
+    path: PathBuf,
+    conn: Connection,
+    kernel: Kernel<Plane>,
+    durable: u64,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .field("head", &self.kernel.head())
+            .finish_non_exhaustive()
+    }
+}
+
+fn draw_key() -> Result<[u8; 32], StoreError> {
+    use std::io::Read;
+    let mut key = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut key))
+        .map_err(|e| StoreError::Key(e.to_string()))?;
+    Ok(key)
+}
+
+impl Store {
+    fn connect(path: &Path, flags: OpenFlags) -> Result<Connection, StoreError> {
+        let sql = |source| StoreError::Sqlite {
+            path: path.to_owned(),
+            source,
+        };
+        let conn = Connection::open_with_flags(path, flags).map_err(sql)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(sql)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(sql)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(sql)?;
+        Ok(conn)
+    }
+
+    /// Creates a new store at `path` with a fresh confirmation key. Refused if a plane is
+    /// already there.
+    pub fn create(path: &Path) -> Result<Store, StoreError> {
+        let conn = Self::connect(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
+        )?;
+        let sql = |source| StoreError::Sqlite {
+            path: path.to_owned(),
+            source,
+        };
+        let exists: bool = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'meta'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(sql)?
+            > 0;
+        if exists {
+            return Err(StoreError::Exists(path.to_owned()));
+        }
+        let key = draw_key()?;
+        conn.execute_batch(
+            "BEGIN IMMEDIATE;
+             CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) STRICT;
+             CREATE TABLE journal (seq INTEGER PRIMARY KEY, prev BLOB NOT NULL,
+                                   hash BLOB NOT NULL, body BLOB NOT NULL) STRICT;",
+        )
+        .map_err(sql)?;
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('format', ?1), ('confirmation_key', ?2)",
+            params![FORMAT.as_bytes(), &key[..]],
+        )
+        .map_err(sql)?;
+        conn.execute_batch("COMMIT").map_err(sql)?;
+        let kernel =
+            Kernel::resume(Plane::with_confirmation_key(key), 0, Journal::new()).map_err(|e| {
+                StoreError::Damaged {
+                    seq: e.seq,
+                    message: e.to_string(),
+                }
+            })?;
+        Ok(Store {
+            path: path.to_owned(),
+            conn,
+            kernel,
+            durable: 0,
+        })
+    }
+
+    /// Opens an existing store: reads every record, checks the chain and rebuilds the plane.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        if !path.exists() {
+            return Err(StoreError::Missing(path.to_owned()));
+        }
+        let conn = Self::connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+        let sql = |source| StoreError::Sqlite {
+            path: path.to_owned(),
+            source,
+        };
+        let key: Option<Vec<u8>> = conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'confirmation_key'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .or_else(|e| match e {
+                rusqlite::Error::SqliteFailure(..) => Ok(None),
+                other => Err(other),
+            })
+            .map_err(sql)?;
+        let key: [u8; 32] = key
+            .and_then(|k| k.try_into().ok())
+            .ok_or_else(|| StoreError::Missing(path.to_owned()))?;
+        let mut journal = Journal::new();
+        {
+            let mut stmt = conn
+                .prepare("SELECT seq, prev, hash, body FROM journal ORDER BY seq")
+                .map_err(sql)?;
+            let mut rows = stmt.query([]).map_err(sql)?;
+            while let Some(row) = rows.next().map_err(sql)? {
+                let seq: i64 = row.get(0).map_err(sql)?;
+                let seq = u64::try_from(seq).unwrap_or(0);
+                let digest = |i: usize| -> Result<Digest, StoreError> {
+                    let bytes: Vec<u8> = row.get(i).map_err(sql)?;
+                    let bytes: [u8; 32] = bytes.try_into().map_err(|_| StoreError::Damaged {
+                        seq,
+                        message: "a stored digest is not 32 bytes".into(),
+                    })?;
+                    Ok(Digest::from_bytes(bytes))
+                };
+                let record = Record {
+                    seq,
+                    prev: digest(1)?,
+                    hash: digest(2)?,
+                    body: row.get(3).map_err(sql)?,
+                };
+                journal.push_record(record).map_err(damaged)?;
+            }
+        }
+        let durable = journal.head().seq;
+        let kernel = Kernel::resume(Plane::with_confirmation_key(key), 0, journal)
+            .map_err(replay_damaged)?;
+        Ok(Store {
+            path: path.to_owned(),
+            conn,
+            kernel,
+            durable,
+        })
+    }
+
+    /// The plane's kernel: execute commands on it, then [`Store::commit`].
+    pub fn kernel_mut(&mut self) -> &mut Kernel<Plane> {
+        &mut self.kernel
+    }
+
+    /// The plane's kernel.
+    pub fn kernel(&self) -> &Kernel<Plane> {
+        &self.kernel
+    }
+
+    /// The head.
+    pub fn head(&self) -> Head {
+        self.kernel.head()
+    }
+
+    /// Writes every record appended since the last commit in one transaction (group commit).
+    /// Responses for those records may be printed once this returns `Ok`. On error nothing was
+    /// written and the in-memory plane is ahead of the store: drop it and reopen.
+    pub fn commit(&mut self) -> Result<usize, StoreError> {
+        let pending = self.kernel.journal().records_after(self.durable);
+        if pending.is_empty() {
+            return Ok(0);
+        }
+        let sql = |source| StoreError::Sqlite {
+            path: self.path.clone(),
+            source,
+        };
+        // Take the write lock before reading the head, so two writers cannot both pass the check.
+        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(sql)?;
+        let written = write_records(&self.path, &self.conn, self.durable, pending);
+        let outcome = match written {
+            Ok(()) => self.conn.execute_batch("COMMIT").map_err(sql),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = outcome {
+            // Best effort: the transaction may already be gone with the error.
+            let _ = self.conn.execute_batch("ROLLBACK");
+            return Err(e);
+        }
+        let n = pending.len();
+        self.durable = self.kernel.head().seq;
+        Ok(n)
+    }
+}
+
+fn write_records(
+    path: &Path,
+    conn: &Connection,
+    durable: u64,
+    pending: &[Record],
+) -> Result<(), StoreError> {
+    let sql = |source| StoreError::Sqlite {
+        path: path.to_owned(),
+        source,
+    };
+    let actual: i64 = conn
+        .query_row("SELECT coalesce(max(seq), 0) FROM journal", [], |r| {
+            r.get(0)
+        })
+        .map_err(sql)?;
+    let actual = u64::try_from(actual).unwrap_or(0);
+    if actual != durable {
+        return Err(StoreError::Conflict {
+            expected: durable,
+            actual,
+        });
+    }
+    let mut stmt = conn
+        .prepare_cached("INSERT INTO journal (seq, prev, hash, body) VALUES (?1, ?2, ?3, ?4)")
+        .map_err(sql)?;
+    for r in pending {
+        let seq = i64::try_from(r.seq).map_err(|_| StoreError::Damaged {
+            seq: r.seq,
+            message: "sequence number out of range".into(),
+        })?;
+        stmt.execute(params![
+            seq,
+            &r.prev.as_bytes()[..],
+            &r.hash.as_bytes()[..],
+            &r.body
+        ])
+        .map_err(sql)?;
+    }
+    Ok(())
+}
+
+fn damaged(e: VerifyError) -> StoreError {
+    StoreError::Damaged {
+        seq: e.seq,
+        message: e.to_string(),
+    }
+}
+
+fn replay_damaged(e: ReplayError) -> StoreError {
+    StoreError::Damaged {
+        seq: e.seq,
+        message: e.to_string(),
+    }
+}

@@ -1,0 +1,298 @@
+//! The `ro` host end to end: the binary on real stores, and the store's guarantees.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test code
+
+use std::{
+    io::{BufReader, Write},
+    path::PathBuf,
+    process::{Command, Output, Stdio},
+};
+
+use ro_bindings::{host, store::Store};
+use ro_core::{ActorId, Timestamp};
+use serde_json::Value;
+
+fn temp_store(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ro-host-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}.db"));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    path
+}
+
+fn ro(store: &PathBuf, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ro"))
+        .arg("--store")
+        .arg(store)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn lines(out: &Output) -> Vec<Value> {
+    String::from_utf8(out.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+const COMMANDS: &str = r#"{"type":"GRANT_ROLE","principal":"ana","role":"analyst","at":"2026-01-05T14:31:00Z"}
+{"type":"REGISTER_ARTIFACT","ref":"runs/r-1/report.json","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000001","operator_id":"ana","at":"2026-01-05T14:32:00Z"}
+{"type":"REGISTER_ARTIFACT","ref":"runs/r-1/report.json","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000002","operator_id":"ana","at":"2026-01-05T14:33:00Z"}
+this is not json
+{"type":"EMERGENCY_LOCKDOWN","operator_id":"ana","at":"2026-01-05T14:34:00Z","colour":"red"}
+{"type":"EMERGENCY_LOCKDOWN","actor":{"id":"alice","kind":"human"},"at":"2026-01-05T14:35:00Z"}
+"#;
+
+#[test]
+fn apply_answers_every_line_in_order_and_stores_are_deterministic() {
+    let mut status = Vec::new();
+    for name in ["det-a", "det-b"] {
+        let store = temp_store(name);
+        let init = ro(
+            &store,
+            &["init", "--admin", "alice", "--at", "2026-01-05T14:30:00Z"],
+            "",
+        );
+        assert!(init.status.success(), "{init:?}");
+        let out = ro(&store, &["apply", "--actor", "alice"], COMMANDS);
+        assert_eq!(out.status.code(), Some(1), "some lines are refused");
+        let responses = lines(&out);
+        let codes: Vec<String> = responses
+            .iter()
+            .map(|r| match r["ok"].as_bool().unwrap() {
+                true => "ok".to_string(),
+                false => r["error"]["code"].as_str().unwrap().to_string(),
+            })
+            .collect();
+        assert_eq!(
+            codes,
+            [
+                "ok",
+                "ok",
+                "REF_CONFLICT",
+                "INVALID_JSON",
+                "INVALID_COMMAND",
+                "ok"
+            ],
+        );
+        assert!(
+            responses[4]["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("colour")
+        );
+        // The grant's events are in the response, with seq and hash.
+        assert_eq!(responses[0]["seq"], 2);
+        assert_eq!(responses[0]["events"][0]["seq"], 2);
+        let verify = ro(&store, &["verify"], "");
+        assert!(verify.status.success(), "{verify:?}");
+        let audit = ro(&store, &["audit"], "");
+        assert_eq!(
+            lines(&audit).len() as u64,
+            lines(&ro(&store, &["status"], ""))[0]["head_seq"]
+                .as_u64()
+                .unwrap()
+        );
+        status.push(lines(&ro(&store, &["status"], ""))[0].clone());
+    }
+    assert_eq!(status[0]["head_hash"], status[1]["head_hash"]);
+    assert_eq!(status[0]["state_digest"], status[1]["state_digest"]);
+    assert_eq!(status[0]["plane"]["lockdown"], true);
+}
+
+#[test]
+fn every_accepted_line_exits_zero_and_host_errors_exit_two() {
+    let store = temp_store("exit");
+    assert_eq!(ro(&store, &["status"], "").status.code(), Some(2));
+    let out = ro(&store, &["apply", "--actor", "alice"], "{}\n");
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(lines(&out)[0]["error"]["code"], "STORE_MISSING");
+    assert!(
+        ro(&store, &["init", "--admin", "alice"], "")
+            .status
+            .success()
+    );
+    let again = ro(&store, &["init", "--admin", "alice"], "");
+    assert_eq!(again.status.code(), Some(2));
+    assert_eq!(lines(&again)[0]["error"]["code"], "STORE_EXISTS");
+    let out = ro(&store, &["apply"], r#"{"type":"EMERGENCY_LOCKDOWN"}"#);
+    assert_eq!(lines(&out)[0]["error"]["code"], "ACTOR_REQUIRED");
+    assert_eq!(out.status.code(), Some(1));
+    let out = ro(
+        &store,
+        &["apply", "--actor", "alice", "-"],
+        "{\"type\":\"EMERGENCY_LOCKDOWN\"}\n\n",
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(lines(&out).len(), 1, "blank lines are skipped");
+}
+
+#[test]
+fn a_changed_byte_in_any_row_fails_verify_naming_its_seq() {
+    let store = temp_store("tamper");
+    assert!(
+        ro(
+            &store,
+            &["init", "--admin", "alice", "--at", "2026-01-05T14:30:00Z"],
+            ""
+        )
+        .status
+        .success()
+    );
+    assert_eq!(
+        ro(&store, &["apply", "--actor", "alice"], COMMANDS)
+            .status
+            .code(),
+        Some(1)
+    );
+    let head = lines(&ro(&store, &["status"], ""))[0]["head_seq"]
+        .as_u64()
+        .unwrap();
+    for seq in 1..=head {
+        for column in ["body", "prev", "hash"] {
+            let conn = rusqlite::Connection::open(&store).unwrap();
+            let original: Vec<u8> = conn
+                .query_row(
+                    &format!("SELECT {column} FROM journal WHERE seq = ?1"),
+                    [seq],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            let mut changed = original.clone();
+            let i = changed.len() / 2;
+            changed[i] ^= 0x01;
+            conn.execute(
+                &format!("UPDATE journal SET {column} = ?1 WHERE seq = ?2"),
+                rusqlite::params![changed, seq],
+            )
+            .unwrap();
+            let out = ro(&store, &["verify"], "");
+            assert_eq!(out.status.code(), Some(1), "seq {seq} {column}");
+            let message = lines(&out)[0]["error"]["message"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            assert!(
+                message.contains(&format!("seq {seq}")),
+                "seq {seq} {column}: {message}"
+            );
+            conn.execute(
+                &format!("UPDATE journal SET {column} = ?1 WHERE seq = ?2"),
+                rusqlite::params![original, seq],
+            )
+            .unwrap();
+        }
+    }
+    assert!(ro(&store, &["verify"], "").status.success());
+}
+
+fn at(s: &str) -> Timestamp {
+    Timestamp::parse_rfc3339(s).unwrap()
+}
+
+#[test]
+fn two_step_tokens_work_once_and_survive_a_reopen() {
+    let path = temp_store("two-step");
+    let alice = ActorId::new("alice").unwrap();
+    let mut store = host::init(&path, &alice, at("2026-01-05T14:30:00Z")).unwrap();
+    let now = at("2026-01-05T14:31:00Z");
+    let (ok, _) = host::execute_line(
+        store.kernel_mut(),
+        r#"{"type":"EMERGENCY_LOCKDOWN"}"#,
+        Some(&alice),
+        now,
+    );
+    assert!(ok);
+    let release = r#"{"type":"RELEASE_LOCKDOWN"}"#;
+    let (ok, first) = host::execute_line(store.kernel_mut(), release, Some(&alice), now);
+    assert!(ok && first["confirmation_required"] == true, "{first}");
+    let token = first["confirmation_token"].as_str().unwrap().to_string();
+    store.commit().unwrap();
+    drop(store);
+    // The key lives in the store, outside the journal: the token is still good after reopening.
+    let mut store = Store::open(&path).unwrap();
+    let audit = {
+        let mut out = Vec::new();
+        host::audit(&store, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    };
+    assert!(!audit.contains(&token), "the audit log never holds a token");
+    let second = format!(r#"{{"type":"RELEASE_LOCKDOWN","confirmation_token":"{token}"}}"#);
+    let bob = ActorId::new("bob").unwrap();
+    let (ok, other) = host::execute_line(store.kernel_mut(), &second, Some(&bob), now);
+    assert!(!ok, "another actor's token is refused: {other}");
+    let (ok, done) = host::execute_line(store.kernel_mut(), &second, Some(&alice), now);
+    assert!(ok && done["seq"].as_u64().is_some(), "{done}");
+    assert!(!store.kernel().state().lockdown());
+    let (ok, reused) = host::execute_line(store.kernel_mut(), &second, Some(&alice), now);
+    assert!(!ok, "a token works once: {reused}");
+    store.commit().unwrap();
+}
+
+#[test]
+fn a_second_writer_gets_a_conflict_not_a_fork() {
+    let path = temp_store("writers");
+    let alice = ActorId::new("alice").unwrap();
+    drop(host::init(&path, &alice, at("2026-01-05T14:30:00Z")).unwrap());
+    let mut a = Store::open(&path).unwrap();
+    let mut b = Store::open(&path).unwrap();
+    let now = at("2026-01-05T14:31:00Z");
+    let line = r#"{"type":"EMERGENCY_LOCKDOWN"}"#;
+    assert!(host::execute_line(a.kernel_mut(), line, Some(&alice), now).0);
+    assert!(host::execute_line(b.kernel_mut(), line, Some(&alice), now).0);
+    a.commit().unwrap();
+    let e = b.commit().unwrap_err();
+    assert_eq!(e.code(), "STALE_SEQUENCE", "{e}");
+    let reopened = Store::open(&path).unwrap();
+    assert_eq!(reopened.head(), a.head());
+}
+
+#[test]
+fn group_commit_acknowledges_only_after_the_commit() {
+    let path = temp_store("group");
+    let alice = ActorId::new("alice").unwrap();
+    let mut store = host::init(&path, &alice, at("2026-01-05T14:30:00Z")).unwrap();
+    let mut input = String::new();
+    for i in 0..200 {
+        input.push_str(&format!(
+            "{{\"type\":\"REGISTER_ARTIFACT\",\"ref\":\"a/{i}\",\"digest\":\"blake3:{:064x}\",\"at\":\"2026-01-05T14:31:00Z\"}}\n",
+            i + 1
+        ));
+    }
+    let mut reader = BufReader::new(input.as_bytes());
+    let mut out = Vec::new();
+    let tally = host::apply(&mut store, &mut reader, &mut out, Some(&alice), &mut || {
+        at("2026-01-05T14:31:00Z")
+    })
+    .unwrap();
+    assert_eq!(
+        tally,
+        host::Tally {
+            accepted: 200,
+            refused: 0
+        }
+    );
+    let printed = String::from_utf8(out).unwrap();
+    assert_eq!(printed.lines().count(), 200);
+    let last: Value = serde_json::from_str(printed.lines().last().unwrap()).unwrap();
+    let reopened = Store::open(&path).unwrap();
+    assert_eq!(reopened.head().seq, last["seq"].as_u64().unwrap());
+}
