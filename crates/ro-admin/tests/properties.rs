@@ -1,0 +1,157 @@
+//! A seeded simulation of the plane: random commands from humans, agents and services with
+//! irregularly advancing time. After every command: no agent or service performed a
+//! human-only action, the lockdown refused every management command, no confirmation token
+//! was accepted twice or from anyone but the actor it was issued to; at the end, replay equals
+//! incremental application and two replays agree.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test code
+
+use std::collections::BTreeSet;
+
+use proptest::prelude::*;
+use ro_admin::{AdminCommand, Plane, PlaneCommand, PlaneRejection, command_digest};
+use ro_core::{
+    Actor, ActorId, Context, ExecuteError, Journal, Kernel, Timestamp, testing::check_replay,
+};
+use ro_policy::Safety;
+use serde_json::json;
+
+const ACTORS: [(&str, bool); 5] = [
+    ("alice", true), // admin
+    ("olga", true),  // operator
+    ("ana", true),   // analyst
+    ("bot", false),  // agent operator
+    ("svc", false),  // service admin
+];
+
+#[derive(Debug, Clone)]
+enum TokenChoice {
+    None,
+    OwnLatest,
+    AnyIssued(usize),
+    Wrong,
+}
+
+#[derive(Debug, Clone)]
+enum Step {
+    Advance(i64),
+    Grant { by: usize, to: usize, role: usize },
+    Revoke { by: usize, to: usize, role: usize },
+    Lockdown { by: usize },
+    Release { by: usize, token: TokenChoice },
+    Register { by: usize, artifact: u8, digest: u8 },
+    DefinePool { by: usize, max: u32 },
+}
+
+const ROLES: [&str; 3] = ["admin", "operator", "analyst"];
+
+fn step() -> impl Strategy<Value = Step> {
+    let who = 0..ACTORS.len();
+    prop_oneof![
+        2 => (0i64..400).prop_map(Step::Advance),
+        1 => (who.clone(), who.clone(), 0..ROLES.len()).prop_map(|(by, to, role)| Step::Grant { by, to, role }),
+        1 => (who.clone(), who.clone(), 0..ROLES.len()).prop_map(|(by, to, role)| Step::Revoke { by, to, role }),
+        2 => who.clone().prop_map(|by| Step::Lockdown { by }),
+        4 => (who.clone(), prop_oneof![
+            Just(TokenChoice::None),
+            Just(TokenChoice::OwnLatest),
+            (0usize..8).prop_map(TokenChoice::AnyIssued),
+            Just(TokenChoice::Wrong),
+        ]).prop_map(|(by, token)| Step::Release { by, token }),
+        3 => (who.clone(), 0u8..4, 1u8..3).prop_map(|(by, artifact, digest)| Step::Register { by, artifact, digest }),
+        1 => (who, 0u32..3).prop_map(|(by, max)| Step::DefinePool { by, max }),
+    ]
+}
+
+fn actor(i: usize) -> Actor {
+    let (id, human) = ACTORS[i];
+    let id = ActorId::new(id).unwrap();
+    match (human, i) {
+        (true, _) => Actor::human(id),
+        (false, 3) => Actor::agent(id),
+        (false, _) => Actor::service(id),
+    }
+}
+
+fn command(value: serde_json::Value) -> PlaneCommand {
+    serde_json::from_value(value).unwrap()
+}
+
+fn grant(to: &str, role: &str) -> PlaneCommand {
+    command(
+        json!({"domain": "policy", "command": {"type": "GRANT_ROLE", "principal": to, "role": role}}),
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    #[test]
+    fn the_plane_keeps_its_promises(steps in proptest::collection::vec(step(), 1..120)) {
+        let mut kernel = Kernel::resume(Plane::with_confirmation_key([7; 32]), 0, Journal::new()).unwrap();
+        let mut at = Timestamp::parse_rfc3339("2026-01-05T14:30:00Z").unwrap();
+        let root = Context::new(at, actor(0));
+        for (to, role) in [("alice", "admin"), ("olga", "operator"), ("ana", "analyst"), ("bot", "operator"), ("svc", "admin")] {
+            kernel.execute(&grant(to, role), &root).unwrap();
+        }
+        // Tokens handed out, with the actor they were issued to; tokens accepted so far.
+        let mut issued: Vec<(ActorId, String)> = Vec::new();
+        let mut consumed: BTreeSet<String> = BTreeSet::new();
+        for step in steps {
+            let (by, cmd) = match step {
+                Step::Advance(secs) => {
+                    at = Timestamp::from_unix_seconds(at.unix_seconds() + secs).unwrap();
+                    continue;
+                }
+                Step::Grant { by, to, role } => (by, grant(ACTORS[to].0, ROLES[role])),
+                Step::Revoke { by, to, role } => (by, command(json!({"domain": "policy", "command":
+                    {"type": "REVOKE_ROLE", "principal": ACTORS[to].0, "role": ROLES[role]}}))),
+                Step::Lockdown { by } => (by, PlaneCommand::Admin(AdminCommand::EmergencyLockdown {})),
+                Step::Release { by, token } => {
+                    let me = actor(by).id;
+                    let token = match token {
+                        TokenChoice::None => None,
+                        TokenChoice::OwnLatest => issued.iter().rev().find(|(a, _)| *a == me).map(|(_, t)| t.clone()),
+                        TokenChoice::AnyIssued(i) if !issued.is_empty() => Some(issued[i % issued.len()].1.clone()),
+                        TokenChoice::AnyIssued(_) => None,
+                        TokenChoice::Wrong => Some("0".repeat(64)),
+                    };
+                    (by, PlaneCommand::Admin(AdminCommand::ReleaseLockdown { confirmation_token: token }))
+                }
+                Step::Register { by, artifact, digest } => (by, command(json!({"domain": "artifacts", "command": {
+                    "type": "REGISTER_ARTIFACT", "ref": format!("runs/r-{artifact}/report.json"),
+                    "digest": format!("blake3:{digest:064x}")}}))),
+                Step::DefinePool { by, max } => (by, command(json!({"domain": "jobs", "command":
+                    {"type": "DEFINE_POOL", "pool": "batch", "max_running": max}}))),
+            };
+            let who = actor(by);
+            let ctx = Context::new(at, who.clone());
+            let (action, _) = kernel.state().action_of(&cmd);
+            let locked = kernel.state().lockdown();
+            let result = kernel.execute(&cmd, &ctx);
+            let accepted = result.is_ok();
+            if let Err(ExecuteError::Rejected(PlaneRejection::ConfirmationRequired)) = &result {
+                prop_assert!(who.is_human(), "a confirmation was offered to {who:?}");
+                let plane = kernel.state();
+                let token = plane.confirmation_token(&command_digest(&cmd), &who.id, plane.confirmations_issued());
+                issued.push((who.id.clone(), token));
+            }
+            if !who.is_human() && action.safety() == Safety::Reducing {
+                prop_assert!(!accepted, "{who:?} performed human-only {action:?}");
+            }
+            if locked && !matches!(cmd, PlaneCommand::Admin(_)) && action.safety() != Safety::Increasing {
+                prop_assert!(!accepted, "{action:?} passed the lockdown");
+            }
+            if let (true, PlaneCommand::Admin(AdminCommand::ReleaseLockdown { confirmation_token: Some(t) })) = (accepted, &cmd) {
+                prop_assert!(consumed.insert(t.clone()), "token accepted twice");
+                prop_assert!(issued.iter().any(|(a, i)| *a == who.id && i == t), "token not issued to {who:?}");
+                prop_assert!(!kernel.state().lockdown());
+            }
+        }
+        check_replay(&kernel);
+    }
+}
