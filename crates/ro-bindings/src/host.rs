@@ -112,10 +112,13 @@ fn events_after(kernel: &Kernel<ro_admin::Plane>, seq: u64) -> Vec<Value> {
         .records_after(seq)
         .iter()
         .map(|r| {
-            r.to_export_line()
-                .ok()
-                .and_then(|l| serde_json::from_str(&l).ok())
-                .unwrap_or(Value::Null)
+            // The body is canonical JSON already; add the chain fields as the export does.
+            let mut value: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+            if let Value::Object(map) = &mut value {
+                map.insert("hash".into(), Value::String(r.hash.to_string()));
+                map.insert("prev".into(), Value::String(r.prev.to_string()));
+            }
+            value
         })
         .collect()
 }

@@ -1,0 +1,91 @@
+//! The whole plane on a mixed command stream (authorization, lockdown guard, domain decision,
+//! hash chain, fold), against the bank decider through the same kernel as the baseline; and
+//! the replay of the stream's decoded events. `cargo bench -p ro-benches --bench plane`.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)] // benchmark harness
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use ro_admin::{Plane, PlaneEvent};
+use ro_benches::plane::{setup, step};
+use ro_core::{
+    Context, Decider, Envelope, Kernel, Timestamp,
+    testing::{bank::*, human},
+};
+
+fn mixed(c: &mut Criterion) {
+    let mut g = c.benchmark_group("plane_per_command");
+    g.sample_size(20).measurement_time(Duration::from_secs(8));
+    g.throughput(Throughput::Elements(1));
+    let mut kernel = setup();
+    let mut next = 0u64;
+    g.bench_function("mixed stream through the plane", |b| {
+        b.iter_custom(|iters| {
+            let batch: Vec<_> = (next..next + iters).map(step).collect();
+            next += iters;
+            let start = Instant::now();
+            for (cmd, ctx) in &batch {
+                black_box(kernel.execute(cmd, ctx).unwrap());
+            }
+            start.elapsed()
+        })
+    });
+    let mut bank: Kernel<Bank> = Kernel::new();
+    let ctx = Context::new(
+        Timestamp::from_unix_seconds(1_767_623_400).unwrap(),
+        human("bench"),
+    );
+    let account = AccountId::new("acc-0").unwrap();
+    bank.execute(
+        &BankCommand::OpenAccount {
+            account: account.clone(),
+        },
+        &ctx,
+    )
+    .unwrap();
+    g.bench_function("baseline: bank deposit through the kernel", |b| {
+        b.iter(|| {
+            let cmd = BankCommand::Deposit {
+                account: account.clone(),
+                amount_micros: 1,
+            };
+            black_box(bank.execute(&cmd, &ctx).unwrap())
+        })
+    });
+    g.finish();
+}
+
+fn replay(c: &mut Criterion) {
+    let n = 100_000u64;
+    let mut kernel = setup();
+    for i in 0..n {
+        let (cmd, ctx) = step(i);
+        kernel.execute(&cmd, &ctx).unwrap();
+    }
+    let journal = kernel.journal().clone();
+    let decoded: Vec<Envelope<PlaneEvent>> = journal
+        .records()
+        .iter()
+        .map(|r| r.decode().unwrap())
+        .collect();
+    let mut g = c.benchmark_group("plane_replay_100k");
+    g.sample_size(10).measurement_time(Duration::from_secs(8));
+    g.throughput(Throughput::Elements(journal.len() as u64));
+    g.bench_function("fold decoded events", |b| {
+        b.iter(|| {
+            let mut state = Plane::with_confirmation_key([1; 32]);
+            for e in &decoded {
+                state.evolve(&e.event, &e.meta());
+            }
+            black_box(state)
+        })
+    });
+    g.bench_function("replay (decode + fold)", |b| {
+        b.iter(|| black_box(Kernel::<Plane>::replay(journal.clone()).unwrap()))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, mixed, replay);
+criterion_main!(benches);
