@@ -155,25 +155,36 @@ pub fn decode(
     Ok(Decoded { command, ctx })
 }
 
+/// Decodes `body` as the command enum of domain `domain` (an index into [`DOMAINS`]).
+fn decode_in(domain: usize, body: &Value) -> Result<PlaneCommand, serde_json::Error> {
+    use serde::Deserialize;
+    match domain {
+        0 => ro_policy::PolicyCommand::deserialize(body).map(PlaneCommand::Policy),
+        1 => ro_artifacts::ArtifactCommand::deserialize(body).map(PlaneCommand::Artifacts),
+        2 => ro_jobs::JobsCommand::deserialize(body).map(PlaneCommand::Jobs),
+        _ => ro_admin::AdminCommand::deserialize(body).map(PlaneCommand::Admin),
+    }
+}
+
 /// Finds the domain whose command enum knows `ty` and decodes the fields with it.
+///
+/// Each domain is probed with `{"type": ty}` alone, which is cheap: a domain that does not
+/// know the type answers "unknown variant"; the first that answers anything else (success or
+/// a missing field) owns it, and the whole body is decoded once, with its error as the answer.
 fn command_of(ty: &str, body: Value) -> Result<PlaneCommand, ProtocolError> {
     let not_here = format!("unknown variant `{ty}`");
-    for domain in DOMAINS {
-        let wrapped = json!({ "domain": domain, "command": &body });
-        match serde_json::from_value::<PlaneCommand>(wrapped) {
-            Ok(command) => return Ok(command),
-            Err(e) => {
-                let message = e.to_string();
-                if !message.starts_with(&not_here) {
-                    return Err(ProtocolError::Command {
-                        ty: ty.to_owned(),
-                        message,
-                    });
-                }
-            }
-        }
-    }
-    Err(ProtocolError::UnknownType(ty.to_owned()))
+    let probe = json!({ "type": ty });
+    let domain = (0..DOMAINS.len()).find(|&d| match decode_in(d, &probe) {
+        Ok(_) => true,
+        Err(e) => !e.to_string().starts_with(&not_here),
+    });
+    let Some(domain) = domain else {
+        return Err(ProtocolError::UnknownType(ty.to_owned()));
+    };
+    decode_in(domain, &body).map_err(|e| ProtocolError::Command {
+        ty: ty.to_owned(),
+        message: e.to_string(),
+    })
 }
 
 /// Adds `confirmation_token` to a command line (what a client does on the second step).
