@@ -33,9 +33,12 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use ro_artifacts::{ArtifactCommand, ArtifactEvent, ArtifactRejection, Artifacts};
+use ro_artifacts::{
+    ArtifactCommand, ArtifactEvent, ArtifactRef, ArtifactRejection, Artifacts, HandoffPackage,
+    Locator, StoryId,
+};
 use ro_core::{Actor, ActorId, Context, Decider, Digest, EventMeta, InvariantViolation, Timestamp};
-use ro_jobs::{Jobs, JobsCommand, JobsEvent, JobsRejection};
+use ro_jobs::{CalendarName, Jobs, JobsCommand, JobsEvent, JobsRejection, Schedule, ScheduleSpec};
 use ro_policy::{
     Action, DecisionReason, Policy, PolicyCommand, PolicyEvent, PolicyRejection, Request, Safety,
 };
@@ -160,6 +163,10 @@ pub enum PlaneRejection {
     /// Nothing to do (e.g. releasing a lockdown that is not raised).
     #[error("{0}")]
     Invalid(&'static str),
+    /// A query's arguments are wrong (an unknown calendar, a cron expression that does not
+    /// parse, too many runs asked).
+    #[error("{0}")]
+    InvalidQuery(String),
 }
 
 impl ro_core::Rejection for PlaneRejection {
@@ -172,8 +179,70 @@ impl ro_core::Rejection for PlaneRejection {
             PlaneRejection::ConfirmationRequired => "CONFIRMATION_REQUIRED",
             PlaneRejection::ConfirmationRefused(_) => "CONFIRMATION_REFUSED",
             PlaneRejection::Invalid(_) => "INVALID_COMMAND",
+            PlaneRejection::InvalidQuery(_) => "INVALID_QUERY",
         }
     }
+}
+
+/// A read-only question to the plane: answered from the state, appending nothing, and
+/// answered during a lockdown too.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "SCREAMING_SNAKE_CASE", deny_unknown_fields)]
+pub enum PlaneQuery {
+    /// An artifact's reference, refused unless its gate is PASS (authorized as
+    /// `READ_ARTIFACT`).
+    ReadArtifact {
+        /// The artifact.
+        #[serde(rename = "ref")]
+        locator: Locator,
+    },
+    /// The handoff package of a story.
+    HandoffPackage {
+        /// The story.
+        story: StoryId,
+    },
+    /// The next `count` instants of a schedule after `after`, on trading days of `calendar`
+    /// when one is named.
+    NextRuns {
+        /// Five-field cron expression.
+        cron: String,
+        /// IANA zone name.
+        timezone: String,
+        /// Instants strictly after this one.
+        after: Timestamp,
+        /// How many.
+        count: u32,
+        /// A calendar defined on the plane.
+        #[serde(default)]
+        calendar: Option<CalendarName>,
+    },
+    /// The plane's operational status.
+    OpsStatus {},
+}
+
+/// The answer to a [`PlaneQuery`]; serialized as the response's `result`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum QueryAnswer {
+    /// `READ_ARTIFACT`.
+    Artifact {
+        /// The reference.
+        artifact: ArtifactRef,
+    },
+    /// `HANDOFF_PACKAGE`.
+    Handoff(HandoffPackage),
+    /// `NEXT_RUNS`.
+    Runs {
+        /// The instants, in order.
+        runs: Vec<Timestamp>,
+    },
+    /// `OPS_STATUS`.
+    Status {
+        /// `OK` or `HALTED`.
+        state: &'static str,
+        /// Why, sorted; empty when `OK`.
+        reason_codes: Vec<&'static str>,
+    },
 }
 
 /// A pending two-step confirmation.
@@ -268,6 +337,69 @@ impl Plane {
         input.extend_from_slice(actor.as_bytes());
         input.extend_from_slice(&n.to_le_bytes());
         Digest::keyed(&self.key.0, &input).to_hex()
+    }
+
+    /// Answers a read-only query asked by `actor`.
+    pub fn query(&self, query: &PlaneQuery, actor: &Actor) -> Result<QueryAnswer, PlaneRejection> {
+        match query {
+            PlaneQuery::ReadArtifact { locator } => {
+                self.authorize(Action::ReadArtifact, "artifacts", actor)?;
+                let artifact = self
+                    .artifacts
+                    .read(locator)
+                    .map_err(PlaneRejection::Artifacts)?;
+                Ok(QueryAnswer::Artifact {
+                    artifact: artifact.clone(),
+                })
+            }
+            PlaneQuery::HandoffPackage { story } => {
+                Ok(QueryAnswer::Handoff(self.artifacts.handoff_package(story)))
+            }
+            PlaneQuery::NextRuns {
+                cron,
+                timezone,
+                after,
+                count,
+                calendar,
+            } => {
+                let calendar = match calendar {
+                    None => None,
+                    Some(name) => Some(self.jobs.calendar(name).ok_or_else(|| {
+                        PlaneRejection::InvalidQuery(format!(
+                            "unknown calendar {name}; define it with DEFINE_CALENDAR"
+                        ))
+                    })?),
+                };
+                let invalid =
+                    |e: ro_jobs::ScheduleError| PlaneRejection::InvalidQuery(e.to_string());
+                let schedule = Schedule::new(ScheduleSpec {
+                    cron: cron.clone(),
+                    timezone: timezone.clone(),
+                    gap: Default::default(),
+                    fold: Default::default(),
+                })
+                .map_err(invalid)?;
+                let count = usize::try_from(*count).unwrap_or(usize::MAX);
+                let runs = schedule.runs(*after, count, calendar).map_err(invalid)?;
+                Ok(QueryAnswer::Runs { runs })
+            }
+            PlaneQuery::OpsStatus {} => {
+                let reason_codes = if self.lockdown() {
+                    vec!["LOCKDOWN_ACTIVE"]
+                } else {
+                    Vec::new()
+                };
+                let state = if reason_codes.is_empty() {
+                    "OK"
+                } else {
+                    "HALTED"
+                };
+                Ok(QueryAnswer::Status {
+                    state,
+                    reason_codes,
+                })
+            }
+        }
     }
 
     /// How many confirmations have been issued (the next one's number is this plus one).

@@ -3,12 +3,12 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 
-use ro_admin::{PlaneCommand, PlaneRejection, command_digest};
-use ro_core::{ActorId, ExecuteError, Kernel, Timestamp};
+use ro_admin::{PlaneCommand, PlaneQuery, PlaneRejection, command_digest};
+use ro_core::{ActorId, ExecuteError, Kernel, Rejection, Timestamp};
 use serde_json::{Value, json};
 
 use crate::{
-    protocol::{self, ProtocolError},
+    protocol::{self, ProtocolError, Request},
     store::{Store, StoreError},
 };
 
@@ -61,8 +61,12 @@ pub fn execute_line(
         Ok(d) => d,
         Err(e) => return (false, protocol_error(&e)),
     };
+    let command = match decoded.request {
+        Request::Command(command) => command,
+        Request::Query(query) => return answer(kernel, &query, &decoded.ctx),
+    };
     let before = kernel.head().seq;
-    let outcome = kernel.execute(&decoded.command, &decoded.ctx);
+    let outcome = kernel.execute(&command, &decoded.ctx);
     let appended = events_after(kernel, before);
     match outcome {
         Ok(_) => (
@@ -72,7 +76,7 @@ pub fn execute_line(
         Err(ExecuteError::Rejected(PlaneRejection::ConfirmationRequired)) => {
             let plane = kernel.state();
             let token = plane.confirmation_token(
-                &command_digest(&decoded.command),
+                &command_digest(&command),
                 &decoded.ctx.actor.id,
                 plane.confirmations_issued(),
             );
@@ -88,10 +92,32 @@ pub fn execute_line(
                 protocol::error_response(
                     e.code(),
                     &e.to_string(),
-                    json!({ "type": type_of(&decoded.command), "recorded_seqs": seqs }),
+                    json!({ "type": type_of(&command), "recorded_seqs": seqs }),
                 ),
             )
         }
+    }
+}
+
+/// Answers a query from the state: nothing is appended.
+fn answer(
+    kernel: &Kernel<ro_admin::Plane>,
+    query: &PlaneQuery,
+    ctx: &ro_core::Context,
+) -> (bool, Value) {
+    let ty = serde_json::to_value(query)
+        .ok()
+        .and_then(|v| v.get("type").cloned())
+        .unwrap_or(Value::Null);
+    match kernel.state().query(query, &ctx.actor) {
+        Ok(result) => (
+            true,
+            json!({ "ok": true, "seq": kernel.head().seq, "events": [], "result": result }),
+        ),
+        Err(e) => (
+            false,
+            protocol::error_response(e.code(), &e.to_string(), json!({ "type": ty })),
+        ),
     }
 }
 

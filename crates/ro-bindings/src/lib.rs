@@ -4,8 +4,11 @@
 //! The fixed points are those of `../shared/design/protocol.md`: one JSON command per line in,
 //! one JSON response per line out, printed only once the command's events are durable.
 //!
+//! Queries (`READ_ARTIFACT`, `HANDOFF_PACKAGE`, `NEXT_RUNS`, `OPS_STATUS`) answer in `result`
+//! and append nothing.
+//!
 //! Not built yet (see ARCHITECTURE.md): the JSON Schema contracts (`ro schema`), rkyv
-//! snapshots in the store, the runbook's queries (`HEARTBEAT`, `OPS_STATUS`, ...) and reports.
+//! snapshots in the store, the runbook's `HEARTBEAT` and model commands, and reports.
 
 #![forbid(unsafe_code)]
 

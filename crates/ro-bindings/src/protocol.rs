@@ -6,7 +6,7 @@
 //! field belongs to the command. The domain is found from the type; unknown fields, wrong types
 //! and out-of-range values are refused with a [`ProtocolError`] naming the problem.
 
-use ro_admin::{PlaneCommand, command_digest};
+use ro_admin::{PlaneCommand, PlaneQuery, command_digest};
 use ro_core::{Actor, ActorId, Context, CorrelationId, Reason, Timestamp};
 use serde_json::{Map, Value, json};
 
@@ -16,12 +16,33 @@ pub const CONTEXT_FIELDS: [&str; 5] = ["at", "actor", "operator_id", "correlatio
 /// The domains, in the order their command types are looked up.
 const DOMAINS: [&str; 4] = ["policy", "artifacts", "jobs", "admin"];
 
-/// A decoded command line.
+/// The query types: answered in `result`, appending nothing.
+pub const QUERY_TYPES: [&str; 4] = [
+    "READ_ARTIFACT",
+    "HANDOFF_PACKAGE",
+    "NEXT_RUNS",
+    "OPS_STATUS",
+];
+
+/// What a line asks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one value per input line, moved once; boxing would only add an allocation"
+)]
+pub enum Request {
+    /// A command: its events are appended.
+    Command(PlaneCommand),
+    /// A read-only query.
+    Query(PlaneQuery),
+}
+
+/// A decoded line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decoded {
-    /// The command.
-    pub command: PlaneCommand,
-    /// When, who, why; `causation` is the command's digest.
+    /// The command or query.
+    pub request: Request,
+    /// When, who, why; for a command, `causation` is its digest.
     pub ctx: Context,
 }
 
@@ -144,15 +165,27 @@ pub fn decode(
         Some(other) => return Err(field("type", format!("expected a string, got {other}"))),
         None => return Err(field("type", "missing; every command names its `type`")),
     };
-    let command = command_of(&ty, Value::Object(map))?;
+    let (request, causation) = if QUERY_TYPES.contains(&ty.as_str()) {
+        let query = serde_json::from_value::<PlaneQuery>(Value::Object(map)).map_err(|e| {
+            ProtocolError::Command {
+                ty: ty.clone(),
+                message: e.to_string(),
+            }
+        })?;
+        (Request::Query(query), None)
+    } else {
+        let command = command_of(&ty, Value::Object(map))?;
+        let digest = command_digest(&command);
+        (Request::Command(command), Some(digest))
+    };
     let ctx = Context {
         at,
         actor,
         correlation_id,
-        causation: Some(command_digest(&command)),
+        causation,
         reason,
     };
-    Ok(Decoded { command, ctx })
+    Ok(Decoded { request, ctx })
 }
 
 /// Decodes `body` as the command enum of domain `domain` (an index into [`DOMAINS`]).
@@ -227,8 +260,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            d.command,
-            PlaneCommand::Admin(AdminCommand::EmergencyLockdown {})
+            d.request,
+            Request::Command(PlaneCommand::Admin(AdminCommand::EmergencyLockdown {}))
         );
         assert_eq!(d.ctx.actor, Actor::human(ActorId::new("op-7").unwrap()));
         assert_eq!(d.ctx.at, now());
@@ -239,10 +272,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            d.command,
-            PlaneCommand::Admin(AdminCommand::ReleaseLockdown {
+            d.request,
+            Request::Command(PlaneCommand::Admin(AdminCommand::ReleaseLockdown {
                 confirmation_token: Some("abc".into())
-            })
+            }))
         );
     }
 
@@ -260,8 +293,11 @@ mod tests {
             Timestamp::parse_rfc3339("2026-02-01T00:00:00Z").unwrap()
         );
         assert!(d.ctx.correlation_id.is_some() && d.ctx.reason.is_some());
-        assert_eq!(d.ctx.causation, Some(command_digest(&d.command)));
-        assert!(matches!(d.command, PlaneCommand::Policy(_)));
+        let Request::Command(command) = &d.request else {
+            panic!("a command")
+        };
+        assert_eq!(d.ctx.causation, Some(command_digest(command)));
+        assert!(matches!(command, PlaneCommand::Policy(_)));
     }
 
     #[test]

@@ -397,3 +397,82 @@ fn nothing_acknowledged_is_lost_when_apply_is_killed() {
         }
     }
 }
+
+#[test]
+fn queries_answer_in_result_and_append_nothing() {
+    let store = temp_store("queries");
+    assert!(
+        ro(
+            &store,
+            &["init", "--admin", "alice", "--at", "2026-01-05T14:30:00Z"],
+            ""
+        )
+        .status
+        .success()
+    );
+    let input = r#"{"type":"REGISTER_ARTIFACT","ref":"runs/r-1/report.json","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000001","at":"2026-01-05T14:31:00Z"}
+{"type":"READ_ARTIFACT","ref":"runs/r-1/report.json","at":"2026-01-05T14:31:00Z"}
+{"type":"SET_ARTIFACT_GATE","ref":"runs/r-1/report.json","status":"PASS","at":"2026-01-05T14:31:00Z"}
+{"type":"READ_ARTIFACT","ref":"runs/r-1/report.json","at":"2026-01-05T14:31:00Z"}
+{"type":"OPS_STATUS","at":"2026-01-05T14:31:00Z"}
+{"type":"EMERGENCY_LOCKDOWN","at":"2026-01-05T14:32:00Z"}
+{"type":"OPS_STATUS","at":"2026-01-05T14:32:00Z"}
+{"type":"READ_ARTIFACT","ref":"runs/r-1/report.json","at":"2026-01-05T14:32:00Z"}
+{"type":"NEXT_RUNS","cron":"30 9 * * 1-5","timezone":"America/New_York","after":"2026-03-06T00:00:00Z","count":3,"at":"2026-01-05T14:32:00Z"}
+{"type":"NEXT_RUNS","cron":"30 9 * * 1-5","timezone":"Mars/Olympus","after":"2026-03-06T00:00:00Z","count":3,"at":"2026-01-05T14:32:00Z"}
+{"type":"NEXT_RUNS","cron":"30 9 * * 1-5","timezone":"UTC","after":"2026-03-06T00:00:00Z","count":3,"calendar":"nope","at":"2026-01-05T14:32:00Z"}
+{"type":"OPS_STATUS","verbose":true}
+"#;
+    let out = ro(&store, &["apply", "--actor", "alice"], input);
+    let r = lines(&out);
+    assert_eq!(r.len(), 12);
+    assert_eq!(r[1]["ok"], false, "no PASS, no read: {}", r[1]);
+    assert_eq!(
+        r[3]["result"]["artifact"]["ref"], "runs/r-1/report.json",
+        "{}",
+        r[3]
+    );
+    assert_eq!(r[3]["events"], serde_json::json!([]));
+    assert_eq!(
+        r[4]["result"],
+        serde_json::json!({"state": "OK", "reason_codes": []})
+    );
+    assert_eq!(
+        r[6]["result"],
+        serde_json::json!({"state": "HALTED", "reason_codes": ["LOCKDOWN_ACTIVE"]})
+    );
+    assert_eq!(
+        r[7]["ok"], true,
+        "read-only queries pass the lockdown: {}",
+        r[7]
+    );
+    assert_eq!(
+        r[8]["result"]["runs"],
+        serde_json::json!([
+            "2026-03-06T14:30:00Z",
+            "2026-03-09T13:30:00Z",
+            "2026-03-10T13:30:00Z"
+        ]),
+        "across the daylight-saving change"
+    );
+    assert_eq!(r[9]["error"]["code"], "INVALID_QUERY", "{}", r[9]);
+    assert!(
+        r[9]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Mars/Olympus")
+    );
+    assert_eq!(r[10]["error"]["code"], "INVALID_QUERY", "{}", r[10]);
+    assert_eq!(
+        r[11]["error"]["code"], "INVALID_COMMAND",
+        "unknown fields are refused: {}",
+        r[11]
+    );
+    // Only the three commands appended: queries leave the journal as it was.
+    let seqs: Vec<u64> = r.iter().filter_map(|x| x["seq"].as_u64()).collect();
+    let head = lines(&ro(&store, &["status"], ""))[0]["head_seq"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(head, 4, "init + register + gate + lockdown");
+    assert_eq!(seqs.last(), Some(&4));
+}

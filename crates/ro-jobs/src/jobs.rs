@@ -516,6 +516,11 @@ fn add_ms(t: Timestamp, ms: u64) -> Timestamp {
 }
 
 impl Jobs {
+    /// The current version of calendar `name`.
+    pub fn calendar(&self, name: &CalendarName) -> Option<&TradingCalendar> {
+        self.calendars.get(name)
+    }
+
     /// A job.
     pub fn job(&self, id: &JobId) -> Option<&JobEntry> {
         self.jobs.get(id)
