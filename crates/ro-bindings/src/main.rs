@@ -17,7 +17,7 @@ use ro_core::{ActorId, Timestamp};
 
 /// The Run/Operate plane: hash-chained, replayable, governed.
 #[derive(Parser)]
-#[command(name = "ro", version, about)]
+#[command(name = "ro", version)]
 struct Cli {
     /// The store (SQLite file). Defaults to $RO_STORE, then ./ro.db.
     #[arg(long, global = true)]
