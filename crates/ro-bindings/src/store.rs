@@ -101,10 +101,7 @@ fn draw_key() -> Result<[u8; 32], StoreError> {
 
 impl Store {
     fn connect(path: &Path, flags: OpenFlags) -> Result<Connection, StoreError> {
-        let sql = |source| StoreError::Sqlite {
-            path: path.to_owned(),
-            source,
-        };
+        let sql = sql_error(path);
         let conn = Connection::open_with_flags(path, flags).map_err(sql)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(sql)?;
@@ -122,10 +119,7 @@ impl Store {
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
         )?;
-        let sql = |source| StoreError::Sqlite {
-            path: path.to_owned(),
-            source,
-        };
+        let sql = sql_error(path);
         let exists: bool = conn
             .query_row(
                 "SELECT count(*) FROM sqlite_master WHERE name = 'meta'",
@@ -172,10 +166,7 @@ impl Store {
             return Err(StoreError::Missing(path.to_owned()));
         }
         let conn = Self::connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
-        let sql = |source| StoreError::Sqlite {
-            path: path.to_owned(),
-            source,
-        };
+        let sql = sql_error(path);
         let key: Option<Vec<u8>> = conn
             .query_row(
                 "SELECT value FROM meta WHERE key = 'confirmation_key'",
@@ -251,10 +242,7 @@ impl Store {
         if pending.is_empty() {
             return Ok(0);
         }
-        let sql = |source| StoreError::Sqlite {
-            path: self.path.clone(),
-            source,
-        };
+        let sql = sql_error(&self.path);
         // Take the write lock before reading the head, so two writers cannot both pass the check.
         self.conn.execute_batch("BEGIN IMMEDIATE").map_err(sql)?;
         let written = write_records(&self.path, &self.conn, self.durable, pending);
@@ -279,10 +267,7 @@ fn write_records(
     durable: u64,
     pending: &[Record],
 ) -> Result<(), StoreError> {
-    let sql = |source| StoreError::Sqlite {
-        path: path.to_owned(),
-        source,
-    };
+    let sql = sql_error(path);
     let actual: i64 = conn
         .query_row("SELECT coalesce(max(seq), 0) FROM journal", [], |r| {
             r.get(0)
@@ -312,6 +297,14 @@ fn write_records(
         .map_err(sql)?;
     }
     Ok(())
+}
+
+/// Wraps a SQLite error with the store's path.
+fn sql_error(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + Copy + '_ {
+    move |source| StoreError::Sqlite {
+        path: path.to_owned(),
+        source,
+    }
 }
 
 fn damaged(e: VerifyError) -> StoreError {
