@@ -61,6 +61,45 @@ pub enum AdminCommand {
         #[serde(default)]
         confirmation_token: Option<String>,
     },
+    /// Locks production: nothing may enable execution until a human unlocks it.
+    ProductionLock {},
+    /// Unlocks production (human-only, two-step).
+    ProductionUnlock {
+        /// The token from the first request.
+        #[serde(default)]
+        confirmation_token: Option<String>,
+    },
+    /// Engages the kill switch: execution halts until a human releases it.
+    EngageKillSwitch {},
+    /// Releases the kill switch (human-only, two-step).
+    ReleaseKillSwitch {
+        /// The token from the first request.
+        #[serde(default)]
+        confirmation_token: Option<String>,
+    },
+}
+
+impl AdminCommand {
+    /// The confirmation token slot of a two-step command; `None` for one-step commands.
+    fn token_slot(&mut self) -> Option<&mut Option<String>> {
+        match self {
+            AdminCommand::ReleaseLockdown { confirmation_token }
+            | AdminCommand::ProductionUnlock { confirmation_token }
+            | AdminCommand::ReleaseKillSwitch { confirmation_token } => Some(confirmation_token),
+            AdminCommand::EmergencyLockdown {}
+            | AdminCommand::ProductionLock {}
+            | AdminCommand::EngageKillSwitch {} => None,
+        }
+    }
+
+    /// The same command carrying `token` (what a client sends on the second step); one-step
+    /// commands are returned unchanged.
+    pub fn with_confirmation_token(mut self, token: String) -> Self {
+        if let Some(slot) = self.token_slot() {
+            *slot = Some(token);
+        }
+        self
+    }
 }
 
 /// Anything that may be asked of the plane.
@@ -94,6 +133,34 @@ pub enum AdminEvent {
     },
     /// The lockdown was released.
     LockdownReleased {
+        /// Who released it.
+        by: ActorId,
+        /// The reason given.
+        reason: Option<ro_core::Reason>,
+    },
+    /// Production was locked.
+    ProductionLocked {
+        /// Who locked it.
+        by: ActorId,
+        /// The reason given.
+        reason: Option<ro_core::Reason>,
+    },
+    /// Production was unlocked.
+    ProductionUnlocked {
+        /// Who unlocked it.
+        by: ActorId,
+        /// The reason given.
+        reason: Option<ro_core::Reason>,
+    },
+    /// The kill switch was engaged.
+    KillSwitchEngaged {
+        /// Who engaged it.
+        by: ActorId,
+        /// The reason given.
+        reason: Option<ro_core::Reason>,
+    },
+    /// The kill switch was released.
+    KillSwitchReleased {
         /// Who released it.
         by: ActorId,
         /// The reason given.
@@ -154,6 +221,12 @@ pub enum PlaneRejection {
     /// The lockdown refuses management commands.
     #[error("lockdown is active: only its release and read-only queries are accepted")]
     LockdownActive,
+    /// Production is locked: nothing may enable execution.
+    #[error("production is locked: nothing may enable execution until a human unlocks it")]
+    ProductionLocked,
+    /// The kill switch is engaged: execution is halted.
+    #[error("the kill switch is engaged: execution is halted until a human releases it")]
+    KillSwitchEngaged,
     /// The command needs confirmation: a token was issued (see the recorded request).
     #[error("confirmation required: re-send the same command with the confirmation token")]
     ConfirmationRequired,
@@ -176,6 +249,8 @@ impl ro_core::Rejection for PlaneRejection {
             PlaneRejection::Artifacts(r) => r.code(),
             PlaneRejection::Jobs(r) => r.code(),
             PlaneRejection::LockdownActive => "LOCKDOWN_ACTIVE",
+            PlaneRejection::ProductionLocked => "PRODUCTION_LOCKED",
+            PlaneRejection::KillSwitchEngaged => "KILL_SWITCH",
             PlaneRejection::ConfirmationRequired => "CONFIRMATION_REQUIRED",
             PlaneRejection::ConfirmationRefused(_) => "CONFIRMATION_REFUSED",
             PlaneRejection::Invalid(_) => "INVALID_COMMAND",
@@ -282,6 +357,8 @@ pub struct Plane {
     artifacts: Artifacts,
     jobs: Jobs,
     lockdown: Option<ActorId>,
+    production_lock: Option<ActorId>,
+    kill_switch: Option<ActorId>,
     pending: BTreeMap<Digest, Pending>,
     /// Issued confirmations, for unique tokens (part of the token's input).
     issued: u64,
@@ -293,8 +370,10 @@ pub struct Plane {
 /// without its token.
 pub fn command_digest(command: &PlaneCommand) -> Digest {
     let mut bare = command.clone();
-    if let PlaneCommand::Admin(AdminCommand::ReleaseLockdown { confirmation_token }) = &mut bare {
-        *confirmation_token = None;
+    if let PlaneCommand::Admin(admin) = &mut bare
+        && let Some(slot) = admin.token_slot()
+    {
+        *slot = None;
     }
     let bytes = ro_core::canonical::to_canonical_vec(&bare).unwrap_or_default();
     Digest::of_parts(&[b"ro.command.v1\0", &bytes])
@@ -327,6 +406,36 @@ impl Plane {
     /// Whether the lockdown is raised.
     pub fn lockdown(&self) -> bool {
         self.lockdown.is_some()
+    }
+
+    /// Whether production is locked.
+    pub fn production_locked(&self) -> bool {
+        self.production_lock.is_some()
+    }
+
+    /// Whether the kill switch is engaged.
+    pub fn kill_switch(&self) -> bool {
+        self.kill_switch.is_some()
+    }
+
+    /// Whether execution may go on: no lockdown, no production lock, no kill switch.
+    pub fn safe_to_execute(&self) -> bool {
+        self.lockdown.is_none() && self.production_lock.is_none() && self.kill_switch.is_none()
+    }
+
+    /// Why the plane is halted, as sorted reason codes (empty when execution may go on).
+    pub fn halt_reasons(&self) -> Vec<&'static str> {
+        let mut reasons = Vec::new();
+        if self.kill_switch.is_some() {
+            reasons.push("KILL_SWITCH");
+        }
+        if self.lockdown.is_some() {
+            reasons.push("LOCKDOWN_ACTIVE");
+        }
+        if self.production_lock.is_some() {
+            reasons.push("PRODUCTION_LOCKED");
+        }
+        reasons
     }
 
     /// The token of the confirmation issued as number `n` for `command_digest` and `actor`:
@@ -384,11 +493,7 @@ impl Plane {
                 Ok(QueryAnswer::Runs { runs })
             }
             PlaneQuery::OpsStatus {} => {
-                let reason_codes = if self.lockdown() {
-                    vec!["LOCKDOWN_ACTIVE"]
-                } else {
-                    Vec::new()
-                };
+                let reason_codes = self.halt_reasons();
                 let state = if reason_codes.is_empty() {
                     "OK"
                 } else {
@@ -466,6 +571,18 @@ impl Plane {
             PlaneCommand::Admin(AdminCommand::ReleaseLockdown { .. }) => {
                 (Action::ReleaseLockdown, "plane".into())
             }
+            PlaneCommand::Admin(AdminCommand::ProductionLock {}) => {
+                (Action::ProductionLock, "production".into())
+            }
+            PlaneCommand::Admin(AdminCommand::ProductionUnlock { .. }) => {
+                (Action::ProductionUnlock, "production".into())
+            }
+            PlaneCommand::Admin(AdminCommand::EngageKillSwitch {}) => {
+                (Action::EngageKillSwitch, "production".into())
+            }
+            PlaneCommand::Admin(AdminCommand::ReleaseKillSwitch { .. }) => {
+                (Action::ReleaseKillSwitch, "production".into())
+            }
         }
     }
 
@@ -505,6 +622,20 @@ impl Plane {
     }
 }
 
+/// Whether a command would enable execution (refused under a production lock or the kill
+/// switch): requesting or backfilling runs, starting attempts, resuming a job.
+fn enables_execution(command: &PlaneCommand) -> bool {
+    matches!(
+        command,
+        PlaneCommand::Jobs(
+            JobsCommand::RequestRun { .. }
+                | JobsCommand::Backfill { .. }
+                | JobsCommand::StartAttempt { .. }
+                | JobsCommand::ResumeJob { .. }
+        )
+    )
+}
+
 impl Decider for Plane {
     type Command = PlaneCommand;
     type Event = PlaneEvent;
@@ -520,13 +651,23 @@ impl Decider for Plane {
         if !matches!(command, PlaneCommand::Policy(_)) {
             self.authorize(action, &resource, &ctx.actor)?;
         }
-        // 2. Guard: during lockdown only the lockdown itself, its release, and what makes the
-        //    plane safer pass.
+        // 2. Guard: during lockdown only its release and what makes the plane safer pass;
+        //    under a production lock or the kill switch nothing may enable execution.
         if self.lockdown.is_some() {
-            let passes =
-                matches!(command, PlaneCommand::Admin(_)) || action.safety() == Safety::Increasing;
+            let passes = matches!(
+                command,
+                PlaneCommand::Admin(AdminCommand::ReleaseLockdown { .. })
+            ) || action.safety() == Safety::Increasing;
             if !passes {
                 return Err(PlaneRejection::LockdownActive);
+            }
+        }
+        if enables_execution(command) {
+            if self.kill_switch.is_some() {
+                return Err(PlaneRejection::KillSwitchEngaged);
+            }
+            if self.production_lock.is_some() {
+                return Err(PlaneRejection::ProductionLocked);
             }
         }
         // 3. Decide.
@@ -574,6 +715,50 @@ impl Decider for Plane {
                     }),
                 ])
             }
+            PlaneCommand::Admin(AdminCommand::ProductionLock {}) => {
+                if self.production_lock.is_some() {
+                    return Ok(Vec::new());
+                }
+                Ok(vec![PlaneEvent::Admin(AdminEvent::ProductionLocked {
+                    by: ctx.actor.id.clone(),
+                    reason: ctx.reason.clone(),
+                })])
+            }
+            PlaneCommand::Admin(AdminCommand::ProductionUnlock { confirmation_token }) => {
+                if self.production_lock.is_none() {
+                    return Err(PlaneRejection::Invalid("production is not locked"));
+                }
+                let consumed = self.confirm(command, confirmation_token.as_ref(), ctx)?;
+                Ok(vec![
+                    PlaneEvent::Admin(consumed),
+                    PlaneEvent::Admin(AdminEvent::ProductionUnlocked {
+                        by: ctx.actor.id.clone(),
+                        reason: ctx.reason.clone(),
+                    }),
+                ])
+            }
+            PlaneCommand::Admin(AdminCommand::EngageKillSwitch {}) => {
+                if self.kill_switch.is_some() {
+                    return Ok(Vec::new());
+                }
+                Ok(vec![PlaneEvent::Admin(AdminEvent::KillSwitchEngaged {
+                    by: ctx.actor.id.clone(),
+                    reason: ctx.reason.clone(),
+                })])
+            }
+            PlaneCommand::Admin(AdminCommand::ReleaseKillSwitch { confirmation_token }) => {
+                if self.kill_switch.is_none() {
+                    return Err(PlaneRejection::Invalid("the kill switch is not engaged"));
+                }
+                let consumed = self.confirm(command, confirmation_token.as_ref(), ctx)?;
+                Ok(vec![
+                    PlaneEvent::Admin(consumed),
+                    PlaneEvent::Admin(AdminEvent::KillSwitchReleased {
+                        by: ctx.actor.id.clone(),
+                        reason: ctx.reason.clone(),
+                    }),
+                ])
+            }
         }
     }
 
@@ -615,12 +800,19 @@ impl Decider for Plane {
                     reasons: reasons.iter().map(DecisionReason::label).collect(),
                 })]
             }
-            PlaneRejection::LockdownActive => {
+            PlaneRejection::LockdownActive
+            | PlaneRejection::ProductionLocked
+            | PlaneRejection::KillSwitchEngaged => {
                 let (action, resource) = self.action_of(command);
+                let reason = match rejection {
+                    PlaneRejection::LockdownActive => "lockdown",
+                    PlaneRejection::ProductionLocked => "production_lock",
+                    _ => "kill_switch",
+                };
                 vec![PlaneEvent::Policy(PolicyEvent::AccessDenied {
                     action,
                     resource,
-                    reasons: vec!["lockdown".into()],
+                    reasons: vec![reason.into()],
                 })]
             }
             PlaneRejection::Policy(r) => match command {
@@ -642,8 +834,20 @@ impl Decider for Plane {
             PlaneEvent::Artifacts(e) => self.artifacts.evolve(e, meta),
             PlaneEvent::Jobs(e) => self.jobs.evolve(e, meta),
             PlaneEvent::Admin(e) => match e {
-                AdminEvent::LockdownRaised { by, .. } => self.lockdown = Some(by.clone()),
+                // A lockdown or the kill switch takes priority over every pending
+                // confirmation: those issued before it are void.
+                AdminEvent::LockdownRaised { by, .. } => {
+                    self.lockdown = Some(by.clone());
+                    self.pending.clear();
+                }
                 AdminEvent::LockdownReleased { .. } => self.lockdown = None,
+                AdminEvent::ProductionLocked { by, .. } => self.production_lock = Some(by.clone()),
+                AdminEvent::ProductionUnlocked { .. } => self.production_lock = None,
+                AdminEvent::KillSwitchEngaged { by, .. } => {
+                    self.kill_switch = Some(by.clone());
+                    self.pending.clear();
+                }
+                AdminEvent::KillSwitchReleased { .. } => self.kill_switch = None,
                 AdminEvent::ConfirmationRequested {
                     command_digest,
                     actor,

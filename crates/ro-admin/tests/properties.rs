@@ -1,7 +1,8 @@
 //! A seeded simulation of the plane: random commands from humans, agents and services with
 //! irregularly advancing time. After every command: no agent or service performed a
-//! human-only action, the lockdown refused every management command, no confirmation token
-//! was accepted twice or from anyone but the actor it was issued to; at the end, replay equals
+//! human-only action, the lockdown refused every management command, no run was requested
+//! under a production lock or the kill switch, no confirmation token was accepted twice or
+//! from anyone but the actor it was issued to; at the end, replay equals
 //! incremental application and two replays agree.
 #![allow(
     clippy::unwrap_used,
@@ -39,12 +40,44 @@ enum TokenChoice {
 #[derive(Debug, Clone)]
 enum Step {
     Advance(i64),
-    Grant { by: usize, to: usize, role: usize },
-    Revoke { by: usize, to: usize, role: usize },
-    Lockdown { by: usize },
-    Release { by: usize, token: TokenChoice },
-    Register { by: usize, artifact: u8, digest: u8 },
-    DefinePool { by: usize, max: u32 },
+    Grant {
+        by: usize,
+        to: usize,
+        role: usize,
+    },
+    Revoke {
+        by: usize,
+        to: usize,
+        role: usize,
+    },
+    Lockdown {
+        by: usize,
+    },
+    ProductionLock {
+        by: usize,
+    },
+    KillSwitch {
+        by: usize,
+    },
+    /// `which`: 0 releases the lockdown, 1 unlocks production, 2 releases the kill switch.
+    Release {
+        by: usize,
+        which: u8,
+        token: TokenChoice,
+    },
+    RequestRun {
+        by: usize,
+        partition: u8,
+    },
+    Register {
+        by: usize,
+        artifact: u8,
+        digest: u8,
+    },
+    DefinePool {
+        by: usize,
+        max: u32,
+    },
 }
 
 const ROLES: [&str; 3] = ["admin", "operator", "analyst"];
@@ -56,12 +89,15 @@ fn step() -> impl Strategy<Value = Step> {
         1 => (who.clone(), who.clone(), 0..ROLES.len()).prop_map(|(by, to, role)| Step::Grant { by, to, role }),
         1 => (who.clone(), who.clone(), 0..ROLES.len()).prop_map(|(by, to, role)| Step::Revoke { by, to, role }),
         2 => who.clone().prop_map(|by| Step::Lockdown { by }),
-        4 => (who.clone(), prop_oneof![
+        1 => who.clone().prop_map(|by| Step::ProductionLock { by }),
+        1 => who.clone().prop_map(|by| Step::KillSwitch { by }),
+        2 => (who.clone(), 0u8..6).prop_map(|(by, partition)| Step::RequestRun { by, partition }),
+        5 => (who.clone(), 0u8..3, prop_oneof![
             Just(TokenChoice::None),
             Just(TokenChoice::OwnLatest),
             (0usize..8).prop_map(TokenChoice::AnyIssued),
             Just(TokenChoice::Wrong),
-        ]).prop_map(|(by, token)| Step::Release { by, token }),
+        ]).prop_map(|(by, which, token)| Step::Release { by, which, token }),
         3 => (who.clone(), 0u8..4, 1u8..3).prop_map(|(by, artifact, digest)| Step::Register { by, artifact, digest }),
         1 => (who, 0u32..3).prop_map(|(by, max)| Step::DefinePool { by, max }),
     ]
@@ -98,6 +134,8 @@ proptest! {
         for (to, role) in [("alice", "admin"), ("olga", "operator"), ("ana", "analyst"), ("bot", "operator"), ("svc", "admin")] {
             kernel.execute(&grant(to, role), &root).unwrap();
         }
+        let job = json!({"domain": "jobs", "command": {"type": "DEFINE_JOB", "definition": {"job_id": "report", "version": 1, "max_concurrent": 100}}});
+        kernel.execute(&command(job), &root).unwrap();
         // Tokens handed out, with the actor they were issued to; tokens accepted so far.
         let mut issued: Vec<(ActorId, String)> = Vec::new();
         let mut consumed: BTreeSet<String> = BTreeSet::new();
@@ -111,7 +149,11 @@ proptest! {
                 Step::Revoke { by, to, role } => (by, command(json!({"domain": "policy", "command":
                     {"type": "REVOKE_ROLE", "principal": ACTORS[to].0, "role": ROLES[role]}}))),
                 Step::Lockdown { by } => (by, PlaneCommand::Admin(AdminCommand::EmergencyLockdown {})),
-                Step::Release { by, token } => {
+                Step::ProductionLock { by } => (by, PlaneCommand::Admin(AdminCommand::ProductionLock {})),
+                Step::KillSwitch { by } => (by, PlaneCommand::Admin(AdminCommand::EngageKillSwitch {})),
+                Step::RequestRun { by, partition } => (by, command(json!({"domain": "jobs", "command": {
+                    "type": "REQUEST_RUN", "job_id": "report", "intent": "manual", "partition": format!("p-{partition}")}}))),
+                Step::Release { by, which, token } => {
                     let me = actor(by).id;
                     let token = match token {
                         TokenChoice::None => None,
@@ -120,7 +162,13 @@ proptest! {
                         TokenChoice::AnyIssued(_) => None,
                         TokenChoice::Wrong => Some("0".repeat(64)),
                     };
-                    (by, PlaneCommand::Admin(AdminCommand::ReleaseLockdown { confirmation_token: token }))
+                    let confirmation_token = token;
+                    let release = match which {
+                        0 => AdminCommand::ReleaseLockdown { confirmation_token },
+                        1 => AdminCommand::ProductionUnlock { confirmation_token },
+                        _ => AdminCommand::ReleaseKillSwitch { confirmation_token },
+                    };
+                    (by, PlaneCommand::Admin(release))
                 }
                 Step::Register { by, artifact, digest } => (by, command(json!({"domain": "artifacts", "command": {
                     "type": "REGISTER_ARTIFACT", "ref": format!("runs/r-{artifact}/report.json"),
@@ -132,6 +180,7 @@ proptest! {
             let ctx = Context::new(at, who.clone());
             let (action, _) = kernel.state().action_of(&cmd);
             let locked = kernel.state().lockdown();
+            let execution_halted = kernel.state().production_locked() || kernel.state().kill_switch();
             let result = kernel.execute(&cmd, &ctx);
             let accepted = result.is_ok();
             if let Err(ExecuteError::Rejected(PlaneRejection::ConfirmationRequired)) = &result {
@@ -143,14 +192,29 @@ proptest! {
             if !who.is_human() && action.safety() == Safety::Reducing {
                 prop_assert!(!accepted, "{who:?} performed human-only {action:?}");
             }
-            if locked && !matches!(cmd, PlaneCommand::Admin(_)) && action.safety() != Safety::Increasing {
+            let is_release_lockdown = matches!(cmd, PlaneCommand::Admin(AdminCommand::ReleaseLockdown { .. }));
+            if locked && !is_release_lockdown && action.safety() != Safety::Increasing {
                 prop_assert!(!accepted, "{action:?} passed the lockdown");
             }
-            if let (true, PlaneCommand::Admin(AdminCommand::ReleaseLockdown { confirmation_token: Some(t) })) = (accepted, &cmd) {
+            if execution_halted && matches!(cmd, PlaneCommand::Jobs(_)) && action == ro_policy::Action::TriggerRun {
+                prop_assert!(!accepted, "a run was requested under a production lock or the kill switch");
+            }
+            let token = match &cmd {
+                PlaneCommand::Admin(
+                    AdminCommand::ReleaseLockdown { confirmation_token: Some(t) }
+                    | AdminCommand::ProductionUnlock { confirmation_token: Some(t) }
+                    | AdminCommand::ReleaseKillSwitch { confirmation_token: Some(t) },
+                ) => Some(t),
+                _ => None,
+            };
+            if let (true, Some(t)) = (accepted, token) {
                 prop_assert!(consumed.insert(t.clone()), "token accepted twice");
                 prop_assert!(issued.iter().any(|(a, i)| *a == who.id && i == t), "token not issued to {who:?}");
-                prop_assert!(!kernel.state().lockdown());
             }
+            prop_assert_eq!(
+                kernel.state().safe_to_execute(),
+                kernel.state().halt_reasons().is_empty()
+            );
         }
         check_replay(&kernel);
     }

@@ -7,7 +7,7 @@
 //! `CONFIRM-WRONG <json>` with a token that was never issued.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
-use ro_admin::{AdminCommand, Plane, PlaneCommand, command_digest};
+use ro_admin::{Plane, PlaneCommand, command_digest};
 use ro_core::{
     Actor, ActorId, Context, Journal, Kernel, Timestamp,
     testing::{check_replay, script},
@@ -15,10 +15,8 @@ use ro_core::{
 
 fn with_token(command: &PlaneCommand, token: String) -> PlaneCommand {
     match command {
-        PlaneCommand::Admin(AdminCommand::ReleaseLockdown { .. }) => {
-            PlaneCommand::Admin(AdminCommand::ReleaseLockdown {
-                confirmation_token: Some(token),
-            })
+        PlaneCommand::Admin(admin) => {
+            PlaneCommand::Admin(admin.clone().with_confirmation_token(token))
         }
         other => other.clone(),
     }
@@ -71,8 +69,8 @@ fn check(text: &str) -> String {
         out.push_str(&script::run(&mut kernel, &ctx, &command, "  "));
     }
     out.push_str(&format!(
-        "lockdown {}\nstate {}\n",
-        kernel.state().lockdown(),
+        "halted by {:?}\nstate {}\n",
+        kernel.state().halt_reasons(),
         check_replay(&kernel)
     ));
     out
@@ -113,6 +111,39 @@ fn authorization_lockdown_and_two_step_release() {
         {"domain":"admin","command":{"type":"RELEASE_LOCKDOWN"}}
         @2026-01-05T14:42:00Z human:ana
         {"domain":"artifacts","command":{"type":"REGISTER_ARTIFACT","ref":"runs/r-2/report.json","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000002"}}
+    "#
+    ));
+}
+
+#[test]
+fn production_lock_and_kill_switch() {
+    insta::assert_snapshot!(check(
+        r#"
+        @2026-01-05T14:30:00Z human:alice
+        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"alice","role":"admin"}}
+        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"bot","role":"operator"}}
+        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"olga","role":"operator"}}
+        {"domain":"jobs","command":{"type":"DEFINE_JOB","definition":{"job_id":"report","version":1}}}
+        @2026-01-05T14:31:00Z agent:bot | venue reports stale prices
+        {"domain":"admin","command":{"type":"PRODUCTION_LOCK"}}
+        @2026-01-05T14:32:00Z human:olga | investigating
+        {"domain":"jobs","command":{"type":"REQUEST_RUN","job_id":"report","intent":"manual","partition":"p-1"}}
+        {"domain":"jobs","command":{"type":"PAUSE_JOB","job_id":"report"}}
+        @2026-01-05T14:33:00Z agent:bot
+        {"domain":"admin","command":{"type":"PRODUCTION_UNLOCK"}}
+        @2026-01-05T14:34:00Z human:olga | prices fresh again
+        {"domain":"admin","command":{"type":"PRODUCTION_UNLOCK"}}
+        @2026-01-05T14:34:30Z agent:bot | second opinion: halt
+        {"domain":"admin","command":{"type":"ENGAGE_KILL_SWITCH"}}
+        @2026-01-05T14:35:00Z human:olga | prices fresh again
+        CONFIRM {"domain":"admin","command":{"type":"PRODUCTION_UNLOCK"}}
+        {"domain":"admin","command":{"type":"PRODUCTION_UNLOCK"}}
+        CONFIRM {"domain":"admin","command":{"type":"PRODUCTION_UNLOCK"}}
+        {"domain":"jobs","command":{"type":"RESUME_JOB","job_id":"report"}}
+        {"domain":"admin","command":{"type":"RELEASE_KILL_SWITCH"}}
+        CONFIRM {"domain":"admin","command":{"type":"RELEASE_KILL_SWITCH"}}
+        {"domain":"jobs","command":{"type":"RESUME_JOB","job_id":"report"}}
+        {"domain":"jobs","command":{"type":"REQUEST_RUN","job_id":"report","intent":"manual","partition":"p-1"}}
     "#
     ));
 }

@@ -232,6 +232,9 @@ pub fn status(store: &Store) -> Result<Value, HostError> {
         "state_digest": digest.to_string(),
         "plane": {
             "lockdown": plane.lockdown(),
+            "production_locked": plane.production_locked(),
+            "kill_switch": plane.kill_switch(),
+            "safe_to_execute": plane.safe_to_execute(),
             "confirmations_issued": plane.confirmations_issued(),
         },
     }))
