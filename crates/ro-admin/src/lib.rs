@@ -507,6 +507,12 @@ impl Plane {
         }
     }
 
+    /// How many confirmations are pending (issued, not used, and not yet forgotten: expired
+    /// ones are forgotten one TTL after their expiry).
+    pub fn pending_confirmations(&self) -> usize {
+        self.pending.len()
+    }
+
     /// How many confirmations have been issued (the next one's number is this plus one).
     pub fn confirmations_issued(&self) -> u64 {
         self.issued
@@ -855,6 +861,14 @@ impl Decider for Plane {
                     expires_at,
                 } => {
                     self.issued += 1;
+                    // Forget confirmations that expired more than a TTL ago (a late token
+                    // is still told it expired for one more TTL), so the pending set stays
+                    // bounded by the requests of the last two TTLs.
+                    let horizon = meta
+                        .at
+                        .checked_add(time::Duration::seconds(-CONFIRMATION_TTL_SECONDS))
+                        .unwrap_or(meta.at);
+                    self.pending.retain(|_, p| p.expires_at >= horizon);
                     self.pending.insert(
                         *token_digest,
                         Pending {

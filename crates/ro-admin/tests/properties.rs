@@ -219,3 +219,61 @@ proptest! {
         check_replay(&kernel);
     }
 }
+
+/// Unused confirmations do not pile up: those expired for more than a TTL are forgotten, while
+/// a token that expired recently is still refused as expired.
+#[test]
+fn expired_confirmations_are_forgotten() {
+    let mut kernel =
+        Kernel::resume(Plane::with_confirmation_key([7; 32]), 0, Journal::new()).unwrap();
+    let t0 = Timestamp::parse_rfc3339("2026-01-05T14:30:00Z").unwrap();
+    let at = |secs: i64| Timestamp::from_unix_seconds(t0.unix_seconds() + secs).unwrap();
+    kernel
+        .execute(&grant("alice", "admin"), &Context::new(at(0), actor(0)))
+        .unwrap();
+    kernel
+        .execute(
+            &PlaneCommand::Admin(AdminCommand::EmergencyLockdown {}),
+            &Context::new(at(0), actor(0)),
+        )
+        .unwrap();
+    let release = PlaneCommand::Admin(AdminCommand::ReleaseLockdown {
+        confirmation_token: None,
+    });
+    let ttl = ro_admin::CONFIRMATION_TTL_SECONDS;
+    let mut first_token = None;
+    for i in 0..50 {
+        let ctx = Context::new(at(i * ttl / 2), actor(0));
+        let result = kernel.execute(&release, &ctx);
+        assert!(matches!(
+            result,
+            Err(ExecuteError::Rejected(PlaneRejection::ConfirmationRequired))
+        ));
+        if first_token.is_none() {
+            let plane = kernel.state();
+            first_token = Some(plane.confirmation_token(
+                &command_digest(&release),
+                &actor(0).id,
+                plane.confirmations_issued(),
+            ));
+        }
+        // Requests every half TTL: at most the last four (two TTLs) are remembered.
+        assert!(
+            kernel.state().pending_confirmations() <= 5,
+            "{}",
+            kernel.state().pending_confirmations()
+        );
+    }
+    assert_eq!(kernel.state().confirmations_issued(), 50);
+    let late = PlaneCommand::Admin(AdminCommand::ReleaseLockdown {
+        confirmation_token: first_token,
+    });
+    let result = kernel.execute(&late, &Context::new(at(50 * ttl), actor(0)));
+    assert!(matches!(
+        result,
+        Err(ExecuteError::Rejected(PlaneRejection::ConfirmationRefused(
+            _
+        )))
+    ));
+    check_replay(&kernel);
+}
