@@ -165,7 +165,15 @@ pub fn apply<R: Read, W: Write>(
     let mut line = String::new();
     loop {
         line.clear();
-        let read = input.read_line(&mut line)?;
+        let read = match input.read_line(&mut line) {
+            Ok(n) => n,
+            Err(e) => {
+                // Unreadable input (e.g. not UTF-8): what ran before it is still committed
+                // and answered, then the whole apply fails.
+                flush(store, &mut held, output)?;
+                return Err(e.into());
+            }
+        };
         if read == 0 {
             break;
         }

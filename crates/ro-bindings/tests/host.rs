@@ -472,3 +472,22 @@ fn queries_answer_in_result_and_append_nothing() {
     assert_eq!(head, 4, "init + register + gate + lockdown");
     assert_eq!(seqs.last(), Some(&4));
 }
+
+#[test]
+fn unreadable_input_still_commits_and_answers_what_ran_before_it() {
+    let path = temp_store("utf8");
+    let alice = ActorId::new("alice").unwrap();
+    let mut store = host::init(&path, &alice, at("2026-01-05T14:30:00Z")).unwrap();
+    let mut input = br#"{"type":"EMERGENCY_LOCKDOWN","at":"2026-01-05T14:31:00Z"}"#.to_vec();
+    input.extend_from_slice(b"\n\xff\xfe\n");
+    let mut reader = BufReader::new(input.as_slice());
+    let mut out = Vec::new();
+    let e = host::apply(&mut store, &mut reader, &mut out, Some(&alice), &mut || {
+        at("2026-01-05T14:31:00Z")
+    })
+    .unwrap_err();
+    assert_eq!(e.code(), "IO_ERROR");
+    assert_eq!(String::from_utf8(out).unwrap().lines().count(), 1);
+    drop(store);
+    assert_eq!(Store::open(&path).unwrap().head().seq, 2);
+}
