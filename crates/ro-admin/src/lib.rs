@@ -39,9 +39,7 @@ use ro_artifacts::{
 };
 use ro_core::{Actor, ActorId, Context, Decider, Digest, EventMeta, InvariantViolation, Timestamp};
 use ro_jobs::{CalendarName, Jobs, JobsCommand, JobsEvent, JobsRejection, Schedule, ScheduleSpec};
-use ro_policy::{
-    Action, DecisionReason, Policy, PolicyCommand, PolicyEvent, PolicyRejection, Request, Safety,
-};
+use ro_policy::{Action, Policy, PolicyCommand, PolicyEvent, PolicyRejection, Request, Safety};
 use serde::{Deserialize, Serialize};
 
 /// How long a pending confirmation stays valid.
@@ -800,11 +798,11 @@ impl Decider for Plane {
                         .collect();
                 }
                 let (action, resource) = self.action_of(command);
-                vec![PlaneEvent::Policy(PolicyEvent::AccessDenied {
-                    action,
-                    resource,
-                    reasons: reasons.iter().map(DecisionReason::label).collect(),
-                })]
+                self.policy
+                    .access_denied_events(action, &resource, reasons, ctx)
+                    .into_iter()
+                    .map(PlaneEvent::Policy)
+                    .collect()
             }
             PlaneRejection::LockdownActive
             | PlaneRejection::ProductionLocked

@@ -834,6 +834,35 @@ impl Policy {
             .collect()
     }
 
+    /// What a denied request leaves in the journal: `AccessDenied` with the decision's
+    /// reasons and, when a non-human attempted a human-only action, an
+    /// `agent_attempted_human_only_action` deviation (if that deviation type is defined).
+    /// Composing planes use it for the commands they authorize themselves.
+    pub fn access_denied_events(
+        &self,
+        action: Action,
+        resource: &str,
+        reasons: &[DecisionReason],
+        ctx: &Context,
+    ) -> Vec<PolicyEvent> {
+        let mut events = vec![PolicyEvent::AccessDenied {
+            action,
+            resource: resource.to_owned(),
+            reasons: reasons.iter().map(DecisionReason::label).collect(),
+        }];
+        if reasons.contains(&DecisionReason::HumanOnly)
+            && let Some(e) = self.open_deviation_event(
+                1,
+                "agent_attempted_human_only_action",
+                ctx.at,
+                format!("{} attempted {action} on {resource}", ctx.actor),
+            )
+        {
+            events.push(e);
+        }
+        events
+    }
+
     fn open_deviation_event(
         &self,
         offset: u64,
@@ -1404,22 +1433,7 @@ impl Decider for Policy {
         match rejection {
             PolicyRejection::Unauthorized { action, reasons } => {
                 let (_, resource, _) = command.action();
-                let mut events = vec![PolicyEvent::AccessDenied {
-                    action: *action,
-                    resource: resource.clone(),
-                    reasons: reasons.iter().map(DecisionReason::label).collect(),
-                }];
-                if reasons.contains(&DecisionReason::HumanOnly)
-                    && let Some(e) = self.open_deviation_event(
-                        1,
-                        "agent_attempted_human_only_action",
-                        ctx.at,
-                        format!("{} attempted {action} on {resource}", ctx.actor),
-                    )
-                {
-                    events.push(e);
-                }
-                events
+                self.access_denied_events(*action, &resource, reasons, ctx)
             }
             PolicyRejection::LimitBreached { limit } => {
                 let PolicyCommand::RecordCost {
