@@ -75,6 +75,13 @@ pub enum AdminCommand {
         #[serde(default)]
         confirmation_token: Option<String>,
     },
+    /// Turns four-eyes confirmation on or off (human-only): when on, the second step of a
+    /// two-step command must come from a different human than the first, who hands the token
+    /// over.
+    ConfigureConfirmations {
+        /// Whether a different human must confirm.
+        four_eyes: bool,
+    },
 }
 
 impl AdminCommand {
@@ -86,7 +93,8 @@ impl AdminCommand {
             | AdminCommand::ReleaseKillSwitch { confirmation_token } => Some(confirmation_token),
             AdminCommand::EmergencyLockdown {}
             | AdminCommand::ProductionLock {}
-            | AdminCommand::EngageKillSwitch {} => None,
+            | AdminCommand::EngageKillSwitch {}
+            | AdminCommand::ConfigureConfirmations { .. } => None,
         }
     }
 
@@ -160,6 +168,17 @@ pub enum AdminEvent {
     /// The kill switch was released.
     KillSwitchReleased {
         /// Who released it.
+        by: ActorId,
+        /// The reason given.
+        reason: Option<ro_core::Reason>,
+    },
+    /// The confirmation mode changed.
+    ConfirmationsConfigured {
+        /// Four-eyes before.
+        before: bool,
+        /// Four-eyes after.
+        after: bool,
+        /// Who changed it.
         by: ActorId,
         /// The reason given.
         reason: Option<ro_core::Reason>,
@@ -357,6 +376,7 @@ pub struct Plane {
     lockdown: Option<ActorId>,
     production_lock: Option<ActorId>,
     kill_switch: Option<ActorId>,
+    four_eyes: bool,
     pending: BTreeMap<Digest, Pending>,
     /// Issued confirmations, for unique tokens (part of the token's input).
     issued: u64,
@@ -404,6 +424,11 @@ impl Plane {
     /// Whether the lockdown is raised.
     pub fn lockdown(&self) -> bool {
         self.lockdown.is_some()
+    }
+
+    /// Whether four-eyes confirmation is on.
+    pub fn four_eyes(&self) -> bool {
+        self.four_eyes
     }
 
     /// Whether production is locked.
@@ -587,6 +612,9 @@ impl Plane {
             PlaneCommand::Admin(AdminCommand::ReleaseKillSwitch { .. }) => {
                 (Action::ReleaseKillSwitch, "production".into())
             }
+            PlaneCommand::Admin(AdminCommand::ConfigureConfirmations { .. }) => {
+                (Action::ConfigureConfirmations, "plane".into())
+            }
         }
     }
 
@@ -609,7 +637,13 @@ impl Plane {
                 .ok_or(PlaneRejection::ConfirmationRefused(
                     "unknown or already used",
                 ))?;
-        if pending.actor != ctx.actor.id {
+        if self.four_eyes {
+            if pending.actor == ctx.actor.id {
+                return Err(PlaneRejection::ConfirmationRefused(
+                    "four-eyes: a different human must confirm",
+                ));
+            }
+        } else if pending.actor != ctx.actor.id {
             return Err(PlaneRejection::ConfirmationRefused(
                 "issued to another actor",
             ));
@@ -741,6 +775,19 @@ impl Decider for Plane {
                     }),
                 ])
             }
+            PlaneCommand::Admin(AdminCommand::ConfigureConfirmations { four_eyes }) => {
+                if *four_eyes == self.four_eyes {
+                    return Ok(Vec::new());
+                }
+                Ok(vec![PlaneEvent::Admin(
+                    AdminEvent::ConfirmationsConfigured {
+                        before: self.four_eyes,
+                        after: *four_eyes,
+                        by: ctx.actor.id.clone(),
+                        reason: ctx.reason.clone(),
+                    },
+                )])
+            }
             PlaneCommand::Admin(AdminCommand::EngageKillSwitch {}) => {
                 if self.kill_switch.is_some() {
                     return Ok(Vec::new());
@@ -852,6 +899,7 @@ impl Decider for Plane {
                     self.pending.clear();
                 }
                 AdminEvent::KillSwitchReleased { .. } => self.kill_switch = None,
+                AdminEvent::ConfirmationsConfigured { after, .. } => self.four_eyes = *after,
                 AdminEvent::ConfirmationRequested {
                     command_digest,
                     actor,

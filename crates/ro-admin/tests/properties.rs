@@ -69,6 +69,10 @@ enum Step {
         by: usize,
         partition: u8,
     },
+    FourEyes {
+        by: usize,
+        on: bool,
+    },
     Register {
         by: usize,
         artifact: u8,
@@ -91,6 +95,7 @@ fn step() -> impl Strategy<Value = Step> {
         2 => who.clone().prop_map(|by| Step::Lockdown { by }),
         1 => who.clone().prop_map(|by| Step::ProductionLock { by }),
         1 => who.clone().prop_map(|by| Step::KillSwitch { by }),
+        1 => (who.clone(), any::<bool>()).prop_map(|(by, on)| Step::FourEyes { by, on }),
         2 => (who.clone(), 0u8..6).prop_map(|(by, partition)| Step::RequestRun { by, partition }),
         5 => (who.clone(), 0u8..3, prop_oneof![
             Just(TokenChoice::None),
@@ -137,6 +142,7 @@ proptest! {
         let job = json!({"domain": "jobs", "command": {"type": "DEFINE_JOB", "definition": {"job_id": "report", "version": 1, "max_concurrent": 100}}});
         kernel.execute(&command(job), &root).unwrap();
         // Tokens handed out, with the actor they were issued to; tokens accepted so far.
+        // (Under four-eyes, `AnyIssued` plays the colleague who was handed a token.)
         let mut issued: Vec<(ActorId, String)> = Vec::new();
         let mut consumed: BTreeSet<String> = BTreeSet::new();
         for step in steps {
@@ -149,6 +155,7 @@ proptest! {
                 Step::Revoke { by, to, role } => (by, command(json!({"domain": "policy", "command":
                     {"type": "REVOKE_ROLE", "principal": ACTORS[to].0, "role": ROLES[role]}}))),
                 Step::Lockdown { by } => (by, PlaneCommand::Admin(AdminCommand::EmergencyLockdown {})),
+                Step::FourEyes { by, on } => (by, PlaneCommand::Admin(AdminCommand::ConfigureConfirmations { four_eyes: on })),
                 Step::ProductionLock { by } => (by, PlaneCommand::Admin(AdminCommand::ProductionLock {})),
                 Step::KillSwitch { by } => (by, PlaneCommand::Admin(AdminCommand::EngageKillSwitch {})),
                 Step::RequestRun { by, partition } => (by, command(json!({"domain": "jobs", "command": {
@@ -180,6 +187,7 @@ proptest! {
             let ctx = Context::new(at, who.clone());
             let (action, _) = kernel.state().action_of(&cmd);
             let locked = kernel.state().lockdown();
+            let four_eyes = kernel.state().four_eyes();
             let execution_halted = kernel.state().production_locked() || kernel.state().kill_switch();
             let result = kernel.execute(&cmd, &ctx);
             let accepted = result.is_ok();
@@ -209,7 +217,14 @@ proptest! {
             };
             if let (true, Some(t)) = (accepted, token) {
                 prop_assert!(consumed.insert(t.clone()), "token accepted twice");
-                prop_assert!(issued.iter().any(|(a, i)| *a == who.id && i == t), "token not issued to {who:?}");
+                let issued_to = issued.iter().find(|(_, i)| i == t).map(|(a, _)| a.clone());
+                prop_assert!(issued_to.is_some(), "a token never issued was accepted");
+                if four_eyes {
+                    prop_assert!(issued_to != Some(who.id.clone()), "four-eyes: {who:?} confirmed their own request");
+                    prop_assert!(who.is_human());
+                } else {
+                    prop_assert_eq!(issued_to, Some(who.id.clone()), "token not issued to {:?}", who);
+                }
             }
             prop_assert_eq!(
                 kernel.state().safe_to_execute(),

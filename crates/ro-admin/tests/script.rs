@@ -147,3 +147,29 @@ fn production_lock_and_kill_switch() {
     "#
     ));
 }
+
+#[test]
+fn four_eyes_confirmation() {
+    insta::assert_snapshot!(check(
+        r#"
+        @2026-01-05T14:30:00Z human:alice
+        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"alice","role":"admin"}}
+        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"olga","role":"operator"}}
+        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"pete","role":"operator"}}
+        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"bot","role":"admin"}}
+        @2026-01-05T14:31:00Z human:alice | two people for every release
+        {"domain":"admin","command":{"type":"CONFIGURE_CONFIRMATIONS","four_eyes":true}}
+        {"domain":"admin","command":{"type":"CONFIGURE_CONFIRMATIONS","four_eyes":true}}
+        @2026-01-05T14:32:00Z agent:bot
+        {"domain":"admin","command":{"type":"CONFIGURE_CONFIRMATIONS","four_eyes":false}}
+        @2026-01-05T14:33:00Z human:olga | sensor fault
+        {"domain":"admin","command":{"type":"EMERGENCY_LOCKDOWN"}}
+        @2026-01-05T14:40:00Z human:olga | fault cleared
+        {"domain":"admin","command":{"type":"RELEASE_LOCKDOWN"}}
+        CONFIRM {"domain":"admin","command":{"type":"RELEASE_LOCKDOWN"}}
+        @2026-01-05T14:41:00Z human:pete | fault cleared, checked
+        CONFIRM-AS olga {"domain":"admin","command":{"type":"RELEASE_LOCKDOWN"}}
+        CONFIRM-AS olga {"domain":"admin","command":{"type":"RELEASE_LOCKDOWN"}}
+    "#
+    ));
+}

@@ -127,6 +127,7 @@ actions! {
     DefineCalendar = "DEFINE_CALENDAR", Reducing, "Define or override a trading calendar (either way: fail-closed).";
     ObserveGate = "OBSERVE_GATE", Routine, "Report an input artifact's gate to the jobs plane.";
     ReportAttempt = "REPORT_ATTEMPT", Routine, "Start, heartbeat or complete an attempt (the host's worker).";
+    ConfigureConfirmations = "CONFIGURE_CONFIRMATIONS", Reducing, "Turn four-eyes confirmation on or off.";
 }
 
 impl fmt::Display for Action {
