@@ -674,6 +674,92 @@ fn enables_execution(command: &PlaneCommand) -> bool {
     )
 }
 
+/// A one-step raise: nothing to record when already raised.
+fn raise(already: bool, event: AdminEvent) -> Vec<PlaneEvent> {
+    if already {
+        Vec::new()
+    } else {
+        vec![PlaneEvent::Admin(event)]
+    }
+}
+
+impl Plane {
+    /// The plane's own commands (authorized and guarded already).
+    fn decide_admin(
+        &self,
+        command: &PlaneCommand,
+        admin: &AdminCommand,
+        ctx: &Context,
+    ) -> Result<Vec<PlaneEvent>, PlaneRejection> {
+        let (by, reason) = (ctx.actor.id.clone(), ctx.reason.clone());
+        match admin {
+            AdminCommand::EmergencyLockdown {} => Ok(raise(
+                self.lockdown.is_some(),
+                AdminEvent::LockdownRaised { by, reason },
+            )),
+            AdminCommand::ProductionLock {} => Ok(raise(
+                self.production_lock.is_some(),
+                AdminEvent::ProductionLocked { by, reason },
+            )),
+            AdminCommand::EngageKillSwitch {} => Ok(raise(
+                self.kill_switch.is_some(),
+                AdminEvent::KillSwitchEngaged { by, reason },
+            )),
+            AdminCommand::ReleaseLockdown { confirmation_token } => self.release(
+                self.lockdown.is_some(),
+                "no lockdown is raised",
+                command,
+                confirmation_token.as_ref(),
+                ctx,
+                AdminEvent::LockdownReleased { by, reason },
+            ),
+            AdminCommand::ProductionUnlock { confirmation_token } => self.release(
+                self.production_lock.is_some(),
+                "production is not locked",
+                command,
+                confirmation_token.as_ref(),
+                ctx,
+                AdminEvent::ProductionUnlocked { by, reason },
+            ),
+            AdminCommand::ReleaseKillSwitch { confirmation_token } => self.release(
+                self.kill_switch.is_some(),
+                "the kill switch is not engaged",
+                command,
+                confirmation_token.as_ref(),
+                ctx,
+                AdminEvent::KillSwitchReleased { by, reason },
+            ),
+            AdminCommand::ConfigureConfirmations { four_eyes } => Ok(raise(
+                *four_eyes == self.four_eyes,
+                AdminEvent::ConfirmationsConfigured {
+                    before: self.four_eyes,
+                    after: *four_eyes,
+                    by,
+                    reason,
+                },
+            )),
+        }
+    }
+
+    /// A two-step release: refused when nothing is raised; otherwise the confirmation is
+    /// checked and consumed, then `event` is recorded.
+    fn release(
+        &self,
+        raised: bool,
+        nothing_raised: &'static str,
+        command: &PlaneCommand,
+        token: Option<&String>,
+        ctx: &Context,
+        event: AdminEvent,
+    ) -> Result<Vec<PlaneEvent>, PlaneRejection> {
+        if !raised {
+            return Err(PlaneRejection::Invalid(nothing_raised));
+        }
+        let consumed = self.confirm(command, token, ctx)?;
+        Ok(vec![PlaneEvent::Admin(consumed), PlaneEvent::Admin(event)])
+    }
+}
+
 impl Decider for Plane {
     type Command = PlaneCommand;
     type Event = PlaneEvent;
@@ -731,85 +817,7 @@ impl Decider for Plane {
                 .into_iter()
                 .map(PlaneEvent::Jobs)
                 .collect()),
-            PlaneCommand::Admin(AdminCommand::EmergencyLockdown {}) => {
-                if self.lockdown.is_some() {
-                    return Ok(Vec::new());
-                }
-                Ok(vec![PlaneEvent::Admin(AdminEvent::LockdownRaised {
-                    by: ctx.actor.id.clone(),
-                    reason: ctx.reason.clone(),
-                })])
-            }
-            PlaneCommand::Admin(AdminCommand::ReleaseLockdown { confirmation_token }) => {
-                if self.lockdown.is_none() {
-                    return Err(PlaneRejection::Invalid("no lockdown is raised"));
-                }
-                let consumed = self.confirm(command, confirmation_token.as_ref(), ctx)?;
-                Ok(vec![
-                    PlaneEvent::Admin(consumed),
-                    PlaneEvent::Admin(AdminEvent::LockdownReleased {
-                        by: ctx.actor.id.clone(),
-                        reason: ctx.reason.clone(),
-                    }),
-                ])
-            }
-            PlaneCommand::Admin(AdminCommand::ProductionLock {}) => {
-                if self.production_lock.is_some() {
-                    return Ok(Vec::new());
-                }
-                Ok(vec![PlaneEvent::Admin(AdminEvent::ProductionLocked {
-                    by: ctx.actor.id.clone(),
-                    reason: ctx.reason.clone(),
-                })])
-            }
-            PlaneCommand::Admin(AdminCommand::ProductionUnlock { confirmation_token }) => {
-                if self.production_lock.is_none() {
-                    return Err(PlaneRejection::Invalid("production is not locked"));
-                }
-                let consumed = self.confirm(command, confirmation_token.as_ref(), ctx)?;
-                Ok(vec![
-                    PlaneEvent::Admin(consumed),
-                    PlaneEvent::Admin(AdminEvent::ProductionUnlocked {
-                        by: ctx.actor.id.clone(),
-                        reason: ctx.reason.clone(),
-                    }),
-                ])
-            }
-            PlaneCommand::Admin(AdminCommand::ConfigureConfirmations { four_eyes }) => {
-                if *four_eyes == self.four_eyes {
-                    return Ok(Vec::new());
-                }
-                Ok(vec![PlaneEvent::Admin(
-                    AdminEvent::ConfirmationsConfigured {
-                        before: self.four_eyes,
-                        after: *four_eyes,
-                        by: ctx.actor.id.clone(),
-                        reason: ctx.reason.clone(),
-                    },
-                )])
-            }
-            PlaneCommand::Admin(AdminCommand::EngageKillSwitch {}) => {
-                if self.kill_switch.is_some() {
-                    return Ok(Vec::new());
-                }
-                Ok(vec![PlaneEvent::Admin(AdminEvent::KillSwitchEngaged {
-                    by: ctx.actor.id.clone(),
-                    reason: ctx.reason.clone(),
-                })])
-            }
-            PlaneCommand::Admin(AdminCommand::ReleaseKillSwitch { confirmation_token }) => {
-                if self.kill_switch.is_none() {
-                    return Err(PlaneRejection::Invalid("the kill switch is not engaged"));
-                }
-                let consumed = self.confirm(command, confirmation_token.as_ref(), ctx)?;
-                Ok(vec![
-                    PlaneEvent::Admin(consumed),
-                    PlaneEvent::Admin(AdminEvent::KillSwitchReleased {
-                        by: ctx.actor.id.clone(),
-                        reason: ctx.reason.clone(),
-                    }),
-                ])
-            }
+            PlaneCommand::Admin(admin) => self.decide_admin(command, admin, ctx),
         }
     }
 
