@@ -4,11 +4,15 @@
 //! **Built so far (issue "ro-admin", in progress):** the composition ([`Plane`],
 //! [`PlaneCommand`], [`PlaneEvent`]) following authorize → guard → decide → append → evolve;
 //! authorization of every artifact and job command through ro-policy (policy commands authorize
-//! themselves), with denied attempts recorded; the emergency lockdown, which refuses every
-//! management command with `LOCKDOWN_ACTIVE`; and two-step confirmations, whose tokens are
-//! keyed by a host secret so they cannot be derived from the journal. Still to come: the
-//! AdminEvent record of every admin action, production lock and kill switch, the model
-//! promotion path, failure status and incidents, health and status projections.
+//! themselves), with denied attempts recorded (an agent's attempt at a human-only action also
+//! opens a Sev-0 deviation); the emergency lockdown, which refuses every management command
+//! with `LOCKDOWN_ACTIVE` and forces every recorded cycle to `STOP`; the production lock and
+//! kill switch, under which nothing may enable execution; two-step confirmations, whose tokens
+//! are keyed by a host secret so they cannot be derived from the journal, with an optional
+//! four-eyes mode; the model promotion path, cycles and their monitoring, the failure status
+//! and incidents ([`registry`]); and the read-only queries ([`PlaneQuery`]). Still to come:
+//! the seed's AdminEvent record shape for every admin action, component freshness and the
+//! mission-control view.
 //!
 //! ```
 //! use ro_admin::{Plane, PlaneCommand, AdminCommand};
@@ -30,15 +34,21 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod registry;
+
 use std::collections::BTreeMap;
 use std::fmt;
 
+use registry::{Change, CycleRecorded, FailureMode, HealthChecklist, Heartbeat, Intent, Registry};
 use ro_artifacts::{
     ArtifactCommand, ArtifactEvent, ArtifactRef, ArtifactRejection, Artifacts, HandoffPackage,
-    Locator, StoryId,
+    Locator, ModelVersion, StoryId,
 };
-use ro_core::{Actor, ActorId, Context, Decider, Digest, EventMeta, InvariantViolation, Timestamp};
+use ro_core::{
+    Actor, ActorId, Context, Decider, Digest, EventMeta, InvariantViolation, Ratio, Timestamp,
+};
 use ro_jobs::{CalendarName, Jobs, JobsCommand, JobsEvent, JobsRejection, Schedule, ScheduleSpec};
+use ro_policy::Day;
 use ro_policy::{Action, Policy, PolicyCommand, PolicyEvent, PolicyRejection, Request, Safety};
 use serde::{Deserialize, Serialize};
 
@@ -82,6 +92,66 @@ pub enum AdminCommand {
         /// Whether a different human must confirm.
         four_eyes: bool,
     },
+    /// Makes a registered model version the candidate, starting its shadow window.
+    SetCandidateModel {
+        /// The version (registered with `REGISTER_MODEL`).
+        version: ModelVersion,
+    },
+    /// Records one cycle of the governed system; its intent is forced to `STOP` while the
+    /// plane is halted.
+    RecordCycle {
+        /// What the system intends to do.
+        intent: Intent,
+        /// How long the cycle took.
+        #[serde(default)]
+        latency_ms: Option<u64>,
+        /// Whether the cycle violated a rule.
+        #[serde(default)]
+        violation: Option<bool>,
+        /// Whether the cycle survived.
+        #[serde(default)]
+        survived: Option<bool>,
+    },
+    /// Sends a share of live traffic to the candidate (human-only).
+    SetCanaryRatio {
+        /// From 0 to 1, at most 4 decimal places (held in basis points).
+        ratio: Ratio,
+    },
+    /// Promotes the candidate to active (human-only, two-step; refused before the shadow
+    /// window is complete).
+    PromoteCandidate {
+        /// The token from the first request.
+        #[serde(default)]
+        confirmation_token: Option<String>,
+    },
+    /// Makes the previous active model active again (human-only, two-step).
+    RollbackModel {
+        /// The token from the first request.
+        #[serde(default)]
+        confirmation_token: Option<String>,
+    },
+    /// Sets how many shadow cycles a candidate needs before promotion (human-only).
+    ConfigureShadowWindow {
+        /// At least 1.
+        cycles: u64,
+    },
+    /// Declares a failure mode beyond `NORMAL` and records an incident.
+    ReportFailure {
+        /// `DEGRADED`, `SAFE_MODE` or `FAILED`.
+        mode: FailureMode,
+        /// What was detected.
+        description: String,
+        /// A registered artifact holding a state snapshot to reproduce it offline.
+        #[serde(default)]
+        snapshot: Option<Locator>,
+    },
+    /// Returns the failure status to `NORMAL`, resolving open incidents (human-only,
+    /// two-step).
+    ResetFailureStatus {
+        /// The token from the first request.
+        #[serde(default)]
+        confirmation_token: Option<String>,
+    },
 }
 
 impl AdminCommand {
@@ -90,11 +160,19 @@ impl AdminCommand {
         match self {
             AdminCommand::ReleaseLockdown { confirmation_token }
             | AdminCommand::ProductionUnlock { confirmation_token }
-            | AdminCommand::ReleaseKillSwitch { confirmation_token } => Some(confirmation_token),
+            | AdminCommand::ReleaseKillSwitch { confirmation_token }
+            | AdminCommand::PromoteCandidate { confirmation_token }
+            | AdminCommand::RollbackModel { confirmation_token }
+            | AdminCommand::ResetFailureStatus { confirmation_token } => Some(confirmation_token),
             AdminCommand::EmergencyLockdown {}
             | AdminCommand::ProductionLock {}
             | AdminCommand::EngageKillSwitch {}
-            | AdminCommand::ConfigureConfirmations { .. } => None,
+            | AdminCommand::ConfigureConfirmations { .. }
+            | AdminCommand::SetCandidateModel { .. }
+            | AdminCommand::RecordCycle { .. }
+            | AdminCommand::SetCanaryRatio { .. }
+            | AdminCommand::ConfigureShadowWindow { .. }
+            | AdminCommand::ReportFailure { .. } => None,
         }
     }
 
@@ -183,6 +261,86 @@ pub enum AdminEvent {
         /// The reason given.
         reason: Option<ro_core::Reason>,
     },
+    /// A model version became the candidate (its shadow window starts; the canary ratio
+    /// returns to zero).
+    CandidateSet {
+        /// The new candidate.
+        version: ModelVersion,
+        /// The candidate it replaced.
+        before: Option<ModelVersion>,
+        /// Who set it.
+        by: ActorId,
+        /// The reason given.
+        reason: Option<ro_core::Reason>,
+    },
+    /// One cycle of the governed system.
+    CycleRecorded(CycleRecorded),
+    /// The canary ratio changed.
+    CanaryRatioSet {
+        /// Before.
+        before: Ratio,
+        /// After.
+        after: Ratio,
+        /// Who set it.
+        by: ActorId,
+        /// The reason given.
+        reason: Option<ro_core::Reason>,
+    },
+    /// The candidate became the active model.
+    CandidatePromoted {
+        /// The new active version.
+        version: ModelVersion,
+        /// The version it replaced (what rollback returns to).
+        previous: Option<ModelVersion>,
+        /// Shadow cycles it completed.
+        shadow_cycles: u64,
+        /// Who promoted it.
+        by: ActorId,
+        /// The reason given.
+        reason: Option<ro_core::Reason>,
+    },
+    /// The previous active model became active again.
+    ModelRolledBack {
+        /// The version that was active.
+        from: ModelVersion,
+        /// The version active now.
+        to: ModelVersion,
+        /// Who rolled back.
+        by: ActorId,
+        /// The reason given.
+        reason: Option<ro_core::Reason>,
+    },
+    /// The shadow window changed.
+    ShadowWindowConfigured {
+        /// Cycles before.
+        before: u64,
+        /// Cycles after.
+        after: u64,
+        /// Who changed it.
+        by: ActorId,
+        /// The reason given.
+        reason: Option<ro_core::Reason>,
+    },
+    /// A failure was reported: an incident is open.
+    FailureReported {
+        /// The mode it raises the status to (at least).
+        mode: FailureMode,
+        /// What was detected.
+        description: String,
+        /// The state snapshot artifact, if any.
+        snapshot: Option<Locator>,
+        /// Who reported it.
+        by: ActorId,
+    },
+    /// The failure status returned to `NORMAL`.
+    FailureStatusReset {
+        /// The status before.
+        before: FailureMode,
+        /// Who reset it.
+        by: ActorId,
+        /// The reason given.
+        reason: Option<ro_core::Reason>,
+    },
     /// A two-step command is pending confirmation.
     ConfirmationRequested {
         /// The digest of the command (what the token is bound to).
@@ -253,6 +411,23 @@ pub enum PlaneRejection {
     /// Nothing to do (e.g. releasing a lockdown that is not raised).
     #[error("{0}")]
     Invalid(&'static str),
+    /// A command's values are wrong.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// No such model version is registered.
+    #[error("model version {0} is not registered; register it with REGISTER_MODEL")]
+    UnknownModel(ModelVersion),
+    /// The candidate has not completed its shadow window.
+    #[error("the shadow window is not complete: {cycles} of {window} cycles")]
+    ShadowWindowIncomplete {
+        /// Shadow cycles completed.
+        cycles: u64,
+        /// Shadow cycles needed.
+        window: u64,
+    },
+    /// The failure status is not `NORMAL`: investigate and reset it first.
+    #[error("the failure status is {0}: investigate the open incidents and reset it first")]
+    FailureStatusActive(FailureMode),
     /// A query's arguments are wrong (an unknown calendar, a cron expression that does not
     /// parse, too many runs asked).
     #[error("{0}")]
@@ -270,7 +445,10 @@ impl ro_core::Rejection for PlaneRejection {
             PlaneRejection::KillSwitchEngaged => "KILL_SWITCH",
             PlaneRejection::ConfirmationRequired => "CONFIRMATION_REQUIRED",
             PlaneRejection::ConfirmationRefused(_) => "CONFIRMATION_REFUSED",
-            PlaneRejection::Invalid(_) => "INVALID_COMMAND",
+            PlaneRejection::Invalid(_) | PlaneRejection::InvalidArgument(_) => "INVALID_COMMAND",
+            PlaneRejection::UnknownModel(_) => "UNKNOWN_MODEL",
+            PlaneRejection::ShadowWindowIncomplete { .. } => "SHADOW_WINDOW_INCOMPLETE",
+            PlaneRejection::FailureStatusActive(_) => "FAILURE_STATUS_ACTIVE",
             PlaneRejection::InvalidQuery(_) => "INVALID_QUERY",
         }
     }
@@ -310,6 +488,15 @@ pub enum PlaneQuery {
     },
     /// The plane's operational status.
     OpsStatus {},
+    /// The operator runbook's heartbeat: models, canary, lockdown, failure status and
+    /// monitoring. (A `HEARTBEAT` with a `run_id` is the jobs command of a running attempt.)
+    Heartbeat {},
+    /// The daily health checklist of a UTC day (the latest cycle's day when absent).
+    HealthChecklist {
+        /// `YYYY-MM-DD`.
+        #[serde(default)]
+        day: Option<Day>,
+    },
 }
 
 /// The answer to a [`PlaneQuery`]; serialized as the response's `result`.
@@ -335,6 +522,43 @@ pub enum QueryAnswer {
         /// Why, sorted; empty when `OK`.
         reason_codes: Vec<&'static str>,
     },
+    /// `HEARTBEAT`.
+    Heartbeat(Heartbeat),
+    /// `HEALTH_CHECKLIST`.
+    HealthChecklist(HealthChecklist),
+    /// A query with nothing to report (`HEALTH_CHECKLIST` before any cycle).
+    Nothing {},
+}
+
+/// What a command's response carries in `result`, derived from the events it appended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum CommandResult {
+    /// `RECORD_CYCLE`: the intent in effect (`STOP` while halted).
+    Cycle {
+        /// The intent in effect.
+        intent: Intent,
+        /// Whether it was forced to `STOP`.
+        forced_stop: bool,
+        /// Whether the cycle counted toward the shadow window.
+        shadow: bool,
+    },
+    /// Every other command.
+    Empty {},
+}
+
+/// The `result` of a command whose events are `events`.
+pub fn command_result<'a>(events: impl IntoIterator<Item = &'a PlaneEvent>) -> CommandResult {
+    for event in events {
+        if let PlaneEvent::Admin(AdminEvent::CycleRecorded(cycle)) = event {
+            return CommandResult::Cycle {
+                intent: cycle.intent.clone(),
+                forced_stop: cycle.forced_stop,
+                shadow: cycle.shadow,
+            };
+        }
+    }
+    CommandResult::Empty {}
 }
 
 /// A pending two-step confirmation.
@@ -377,6 +601,7 @@ pub struct Plane {
     production_lock: Option<ActorId>,
     kill_switch: Option<ActorId>,
     four_eyes: bool,
+    registry: Registry,
     pending: BTreeMap<Digest, Pending>,
     /// Issued confirmations, for unique tokens (part of the token's input).
     issued: u64,
@@ -419,6 +644,11 @@ impl Plane {
     /// The jobs plane's state.
     pub fn jobs(&self) -> &Jobs {
         &self.jobs
+    }
+
+    /// The model registry, cycles and failure status.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
     }
 
     /// Whether the lockdown is raised.
@@ -527,6 +757,13 @@ impl Plane {
                     reason_codes,
                 })
             }
+            PlaneQuery::Heartbeat {} => Ok(QueryAnswer::Heartbeat(
+                self.registry.heartbeat(self.lockdown.is_some()),
+            )),
+            PlaneQuery::HealthChecklist { day } => Ok(match day.or(self.registry.last_day()) {
+                Some(day) => QueryAnswer::HealthChecklist(self.registry.health_checklist(day)),
+                None => QueryAnswer::Nothing {},
+            }),
         }
     }
 
@@ -615,6 +852,30 @@ impl Plane {
             PlaneCommand::Admin(AdminCommand::ConfigureConfirmations { .. }) => {
                 (Action::ConfigureConfirmations, "plane".into())
             }
+            PlaneCommand::Admin(AdminCommand::SetCandidateModel { .. }) => {
+                (Action::SetCandidateModel, "registry".into())
+            }
+            PlaneCommand::Admin(AdminCommand::RecordCycle { .. }) => {
+                (Action::RecordCycle, "registry".into())
+            }
+            PlaneCommand::Admin(AdminCommand::SetCanaryRatio { .. }) => {
+                (Action::SetCanaryRatio, "registry".into())
+            }
+            PlaneCommand::Admin(AdminCommand::PromoteCandidate { .. }) => {
+                (Action::PromoteModel, "registry".into())
+            }
+            PlaneCommand::Admin(AdminCommand::RollbackModel { .. }) => {
+                (Action::RollbackModel, "registry".into())
+            }
+            PlaneCommand::Admin(AdminCommand::ConfigureShadowWindow { .. }) => {
+                (Action::ConfigureShadowWindow, "registry".into())
+            }
+            PlaneCommand::Admin(AdminCommand::ReportFailure { .. }) => {
+                (Action::ReportFailure, "plane".into())
+            }
+            PlaneCommand::Admin(AdminCommand::ResetFailureStatus { .. }) => {
+                (Action::ResetFailureStatus, "plane".into())
+            }
         }
     }
 
@@ -661,7 +922,8 @@ impl Plane {
 }
 
 /// Whether a command would enable execution (refused under a production lock or the kill
-/// switch): requesting or backfilling runs, starting attempts, resuming a job.
+/// switch): requesting or backfilling runs, starting attempts, resuming a job, promoting a
+/// model.
 fn enables_execution(command: &PlaneCommand) -> bool {
     matches!(
         command,
@@ -670,7 +932,7 @@ fn enables_execution(command: &PlaneCommand) -> bool {
                 | JobsCommand::Backfill { .. }
                 | JobsCommand::StartAttempt { .. }
                 | JobsCommand::ResumeJob { .. }
-        )
+        ) | PlaneCommand::Admin(AdminCommand::PromoteCandidate { .. })
     )
 }
 
@@ -738,6 +1000,163 @@ impl Plane {
                     reason,
                 },
             )),
+            AdminCommand::SetCandidateModel { version } => {
+                if self.artifacts.model(version).is_none() {
+                    return Err(PlaneRejection::UnknownModel(version.clone()));
+                }
+                if self.registry.active() == Some(version) {
+                    return Err(PlaneRejection::Invalid(
+                        "that version is already the active model",
+                    ));
+                }
+                Ok(raise(
+                    self.registry.candidate() == Some(version),
+                    AdminEvent::CandidateSet {
+                        version: version.clone(),
+                        before: self.registry.candidate().cloned(),
+                        by,
+                        reason,
+                    },
+                ))
+            }
+            AdminCommand::RecordCycle {
+                intent,
+                latency_ms,
+                violation,
+                survived,
+            } => {
+                registry::validate_cycle(*latency_ms).map_err(PlaneRejection::InvalidArgument)?;
+                let halted = !self.safe_to_execute();
+                let stop = Intent::stop();
+                let forced_stop = halted && *intent != stop;
+                Ok(vec![PlaneEvent::Admin(AdminEvent::CycleRecorded(
+                    CycleRecorded {
+                        intent: if halted { stop } else { intent.clone() },
+                        forced_stop,
+                        requested_intent: forced_stop.then(|| intent.clone()),
+                        latency_ms: *latency_ms,
+                        violation: violation.unwrap_or(false),
+                        survived: *survived,
+                        shadow: !halted && self.registry.candidate().is_some(),
+                    },
+                ))])
+            }
+            AdminCommand::SetCanaryRatio { ratio } => {
+                if self.registry.candidate().is_none() && *ratio != Ratio::ZERO {
+                    return Err(PlaneRejection::Invalid(
+                        "no candidate model: set one with SET_CANDIDATE_MODEL first",
+                    ));
+                }
+                Ok(raise(
+                    *ratio == self.registry.canary(),
+                    AdminEvent::CanaryRatioSet {
+                        before: self.registry.canary(),
+                        after: *ratio,
+                        by,
+                        reason,
+                    },
+                ))
+            }
+            AdminCommand::PromoteCandidate { confirmation_token } => {
+                let Some(version) = self.registry.candidate() else {
+                    return Err(PlaneRejection::Invalid(
+                        "no candidate model: set one with SET_CANDIDATE_MODEL first",
+                    ));
+                };
+                if !self.registry.shadow_complete() {
+                    return Err(PlaneRejection::ShadowWindowIncomplete {
+                        cycles: self.registry.shadow_cycles(),
+                        window: self.registry.shadow_window(),
+                    });
+                }
+                if self.registry.failure() != FailureMode::Normal {
+                    return Err(PlaneRejection::FailureStatusActive(self.registry.failure()));
+                }
+                let consumed = self.confirm(command, confirmation_token.as_ref(), ctx)?;
+                Ok(vec![
+                    PlaneEvent::Admin(consumed),
+                    PlaneEvent::Admin(AdminEvent::CandidatePromoted {
+                        version: version.clone(),
+                        previous: self.registry.active().cloned(),
+                        shadow_cycles: self.registry.shadow_cycles(),
+                        by,
+                        reason,
+                    }),
+                ])
+            }
+            AdminCommand::RollbackModel { confirmation_token } => {
+                let (Some(from), Some(to)) =
+                    (self.registry.active(), self.registry.rollback_target())
+                else {
+                    return Err(PlaneRejection::Invalid(
+                        "no previous active model to roll back to",
+                    ));
+                };
+                let consumed = self.confirm(command, confirmation_token.as_ref(), ctx)?;
+                Ok(vec![
+                    PlaneEvent::Admin(consumed),
+                    PlaneEvent::Admin(AdminEvent::ModelRolledBack {
+                        from: from.clone(),
+                        to: to.clone(),
+                        by,
+                        reason,
+                    }),
+                ])
+            }
+            AdminCommand::ConfigureShadowWindow { cycles } => {
+                if *cycles == 0 {
+                    return Err(PlaneRejection::Invalid(
+                        "a shadow window is at least 1 cycle",
+                    ));
+                }
+                Ok(raise(
+                    *cycles == self.registry.shadow_window(),
+                    AdminEvent::ShadowWindowConfigured {
+                        before: self.registry.shadow_window(),
+                        after: *cycles,
+                        by,
+                        reason,
+                    },
+                ))
+            }
+            AdminCommand::ReportFailure {
+                mode,
+                description,
+                snapshot,
+            } => {
+                if *mode == FailureMode::Normal {
+                    return Err(PlaneRejection::Invalid(
+                        "report a mode beyond NORMAL; RESET_FAILURE_STATUS returns to NORMAL",
+                    ));
+                }
+                registry::validate_description(description)
+                    .map_err(PlaneRejection::InvalidArgument)?;
+                if let Some(locator) = snapshot
+                    && self.artifacts.artifact(locator).is_none()
+                {
+                    return Err(PlaneRejection::InvalidArgument(format!(
+                        "snapshot {locator} is not a registered artifact"
+                    )));
+                }
+                Ok(vec![PlaneEvent::Admin(AdminEvent::FailureReported {
+                    mode: *mode,
+                    description: description.clone(),
+                    snapshot: snapshot.clone(),
+                    by,
+                })])
+            }
+            AdminCommand::ResetFailureStatus { confirmation_token } => self.release(
+                self.registry.failure() != FailureMode::Normal,
+                "the failure status is already NORMAL",
+                command,
+                confirmation_token.as_ref(),
+                ctx,
+                AdminEvent::FailureStatusReset {
+                    before: self.registry.failure(),
+                    by,
+                    reason,
+                },
+            ),
         }
     }
 
@@ -778,9 +1197,12 @@ impl Decider for Plane {
         // 2. Guard: during lockdown only its release and what makes the plane safer pass;
         //    under a production lock or the kill switch nothing may enable execution.
         if self.lockdown.is_some() {
+            // Cycles are still recorded (their intent forced to STOP).
             let passes = matches!(
                 command,
-                PlaneCommand::Admin(AdminCommand::ReleaseLockdown { .. })
+                PlaneCommand::Admin(
+                    AdminCommand::ReleaseLockdown { .. } | AdminCommand::RecordCycle { .. }
+                )
             ) || action.safety() == Safety::Increasing;
             if !passes {
                 return Err(PlaneRejection::LockdownActive);
@@ -908,6 +1330,47 @@ impl Decider for Plane {
                 }
                 AdminEvent::KillSwitchReleased { .. } => self.kill_switch = None,
                 AdminEvent::ConfirmationsConfigured { after, .. } => self.four_eyes = *after,
+                AdminEvent::CandidateSet { version, .. } => {
+                    self.registry
+                        .apply(Change::Candidate(version), meta.at, meta.seq);
+                }
+                AdminEvent::CycleRecorded(cycle) => {
+                    self.registry.apply(Change::Cycle(cycle), meta.at, meta.seq);
+                }
+                AdminEvent::CanaryRatioSet { after, .. } => {
+                    self.registry
+                        .apply(Change::Canary(*after), meta.at, meta.seq);
+                }
+                AdminEvent::CandidatePromoted { version, .. } => {
+                    self.registry
+                        .apply(Change::Promoted(version), meta.at, meta.seq);
+                }
+                AdminEvent::ModelRolledBack { to, .. } => {
+                    self.registry
+                        .apply(Change::RolledBack(to), meta.at, meta.seq);
+                }
+                AdminEvent::ShadowWindowConfigured { after, .. } => {
+                    self.registry
+                        .apply(Change::ShadowWindow(*after), meta.at, meta.seq);
+                }
+                AdminEvent::FailureReported {
+                    mode,
+                    description,
+                    snapshot,
+                    by,
+                } => self.registry.apply(
+                    Change::Failure {
+                        mode: *mode,
+                        description,
+                        snapshot: snapshot.as_ref(),
+                        by,
+                    },
+                    meta.at,
+                    meta.seq,
+                ),
+                AdminEvent::FailureStatusReset { .. } => {
+                    self.registry.apply(Change::Reset, meta.at, meta.seq);
+                }
                 AdminEvent::ConfirmationRequested {
                     command_digest,
                     actor,
@@ -943,6 +1406,7 @@ impl Decider for Plane {
         self.policy.check_invariants()?;
         self.artifacts.check_invariants()?;
         self.jobs.check_invariants()?;
+        self.registry.check().map_err(InvariantViolation)?;
         if self.pending.len() as u64 > self.issued {
             return Err(InvariantViolation(
                 "more pending confirmations than were issued".into(),

@@ -2,7 +2,8 @@
 //! irregularly advancing time. After every command: no agent or service performed a
 //! human-only action, the lockdown refused every management command, no run was requested
 //! under a production lock or the kill switch, no confirmation token was accepted twice or
-//! from anyone but the actor it was issued to; at the end, replay equals
+//! from anyone but the actor it was issued to, every cycle recorded while halted has intent
+//! `STOP`, no promotion skipped its shadow window; at the end, replay equals
 //! incremental application and two replays agree.
 #![allow(
     clippy::unwrap_used,
@@ -59,7 +60,8 @@ enum Step {
     KillSwitch {
         by: usize,
     },
-    /// `which`: 0 releases the lockdown, 1 unlocks production, 2 releases the kill switch.
+    /// `which`: 0 releases the lockdown, 1 unlocks production, 2 releases the kill switch,
+    /// 3 promotes the candidate, 4 rolls the model back, 5 resets the failure status.
     Release {
         by: usize,
         which: u8,
@@ -82,9 +84,21 @@ enum Step {
         by: usize,
         max: u32,
     },
+    Candidate {
+        by: usize,
+        version: u8,
+    },
+    Cycle {
+        by: usize,
+        buy: bool,
+    },
+    ReportFailure {
+        by: usize,
+    },
 }
 
 const ROLES: [&str; 3] = ["admin", "operator", "analyst"];
+const MODELS: [&str; 2] = ["M-A-V1", "M-B-V2"];
 
 fn step() -> impl Strategy<Value = Step> {
     let who = 0..ACTORS.len();
@@ -97,7 +111,10 @@ fn step() -> impl Strategy<Value = Step> {
         1 => who.clone().prop_map(|by| Step::KillSwitch { by }),
         1 => (who.clone(), any::<bool>()).prop_map(|(by, on)| Step::FourEyes { by, on }),
         2 => (who.clone(), 0u8..6).prop_map(|(by, partition)| Step::RequestRun { by, partition }),
-        5 => (who.clone(), 0u8..3, prop_oneof![
+        3 => (who.clone(), 0u8..2).prop_map(|(by, version)| Step::Candidate { by, version }),
+        4 => (who.clone(), any::<bool>()).prop_map(|(by, buy)| Step::Cycle { by, buy }),
+        1 => who.clone().prop_map(|by| Step::ReportFailure { by }),
+        6 => (who.clone(), 0u8..6, prop_oneof![
             Just(TokenChoice::None),
             Just(TokenChoice::OwnLatest),
             (0usize..8).prop_map(TokenChoice::AnyIssued),
@@ -141,6 +158,10 @@ proptest! {
         }
         let job = json!({"domain": "jobs", "command": {"type": "DEFINE_JOB", "definition": {"job_id": "report", "version": 1, "max_concurrent": 100}}});
         kernel.execute(&command(job), &root).unwrap();
+        for version in ["M-A-V1", "M-B-V2"] {
+            kernel.execute(&command(json!({"domain": "artifacts", "command": {"type": "REGISTER_MODEL", "metadata": {"version": version}}})), &root).unwrap();
+        }
+        kernel.execute(&PlaneCommand::Admin(AdminCommand::ConfigureShadowWindow { cycles: 2 }), &root).unwrap();
         // Tokens handed out, with the actor they were issued to; tokens accepted so far.
         // (Under four-eyes, `AnyIssued` plays the colleague who was handed a token.)
         let mut issued: Vec<(ActorId, String)> = Vec::new();
@@ -173,7 +194,10 @@ proptest! {
                     let release = match which {
                         0 => AdminCommand::ReleaseLockdown { confirmation_token },
                         1 => AdminCommand::ProductionUnlock { confirmation_token },
-                        _ => AdminCommand::ReleaseKillSwitch { confirmation_token },
+                        2 => AdminCommand::ReleaseKillSwitch { confirmation_token },
+                        3 => AdminCommand::PromoteCandidate { confirmation_token },
+                        4 => AdminCommand::RollbackModel { confirmation_token },
+                        _ => AdminCommand::ResetFailureStatus { confirmation_token },
                     };
                     (by, PlaneCommand::Admin(release))
                 }
@@ -182,6 +206,12 @@ proptest! {
                     "digest": format!("blake3:{digest:064x}")}}))),
                 Step::DefinePool { by, max } => (by, command(json!({"domain": "jobs", "command":
                     {"type": "DEFINE_POOL", "pool": "batch", "max_running": max}}))),
+                Step::Candidate { by, version } => (by, command(json!({"domain": "admin", "command":
+                    {"type": "SET_CANDIDATE_MODEL", "version": MODELS[usize::from(version)]}}))),
+                Step::Cycle { by, buy } => (by, command(json!({"domain": "admin", "command":
+                    {"type": "RECORD_CYCLE", "intent": if buy { "BUY" } else { "HOLD" }, "latency_ms": 5, "survived": true}}))),
+                Step::ReportFailure { by } => (by, command(json!({"domain": "admin", "command":
+                    {"type": "REPORT_FAILURE", "mode": "DEGRADED", "description": "drift"}}))),
             };
             let who = actor(by);
             let ctx = Context::new(at, who.clone());
@@ -189,7 +219,20 @@ proptest! {
             let locked = kernel.state().lockdown();
             let four_eyes = kernel.state().four_eyes();
             let execution_halted = kernel.state().production_locked() || kernel.state().kill_switch();
+            let halted = !kernel.state().safe_to_execute();
+            let shadow_complete = kernel.state().registry().shadow_complete();
             let result = kernel.execute(&cmd, &ctx);
+            if let Ok(envelopes) = &result {
+                match ro_admin::command_result(envelopes.iter().map(|e| &e.event)) {
+                    ro_admin::CommandResult::Cycle { intent, .. } if halted => {
+                        prop_assert_eq!(intent.as_str(), "STOP", "a cycle ran while halted");
+                    }
+                    _ => {}
+                }
+                if matches!(cmd, PlaneCommand::Admin(AdminCommand::PromoteCandidate { .. })) {
+                    prop_assert!(shadow_complete, "a promotion skipped its shadow window");
+                }
+            }
             let accepted = result.is_ok();
             if let Err(ExecuteError::Rejected(PlaneRejection::ConfirmationRequired)) = &result {
                 prop_assert!(who.is_human(), "a confirmation was offered to {who:?}");
@@ -201,7 +244,8 @@ proptest! {
                 prop_assert!(!accepted, "{who:?} performed human-only {action:?}");
             }
             let is_release_lockdown = matches!(cmd, PlaneCommand::Admin(AdminCommand::ReleaseLockdown { .. }));
-            if locked && !is_release_lockdown && action.safety() != Safety::Increasing {
+            let is_cycle = matches!(cmd, PlaneCommand::Admin(AdminCommand::RecordCycle { .. }));
+            if locked && !is_release_lockdown && !is_cycle && action.safety() != Safety::Increasing {
                 prop_assert!(!accepted, "{action:?} passed the lockdown");
             }
             if execution_halted && matches!(cmd, PlaneCommand::Jobs(_)) && action == ro_policy::Action::TriggerRun {
@@ -211,7 +255,10 @@ proptest! {
                 PlaneCommand::Admin(
                     AdminCommand::ReleaseLockdown { confirmation_token: Some(t) }
                     | AdminCommand::ProductionUnlock { confirmation_token: Some(t) }
-                    | AdminCommand::ReleaseKillSwitch { confirmation_token: Some(t) },
+                    | AdminCommand::ReleaseKillSwitch { confirmation_token: Some(t) }
+                    | AdminCommand::PromoteCandidate { confirmation_token: Some(t) }
+                    | AdminCommand::RollbackModel { confirmation_token: Some(t) }
+                    | AdminCommand::ResetFailureStatus { confirmation_token: Some(t) },
                 ) => Some(t),
                 _ => None,
             };

@@ -4,10 +4,11 @@
 //! Script lines: context lines as in `ro_core::testing::script`; a plane command as JSON;
 //! `CONFIRM <json>` re-sends the command with the token of the latest confirmation issued to
 //! the current actor; `CONFIRM-AS <id> <json>` with the token issued to another actor;
-//! `CONFIRM-WRONG <json>` with a token that was never issued.
+//! `CONFIRM-WRONG <json>` with a token that was never issued; `QUERY <json>` asks a
+//! read-only query as the current actor and prints its answer.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
-use ro_admin::{Plane, PlaneCommand, command_digest};
+use ro_admin::{Plane, PlaneCommand, PlaneQuery, command_digest};
 use ro_core::{
     Actor, ActorId, Context, Journal, Kernel, Timestamp,
     testing::{check_replay, script},
@@ -33,6 +34,18 @@ fn check(text: &str) -> String {
     for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
         if script::context_line(line, &mut ctx) {
             out.push_str(&format!("{line}\n"));
+            continue;
+        }
+        if let Some(json) = line.strip_prefix("QUERY ") {
+            out.push_str(&format!("{line}\n"));
+            let query: PlaneQuery = serde_json::from_str(json).unwrap();
+            match kernel.state().query(&query, &ctx.actor) {
+                Ok(answer) => out.push_str(&format!(
+                    "  = {}\n",
+                    serde_json::to_string(&answer).unwrap()
+                )),
+                Err(e) => out.push_str(&format!("  → {}: {e}\n", ro_core::Rejection::code(&e))),
+            }
             continue;
         }
         let (directive, json) = match line.split_once(' ') {
@@ -170,6 +183,95 @@ fn four_eyes_confirmation() {
         @2026-01-05T14:41:00Z human:pete | fault cleared, checked
         CONFIRM-AS olga {"domain":"admin","command":{"type":"RELEASE_LOCKDOWN"}}
         CONFIRM-AS olga {"domain":"admin","command":{"type":"RELEASE_LOCKDOWN"}}
+    "#
+    ));
+}
+
+#[test]
+fn model_promotion_lockdown_and_rollback() {
+    insta::assert_snapshot!(check(
+        r#"
+        @2026-01-05T14:30:00Z human:alice
+        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"alice","role":"admin"}}
+        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"olga","role":"operator"}}
+        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"bot","role":"operator"}}
+        @2026-01-05T14:31:00Z human:olga
+        {"domain":"admin","command":{"type":"SET_CANDIDATE_MODEL","version":"M-Ghost-V1"}}
+        {"domain":"artifacts","command":{"type":"REGISTER_MODEL","metadata":{"version":"M-Base-V1"}}}
+        {"domain":"artifacts","command":{"type":"REGISTER_MODEL","metadata":{"version":"M-Next-V2","trained_on":"2026-01-02"}}}
+        {"domain":"admin","command":{"type":"CONFIGURE_SHADOW_WINDOW","cycles":0}}
+        {"domain":"admin","command":{"type":"CONFIGURE_SHADOW_WINDOW","cycles":2}}
+        {"domain":"admin","command":{"type":"SET_CANARY_RATIO","ratio":"0.05"}}
+        {"domain":"admin","command":{"type":"SET_CANDIDATE_MODEL","version":"M-Base-V1"}}
+        {"domain":"admin","command":{"type":"RECORD_CYCLE","intent":"HOLD","latency_ms":12,"survived":true}}
+        {"domain":"admin","command":{"type":"PROMOTE_CANDIDATE"}}
+        {"domain":"admin","command":{"type":"RECORD_CYCLE","intent":"BUY","latency_ms":70,"violation":true,"survived":true}}
+        {"domain":"admin","command":{"type":"RECORD_CYCLE","intent":"hold"}}
+        {"domain":"admin","command":{"type":"RECORD_CYCLE","intent":"HOLD","latency_ms":3600001}}
+        {"domain":"admin","command":{"type":"PROMOTE_CANDIDATE"}}
+        CONFIRM {"domain":"admin","command":{"type":"PROMOTE_CANDIDATE"}}
+        {"domain":"admin","command":{"type":"SET_CANDIDATE_MODEL","version":"M-Next-V2"}}
+        @2026-01-05T14:32:00Z agent:bot
+        {"domain":"admin","command":{"type":"SET_CANARY_RATIO","ratio":"0.05"}}
+        @2026-01-05T14:32:00Z human:olga | canary on live traffic
+        {"domain":"admin","command":{"type":"SET_CANARY_RATIO","ratio":"0.05"}}
+        {"domain":"admin","command":{"type":"RECORD_CYCLE","intent":"HOLD","latency_ms":9,"survived":true}}
+        {"domain":"admin","command":{"type":"PROMOTE_CANDIDATE"}}
+        @2026-01-05T14:33:00Z agent:bot | erratic orders
+        {"domain":"admin","command":{"type":"EMERGENCY_LOCKDOWN"}}
+        {"domain":"admin","command":{"type":"RECORD_CYCLE","intent":"BUY","latency_ms":8,"survived":true}}
+        QUERY {"type":"HEARTBEAT"}
+        @2026-01-05T14:34:00Z human:olga
+        {"domain":"admin","command":{"type":"RECORD_CYCLE","intent":"HOLD","latency_ms":8,"survived":false}}
+        CONFIRM {"domain":"admin","command":{"type":"PROMOTE_CANDIDATE"}}
+        {"domain":"admin","command":{"type":"SET_CANDIDATE_MODEL","version":"M-Base-V1"}}
+        {"domain":"artifacts","command":{"type":"REGISTER_MODEL","metadata":{"version":"M-Other-V3"}}}
+        {"domain":"admin","command":{"type":"RELEASE_LOCKDOWN"}}
+        CONFIRM {"domain":"admin","command":{"type":"RELEASE_LOCKDOWN"}}
+        {"domain":"admin","command":{"type":"RECORD_CYCLE","intent":"HOLD","latency_ms":10,"survived":true}}
+        {"domain":"admin","command":{"type":"PROMOTE_CANDIDATE"}}
+        CONFIRM {"domain":"admin","command":{"type":"PROMOTE_CANDIDATE"}}
+        QUERY {"type":"HEARTBEAT"}
+        @2026-01-05T14:40:00Z human:olga | V2 worse than expected
+        {"domain":"admin","command":{"type":"ROLLBACK_MODEL"}}
+        CONFIRM {"domain":"admin","command":{"type":"ROLLBACK_MODEL"}}
+        {"domain":"admin","command":{"type":"ROLLBACK_MODEL"}}
+        QUERY {"type":"HEARTBEAT"}
+        QUERY {"type":"HEALTH_CHECKLIST"}
+    "#
+    ));
+}
+
+#[test]
+fn failure_status_and_incidents() {
+    insta::assert_snapshot!(check(
+        r#"
+        @2026-01-05T14:30:00Z human:alice
+        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"alice","role":"admin"}}
+        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"olga","role":"operator"}}
+        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"bot","role":"operator"}}
+        {"domain":"artifacts","command":{"type":"REGISTER_ARTIFACT","ref":"failures/state-1.bin","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000003"}}
+        {"domain":"artifacts","command":{"type":"REGISTER_MODEL","metadata":{"version":"M-A-V1"}}}
+        {"domain":"admin","command":{"type":"CONFIGURE_SHADOW_WINDOW","cycles":1}}
+        {"domain":"admin","command":{"type":"SET_CANDIDATE_MODEL","version":"M-A-V1"}}
+        {"domain":"admin","command":{"type":"RECORD_CYCLE","intent":"HOLD"}}
+        @2026-01-05T14:31:00Z agent:bot
+        {"domain":"admin","command":{"type":"RESET_FAILURE_STATUS"}}
+        {"domain":"admin","command":{"type":"REPORT_FAILURE","mode":"NORMAL","description":"fine"}}
+        {"domain":"admin","command":{"type":"REPORT_FAILURE","mode":"DEGRADED","description":"  "}}
+        {"domain":"admin","command":{"type":"REPORT_FAILURE","mode":"DEGRADED","description":"x","snapshot":"failures/missing.bin"}}
+        {"domain":"admin","command":{"type":"REPORT_FAILURE","mode":"FAILED","description":"position limits breached","snapshot":"failures/state-1.bin"}}
+        {"domain":"admin","command":{"type":"REPORT_FAILURE","mode":"DEGRADED","description":"latency above 50 ms"}}
+        QUERY {"type":"HEARTBEAT"}
+        {"domain":"admin","command":{"type":"RESET_FAILURE_STATUS"}}
+        @2026-01-05T14:40:00Z human:olga | limits restored
+        {"domain":"admin","command":{"type":"PROMOTE_CANDIDATE"}}
+        {"domain":"admin","command":{"type":"RESET_FAILURE_STATUS"}}
+        CONFIRM {"domain":"admin","command":{"type":"RESET_FAILURE_STATUS"}}
+        QUERY {"type":"HEARTBEAT"}
+        {"domain":"admin","command":{"type":"RESET_FAILURE_STATUS"}}
+        {"domain":"admin","command":{"type":"PROMOTE_CANDIDATE"}}
+        CONFIRM {"domain":"admin","command":{"type":"PROMOTE_CANDIDATE"}}
     "#
     ));
 }

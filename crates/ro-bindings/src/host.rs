@@ -69,10 +69,13 @@ pub fn execute_line(
     let outcome = kernel.execute(&command, &decoded.ctx);
     let appended = events_after(kernel, before);
     match outcome {
-        Ok(_) => (
-            true,
-            json!({ "ok": true, "seq": kernel.head().seq, "events": appended, "result": {} }),
-        ),
+        Ok(envelopes) => {
+            let result = ro_admin::command_result(envelopes.iter().map(|e| &e.event));
+            (
+                true,
+                json!({ "ok": true, "seq": kernel.head().seq, "events": appended, "result": result }),
+            )
+        }
         Err(ExecuteError::Rejected(PlaneRejection::ConfirmationRequired)) => {
             let plane = kernel.state();
             let token = plane.confirmation_token(
@@ -110,14 +113,39 @@ fn answer(
         .and_then(|v| v.get("type").cloned())
         .unwrap_or(Value::Null);
     match kernel.state().query(query, &ctx.actor) {
-        Ok(result) => (
-            true,
-            json!({ "ok": true, "seq": kernel.head().seq, "events": [], "result": result }),
-        ),
+        Ok(result) => {
+            let mut result = serde_json::to_value(result).unwrap_or(Value::Null);
+            add_audit_hashes(kernel, &mut result);
+            (
+                true,
+                json!({ "ok": true, "seq": kernel.head().seq, "events": [], "result": result }),
+            )
+        }
         Err(e) => (
             false,
             protocol::error_response(e.code(), &e.to_string(), json!({ "type": ty })),
         ),
+    }
+}
+
+/// Incidents name the seq that recorded them; the host, which holds the journal, adds the
+/// audit hash: the journal's head hash at detection (the `prev` of that record).
+fn add_audit_hashes(kernel: &Kernel<ro_admin::Plane>, result: &mut Value) {
+    let Some(incidents) = result
+        .get_mut("open_incidents")
+        .and_then(Value::as_array_mut)
+    else {
+        return;
+    };
+    for incident in incidents {
+        let hash = incident
+            .get("audit_seq")
+            .and_then(Value::as_u64)
+            .and_then(|seq| kernel.journal().get(seq))
+            .map(|record| record.prev.to_string());
+        if let (Some(hash), Some(map)) = (hash, incident.as_object_mut()) {
+            map.insert("audit_hash".into(), Value::String(hash));
+        }
     }
 }
 

@@ -17,12 +17,20 @@ pub const CONTEXT_FIELDS: [&str; 5] = ["at", "actor", "operator_id", "correlatio
 const DOMAINS: [&str; 4] = ["policy", "artifacts", "jobs", "admin"];
 
 /// The query types: answered in `result`, appending nothing.
-pub const QUERY_TYPES: [&str; 4] = [
+pub const QUERY_TYPES: [&str; 6] = [
     "READ_ARTIFACT",
     "HANDOFF_PACKAGE",
     "NEXT_RUNS",
     "OPS_STATUS",
+    "HEARTBEAT",
+    "HEALTH_CHECKLIST",
 ];
+
+/// Whether a document is a query. `HEARTBEAT` is both the runbook's query and the jobs
+/// command a running attempt sends: the command names its `run_id`, the query nothing.
+fn is_query(ty: &str, map: &Map<String, Value>) -> bool {
+    QUERY_TYPES.contains(&ty) && !(ty == "HEARTBEAT" && map.contains_key("run_id"))
+}
 
 /// What a line asks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,7 +173,7 @@ pub fn decode(
         Some(other) => return Err(field("type", format!("expected a string, got {other}"))),
         None => return Err(field("type", "missing; every command names its `type`")),
     };
-    let (request, causation) = if QUERY_TYPES.contains(&ty.as_str()) {
+    let (request, causation) = if is_query(&ty, &map) {
         let query = serde_json::from_value::<PlaneQuery>(Value::Object(map)).map_err(|e| {
             ProtocolError::Command {
                 ty: ty.clone(),

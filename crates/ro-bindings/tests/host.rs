@@ -491,3 +491,160 @@ fn unreadable_input_still_commits_and_answers_what_ran_before_it() {
     drop(store);
     assert_eq!(Store::open(&path).unwrap().head().seq, 2);
 }
+
+/// Sends one line as Op-01 at a fixed time.
+fn send(store: &mut Store, line: &str) -> (bool, Value) {
+    let op = ActorId::new("Op-01").unwrap();
+    host::execute_line(
+        store.kernel_mut(),
+        line,
+        Some(&op),
+        at("2026-01-05T14:31:00Z"),
+    )
+}
+
+/// Sends a two-step command, then again with the token it was given.
+fn two_step(store: &mut Store, line: &str) -> Value {
+    let (ok, first) = send(store, line);
+    assert!(
+        ok && first["confirmation_required"] == true,
+        "{line}: {first}"
+    );
+    let token = first["confirmation_token"].as_str().unwrap().to_string();
+    let mut doc: Value = serde_json::from_str(line).unwrap();
+    doc["confirmation_token"] = Value::String(token);
+    let (ok, done) = send(store, &doc.to_string());
+    assert!(ok, "{line}: {done}");
+    done
+}
+
+/// The operator runbook's documents, exactly as written there, through the protocol: model
+/// promotion on the shadow path, the canary ratio as a decimal, the heartbeat query, cycles
+/// forced to STOP in a lockdown, rollback and the failure status, each two-step with tokens.
+#[test]
+fn the_runbook_documents_work_as_written() {
+    let path = temp_store("runbook");
+    let op = ActorId::new("Op-01").unwrap();
+    let store = &mut host::init(&path, &op, at("2026-01-05T14:30:00Z")).unwrap();
+    for line in [
+        r#"{"type":"REGISTER_MODEL","metadata":{"version":"M-Base-V0"}}"#,
+        r#"{"type":"SET_CANDIDATE_MODEL","version":"M-Base-V0"}"#,
+        r#"{"type":"CONFIGURE_SHADOW_WINDOW","cycles":3}"#,
+    ] {
+        let (ok, response) = send(store, line);
+        assert!(ok, "{line}: {response}");
+    }
+    for _ in 0..3 {
+        assert!(send(store, r#"{"type":"RECORD_CYCLE","intent":"HOLD"}"#).0);
+    }
+    two_step(
+        store,
+        r#"{ "type": "PROMOTE_CANDIDATE", "operator_id": "Op-01" }"#,
+    );
+    // Steps 1 to 3 of the shadow path, as the runbook writes them.
+    for line in [
+        "{\n  \"type\": \"REGISTER_MODEL\",\n  \"metadata\": { \"version\": \"M-MyModel-V1\" }\n}"
+            .replace('\n', ""),
+        r#"{ "type": "SET_CANDIDATE_MODEL", "version": "M-MyModel-V1" }"#.into(),
+        r#"{ "type": "SET_CANARY_RATIO", "ratio": 0.05 }"#.into(),
+    ] {
+        let (ok, response) = send(store, &line);
+        assert!(ok, "{line}: {response}");
+    }
+    let (ok, early) = send(
+        store,
+        r#"{ "type": "PROMOTE_CANDIDATE", "operator_id": "Op-01" }"#,
+    );
+    assert!(
+        !ok && early["error"]["code"] == "SHADOW_WINDOW_INCOMPLETE",
+        "{early}"
+    );
+    let (ok, cycle) = send(
+        store,
+        r#"{"type":"RECORD_CYCLE","intent":"BUY","latency_ms":12,"survived":true}"#,
+    );
+    assert!(ok && cycle["result"]["intent"] == "BUY", "{cycle}");
+    let (ok, heartbeat) = send(store, r#"{"type":"HEARTBEAT"}"#);
+    assert!(
+        ok && heartbeat["events"] == serde_json::json!([]),
+        "{heartbeat}"
+    );
+    let result = &heartbeat["result"];
+    assert_eq!(result["active_model"], "M-Base-V0");
+    assert_eq!(result["candidate_model"], "M-MyModel-V1");
+    assert_eq!(result["canary_ratio_bp"], 500);
+    assert_eq!(result["lockdown"], false);
+    assert_eq!(result["failure_status"], "NORMAL");
+    assert_eq!(result["monitoring"]["shadow_cycles"], 1);
+    // The jobs plane's HEARTBEAT names a run: it is decoded as the jobs command.
+    let (ok, job_heartbeat) = send(store, r#"{"type":"HEARTBEAT","run_id":"run-x"}"#);
+    assert!(!ok, "{job_heartbeat}");
+    assert_ne!(
+        job_heartbeat["error"]["code"], "INVALID_COMMAND",
+        "{job_heartbeat}"
+    );
+    // The panic button: cycles are forced to STOP, management refused, release two-step.
+    assert!(
+        send(
+            store,
+            r#"{ "type": "EMERGENCY_LOCKDOWN", "operator_id": "Op-01" }"#
+        )
+        .0
+    );
+    let (ok, stopped) = send(store, r#"{"type":"RECORD_CYCLE","intent":"BUY"}"#);
+    assert!(ok && stopped["result"]["intent"] == "STOP", "{stopped}");
+    let (ok, frozen) = send(store, r#"{ "type": "SET_CANARY_RATIO", "ratio": 0.1 }"#);
+    assert!(
+        !ok && frozen["error"]["code"] == "LOCKDOWN_ACTIVE",
+        "{frozen}"
+    );
+    two_step(
+        store,
+        r#"{ "type": "UNRELEASE_LOCKDOWN", "operator_id": "Op-01" }"#,
+    );
+    for _ in 0..2 {
+        assert!(send(store, r#"{"type":"RECORD_CYCLE","intent":"HOLD"}"#).0);
+    }
+    two_step(
+        store,
+        r#"{ "type": "PROMOTE_CANDIDATE", "operator_id": "Op-01" }"#,
+    );
+    two_step(
+        store,
+        r#"{ "type": "ROLLBACK_MODEL", "operator_id": "Op-01" }"#,
+    );
+    let (_, heartbeat) = send(store, r#"{"type":"HEARTBEAT"}"#);
+    assert_eq!(
+        heartbeat["result"]["active_model"], "M-Base-V0",
+        "{heartbeat}"
+    );
+    // Incident investigation: the audit hash is the journal's head at detection.
+    let head_before = store.kernel().head().hash;
+    let (ok, failed) = send(
+        store,
+        r#"{"type":"REPORT_FAILURE","mode":"FAILED","description":"limits breached"}"#,
+    );
+    assert!(ok, "{failed}");
+    let (_, heartbeat) = send(store, r#"{"type":"HEARTBEAT"}"#);
+    assert_eq!(heartbeat["result"]["failure_status"], "FAILED");
+    let incident = &heartbeat["result"]["open_incidents"][0];
+    assert_eq!(incident["audit_seq"], failed["seq"]);
+    assert_eq!(
+        incident["audit_hash"],
+        head_before.to_string().as_str(),
+        "{incident}"
+    );
+    two_step(
+        store,
+        r#"{ "type": "RESET_FAILURE_STATUS", "operator_id": "Op-01" }"#,
+    );
+    let (_, heartbeat) = send(store, r#"{"type":"HEARTBEAT"}"#);
+    assert_eq!(heartbeat["result"]["failure_status"], "NORMAL");
+    // Out-of-range ratios are refused, naming the field.
+    let (ok, bad) = send(store, r#"{ "type": "SET_CANARY_RATIO", "ratio": 1.5 }"#);
+    assert!(
+        !ok && bad["error"]["message"].as_str().unwrap().contains("ratio"),
+        "{bad}"
+    );
+    store.commit().unwrap();
+}

@@ -30,6 +30,7 @@
 //! - [`Actor`]: who acted, with an [`ActorKind`] (human, agent or service).
 //! - [`Id`]: validated identifiers, typed by an [`IdKind`] marker ([`id_kind!`]).
 //! - [`Digest`]: blake3, `blake3:<hex>` on the wire.
+//! - [`Ratio`]: a ratio from 0 to 1 in basis points, read exactly from a decimal.
 //! - [`canonical`]: the canonical JSON (RFC 8785, integers only) every hash is taken over.
 //! - [`Event`] and [`Envelope`]: a domain event and its record (seq, prev, hash, at, actor,
 //!   correlation, causation, schema version), with [`Upcaster`]s for older schema versions.
@@ -57,6 +58,7 @@ pub mod digest;
 pub mod event;
 pub mod id;
 pub mod journal;
+pub mod ratio;
 pub mod snapshot;
 pub mod timestamp;
 
@@ -72,5 +74,6 @@ pub use digest::Digest;
 pub use event::{Envelope, Event, EventMeta, Upcaster};
 pub use id::{Id, IdError, IdKind};
 pub use journal::{Head, Journal, Record, VerifyError};
+pub use ratio::Ratio;
 pub use snapshot::Restored;
 pub use timestamp::Timestamp;

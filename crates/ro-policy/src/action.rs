@@ -128,6 +128,9 @@ actions! {
     ObserveGate = "OBSERVE_GATE", Routine, "Report an input artifact's gate to the jobs plane.";
     ReportAttempt = "REPORT_ATTEMPT", Routine, "Start, heartbeat or complete an attempt (the host's worker).";
     ConfigureConfirmations = "CONFIGURE_CONFIRMATIONS", Reducing, "Turn four-eyes confirmation on or off.";
+    ReportFailure = "REPORT_FAILURE", Increasing, "Declare a failure mode and record an incident.";
+    ConfigureShadowWindow = "CONFIGURE_SHADOW_WINDOW", Reducing, "Set how many shadow cycles a candidate needs before promotion.";
+    ReportComponent = "REPORT_COMPONENT", Routine, "Report a component's heartbeat and health (the host's monitor).";
 }
 
 impl fmt::Display for Action {

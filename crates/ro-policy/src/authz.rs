@@ -51,6 +51,7 @@ pub fn builtin_roles() -> BTreeMap<&'static str, ActionSet> {
                 PromoteModel,
                 RollbackModel,
                 SetCanaryRatio,
+                ConfigureShadowWindow,
                 ReleaseLockdown,
                 ReleaseKillSwitch,
                 ProductionUnlock,

@@ -1,0 +1,588 @@
+//! The model registry's promotion path, the governed system's cycles and their monitoring,
+//! and the failure status with its incidents (the operator runbook, seed 002).
+//!
+//! - A registered model version (`REGISTER_MODEL`, in ro-artifacts) becomes the candidate
+//!   (`SET_CANDIDATE_MODEL`), which starts its shadow window: every recorded cycle outside a
+//!   halt counts one step. Promotion (`PROMOTE_CANDIDATE`, two-step) is refused until the
+//!   window is complete (default [`DEFAULT_SHADOW_WINDOW`] cycles, set with
+//!   `CONFIGURE_SHADOW_WINDOW`) and while the failure status is not `NORMAL`.
+//! - A canary ratio (`SET_CANARY_RATIO`) sends a share of live traffic to the candidate; it is
+//!   held in basis points and returns to zero when the candidate changes or is promoted.
+//! - Rollback (`ROLLBACK_MODEL`, two-step) makes the previous active version active again.
+//! - `RECORD_CYCLE` records one cycle; while the plane is halted (lockdown, kill switch or
+//!   production lock) its intent is forced to `STOP` and it does not count toward the shadow
+//!   window (learning is frozen).
+//! - `REPORT_FAILURE` raises the failure status to a mode beyond `NORMAL` and records an
+//!   incident with the journal position of its detection (the record before it carries the
+//!   audit hash) and an optional snapshot artifact; `RESET_FAILURE_STATUS` (two-step) returns
+//!   to `NORMAL` and resolves the open incidents.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use ro_artifacts::{Locator, ModelVersion};
+use ro_core::{ActorId, Ratio, Timestamp};
+use ro_policy::Day;
+use serde::{Deserialize, Serialize};
+
+/// Shadow cycles a candidate needs before promotion, unless configured otherwise.
+pub const DEFAULT_SHADOW_WINDOW: u64 = 1_000;
+/// The largest latency recorded for a cycle, in milliseconds (one hour); larger values are
+/// refused.
+pub const MAX_LATENCY_MS: u64 = 3_600_000;
+/// The longest incident description, in bytes.
+pub const MAX_DESCRIPTION_BYTES: usize = 2_000;
+/// The health checklist's survival-rate floor, in basis points (the rate must be above it).
+pub const SURVIVAL_FLOOR_BP: u32 = 9_000;
+/// The health checklist's violation-rate ceiling, in basis points (the rate must be below it).
+pub const VIOLATION_CEILING_BP: u32 = 100;
+/// The health checklist's 99th-percentile latency ceiling, in milliseconds (below it).
+pub const LATENCY_P99_CEILING_MS: u64 = 50;
+
+/// The intent of one cycle of the governed system: 1 to 32 characters of `A-Z`, `0-9` and
+/// `_` (e.g. `HOLD`, `BUY`, `STOP`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Intent(String);
+
+impl Intent {
+    /// The intent every cycle is forced to while the plane is halted.
+    pub fn stop() -> Intent {
+        Intent("STOP".into())
+    }
+
+    /// The intent's name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Intent {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        let ok = (1..=32).contains(&text.len())
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+        if ok {
+            Ok(Intent(text))
+        } else {
+            Err(format!(
+                "intent {:?}: 1 to 32 characters of A-Z, 0-9 and _ (e.g. HOLD, STOP)",
+                text.chars().take(40).collect::<String>()
+            ))
+        }
+    }
+}
+
+impl From<Intent> for String {
+    fn from(intent: Intent) -> String {
+        intent.0
+    }
+}
+
+impl fmt::Display for Intent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The failure status: `NORMAL`, or a mode beyond it, in increasing severity.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum FailureMode {
+    /// Nothing is wrong.
+    #[default]
+    Normal,
+    /// Working, with reduced quality (e.g. a health threshold breached).
+    Degraded,
+    /// Running only safe, pre-agreed behaviour.
+    SafeMode,
+    /// Failed: a human must investigate and reset.
+    Failed,
+}
+
+impl fmt::Display for FailureMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FailureMode::Normal => "NORMAL",
+            FailureMode::Degraded => "DEGRADED",
+            FailureMode::SafeMode => "SAFE_MODE",
+            FailureMode::Failed => "FAILED",
+        })
+    }
+}
+
+/// One incident: a failure reported, with where in the journal it was detected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Incident {
+    /// The incident's number (1, 2, …).
+    pub incident: u64,
+    /// The mode it raised.
+    pub mode: FailureMode,
+    /// What was detected.
+    pub description: String,
+    /// Who reported it.
+    pub reported_by: ActorId,
+    /// When.
+    pub detected_at: Timestamp,
+    /// The seq of the event that recorded it: the `prev` of that record is the journal's head
+    /// hash at detection (the audit hash).
+    pub audit_seq: u64,
+    /// An artifact holding the state snapshot to reproduce it offline, if any.
+    pub snapshot: Option<Locator>,
+    /// When the failure status was reset, if it was.
+    pub resolved_at: Option<Timestamp>,
+}
+
+/// Cycle figures of one UTC day.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CycleStats {
+    /// Cycles recorded.
+    pub cycles: u64,
+    /// Cycles whose intent was forced to `STOP`.
+    pub forced_stops: u64,
+    /// Cycles that reported whether they survived.
+    pub survival_reported: u64,
+    /// Of those, how many survived.
+    pub survived: u64,
+    /// Cycles that reported a violation.
+    pub violations: u64,
+    /// Latencies reported, in milliseconds → how many cycles.
+    latencies: BTreeMap<u64, u64>,
+}
+
+impl CycleStats {
+    fn record(&mut self, cycle: &CycleRecorded) {
+        self.cycles += 1;
+        if cycle.forced_stop {
+            self.forced_stops += 1;
+        }
+        if let Some(survived) = cycle.survived {
+            self.survival_reported += 1;
+            if survived {
+                self.survived += 1;
+            }
+        }
+        if cycle.violation {
+            self.violations += 1;
+        }
+        if let Some(ms) = cycle.latency_ms {
+            *self.latencies.entry(ms).or_default() += 1;
+        }
+    }
+
+    /// Survived / reported, in basis points (rounded down); `None` when none reported.
+    pub fn survival_rate_bp(&self) -> Option<u32> {
+        share_bp(self.survived, self.survival_reported)
+    }
+
+    /// Violations / cycles, in basis points (rounded up: a rate is never understated);
+    /// `None` without cycles.
+    pub fn violation_rate_bp(&self) -> Option<u32> {
+        if self.cycles == 0 {
+            return None;
+        }
+        let scaled = u128::from(self.violations) * 10_000;
+        let rate = scaled.div_ceil(u128::from(self.cycles));
+        u32::try_from(rate).ok()
+    }
+
+    /// The 99th-percentile latency in milliseconds (nearest rank); `None` without latencies.
+    pub fn latency_p99_ms(&self) -> Option<u64> {
+        let total: u64 = self.latencies.values().sum();
+        if total == 0 {
+            return None;
+        }
+        // Nearest rank: the smallest value with at least ceil(0.99 · n) values at or below it.
+        let rank = (u128::from(total) * 99).div_ceil(100);
+        let mut seen = 0u128;
+        for (ms, count) in &self.latencies {
+            seen += u128::from(*count);
+            if seen >= rank {
+                return Some(*ms);
+            }
+        }
+        self.latencies.keys().next_back().copied()
+    }
+}
+
+fn share_bp(part: u64, whole: u64) -> Option<u32> {
+    if whole == 0 {
+        return None;
+    }
+    u32::try_from(u128::from(part) * 10_000 / u128::from(whole)).ok()
+}
+
+/// The facts of one recorded cycle (the body of the `CycleRecorded` event).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CycleRecorded {
+    /// The intent in effect: `STOP` while the plane is halted.
+    pub intent: Intent,
+    /// Whether the given intent was overridden by `STOP`.
+    #[serde(default)]
+    pub forced_stop: bool,
+    /// The intent the system asked for, when it was overridden.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_intent: Option<Intent>,
+    /// The cycle's latency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<u64>,
+    /// Whether it reported a violation.
+    #[serde(default)]
+    pub violation: bool,
+    /// Whether it survived, when reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub survived: Option<bool>,
+    /// Whether it counted toward the candidate's shadow window.
+    #[serde(default)]
+    pub shadow: bool,
+}
+
+/// The registry's state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Registry {
+    active: Option<ModelVersion>,
+    /// Earlier active versions, most recent last (what rollback returns to).
+    previous: Vec<ModelVersion>,
+    candidate: Option<ModelVersion>,
+    shadow_cycles: u64,
+    shadow_window: u64,
+    canary: Ratio,
+    failure: FailureMode,
+    incidents: Vec<Incident>,
+    days: BTreeMap<Day, CycleStats>,
+    last_day: Option<Day>,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Registry {
+            active: None,
+            previous: Vec::new(),
+            candidate: None,
+            shadow_cycles: 0,
+            shadow_window: DEFAULT_SHADOW_WINDOW,
+            canary: Ratio::ZERO,
+            failure: FailureMode::Normal,
+            incidents: Vec::new(),
+            days: BTreeMap::new(),
+            last_day: None,
+        }
+    }
+}
+
+/// What happened in the registry (wrapped in [`crate::AdminEvent`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Change<'a> {
+    Candidate(&'a ModelVersion),
+    Cycle(&'a CycleRecorded),
+    Canary(Ratio),
+    Promoted(&'a ModelVersion),
+    RolledBack(&'a ModelVersion),
+    ShadowWindow(u64),
+    Failure {
+        mode: FailureMode,
+        description: &'a str,
+        snapshot: Option<&'a Locator>,
+        by: &'a ActorId,
+    },
+    Reset,
+}
+
+impl Registry {
+    /// The active model version.
+    pub fn active(&self) -> Option<&ModelVersion> {
+        self.active.as_ref()
+    }
+
+    /// The candidate model version.
+    pub fn candidate(&self) -> Option<&ModelVersion> {
+        self.candidate.as_ref()
+    }
+
+    /// The version rollback would make active.
+    pub fn rollback_target(&self) -> Option<&ModelVersion> {
+        self.previous.last()
+    }
+
+    /// Shadow cycles the candidate has completed.
+    pub fn shadow_cycles(&self) -> u64 {
+        self.shadow_cycles
+    }
+
+    /// Shadow cycles a candidate needs.
+    pub fn shadow_window(&self) -> u64 {
+        self.shadow_window
+    }
+
+    /// The canary ratio.
+    pub fn canary(&self) -> Ratio {
+        self.canary
+    }
+
+    /// The failure status.
+    pub fn failure(&self) -> FailureMode {
+        self.failure
+    }
+
+    /// Every incident, oldest first.
+    pub fn incidents(&self) -> &[Incident] {
+        &self.incidents
+    }
+
+    /// The cycle figures of a UTC day.
+    pub fn day(&self, day: Day) -> Option<&CycleStats> {
+        self.days.get(&day)
+    }
+
+    /// The UTC day of the latest cycle.
+    pub fn last_day(&self) -> Option<Day> {
+        self.last_day
+    }
+
+    /// Whether the candidate may be promoted: the shadow window is complete.
+    pub fn shadow_complete(&self) -> bool {
+        self.candidate.is_some() && self.shadow_cycles >= self.shadow_window
+    }
+
+    pub(crate) fn apply(&mut self, change: Change<'_>, at: Timestamp, seq: u64) {
+        match change {
+            Change::Candidate(version) => {
+                self.candidate = Some(version.clone());
+                self.shadow_cycles = 0;
+                self.canary = Ratio::ZERO;
+            }
+            Change::Cycle(cycle) => {
+                if cycle.shadow {
+                    self.shadow_cycles = self.shadow_cycles.saturating_add(1);
+                }
+                let day = Day::of(at);
+                self.days.entry(day).or_default().record(cycle);
+                self.last_day = Some(day);
+            }
+            Change::Canary(ratio) => self.canary = ratio,
+            Change::Promoted(version) => {
+                if let Some(old) = self.active.replace(version.clone()) {
+                    self.previous.push(old);
+                }
+                self.candidate = None;
+                self.shadow_cycles = 0;
+                self.canary = Ratio::ZERO;
+            }
+            Change::RolledBack(to) => {
+                if self.previous.last() == Some(to) {
+                    self.previous.pop();
+                }
+                self.active = Some(to.clone());
+            }
+            Change::ShadowWindow(cycles) => self.shadow_window = cycles,
+            Change::Failure {
+                mode,
+                description,
+                snapshot,
+                by,
+            } => {
+                self.failure = self.failure.max(mode);
+                let incident = u64::try_from(self.incidents.len()).unwrap_or(u64::MAX) + 1;
+                self.incidents.push(Incident {
+                    incident,
+                    mode,
+                    description: description.to_owned(),
+                    reported_by: by.clone(),
+                    detected_at: at,
+                    audit_seq: seq,
+                    snapshot: snapshot.cloned(),
+                    resolved_at: None,
+                });
+            }
+            Change::Reset => {
+                self.failure = FailureMode::Normal;
+                for incident in &mut self.incidents {
+                    incident.resolved_at.get_or_insert(at);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn check(&self) -> Result<(), String> {
+        if self.candidate.is_none() && (self.shadow_cycles != 0 || self.canary != Ratio::ZERO) {
+            return Err("shadow progress or a canary ratio without a candidate".into());
+        }
+        if self.failure == FailureMode::Normal
+            && self.incidents.iter().any(|i| i.resolved_at.is_none())
+        {
+            return Err("an open incident while the failure status is NORMAL".into());
+        }
+        if self.shadow_window == 0 {
+            return Err("a shadow window of zero cycles".into());
+        }
+        Ok(())
+    }
+
+    /// The runbook's `HEARTBEAT` answer.
+    pub fn heartbeat(&self, lockdown: bool) -> Heartbeat {
+        let today = self.last_day.and_then(|d| self.days.get(&d));
+        Heartbeat {
+            active_model: self.active.clone(),
+            candidate_model: self.candidate.clone(),
+            canary_ratio: self.canary,
+            canary_ratio_bp: self.canary.basis_points(),
+            lockdown,
+            failure_status: self.failure,
+            monitoring: Monitoring {
+                shadow_cycles: self.shadow_cycles,
+                shadow_window: self.shadow_window,
+                shadow_complete: self.shadow_complete(),
+                day: self.last_day,
+                cycles: today.map_or(0, |s| s.cycles),
+                survival_rate_bp: today.and_then(CycleStats::survival_rate_bp),
+                violation_rate_bp: today.and_then(CycleStats::violation_rate_bp),
+                latency_p99_ms: today.and_then(CycleStats::latency_p99_ms),
+            },
+            open_incidents: self
+                .incidents
+                .iter()
+                .filter(|i| i.resolved_at.is_none())
+                .cloned()
+                .collect(),
+        }
+    }
+
+    /// The daily health checklist of a UTC day (seed 002, section 4): survival rate above
+    /// 90 %, violation rate below 1 %, 99th-percentile latency below 50 ms, and the active
+    /// model. A figure with no data fails its check (nothing is assumed healthy).
+    pub fn health_checklist(&self, day: Day) -> HealthChecklist {
+        let stats = self.days.get(&day).cloned().unwrap_or_default();
+        let survival = stats.survival_rate_bp();
+        let violation = stats.violation_rate_bp();
+        let latency = stats.latency_p99_ms();
+        let checks = vec![
+            Check {
+                check: "survival_rate_bp",
+                value: survival.map(u64::from),
+                threshold: format!("> {SURVIVAL_FLOOR_BP}"),
+                pass: survival.is_some_and(|v| v > SURVIVAL_FLOOR_BP),
+            },
+            Check {
+                check: "violation_rate_bp",
+                value: violation.map(u64::from),
+                threshold: format!("< {VIOLATION_CEILING_BP}"),
+                pass: violation.is_some_and(|v| v < VIOLATION_CEILING_BP),
+            },
+            Check {
+                check: "latency_p99_ms",
+                value: latency,
+                threshold: format!("< {LATENCY_P99_CEILING_MS}"),
+                pass: latency.is_some_and(|v| v < LATENCY_P99_CEILING_MS),
+            },
+        ];
+        HealthChecklist {
+            day,
+            pass: checks.iter().all(|c| c.pass),
+            checks,
+            cycles: stats.cycles,
+            forced_stops: stats.forced_stops,
+            active_model: self.active.clone(),
+            failure_status: self.failure,
+        }
+    }
+}
+
+/// Checks a cycle's figures.
+pub(crate) fn validate_cycle(latency_ms: Option<u64>) -> Result<(), String> {
+    match latency_ms {
+        Some(ms) if ms > MAX_LATENCY_MS => Err(format!(
+            "latency_ms {ms} is more than {MAX_LATENCY_MS} (one hour)"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Checks an incident description.
+pub(crate) fn validate_description(description: &str) -> Result<(), String> {
+    if description.trim().is_empty() {
+        return Err("describe what was detected".into());
+    }
+    if description.len() > MAX_DESCRIPTION_BYTES {
+        return Err(format!(
+            "the description is longer than {MAX_DESCRIPTION_BYTES} bytes"
+        ));
+    }
+    Ok(())
+}
+
+/// The `HEARTBEAT` answer (seed 002).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Heartbeat {
+    /// The active model version.
+    pub active_model: Option<ModelVersion>,
+    /// The candidate.
+    pub candidate_model: Option<ModelVersion>,
+    /// The canary ratio as an exact decimal string (`"0.05"`).
+    pub canary_ratio: Ratio,
+    /// The same in basis points.
+    pub canary_ratio_bp: u32,
+    /// Whether the lockdown is raised.
+    pub lockdown: bool,
+    /// `NORMAL` when nothing is wrong.
+    pub failure_status: FailureMode,
+    /// Shadow progress and the latest day's figures.
+    pub monitoring: Monitoring,
+    /// Incidents not yet resolved.
+    pub open_incidents: Vec<Incident>,
+}
+
+/// The monitoring part of the heartbeat: rates in basis points, `null` without data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Monitoring {
+    /// Shadow cycles completed by the candidate.
+    pub shadow_cycles: u64,
+    /// Shadow cycles needed.
+    pub shadow_window: u64,
+    /// Whether promotion is allowed by the window.
+    pub shadow_complete: bool,
+    /// The UTC day of the figures below (the latest cycle's).
+    pub day: Option<Day>,
+    /// Cycles that day.
+    pub cycles: u64,
+    /// Survival rate that day.
+    pub survival_rate_bp: Option<u32>,
+    /// Violation rate that day.
+    pub violation_rate_bp: Option<u32>,
+    /// 99th-percentile latency that day.
+    pub latency_p99_ms: Option<u64>,
+}
+
+/// One check of the health checklist.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    /// The figure checked.
+    pub check: &'static str,
+    /// Its value, `null` without data.
+    pub value: Option<u64>,
+    /// What it must be.
+    pub threshold: String,
+    /// Whether it passed.
+    pub pass: bool,
+}
+
+/// The daily health checklist.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HealthChecklist {
+    /// The UTC day.
+    pub day: Day,
+    /// Whether every check passed.
+    pub pass: bool,
+    /// The checks.
+    pub checks: Vec<Check>,
+    /// Cycles that day.
+    pub cycles: u64,
+    /// Cycles forced to `STOP` that day.
+    pub forced_stops: u64,
+    /// The active model (verify it matches expectations).
+    pub active_model: Option<ModelVersion>,
+    /// The failure status.
+    pub failure_status: FailureMode,
+}
