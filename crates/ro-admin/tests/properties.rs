@@ -95,6 +95,22 @@ enum Step {
     ReportFailure {
         by: usize,
     },
+    /// A two-step command (`which` as for `Release`) confirmed at once by its requester.
+    Confirmed {
+        by: usize,
+        which: u8,
+    },
+}
+
+fn two_step_command(which: u8, confirmation_token: Option<String>) -> AdminCommand {
+    match which {
+        0 => AdminCommand::ReleaseLockdown { confirmation_token },
+        1 => AdminCommand::ProductionUnlock { confirmation_token },
+        2 => AdminCommand::ReleaseKillSwitch { confirmation_token },
+        3 => AdminCommand::PromoteCandidate { confirmation_token },
+        4 => AdminCommand::RollbackModel { confirmation_token },
+        _ => AdminCommand::ResetFailureStatus { confirmation_token },
+    }
 }
 
 const ROLES: [&str; 3] = ["admin", "operator", "analyst"];
@@ -114,6 +130,7 @@ fn step() -> impl Strategy<Value = Step> {
         3 => (who.clone(), 0u8..2).prop_map(|(by, version)| Step::Candidate { by, version }),
         4 => (who.clone(), any::<bool>()).prop_map(|(by, buy)| Step::Cycle { by, buy }),
         1 => who.clone().prop_map(|by| Step::ReportFailure { by }),
+        4 => (0usize..3, 0u8..6).prop_map(|(by, which)| Step::Confirmed { by, which }),
         6 => (who.clone(), 0u8..6, prop_oneof![
             Just(TokenChoice::None),
             Just(TokenChoice::OwnLatest),
@@ -166,8 +183,13 @@ proptest! {
         // (Under four-eyes, `AnyIssued` plays the colleague who was handed a token.)
         let mut issued: Vec<(ActorId, String)> = Vec::new();
         let mut consumed: BTreeSet<String> = BTreeSet::new();
-        for step in steps {
-            let (by, cmd) = match step {
+        let mut steps = steps.into_iter();
+        let mut followup: Option<(usize, PlaneCommand)> = None;
+        loop {
+            let mut two_step = false;
+            let (by, cmd) = if let Some(next) = followup.take() { next } else {
+            let Some(step) = steps.next() else { break };
+            match step {
                 Step::Advance(secs) => {
                     at = Timestamp::from_unix_seconds(at.unix_seconds() + secs).unwrap();
                     continue;
@@ -190,16 +212,11 @@ proptest! {
                         TokenChoice::AnyIssued(_) => None,
                         TokenChoice::Wrong => Some("0".repeat(64)),
                     };
-                    let confirmation_token = token;
-                    let release = match which {
-                        0 => AdminCommand::ReleaseLockdown { confirmation_token },
-                        1 => AdminCommand::ProductionUnlock { confirmation_token },
-                        2 => AdminCommand::ReleaseKillSwitch { confirmation_token },
-                        3 => AdminCommand::PromoteCandidate { confirmation_token },
-                        4 => AdminCommand::RollbackModel { confirmation_token },
-                        _ => AdminCommand::ResetFailureStatus { confirmation_token },
-                    };
-                    (by, PlaneCommand::Admin(release))
+                    (by, PlaneCommand::Admin(two_step_command(which, token)))
+                }
+                Step::Confirmed { by, which } => {
+                    two_step = true;
+                    (by, PlaneCommand::Admin(two_step_command(which, None)))
                 }
                 Step::Register { by, artifact, digest } => (by, command(json!({"domain": "artifacts", "command": {
                     "type": "REGISTER_ARTIFACT", "ref": format!("runs/r-{artifact}/report.json"),
@@ -212,6 +229,7 @@ proptest! {
                     {"type": "RECORD_CYCLE", "intent": if buy { "BUY" } else { "HOLD" }, "latency_ms": 5, "survived": true}}))),
                 Step::ReportFailure { by } => (by, command(json!({"domain": "admin", "command":
                     {"type": "REPORT_FAILURE", "mode": "DEGRADED", "description": "drift"}}))),
+            }
             };
             let who = actor(by);
             let ctx = Context::new(at, who.clone());
@@ -222,6 +240,24 @@ proptest! {
             let halted = !kernel.state().safe_to_execute();
             let shadow_complete = kernel.state().registry().shadow_complete();
             let result = kernel.execute(&cmd, &ctx);
+            // Every admin action that changed something, and every denied attempt, leaves an
+            // AdminEvent record.
+            if let Ok(envelopes) = &result {
+                let changed_admin = matches!(cmd, PlaneCommand::Admin(ref a) if !matches!(a, AdminCommand::RecordCycle { .. }))
+                    && !envelopes.is_empty();
+                let records: Vec<_> = envelopes.iter().filter_map(ro_admin::audit::admin_record).collect();
+                if changed_admin {
+                    prop_assert!(records.iter().any(|r| r.result == ro_admin::audit::AdminResult::Applied && r.action_type == action),
+                        "no AdminEvent record for {cmd:?}");
+                }
+            }
+            if let Err(ExecuteError::Rejected(PlaneRejection::Policy(ro_policy::PolicyRejection::Unauthorized { .. }) | PlaneRejection::LockdownActive)) = &result {
+                let denied = kernel.journal().records().iter().rev().take(2)
+                    .map(|r| r.decode::<ro_admin::PlaneEvent>().unwrap())
+                    .filter_map(|e| ro_admin::audit::admin_record(&e))
+                    .any(|r| r.result == ro_admin::audit::AdminResult::Denied && r.action_type == action);
+                prop_assert!(denied, "a denied {action:?} left no AdminEvent record");
+            }
             if let Ok(envelopes) = &result {
                 match ro_admin::command_result(envelopes.iter().map(|e| &e.event)) {
                     ro_admin::CommandResult::Cycle { intent, .. } if halted => {
@@ -238,7 +274,10 @@ proptest! {
                 prop_assert!(who.is_human(), "a confirmation was offered to {who:?}");
                 let plane = kernel.state();
                 let token = plane.confirmation_token(&command_digest(&cmd), &who.id, plane.confirmations_issued());
-                issued.push((who.id.clone(), token));
+                issued.push((who.id.clone(), token.clone()));
+                if two_step && let PlaneCommand::Admin(admin) = &cmd {
+                    followup = Some((by, PlaneCommand::Admin(admin.clone().with_confirmation_token(token))));
+                }
             }
             if !who.is_human() && action.safety() == Safety::Reducing {
                 prop_assert!(!accepted, "{who:?} performed human-only {action:?}");

@@ -288,6 +288,22 @@ pub fn audit<W: Write>(store: &Store, output: &mut W) -> Result<(), HostError> {
     Ok(())
 }
 
+/// Writes the AdminEvent record of every admin action in the journal, as JSON lines.
+pub fn admin_audit<W: Write>(store: &Store, output: &mut W) -> Result<(), HostError> {
+    for record in store.kernel().journal().records() {
+        let envelope = record
+            .decode::<ro_admin::PlaneEvent>()
+            .map_err(|e| HostError::Encoding(e.to_string()))?;
+        if let Some(admin) = ro_admin::audit::admin_record(&envelope) {
+            let line =
+                serde_json::to_string(&admin).map_err(|e| HostError::Encoding(e.to_string()))?;
+            writeln!(output, "{line}")?;
+        }
+    }
+    output.flush()?;
+    Ok(())
+}
+
 /// Reads lines for `apply` from a file, or standard input for `-`.
 pub fn open_input(file: Option<&std::path::Path>) -> Result<BufReader<Box<dyn Read>>, HostError> {
     let reader: Box<dyn Read> = match file {

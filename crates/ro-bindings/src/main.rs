@@ -53,7 +53,13 @@ enum Command {
     /// Re-read the whole journal, check every hash and rebuild the state.
     Verify,
     /// Print the journal as JSON lines, one record a line.
-    Audit,
+    Audit {
+        /// Print the AdminEvent record of every admin action (and every denied attempt)
+        /// instead: {admin_event_id, action_type, actor, observed_at_utc, reason, targets,
+        /// before, after, result}.
+        #[arg(long)]
+        admin: bool,
+    },
     /// Run an end-to-end scenario on a new store and verify it.
     Demo,
 }
@@ -149,12 +155,15 @@ fn main() -> ExitCode {
             }
             Err(e) => host_fail(&e),
         },
-        Command::Audit => {
+        Command::Audit { admin } => {
             let stdout = std::io::stdout();
-            match Store::open(&path)
-                .map_err(HostError::from)
-                .and_then(|s| host::audit(&s, &mut stdout.lock()))
-            {
+            match Store::open(&path).map_err(HostError::from).and_then(|s| {
+                if admin {
+                    host::admin_audit(&s, &mut stdout.lock())
+                } else {
+                    host::audit(&s, &mut stdout.lock())
+                }
+            }) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => host_fail(&e),
             }

@@ -1,0 +1,396 @@
+//! The AdminEvent record of every admin action (seed 001, section 7), as a pure projection
+//! of the journal.
+//!
+//! Every admin action already leaves an event in the one hash-chained journal; this module
+//! reads those events back in the shape the public contract names: `{admin_event_id,
+//! action_type, actor, observed_at_utc, reason, targets, before, after, result}`. Denied
+//! attempts appear too (`result: "DENIED"`, with the decision's reasons), so nothing is silent.
+//! Because it is a projection, the records are as trustworthy as the journal they are read
+//! from: they cannot be edited without breaking its chain.
+//!
+//! The record's id is `adm-<seq>`: one journal record holds one event, so it is unique and
+//! stable.
+
+use ro_artifacts::ArtifactEvent;
+use ro_core::{Actor, Envelope, Reason, Timestamp};
+use ro_jobs::JobsEvent;
+use ro_policy::{Action, PolicyEvent};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::{AdminEvent, PlaneEvent};
+
+/// What became of an admin action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AdminResult {
+    /// It took effect.
+    Applied,
+    /// It was refused; `after` holds the reasons.
+    Denied,
+}
+
+/// One admin action, in the public contract's shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AdminRecord {
+    /// `adm-<seq>`.
+    pub admin_event_id: String,
+    /// The action.
+    pub action_type: Action,
+    /// Who acted.
+    pub actor: Actor,
+    /// When the plane recorded it.
+    pub observed_at_utc: Timestamp,
+    /// The reason given (`null` when none was).
+    pub reason: Option<Reason>,
+    /// What it touched: `job:<id>`, `run:<id>`, `artifact:<ref>`, `model:<version>`,
+    /// `secret:<name>`, `role:<name>`, `principal:<id>`, `class:<name>`, `plane`,
+    /// `production`, `registry`.
+    pub targets: Vec<String>,
+    /// The state it changed, before.
+    pub before: Value,
+    /// The state it changed, after (for a denial: the reasons).
+    pub after: Value,
+    /// Applied or denied.
+    pub result: AdminResult,
+    /// The journal position of the event it was read from.
+    pub seq: u64,
+    /// The command's digest, when the journal recorded it (ties the two steps of a two-step
+    /// command together).
+    pub causation: Option<ro_core::Digest>,
+}
+
+fn on(flag: &str, before: bool) -> (Value, Value) {
+    (json!({ flag: before }), json!({ flag: !before }))
+}
+
+/// The admin record of one journal envelope, if its event is an admin action (or a denied
+/// attempt at one).
+pub fn admin_record(envelope: &Envelope<PlaneEvent>) -> Option<AdminRecord> {
+    let (action, targets, reason, (before, after), result) = classify(&envelope.event)?;
+    Some(AdminRecord {
+        admin_event_id: format!("adm-{}", envelope.seq),
+        action_type: action,
+        actor: envelope.actor.clone(),
+        observed_at_utc: envelope.at,
+        reason,
+        targets,
+        before,
+        after,
+        result,
+        seq: envelope.seq,
+        causation: envelope.causation,
+    })
+}
+
+type Classified = (
+    Action,
+    Vec<String>,
+    Option<Reason>,
+    (Value, Value),
+    AdminResult,
+);
+
+fn applied(
+    action: Action,
+    targets: Vec<String>,
+    reason: &Option<Reason>,
+    change: (Value, Value),
+) -> Option<Classified> {
+    Some((
+        action,
+        targets,
+        reason.clone(),
+        change,
+        AdminResult::Applied,
+    ))
+}
+
+fn classify(event: &PlaneEvent) -> Option<Classified> {
+    let plane = || vec!["plane".to_owned()];
+    let production = || vec!["production".to_owned()];
+    match event {
+        PlaneEvent::Admin(e) => match e {
+            AdminEvent::LockdownRaised { reason, .. } => applied(
+                Action::EmergencyLockdown,
+                plane(),
+                reason,
+                on("lockdown", false),
+            ),
+            AdminEvent::LockdownReleased { reason, .. } => applied(
+                Action::ReleaseLockdown,
+                plane(),
+                reason,
+                on("lockdown", true),
+            ),
+            AdminEvent::ProductionLocked { reason, .. } => applied(
+                Action::ProductionLock,
+                production(),
+                reason,
+                on("production_locked", false),
+            ),
+            AdminEvent::ProductionUnlocked { reason, .. } => applied(
+                Action::ProductionUnlock,
+                production(),
+                reason,
+                on("production_locked", true),
+            ),
+            AdminEvent::KillSwitchEngaged { reason, .. } => applied(
+                Action::EngageKillSwitch,
+                production(),
+                reason,
+                on("kill_switch", false),
+            ),
+            AdminEvent::KillSwitchReleased { reason, .. } => applied(
+                Action::ReleaseKillSwitch,
+                production(),
+                reason,
+                on("kill_switch", true),
+            ),
+            AdminEvent::ConfirmationsConfigured {
+                before,
+                after,
+                reason,
+                ..
+            } => applied(
+                Action::ConfigureConfirmations,
+                plane(),
+                reason,
+                (
+                    json!({ "four_eyes": before }),
+                    json!({ "four_eyes": after }),
+                ),
+            ),
+            AdminEvent::CandidateSet {
+                version,
+                before,
+                reason,
+                ..
+            } => applied(
+                Action::SetCandidateModel,
+                vec![format!("model:{version}")],
+                reason,
+                (
+                    json!({ "candidate": before }),
+                    json!({ "candidate": version }),
+                ),
+            ),
+            AdminEvent::CanaryRatioSet {
+                before,
+                after,
+                reason,
+                ..
+            } => applied(
+                Action::SetCanaryRatio,
+                vec!["registry".into()],
+                reason,
+                (
+                    json!({ "canary_ratio": before }),
+                    json!({ "canary_ratio": after }),
+                ),
+            ),
+            AdminEvent::CandidatePromoted {
+                version,
+                previous,
+                reason,
+                ..
+            } => applied(
+                Action::PromoteModel,
+                vec![format!("model:{version}")],
+                reason,
+                (json!({ "active": previous }), json!({ "active": version })),
+            ),
+            AdminEvent::ModelRolledBack {
+                from, to, reason, ..
+            } => applied(
+                Action::RollbackModel,
+                vec![format!("model:{from}"), format!("model:{to}")],
+                reason,
+                (json!({ "active": from }), json!({ "active": to })),
+            ),
+            AdminEvent::ShadowWindowConfigured {
+                before,
+                after,
+                reason,
+                ..
+            } => applied(
+                Action::ConfigureShadowWindow,
+                vec!["registry".into()],
+                reason,
+                (
+                    json!({ "shadow_window": before }),
+                    json!({ "shadow_window": after }),
+                ),
+            ),
+            AdminEvent::FailureReported {
+                mode, description, ..
+            } => applied(
+                Action::ReportFailure,
+                plane(),
+                &None,
+                (
+                    Value::Null,
+                    json!({ "failure_status_at_least": mode, "description": description }),
+                ),
+            ),
+            AdminEvent::FailureStatusReset { before, reason, .. } => applied(
+                Action::ResetFailureStatus,
+                plane(),
+                reason,
+                (
+                    json!({ "failure_status": before }),
+                    json!({ "failure_status": "NORMAL" }),
+                ),
+            ),
+            AdminEvent::CycleRecorded(_)
+            | AdminEvent::ConfirmationRequested { .. }
+            | AdminEvent::ConfirmationConsumed { .. } => None,
+        },
+        PlaneEvent::Jobs(e) => {
+            let job = |action, job_id: &ro_jobs::JobId, reason, before: &str, after: &str| {
+                applied(
+                    action,
+                    vec![format!("job:{job_id}")],
+                    reason,
+                    (json!({ "state": before }), json!({ "state": after })),
+                )
+            };
+            match e {
+                JobsEvent::JobPaused { job_id, reason } => {
+                    job(Action::PauseJob, job_id, reason, "active", "paused")
+                }
+                JobsEvent::JobDrained { job_id, reason } => {
+                    job(Action::DrainJob, job_id, reason, "active", "draining")
+                }
+                JobsEvent::JobResumed { job_id, reason } => {
+                    job(Action::ResumeJob, job_id, reason, "paused", "active")
+                }
+                JobsEvent::RunCancelled { run_id, reason } => applied(
+                    Action::CancelRun,
+                    vec![format!("run:{run_id}")],
+                    reason,
+                    (Value::Null, json!({ "run": "cancelled" })),
+                ),
+                JobsEvent::RunRequested {
+                    run_id,
+                    job_id,
+                    intent: ro_jobs::Intent::Replay | ro_jobs::Intent::Backfill,
+                    logical,
+                    ..
+                } => applied(
+                    Action::RequestReplay,
+                    vec![format!("job:{job_id}"), format!("run:{run_id}")],
+                    &None,
+                    (Value::Null, json!({ "logical": logical })),
+                ),
+                _ => None,
+            }
+        }
+        PlaneEvent::Policy(e) => match e {
+            PolicyEvent::RoleGranted {
+                principal,
+                role,
+                subject,
+                reason,
+                ..
+            } => applied(
+                Action::GrantRole,
+                vec![format!("principal:{principal}"), format!("role:{role}")],
+                reason,
+                (Value::Null, json!({ "role": role, "subject": subject })),
+            ),
+            PolicyEvent::RoleRevoked {
+                principal,
+                role,
+                subject,
+                reason,
+            } => applied(
+                Action::RevokeRole,
+                vec![format!("principal:{principal}"), format!("role:{role}")],
+                reason,
+                (json!({ "role": role, "subject": subject }), Value::Null),
+            ),
+            PolicyEvent::SecretRotated {
+                name,
+                from_version,
+                to_version,
+                fingerprint,
+                reason,
+                ..
+            } => applied(
+                Action::RotateSecret,
+                vec![format!("secret:{name}")],
+                &Some(reason.clone()),
+                (
+                    json!({ "version": from_version }),
+                    json!({ "version": to_version, "fingerprint": fingerprint }),
+                ),
+            ),
+            PolicyEvent::LimitsSet {
+                before,
+                after,
+                reason,
+            } => applied(
+                Action::SetLimits,
+                plane(),
+                reason,
+                (json!(before), json!(after)),
+            ),
+            PolicyEvent::AccessDenied {
+                action,
+                resource,
+                reasons,
+            } => Some((
+                *action,
+                vec![resource.clone()],
+                None,
+                (Value::Null, json!({ "reasons": reasons })),
+                AdminResult::Denied,
+            )),
+            _ => None,
+        },
+        PlaneEvent::Artifacts(e) => match e {
+            ArtifactEvent::RetentionChanged {
+                class,
+                before,
+                after,
+                reason,
+                ..
+            } => {
+                let shortens = before.as_ref().is_some_and(|b| after.shortens(b));
+                applied(
+                    if shortens {
+                        Action::ShortenRetention
+                    } else {
+                        Action::ExtendRetention
+                    },
+                    vec![format!("class:{class}")],
+                    &Some(reason.clone()),
+                    (json!(before), json!(after)),
+                )
+            }
+            ArtifactEvent::MismatchPostureSet {
+                class,
+                before,
+                after,
+            } => applied(
+                Action::SetMismatchPosture,
+                vec![format!("class:{class}")],
+                &None,
+                (json!(before), json!(after)),
+            ),
+            ArtifactEvent::DerivationRolledBack {
+                derivation_id,
+                affected,
+                reason,
+                ..
+            } => applied(
+                Action::RollbackDerivation,
+                vec![format!("derivation:{derivation_id}")],
+                &Some(reason.clone()),
+                (Value::Null, json!({ "invalidated": affected })),
+            ),
+            _ => None,
+        },
+    }
+}
