@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use crate::{AdminEvent, PlaneEvent};
 
 /// What became of an admin action.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum AdminResult {
     /// It took effect.
@@ -30,8 +30,9 @@ pub enum AdminResult {
     Denied,
 }
 
-/// One admin action, in the public contract's shape.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One admin action, in the public contract's shape (the seed's `AdminEvent`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "AdminEvent")]
 pub struct AdminRecord {
     /// `adm-<seq>`.
     pub admin_event_id: String,

@@ -10,9 +10,9 @@
 //! kill switch, under which nothing may enable execution; two-step confirmations, whose tokens
 //! are keyed by a host secret so they cannot be derived from the journal, with an optional
 //! four-eyes mode; the model promotion path, cycles and their monitoring, the failure status
-//! and incidents ([`registry`]); and the read-only queries ([`PlaneQuery`]). Still to come:
-//! the seed's AdminEvent record shape for every admin action, component freshness and the
-//! mission-control view.
+//! and incidents ([`registry`]); the AdminEvent record of every admin action, read from the
+//! journal ([`audit`]); and the read-only queries ([`PlaneQuery`]). Still to come: component
+//! freshness, `MARKET_CLOSED` and the mission-control view.
 //!
 //! ```
 //! use ro_admin::{Plane, PlaneCommand, AdminCommand};
@@ -57,7 +57,7 @@ use serde::{Deserialize, Serialize};
 pub const CONFIRMATION_TTL_SECONDS: i64 = 300;
 
 /// The plane's own commands.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "SCREAMING_SNAKE_CASE", deny_unknown_fields)]
 pub enum AdminCommand {
     /// Raises the emergency lockdown: management commands are refused until it is released.
@@ -188,7 +188,7 @@ impl AdminCommand {
 }
 
 /// Anything that may be asked of the plane.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "domain", content = "command", rename_all = "snake_case")]
 #[expect(
     clippy::large_enum_variant,
@@ -206,8 +206,9 @@ pub enum PlaneCommand {
 }
 
 /// The plane's own events.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", deny_unknown_fields)]
+#[schemars(rename = "PlaneAdminEvent")]
 pub enum AdminEvent {
     /// The lockdown was raised.
     LockdownRaised {
@@ -361,7 +362,7 @@ pub enum AdminEvent {
 }
 
 /// Everything that happens on the plane.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "domain", content = "event", rename_all = "snake_case")]
 #[expect(
     clippy::large_enum_variant,
@@ -457,7 +458,7 @@ impl ro_core::Rejection for PlaneRejection {
 
 /// A read-only question to the plane: answered from the state, appending nothing, and
 /// answered during a lockdown too.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "SCREAMING_SNAKE_CASE", deny_unknown_fields)]
 pub enum PlaneQuery {
     /// An artifact's reference, refused unless its gate is PASS (authorized as
@@ -489,6 +490,11 @@ pub enum PlaneQuery {
     },
     /// The plane's operational status.
     OpsStatus {},
+    /// A run and its attempts, as public attempt records.
+    RunStatus {
+        /// The run.
+        run_id: ro_jobs::RunId,
+    },
     /// The operator runbook's heartbeat: models, canary, lockdown, failure status and
     /// monitoring. (A `HEARTBEAT` with a `run_id` is the jobs command of a running attempt.)
     Heartbeat {},
@@ -501,7 +507,7 @@ pub enum PlaneQuery {
 }
 
 /// The answer to a [`PlaneQuery`]; serialized as the response's `result`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum QueryAnswer {
     /// `READ_ARTIFACT`.
@@ -523,6 +529,17 @@ pub enum QueryAnswer {
         /// Why, sorted; empty when `OK`.
         reason_codes: Vec<&'static str>,
     },
+    /// `RUN_STATUS`.
+    Run {
+        /// The run.
+        run_id: ro_jobs::RunId,
+        /// The job.
+        job_id: ro_jobs::JobId,
+        /// Where it stands.
+        status: ro_jobs::RunStatus,
+        /// Its attempts, oldest first.
+        attempts: Vec<ro_jobs::JobAttemptRecord>,
+    },
     /// `HEARTBEAT`.
     Heartbeat(Heartbeat),
     /// `HEALTH_CHECKLIST`.
@@ -532,7 +549,7 @@ pub enum QueryAnswer {
 }
 
 /// What a command's response carries in `result`, derived from the events it appended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum CommandResult {
     /// `RECORD_CYCLE`: the intent in effect (`STOP` while halted).
@@ -563,7 +580,7 @@ pub fn command_result<'a>(events: impl IntoIterator<Item = &'a PlaneEvent>) -> C
 }
 
 /// A pending two-step confirmation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Pending {
     /// The command it is bound to.
     pub command_digest: Digest,
@@ -593,7 +610,7 @@ impl fmt::Debug for ConfirmationKey {
 }
 
 /// The plane's state: every domain's state and the plane's own.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Plane {
     policy: Policy,
     artifacts: Artifacts,
@@ -756,6 +773,18 @@ impl Plane {
                 Ok(QueryAnswer::Status {
                     state,
                     reason_codes,
+                })
+            }
+            PlaneQuery::RunStatus { run_id } => {
+                let run = self
+                    .jobs
+                    .run(run_id)
+                    .ok_or_else(|| PlaneRejection::InvalidQuery(format!("unknown run {run_id}")))?;
+                Ok(QueryAnswer::Run {
+                    run_id: run_id.clone(),
+                    job_id: run.job_id.clone(),
+                    status: run.status,
+                    attempts: run.attempt_records(run_id),
                 })
             }
             PlaneQuery::Heartbeat {} => Ok(QueryAnswer::Heartbeat(

@@ -41,8 +41,11 @@ pub const LATENCY_P99_CEILING_MS: u64 = 50;
 
 /// The intent of one cycle of the governed system: 1 to 32 characters of `A-Z`, `0-9` and
 /// `_` (e.g. `HOLD`, `BUY`, `STOP`).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(try_from = "String", into = "String")]
+#[schemars(rename = "CycleIntent", extend("pattern" = "^[A-Z0-9_]{1,32}$"))]
 pub struct Intent(String);
 
 impl Intent {
@@ -88,7 +91,19 @@ impl fmt::Display for Intent {
 }
 
 /// The failure status: `NORMAL`, or a mode beyond it, in increasing severity.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum FailureMode {
     /// Nothing is wrong.
@@ -114,7 +129,7 @@ impl fmt::Display for FailureMode {
 }
 
 /// One incident: a failure reported, with where in the journal it was detected.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Incident {
     /// The incident's number (1, 2, …).
     pub incident: u64,
@@ -136,7 +151,7 @@ pub struct Incident {
 }
 
 /// Cycle figures of one UTC day.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct CycleStats {
     /// Cycles recorded.
     pub cycles: u64,
@@ -215,7 +230,7 @@ fn share_bp(part: u64, whole: u64) -> Option<u32> {
 }
 
 /// The facts of one recorded cycle (the body of the `CycleRecorded` event).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CycleRecorded {
     /// The intent in effect: `STOP` while the plane is halted.
@@ -241,7 +256,7 @@ pub struct CycleRecorded {
 }
 
 /// The registry's state.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Registry {
     active: Option<ModelVersion>,
     /// Earlier active versions, most recent last (what rollback returns to).
@@ -514,7 +529,7 @@ pub(crate) fn validate_description(description: &str) -> Result<(), String> {
 }
 
 /// The `HEARTBEAT` answer (seed 002).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Heartbeat {
     /// The active model version.
     pub active_model: Option<ModelVersion>,
@@ -535,7 +550,7 @@ pub struct Heartbeat {
 }
 
 /// The monitoring part of the heartbeat: rates in basis points, `null` without data.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Monitoring {
     /// Shadow cycles completed by the candidate.
     pub shadow_cycles: u64,
@@ -556,7 +571,7 @@ pub struct Monitoring {
 }
 
 /// One check of the health checklist.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Check {
     /// The figure checked.
     pub check: &'static str,
@@ -569,7 +584,7 @@ pub struct Check {
 }
 
 /// The daily health checklist.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct HealthChecklist {
     /// The UTC day.
     pub day: Day,

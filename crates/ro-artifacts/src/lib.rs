@@ -70,7 +70,7 @@ pub const MAX_EXPIRED_PER_PASS: usize = 10_000;
 pub const MAX_METADATA_BYTES: usize = 16 * 1024;
 
 /// What may be asked of the artifact store. `"type"` names the command.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "SCREAMING_SNAKE_CASE", deny_unknown_fields)]
 pub enum ArtifactCommand {
     /// Registers an artifact (idempotent for the same digest; refused for another).
@@ -175,7 +175,7 @@ pub enum ArtifactCommand {
 }
 
 /// What happened in the artifact store.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", deny_unknown_fields)]
 pub enum ArtifactEvent {
     /// An artifact was registered (gate PENDING).
@@ -419,7 +419,7 @@ impl ro_core::Rejection for ArtifactRejection {
 }
 
 /// The handoff package of a story (seed 000, section 12), a pure projection.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct HandoffPackage {
     /// The story.
     pub story: StoryId,
@@ -436,7 +436,7 @@ pub struct HandoffPackage {
 }
 
 /// One derivation in a handoff package.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct HandoffEntry {
     /// The derivation.
     pub derivation_id: DerivationId,
@@ -457,7 +457,7 @@ pub struct HandoffEntry {
 }
 
 /// Whether the story's journal records any forbidden action.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Attestation {
     /// True when no violation was recorded.
     pub no_forbidden_action: bool,
@@ -476,6 +476,7 @@ pub struct Attestation {
     rkyv::Archive,
     rkyv::Serialize,
     rkyv::Deserialize,
+    schemars::JsonSchema,
 )]
 pub struct Artifacts {
     artifacts: BTreeMap<Locator, Artifact>,

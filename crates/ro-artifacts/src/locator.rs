@@ -267,6 +267,13 @@ impl AddressTemplate {
     }
 }
 
+ro_core::json_schema_for!(Locator, "Locator", {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 1024,
+    "description": "An artifact's address: relative segments of ASCII letters, digits and - _ . : @ = separated by /, no empty, . or .. segment."
+});
+
 #[cfg(test)]
 mod tests {
     use super::*;

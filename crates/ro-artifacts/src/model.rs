@@ -55,6 +55,7 @@ ro_core::id_kind!(
     rkyv::Archive,
     rkyv::Serialize,
     rkyv::Deserialize,
+    schemars::JsonSchema,
 )]
 #[rkyv(derive(Debug, PartialEq, Eq))]
 #[serde(rename_all = "lowercase")]
@@ -160,6 +161,7 @@ impl<'de> Deserialize<'de> for ContentDigest {
     rkyv::Archive,
     rkyv::Serialize,
     rkyv::Deserialize,
+    schemars::JsonSchema,
 )]
 #[serde(deny_unknown_fields)]
 pub struct ArtifactRef {
@@ -188,6 +190,7 @@ pub struct ArtifactRef {
     rkyv::Archive,
     rkyv::Serialize,
     rkyv::Deserialize,
+    schemars::JsonSchema,
 )]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Gate {
@@ -212,6 +215,7 @@ pub enum Gate {
     rkyv::Archive,
     rkyv::Serialize,
     rkyv::Deserialize,
+    schemars::JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum MismatchPosture {
@@ -224,7 +228,15 @@ pub enum MismatchPosture {
 
 /// A registered artifact.
 #[derive(
-    Debug, Clone, PartialEq, Eq, Serialize, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Serialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+    schemars::JsonSchema,
 )]
 pub struct Artifact {
     /// The reference.
@@ -254,6 +266,7 @@ pub struct Artifact {
     rkyv::Archive,
     rkyv::Serialize,
     rkyv::Deserialize,
+    schemars::JsonSchema,
 )]
 #[serde(deny_unknown_fields)]
 pub struct RetentionPolicy {
@@ -290,6 +303,7 @@ impl RetentionPolicy {
     rkyv::Archive,
     rkyv::Serialize,
     rkyv::Deserialize,
+    schemars::JsonSchema,
 )]
 pub enum CostTier {
     /// Tier A.
@@ -317,6 +331,7 @@ pub enum CostTier {
     rkyv::Archive,
     rkyv::Serialize,
     rkyv::Deserialize,
+    schemars::JsonSchema,
 )]
 #[serde(rename_all = "kebab-case")]
 pub enum Lockability {
@@ -350,6 +365,7 @@ impl Lockability {
     rkyv::Archive,
     rkyv::Serialize,
     rkyv::Deserialize,
+    schemars::JsonSchema,
 )]
 #[serde(deny_unknown_fields)]
 pub struct DerivationRecord {
@@ -412,6 +428,7 @@ pub struct DerivationRecord {
     rkyv::Archive,
     rkyv::Serialize,
     rkyv::Deserialize,
+    schemars::JsonSchema,
 )]
 #[serde(rename_all = "kebab-case")]
 pub enum InfeasibleReason {
@@ -438,6 +455,7 @@ pub enum InfeasibleReason {
     rkyv::Archive,
     rkyv::Serialize,
     rkyv::Deserialize,
+    schemars::JsonSchema,
 )]
 #[serde(deny_unknown_fields)]
 pub struct InfeasibleRecord {
@@ -472,7 +490,16 @@ pub struct InfeasibleRecord {
 
 /// Where a derivation stands.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+    schemars::JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum DerivationStatus {
@@ -486,7 +513,15 @@ pub enum DerivationStatus {
 
 /// A derivation as the state holds it.
 #[derive(
-    Debug, Clone, PartialEq, Eq, Serialize, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Serialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+    schemars::JsonSchema,
 )]
 pub struct Derivation {
     /// The record as written (never edited).
@@ -514,7 +549,15 @@ impl Derivation {
 
 /// A registered model version.
 #[derive(
-    Debug, Clone, PartialEq, Eq, Serialize, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Serialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+    schemars::JsonSchema,
 )]
 pub struct ModelRecord {
     /// The metadata as registered, canonical JSON.
@@ -524,3 +567,9 @@ pub struct ModelRecord {
     /// When it was registered.
     pub registered_at: Timestamp,
 }
+
+ro_core::json_schema_for!(ContentDigest, "ContentDigest", {
+    "type": "string",
+    "pattern": "^(blake3|sha256):[0-9a-f]{64}$",
+    "description": "A content digest: alg:<64 lowercase hex>, alg blake3 or sha256."
+});

@@ -62,6 +62,9 @@ enum Command {
     },
     /// Run an end-to-end scenario on a new store and verify it.
     Demo,
+    /// Print the JSON Schema of every public contract (commands, queries, responses, events,
+    /// and the seed's named objects). Needs no store.
+    Schema,
 }
 
 fn clock() -> Timestamp {
@@ -169,6 +172,10 @@ fn main() -> ExitCode {
             }
         }
         Command::Demo => demo(&path),
+        Command::Schema => {
+            print!("{}", ro_bindings::schema::contracts_text());
+            ExitCode::SUCCESS
+        }
     }
 }
 

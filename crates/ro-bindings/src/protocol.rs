@@ -17,11 +17,12 @@ pub const CONTEXT_FIELDS: [&str; 5] = ["at", "actor", "operator_id", "correlatio
 const DOMAINS: [&str; 4] = ["policy", "artifacts", "jobs", "admin"];
 
 /// The query types: answered in `result`, appending nothing.
-pub const QUERY_TYPES: [&str; 6] = [
+pub const QUERY_TYPES: [&str; 7] = [
     "READ_ARTIFACT",
     "HANDOFF_PACKAGE",
     "NEXT_RUNS",
     "OPS_STATUS",
+    "RUN_STATUS",
     "HEARTBEAT",
     "HEALTH_CHECKLIST",
 ];

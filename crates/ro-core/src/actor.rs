@@ -26,6 +26,7 @@ crate::id_kind!(
     rkyv::Archive,
     rkyv::Serialize,
     rkyv::Deserialize,
+    schemars::JsonSchema,
 )]
 #[rkyv(derive(Debug, PartialEq, Eq, PartialOrd, Ord, Hash))]
 #[serde(rename_all = "lowercase")]
@@ -69,6 +70,7 @@ impl fmt::Display for ActorKind {
     rkyv::Archive,
     rkyv::Serialize,
     rkyv::Deserialize,
+    schemars::JsonSchema,
 )]
 #[rkyv(derive(Debug, PartialEq, Eq, PartialOrd, Ord, Hash))]
 #[serde(deny_unknown_fields)]

@@ -134,3 +134,10 @@ impl Context {
         self
     }
 }
+
+crate::json_schema_for!(Reason, "Reason", {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 2048,
+    "description": "Why: free text without control characters other than newline and tab."
+});

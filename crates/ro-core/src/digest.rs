@@ -168,6 +168,12 @@ impl<'de> Deserialize<'de> for Digest {
     }
 }
 
+crate::json_schema_for!(Digest, "Digest", {
+    "type": "string",
+    "pattern": "^blake3:[0-9a-f]{64}$",
+    "description": "A blake3 digest."
+});
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -283,6 +283,37 @@ macro_rules! id_kind {
     };
 }
 
+impl<K: IdKind> schemars::JsonSchema for Id<K> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        // "job id" -> "JobId"; a kind not named after what it is ("deviation type") gets "Id"
+        // appended, so it never collides with the type of the same name.
+        let mut name: String = K::NAME
+            .split(' ')
+            .map(|word| {
+                let mut chars = word.chars();
+                chars.next().map_or_else(String::new, |first| {
+                    first.to_ascii_uppercase().to_string() + chars.as_str()
+                })
+            })
+            .collect();
+        if !["Id", "Name", "Version", "Class"]
+            .iter()
+            .any(|suffix| name.ends_with(suffix))
+        {
+            name.push_str("Id");
+        }
+        name.into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$",
+            "description": K::NAME,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -65,6 +65,23 @@ pub mod timestamp;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+/// Implements `schemars::JsonSchema` for a type with hand-written serde impls, from a literal
+/// JSON Schema (the calling crate depends on `schemars`). The public contracts (`ro schema`)
+/// are generated from these and the derived impls.
+#[macro_export]
+macro_rules! json_schema_for {
+    ($ty:ty, $name:literal, $($schema:tt)+) => {
+        impl ::schemars::JsonSchema for $ty {
+            fn schema_name() -> ::std::borrow::Cow<'static, str> {
+                ::std::borrow::Cow::Borrowed($name)
+            }
+            fn json_schema(_: &mut ::schemars::SchemaGenerator) -> ::schemars::Schema {
+                ::schemars::json_schema!($($schema)+)
+            }
+        }
+    };
+}
+
 pub use actor::{Actor, ActorId, ActorKind};
 pub use context::{Context, CorrelationId, Reason};
 pub use decider::{

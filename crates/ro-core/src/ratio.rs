@@ -136,6 +136,14 @@ impl<'de> Deserialize<'de> for Ratio {
     }
 }
 
+crate::json_schema_for!(Ratio, "Ratio", {
+    "description": "A ratio from 0 to 1 with at most 4 decimal places, held in basis points; written back as a decimal string.",
+    "anyOf": [
+        { "type": "number", "minimum": 0, "maximum": 1 },
+        { "type": "string", "pattern": "^[0-9]+(\\.[0-9]+)?$" }
+    ]
+});
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_types)]

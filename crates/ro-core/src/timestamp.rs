@@ -228,6 +228,12 @@ impl<'de> Deserialize<'de> for Timestamp {
     }
 }
 
+crate::json_schema_for!(Timestamp, "Timestamp", {
+    "type": "string",
+    "format": "date-time",
+    "description": "An instant, RFC 3339 (e.g. 2026-01-05T14:30:00Z); written back in UTC with Z."
+});
+
 #[cfg(test)]
 mod tests {
     use super::*;

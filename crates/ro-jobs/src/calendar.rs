@@ -14,7 +14,7 @@ ro_core::id_kind!(
 );
 
 /// A dated exception to the regular calendar.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Override {
     /// Closed all day.
@@ -31,7 +31,7 @@ pub enum Override {
 }
 
 /// A versioned trading calendar. Dates are local dates of the calendar's zone, `YYYY-MM-DD`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TradingCalendar {
     /// Its name.
@@ -44,12 +44,15 @@ pub struct TradingCalendar {
     pub weekmask: [bool; 7],
     /// Regular holidays.
     #[serde(default)]
+    #[schemars(with = "Vec<crate::model::CivilDate>")]
     pub holidays: Vec<Date>,
     /// Regular early closes: date → local `HH:MM`.
     #[serde(default)]
+    #[schemars(with = "BTreeMap<crate::model::CivilDate, String>")]
     pub early_closes: BTreeMap<Date, String>,
     /// User overrides layered on top, which win over everything else.
     #[serde(default)]
+    #[schemars(with = "BTreeMap<crate::model::CivilDate, Override>")]
     pub overrides: BTreeMap<Date, Override>,
 }
 

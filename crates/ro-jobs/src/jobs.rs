@@ -19,7 +19,7 @@ use crate::{
 pub const MAX_BACKFILL: u32 = 10_000;
 
 /// An artifact gate as the jobs plane sees it (observed from the artifact store).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum InputGate {
     /// Not evaluated.
@@ -31,7 +31,7 @@ pub enum InputGate {
 }
 
 /// How an attempt ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OutcomeKind {
     /// It succeeded.
@@ -41,7 +41,7 @@ pub enum OutcomeKind {
 }
 
 /// Which timeout expired.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TimeoutKind {
     /// The attempt did not start in time.
@@ -63,7 +63,7 @@ impl TimeoutKind {
 }
 
 /// What may be asked of the jobs plane. `"type"` names the command.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "SCREAMING_SNAKE_CASE", deny_unknown_fields)]
 pub enum JobsCommand {
     /// Defines or redefines (with a higher version) a job.
@@ -176,6 +176,7 @@ pub enum JobsCommand {
         /// The calendar.
         name: CalendarName,
         /// The local date.
+        #[schemars(with = "crate::model::CivilDate")]
         date: jiff::civil::Date,
         /// The override, or none to remove it.
         #[serde(rename = "override")]
@@ -184,7 +185,7 @@ pub enum JobsCommand {
 }
 
 /// What happened in the jobs plane.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", deny_unknown_fields)]
 pub enum JobsEvent {
     /// A job was defined.
@@ -328,6 +329,7 @@ pub enum JobsEvent {
         /// The calendar.
         name: CalendarName,
         /// The date.
+        #[schemars(with = "crate::model::CivilDate")]
         date: jiff::civil::Date,
         /// The override before.
         before: Option<Override>,
@@ -407,7 +409,7 @@ impl ro_core::Rejection for JobsRejection {
 }
 
 /// A job as the state holds it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct JobEntry {
     /// Attempts of the job running now.
     pub running: u32,
@@ -482,7 +484,7 @@ impl std::fmt::Debug for CompiledSchedule {
 }
 
 /// The jobs plane's state.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Jobs {
     jobs: BTreeMap<JobId, JobEntry>,
     pools: BTreeMap<PoolId, u32>,

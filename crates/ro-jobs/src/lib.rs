@@ -38,7 +38,7 @@ pub mod schedule;
 pub use calendar::{CalendarName, Override, TradingCalendar};
 pub use jobs::{InputGate, Jobs, JobsCommand, JobsEvent, JobsRejection, OutcomeKind, TimeoutKind};
 pub use model::{
-    Attempt, AttemptStatus, Intent, JobDefinition, JobId, LogicalKey, OverlapPolicy, PoolId,
-    RetryPolicy, Run, RunId, RunStatus, Timeouts, run_id,
+    Attempt, AttemptStatus, CorrelationIds, Intent, JobAttemptRecord, JobDefinition, JobId,
+    LogicalKey, OverlapPolicy, PoolId, RetryPolicy, Run, RunId, RunStatus, Timeouts, run_id,
 };
 pub use schedule::{FoldPolicy, GapPolicy, Schedule, ScheduleError, ScheduleSpec, TZDB_VERSION};

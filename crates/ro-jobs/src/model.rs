@@ -31,7 +31,7 @@ ro_core::id_kind!(
 pub const MAX_ATTEMPTS_LIMIT: u32 = 100;
 
 /// How failed attempts are retried. A retry is a new attempt; history is append-only.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RetryPolicy {
     /// Attempts allowed in all, counting the first (1 = no retry).
@@ -115,7 +115,9 @@ impl RetryPolicy {
 }
 
 /// Timeouts, evaluated against explicit time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct Timeouts {
     /// From when an attempt may start to when it starts.
@@ -130,7 +132,9 @@ pub struct Timeouts {
 }
 
 /// What a scheduled slot does when a run of the job is still open.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum OverlapPolicy {
     /// Skip the slot (the default).
@@ -145,7 +149,7 @@ pub enum OverlapPolicy {
 }
 
 /// A job definition. Redefining a job needs a higher version.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JobDefinition {
     /// The job.
@@ -193,7 +197,9 @@ fn one() -> u32 {
 }
 
 /// Why a run exists.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Intent {
     /// Asked for by someone.
@@ -219,7 +225,9 @@ impl Intent {
 }
 
 /// What a run is for: a logical time or a partition.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum LogicalKey {
     /// A logical time (the scheduled instant).
@@ -253,9 +261,10 @@ fn unreachable_run_id() -> RunId {
     panic!("run ids are always valid")
 }
 
-/// Where an attempt stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Where an attempt stands (the seed's `JobStatus`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
+#[schemars(rename = "JobStatus")]
 pub enum AttemptStatus {
     /// Waiting to start.
     Queued,
@@ -279,7 +288,7 @@ impl AttemptStatus {
 }
 
 /// One attempt of a run (the seed's JobAttemptRecord).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Attempt {
     /// 1, 2, … within the run.
     pub number: u32,
@@ -301,8 +310,36 @@ pub struct Attempt {
     pub retryable: Option<bool>,
 }
 
+/// Ids an attempt correlates with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct CorrelationIds {
+    /// The run.
+    pub run_id: RunId,
+}
+
+/// One attempt in the public contract's shape (the seed's `JobAttemptRecord`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct JobAttemptRecord {
+    /// The job.
+    pub job_id: JobId,
+    /// `<run_id>/<number>`: unique across the plane.
+    pub attempt_id: String,
+    /// Where it stands.
+    pub status: AttemptStatus,
+    /// When it was created.
+    pub created_at_utc: Timestamp,
+    /// When it last changed.
+    pub updated_at_utc: Timestamp,
+    /// What it correlates with.
+    pub correlation_ids: CorrelationIds,
+    /// The error code, if it failed or timed out.
+    pub error_code: Option<String>,
+    /// Whether its failure was retryable.
+    pub retryable: Option<bool>,
+}
+
 /// Where a run stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     /// Its latest attempt waits to start.
@@ -328,7 +365,7 @@ impl RunStatus {
 }
 
 /// A run and its attempts (append-only).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Run {
     /// The job.
     pub job_id: JobId,
@@ -343,3 +380,33 @@ pub struct Run {
     /// Its attempts, in order.
     pub attempts: Vec<Attempt>,
 }
+
+impl Run {
+    /// Its attempts as public records, oldest first.
+    pub fn attempt_records(&self, run_id: &RunId) -> Vec<JobAttemptRecord> {
+        self.attempts
+            .iter()
+            .map(|a| JobAttemptRecord {
+                job_id: self.job_id.clone(),
+                attempt_id: format!("{run_id}/{}", a.number),
+                status: a.status,
+                created_at_utc: a.created_at_utc,
+                updated_at_utc: a.updated_at_utc,
+                correlation_ids: CorrelationIds {
+                    run_id: run_id.clone(),
+                },
+                error_code: a.error_code.clone(),
+                retryable: a.retryable,
+            })
+            .collect()
+    }
+}
+
+/// The schema of a local calendar date (`YYYY-MM-DD`), for fields held as `jiff::civil::Date`.
+pub(crate) enum CivilDate {}
+
+ro_core::json_schema_for!(CivilDate, "CivilDate", {
+    "type": "string",
+    "format": "date",
+    "description": "A local calendar date, YYYY-MM-DD."
+});

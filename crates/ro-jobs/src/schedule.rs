@@ -47,7 +47,9 @@ pub const MAX_SEARCH_DAYS: i64 = 366 * 8;
 pub const MAX_RUNS: usize = 10_000;
 
 /// What to do with a local time skipped by a forward transition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum GapPolicy {
     /// Do not run (the default).
@@ -58,7 +60,9 @@ pub enum GapPolicy {
 }
 
 /// What to do with a local time that happens twice.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum FoldPolicy {
     /// Run at the first pass (the default).
@@ -71,7 +75,7 @@ pub enum FoldPolicy {
 }
 
 /// A schedule as written: what events and documents carry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleSpec {
     /// Five-field cron expression.

@@ -5,7 +5,19 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 /// Which way an action moves the plane.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Safety {
     /// Makes the plane safer (lockdown, halt, pause, revoke): agents holding the role may act.
@@ -22,7 +34,7 @@ macro_rules! actions {
     ($($variant:ident = $name:literal, $safety:ident, $doc:literal;)*) => {
         /// Everything an actor can ask of the plane. The set is closed: an unknown name is
         /// refused when parsed, and nothing outside it can be permitted.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]
         #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
         pub enum Action {
             $(#[doc = $doc] $variant,)*
@@ -220,6 +232,22 @@ impl<'de> Deserialize<'de> for ActionSet {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let actions = Vec::<Action>::deserialize(deserializer)?;
         Ok(actions.into_iter().collect())
+    }
+}
+
+impl schemars::JsonSchema for ActionSet {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ActionSet".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let action = generator.subschema_for::<Action>();
+        schemars::json_schema!({
+            "type": "array",
+            "items": action,
+            "uniqueItems": true,
+            "description": "A set of actions, written in declaration order.",
+        })
     }
 }
 

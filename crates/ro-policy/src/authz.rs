@@ -129,6 +129,7 @@ pub fn builtin_roles() -> BTreeMap<&'static str, ActionSet> {
     rkyv::Archive,
     rkyv::Serialize,
     rkyv::Deserialize,
+    schemars::JsonSchema,
 )]
 #[rkyv(derive(Debug))]
 pub struct Grant {
@@ -154,6 +155,7 @@ pub struct Grant {
     rkyv::Archive,
     rkyv::Serialize,
     rkyv::Deserialize,
+    schemars::JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Effect {
@@ -176,6 +178,7 @@ pub enum Effect {
     rkyv::Archive,
     rkyv::Serialize,
     rkyv::Deserialize,
+    schemars::JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum PrincipalMatch {
@@ -200,6 +203,7 @@ pub enum PrincipalMatch {
     rkyv::Archive,
     rkyv::Serialize,
     rkyv::Deserialize,
+    schemars::JsonSchema,
 )]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
@@ -230,7 +234,9 @@ pub struct Request<'a> {
 }
 
 /// Why a decision came out as it did.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum DecisionReason {
     /// Nothing permits: the default.
@@ -261,7 +267,7 @@ impl DecisionReason {
 
 /// An explained decision: allowed or not, and the sorted reasons that decided it (the
 /// forbidding rules when denied by a forbid, the permitting ones when allowed).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Decision {
     /// Whether the request is allowed.
     pub allowed: bool,
@@ -283,6 +289,7 @@ pub struct Decision {
     rkyv::Archive,
     rkyv::Serialize,
     rkyv::Deserialize,
+    schemars::JsonSchema,
 )]
 pub struct Access {
     roles: BTreeMap<RoleName, ActionSet>,

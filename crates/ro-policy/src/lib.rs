@@ -80,7 +80,7 @@ pub use secret::{SecretName, SecretRef, SecretVersion};
 pub const MAX_TEXT_LEN: usize = 4096;
 
 /// What may be asked of the policy. `"type"` names the command.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "SCREAMING_SNAKE_CASE", deny_unknown_fields)]
 pub enum PolicyCommand {
     /// Grants a role, globally or for one subject.
@@ -324,7 +324,7 @@ impl PolicyCommand {
 
 /// What happened to the policy. Every change carries enough to audit it on its own: before
 /// and after where something is replaced, and the reason given.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", deny_unknown_fields)]
 pub enum PolicyEvent {
     /// A role was granted.
@@ -670,7 +670,15 @@ impl ro_core::Rejection for PolicyRejection {
 
 /// The frozen baseline.
 #[derive(
-    Debug, Clone, PartialEq, Eq, Serialize, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Serialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+    schemars::JsonSchema,
 )]
 pub struct Baseline {
     /// Its version.
@@ -681,7 +689,15 @@ pub struct Baseline {
 
 /// The policy's state.
 #[derive(
-    Debug, Clone, PartialEq, Eq, Serialize, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Serialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+    schemars::JsonSchema,
 )]
 pub struct Policy {
     access: Access,

@@ -106,6 +106,7 @@ pub const MAX_MICROS: u64 = ro_core::canonical::MAX_SAFE_INTEGER;
     rkyv::Archive,
     rkyv::Serialize,
     rkyv::Deserialize,
+    schemars::JsonSchema,
 )]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
@@ -185,6 +186,7 @@ pub fn basis_points(part: u64, whole: u64) -> u64 {
     rkyv::Archive,
     rkyv::Serialize,
     rkyv::Deserialize,
+    schemars::JsonSchema,
 )]
 #[rkyv(derive(Debug, PartialEq, Eq, PartialOrd, Ord))]
 #[serde(rename_all = "snake_case")]
@@ -208,6 +210,7 @@ pub enum LimitKind {
     rkyv::Archive,
     rkyv::Serialize,
     rkyv::Deserialize,
+    schemars::JsonSchema,
 )]
 pub struct DayStats {
     /// Units recorded.
@@ -226,7 +229,7 @@ pub struct DayStats {
 
 /// The daily cost report (seed 003, section 2.3), generalised: money in micro-units, shares in
 /// basis points.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CostReport {
     /// The day reported.
     pub report_date: Day,
@@ -243,7 +246,7 @@ pub struct CostReport {
 }
 
 /// Totals of one day.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DailySummary {
     /// Units recorded.
     pub total_units: u64,
@@ -258,7 +261,7 @@ pub struct DailySummary {
 }
 
 /// The limits in force and the day's breaches.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LimitsCompliance {
     /// Per-unit ceiling.
     pub per_unit_ceiling_micros: u64,
@@ -277,7 +280,7 @@ pub struct LimitsCompliance {
 }
 
 /// Usage of the limits.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BudgetUtilization {
     /// Share of the budget used.
     pub daily_budget_used_bp: u64,
@@ -288,7 +291,7 @@ pub struct BudgetUtilization {
 }
 
 /// Cost over time.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CostTrajectory {
     /// Average daily cost over the 7 days ending with the report date.
     pub avg_7day_cost_micros: u64,
@@ -365,3 +368,9 @@ pub fn cost_report(days: &BTreeMap<Day, DayStats>, limits: &Limits, day: Day) ->
             .collect(),
     }
 }
+
+ro_core::json_schema_for!(Day, "Day", {
+    "type": "string",
+    "format": "date",
+    "description": "A UTC calendar day, YYYY-MM-DD."
+});

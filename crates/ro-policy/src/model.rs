@@ -62,6 +62,7 @@ ro_core::id_kind!(
     rkyv::Archive,
     rkyv::Serialize,
     rkyv::Deserialize,
+    schemars::JsonSchema,
 )]
 #[serde(deny_unknown_fields)]
 pub struct BaselineVersion {
@@ -116,6 +117,7 @@ mod change_status {
         rkyv::Archive,
         rkyv::Serialize,
         rkyv::Deserialize,
+        schemars::JsonSchema,
     )]
     #[serde(rename_all = "snake_case", tag = "status")]
     pub enum ChangeStatus {
@@ -155,6 +157,7 @@ mod change_status {
     rkyv::Archive,
     rkyv::Serialize,
     rkyv::Deserialize,
+    schemars::JsonSchema,
 )]
 pub struct ChangeRequest {
     /// The component to change (one request, one change).
@@ -182,6 +185,7 @@ pub struct ChangeRequest {
     rkyv::Archive,
     rkyv::Serialize,
     rkyv::Deserialize,
+    schemars::JsonSchema,
 )]
 #[serde(deny_unknown_fields)]
 pub struct ConfigVersionRef {
@@ -211,6 +215,7 @@ pub struct ConfigVersionRef {
     rkyv::Archive,
     rkyv::Serialize,
     rkyv::Deserialize,
+    schemars::JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
@@ -238,6 +243,7 @@ pub enum Severity {
     rkyv::Archive,
     rkyv::Serialize,
     rkyv::Deserialize,
+    schemars::JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum DeviationAction {
@@ -262,6 +268,7 @@ pub enum DeviationAction {
     rkyv::Archive,
     rkyv::Serialize,
     rkyv::Deserialize,
+    schemars::JsonSchema,
 )]
 #[serde(deny_unknown_fields)]
 pub struct DeviationType {
@@ -295,7 +302,15 @@ pub fn builtin_deviation_types() -> Vec<(&'static str, DeviationType)> {
 
 /// A recorded deviation and its SLA clock.
 #[derive(
-    Debug, Clone, PartialEq, Eq, Serialize, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Serialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+    schemars::JsonSchema,
 )]
 pub struct Deviation {
     /// Its type.

@@ -93,6 +93,7 @@ impl fmt::Debug for FingerprintKey {
     rkyv::Archive,
     rkyv::Serialize,
     rkyv::Deserialize,
+    schemars::JsonSchema,
 )]
 #[serde(deny_unknown_fields)]
 pub struct SecretRef {

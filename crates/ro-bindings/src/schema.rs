@@ -1,0 +1,248 @@
+//! The JSON Schema of every public contract (`ro schema`), checked in as
+//! `contracts/ro_public_contracts_v0.schema.json`.
+//!
+//! The document validates one input line at its root (`$defs/Request`: every command and
+//! query as the protocol reads it, context fields included) and names every other contract in
+//! `$defs`: the responses (`Response`, `ErrorResponse`, `QueryResult`, `CommandResult`), the
+//! journal's envelope and every event (`Envelope`, `PlaneEvent`), and the seed's named objects
+//! (`ArtifactRef`, `JobStatus`, `JobAttemptRecord`, `ConfigVersionRef`, `AdminActionType`,
+//! `AdminEvent`, `SecretRotationEvent`). The types' own schemas come from their Rust
+//! definitions (schemars), so the file cannot drift from the code without a test failing.
+
+use schemars::{JsonSchema, SchemaGenerator, generate::SchemaSettings};
+use serde_json::{Map, Value, json};
+
+use crate::protocol::CONTEXT_FIELDS;
+
+/// Where the checked-in copy lives, relative to the workspace root.
+pub const CONTRACTS_PATH: &str = "contracts/ro_public_contracts_v0.schema.json";
+
+/// The schema's `$id`.
+pub const SCHEMA_ID: &str = "urn:ro:contracts:ro_public_contracts_v0";
+
+fn register<T: JsonSchema>(generator: &mut SchemaGenerator) -> Value {
+    generator.subschema_for::<T>().to_value()
+}
+
+/// The variants (`oneOf`) of a generated enum schema.
+fn variants(schema: &Value, generator: &SchemaGenerator) -> Vec<Value> {
+    let resolved = match schema.get("$ref").and_then(Value::as_str) {
+        Some(reference) => reference
+            .strip_prefix("#/$defs/")
+            .and_then(|name| generator.definitions().get(name))
+            .cloned()
+            .unwrap_or(Value::Null),
+        None => schema.clone(),
+    };
+    resolved
+        .get("oneOf")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Adds the context fields every document may carry to a command variant's properties.
+fn with_context(mut variant: Value) -> Value {
+    let context = json!({
+        "at": { "$ref": "#/$defs/Timestamp", "description": "When; the host stamps its clock when absent." },
+        "actor": { "$ref": "#/$defs/Actor" },
+        "operator_id": { "$ref": "#/$defs/ActorId", "description": "Shorthand for a human actor with this id." },
+        "correlation_id": { "$ref": "#/$defs/CorrelationId" },
+        "reason": { "$ref": "#/$defs/Reason" },
+    });
+    debug_assert_eq!(
+        context.as_object().map(Map::len),
+        Some(CONTEXT_FIELDS.len())
+    );
+    if let (Some(properties), Value::Object(context)) = (
+        variant.get_mut("properties").and_then(Value::as_object_mut),
+        context,
+    ) {
+        properties.extend(context);
+    }
+    // `actor` and `operator_id` name the same thing: give one of them at most.
+    if let Some(object) = variant.as_object_mut() {
+        object.insert(
+            "not".into(),
+            json!({ "required": ["actor", "operator_id"] }),
+        );
+    }
+    variant
+}
+
+/// The variant's `type` constant, if any.
+fn type_of(variant: &Value) -> Option<&str> {
+    variant.pointer("/properties/type/const")?.as_str()
+}
+
+/// The whole contract document.
+pub fn contracts() -> Value {
+    let mut generator = SchemaSettings::draft2020_12().into_generator();
+    let commands = [
+        register::<ro_policy::PolicyCommand>(&mut generator),
+        register::<ro_artifacts::ArtifactCommand>(&mut generator),
+        register::<ro_jobs::JobsCommand>(&mut generator),
+        register::<ro_admin::AdminCommand>(&mut generator),
+    ];
+    let queries = register::<ro_admin::PlaneQuery>(&mut generator);
+    for named in [
+        register::<ro_core::Timestamp>,
+        register::<ro_core::Actor>,
+        register::<ro_core::ActorId>,
+        register::<ro_core::CorrelationId>,
+        register::<ro_core::Reason>,
+        register::<ro_core::Digest>,
+        register::<ro_admin::PlaneEvent>,
+        register::<ro_admin::QueryAnswer>,
+        register::<ro_admin::CommandResult>,
+        register::<ro_admin::audit::AdminRecord>,
+        register::<ro_artifacts::ArtifactRef>,
+        register::<ro_jobs::AttemptStatus>,
+        register::<ro_jobs::JobAttemptRecord>,
+        register::<ro_policy::ConfigVersionRef>,
+        register::<ro_policy::Action>,
+    ] {
+        named(&mut generator);
+    }
+    let mut requests: Vec<Value> = Vec::new();
+    for schema in &commands {
+        for variant in variants(schema, &generator) {
+            requests.push(with_context(variant));
+        }
+    }
+    for variant in variants(&queries, &generator) {
+        let mut variant = with_context(variant);
+        if let Some(object) = variant.as_object_mut() {
+            let description = object
+                .get("description")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned();
+            object.insert(
+                "description".into(),
+                Value::String(format!(
+                    "Query (answered in `result`, appends nothing). {description}"
+                )),
+            );
+        }
+        requests.push(variant);
+    }
+    // The runbook's name for releasing the lockdown is the same command.
+    for variant in &mut requests {
+        if type_of(variant) == Some("RELEASE_LOCKDOWN")
+            && let Some(ty) = variant.pointer_mut("/properties/type")
+        {
+            *ty = json!({ "type": "string", "enum": ["RELEASE_LOCKDOWN", "UNRELEASE_LOCKDOWN"] });
+        }
+    }
+    requests.sort_by(|a, b| type_of(a).cmp(&type_of(b)));
+    let mut defs = generator.take_definitions(true);
+    // The domain enums are spelled out in `Request`, context fields included.
+    for inlined in [
+        "PolicyCommand",
+        "ArtifactCommand",
+        "JobsCommand",
+        "AdminCommand",
+        "PlaneQuery",
+    ] {
+        defs.remove(inlined);
+    }
+    let secret_rotation = defs
+        .get("PolicyEvent")
+        .map(|policy| variants(policy, &generator))
+        .unwrap_or_default()
+        .into_iter()
+        .find(|v| type_of(v) == Some("SecretRotated"))
+        .unwrap_or(Value::Null);
+    let extra = json!({
+        "Request": {
+            "description": "One input line of `ro apply`: a command or a query. `type` names it; the context fields at, actor, operator_id, correlation_id and reason may accompany any of them; unknown fields are refused.",
+            "oneOf": requests,
+        },
+        "Response": {
+            "description": "One output line of `ro apply`, in input order, printed after the command's events are durable.",
+            "oneOf": [
+                {
+                    "title": "Accepted",
+                    "type": "object",
+                    "properties": {
+                        "ok": { "const": true },
+                        "seq": { "type": "integer", "minimum": 0, "description": "The journal's head after the command." },
+                        "events": { "type": "array", "items": { "$ref": "#/$defs/Envelope" }, "description": "What the command appended (empty for a query)." },
+                        "result": { "anyOf": [ { "$ref": "#/$defs/CommandResult" }, { "$ref": "#/$defs/QueryResult" } ] },
+                    },
+                    "required": ["ok", "seq", "events", "result"],
+                    "additionalProperties": false,
+                },
+                {
+                    "title": "ConfirmationRequired",
+                    "type": "object",
+                    "properties": {
+                        "ok": { "const": true },
+                        "confirmation_required": { "const": true },
+                        "confirmation_token": { "type": "string", "pattern": "^[0-9a-f]{64}$", "description": "Re-send the same command, by the same actor, with this token." },
+                    },
+                    "required": ["ok", "confirmation_required", "confirmation_token"],
+                    "additionalProperties": false,
+                },
+                { "$ref": "#/$defs/ErrorResponse" },
+            ],
+        },
+        "ErrorResponse": {
+            "type": "object",
+            "properties": {
+                "ok": { "const": false },
+                "error": {
+                    "type": "object",
+                    "properties": {
+                        "code": { "type": "string", "pattern": "^[A-Z][A-Z0-9_]*$", "description": "A stable code, e.g. LOCKDOWN_ACTIVE." },
+                        "message": { "type": "string", "description": "What is wrong and how to fix it." },
+                        "details": { "type": "object", "description": "Machine-readable details: the field, the command type, the seqs of recorded refusals." },
+                    },
+                    "required": ["code", "message", "details"],
+                    "additionalProperties": false,
+                },
+            },
+            "required": ["ok", "error"],
+            "additionalProperties": false,
+        },
+        "Envelope": {
+            "description": "One journal record as `ro audit` prints it and responses carry it (docs/journal-format.md).",
+            "type": "object",
+            "properties": {
+                "seq": { "type": "integer", "minimum": 1 },
+                "prev": { "$ref": "#/$defs/Digest" },
+                "hash": { "$ref": "#/$defs/Digest" },
+                "at": { "$ref": "#/$defs/Timestamp" },
+                "actor": { "$ref": "#/$defs/Actor" },
+                "correlation_id": { "anyOf": [ { "$ref": "#/$defs/CorrelationId" }, { "type": "null" } ] },
+                "causation": { "anyOf": [ { "$ref": "#/$defs/Digest" }, { "type": "null" } ] },
+                "schema_version": { "type": "integer", "minimum": 1 },
+                "event": { "$ref": "#/$defs/PlaneEvent" },
+            },
+            "required": ["seq", "prev", "hash", "at", "actor", "correlation_id", "causation", "schema_version", "event"],
+            "additionalProperties": false,
+        },
+        "QueryResult": { "$ref": "#/$defs/QueryAnswer" },
+        "AdminActionType": { "$ref": "#/$defs/Action" },
+        "SecretRotationEvent": secret_rotation,
+    });
+    if let Value::Object(extra) = extra {
+        defs.extend(extra);
+    }
+    json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        "title": "ro public contracts v0",
+        "description": "The JSON contracts of the ro Run/Operate plane: the root validates one input line of `ro apply`; $defs names every other contract. Generated by `ro schema`.",
+        "$ref": "#/$defs/Request",
+        "$defs": defs,
+    })
+}
+
+/// The contract document as `ro schema` prints it (pretty, with a final newline).
+pub fn contracts_text() -> String {
+    let mut text = serde_json::to_string_pretty(&contracts()).unwrap_or_default();
+    text.push('\n');
+    text
+}

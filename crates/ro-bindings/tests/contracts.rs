@@ -1,0 +1,221 @@
+//! The JSON Schema contracts: the checked-in file is what `ro schema` prints, and documents
+//! the host reads and writes validate against it (checked by an independent validator).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test code
+
+use std::path::PathBuf;
+
+use ro_bindings::{host, protocol, schema};
+use ro_core::{ActorId, Timestamp};
+use serde_json::{Value, json};
+
+fn contracts_file() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(schema::CONTRACTS_PATH)
+}
+
+#[test]
+fn the_checked_in_schema_is_current() {
+    let generated = schema::contracts_text();
+    let path = contracts_file();
+    let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
+    if generated != checked_in {
+        if std::env::var_os("RO_UPDATE_CONTRACTS").is_some() {
+            std::fs::write(&path, &generated).unwrap();
+            return;
+        }
+        panic!(
+            "{} is out of date: run `RO_UPDATE_CONTRACTS=1 cargo test -p ro-bindings --test contracts` \
+             (or `ro schema > {}`) and review the diff",
+            path.display(),
+            schema::CONTRACTS_PATH
+        );
+    }
+}
+
+/// A validator for one definition of the contract document (the root for `Request`).
+fn validator(def: &str) -> jsonschema::Validator {
+    let mut document = schema::contracts();
+    document["$ref"] = Value::String(format!("#/$defs/{def}"));
+    jsonschema::options()
+        .should_validate_formats(true)
+        .build(&document)
+        .unwrap()
+}
+
+fn assert_valid(validator: &jsonschema::Validator, instance: &Value, what: &str) {
+    let errors: Vec<String> = validator
+        .iter_errors(instance)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .take(5)
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{what} is invalid: {errors:#?}\n{instance}"
+    );
+}
+
+const RUNBOOK: &[&str] = &[
+    r#"{ "type": "REGISTER_MODEL", "metadata": { "version": "M-MyModel-V1" } }"#,
+    r#"{ "type": "SET_CANDIDATE_MODEL", "version": "M-MyModel-V1" }"#,
+    r#"{ "type": "SET_CANARY_RATIO", "ratio": 0.05 }"#,
+    r#"{ "type": "PROMOTE_CANDIDATE", "operator_id": "Op-01" }"#,
+    r#"{ "type": "PROMOTE_CANDIDATE", "operator_id": "Op-01", "confirmation_token": "TOKEN_HERE" }"#,
+    r#"{ "type": "EMERGENCY_LOCKDOWN", "operator_id": "Op-01" }"#,
+    r#"{ "type": "UNRELEASE_LOCKDOWN", "operator_id": "Op-01" }"#,
+    r#"{ "type": "ROLLBACK_MODEL", "operator_id": "Op-01" }"#,
+    r#"{ "type": "RESET_FAILURE_STATUS", "operator_id": "Op-01" }"#,
+    r#"{ "type": "HEARTBEAT" }"#,
+    r#"{ "type": "RECORD_CYCLE", "intent": "HOLD", "latency_ms": 12, "violation": false, "survived": true }"#,
+];
+
+/// Documents the schema must refuse, each for a reason the decoder refuses them too.
+const REFUSED: &[&str] = &[
+    r#"{ "type": "EMERGENCY_LOCKDOWN", "operator_id": "Op-01", "colour": "red" }"#,
+    r#"{ "type": "LAUNCH_MISSILES" }"#,
+    r#"{ "operator_id": "Op-01" }"#,
+    r#"{ "type": "SET_CANARY_RATIO", "ratio": 1.5 }"#,
+    r#"{ "type": "SET_CANARY_RATIO", "ratio": "lots" }"#,
+    r#"{ "type": "GRANT_ROLE", "principal": "ana" }"#,
+    r#"{ "type": "GRANT_ROLE", "principal": "ana smith", "role": "analyst" }"#,
+    r#"{ "type": "REGISTER_ARTIFACT", "ref": "a/b", "digest": "md5:00" }"#,
+    r#"{ "type": "EMERGENCY_LOCKDOWN", "at": "yesterday" }"#,
+    r#"{ "type": "EMERGENCY_LOCKDOWN", "operator_id": "a", "actor": {"id": "b", "kind": "human"} }"#,
+    r#"{ "type": "RECORD_CYCLE", "intent": "hold" }"#,
+    r#"{ "type": "HEARTBEAT", "run_id": "run-1", "extra": 1 }"#,
+];
+
+#[test]
+fn every_document_the_decoder_accepts_validates_and_refused_ones_do_not() {
+    let requests = validator("Request");
+    let demo = include_str!("../src/demo.jsonl");
+    let now = Timestamp::parse_rfc3339("2026-01-05T14:30:00Z").unwrap();
+    let alice = ActorId::new("alice").unwrap();
+    for line in demo
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .chain(RUNBOOK.iter().copied())
+    {
+        assert!(
+            protocol::decode(line, Some(&alice), now).is_ok(),
+            "the decoder refuses {line}"
+        );
+        assert_valid(&requests, &serde_json::from_str(line).unwrap(), line);
+    }
+    for line in REFUSED {
+        assert!(
+            protocol::decode(line, Some(&alice), now).is_err(),
+            "the decoder accepts {line}"
+        );
+        assert!(
+            !requests.is_valid(&serde_json::from_str(line).unwrap()),
+            "the schema accepts {line}"
+        );
+    }
+}
+
+#[test]
+fn responses_events_and_admin_records_validate() {
+    let responses = validator("Response");
+    let envelopes = validator("Envelope");
+    let admin = validator("AdminEvent");
+    let dir = std::env::temp_dir().join(format!("ro-contracts-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("contracts.db");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    let at = Timestamp::parse_rfc3339("2026-03-02T13:00:00Z").unwrap();
+    let op = ActorId::new("Op-01").unwrap();
+    let mut store = host::init(&path, &op, at).unwrap();
+    let extra = [
+        r#"{"type":"CONFIGURE_SHADOW_WINDOW","cycles":1,"at":"2026-03-02T13:20:00Z"}"#,
+        r#"{"type":"REGISTER_MODEL","metadata":{"version":"M-A-V1"},"at":"2026-03-02T13:20:00Z"}"#,
+        r#"{"type":"SET_CANDIDATE_MODEL","version":"M-A-V1","at":"2026-03-02T13:20:00Z"}"#,
+        r#"{"type":"RECORD_CYCLE","intent":"HOLD","latency_ms":3,"survived":true,"at":"2026-03-02T13:20:00Z"}"#,
+        r#"{"type":"PROMOTE_CANDIDATE","at":"2026-03-02T13:20:00Z"}"#,
+        r#"{"type":"REPORT_FAILURE","mode":"DEGRADED","description":"drift","at":"2026-03-02T13:20:00Z"}"#,
+        r#"{"type":"HEARTBEAT","at":"2026-03-02T13:20:00Z"}"#,
+        r#"{"type":"HEALTH_CHECKLIST","at":"2026-03-02T13:20:00Z"}"#,
+        r#"{"type":"HANDOFF_PACKAGE","story":"s-1","at":"2026-03-02T13:20:00Z"}"#,
+        "not json",
+    ];
+    let demo = include_str!("../src/demo.jsonl");
+    let mut seen = 0;
+    for line in demo.lines().filter(|l| !l.trim().is_empty()).chain(extra) {
+        let (_, response) = host::execute_line(store.kernel_mut(), line, Some(&op), at);
+        assert_valid(&responses, &response, &format!("the response to {line}"));
+        if let Some(token) = response.get("confirmation_token").and_then(Value::as_str) {
+            let second = protocol::with_confirmation_token(line, token).unwrap();
+            let (ok, response) = host::execute_line(store.kernel_mut(), &second, Some(&op), at);
+            assert!(ok, "{response}");
+            assert_valid(&responses, &response, &format!("the response to {second}"));
+        }
+        seen += 1;
+    }
+    assert!(seen > 30);
+    store.commit().unwrap();
+    let mut audit = Vec::new();
+    host::audit(&store, &mut audit).unwrap();
+    for line in String::from_utf8(audit).unwrap().lines() {
+        assert_valid(&envelopes, &serde_json::from_str(line).unwrap(), line);
+    }
+    let mut records = Vec::new();
+    host::admin_audit(&store, &mut records).unwrap();
+    let records = String::from_utf8(records).unwrap();
+    assert!(records.lines().count() > 10);
+    for line in records.lines() {
+        assert_valid(&admin, &serde_json::from_str(line).unwrap(), line);
+    }
+    // The definitions refuse what they should.
+    assert!(!responses.is_valid(&json!({ "ok": true })));
+    assert!(
+        !responses
+            .is_valid(&json!({ "ok": true, "seq": 1, "events": [], "result": {}, "extra": 1 }))
+    );
+    assert!(!envelopes.is_valid(&json!({ "seq": 1 })));
+    assert!(!admin.is_valid(&json!({ "admin_event_id": "adm-1" })));
+    // Every reference resolves.
+    fn refs(value: &Value, out: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(r)) = map.get("$ref") {
+                    out.push(r.clone());
+                }
+                map.values().for_each(|v| refs(v, out));
+            }
+            Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+    let document = schema::contracts();
+    let mut all = Vec::new();
+    refs(&document, &mut all);
+    assert!(all.len() > 100);
+    for r in all {
+        let name = r.strip_prefix("#/$defs/").expect("local refs only");
+        assert!(document["$defs"][name].is_object(), "dangling {r}");
+    }
+    let error = validator("ErrorResponse");
+    assert!(!error.is_valid(
+        &json!({ "ok": false, "error": { "code": "lower", "message": "", "details": {} } })
+    ));
+    let document = schema::contracts();
+    for def in [
+        "ArtifactRef",
+        "JobStatus",
+        "JobAttemptRecord",
+        "ConfigVersionRef",
+        "AdminActionType",
+        "AdminEvent",
+        "SecretRotationEvent",
+        "ErrorResponse",
+    ] {
+        assert!(document["$defs"][def].is_object(), "$defs/{def} is missing");
+    }
+}
