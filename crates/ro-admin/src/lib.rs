@@ -498,6 +498,11 @@ pub enum PlaneQuery {
     /// The operator runbook's heartbeat: models, canary, lockdown, failure status and
     /// monitoring. (A `HEARTBEAT` with a `run_id` is the jobs command of a running attempt.)
     Heartbeat {},
+    /// The daily cost report of a UTC day (seed 003).
+    CostReport {
+        /// `YYYY-MM-DD`.
+        day: Day,
+    },
     /// The daily health checklist of a UTC day (the latest cycle's day when absent).
     HealthChecklist {
         /// `YYYY-MM-DD`.
@@ -544,7 +549,10 @@ pub enum QueryAnswer {
     Heartbeat(Heartbeat),
     /// `HEALTH_CHECKLIST`.
     HealthChecklist(HealthChecklist),
-    /// A query with nothing to report (`HEALTH_CHECKLIST` before any cycle).
+    /// `COST_REPORT`.
+    Cost(ro_policy::CostReport),
+    /// A query with nothing to report (`HEALTH_CHECKLIST` before any cycle, `COST_REPORT`
+    /// before limits are set).
     Nothing {},
 }
 
@@ -790,6 +798,10 @@ impl Plane {
             PlaneQuery::Heartbeat {} => Ok(QueryAnswer::Heartbeat(
                 self.registry.heartbeat(self.lockdown.is_some()),
             )),
+            PlaneQuery::CostReport { day } => Ok(match self.policy.cost_report(*day) {
+                Some(report) => QueryAnswer::Cost(report),
+                None => QueryAnswer::Nothing {},
+            }),
             PlaneQuery::HealthChecklist { day } => Ok(match day.or(self.registry.last_day()) {
                 Some(day) => QueryAnswer::HealthChecklist(self.registry.health_checklist(day)),
                 None => QueryAnswer::Nothing {},

@@ -62,9 +62,50 @@ enum Command {
     },
     /// Run an end-to-end scenario on a new store and verify it.
     Demo,
+    /// Print a report as JSON: the daily cost report, the daily health checklist, or a
+    /// story's handoff package.
+    Report {
+        #[command(subcommand)]
+        report: Report,
+    },
     /// Print the JSON Schema of every public contract (commands, queries, responses, events,
     /// and the seed's named objects). Needs no store.
     Schema,
+}
+
+#[derive(Subcommand)]
+enum Report {
+    /// The daily cost report (spend against the budget and the per-unit ceiling).
+    Cost {
+        /// The UTC day, YYYY-MM-DD.
+        #[arg(long)]
+        day: String,
+    },
+    /// The daily health checklist (survival rate, violation rate, p99 latency, active model).
+    Health {
+        /// The UTC day, YYYY-MM-DD (default: the day of the latest cycle).
+        #[arg(long)]
+        day: Option<String>,
+    },
+    /// A story's handoff package: which derivations are eligible for lock, which block.
+    Handoff {
+        /// The story id.
+        #[arg(long)]
+        story: String,
+    },
+}
+
+impl Report {
+    /// The report as a query document of the protocol.
+    fn query(&self) -> serde_json::Value {
+        match self {
+            Report::Cost { day } => serde_json::json!({ "type": "COST_REPORT", "day": day }),
+            Report::Health { day } => serde_json::json!({ "type": "HEALTH_CHECKLIST", "day": day }),
+            Report::Handoff { story } => {
+                serde_json::json!({ "type": "HANDOFF_PACKAGE", "story": story })
+            }
+        }
+    }
 }
 
 fn clock() -> Timestamp {
@@ -172,6 +213,31 @@ fn main() -> ExitCode {
             }
         }
         Command::Demo => demo(&path),
+        Command::Report { report } => {
+            let run = || -> Result<(bool, serde_json::Value), HostError> {
+                let mut store = Store::open(&path)?;
+                let reporter =
+                    ActorId::new("ro-report").map_err(|e| HostError::Encoding(e.to_string()))?;
+                let line = report.query().to_string();
+                Ok(host::execute_line(
+                    store.kernel_mut(),
+                    &line,
+                    Some(&reporter),
+                    clock(),
+                ))
+            };
+            match run() {
+                Ok((ok, response)) => {
+                    println!("{}", response.get("result").unwrap_or(&response));
+                    if ok {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::from(1)
+                    }
+                }
+                Err(e) => host_fail(&e),
+            }
+        }
         Command::Schema => {
             print!("{}", ro_bindings::schema::contracts_text());
             ExitCode::SUCCESS
@@ -195,10 +261,11 @@ fn demo(path: &Path) -> ExitCode {
         let stdout = std::io::stdout();
         let mut out = stdout.lock();
         writeln!(out, "ro demo on {}", path.display())?;
-        for line in DEMO
-            .lines()
-            .filter(|l| !l.trim().is_empty() && !l.starts_with("//"))
-        {
+        for line in DEMO.lines().filter(|l| !l.trim().is_empty()) {
+            if let Some(comment) = line.strip_prefix("//") {
+                writeln!(out, "\n## {}", comment.trim())?;
+                continue;
+            }
             let (_, mut response) = host::execute_line(store.kernel_mut(), line, None, at);
             store.commit()?;
             writeln!(out, "\n> {line}\n< {}", summary(&response))?;

@@ -648,3 +648,61 @@ fn the_runbook_documents_work_as_written() {
     );
     store.commit().unwrap();
 }
+
+/// `ro demo` runs its scenario; `ro report` answers from the store it left; `ro schema`
+/// prints the checked-in contracts.
+#[test]
+fn demo_reports_and_schema_through_the_binary() {
+    let store = temp_store("demo-reports");
+    let demo = ro(&store, &["demo"], "");
+    assert!(
+        demo.status.success(),
+        "{}",
+        String::from_utf8_lossy(&demo.stderr)
+    );
+    let text = String::from_utf8(demo.stdout).unwrap();
+    for expected in [
+        "CandidatePromoted",
+        "ModelRolledBack",
+        "DerivationSuperseded",
+        "HandedOff",
+        "RetryScheduled",
+        "\"intent\":\"STOP\"",
+        "reopened and verified",
+    ] {
+        assert!(text.contains(expected), "the demo shows no {expected}");
+    }
+    let report = |args: &[&str]| -> Value {
+        let out = ro(&store, args, "");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let health = report(&["report", "health"]);
+    assert_eq!(health["day"], "2026-03-02");
+    assert_eq!(health["active_model"], "M-Base-V1");
+    assert_eq!(health["pass"], false, "{health}");
+    let handoff = report(&["report", "handoff", "--story", "s-q1"]);
+    assert_eq!(
+        handoff["eligible_for_lock"],
+        serde_json::json!(["cap-v2"]),
+        "{handoff}"
+    );
+    let cost = report(&["report", "cost", "--day", "2026-03-02"]);
+    assert_eq!(cost["daily_summary"]["total_units"], 2, "{cost}");
+    let bad = ro(&store, &["report", "cost", "--day", "soon"], "");
+    assert_eq!(bad.status.code(), Some(1));
+    let schema = ro(&store, &["schema"], "");
+    let checked_in = std::fs::read(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../contracts/ro_public_contracts_v0.schema.json"),
+    )
+    .unwrap();
+    assert!(
+        schema.stdout == checked_in,
+        "ro schema differs from the checked-in contracts"
+    );
+}
