@@ -244,6 +244,7 @@ fn classify(event: &PlaneEvent) -> Option<Classified> {
                 ),
             ),
             AdminEvent::CycleRecorded(_)
+            | AdminEvent::ComponentReported(_)
             | AdminEvent::ConfirmationRequested { .. }
             | AdminEvent::ConfirmationConsumed { .. } => None,
         },

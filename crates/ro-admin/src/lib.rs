@@ -11,8 +11,8 @@
 //! are keyed by a host secret so they cannot be derived from the journal, with an optional
 //! four-eyes mode; the model promotion path, cycles and their monitoring, the failure status
 //! and incidents ([`registry`]); the AdminEvent record of every admin action, read from the
-//! journal ([`audit`]); and the read-only queries ([`PlaneQuery`]). Still to come: component
-//! freshness, `MARKET_CLOSED` and the mission-control view.
+//! journal ([`audit`]); components, freshness, the status contract and mission control
+//! ([`health`]); and the read-only queries ([`PlaneQuery`]).
 //!
 //! ```
 //! use ro_admin::{Plane, PlaneCommand, AdminCommand};
@@ -35,11 +35,13 @@
 #![deny(missing_docs)]
 
 pub mod audit;
+pub mod health;
 pub mod registry;
 
 use std::collections::BTreeMap;
 use std::fmt;
 
+use health::{ComponentReport, ComponentView, Components};
 use registry::{Change, CycleRecorded, FailureMode, HealthChecklist, Heartbeat, Intent, Registry};
 use ro_artifacts::{
     ArtifactCommand, ArtifactEvent, ArtifactRef, ArtifactRejection, Artifacts, HandoffPackage,
@@ -146,6 +148,8 @@ pub enum AdminCommand {
         #[serde(default)]
         snapshot: Option<Locator>,
     },
+    /// Reports a component's heartbeat and health (the host's monitor).
+    ReportComponent(ComponentReport),
     /// Returns the failure status to `NORMAL`, resolving open incidents (human-only,
     /// two-step).
     ResetFailureStatus {
@@ -173,7 +177,8 @@ impl AdminCommand {
             | AdminCommand::RecordCycle { .. }
             | AdminCommand::SetCanaryRatio { .. }
             | AdminCommand::ConfigureShadowWindow { .. }
-            | AdminCommand::ReportFailure { .. } => None,
+            | AdminCommand::ReportFailure { .. }
+            | AdminCommand::ReportComponent(_) => None,
         }
     }
 
@@ -334,6 +339,8 @@ pub enum AdminEvent {
         /// Who reported it.
         by: ActorId,
     },
+    /// A component reported its heartbeat and health.
+    ComponentReported(ComponentReport),
     /// The failure status returned to `NORMAL`.
     FailureStatusReset {
         /// The status before.
@@ -488,8 +495,15 @@ pub enum PlaneQuery {
         #[serde(default)]
         calendar: Option<CalendarName>,
     },
-    /// The plane's operational status.
-    OpsStatus {},
+    /// The status contract: `OK`, `MARKET_CLOSED` or `HALTED` with reason codes, at the
+    /// query's time.
+    OpsStatus {
+        /// A trading calendar: `MARKET_CLOSED` on its non-trading days.
+        #[serde(default)]
+        calendar: Option<CalendarName>,
+    },
+    /// Every component watched, with its status at the query's time.
+    MissionControl {},
     /// A run and its attempts, as public attempt records.
     RunStatus {
         /// The run.
@@ -529,10 +543,21 @@ pub enum QueryAnswer {
     },
     /// `OPS_STATUS`.
     Status {
-        /// `OK` or `HALTED`.
+        /// `OK`, `MARKET_CLOSED` or `HALTED`.
         state: &'static str,
         /// Why, sorted; empty when `OK`.
-        reason_codes: Vec<&'static str>,
+        reason_codes: Vec<String>,
+        /// What may run.
+        safety: SafetyPosture,
+    },
+    /// `MISSION_CONTROL`.
+    MissionControl {
+        /// Always `OK`: the view itself never halts.
+        state: &'static str,
+        /// The plane's own halt reasons.
+        plane_halt_reasons: Vec<&'static str>,
+        /// Every component, by name.
+        components: Vec<ComponentView>,
     },
     /// `RUN_STATUS`.
     Run {
@@ -554,6 +579,16 @@ pub enum QueryAnswer {
     /// A query with nothing to report (`HEALTH_CHECKLIST` before any cycle, `COST_REPORT`
     /// before limits are set).
     Nothing {},
+}
+
+/// The safety part of the status contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+
+pub struct SafetyPosture {
+    /// False under the kill switch, a lockdown or a production lock.
+    pub safe_to_execute_orders: bool,
+    /// False when halted for any reason (a stale critical component included).
+    pub safe_to_run_strategies: bool,
 }
 
 /// What a command's response carries in `result`, derived from the events it appended.
@@ -618,7 +653,7 @@ impl fmt::Debug for ConfirmationKey {
 }
 
 /// The plane's state: every domain's state and the plane's own.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Plane {
     policy: Policy,
     artifacts: Artifacts,
@@ -628,6 +663,7 @@ pub struct Plane {
     kill_switch: Option<ActorId>,
     four_eyes: bool,
     registry: Registry,
+    components: Components,
     pending: BTreeMap<Digest, Pending>,
     /// Issued confirmations, for unique tokens (part of the token's input).
     issued: u64,
@@ -727,8 +763,18 @@ impl Plane {
         Digest::keyed(&self.key.0, &input).to_hex()
     }
 
-    /// Answers a read-only query asked by `actor`.
-    pub fn query(&self, query: &PlaneQuery, actor: &Actor) -> Result<QueryAnswer, PlaneRejection> {
+    /// The components the plane watches.
+    pub fn components(&self) -> &Components {
+        &self.components
+    }
+
+    /// Answers a read-only query asked by `actor` at `now` (freshness is judged against it).
+    pub fn query(
+        &self,
+        query: &PlaneQuery,
+        actor: &Actor,
+        now: Timestamp,
+    ) -> Result<QueryAnswer, PlaneRejection> {
         match query {
             PlaneQuery::ReadArtifact { locator } => {
                 self.authorize(Action::ReadArtifact, "artifacts", actor)?;
@@ -771,18 +817,55 @@ impl Plane {
                 let runs = schedule.runs(*after, count, calendar).map_err(invalid)?;
                 Ok(QueryAnswer::Runs { runs })
             }
-            PlaneQuery::OpsStatus {} => {
-                let reason_codes = self.halt_reasons();
-                let state = if reason_codes.is_empty() {
-                    "OK"
-                } else {
+            PlaneQuery::OpsStatus { calendar } => {
+                let market_open = match calendar {
+                    None => true,
+                    Some(name) => self
+                        .jobs
+                        .calendar(name)
+                        .ok_or_else(|| {
+                            PlaneRejection::InvalidQuery(format!(
+                                "unknown calendar {name}; define it with DEFINE_CALENDAR"
+                            ))
+                        })?
+                        .is_trading_at(now)
+                        .ok_or_else(|| {
+                            PlaneRejection::InvalidQuery(format!(
+                                "calendar {name}: its time zone is unknown"
+                            ))
+                        })?,
+                };
+                let plane = self.halt_reasons();
+                let components = self.components.halt_reasons(now);
+                let safety = SafetyPosture {
+                    safe_to_execute_orders: plane.is_empty(),
+                    safe_to_run_strategies: plane.is_empty() && components.is_empty(),
+                };
+                let mut reason_codes: Vec<String> = plane
+                    .iter()
+                    .map(|r| (*r).to_owned())
+                    .chain(components)
+                    .collect();
+                reason_codes.sort();
+                let state = if !reason_codes.is_empty() {
                     "HALTED"
+                } else if !market_open {
+                    reason_codes.push("MARKET_CLOSED".into());
+                    "MARKET_CLOSED"
+                } else {
+                    "OK"
                 };
                 Ok(QueryAnswer::Status {
                     state,
                     reason_codes,
+                    safety,
                 })
             }
+            PlaneQuery::MissionControl {} => Ok(QueryAnswer::MissionControl {
+                state: "OK",
+                plane_halt_reasons: self.halt_reasons(),
+                components: self.components.view(now),
+            }),
             PlaneQuery::RunStatus { run_id } => {
                 let run = self
                     .jobs
@@ -914,6 +997,9 @@ impl Plane {
             }
             PlaneCommand::Admin(AdminCommand::ReportFailure { .. }) => {
                 (Action::ReportFailure, "plane".into())
+            }
+            PlaneCommand::Admin(AdminCommand::ReportComponent(_)) => {
+                (Action::ReportComponent, "components".into())
             }
             PlaneCommand::Admin(AdminCommand::ResetFailureStatus { .. }) => {
                 (Action::ResetFailureStatus, "plane".into())
@@ -1187,6 +1273,12 @@ impl Plane {
                     by,
                 })])
             }
+            AdminCommand::ReportComponent(report) => {
+                report.validate().map_err(PlaneRejection::InvalidArgument)?;
+                Ok(vec![PlaneEvent::Admin(AdminEvent::ComponentReported(
+                    report.clone(),
+                ))])
+            }
             AdminCommand::ResetFailureStatus { confirmation_token } => self.release(
                 self.registry.failure() != FailureMode::Normal,
                 "the failure status is already NORMAL",
@@ -1243,7 +1335,9 @@ impl Decider for Plane {
             let passes = matches!(
                 command,
                 PlaneCommand::Admin(
-                    AdminCommand::ReleaseLockdown { .. } | AdminCommand::RecordCycle { .. }
+                    AdminCommand::ReleaseLockdown { .. }
+                        | AdminCommand::RecordCycle { .. }
+                        | AdminCommand::ReportComponent(_)
                 )
             ) || action.safety() == Safety::Increasing;
             if !passes {
@@ -1410,6 +1504,9 @@ impl Decider for Plane {
                     meta.at,
                     meta.seq,
                 ),
+                AdminEvent::ComponentReported(report) => {
+                    self.components.record(report, meta.at);
+                }
                 AdminEvent::FailureStatusReset { .. } => {
                     self.registry.apply(Change::Reset, meta.at, meta.seq);
                 }

@@ -256,7 +256,7 @@ pub struct CycleRecorded {
 }
 
 /// The registry's state.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Registry {
     active: Option<ModelVersion>,
     /// Earlier active versions, most recent last (what rollback returns to).

@@ -39,7 +39,7 @@ fn check(text: &str) -> String {
         if let Some(json) = line.strip_prefix("QUERY ") {
             out.push_str(&format!("{line}\n"));
             let query: PlaneQuery = serde_json::from_str(json).unwrap();
-            match kernel.state().query(&query, &ctx.actor) {
+            match kernel.state().query(&query, &ctx.actor, ctx.at) {
                 Ok(answer) => out.push_str(&format!(
                     "  = {}\n",
                     serde_json::to_string(&answer).unwrap()
@@ -272,6 +272,46 @@ fn failure_status_and_incidents() {
         {"domain":"admin","command":{"type":"RESET_FAILURE_STATUS"}}
         {"domain":"admin","command":{"type":"PROMOTE_CANDIDATE"}}
         CONFIRM {"domain":"admin","command":{"type":"PROMOTE_CANDIDATE"}}
+    "#
+    ));
+}
+
+#[test]
+fn components_freshness_status_and_mission_control() {
+    insta::assert_snapshot!(check(
+        r#"
+        @2026-03-02T14:30:00Z human:alice
+        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"alice","role":"admin"}}
+        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"monitor","role":"operator"}}
+        {"domain":"jobs","command":{"type":"DEFINE_CALENDAR","calendar":{"name":"equities","version":1,"timezone":"America/New_York","weekmask":[true,true,true,true,true,false,false]}}}
+        QUERY {"type":"OPS_STATUS","calendar":"equities"}
+        QUERY {"type":"OPS_STATUS","calendar":"lunar"}
+        @2026-03-02T14:30:00Z service:monitor
+        {"domain":"admin","command":{"type":"REPORT_COMPONENT","component":"marketdata","healthy":true,"critical":true,"fresh_for_ms":60000}}
+        {"domain":"admin","command":{"type":"REPORT_COMPONENT","component":"strategy-engine","healthy":true,"critical":true,"depends_on":["marketdata"]}}
+        {"domain":"admin","command":{"type":"REPORT_COMPONENT","component":"mission-control","healthy":true,"depends_on":["ops-ui","strategy-engine"]}}
+        {"domain":"admin","command":{"type":"REPORT_COMPONENT","component":"ops-ui","healthy":true,"fresh_for_ms":0}}
+        {"domain":"admin","command":{"type":"REPORT_COMPONENT","component":"ops-ui","healthy":true,"depends_on":["ops-ui"]}}
+        QUERY {"type":"OPS_STATUS","calendar":"equities"}
+        QUERY {"type":"MISSION_CONTROL"}
+        @2026-03-02T14:31:30Z service:monitor
+        QUERY {"type":"OPS_STATUS","calendar":"equities"}
+        QUERY {"type":"MISSION_CONTROL"}
+        {"domain":"admin","command":{"type":"REPORT_COMPONENT","component":"marketdata","healthy":false,"critical":true,"fresh_for_ms":60000}}
+        QUERY {"type":"OPS_STATUS"}
+        {"domain":"admin","command":{"type":"EMERGENCY_LOCKDOWN"}}
+        {"domain":"admin","command":{"type":"REPORT_COMPONENT","component":"marketdata","healthy":true,"critical":true,"fresh_for_ms":60000}}
+        QUERY {"type":"OPS_STATUS"}
+        @2026-03-07T15:00:00Z service:monitor
+        QUERY {"type":"MISSION_CONTROL"}
+        @2026-03-07T15:00:00Z human:alice
+        {"domain":"admin","command":{"type":"RELEASE_LOCKDOWN"}}
+        CONFIRM {"domain":"admin","command":{"type":"RELEASE_LOCKDOWN"}}
+        @2026-03-07T15:00:00Z service:monitor
+        {"domain":"admin","command":{"type":"REPORT_COMPONENT","component":"marketdata","healthy":true,"critical":true}}
+        {"domain":"admin","command":{"type":"REPORT_COMPONENT","component":"strategy-engine","healthy":true,"critical":true}}
+        QUERY {"type":"OPS_STATUS","calendar":"equities"}
+        QUERY {"type":"OPS_STATUS"}
     "#
     ));
 }

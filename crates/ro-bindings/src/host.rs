@@ -112,7 +112,7 @@ fn answer(
         .ok()
         .and_then(|v| v.get("type").cloned())
         .unwrap_or(Value::Null);
-    match kernel.state().query(query, &ctx.actor) {
+    match kernel.state().query(query, &ctx.actor, ctx.at) {
         Ok(result) => {
             let mut result = serde_json::to_value(result).unwrap_or(Value::Null);
             add_audit_hashes(kernel, &mut result);

@@ -431,11 +431,13 @@ fn queries_answer_in_result_and_append_nothing() {
     assert_eq!(r[3]["events"], serde_json::json!([]));
     assert_eq!(
         r[4]["result"],
-        serde_json::json!({"state": "OK", "reason_codes": []})
+        serde_json::json!({"state": "OK", "reason_codes": [],
+            "safety": {"safe_to_execute_orders": true, "safe_to_run_strategies": true}})
     );
     assert_eq!(
         r[6]["result"],
-        serde_json::json!({"state": "HALTED", "reason_codes": ["LOCKDOWN_ACTIVE"]})
+        serde_json::json!({"state": "HALTED", "reason_codes": ["LOCKDOWN_ACTIVE"],
+            "safety": {"safe_to_execute_orders": false, "safe_to_run_strategies": false}})
     );
     assert_eq!(
         r[7]["ok"], true,

@@ -92,6 +92,16 @@ impl TradingCalendar {
         self.weekmask.get(index).copied().unwrap_or(false)
     }
 
+    /// Whether the instant `at` falls on a trading day in the calendar's zone (`None` when
+    /// the zone is unknown to the bundled database or `at` is out of range).
+    pub fn is_trading_at(&self, at: ro_core::Timestamp) -> Option<bool> {
+        let tz = jiff::tz::TimeZoneDatabase::bundled()
+            .get(&self.timezone)
+            .ok()?;
+        let instant = jiff::Timestamp::from_nanosecond(at.unix_nanos()).ok()?;
+        Some(self.is_trading_day(tz.to_datetime(instant).date()))
+    }
+
     /// The early close of `date`, if any, as local (hour, minute).
     pub fn early_close(&self, date: Date) -> Option<(u8, u8)> {
         if let Some(Override::EarlyClose { hour, minute }) = self.overrides.get(&date) {

@@ -1,0 +1,209 @@
+//! Components, their heartbeats and freshness, the status contract and the mission-control
+//! view (seed 004), as projections over explicit time.
+//!
+//! The host's monitor reports each component (`REPORT_COMPONENT`): healthy or not, how long a
+//! report stays fresh, whether the plane depends on it (critical) and what it depends on.
+//! Reports are events like any other; whether a component is fresh is decided against the time
+//! the question is asked, never a clock.
+//!
+//! - `OPS_STATUS` answers `HALTED` when the plane is halted (kill switch, lockdown, production
+//!   lock) or a critical component is stale (`<NAME>_STALE`, e.g. `MARKETDATA_STALE`) or
+//!   unhealthy (`<NAME>_UNHEALTHY`); otherwise `MARKET_CLOSED` when a calendar is named and the
+//!   instant is not one of its trading days (expected, not an alert); otherwise `OK`.
+//! - `MISSION_CONTROL` lists every component known by report or by being depended upon, each
+//!   `OK`, `STALE`, `UNHEALTHY` or `OFFLINE` (never reported, or silent for three freshness
+//!   periods), with the dependencies that are not `OK`; the view itself is always answered.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ro_core::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// How long a report stays fresh unless the report says otherwise (five minutes).
+pub const DEFAULT_FRESH_FOR_MS: u64 = 300_000;
+/// The longest freshness period accepted (one day).
+pub const MAX_FRESH_FOR_MS: u64 = 86_400_000;
+/// The most dependencies one component may name.
+pub const MAX_DEPENDENCIES: usize = 64;
+
+ro_core::id_kind!(
+    /// Names a component the plane watches (a service, a data feed).
+    ComponentName,
+    ComponentTag,
+    "component name"
+);
+
+/// The latest report of one component.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ComponentReport {
+    /// The component.
+    pub component: ComponentName,
+    /// Whether it reported itself healthy.
+    pub healthy: bool,
+    /// Whether the plane halts when it is stale or unhealthy.
+    #[serde(default)]
+    pub critical: bool,
+    /// How long the report stays fresh, in milliseconds.
+    #[serde(default = "default_fresh_for")]
+    pub fresh_for_ms: u64,
+    /// What it depends on.
+    #[serde(default)]
+    pub depends_on: BTreeSet<ComponentName>,
+}
+
+fn default_fresh_for() -> u64 {
+    DEFAULT_FRESH_FOR_MS
+}
+
+impl ComponentReport {
+    /// Checks the report's values.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.fresh_for_ms == 0 || self.fresh_for_ms > MAX_FRESH_FOR_MS {
+            return Err(format!("fresh_for_ms is 1 to {MAX_FRESH_FOR_MS} (one day)"));
+        }
+        if self.depends_on.len() > MAX_DEPENDENCIES {
+            return Err(format!("at most {MAX_DEPENDENCIES} dependencies"));
+        }
+        if self.depends_on.contains(&self.component) {
+            return Err("a component does not depend on itself".into());
+        }
+        Ok(())
+    }
+}
+
+/// A component as last reported, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+struct Seen {
+    report: ComponentReport,
+    at: Timestamp,
+}
+
+/// Where a component stands at a given instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ComponentStatus {
+    /// Fresh and healthy.
+    Ok,
+    /// Reported unhealthy (and still fresh).
+    Unhealthy,
+    /// Not heard from within its freshness period.
+    Stale,
+    /// Never reported, or silent for three freshness periods.
+    Offline,
+}
+
+/// The components the plane watches.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Components {
+    seen: BTreeMap<ComponentName, Seen>,
+}
+
+/// One row of the mission-control view.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct ComponentView {
+    /// The component.
+    pub component: ComponentName,
+    /// Where it stands.
+    pub status: ComponentStatus,
+    /// Whether the plane halts on it.
+    pub critical: bool,
+    /// Its last report, if any.
+    pub last_report_at: Option<Timestamp>,
+    /// Its dependencies that are not `OK`.
+    pub blocked_by: Vec<ComponentName>,
+}
+
+impl Components {
+    pub(crate) fn record(&mut self, report: &ComponentReport, at: Timestamp) {
+        self.seen.insert(
+            report.component.clone(),
+            Seen {
+                report: report.clone(),
+                at,
+            },
+        );
+    }
+
+    /// Where `name` stands at `now`.
+    pub fn status(&self, name: &ComponentName, now: Timestamp) -> ComponentStatus {
+        let Some(seen) = self.seen.get(name) else {
+            return ComponentStatus::Offline;
+        };
+        let age_ms = u64::try_from(now.since(seen.at).whole_milliseconds()).unwrap_or(0);
+        let fresh_for = seen.report.fresh_for_ms;
+        if age_ms > fresh_for.saturating_mul(3) {
+            ComponentStatus::Offline
+        } else if age_ms > fresh_for {
+            ComponentStatus::Stale
+        } else if seen.report.healthy {
+            ComponentStatus::Ok
+        } else {
+            ComponentStatus::Unhealthy
+        }
+    }
+
+    /// The reason codes of critical components that are not `OK` at `now`, sorted.
+    pub fn halt_reasons(&self, now: Timestamp) -> Vec<String> {
+        let mut reasons: Vec<String> = self
+            .seen
+            .iter()
+            .filter(|(_, seen)| seen.report.critical)
+            .filter_map(|(name, _)| {
+                let suffix = match self.status(name, now) {
+                    ComponentStatus::Ok => return None,
+                    ComponentStatus::Unhealthy => "UNHEALTHY",
+                    ComponentStatus::Stale | ComponentStatus::Offline => "STALE",
+                };
+                Some(format!("{}_{suffix}", reason_name(name)))
+            })
+            .collect();
+        reasons.sort();
+        reasons
+    }
+
+    /// The mission-control rows at `now`: every reported component and every component named
+    /// as a dependency, by name.
+    pub fn view(&self, now: Timestamp) -> Vec<ComponentView> {
+        let mut names: BTreeSet<&ComponentName> = self.seen.keys().collect();
+        for seen in self.seen.values() {
+            names.extend(seen.report.depends_on.iter());
+        }
+        names
+            .into_iter()
+            .map(|name| {
+                let seen = self.seen.get(name);
+                ComponentView {
+                    component: name.clone(),
+                    status: self.status(name, now),
+                    critical: seen.is_some_and(|s| s.report.critical),
+                    last_report_at: seen.map(|s| s.at),
+                    blocked_by: seen
+                        .map(|s| {
+                            s.report
+                                .depends_on
+                                .iter()
+                                .filter(|d| self.status(d, now) != ComponentStatus::Ok)
+                                .cloned()
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                }
+            })
+            .collect()
+    }
+}
+
+/// `marketdata-feed` → `MARKETDATA_FEED`.
+fn reason_name(name: &ComponentName) -> String {
+    name.as_str()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
