@@ -34,6 +34,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod attestation;
 pub mod audit;
 pub mod health;
 pub mod registry;
@@ -114,6 +115,9 @@ pub enum AdminCommand {
         /// Whether the cycle survived.
         #[serde(default)]
         survived: Option<bool>,
+        /// Whether the cycle's output was deterministic (replayed identically).
+        #[serde(default)]
+        deterministic: Option<bool>,
     },
     /// Sends a share of live traffic to the candidate (human-only).
     SetCanaryRatio {
@@ -517,6 +521,14 @@ pub enum PlaneQuery {
         /// `YYYY-MM-DD`.
         day: Day,
     },
+    /// The attestation of a period (seed 003, section 2.2): compliance, economic safety,
+    /// determinism and deviations, with an outcome.
+    Attestation {
+        /// The first UTC day, `YYYY-MM-DD`.
+        from: Day,
+        /// The last UTC day (at most 366 days after `from`).
+        to: Day,
+    },
     /// The daily health checklist of a UTC day (the latest cycle's day when absent).
     HealthChecklist {
         /// `YYYY-MM-DD`.
@@ -576,6 +588,8 @@ pub enum QueryAnswer {
     HealthChecklist(HealthChecklist),
     /// `COST_REPORT`.
     Cost(ro_policy::CostReport),
+    /// `ATTESTATION`.
+    Attestation(attestation::Attestation),
     /// A query with nothing to report (`HEALTH_CHECKLIST` before any cycle, `COST_REPORT`
     /// before limits are set).
     Nothing {},
@@ -881,6 +895,9 @@ impl Plane {
             PlaneQuery::Heartbeat {} => Ok(QueryAnswer::Heartbeat(
                 self.registry.heartbeat(self.lockdown.is_some()),
             )),
+            PlaneQuery::Attestation { from, to } => Ok(QueryAnswer::Attestation(
+                attestation::attest(self, *from, *to).map_err(PlaneRejection::InvalidQuery)?,
+            )),
             PlaneQuery::CostReport { day } => Ok(match self.policy.cost_report(*day) {
                 Some(report) => QueryAnswer::Cost(report),
                 None => QueryAnswer::Nothing {},
@@ -1152,6 +1169,7 @@ impl Plane {
                 latency_ms,
                 violation,
                 survived,
+                deterministic,
             } => {
                 registry::validate_cycle(*latency_ms).map_err(PlaneRejection::InvalidArgument)?;
                 let halted = !self.safe_to_execute();
@@ -1165,6 +1183,7 @@ impl Plane {
                         latency_ms: *latency_ms,
                         violation: violation.unwrap_or(false),
                         survived: *survived,
+                        deterministic: *deterministic,
                         shadow: !halted && self.registry.candidate().is_some(),
                     },
                 ))])

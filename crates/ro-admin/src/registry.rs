@@ -163,6 +163,10 @@ pub struct CycleStats {
     pub survived: u64,
     /// Cycles that reported a violation.
     pub violations: u64,
+    /// Cycles that reported whether their output was deterministic (replayed identically).
+    pub determinism_reported: u64,
+    /// Of those, how many were.
+    pub deterministic: u64,
     /// Latencies reported, in milliseconds → how many cycles.
     latencies: BTreeMap<u64, u64>,
 }
@@ -181,6 +185,12 @@ impl CycleStats {
         }
         if cycle.violation {
             self.violations += 1;
+        }
+        if let Some(deterministic) = cycle.deterministic {
+            self.determinism_reported += 1;
+            if deterministic {
+                self.deterministic += 1;
+            }
         }
         if let Some(ms) = cycle.latency_ms {
             *self.latencies.entry(ms).or_default() += 1;
@@ -250,6 +260,9 @@ pub struct CycleRecorded {
     /// Whether it survived, when reported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub survived: Option<bool>,
+    /// Whether its output was deterministic, when reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deterministic: Option<bool>,
     /// Whether it counted toward the candidate's shadow window.
     #[serde(default)]
     pub shadow: bool,
@@ -434,6 +447,24 @@ impl Registry {
             return Err("a shadow window of zero cycles".into());
         }
         Ok(())
+    }
+
+    /// The cycle figures of the days `from` to `to`, summed.
+    pub fn cycles_between(&self, from: Day, to: Day) -> CycleStats {
+        let mut total = CycleStats::default();
+        for stats in self.days.range(from..=to).map(|(_, s)| s) {
+            total.cycles += stats.cycles;
+            total.forced_stops += stats.forced_stops;
+            total.survival_reported += stats.survival_reported;
+            total.survived += stats.survived;
+            total.violations += stats.violations;
+            total.determinism_reported += stats.determinism_reported;
+            total.deterministic += stats.deterministic;
+            for (ms, n) in &stats.latencies {
+                *total.latencies.entry(*ms).or_default() += n;
+            }
+        }
+        total
     }
 
     /// The runbook's `HEARTBEAT` answer.

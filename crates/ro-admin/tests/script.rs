@@ -315,3 +315,28 @@ fn components_freshness_status_and_mission_control() {
     "#
     ));
 }
+
+#[test]
+fn attestation_of_a_period() {
+    insta::assert_snapshot!(check(
+        r#"
+        @2026-03-02T14:30:00Z human:alice
+        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"alice","role":"admin"}}
+        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"worker","role":"operator"}}
+        {"domain":"policy","command":{"type":"SET_LIMITS","limits":{"per_unit_ceiling_micros":50000,"daily_budget_micros":100000,"daily_rate":4}}}
+        QUERY {"type":"ATTESTATION","from":"2026-03-02","to":"2026-03-01"}
+        QUERY {"type":"ATTESTATION","from":"2026-03-01","to":"2027-03-03"}
+        QUERY {"type":"ATTESTATION","from":"2026-03-01","to":"2026-03-07"}
+        @2026-03-02T14:31:00Z service:worker
+        {"domain":"admin","command":{"type":"RECORD_CYCLE","intent":"HOLD","deterministic":true}}
+        {"domain":"admin","command":{"type":"RECORD_CYCLE","intent":"HOLD","deterministic":true}}
+        {"domain":"policy","command":{"type":"RECORD_COST","unit_id":"u-1","cost_micros":1000}}
+        QUERY {"type":"ATTESTATION","from":"2026-03-01","to":"2026-03-07"}
+        @2026-03-03T14:31:00Z service:worker
+        {"domain":"admin","command":{"type":"RECORD_CYCLE","intent":"BUY","deterministic":false,"violation":true}}
+        {"domain":"policy","command":{"type":"RECORD_COST","unit_id":"u-2","cost_micros":90000}}
+        QUERY {"type":"ATTESTATION","from":"2026-03-01","to":"2026-03-07"}
+        QUERY {"type":"ATTESTATION","from":"2026-03-02","to":"2026-03-02"}
+    "#
+    ));
+}

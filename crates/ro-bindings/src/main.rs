@@ -62,8 +62,8 @@ enum Command {
     },
     /// Run an end-to-end scenario on a new store and verify it.
     Demo,
-    /// Print a report as JSON: the daily cost report, the daily health checklist, or a
-    /// story's handoff package.
+    /// Print a report as JSON: the daily cost report, the daily health checklist, the
+    /// attestation of a period, or a story's handoff package.
     Report {
         #[command(subcommand)]
         report: Report,
@@ -87,6 +87,15 @@ enum Report {
         #[arg(long)]
         day: Option<String>,
     },
+    /// The attestation of a period: compliance, economic safety, determinism, deviations.
+    Attestation {
+        /// The first UTC day, YYYY-MM-DD.
+        #[arg(long)]
+        from: String,
+        /// The last UTC day, YYYY-MM-DD.
+        #[arg(long)]
+        to: String,
+    },
     /// A story's handoff package: which derivations are eligible for lock, which block.
     Handoff {
         /// The story id.
@@ -101,6 +110,9 @@ impl Report {
         match self {
             Report::Cost { day } => serde_json::json!({ "type": "COST_REPORT", "day": day }),
             Report::Health { day } => serde_json::json!({ "type": "HEALTH_CHECKLIST", "day": day }),
+            Report::Attestation { from, to } => {
+                serde_json::json!({ "type": "ATTESTATION", "from": from, "to": to })
+            }
             Report::Handoff { story } => {
                 serde_json::json!({ "type": "HANDOFF_PACKAGE", "story": story })
             }
