@@ -71,6 +71,10 @@ pub mod plane {
         Actor::human(ActorId::new(id).unwrap())
     }
 
+    fn service(id: &str) -> Actor {
+        Actor::service(ActorId::new(id).unwrap())
+    }
+
     /// A command of the plane from its flat JSON.
     pub fn command(domain: &str, body: serde_json::Value) -> PlaneCommand {
         serde_json::from_value(json!({ "domain": domain, "command": body })).unwrap()
@@ -81,27 +85,58 @@ pub mod plane {
         let mut k =
             Kernel::resume(Plane::with_confirmation_key([1; 32]), 0, Journal::new()).unwrap();
         let ctx = Context::new(Timestamp::from_unix_seconds(T0).unwrap(), who("alice"));
-        for (to, role) in [("alice", "admin"), ("ana", "analyst"), ("olga", "operator")] {
+        for (to, role) in [
+            ("alice", "admin"),
+            ("ana", "analyst"),
+            ("olga", "operator"),
+            ("worker", "operator"),
+        ] {
             let c = command(
                 "policy",
                 json!({"type": "GRANT_ROLE", "principal": to, "role": role}),
             );
             k.execute(&c, &ctx).unwrap();
         }
-        let job = json!({"type": "DEFINE_JOB", "definition": {"job_id": "report", "version": 1}});
-        k.execute(&command("jobs", job), &ctx).unwrap();
+        for c in [
+            command(
+                "jobs",
+                json!({"type": "DEFINE_JOB", "definition": {"job_id": "report", "version": 1}}),
+            ),
+            command(
+                "artifacts",
+                json!({"type": "REGISTER_MODEL", "metadata": {"version": "M-1"}}),
+            ),
+            command(
+                "admin",
+                json!({"type": "SET_CANDIDATE_MODEL", "version": "M-1"}),
+            ),
+        ] {
+            k.execute(&c, &ctx).unwrap();
+        }
         k
     }
 
-    /// Command `i` of the stream and its context (time advances 1 ms per command).
+    fn run_of(i: u64) -> String {
+        ro_jobs::run_id(
+            &ro_jobs::JobId::new("report").unwrap(),
+            &ro_jobs::LogicalKey::Partition(format!("p-{i}")),
+            ro_jobs::Intent::Manual,
+        )
+        .to_string()
+    }
+
+    /// Command `i` of the stream and its context (time advances 1 ms per command). Every 20
+    /// commands: 6 artifact registrations, 2 gates, a run requested, started and completed,
+    /// 5 cycles of the governed system, an input gate observed, a component heartbeat, and a
+    /// job paused and resumed (admin actions).
     pub fn step(i: u64) -> (PlaneCommand, Context) {
         let at = Timestamp::from_unix_nanos(
             i128::from(T0) * 1_000_000_000 + i128::from(i) * 1_000_000 + 1_000_000_000,
         )
         .unwrap();
-        let (actor, cmd) = match i % 10 {
+        let (actor, cmd) = match i % 20 {
             0..=5 => (
-                "ana",
+                who("ana"),
                 command(
                     "artifacts",
                     json!({"type": "REGISTER_ARTIFACT",
@@ -109,7 +144,7 @@ pub mod plane {
                 ),
             ),
             6 | 7 => (
-                "alice",
+                who("alice"),
                 command(
                     "artifacts",
                     json!({"type": "SET_ARTIFACT_GATE",
@@ -117,22 +152,78 @@ pub mod plane {
                 ),
             ),
             8 => (
-                "olga",
+                who("olga"),
                 command(
                     "jobs",
                     json!({"type": "REQUEST_RUN", "job_id": "report",
                 "intent": "manual", "partition": format!("p-{i}")}),
                 ),
             ),
-            _ => (
-                "olga",
+            9 => (
+                service("worker"),
+                command(
+                    "jobs",
+                    json!({"type": "START_ATTEMPT", "run_id": run_of(i - 1)}),
+                ),
+            ),
+            10 => (
+                service("worker"),
+                command(
+                    "jobs",
+                    json!({"type": "COMPLETE_ATTEMPT", "run_id": run_of(i - 2), "outcome": "succeeded"}),
+                ),
+            ),
+            11..=15 => (
+                service("worker"),
+                command(
+                    "admin",
+                    json!({"type": "RECORD_CYCLE", "intent": "HOLD", "latency_ms": i % 40, "survived": true}),
+                ),
+            ),
+            16 => (
+                who("olga"),
                 command(
                     "jobs",
                     json!({"type": "OBSERVE_GATE",
                 "ref": format!("marketdata/{}", i % 100), "status": "PASS"}),
                 ),
             ),
+            17 => (
+                service("worker"),
+                command(
+                    "admin",
+                    json!({"type": "REPORT_COMPONENT", "component": "marketdata", "healthy": true, "critical": true}),
+                ),
+            ),
+            18 => (
+                who("olga"),
+                command("jobs", json!({"type": "PAUSE_JOB", "job_id": "report"})),
+            ),
+            _ => (
+                who("olga"),
+                command("jobs", json!({"type": "RESUME_JOB", "job_id": "report"})),
+            ),
         };
-        (cmd, Context::new(at, who(actor)))
+        (cmd, Context::new(at, actor))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    /// The plane benchmark's stream is accepted command after command (a refusal would make
+    /// the benchmark measure error paths), and replays to the same state.
+    #[test]
+    fn the_plane_stream_is_accepted() {
+        let mut kernel = super::plane::setup();
+        for i in 0..2_000 {
+            let (cmd, ctx) = super::plane::step(i);
+            if let Err(e) = kernel.execute(&cmd, &ctx) {
+                panic!("command {i} refused: {e}: {cmd:?}");
+            }
+        }
+        assert_eq!(kernel.state().registry().shadow_cycles(), 500);
+        ro_core::testing::check_replay(&kernel);
     }
 }
