@@ -1,7 +1,12 @@
 //! The whole plane on a mixed command stream (authorization, lockdown guard, domain decision,
 //! hash chain, fold), against the bank decider through the same kernel as the baseline; and
 //! the replay of the stream's decoded events. `cargo bench -p ro-benches --bench plane`.
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)] // benchmark harness
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    missing_docs
+)] // benchmark harness
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -87,5 +92,48 @@ fn replay(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, mixed, replay);
+/// Restoring a 1M-event plane from its snapshot (check the snapshot, read the state back,
+/// rebuild derived caches; no tail) against replaying the 1M events, both from the same
+/// in-memory journal (cloned outside the measurement).
+fn restore(c: &mut Criterion) {
+    let n = 1_000_000u64;
+    let mut kernel = setup();
+    for i in 0..n {
+        let (cmd, ctx) = step(i);
+        kernel.execute(&cmd, &ctx).unwrap();
+    }
+    let snapshot = kernel.snapshot().unwrap();
+    let journal = kernel.journal().clone();
+    drop(kernel);
+    let mut g = c.benchmark_group("plane_restore_1m");
+    g.sample_size(10).measurement_time(Duration::from_secs(30));
+    g.bench_function("restore from snapshot", |b| {
+        b.iter_batched(
+            || journal.clone(),
+            |journal| {
+                let (k, how) = Kernel::<Plane>::restore_with(
+                    &snapshot,
+                    journal,
+                    Plane::with_confirmation_key([1; 32]),
+                    |p| p.set_confirmation_key([1; 32]),
+                )
+                .unwrap();
+                assert!(matches!(how, ro_core::Restored::FromSnapshot { .. }));
+                black_box(k)
+            },
+            criterion::BatchSize::PerIteration,
+        )
+    });
+    g.bench_function("full replay", |b| {
+        b.iter_batched(
+            || journal.clone(),
+            |journal| black_box(Kernel::<Plane>::replay(journal).unwrap()),
+            criterion::BatchSize::PerIteration,
+        )
+    });
+    g.finish();
+    println!("snapshot of {} events: {} bytes", n, snapshot.len());
+}
+
+criterion_group!(benches, mixed, replay, restore);
 criterion_main!(benches);

@@ -34,7 +34,18 @@ ro_core::id_kind!(
 );
 
 /// The latest report of one component.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
 #[serde(deny_unknown_fields)]
 pub struct ComponentReport {
     /// The component.
@@ -73,7 +84,9 @@ impl ComponentReport {
 }
 
 /// A component as last reported, and when.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Serialize, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+)]
 struct Seen {
     report: ComponentReport,
     at: Timestamp,
@@ -94,7 +107,17 @@ pub enum ComponentStatus {
 }
 
 /// The components the plane watches.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
 pub struct Components {
     seen: BTreeMap<ComponentName, Seen>,
 }

@@ -637,7 +637,17 @@ pub fn command_result<'a>(events: impl IntoIterator<Item = &'a PlaneEvent>) -> C
 }
 
 /// A pending two-step confirmation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Serialize,
+    schemars::JsonSchema,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
 pub struct Pending {
     /// The command it is bound to.
     pub command_digest: Digest,
@@ -648,7 +658,8 @@ pub struct Pending {
 }
 
 /// The host's key for confirmation tokens: configuration kept outside the journal, so it is
-/// not part of the state (equality ignores it, serialization skips it), and redacted in Debug.
+/// not part of the state (equality ignores it, serialization and snapshots skip it), and
+/// redacted in Debug.
 #[derive(Clone, Default)]
 struct ConfirmationKey([u8; 32]);
 
@@ -667,7 +678,17 @@ impl fmt::Debug for ConfirmationKey {
 }
 
 /// The plane's state: every domain's state and the plane's own.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
 pub struct Plane {
     policy: Policy,
     artifacts: Artifacts,
@@ -682,6 +703,7 @@ pub struct Plane {
     /// Issued confirmations, for unique tokens (part of the token's input).
     issued: u64,
     #[serde(skip)]
+    #[rkyv(with = rkyv::with::Skip)]
     key: ConfirmationKey,
 }
 
@@ -705,6 +727,11 @@ impl Plane {
             key: ConfirmationKey(key),
             ..Plane::default()
         }
+    }
+
+    /// Sets the host's confirmation key (after a snapshot restore, which never holds it).
+    pub fn set_confirmation_key(&mut self, key: [u8; 32]) {
+        self.key = ConfirmationKey(key);
     }
 
     /// The policy state.
@@ -1558,6 +1585,12 @@ impl Decider for Plane {
                 }
             },
         }
+    }
+
+    fn restored(&mut self) {
+        self.policy.restored();
+        self.artifacts.restored();
+        self.jobs.restored();
     }
 
     fn check_invariants(&self) -> Result<(), InvariantViolation> {

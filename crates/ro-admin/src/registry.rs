@@ -42,7 +42,18 @@ pub const LATENCY_P99_CEILING_MS: u64 = 50;
 /// The intent of one cycle of the governed system: 1 to 32 characters of `A-Z`, `0-9` and
 /// `_` (e.g. `HOLD`, `BUY`, `STOP`).
 #[derive(
-    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
 )]
 #[serde(try_from = "String", into = "String")]
 #[schemars(rename = "CycleIntent", extend("pattern" = "^[A-Z0-9_]{1,32}$"))]
@@ -103,6 +114,9 @@ impl fmt::Display for Intent {
     Serialize,
     Deserialize,
     schemars::JsonSchema,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
 )]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum FailureMode {
@@ -129,7 +143,17 @@ impl fmt::Display for FailureMode {
 }
 
 /// One incident: a failure reported, with where in the journal it was detected.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Serialize,
+    schemars::JsonSchema,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
 pub struct Incident {
     /// The incident's number (1, 2, …).
     pub incident: u64,
@@ -151,7 +175,18 @@ pub struct Incident {
 }
 
 /// Cycle figures of one UTC day.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    schemars::JsonSchema,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
 pub struct CycleStats {
     /// Cycles recorded.
     pub cycles: u64,
@@ -269,7 +304,9 @@ pub struct CycleRecorded {
 }
 
 /// The registry's state.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Serialize, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+)]
 pub struct Registry {
     active: Option<ModelVersion>,
     /// Earlier active versions, most recent last (what rollback returns to).

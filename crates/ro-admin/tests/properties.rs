@@ -378,3 +378,95 @@ fn expired_confirmations_are_forgotten() {
     ));
     check_replay(&kernel);
 }
+
+/// A snapshot of the whole plane (policy, artifacts, jobs with schedules and calendars, the
+/// registry, components, pending confirmations) restores to the same state, rebuilds the jobs'
+/// derived caches (the planner proposes the same runs), never holds the confirmation key, and
+/// a damaged snapshot falls back to full replay.
+#[test]
+fn plane_snapshots_restore_or_fall_back() {
+    let key = [9; 32];
+    let mut kernel = Kernel::resume(Plane::with_confirmation_key(key), 0, Journal::new()).unwrap();
+    let t0 = Timestamp::parse_rfc3339("2026-03-02T13:00:00Z").unwrap();
+    let ctx = Context::new(t0, actor(0));
+    for doc in [
+        json!({"domain": "policy", "command": {"type": "GRANT_ROLE", "principal": "alice", "role": "admin"}}),
+        json!({"domain": "jobs", "command": {"type": "DEFINE_CALENDAR", "calendar": {"name": "equities", "version": 1, "timezone": "America/New_York", "weekmask": [true, true, true, true, true, false, false], "holidays": ["2026-03-04"], "early_closes": {"2026-03-05": "13:00"}}}}),
+        json!({"domain": "jobs", "command": {"type": "DEFINE_JOB", "definition": {"job_id": "close", "version": 1, "schedule": {"cron": "0 16 * * *", "timezone": "America/New_York"}, "calendar": "equities"}}}),
+        json!({"domain": "jobs", "command": {"type": "OVERRIDE_CALENDAR_DATE", "name": "equities", "date": "2026-03-06", "override": {"kind": "closed"}}}),
+        json!({"domain": "artifacts", "command": {"type": "REGISTER_MODEL", "metadata": {"version": "M-1"}}}),
+        json!({"domain": "admin", "command": {"type": "SET_CANDIDATE_MODEL", "version": "M-1"}}),
+        json!({"domain": "admin", "command": {"type": "RECORD_CYCLE", "intent": "HOLD", "latency_ms": 7, "survived": true}}),
+        json!({"domain": "admin", "command": {"type": "REPORT_COMPONENT", "component": "marketdata", "healthy": true, "critical": true}}),
+        json!({"domain": "admin", "command": {"type": "EMERGENCY_LOCKDOWN"}}),
+    ] {
+        kernel.execute(&command(doc), &ctx).unwrap();
+    }
+    let release = PlaneCommand::Admin(AdminCommand::ReleaseLockdown {
+        confirmation_token: None,
+    });
+    assert!(kernel.execute(&release, &ctx).is_err());
+    let token = kernel
+        .state()
+        .confirmation_token(&command_digest(&release), &actor(0).id, 1);
+    let bytes = kernel.snapshot().unwrap();
+    assert!(
+        !bytes.windows(32).any(|w| w == key),
+        "the snapshot holds the confirmation key"
+    );
+    let journal = kernel.journal().clone();
+    let (restored, how) = Kernel::<Plane>::restore_with(
+        &bytes,
+        journal.clone(),
+        Plane::with_confirmation_key(key),
+        |p| p.set_confirmation_key(key),
+    )
+    .unwrap();
+    assert_eq!(
+        how,
+        ro_core::Restored::FromSnapshot {
+            seq: kernel.head().seq
+        }
+    );
+    assert_eq!(
+        restored.state_digest().unwrap(),
+        kernel.state_digest().unwrap()
+    );
+    assert_eq!(restored.state(), kernel.state());
+    let later = Timestamp::parse_rfc3339("2026-03-09T22:00:00Z").unwrap();
+    assert_eq!(
+        restored.state().jobs().plan(later),
+        kernel.state().jobs().plan(later)
+    );
+    assert!(
+        !kernel.state().jobs().plan(later).is_empty(),
+        "the planner proposes the due slot"
+    );
+    // The restored plane accepts the token issued before the snapshot (the key was set).
+    let mut restored = restored;
+    let confirmed = PlaneCommand::Admin(AdminCommand::ReleaseLockdown {
+        confirmation_token: Some(token),
+    });
+    restored.execute(&confirmed, &ctx).unwrap();
+    assert!(!restored.state().lockdown());
+    // A truncated or flipped snapshot falls back to full replay, to the same state.
+    for damaged in [bytes[..bytes.len() / 2].to_vec(), {
+        let mut b = bytes.clone();
+        let mid = b.len() / 2;
+        b[mid] ^= 1;
+        b
+    }] {
+        let (replayed, how) = Kernel::<Plane>::restore_with(
+            &damaged,
+            journal.clone(),
+            Plane::with_confirmation_key(key),
+            |p| p.set_confirmation_key(key),
+        )
+        .unwrap();
+        assert!(
+            matches!(how, ro_core::Restored::FullReplay { .. }),
+            "{how:?}"
+        );
+        assert_eq!(replayed.state(), kernel.state());
+    }
+}

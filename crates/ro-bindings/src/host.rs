@@ -266,6 +266,13 @@ pub fn status(store: &Store) -> Result<Value, HostError> {
         "head_hash": head.hash.to_string(),
         "head_at": head.at.map(|t| t.to_string()),
         "state_digest": digest.to_string(),
+        "opened_from": match store.restored() {
+            Some(ro_core::Restored::FromSnapshot { seq }) => json!({ "snapshot_seq": seq }),
+            Some(ro_core::Restored::FullReplay { reason }) => {
+                json!({ "full_replay": true, "snapshot_refused": reason.to_string() })
+            }
+            None => json!({ "full_replay": true }),
+        },
         "plane": {
             "lockdown": plane.lockdown(),
             "production_locked": plane.production_locked(),

@@ -5,13 +5,15 @@
 //! Appends are transactions that check the expected head (`BEGIN IMMEDIATE`, so a second
 //! writer waits and then gets [`StoreError::Conflict`], never a fork); the database runs in WAL
 //! mode with `synchronous=FULL`, so readers never block the writer and a committed append
-//! survives a crash. Opening re-reads every row, checks the chain and rebuilds the state; a
-//! damaged row is reported by its seq, never skipped.
+//! survives a crash. Opening re-reads every row and checks the chain (a damaged row is
+//! reported by its seq, never skipped), then restores the state from the latest snapshot
+//! (rkyv, table `snapshots`) and replays only the records after it; a truncated, damaged or
+//! foreign snapshot falls back to replaying everything. Snapshots never hold the key.
 
 use std::path::{Path, PathBuf};
 
 use ro_admin::Plane;
-use ro_core::{Digest, Head, Journal, Kernel, Record, ReplayError, VerifyError};
+use ro_core::{Digest, Head, Journal, Kernel, Record, ReplayError, Restored, VerifyError};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 /// The format written in the metadata table.
@@ -73,12 +75,18 @@ impl StoreError {
     }
 }
 
+/// How many snapshots a store keeps (the latest ones).
+pub const SNAPSHOTS_KEPT: i64 = 2;
+
 /// An open store and the plane folded from it.
 pub struct Store {
     path: PathBuf,
     conn: Connection,
     kernel: Kernel<Plane>,
     durable: u64,
+    /// How the plane was rebuilt on open (`None`: from every record, no snapshot asked for or
+    /// present).
+    restored: Option<Restored>,
 }
 
 impl std::fmt::Debug for Store {
@@ -136,7 +144,8 @@ impl Store {
             "BEGIN IMMEDIATE;
              CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) STRICT;
              CREATE TABLE journal (seq INTEGER PRIMARY KEY, prev BLOB NOT NULL,
-                                   hash BLOB NOT NULL, body BLOB NOT NULL) STRICT;",
+                                   hash BLOB NOT NULL, body BLOB NOT NULL) STRICT;
+             CREATE TABLE snapshots (seq INTEGER PRIMARY KEY, bytes BLOB NOT NULL) STRICT;",
         )
         .map_err(sql)?;
         conn.execute(
@@ -157,11 +166,24 @@ impl Store {
             conn,
             kernel,
             durable: 0,
+            restored: None,
         })
     }
 
-    /// Opens an existing store: reads every record, checks the chain and rebuilds the plane.
+    /// Opens an existing store: reads every record, checks the chain, and rebuilds the plane
+    /// from the latest snapshot and the records after it (or from every record when there is
+    /// no usable snapshot).
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Self::open_with(path, true)
+    }
+
+    /// Opens an existing store rebuilding the plane from every record, ignoring snapshots
+    /// (what `ro verify` does).
+    pub fn open_replaying(path: &Path) -> Result<Store, StoreError> {
+        Self::open_with(path, false)
+    }
+
+    fn open_with(path: &Path, use_snapshot: bool) -> Result<Store, StoreError> {
         if !path.exists() {
             return Err(StoreError::Missing(path.to_owned()));
         }
@@ -209,14 +231,87 @@ impl Store {
             }
         }
         let durable = journal.head().seq;
-        let kernel = Kernel::resume(Plane::with_confirmation_key(key), 0, journal)
-            .map_err(replay_damaged)?;
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS snapshots (seq INTEGER PRIMARY KEY, bytes BLOB NOT NULL) STRICT;",
+        )
+        .map_err(sql)?;
+        let snapshot: Option<Vec<u8>> = if use_snapshot {
+            conn.query_row(
+                "SELECT bytes FROM snapshots ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql)?
+        } else {
+            None
+        };
+        let (kernel, restored) = match snapshot {
+            Some(bytes) => {
+                let (kernel, how) = Kernel::restore_with(
+                    &bytes,
+                    journal,
+                    Plane::with_confirmation_key(key),
+                    |plane| plane.set_confirmation_key(key),
+                )
+                .map_err(replay_damaged)?;
+                (kernel, Some(how))
+            }
+            None => (
+                Kernel::resume(Plane::with_confirmation_key(key), 0, journal)
+                    .map_err(replay_damaged)?,
+                None,
+            ),
+        };
         Ok(Store {
             path: path.to_owned(),
             conn,
             kernel,
             durable,
+            restored,
         })
+    }
+
+    /// How the plane was rebuilt when the store was opened: from a snapshot, or by a full
+    /// replay because the snapshot was unusable (and why); `None` when no snapshot was used.
+    pub fn restored(&self) -> Option<&Restored> {
+        self.restored.as_ref()
+    }
+
+    /// Writes a snapshot of the plane at the durable head (commit first) and keeps only the
+    /// latest [`SNAPSHOTS_KEPT`]. Returns the snapshot's seq and size in bytes.
+    pub fn snapshot(&mut self) -> Result<(u64, usize), StoreError> {
+        self.commit()?;
+        let seq = self.kernel.head().seq;
+        let bytes = self.kernel.snapshot().map_err(|e| StoreError::Damaged {
+            seq,
+            message: e.to_string(),
+        })?;
+        let sql = sql_error(&self.path);
+        let seq_i = i64::try_from(seq).map_err(|_| StoreError::Damaged {
+            seq,
+            message: "sequence number out of range".into(),
+        })?;
+        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(sql)?;
+        let written = self
+            .conn
+            .execute(
+                "INSERT OR REPLACE INTO snapshots (seq, bytes) VALUES (?1, ?2)",
+                params![seq_i, &bytes],
+            )
+            .and_then(|_| {
+                self.conn.execute(
+                    "DELETE FROM snapshots WHERE seq NOT IN
+                       (SELECT seq FROM snapshots ORDER BY seq DESC LIMIT ?1)",
+                    params![SNAPSHOTS_KEPT],
+                )
+            })
+            .and_then(|_| self.conn.execute_batch("COMMIT"));
+        if let Err(e) = written {
+            let _ = self.conn.execute_batch("ROLLBACK");
+            return Err(sql(e));
+        }
+        Ok((seq, bytes.len()))
     }
 
     /// The plane's kernel: execute commands on it, then [`Store::commit`].

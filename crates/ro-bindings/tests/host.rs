@@ -708,3 +708,93 @@ fn demo_reports_and_schema_through_the_binary() {
         "ro schema differs from the checked-in contracts"
     );
 }
+
+/// A snapshot in the store: the next open restores from it and replays only the tail, to the
+/// state a full replay builds; a truncated, damaged or foreign snapshot falls back to full
+/// replay (and says why); the snapshot never holds the confirmation key.
+#[test]
+fn store_snapshots_restore_the_tail_or_fall_back() {
+    let path = temp_store("snapshots");
+    let op = ActorId::new("Op-01").unwrap();
+    let mut store = host::init(&path, &op, at("2026-01-05T14:30:00Z")).unwrap();
+    for i in 0..50 {
+        let line = format!(
+            r#"{{"type":"REGISTER_ARTIFACT","ref":"runs/r-{i}/a.json","digest":"blake3:{:064x}"}}"#,
+            i + 1
+        );
+        assert!(send(&mut store, &line).0);
+    }
+    let (seq, _) = store.snapshot().unwrap();
+    assert_eq!(seq, 51);
+    for line in [
+        r#"{"type":"REGISTER_MODEL","metadata":{"version":"M-1"}}"#,
+        r#"{"type":"EMERGENCY_LOCKDOWN"}"#,
+    ] {
+        assert!(send(&mut store, line).0);
+    }
+    let (ok, first) = send(&mut store, r#"{"type":"RELEASE_LOCKDOWN"}"#);
+    assert!(ok && first["confirmation_required"] == true);
+    store.commit().unwrap();
+    drop(store);
+    let replayed = Store::open_replaying(&path).unwrap();
+    let expected = replayed.kernel().state_digest().unwrap();
+    drop(replayed);
+    let mut store = Store::open(&path).unwrap();
+    assert_eq!(
+        store.restored(),
+        Some(&ro_core::Restored::FromSnapshot { seq: 51 })
+    );
+    assert_eq!(store.kernel().state_digest().unwrap(), expected);
+    // The key was restored from the store's metadata, not the snapshot: the token still works.
+    let second = format!(
+        r#"{{"type":"RELEASE_LOCKDOWN","confirmation_token":"{}"}}"#,
+        first["confirmation_token"].as_str().unwrap()
+    );
+    assert!(send(&mut store, &second).0);
+    store.commit().unwrap();
+    drop(store);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let key: Vec<u8> = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'confirmation_key'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let snapshot: Vec<u8> = conn
+        .query_row("SELECT bytes FROM snapshots", [], |r| r.get(0))
+        .unwrap();
+    assert!(
+        !snapshot.windows(32).any(|w| w == key.as_slice()),
+        "the snapshot holds the key"
+    );
+    let expected = Store::open_replaying(&path)
+        .unwrap()
+        .kernel()
+        .state_digest()
+        .unwrap();
+    let mut flipped = snapshot.clone();
+    let mid = flipped.len() / 2;
+    flipped[mid] ^= 0x40;
+    // Another state type's snapshot: a different kind fingerprint under a valid checksum.
+    let mut foreign = snapshot[..snapshot.len() - 32].to_vec();
+    foreign[90] ^= 1;
+    let checksum = ro_core::Digest::of(&foreign);
+    foreign.extend_from_slice(checksum.as_bytes());
+    for (what, bytes) in [
+        ("truncated", snapshot[..snapshot.len() / 3].to_vec()),
+        ("flipped", flipped),
+        ("foreign", foreign),
+    ] {
+        conn.execute("UPDATE snapshots SET bytes = ?1", [&bytes])
+            .unwrap();
+        let store = Store::open(&path).unwrap();
+        let Some(ro_core::Restored::FullReplay { reason }) = store.restored() else {
+            panic!("{what}: {:?}", store.restored());
+        };
+        if what == "foreign" {
+            assert_eq!(*reason, ro_core::snapshot::SnapshotError::ForeignKind);
+        }
+        assert_eq!(store.kernel().state_digest().unwrap(), expected, "{what}");
+    }
+}

@@ -50,6 +50,10 @@ pub trait Decider: Default {
     /// Applies one recorded event; `meta` tells where, when and by whom it was recorded.
     fn evolve(&mut self, event: &Self::Event, meta: &EventMeta<'_>);
 
+    /// Rebuilds what a snapshot does not hold (derived caches, indexes) after the state was
+    /// read back from one. The default has nothing to rebuild.
+    fn restored(&mut self) {}
+
     /// Events that record a refusal (a denied attempt, a blocked spend): appended even though
     /// the command is refused, so that nothing is silent. The default records nothing.
     ///

@@ -171,8 +171,23 @@ where
     /// Restores from `snapshot` and the (verified) `journal`, replaying only the records after
     /// the snapshot's head. An unusable snapshot falls back to full replay and says why.
     pub fn restore(snapshot: &[u8], journal: Journal) -> Result<(Self, Restored), ReplayError> {
+        Self::restore_with(snapshot, journal, D::default(), |_| {})
+    }
+
+    /// As [`Kernel::restore`] for a state that carries configuration outside the journal (a
+    /// host's key): `fresh` is the initial state a full replay starts from, and `configure`
+    /// is applied to a state read from the snapshot before its tail is replayed. Derived
+    /// caches are rebuilt with [`Decider::restored`].
+    pub fn restore_with(
+        snapshot: &[u8],
+        journal: Journal,
+        fresh: D,
+        configure: impl FnOnce(&mut D),
+    ) -> Result<(Self, Restored), ReplayError> {
         match Self::check_snapshot(snapshot, &journal) {
-            Ok((header, state)) => {
+            Ok((header, mut state)) => {
+                state.restored();
+                configure(&mut state);
                 let kernel = Kernel::resume(state, header.head_seq, journal)?;
                 Ok((
                     kernel,
@@ -181,7 +196,10 @@ where
                     },
                 ))
             }
-            Err(reason) => Ok((Kernel::replay(journal)?, Restored::FullReplay { reason })),
+            Err(reason) => Ok((
+                Kernel::resume(fresh, 0, journal)?,
+                Restored::FullReplay { reason },
+            )),
         }
     }
 

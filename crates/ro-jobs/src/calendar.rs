@@ -13,25 +13,56 @@ ro_core::id_kind!(
     "calendar name"
 );
 
-/// A dated exception to the regular calendar.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case", tag = "kind")]
-pub enum Override {
-    /// Closed all day.
-    Closed,
-    /// Open although the weekmask or a holiday says closed.
-    Open,
-    /// Open, closing early at this local time.
-    EarlyClose {
-        /// Hour (0–23).
-        hour: u8,
-        /// Minute (0–59).
-        minute: u8,
-    },
+pub use override_kind::Override;
+
+// rkyv's derive generates a resolver whose variant fields carry no docs.
+#[allow(missing_docs)]
+mod override_kind {
+    use serde::{Deserialize, Serialize};
+
+    /// A dated exception to the regular calendar.
+    #[derive(
+        Debug,
+        Clone,
+        Copy,
+        PartialEq,
+        Eq,
+        Serialize,
+        Deserialize,
+        schemars::JsonSchema,
+        rkyv::Archive,
+        rkyv::Serialize,
+        rkyv::Deserialize,
+    )]
+    #[serde(rename_all = "snake_case", tag = "kind")]
+    pub enum Override {
+        /// Closed all day.
+        Closed,
+        /// Open although the weekmask or a holiday says closed.
+        Open,
+        /// Open, closing early at this local time.
+        EarlyClose {
+            /// Hour (0–23).
+            hour: u8,
+            /// Minute (0–59).
+            minute: u8,
+        },
+    }
 }
 
 /// A versioned trading calendar. Dates are local dates of the calendar's zone, `YYYY-MM-DD`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
 #[serde(deny_unknown_fields)]
 pub struct TradingCalendar {
     /// Its name.
@@ -45,14 +76,17 @@ pub struct TradingCalendar {
     /// Regular holidays.
     #[serde(default)]
     #[schemars(with = "Vec<crate::model::CivilDate>")]
+    #[rkyv(with = rkyv::with::Map<DateAsNumber>)]
     pub holidays: Vec<Date>,
     /// Regular early closes: date → local `HH:MM`.
     #[serde(default)]
     #[schemars(with = "BTreeMap<crate::model::CivilDate, String>")]
+    #[rkyv(with = rkyv::with::MapKV<DateAsNumber, rkyv::with::Identity>)]
     pub early_closes: BTreeMap<Date, String>,
     /// User overrides layered on top, which win over everything else.
     #[serde(default)]
     #[schemars(with = "BTreeMap<crate::model::CivilDate, Override>")]
+    #[rkyv(with = rkyv::with::MapKV<DateAsNumber, rkyv::with::Identity>)]
     pub overrides: BTreeMap<Date, Override>,
 }
 
@@ -141,5 +175,43 @@ impl TradingCalendar {
             }
         }
         Ok(())
+    }
+}
+
+/// rkyv: a calendar date archived as the number `YYYYMMDD` (jiff's dates have no archived
+/// form of their own).
+pub(crate) struct DateAsNumber;
+
+fn date_number(date: Date) -> i32 {
+    i32::from(date.year()) * 10_000 + i32::from(date.month()) * 100 + i32::from(date.day())
+}
+
+impl rkyv::with::ArchiveWith<Date> for DateAsNumber {
+    type Archived = rkyv::Archived<i32>;
+    type Resolver = ();
+
+    fn resolve_with(field: &Date, (): (), out: rkyv::Place<Self::Archived>) {
+        rkyv::Archive::resolve(&date_number(*field), (), out);
+    }
+}
+
+impl<S: rkyv::rancor::Fallible + ?Sized> rkyv::with::SerializeWith<Date, S> for DateAsNumber {
+    fn serialize_with(_: &Date, _: &mut S) -> Result<(), S::Error> {
+        Ok(())
+    }
+}
+
+impl<D> rkyv::with::DeserializeWith<rkyv::Archived<i32>, Date, D> for DateAsNumber
+where
+    D: rkyv::rancor::Fallible + ?Sized,
+    D::Error: rkyv::rancor::Source,
+{
+    fn deserialize_with(field: &rkyv::Archived<i32>, _: &mut D) -> Result<Date, D::Error> {
+        let n = field.to_native();
+        let (year, rest) = (n.div_euclid(10_000), n.rem_euclid(10_000));
+        let part = |v: i32| i8::try_from(v).unwrap_or(0);
+        let year = i16::try_from(year).unwrap_or(i16::MIN);
+        Date::new(year, part(rest / 100), part(rest % 100))
+            .map_err(<D::Error as rkyv::rancor::Source>::new)
     }
 }

@@ -19,7 +19,19 @@ use crate::{
 pub const MAX_BACKFILL: u32 = 10_000;
 
 /// An artifact gate as the jobs plane sees it (observed from the artifact store).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum InputGate {
     /// Not evaluated.
@@ -31,7 +43,19 @@ pub enum InputGate {
 }
 
 /// How an attempt ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum OutcomeKind {
     /// It succeeded.
@@ -41,7 +65,19 @@ pub enum OutcomeKind {
 }
 
 /// Which timeout expired.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum TimeoutKind {
     /// The attempt did not start in time.
@@ -409,12 +445,23 @@ impl ro_core::Rejection for JobsRejection {
 }
 
 /// A job as the state holds it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Serialize,
+    schemars::JsonSchema,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
 pub struct JobEntry {
     /// Attempts of the job running now.
     pub running: u32,
     /// The compiled schedule (derived from the definition; not serialized, not compared).
     #[serde(skip)]
+    #[rkyv(with = rkyv::with::Skip)]
     compiled: CompiledSchedule,
     /// The current definition.
     pub definition: JobDefinition,
@@ -484,7 +531,18 @@ impl std::fmt::Debug for CompiledSchedule {
 }
 
 /// The jobs plane's state.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    schemars::JsonSchema,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
 pub struct Jobs {
     jobs: BTreeMap<JobId, JobEntry>,
     pools: BTreeMap<PoolId, u32>,
@@ -492,6 +550,7 @@ pub struct Jobs {
     calendars: BTreeMap<CalendarName, TradingCalendar>,
     /// (next slot, job) for every scheduled job: the planner reads only the due prefix.
     #[serde(skip)]
+    #[rkyv(with = rkyv::with::Skip)]
     due: DueIndex,
     /// Runs not yet over (the planner walks these without lookups).
     open: BTreeMap<RunId, Run>,
@@ -1396,6 +1455,10 @@ impl Decider for Jobs {
         }
     }
 
+    fn restored(&mut self) {
+        self.rebuild_derived();
+    }
+
     fn check_invariants(&self) -> Result<(), InvariantViolation> {
         let mut running_by_job: BTreeMap<&JobId, u32> = BTreeMap::new();
         for (id, r) in self.open.iter().chain(self.closed.iter()) {
@@ -1491,6 +1554,25 @@ impl Jobs {
             {
                 *n = n.saturating_sub(1);
             }
+        }
+    }
+
+    /// Recompiles every schedule and rebuilds the due index (after a snapshot restore).
+    fn rebuild_derived(&mut self) {
+        self.due.0.clear();
+        let ids: Vec<JobId> = self.jobs.keys().cloned().collect();
+        for entry in self.jobs.values_mut() {
+            entry.compiled = CompiledSchedule(
+                entry
+                    .definition
+                    .schedule
+                    .clone()
+                    .and_then(|s| Schedule::new(s).ok()),
+                None,
+            );
+        }
+        for id in ids {
+            self.refresh_job(&id);
         }
     }
 
