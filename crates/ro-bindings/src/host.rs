@@ -15,6 +15,21 @@ use crate::{
 /// The most responses held back for one group commit.
 pub const MAX_BATCH: usize = 4096;
 
+/// The longest input line accepted, in bytes (1 MiB); a longer one is answered
+/// `LINE_TOO_LONG` without being held in memory.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+
+/// Reads and drops the rest of the current line, in bounded chunks.
+fn skip_line<R: Read>(input: &mut BufReader<R>, scratch: &mut Vec<u8>) -> std::io::Result<()> {
+    loop {
+        scratch.clear();
+        let n = input.by_ref().take(1 << 16).read_until(b'\n', scratch)?;
+        if n == 0 || scratch.last() == Some(&b'\n') {
+            return Ok(());
+        }
+    }
+}
+
 /// Why a host command failed as a whole (exit code 2).
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
@@ -190,20 +205,55 @@ pub fn apply<R: Read, W: Write>(
 ) -> Result<Tally, HostError> {
     let mut tally = Tally::default();
     let mut held: Vec<String> = Vec::new();
+    let mut bytes: Vec<u8> = Vec::new();
     let mut line = String::new();
     loop {
-        line.clear();
-        let read = match input.read_line(&mut line) {
+        bytes.clear();
+        // At most MAX_LINE_BYTES (plus its newline) are held; the rest of a longer line is
+        // read and dropped, and the line is answered as too long.
+        let read = input
+            .by_ref()
+            .take(MAX_LINE_BYTES as u64 + 1)
+            .read_until(b'\n', &mut bytes);
+        let read = match read {
             Ok(n) => n,
             Err(e) => {
-                // Unreadable input (e.g. not UTF-8): what ran before it is still committed
-                // and answered, then the whole apply fails.
                 flush(store, &mut held, output)?;
                 return Err(e.into());
             }
         };
         if read == 0 {
             break;
+        }
+        if bytes.len() > MAX_LINE_BYTES && bytes.last() != Some(&b'\n') {
+            let mut rest = Vec::new();
+            let skipped = skip_line(input, &mut rest);
+            if let Err(e) = skipped {
+                flush(store, &mut held, output)?;
+                return Err(e.into());
+            }
+            tally.refused += 1;
+            held.push(
+                protocol::error_response(
+                    "LINE_TOO_LONG",
+                    &format!(
+                        "the line is longer than {MAX_LINE_BYTES} bytes; send one command per line"
+                    ),
+                    json!({ "max_bytes": MAX_LINE_BYTES }),
+                )
+                .to_string(),
+            );
+            continue;
+        }
+        line.clear();
+        match std::str::from_utf8(&bytes) {
+            Ok(text) => line.push_str(text),
+            Err(e) => {
+                // Unreadable input (not UTF-8): what ran before it is still committed and
+                // answered, then the whole apply fails.
+                flush(store, &mut held, output)?;
+                return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, e).into());
+            }
         }
         let text = line.trim_end_matches(['\n', '\r']);
         if text.trim().is_empty() {

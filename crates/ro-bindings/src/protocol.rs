@@ -130,6 +130,85 @@ fn string_field(
     }
 }
 
+/// Parses one JSON document like `serde_json::from_str::<Value>`, but refuses an object that
+/// names the same field twice (serde_json would keep the last one silently: a duplicated
+/// `reason` or `type` must never be ignored).
+pub fn parse_strict(line: &str) -> Result<Value, serde_json::Error> {
+    use serde::de::DeserializeSeed;
+    let mut deserializer = serde_json::Deserializer::from_str(line);
+    let value = Strict.deserialize(&mut deserializer)?;
+    deserializer.end()?;
+    Ok(value)
+}
+
+/// Builds a [`Value`], refusing duplicate object keys.
+#[derive(Clone, Copy)]
+struct Strict;
+
+impl<'de> serde::de::DeserializeSeed<'de> for Strict {
+    type Value = Value;
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Strict {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Value, E> {
+        serde_json::Number::from_f64(v)
+            .map(Value::Number)
+            .ok_or_else(|| E::custom("a number out of range"))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(Strict)? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if out.contains_key(&key) {
+                return Err(serde::de::Error::custom(format!(
+                    "field `{key}` appears twice; give each field once"
+                )));
+            }
+            let value = map.next_value_seed(Strict)?;
+            out.insert(key, value);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
 /// Decodes one line. `default_actor` is the human actor of documents that name none (`ro
 /// apply --actor`); `now` stamps documents without `at` (the host's clock).
 pub fn decode(
@@ -137,8 +216,7 @@ pub fn decode(
     default_actor: Option<&ActorId>,
     now: Timestamp,
 ) -> Result<Decoded, ProtocolError> {
-    let value: Value =
-        serde_json::from_str(line).map_err(|e| ProtocolError::NotJson(e.to_string()))?;
+    let value: Value = parse_strict(line).map_err(|e| ProtocolError::NotJson(e.to_string()))?;
     let Value::Object(mut map) = value else {
         return Err(ProtocolError::NotJson(
             "the line is JSON but not an object".into(),
@@ -234,8 +312,7 @@ fn command_of(ty: &str, body: Value) -> Result<PlaneCommand, ProtocolError> {
 
 /// Adds `confirmation_token` to a command line (what a client does on the second step).
 pub fn with_confirmation_token(line: &str, token: &str) -> Result<String, ProtocolError> {
-    let value: Value =
-        serde_json::from_str(line).map_err(|e| ProtocolError::NotJson(e.to_string()))?;
+    let value: Value = parse_strict(line).map_err(|e| ProtocolError::NotJson(e.to_string()))?;
     let Value::Object(mut map) = value else {
         return Err(ProtocolError::NotJson(
             "the line is JSON but not an object".into(),

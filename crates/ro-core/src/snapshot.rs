@@ -3,7 +3,9 @@
 //! A snapshot records the head it reflects (seq and hash), the state digest, a fingerprint of
 //! the state type, and the state as rkyv bytes, all under a blake3 checksum. Loading checks
 //! the checksum, the fingerprint, the archive's structure (bytecheck) and that the journal
-//! holds the same hash at that seq; anything wrong falls back to full replay.
+//! holds the same hash at that seq, and that the state read back has the recorded state digest
+//! (so a snapshot of another layout can never pass for this one); anything wrong falls back to
+//! full replay.
 //!
 //! Layout (little-endian): `ROSNAP\0\x01` ‖ head_seq u64 ‖ head_hash 32 ‖ state_digest 32 ‖
 //! state_kind 32 ‖ payload_len u64 ‖ payload ‖ blake3 checksum of everything before it.
@@ -53,6 +55,10 @@ pub enum SnapshotError {
     /// The archive failed validation or decoding.
     #[error("snapshot archive is invalid: {0}")]
     Archive(String),
+    /// The state read back does not have the digest the snapshot recorded (a writer of
+    /// another layout, or bytes forged under a valid checksum).
+    #[error("snapshot state does not match its recorded digest")]
+    DigestMismatch,
     /// The journal does not hold the snapshot's head.
     #[error("snapshot head (seq {seq}) does not match the journal")]
     HeadMismatch {
@@ -219,6 +225,10 @@ where
             return Err(SnapshotError::HeadMismatch {
                 seq: header.head_seq,
             });
+        }
+        let digest = state_digest(&state).map_err(|e| SnapshotError::Encode(e.to_string()))?;
+        if digest != header.state_digest {
+            return Err(SnapshotError::DigestMismatch);
         }
         Ok((header, state))
     }
