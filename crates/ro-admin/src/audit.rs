@@ -243,6 +243,44 @@ fn classify(event: &PlaneEvent) -> Option<Classified> {
                     json!({ "failure_status": "NORMAL" }),
                 ),
             ),
+            AdminEvent::StreamCreated { spec, reason, .. } => applied(
+                Action::CreateStream,
+                vec![format!("stream:{}", spec.stream)],
+                reason,
+                (Value::Null, json!(spec)),
+            ),
+            AdminEvent::StreamRetentionChanged {
+                stream,
+                before,
+                after,
+                shortens_replay_window,
+                note,
+                reason,
+                ..
+            } => applied(
+                Action::ChangeStreamRetention,
+                vec![format!("stream:{stream}")],
+                reason,
+                (
+                    json!({ "retention_hours": before }),
+                    json!({ "retention_hours": after, "shortens_replay_window": shortens_replay_window, "note": note }),
+                ),
+            ),
+            AdminEvent::StreamPartitionsChanged {
+                stream,
+                before,
+                after,
+                reason,
+                ..
+            } => applied(
+                Action::ChangeStreamPartitions,
+                vec![format!("stream:{stream}")],
+                reason,
+                (
+                    json!({ "partitions": before }),
+                    json!({ "partitions": after }),
+                ),
+            ),
             AdminEvent::CycleRecorded(_)
             | AdminEvent::ComponentReported(_)
             | AdminEvent::ConfirmationRequested { .. }

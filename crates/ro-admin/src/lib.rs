@@ -38,6 +38,7 @@ pub mod attestation;
 pub mod audit;
 pub mod health;
 pub mod registry;
+pub mod streams;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -55,6 +56,7 @@ use ro_jobs::{CalendarName, Jobs, JobsCommand, JobsEvent, JobsRejection, Schedul
 use ro_policy::Day;
 use ro_policy::{Action, Policy, PolicyCommand, PolicyEvent, PolicyRejection, Request, Safety};
 use serde::{Deserialize, Serialize};
+use streams::{StreamName, StreamSpec, Streams};
 
 /// How long a pending confirmation stays valid.
 pub const CONFIRMATION_TTL_SECONDS: i64 = 300;
@@ -154,6 +156,25 @@ pub enum AdminCommand {
     },
     /// Reports a component's heartbeat and health (the host's monitor).
     ReportComponent(ComponentReport),
+    /// Creates an event-bus stream with its partitions, retention and access.
+    CreateStream(StreamSpec),
+    /// Changes a stream's retention (human-only; two-step when it shortens the replay window).
+    ChangeStreamRetention {
+        /// The stream.
+        stream: StreamName,
+        /// The new retention, in hours.
+        retention_hours: u64,
+        /// The token from the first request (shortening only).
+        #[serde(default)]
+        confirmation_token: Option<String>,
+    },
+    /// Grows a stream's partitions (human-only).
+    ChangeStreamPartitions {
+        /// The stream.
+        stream: StreamName,
+        /// The new partition count (more than before).
+        partitions: u32,
+    },
     /// Returns the failure status to `NORMAL`, resolving open incidents (human-only,
     /// two-step).
     ResetFailureStatus {
@@ -172,7 +193,10 @@ impl AdminCommand {
             | AdminCommand::ReleaseKillSwitch { confirmation_token }
             | AdminCommand::PromoteCandidate { confirmation_token }
             | AdminCommand::RollbackModel { confirmation_token }
-            | AdminCommand::ResetFailureStatus { confirmation_token } => Some(confirmation_token),
+            | AdminCommand::ResetFailureStatus { confirmation_token }
+            | AdminCommand::ChangeStreamRetention {
+                confirmation_token, ..
+            } => Some(confirmation_token),
             AdminCommand::EmergencyLockdown {}
             | AdminCommand::ProductionLock {}
             | AdminCommand::EngageKillSwitch {}
@@ -182,7 +206,9 @@ impl AdminCommand {
             | AdminCommand::SetCanaryRatio { .. }
             | AdminCommand::ConfigureShadowWindow { .. }
             | AdminCommand::ReportFailure { .. }
-            | AdminCommand::ReportComponent(_) => None,
+            | AdminCommand::ReportComponent(_)
+            | AdminCommand::CreateStream(_)
+            | AdminCommand::ChangeStreamPartitions { .. } => None,
         }
     }
 
@@ -345,6 +371,45 @@ pub enum AdminEvent {
     },
     /// A component reported its heartbeat and health.
     ComponentReported(ComponentReport),
+    /// A stream was created.
+    StreamCreated {
+        /// Its settings.
+        spec: StreamSpec,
+        /// Who created it.
+        by: ActorId,
+        /// The reason given.
+        reason: Option<ro_core::Reason>,
+    },
+    /// A stream's retention changed.
+    StreamRetentionChanged {
+        /// The stream.
+        stream: StreamName,
+        /// Hours before.
+        before: u64,
+        /// Hours after.
+        after: u64,
+        /// Whether the replay window shrank (the change was safety-reducing).
+        shortens_replay_window: bool,
+        /// The operational fact, when it shrank.
+        note: Option<String>,
+        /// Who changed it.
+        by: ActorId,
+        /// The reason given.
+        reason: Option<ro_core::Reason>,
+    },
+    /// A stream's partitions grew.
+    StreamPartitionsChanged {
+        /// The stream.
+        stream: StreamName,
+        /// Partitions before.
+        before: u32,
+        /// Partitions after.
+        after: u32,
+        /// Who changed them.
+        by: ActorId,
+        /// The reason given.
+        reason: Option<ro_core::Reason>,
+    },
     /// The failure status returned to `NORMAL`.
     FailureStatusReset {
         /// The status before.
@@ -427,6 +492,9 @@ pub enum PlaneRejection {
     /// A command's values are wrong.
     #[error("{0}")]
     InvalidArgument(String),
+    /// No such stream.
+    #[error("unknown stream {0}; create it with CREATE_STREAM")]
+    UnknownStream(StreamName),
     /// No such model version is registered.
     #[error("model version {0} is not registered; register it with REGISTER_MODEL")]
     UnknownModel(ModelVersion),
@@ -460,6 +528,7 @@ impl ro_core::Rejection for PlaneRejection {
             PlaneRejection::ConfirmationRefused(_) => "CONFIRMATION_REFUSED",
             PlaneRejection::Invalid(_) | PlaneRejection::InvalidArgument(_) => "INVALID_COMMAND",
             PlaneRejection::UnknownModel(_) => "UNKNOWN_MODEL",
+            PlaneRejection::UnknownStream(_) => "UNKNOWN_STREAM",
             PlaneRejection::ShadowWindowIncomplete { .. } => "SHADOW_WINDOW_INCOMPLETE",
             PlaneRejection::FailureStatusActive(_) => "FAILURE_STATUS_ACTIVE",
             PlaneRejection::InvalidQuery(_) => "INVALID_QUERY",
@@ -508,6 +577,8 @@ pub enum PlaneQuery {
     },
     /// Every component watched, with its status at the query's time.
     MissionControl {},
+    /// Every event-bus stream with its settings.
+    Streams {},
     /// A run and its attempts, as public attempt records.
     RunStatus {
         /// The run.
@@ -570,6 +641,11 @@ pub enum QueryAnswer {
         plane_halt_reasons: Vec<&'static str>,
         /// Every component, by name.
         components: Vec<ComponentView>,
+    },
+    /// `STREAMS`.
+    Streams {
+        /// By name.
+        streams: Vec<StreamSpec>,
     },
     /// `RUN_STATUS`.
     Run {
@@ -699,6 +775,7 @@ pub struct Plane {
     four_eyes: bool,
     registry: Registry,
     components: Components,
+    streams: Streams,
     pending: BTreeMap<Digest, Pending>,
     /// Issued confirmations, for unique tokens (part of the token's input).
     issued: u64,
@@ -804,6 +881,11 @@ impl Plane {
         Digest::keyed(&self.key.0, &input).to_hex()
     }
 
+    /// The event-bus streams.
+    pub fn streams(&self) -> &Streams {
+        &self.streams
+    }
+
     /// The components the plane watches.
     pub fn components(&self) -> &Components {
         &self.components
@@ -902,6 +984,9 @@ impl Plane {
                     safety,
                 })
             }
+            PlaneQuery::Streams {} => Ok(QueryAnswer::Streams {
+                streams: self.streams.all().cloned().collect(),
+            }),
             PlaneQuery::MissionControl {} => Ok(QueryAnswer::MissionControl {
                 state: "OK",
                 plane_halt_reasons: self.halt_reasons(),
@@ -1044,6 +1129,15 @@ impl Plane {
             }
             PlaneCommand::Admin(AdminCommand::ReportComponent(_)) => {
                 (Action::ReportComponent, "components".into())
+            }
+            PlaneCommand::Admin(AdminCommand::CreateStream(spec)) => {
+                (Action::CreateStream, format!("stream:{}", spec.stream))
+            }
+            PlaneCommand::Admin(AdminCommand::ChangeStreamRetention { stream, .. }) => {
+                (Action::ChangeStreamRetention, format!("stream:{stream}"))
+            }
+            PlaneCommand::Admin(AdminCommand::ChangeStreamPartitions { stream, .. }) => {
+                (Action::ChangeStreamPartitions, format!("stream:{stream}"))
             }
             PlaneCommand::Admin(AdminCommand::ResetFailureStatus { .. }) => {
                 (Action::ResetFailureStatus, "plane".into())
@@ -1325,6 +1419,80 @@ impl Plane {
                     report.clone(),
                 ))])
             }
+            AdminCommand::CreateStream(spec) => {
+                spec.validate().map_err(PlaneRejection::InvalidArgument)?;
+                match self.streams.get(&spec.stream) {
+                    Some(existing) if existing == spec => Ok(Vec::new()),
+                    Some(_) => Err(PlaneRejection::InvalidArgument(format!(
+                        "stream {} exists with other settings; change its retention or partitions explicitly",
+                        spec.stream
+                    ))),
+                    None => Ok(vec![PlaneEvent::Admin(AdminEvent::StreamCreated {
+                        spec: spec.clone(),
+                        by,
+                        reason,
+                    })]),
+                }
+            }
+            AdminCommand::ChangeStreamRetention {
+                stream,
+                retention_hours,
+                confirmation_token,
+            } => {
+                let current = self
+                    .streams
+                    .get(stream)
+                    .ok_or_else(|| PlaneRejection::UnknownStream(stream.clone()))?;
+                streams::check_retention(*retention_hours)
+                    .map_err(PlaneRejection::InvalidArgument)?;
+                let before = current.retention_hours;
+                if *retention_hours == before {
+                    return Ok(Vec::new());
+                }
+                let shortens = *retention_hours < before;
+                let mut events = Vec::new();
+                if shortens {
+                    let consumed = self.confirm(command, confirmation_token.as_ref(), ctx)?;
+                    events.push(PlaneEvent::Admin(consumed));
+                } else if confirmation_token.is_some() {
+                    return Err(PlaneRejection::InvalidArgument(
+                        "lengthening a retention needs no confirmation token".into(),
+                    ));
+                }
+                events.push(PlaneEvent::Admin(AdminEvent::StreamRetentionChanged {
+                    stream: stream.clone(),
+                    before,
+                    after: *retention_hours,
+                    shortens_replay_window: shortens,
+                    note: shortens.then(|| streams::REPLAY_WINDOW_NOTE.to_owned()),
+                    by,
+                    reason,
+                }));
+                Ok(events)
+            }
+            AdminCommand::ChangeStreamPartitions { stream, partitions } => {
+                let current = self
+                    .streams
+                    .get(stream)
+                    .ok_or_else(|| PlaneRejection::UnknownStream(stream.clone()))?;
+                streams::check_partitions(*partitions).map_err(PlaneRejection::InvalidArgument)?;
+                let before = current.partitions;
+                if *partitions < before {
+                    return Err(PlaneRejection::InvalidArgument(format!(
+                        "partitions only grow ({before} now): shrinking would reassign keys and lose ordering"
+                    )));
+                }
+                Ok(raise(
+                    *partitions == before,
+                    AdminEvent::StreamPartitionsChanged {
+                        stream: stream.clone(),
+                        before,
+                        after: *partitions,
+                        by,
+                        reason,
+                    },
+                ))
+            }
             AdminCommand::ResetFailureStatus { confirmation_token } => self.release(
                 self.registry.failure() != FailureMode::Normal,
                 "the failure status is already NORMAL",
@@ -1552,6 +1720,13 @@ impl Decider for Plane {
                 ),
                 AdminEvent::ComponentReported(report) => {
                     self.components.record(report, meta.at);
+                }
+                AdminEvent::StreamCreated { spec, .. } => self.streams.create(spec),
+                AdminEvent::StreamRetentionChanged { stream, after, .. } => {
+                    self.streams.set_retention(stream, *after);
+                }
+                AdminEvent::StreamPartitionsChanged { stream, after, .. } => {
+                    self.streams.set_partitions(stream, *after);
                 }
                 AdminEvent::FailureStatusReset { .. } => {
                     self.registry.apply(Change::Reset, meta.at, meta.seq);

@@ -340,3 +340,32 @@ fn attestation_of_a_period() {
     "#
     ));
 }
+
+#[test]
+fn streams_created_changed_and_audited() {
+    insta::assert_snapshot!(check(
+        r#"
+        @2026-03-02T14:30:00Z human:alice
+        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"alice","role":"admin"}}
+        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"olga","role":"operator"}}
+        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"bot","role":"admin"}}
+        @2026-03-02T14:31:00Z human:olga
+        {"domain":"admin","command":{"type":"CREATE_STREAM","stream":"orders","partitions":0,"retention_hours":168}}
+        {"domain":"admin","command":{"type":"CREATE_STREAM","stream":"orders","partitions":12,"retention_hours":168,"publishers":["gateway"],"subscribers":["risk","ledger"]}}
+        {"domain":"admin","command":{"type":"CREATE_STREAM","stream":"orders","partitions":12,"retention_hours":168,"publishers":["gateway"],"subscribers":["risk","ledger"]}}
+        {"domain":"admin","command":{"type":"CREATE_STREAM","stream":"orders","partitions":6,"retention_hours":168}}
+        {"domain":"admin","command":{"type":"CHANGE_STREAM_RETENTION","stream":"orders","retention_hours":24}}
+        @2026-03-02T14:32:00Z agent:bot
+        {"domain":"admin","command":{"type":"CHANGE_STREAM_RETENTION","stream":"orders","retention_hours":24}}
+        @2026-03-02T14:33:00Z human:alice | disk pressure on the bus
+        {"domain":"admin","command":{"type":"CHANGE_STREAM_RETENTION","stream":"fills","retention_hours":24}}
+        {"domain":"admin","command":{"type":"CHANGE_STREAM_RETENTION","stream":"orders","retention_hours":24}}
+        CONFIRM {"domain":"admin","command":{"type":"CHANGE_STREAM_RETENTION","stream":"orders","retention_hours":24}}
+        {"domain":"admin","command":{"type":"CHANGE_STREAM_RETENTION","stream":"orders","retention_hours":720}}
+        CONFIRM {"domain":"admin","command":{"type":"CHANGE_STREAM_RETENTION","stream":"orders","retention_hours":1000}}
+        {"domain":"admin","command":{"type":"CHANGE_STREAM_PARTITIONS","stream":"orders","partitions":6}}
+        {"domain":"admin","command":{"type":"CHANGE_STREAM_PARTITIONS","stream":"orders","partitions":24}}
+        QUERY {"type":"STREAMS"}
+    "#
+    ));
+}

@@ -17,7 +17,8 @@ pub const CONTEXT_FIELDS: [&str; 5] = ["at", "actor", "operator_id", "correlatio
 const DOMAINS: [&str; 4] = ["policy", "artifacts", "jobs", "admin"];
 
 /// The query types: answered in `result`, appending nothing.
-pub const QUERY_TYPES: [&str; 10] = [
+pub const QUERY_TYPES: [&str; 11] = [
+    "STREAMS",
     "ATTESTATION",
     "MISSION_CONTROL",
     "COST_REPORT",
