@@ -128,7 +128,7 @@ pub mod plane {
     /// Command `i` of the stream and its context (time advances 1 ms per command). Every 20
     /// commands: 6 artifact registrations, 2 gates, a run requested, started and completed,
     /// 5 cycles of the governed system, an input gate observed, a component heartbeat, and a
-    /// job paused and resumed (admin actions).
+    /// second run requested and cancelled (an admin action).
     pub fn step(i: u64) -> (PlaneCommand, Context) {
         let at = Timestamp::from_unix_nanos(
             i128::from(T0) * 1_000_000_000 + i128::from(i) * 1_000_000 + 1_000_000_000,
@@ -197,11 +197,18 @@ pub mod plane {
             ),
             18 => (
                 who("olga"),
-                command("jobs", json!({"type": "PAUSE_JOB", "job_id": "report"})),
+                command(
+                    "jobs",
+                    json!({"type": "REQUEST_RUN", "job_id": "report",
+                "intent": "manual", "partition": format!("p-{i}")}),
+                ),
             ),
             _ => (
                 who("olga"),
-                command("jobs", json!({"type": "RESUME_JOB", "job_id": "report"})),
+                command(
+                    "jobs",
+                    json!({"type": "CANCEL_RUN", "run_id": run_of(i - 1)}),
+                ),
             ),
         };
         (cmd, Context::new(at, actor))

@@ -238,6 +238,41 @@ pub enum PlaneCommand {
     Jobs(JobsCommand),
     /// An admin command.
     Admin(AdminCommand),
+    /// The second step of a two-step command that has no token field of its own (resuming a
+    /// job, shortening an artifact retention, shortening the shadow window, turning four-eyes
+    /// off): the command and the token from the first step. The token is bound to the inner
+    /// command's digest.
+    Confirmed {
+        /// The command being confirmed.
+        command: Box<PlaneCommand>,
+        /// The token from the first request.
+        confirmation_token: String,
+    },
+}
+
+impl PlaneCommand {
+    /// The second step of this command: the token in the command's own field when it has one
+    /// (the runbook's two-step commands), otherwise the command wrapped in
+    /// [`PlaneCommand::Confirmed`].
+    pub fn with_confirmation_token(self, token: String) -> PlaneCommand {
+        match self {
+            PlaneCommand::Admin(mut admin) => match admin.token_slot() {
+                Some(slot) => {
+                    *slot = Some(token);
+                    PlaneCommand::Admin(admin)
+                }
+                None => PlaneCommand::Confirmed {
+                    command: Box::new(PlaneCommand::Admin(admin)),
+                    confirmation_token: token,
+                },
+            },
+            PlaneCommand::Confirmed { command, .. } => command.with_confirmation_token(token),
+            other => PlaneCommand::Confirmed {
+                command: Box::new(other),
+                confirmation_token: token,
+            },
+        }
+    }
 }
 
 /// The plane's own events.
@@ -787,6 +822,9 @@ pub struct Plane {
 /// The digest a two-step command's token is bound to: the canonical JSON of the command
 /// without its token.
 pub fn command_digest(command: &PlaneCommand) -> Digest {
+    if let PlaneCommand::Confirmed { command, .. } = command {
+        return command_digest(command);
+    }
     let mut bare = command.clone();
     if let PlaneCommand::Admin(admin) = &mut bare
         && let Some(slot) = admin.token_slot()
@@ -1059,6 +1097,7 @@ impl Plane {
     pub fn action_of(&self, command: &PlaneCommand) -> (Action, String) {
         use JobsCommand as J;
         match command {
+            PlaneCommand::Confirmed { command, .. } => self.action_of(command),
             PlaneCommand::Policy(c) => {
                 let (a, r, _) = c.action();
                 (a, r)
@@ -1145,6 +1184,24 @@ impl Plane {
         }
     }
 
+    /// Whether a command is a safety-reducing admin action confirmed through
+    /// [`PlaneCommand::Confirmed`] (the admin commands with a token field of their own check it
+    /// themselves): resuming a job, shortening an artifact retention, shortening the shadow
+    /// window, turning four-eyes off.
+    pub fn needs_confirmation(&self, command: &PlaneCommand) -> bool {
+        match command {
+            PlaneCommand::Jobs(JobsCommand::ResumeJob { .. }) => true,
+            PlaneCommand::Artifacts(c) => self.artifacts.action_of(c) == Action::ShortenRetention,
+            PlaneCommand::Admin(AdminCommand::ConfigureShadowWindow { cycles }) => {
+                *cycles < self.registry.shadow_window()
+            }
+            PlaneCommand::Admin(AdminCommand::ConfigureConfirmations { four_eyes }) => {
+                self.four_eyes && !*four_eyes
+            }
+            _ => false,
+        }
+    }
+
     /// Checks a two-step command: without a token, records a pending confirmation and refuses
     /// with `CONFIRMATION_REQUIRED` (the request is recorded by `refusal_events`); with one,
     /// checks it and returns the event that consumes it.
@@ -1212,6 +1269,71 @@ fn raise(already: bool, event: AdminEvent) -> Vec<PlaneEvent> {
 }
 
 impl Plane {
+    /// Authorize → guard → decide, for one command (the two-step check comes after).
+    fn decide_one(
+        &self,
+        command: &PlaneCommand,
+        ctx: &Context,
+    ) -> Result<Vec<PlaneEvent>, PlaneRejection> {
+        let (action, resource) = self.action_of(command);
+        // 1. Authorize (policy commands authorize themselves, with the bootstrap grant).
+        if !matches!(command, PlaneCommand::Policy(_)) {
+            self.authorize(action, &resource, &ctx.actor)?;
+        }
+        // 2. Guard: during lockdown only its release and what makes the plane safer pass;
+        //    under a production lock or the kill switch nothing may enable execution.
+        if self.lockdown.is_some() {
+            // Cycles are still recorded (their intent forced to STOP).
+            let passes = matches!(
+                command,
+                PlaneCommand::Admin(
+                    AdminCommand::ReleaseLockdown { .. }
+                        | AdminCommand::RecordCycle { .. }
+                        | AdminCommand::ReportComponent(_)
+                )
+            ) || action.safety() == Safety::Increasing;
+            if !passes {
+                return Err(PlaneRejection::LockdownActive);
+            }
+        }
+        if enables_execution(command) {
+            if self.kill_switch.is_some() {
+                return Err(PlaneRejection::KillSwitchEngaged);
+            }
+            if self.production_lock.is_some() {
+                return Err(PlaneRejection::ProductionLocked);
+            }
+        }
+        // 3. Decide.
+        match command {
+            PlaneCommand::Policy(c) => Ok(self
+                .policy
+                .decide(c, ctx)
+                .map_err(PlaneRejection::Policy)?
+                .into_iter()
+                .map(PlaneEvent::Policy)
+                .collect()),
+            PlaneCommand::Artifacts(c) => Ok(self
+                .artifacts
+                .decide(c, ctx)
+                .map_err(PlaneRejection::Artifacts)?
+                .into_iter()
+                .map(PlaneEvent::Artifacts)
+                .collect()),
+            PlaneCommand::Jobs(c) => Ok(self
+                .jobs
+                .decide(c, ctx)
+                .map_err(PlaneRejection::Jobs)?
+                .into_iter()
+                .map(PlaneEvent::Jobs)
+                .collect()),
+            PlaneCommand::Admin(admin) => self.decide_admin(command, admin, ctx),
+            PlaneCommand::Confirmed { .. } => {
+                Err(PlaneRejection::Invalid("a confirmation cannot be nested"))
+            }
+        }
+    }
+
     /// The plane's own commands (authorized and guarded already).
     fn decide_admin(
         &self,
@@ -1537,60 +1659,32 @@ impl Decider for Plane {
         command: &PlaneCommand,
         ctx: &Context,
     ) -> Result<Vec<PlaneEvent>, PlaneRejection> {
-        let (action, resource) = self.action_of(command);
-        // 1. Authorize (policy commands authorize themselves, with the bootstrap grant).
-        if !matches!(command, PlaneCommand::Policy(_)) {
-            self.authorize(action, &resource, &ctx.actor)?;
-        }
-        // 2. Guard: during lockdown only its release and what makes the plane safer pass;
-        //    under a production lock or the kill switch nothing may enable execution.
-        if self.lockdown.is_some() {
-            // Cycles are still recorded (their intent forced to STOP).
-            let passes = matches!(
+        // A safety-reducing admin action without a token field of its own takes two steps:
+        // the first is refused with CONFIRMATION_REQUIRED, the second comes wrapped with its
+        // token.
+        let (inner, token) = match command {
+            PlaneCommand::Confirmed {
                 command,
-                PlaneCommand::Admin(
-                    AdminCommand::ReleaseLockdown { .. }
-                        | AdminCommand::RecordCycle { .. }
-                        | AdminCommand::ReportComponent(_)
-                )
-            ) || action.safety() == Safety::Increasing;
-            if !passes {
-                return Err(PlaneRejection::LockdownActive);
+                confirmation_token,
+            } => {
+                if matches!(**command, PlaneCommand::Confirmed { .. }) {
+                    return Err(PlaneRejection::Invalid("a confirmation cannot be nested"));
+                }
+                if !self.needs_confirmation(command) {
+                    return Err(PlaneRejection::InvalidArgument(
+                        "this command takes one step: send it without a confirmation token".into(),
+                    ));
+                }
+                (command.as_ref(), Some(confirmation_token))
             }
+            other => (other, None),
+        };
+        let mut events = self.decide_one(inner, ctx)?;
+        if self.needs_confirmation(inner) {
+            let consumed = self.confirm(inner, token, ctx)?;
+            events.insert(0, PlaneEvent::Admin(consumed));
         }
-        if enables_execution(command) {
-            if self.kill_switch.is_some() {
-                return Err(PlaneRejection::KillSwitchEngaged);
-            }
-            if self.production_lock.is_some() {
-                return Err(PlaneRejection::ProductionLocked);
-            }
-        }
-        // 3. Decide.
-        match command {
-            PlaneCommand::Policy(c) => Ok(self
-                .policy
-                .decide(c, ctx)
-                .map_err(PlaneRejection::Policy)?
-                .into_iter()
-                .map(PlaneEvent::Policy)
-                .collect()),
-            PlaneCommand::Artifacts(c) => Ok(self
-                .artifacts
-                .decide(c, ctx)
-                .map_err(PlaneRejection::Artifacts)?
-                .into_iter()
-                .map(PlaneEvent::Artifacts)
-                .collect()),
-            PlaneCommand::Jobs(c) => Ok(self
-                .jobs
-                .decide(c, ctx)
-                .map_err(PlaneRejection::Jobs)?
-                .into_iter()
-                .map(PlaneEvent::Jobs)
-                .collect()),
-            PlaneCommand::Admin(admin) => self.decide_admin(command, admin, ctx),
-        }
+        Ok(events)
     }
 
     fn refusal_events(

@@ -156,6 +156,27 @@ fn command(value: serde_json::Value) -> PlaneCommand {
     serde_json::from_value(value).unwrap()
 }
 
+/// Runs a two-step command: the first step must ask for confirmation, the second succeed.
+fn confirmed(kernel: &mut Kernel<Plane>, command: PlaneCommand, ctx: &Context) {
+    let first = kernel.execute(&command, ctx);
+    assert!(
+        matches!(
+            first,
+            Err(ExecuteError::Rejected(PlaneRejection::ConfirmationRequired))
+        ),
+        "{first:?}"
+    );
+    let plane = kernel.state();
+    let token = plane.confirmation_token(
+        &command_digest(&command),
+        &ctx.actor.id,
+        plane.confirmations_issued(),
+    );
+    kernel
+        .execute(&command.with_confirmation_token(token), ctx)
+        .unwrap();
+}
+
 fn grant(to: &str, role: &str) -> PlaneCommand {
     command(
         json!({"domain": "policy", "command": {"type": "GRANT_ROLE", "principal": to, "role": role}}),
@@ -178,7 +199,7 @@ proptest! {
         for version in ["M-A-V1", "M-B-V2"] {
             kernel.execute(&command(json!({"domain": "artifacts", "command": {"type": "REGISTER_MODEL", "metadata": {"version": version}}})), &root).unwrap();
         }
-        kernel.execute(&PlaneCommand::Admin(AdminCommand::ConfigureShadowWindow { cycles: 2 }), &root).unwrap();
+        confirmed(&mut kernel, PlaneCommand::Admin(AdminCommand::ConfigureShadowWindow { cycles: 2 }), &root);
         // Tokens handed out, with the actor they were issued to; tokens accepted so far.
         // (Under four-eyes, `AnyIssued` plays the colleague who was handed a token.)
         let mut issued: Vec<(ActorId, String)> = Vec::new();

@@ -15,12 +15,7 @@ use ro_core::{
 };
 
 fn with_token(command: &PlaneCommand, token: String) -> PlaneCommand {
-    match command {
-        PlaneCommand::Admin(admin) => {
-            PlaneCommand::Admin(admin.clone().with_confirmation_token(token))
-        }
-        other => other.clone(),
-    }
+    command.clone().with_confirmation_token(token)
 }
 
 fn check(text: &str) -> String {
@@ -156,6 +151,7 @@ fn production_lock_and_kill_switch() {
         {"domain":"admin","command":{"type":"RELEASE_KILL_SWITCH"}}
         CONFIRM {"domain":"admin","command":{"type":"RELEASE_KILL_SWITCH"}}
         {"domain":"jobs","command":{"type":"RESUME_JOB","job_id":"report"}}
+        CONFIRM {"domain":"jobs","command":{"type":"RESUME_JOB","job_id":"report"}}
         {"domain":"jobs","command":{"type":"REQUEST_RUN","job_id":"report","intent":"manual","partition":"p-1"}}
     "#
     ));
@@ -201,6 +197,7 @@ fn model_promotion_lockdown_and_rollback() {
         {"domain":"artifacts","command":{"type":"REGISTER_MODEL","metadata":{"version":"M-Next-V2","trained_on":"2026-01-02"}}}
         {"domain":"admin","command":{"type":"CONFIGURE_SHADOW_WINDOW","cycles":0}}
         {"domain":"admin","command":{"type":"CONFIGURE_SHADOW_WINDOW","cycles":2}}
+        CONFIRM {"domain":"admin","command":{"type":"CONFIGURE_SHADOW_WINDOW","cycles":2}}
         {"domain":"admin","command":{"type":"SET_CANARY_RATIO","ratio":"0.05"}}
         {"domain":"admin","command":{"type":"SET_CANDIDATE_MODEL","version":"M-Base-V1"}}
         {"domain":"admin","command":{"type":"RECORD_CYCLE","intent":"HOLD","latency_ms":12,"survived":true}}
@@ -253,6 +250,7 @@ fn failure_status_and_incidents() {
         {"domain":"artifacts","command":{"type":"REGISTER_ARTIFACT","ref":"failures/state-1.bin","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000003"}}
         {"domain":"artifacts","command":{"type":"REGISTER_MODEL","metadata":{"version":"M-A-V1"}}}
         {"domain":"admin","command":{"type":"CONFIGURE_SHADOW_WINDOW","cycles":1}}
+        CONFIRM {"domain":"admin","command":{"type":"CONFIGURE_SHADOW_WINDOW","cycles":1}}
         {"domain":"admin","command":{"type":"SET_CANDIDATE_MODEL","version":"M-A-V1"}}
         {"domain":"admin","command":{"type":"RECORD_CYCLE","intent":"HOLD"}}
         @2026-01-05T14:31:00Z agent:bot
@@ -366,6 +364,36 @@ fn streams_created_changed_and_audited() {
         {"domain":"admin","command":{"type":"CHANGE_STREAM_PARTITIONS","stream":"orders","partitions":6}}
         {"domain":"admin","command":{"type":"CHANGE_STREAM_PARTITIONS","stream":"orders","partitions":24}}
         QUERY {"type":"STREAMS"}
+    "#
+    ));
+}
+
+#[test]
+fn two_steps_for_every_safety_reducing_admin_action() {
+    insta::assert_snapshot!(check(
+        r#"
+        @2026-01-05T14:30:00Z human:alice
+        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"alice","role":"admin"}}
+        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"pete","role":"admin"}}
+        @2026-01-05T14:31:00Z human:alice | storage budget
+        {"domain":"artifacts","command":{"type":"SET_RETENTION","class":"reports","policy":{"keep_last":5,"keep_days":30,"trading_days":false}}}
+        {"domain":"artifacts","command":{"type":"SET_RETENTION","class":"reports","policy":{"keep_last":10,"keep_days":60,"trading_days":false}}}
+        CONFIRM {"domain":"artifacts","command":{"type":"SET_RETENTION","class":"reports","policy":{"keep_last":20,"keep_days":90,"trading_days":false}}}
+        {"domain":"artifacts","command":{"type":"SET_RETENTION","class":"reports","policy":{"keep_last":2,"keep_days":7,"trading_days":false}}}
+        CONFIRM {"domain":"artifacts","command":{"type":"SET_RETENTION","class":"reports","policy":{"keep_last":2,"keep_days":7,"trading_days":false}}}
+        {"domain":"jobs","command":{"type":"DEFINE_JOB","definition":{"job_id":"report","version":1}}}
+        {"domain":"jobs","command":{"type":"PAUSE_JOB","job_id":"report"}}
+        CONFIRM {"domain":"jobs","command":{"type":"PAUSE_JOB","job_id":"report"}}
+        {"domain":"jobs","command":{"type":"RESUME_JOB","job_id":"report"}}
+        CONFIRM-AS pete {"domain":"jobs","command":{"type":"RESUME_JOB","job_id":"report"}}
+        CONFIRM {"domain":"jobs","command":{"type":"RESUME_JOB","job_id":"report"}}
+        CONFIRM {"domain":"jobs","command":{"type":"RESUME_JOB","job_id":"report"}}
+        {"domain":"admin","command":{"type":"CONFIGURE_SHADOW_WINDOW","cycles":5000}}
+        {"domain":"admin","command":{"type":"CONFIGURE_CONFIRMATIONS","four_eyes":true}}
+        {"domain":"admin","command":{"type":"CONFIGURE_CONFIRMATIONS","four_eyes":false}}
+        CONFIRM {"domain":"admin","command":{"type":"CONFIGURE_CONFIRMATIONS","four_eyes":false}}
+        @2026-01-05T14:32:00Z human:pete | second pair of eyes
+        CONFIRM-AS alice {"domain":"admin","command":{"type":"CONFIGURE_CONFIRMATIONS","four_eyes":false}}
     "#
     ));
 }

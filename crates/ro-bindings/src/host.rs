@@ -165,6 +165,9 @@ fn add_audit_hashes(kernel: &Kernel<ro_admin::Plane>, result: &mut Value) {
 }
 
 fn type_of(command: &PlaneCommand) -> Value {
+    if let PlaneCommand::Confirmed { command, .. } = command {
+        return type_of(command);
+    }
     serde_json::to_value(command)
         .ok()
         .and_then(|v| v.get("command")?.get("type").cloned())

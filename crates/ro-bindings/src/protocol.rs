@@ -265,7 +265,7 @@ pub fn decode(
         })?;
         (Request::Query(query), None)
     } else {
-        let command = command_of(&ty, Value::Object(map))?;
+        let command = command_with_token(&ty, map)?;
         let digest = command_digest(&command);
         (Request::Command(command), Some(digest))
     };
@@ -309,6 +309,26 @@ fn command_of(ty: &str, body: Value) -> Result<PlaneCommand, ProtocolError> {
         ty: ty.to_owned(),
         message: e.to_string(),
     })
+}
+
+/// Decodes a command; a `confirmation_token` that the command has no field for is the second
+/// step of a two-step command without a token of its own (`PlaneCommand::Confirmed`).
+fn command_with_token(
+    ty: &str,
+    mut map: Map<String, Value>,
+) -> Result<PlaneCommand, ProtocolError> {
+    let Some(token) = map.get("confirmation_token").cloned() else {
+        return command_of(ty, Value::Object(map));
+    };
+    let with_field = command_of(ty, Value::Object(map.clone()));
+    match (with_field, token) {
+        (Ok(command), _) => Ok(command),
+        (Err(e), Value::String(token)) if e.to_string().contains("confirmation_token") => {
+            map.remove("confirmation_token");
+            Ok(command_of(ty, Value::Object(map))?.with_confirmation_token(token))
+        }
+        (Err(e), _) => Err(e),
+    }
 }
 
 /// Adds `confirmation_token` to a command line (what a client does on the second step).

@@ -107,7 +107,18 @@ pub fn contracts() -> Value {
     let mut requests: Vec<Value> = Vec::new();
     for schema in &commands {
         for variant in variants(schema, &generator) {
-            requests.push(with_context(variant));
+            let mut variant = with_context(variant);
+            // Any command may carry the token of its second step (a safety-reducing admin
+            // action without a token field of its own is confirmed this way).
+            if let Some(properties) = variant.get_mut("properties").and_then(Value::as_object_mut) {
+                properties.entry("confirmation_token").or_insert_with(|| {
+                    json!({
+                        "type": "string",
+                        "description": "The token from the first step of a two-step command."
+                    })
+                });
+            }
+            requests.push(variant);
         }
     }
     for variant in variants(&queries, &generator) {

@@ -72,6 +72,7 @@ const RUNBOOK: &[&str] = &[
     r#"{ "type": "RESET_FAILURE_STATUS", "operator_id": "Op-01" }"#,
     r#"{ "type": "HEARTBEAT" }"#,
     r#"{ "type": "RECORD_CYCLE", "intent": "HOLD", "latency_ms": 12, "violation": false, "survived": true }"#,
+    r#"{ "type": "RESUME_JOB", "job_id": "report", "operator_id": "Op-01", "confirmation_token": "TOKEN_HERE" }"#,
 ];
 
 /// Documents the schema must refuse, each for a reason the decoder refuses them too.
