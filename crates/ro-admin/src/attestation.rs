@@ -70,13 +70,6 @@ pub struct Attestation {
     pub deviations_escalated: u64,
 }
 
-fn rate(part: u64, whole: u64) -> Option<u32> {
-    if whole == 0 {
-        return None;
-    }
-    u32::try_from(u128::from(part) * 10_000 / u128::from(whole)).ok()
-}
-
 /// Attests the days `from` to `to` of `plane`.
 pub fn attest(plane: &Plane, from: Day, to: Day) -> Result<Attestation, String> {
     if to < from {
@@ -108,8 +101,12 @@ pub fn attest(plane: &Plane, from: Day, to: Day) -> Result<Attestation, String> 
         .filter(|d| d.resolved_at.is_none())
         .count() as u64;
     let deviations_escalated = deviations.values().filter(|d| d.escalated).count() as u64;
-    let compliance_rate_bp = rate(cycles.cycles - cycles.violations, cycles.cycles);
-    let determinism_rate_bp = rate(cycles.deterministic, cycles.determinism_reported);
+    let compliance_rate_bp = ro_core::ratio::basis_points(
+        cycles.cycles.saturating_sub(cycles.violations),
+        cycles.cycles,
+    );
+    let determinism_rate_bp =
+        ro_core::ratio::basis_points(cycles.deterministic, cycles.determinism_reported);
     let mut fails = Vec::new();
     let mut conditions = Vec::new();
     if cycles.violations > 0 {

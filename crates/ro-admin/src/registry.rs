@@ -234,7 +234,7 @@ impl CycleStats {
 
     /// Survived / reported, in basis points (rounded down); `None` when none reported.
     pub fn survival_rate_bp(&self) -> Option<u32> {
-        share_bp(self.survived, self.survival_reported)
+        ro_core::ratio::basis_points(self.survived, self.survival_reported)
     }
 
     /// Violations / cycles, in basis points (rounded up: a rate is never understated);
@@ -265,13 +265,6 @@ impl CycleStats {
         }
         self.latencies.keys().next_back().copied()
     }
-}
-
-fn share_bp(part: u64, whole: u64) -> Option<u32> {
-    if whole == 0 {
-        return None;
-    }
-    u32::try_from(u128::from(part) * 10_000 / u128::from(whole)).ok()
 }
 
 /// The facts of one recorded cycle (the body of the `CycleRecorded` event).

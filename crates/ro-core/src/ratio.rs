@@ -40,6 +40,15 @@ pub struct RatioError {
     problem: &'static str,
 }
 
+/// `part / whole` in basis points, rounded down; `None` when `whole` is 0 (nothing to
+/// measure). Saturates at `u32::MAX` for parts larger than the whole.
+pub fn basis_points(part: u64, whole: u64) -> Option<u32> {
+    if whole == 0 {
+        return None;
+    }
+    Some(u32::try_from(u128::from(part) * 10_000 / u128::from(whole)).unwrap_or(u32::MAX))
+}
+
 impl Ratio {
     /// Zero.
     pub const ZERO: Ratio = Ratio(0);
