@@ -243,6 +243,49 @@ fn classify(event: &PlaneEvent) -> Option<Classified> {
                     json!({ "failure_status": "NORMAL" }),
                 ),
             ),
+            AdminEvent::EnvironmentDefined {
+                spec,
+                before,
+                reason,
+                ..
+            } => applied(
+                Action::DefineEnvironment,
+                vec![format!("environment:{}", spec.environment)],
+                reason,
+                (json!(before), json!(spec)),
+            ),
+            AdminEvent::DeploymentRequested {
+                deployment,
+                spec,
+                from_lkg,
+                reason,
+                ..
+            } => applied(
+                if from_lkg.is_some() {
+                    Action::RestoreLkg
+                } else {
+                    Action::Deploy
+                },
+                vec![
+                    format!("environment:{}", spec.environment),
+                    format!("service:{}", spec.service),
+                    format!("deployment:{deployment}"),
+                ],
+                reason,
+                (
+                    Value::Null,
+                    json!({ "deployment": deployment, "spec": spec, "from_lkg": from_lkg }),
+                ),
+            ),
+            AdminEvent::LkgCaptured { lkg, reason, .. } => applied(
+                Action::CaptureLkg,
+                vec![format!("environment:{}", lkg.environment)],
+                reason,
+                (
+                    Value::Null,
+                    json!({ "lkg": lkg.lkg, "deployments": lkg.deployments.len() }),
+                ),
+            ),
             AdminEvent::StreamCreated { spec, reason, .. } => applied(
                 Action::CreateStream,
                 vec![format!("stream:{}", spec.stream)],
@@ -282,6 +325,7 @@ fn classify(event: &PlaneEvent) -> Option<Classified> {
                 ),
             ),
             AdminEvent::CycleRecorded(_)
+            | AdminEvent::RolloutRecorded { .. }
             | AdminEvent::ComponentReported(_)
             | AdminEvent::ConfirmationRequested { .. }
             | AdminEvent::ConfirmationConsumed { .. } => None,

@@ -36,13 +36,18 @@
 
 pub mod attestation;
 pub mod audit;
+pub mod deploy;
 pub mod health;
 pub mod registry;
 pub mod streams;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+use deploy::{
+    DeployedService, DeploymentSpec, Deployments, EnvironmentName, EnvironmentSpec, Lkg,
+    RolloutState,
+};
 use health::{ComponentReport, ComponentView, Components};
 use registry::{Change, CycleRecorded, FailureMode, HealthChecklist, Heartbeat, Intent, Registry};
 use ro_artifacts::{
@@ -168,6 +173,33 @@ pub enum AdminCommand {
         #[serde(default)]
         confirmation_token: Option<String>,
     },
+    /// Defines or redefines an environment (human-only).
+    DefineEnvironment(EnvironmentSpec),
+    /// Deploys a service version pinned to an artifact digest (human-only; two-step into
+    /// production; refused into production under the production lock or the kill switch).
+    Deploy(DeploymentSpec),
+    /// Records a rollout step of a deployment (the host).
+    RecordRollout {
+        /// The deployment.
+        deployment: u64,
+        /// `applied`, `verified` or `failed`.
+        outcome: RolloutState,
+    },
+    /// Captures an environment's current deployments as last known good.
+    CaptureLkg {
+        /// The environment.
+        environment: EnvironmentName,
+    },
+    /// Deploys a last-known-good capture again (human-only, two-step).
+    RestoreLkg {
+        /// The environment.
+        environment: EnvironmentName,
+        /// The capture's number.
+        lkg: u64,
+        /// The token from the first request.
+        #[serde(default)]
+        confirmation_token: Option<String>,
+    },
     /// Grows a stream's partitions (human-only).
     ChangeStreamPartitions {
         /// The stream.
@@ -196,6 +228,9 @@ impl AdminCommand {
             | AdminCommand::ResetFailureStatus { confirmation_token }
             | AdminCommand::ChangeStreamRetention {
                 confirmation_token, ..
+            }
+            | AdminCommand::RestoreLkg {
+                confirmation_token, ..
             } => Some(confirmation_token),
             AdminCommand::EmergencyLockdown {}
             | AdminCommand::ProductionLock {}
@@ -208,7 +243,11 @@ impl AdminCommand {
             | AdminCommand::ReportFailure { .. }
             | AdminCommand::ReportComponent(_)
             | AdminCommand::CreateStream(_)
-            | AdminCommand::ChangeStreamPartitions { .. } => None,
+            | AdminCommand::ChangeStreamPartitions { .. }
+            | AdminCommand::DefineEnvironment(_)
+            | AdminCommand::Deploy(_)
+            | AdminCommand::RecordRollout { .. }
+            | AdminCommand::CaptureLkg { .. } => None,
         }
     }
 
@@ -406,6 +445,48 @@ pub enum AdminEvent {
     },
     /// A component reported its heartbeat and health.
     ComponentReported(ComponentReport),
+    /// An environment was defined.
+    EnvironmentDefined {
+        /// Its settings.
+        spec: EnvironmentSpec,
+        /// Its settings before, if it existed.
+        before: Option<EnvironmentSpec>,
+        /// Who defined it.
+        by: ActorId,
+        /// The reason given.
+        reason: Option<ro_core::Reason>,
+    },
+    /// A deployment was requested.
+    DeploymentRequested {
+        /// Its number.
+        deployment: u64,
+        /// What it deploys.
+        spec: DeploymentSpec,
+        /// The capture it restores, if any.
+        from_lkg: Option<u64>,
+        /// Who asked.
+        by: ActorId,
+        /// The reason given.
+        reason: Option<ro_core::Reason>,
+    },
+    /// A rollout moved.
+    RolloutRecorded {
+        /// The deployment.
+        deployment: u64,
+        /// Before.
+        before: RolloutState,
+        /// After.
+        after: RolloutState,
+    },
+    /// A last-known-good capture was recorded.
+    LkgCaptured {
+        /// The capture.
+        lkg: Lkg,
+        /// Who captured it.
+        by: ActorId,
+        /// The reason given.
+        reason: Option<ro_core::Reason>,
+    },
     /// A stream was created.
     StreamCreated {
         /// Its settings.
@@ -475,10 +556,6 @@ pub enum AdminEvent {
 /// Everything that happens on the plane.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "domain", content = "event", rename_all = "snake_case")]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "values are moved once into the journal; boxing would add an allocation per command and event"
-)]
 pub enum PlaneEvent {
     /// A policy event.
     Policy(PolicyEvent),
@@ -527,6 +604,9 @@ pub enum PlaneRejection {
     /// A command's values are wrong.
     #[error("{0}")]
     InvalidArgument(String),
+    /// No such environment.
+    #[error("unknown environment {0}; define it with DEFINE_ENVIRONMENT")]
+    UnknownEnvironment(EnvironmentName),
     /// No such stream.
     #[error("unknown stream {0}; create it with CREATE_STREAM")]
     UnknownStream(StreamName),
@@ -564,6 +644,7 @@ impl ro_core::Rejection for PlaneRejection {
             PlaneRejection::Invalid(_) | PlaneRejection::InvalidArgument(_) => "INVALID_COMMAND",
             PlaneRejection::UnknownModel(_) => "UNKNOWN_MODEL",
             PlaneRejection::UnknownStream(_) => "UNKNOWN_STREAM",
+            PlaneRejection::UnknownEnvironment(_) => "UNKNOWN_ENVIRONMENT",
             PlaneRejection::ShadowWindowIncomplete { .. } => "SHADOW_WINDOW_INCOMPLETE",
             PlaneRejection::FailureStatusActive(_) => "FAILURE_STATUS_ACTIVE",
             PlaneRejection::InvalidQuery(_) => "INVALID_QUERY",
@@ -614,6 +695,12 @@ pub enum PlaneQuery {
     MissionControl {},
     /// Every event-bus stream with its settings.
     Streams {},
+    /// What is deployed where, pinned to digests, and whether it is healthy.
+    DeployReport {
+        /// One environment (all when absent).
+        #[serde(default)]
+        environment: Option<EnvironmentName>,
+    },
     /// A run and its attempts, as public attempt records.
     RunStatus {
         /// The run.
@@ -676,6 +763,13 @@ pub enum QueryAnswer {
         plane_halt_reasons: Vec<&'static str>,
         /// Every component, by name.
         components: Vec<ComponentView>,
+    },
+    /// `DEPLOY_REPORT`.
+    DeployReport {
+        /// Every service of the environments asked about.
+        services: Vec<DeployedService>,
+        /// The kept last-known-good captures, by environment.
+        last_known_good: BTreeMap<EnvironmentName, Vec<u64>>,
     },
     /// `STREAMS`.
     Streams {
@@ -811,6 +905,7 @@ pub struct Plane {
     registry: Registry,
     components: Components,
     streams: Streams,
+    deployments: Deployments,
     pending: BTreeMap<Digest, Pending>,
     /// Issued confirmations, for unique tokens (part of the token's input).
     issued: u64,
@@ -919,6 +1014,11 @@ impl Plane {
         Digest::keyed(&self.key.0, &input).to_hex()
     }
 
+    /// Environments, deployments and captures.
+    pub fn deployments(&self) -> &Deployments {
+        &self.deployments
+    }
+
     /// The event-bus streams.
     pub fn streams(&self) -> &Streams {
         &self.streams
@@ -1020,6 +1120,55 @@ impl Plane {
                     state,
                     reason_codes,
                     safety,
+                })
+            }
+            PlaneQuery::DeployReport { environment } => {
+                let mut services = Vec::new();
+                let mut last_known_good = BTreeMap::new();
+                for env in self.deployments.environments() {
+                    if environment.as_ref().is_some_and(|e| *e != env.environment) {
+                        continue;
+                    }
+                    let current = self.deployments.current(&env.environment);
+                    let names: BTreeSet<&deploy::ServiceName> = env
+                        .services
+                        .iter()
+                        .chain(current.iter().map(|d| &d.spec.service))
+                        .collect();
+                    for service in names {
+                        let health = health::ComponentName::new(service.as_str())
+                            .map(|c| self.components.status(&c, now))
+                            .unwrap_or(health::ComponentStatus::Offline);
+                        services.push(DeployedService {
+                            environment: env.environment.clone(),
+                            production: env.production,
+                            service: service.clone(),
+                            deployment: current
+                                .iter()
+                                .find(|d| d.spec.service == *service)
+                                .map(|d| (*d).clone()),
+                            health,
+                        });
+                    }
+                    last_known_good.insert(
+                        env.environment.clone(),
+                        self.deployments
+                            .lkgs(&env.environment)
+                            .iter()
+                            .map(|l| l.lkg)
+                            .collect(),
+                    );
+                }
+                if let Some(name) = environment
+                    && self.deployments.environment(name).is_none()
+                {
+                    return Err(PlaneRejection::InvalidQuery(format!(
+                        "unknown environment {name}"
+                    )));
+                }
+                Ok(QueryAnswer::DeployReport {
+                    services,
+                    last_known_good,
                 })
             }
             PlaneQuery::Streams {} => Ok(QueryAnswer::Streams {
@@ -1169,6 +1318,22 @@ impl Plane {
             PlaneCommand::Admin(AdminCommand::ReportComponent(_)) => {
                 (Action::ReportComponent, "components".into())
             }
+            PlaneCommand::Admin(AdminCommand::DefineEnvironment(spec)) => (
+                Action::DefineEnvironment,
+                format!("environment:{}", spec.environment),
+            ),
+            PlaneCommand::Admin(AdminCommand::Deploy(spec)) => {
+                (Action::Deploy, format!("environment:{}", spec.environment))
+            }
+            PlaneCommand::Admin(AdminCommand::RecordRollout { deployment, .. }) => {
+                (Action::ReportRollout, format!("deployment:{deployment}"))
+            }
+            PlaneCommand::Admin(AdminCommand::CaptureLkg { environment }) => {
+                (Action::CaptureLkg, format!("environment:{environment}"))
+            }
+            PlaneCommand::Admin(AdminCommand::RestoreLkg { environment, .. }) => {
+                (Action::RestoreLkg, format!("environment:{environment}"))
+            }
             PlaneCommand::Admin(AdminCommand::CreateStream(spec)) => {
                 (Action::CreateStream, format!("stream:{}", spec.stream))
             }
@@ -1182,6 +1347,24 @@ impl Plane {
                 (Action::ResetFailureStatus, "plane".into())
             }
         }
+    }
+
+    /// The environment a deployment goes to, refused into production while the production
+    /// lock or the kill switch holds.
+    fn deployable(&self, name: &EnvironmentName) -> Result<&EnvironmentSpec, PlaneRejection> {
+        let env = self
+            .deployments
+            .environment(name)
+            .ok_or_else(|| PlaneRejection::UnknownEnvironment(name.clone()))?;
+        if env.production {
+            if self.kill_switch.is_some() {
+                return Err(PlaneRejection::KillSwitchEngaged);
+            }
+            if self.production_lock.is_some() {
+                return Err(PlaneRejection::ProductionLocked);
+            }
+        }
+        Ok(env)
     }
 
     /// Whether a command is a safety-reducing admin action confirmed through
@@ -1198,6 +1381,10 @@ impl Plane {
             PlaneCommand::Admin(AdminCommand::ConfigureConfirmations { four_eyes }) => {
                 self.four_eyes && !*four_eyes
             }
+            PlaneCommand::Admin(AdminCommand::Deploy(spec)) => self
+                .deployments
+                .environment(&spec.environment)
+                .is_some_and(|e| e.production),
             _ => false,
         }
     }
@@ -1541,6 +1728,127 @@ impl Plane {
                     report.clone(),
                 ))])
             }
+            AdminCommand::DefineEnvironment(spec) => {
+                if spec.services.len() > deploy::MAX_SERVICES {
+                    return Err(PlaneRejection::InvalidArgument(format!(
+                        "at most {} services per environment",
+                        deploy::MAX_SERVICES
+                    )));
+                }
+                let before = self.deployments.environment(&spec.environment).cloned();
+                Ok(raise(
+                    before.as_ref() == Some(spec),
+                    AdminEvent::EnvironmentDefined {
+                        spec: spec.clone(),
+                        before,
+                        by,
+                        reason,
+                    },
+                ))
+            }
+            AdminCommand::Deploy(spec) => {
+                let env = self.deployable(&spec.environment)?;
+                deploy::check_version(&spec.version).map_err(PlaneRejection::InvalidArgument)?;
+                if !env.services.is_empty() && !env.services.contains(&spec.service) {
+                    return Err(PlaneRejection::InvalidArgument(format!(
+                        "service {} is not one of environment {}'s services",
+                        spec.service, spec.environment
+                    )));
+                }
+                let registered = self
+                    .artifacts
+                    .read(&spec.artifact.locator)
+                    .map_err(PlaneRejection::Artifacts)?;
+                if registered.digest != spec.artifact.digest {
+                    return Err(PlaneRejection::InvalidArgument(format!(
+                        "artifact {} is registered with digest {}, not {}",
+                        spec.artifact.locator, registered.digest, spec.artifact.digest
+                    )));
+                }
+                Ok(vec![PlaneEvent::Admin(AdminEvent::DeploymentRequested {
+                    deployment: self.deployments.next_deployment(),
+                    spec: spec.clone(),
+                    from_lkg: None,
+                    by,
+                    reason,
+                })])
+            }
+            AdminCommand::RecordRollout {
+                deployment,
+                outcome,
+            } => {
+                let d = self.deployments.deployment(*deployment).ok_or_else(|| {
+                    PlaneRejection::InvalidArgument(format!("unknown deployment {deployment}"))
+                })?;
+                if !d.state.may_become(*outcome) {
+                    return Err(PlaneRejection::InvalidArgument(format!(
+                        "a {:?} rollout cannot become {:?} (requested → applied → verified; failed before verified)",
+                        d.state, outcome
+                    )));
+                }
+                Ok(vec![PlaneEvent::Admin(AdminEvent::RolloutRecorded {
+                    deployment: *deployment,
+                    before: d.state,
+                    after: *outcome,
+                })])
+            }
+            AdminCommand::CaptureLkg { environment } => {
+                if self.deployments.environment(environment).is_none() {
+                    return Err(PlaneRejection::UnknownEnvironment(environment.clone()));
+                }
+                let deployments: Vec<DeploymentSpec> = self
+                    .deployments
+                    .current(environment)
+                    .into_iter()
+                    .filter(|d| d.state == RolloutState::Verified)
+                    .map(|d| d.spec.clone())
+                    .collect();
+                if deployments.is_empty() {
+                    return Err(PlaneRejection::Invalid(
+                        "nothing verified to capture: record verified rollouts first",
+                    ));
+                }
+                Ok(vec![PlaneEvent::Admin(AdminEvent::LkgCaptured {
+                    lkg: Lkg {
+                        lkg: self.deployments.next_lkg(),
+                        environment: environment.clone(),
+                        captured_at: ctx.at,
+                        deployments,
+                    },
+                    by,
+                    reason,
+                })])
+            }
+            AdminCommand::RestoreLkg {
+                environment,
+                lkg,
+                confirmation_token,
+            } => {
+                self.deployable(environment)?;
+                let capture = self
+                    .deployments
+                    .lkgs(environment)
+                    .iter()
+                    .find(|l| l.lkg == *lkg)
+                    .ok_or_else(|| {
+                        PlaneRejection::InvalidArgument(format!(
+                            "no kept capture {lkg} for environment {environment}"
+                        ))
+                    })?;
+                let consumed = self.confirm(command, confirmation_token.as_ref(), ctx)?;
+                let first = self.deployments.next_deployment();
+                let mut events = vec![PlaneEvent::Admin(consumed)];
+                for (n, spec) in (first..).zip(&capture.deployments) {
+                    events.push(PlaneEvent::Admin(AdminEvent::DeploymentRequested {
+                        deployment: n,
+                        spec: spec.clone(),
+                        from_lkg: Some(*lkg),
+                        by: by.clone(),
+                        reason: reason.clone(),
+                    }));
+                }
+                Ok(events)
+            }
             AdminCommand::CreateStream(spec) => {
                 spec.validate().map_err(PlaneRejection::InvalidArgument)?;
                 match self.streams.get(&spec.stream) {
@@ -1815,6 +2123,20 @@ impl Decider for Plane {
                 AdminEvent::ComponentReported(report) => {
                     self.components.record(report, meta.at);
                 }
+                AdminEvent::EnvironmentDefined { spec, .. } => self.deployments.define(spec),
+                AdminEvent::DeploymentRequested {
+                    deployment,
+                    spec,
+                    from_lkg,
+                    by,
+                    ..
+                } => self
+                    .deployments
+                    .request(*deployment, spec, by, meta.at, *from_lkg),
+                AdminEvent::RolloutRecorded {
+                    deployment, after, ..
+                } => self.deployments.rollout(*deployment, *after, meta.at),
+                AdminEvent::LkgCaptured { lkg, .. } => self.deployments.capture(lkg.clone()),
                 AdminEvent::StreamCreated { spec, .. } => self.streams.create(spec),
                 AdminEvent::StreamRetentionChanged { stream, after, .. } => {
                     self.streams.set_retention(stream, *after);

@@ -397,3 +397,57 @@ fn two_steps_for_every_safety_reducing_admin_action() {
     "#
     ));
 }
+
+#[test]
+fn environments_deployments_rollouts_and_last_known_good() {
+    insta::assert_snapshot!(check(
+        r#"
+        @2026-03-02T14:00:00Z human:alice
+        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"alice","role":"admin"}}
+        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"bot","role":"admin"}}
+        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"worker","role":"operator"}}
+        {"domain":"artifacts","command":{"type":"REGISTER_ARTIFACT","ref":"images/api-1.4.0.tar","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000001"}}
+        {"domain":"artifacts","command":{"type":"REGISTER_ARTIFACT","ref":"images/api-1.5.0.tar","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000002"}}
+        {"domain":"admin","command":{"type":"DEFINE_ENVIRONMENT","environment":"stage","services":["api"]}}
+        {"domain":"admin","command":{"type":"DEFINE_ENVIRONMENT","environment":"prod","production":true,"services":["api"]}}
+        {"domain":"admin","command":{"type":"DEPLOY","environment":"stage","service":"api","version":"1.4.0","artifact":{"ref":"images/api-1.4.0.tar","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000001","digest_alg":"blake3"}}}
+        {"domain":"artifacts","command":{"type":"SET_ARTIFACT_GATE","ref":"images/api-1.4.0.tar","status":"PASS"}}
+        {"domain":"artifacts","command":{"type":"SET_ARTIFACT_GATE","ref":"images/api-1.5.0.tar","status":"PASS"}}
+        {"domain":"admin","command":{"type":"DEPLOY","environment":"stage","service":"api","version":"1.4.0","artifact":{"ref":"images/api-1.4.0.tar","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000009","digest_alg":"blake3"}}}
+        {"domain":"admin","command":{"type":"DEPLOY","environment":"stage","service":"web","version":"1.4.0","artifact":{"ref":"images/api-1.4.0.tar","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000001","digest_alg":"blake3"}}}
+        {"domain":"admin","command":{"type":"DEPLOY","environment":"qa","service":"api","version":"1.4.0","artifact":{"ref":"images/api-1.4.0.tar","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000001","digest_alg":"blake3"}}}
+        {"domain":"admin","command":{"type":"DEPLOY","environment":"stage","service":"api","version":"1.4.0","artifact":{"ref":"images/api-1.4.0.tar","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000001","digest_alg":"blake3"}}}
+        @2026-03-02T14:05:00Z agent:bot
+        {"domain":"admin","command":{"type":"DEPLOY","environment":"prod","service":"api","version":"1.4.0","artifact":{"ref":"images/api-1.4.0.tar","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000001","digest_alg":"blake3"}}}
+        @2026-03-02T14:10:00Z human:alice | release 1.4.0
+        {"domain":"admin","command":{"type":"DEPLOY","environment":"prod","service":"api","version":"1.4.0","artifact":{"ref":"images/api-1.4.0.tar","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000001","digest_alg":"blake3"}}}
+        CONFIRM {"domain":"admin","command":{"type":"DEPLOY","environment":"prod","service":"api","version":"1.4.0","artifact":{"ref":"images/api-1.4.0.tar","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000001","digest_alg":"blake3"}}}
+        @2026-03-02T14:12:00Z service:worker
+        {"domain":"admin","command":{"type":"RECORD_ROLLOUT","deployment":2,"outcome":"verified"}}
+        {"domain":"admin","command":{"type":"RECORD_ROLLOUT","deployment":2,"outcome":"applied"}}
+        {"domain":"admin","command":{"type":"RECORD_ROLLOUT","deployment":2,"outcome":"verified"}}
+        {"domain":"admin","command":{"type":"RECORD_ROLLOUT","deployment":2,"outcome":"failed"}}
+        {"domain":"admin","command":{"type":"CAPTURE_LKG","environment":"stage"}}
+        {"domain":"admin","command":{"type":"CAPTURE_LKG","environment":"prod"}}
+        @2026-03-02T14:20:00Z human:alice | release 1.5.0
+        {"domain":"admin","command":{"type":"DEPLOY","environment":"prod","service":"api","version":"1.5.0","artifact":{"ref":"images/api-1.5.0.tar","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000002","digest_alg":"blake3"}}}
+        CONFIRM {"domain":"admin","command":{"type":"DEPLOY","environment":"prod","service":"api","version":"1.5.0","artifact":{"ref":"images/api-1.5.0.tar","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000002","digest_alg":"blake3"}}}
+        @2026-03-02T14:22:00Z service:worker
+        {"domain":"admin","command":{"type":"RECORD_ROLLOUT","deployment":3,"outcome":"applied"}}
+        {"domain":"admin","command":{"type":"RECORD_ROLLOUT","deployment":3,"outcome":"failed"}}
+        {"domain":"admin","command":{"type":"REPORT_COMPONENT","component":"api","healthy":true,"critical":true}}
+        QUERY {"type":"DEPLOY_REPORT","environment":"prod"}
+        @2026-03-02T14:25:00Z agent:bot | error budget burnt
+        {"domain":"admin","command":{"type":"PRODUCTION_LOCK"}}
+        @2026-03-02T14:26:00Z human:alice | roll back to last known good
+        {"domain":"admin","command":{"type":"RESTORE_LKG","environment":"prod","lkg":1}}
+        {"domain":"admin","command":{"type":"DEPLOY","environment":"stage","service":"api","version":"1.5.0","artifact":{"ref":"images/api-1.5.0.tar","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000002","digest_alg":"blake3"}}}
+        {"domain":"admin","command":{"type":"PRODUCTION_UNLOCK"}}
+        CONFIRM {"domain":"admin","command":{"type":"PRODUCTION_UNLOCK"}}
+        {"domain":"admin","command":{"type":"RESTORE_LKG","environment":"prod","lkg":7}}
+        {"domain":"admin","command":{"type":"RESTORE_LKG","environment":"prod","lkg":1}}
+        CONFIRM {"domain":"admin","command":{"type":"RESTORE_LKG","environment":"prod","lkg":1}}
+        QUERY {"type":"DEPLOY_REPORT"}
+    "#
+    ));
+}

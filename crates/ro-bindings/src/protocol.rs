@@ -17,7 +17,8 @@ pub const CONTEXT_FIELDS: [&str; 5] = ["at", "actor", "operator_id", "correlatio
 const DOMAINS: [&str; 4] = ["policy", "artifacts", "jobs", "admin"];
 
 /// The query types: answered in `result`, appending nothing.
-pub const QUERY_TYPES: [&str; 11] = [
+pub const QUERY_TYPES: [&str; 12] = [
+    "DEPLOY_REPORT",
     "STREAMS",
     "ATTESTATION",
     "MISSION_CONTROL",

@@ -143,6 +143,10 @@ actions! {
     ReportFailure = "REPORT_FAILURE", Increasing, "Declare a failure mode and record an incident.";
     ConfigureShadowWindow = "CONFIGURE_SHADOW_WINDOW", Reducing, "Set how many shadow cycles a candidate needs before promotion.";
     ReportComponent = "REPORT_COMPONENT", Routine, "Report a component's heartbeat and health (the host's monitor).";
+    DefineEnvironment = "DEFINE_ENVIRONMENT", Reducing, "Define an environment and its services.";
+    ReportRollout = "REPORT_ROLLOUT", Routine, "Report a deployment's rollout (the host).";
+    CaptureLkg = "CAPTURE_LKG", Increasing, "Capture the last-known-good deployment set of an environment.";
+    RestoreLkg = "RESTORE_LKG", Reducing, "Deploy a last-known-good capture again.";
 }
 
 impl fmt::Display for Action {

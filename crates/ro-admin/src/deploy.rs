@@ -1,0 +1,343 @@
+//! Environments, deployments, rollouts and last-known-good captures (seed 001 section 3,
+//! seed 004), as events: a rollout is a sequence of events (requested, applied, verified or
+//! failed), never an edit.
+//!
+//! - `DEFINE_ENVIRONMENT` (human-only): a name, whether it is production, its services.
+//! - `DEPLOY` (human-only; two-step into production; refused into production while the
+//!   production lock or the kill switch holds): a service's version pinned to a registered,
+//!   gate-PASS artifact by digest, with its config versions.
+//! - `RECORD_ROLLOUT` (the host): `applied`, then `verified`, or `failed` at any point before.
+//! - `CAPTURE_LKG`: the environment's current deployments as an immutable record (the last
+//!   [`LKG_KEPT`] per environment are kept); `RESTORE_LKG` (human-only, two-step) requests
+//!   those deployments again.
+//! - `DEPLOY_REPORT`: what is deployed where, pinned to digests, and whether it is healthy (the
+//!   component of the same name, at the query's time).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ro_artifacts::ArtifactRef;
+use ro_core::{ActorId, Timestamp};
+use ro_policy::ConfigVersionRef;
+use serde::{Deserialize, Serialize};
+
+/// How many last-known-good captures are kept per environment.
+pub const LKG_KEPT: usize = 30;
+/// The most services an environment may list.
+pub const MAX_SERVICES: usize = 256;
+
+ro_core::id_kind!(
+    /// Names an environment (dev, stage, prod, …).
+    EnvironmentName,
+    EnvironmentTag,
+    "environment name"
+);
+ro_core::id_kind!(
+    /// Names a deployable service or job.
+    ServiceName,
+    ServiceTag,
+    "service name"
+);
+
+/// An environment.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentSpec {
+    /// Its name.
+    pub environment: EnvironmentName,
+    /// Whether it is production (deploys are two-step and stop under the production lock).
+    #[serde(default)]
+    pub production: bool,
+    /// The services it runs.
+    #[serde(default)]
+    pub services: BTreeSet<ServiceName>,
+}
+
+/// What a deployment puts where.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
+#[serde(deny_unknown_fields)]
+pub struct DeploymentSpec {
+    /// The environment.
+    pub environment: EnvironmentName,
+    /// The service.
+    pub service: ServiceName,
+    /// The version deployed (1 to 64 printable characters).
+    pub version: String,
+    /// The image or bundle, by reference and digest (registered, gate PASS).
+    pub artifact: ArtifactRef,
+    /// The config versions it runs with.
+    #[serde(default)]
+    pub config_versions: Vec<ConfigVersionRef>,
+}
+
+/// Where a rollout stands.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum RolloutState {
+    /// Asked for.
+    Requested,
+    /// Applied by the host.
+    Applied,
+    /// Verified healthy after applying.
+    Verified,
+    /// Failed.
+    Failed,
+}
+
+impl RolloutState {
+    /// Whether a rollout may move from `self` to `next`.
+    pub fn may_become(self, next: RolloutState) -> bool {
+        matches!(
+            (self, next),
+            (RolloutState::Requested, RolloutState::Applied)
+                | (RolloutState::Applied, RolloutState::Verified)
+                | (
+                    RolloutState::Requested | RolloutState::Applied,
+                    RolloutState::Failed
+                )
+        )
+    }
+}
+
+/// One deployment and its rollout.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Serialize,
+    schemars::JsonSchema,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
+pub struct Deployment {
+    /// Its number (1, 2, …).
+    pub deployment: u64,
+    /// What it deploys.
+    pub spec: DeploymentSpec,
+    /// Where its rollout stands.
+    pub state: RolloutState,
+    /// Who asked for it.
+    pub by: ActorId,
+    /// When.
+    pub requested_at: Timestamp,
+    /// When its rollout last moved.
+    pub updated_at: Timestamp,
+    /// The last-known-good capture it restores, if any.
+    pub from_lkg: Option<u64>,
+}
+
+/// A last-known-good capture.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
+#[serde(deny_unknown_fields)]
+pub struct Lkg {
+    /// Its number (1, 2, … per plane).
+    pub lkg: u64,
+    /// The environment.
+    pub environment: EnvironmentName,
+    /// When it was captured.
+    pub captured_at: Timestamp,
+    /// The deployments it pins, by service.
+    pub deployments: Vec<DeploymentSpec>,
+}
+
+/// Environments, deployments and captures.
+#[derive(
+    Debug,
+    Clone,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
+pub struct Deployments {
+    environments: BTreeMap<EnvironmentName, EnvironmentSpec>,
+    deployments: BTreeMap<u64, Deployment>,
+    /// (environment, service) → the latest deployment that is not failed.
+    current: BTreeMap<EnvironmentName, BTreeMap<ServiceName, u64>>,
+    lkgs: BTreeMap<EnvironmentName, Vec<Lkg>>,
+    captured: u64,
+}
+
+impl Deployments {
+    /// An environment.
+    pub fn environment(&self, name: &EnvironmentName) -> Option<&EnvironmentSpec> {
+        self.environments.get(name)
+    }
+
+    /// A deployment.
+    pub fn deployment(&self, n: u64) -> Option<&Deployment> {
+        self.deployments.get(&n)
+    }
+
+    /// The number the next deployment gets.
+    pub fn next_deployment(&self) -> u64 {
+        self.deployments.keys().next_back().map_or(1, |n| n + 1)
+    }
+
+    /// The number the next capture gets.
+    pub fn next_lkg(&self) -> u64 {
+        self.captured + 1
+    }
+
+    /// The current deployments of an environment (latest not failed, per service).
+    pub fn current(&self, environment: &EnvironmentName) -> Vec<&Deployment> {
+        self.current
+            .get(environment)
+            .into_iter()
+            .flat_map(|m| m.values())
+            .filter_map(|n| self.deployments.get(n))
+            .collect()
+    }
+
+    /// The kept captures of an environment, oldest first.
+    pub fn lkgs(&self, environment: &EnvironmentName) -> &[Lkg] {
+        self.lkgs.get(environment).map_or(&[], Vec::as_slice)
+    }
+
+    /// Every environment, by name.
+    pub fn environments(&self) -> impl Iterator<Item = &EnvironmentSpec> {
+        self.environments.values()
+    }
+
+    pub(crate) fn define(&mut self, spec: &EnvironmentSpec) {
+        self.environments
+            .insert(spec.environment.clone(), spec.clone());
+    }
+
+    pub(crate) fn request(
+        &mut self,
+        n: u64,
+        spec: &DeploymentSpec,
+        by: &ActorId,
+        at: Timestamp,
+        from_lkg: Option<u64>,
+    ) {
+        self.deployments.insert(
+            n,
+            Deployment {
+                deployment: n,
+                spec: spec.clone(),
+                state: RolloutState::Requested,
+                by: by.clone(),
+                requested_at: at,
+                updated_at: at,
+                from_lkg,
+            },
+        );
+        self.current
+            .entry(spec.environment.clone())
+            .or_default()
+            .insert(spec.service.clone(), n);
+    }
+
+    pub(crate) fn rollout(&mut self, n: u64, state: RolloutState, at: Timestamp) {
+        let Some(d) = self.deployments.get_mut(&n) else {
+            return;
+        };
+        d.state = state;
+        d.updated_at = at;
+        if state == RolloutState::Failed {
+            // The service falls back to its latest deployment that did not fail.
+            let (env, service) = (d.spec.environment.clone(), d.spec.service.clone());
+            let previous = self
+                .deployments
+                .values()
+                .filter(|x| {
+                    x.spec.environment == env
+                        && x.spec.service == service
+                        && x.state != RolloutState::Failed
+                })
+                .map(|x| x.deployment)
+                .next_back();
+            let services = self.current.entry(env).or_default();
+            match previous {
+                Some(p) => services.insert(service, p),
+                None => services.remove(&service),
+            };
+        }
+    }
+
+    pub(crate) fn capture(&mut self, lkg: Lkg) {
+        self.captured = self.captured.max(lkg.lkg);
+        let kept = self.lkgs.entry(lkg.environment.clone()).or_default();
+        kept.push(lkg);
+        if kept.len() > LKG_KEPT {
+            kept.remove(0);
+        }
+    }
+}
+
+/// Checks a version string.
+pub fn check_version(version: &str) -> Result<(), String> {
+    let ok = (1..=64).contains(&version.len()) && version.chars().all(|c| c.is_ascii_graphic());
+    if ok {
+        Ok(())
+    } else {
+        Err("version is 1 to 64 printable ASCII characters".into())
+    }
+}
+
+/// One row of the deploy report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct DeployedService {
+    /// The environment.
+    pub environment: EnvironmentName,
+    /// Whether it is production.
+    pub production: bool,
+    /// The service.
+    pub service: ServiceName,
+    /// The deployment in effect (none when never deployed).
+    pub deployment: Option<Deployment>,
+    /// The component of the same name at the query's time: `OK`, `UNHEALTHY`, `STALE`,
+    /// `OFFLINE` (never reported).
+    pub health: crate::health::ComponentStatus,
+}
