@@ -243,6 +243,18 @@ fn classify(event: &PlaneEvent) -> Option<Classified> {
                     json!({ "failure_status": "NORMAL" }),
                 ),
             ),
+            AdminEvent::ReadinessRecorded { check, .. } => applied(
+                Action::RecordReadiness,
+                vec![format!("artifact:{}", check.evidence)],
+                &None,
+                (Value::Null, json!({ "result": check.result })),
+            ),
+            AdminEvent::NoGoCleared { check, reason, .. } => applied(
+                Action::ClearNoGo,
+                vec!["readiness".to_owned()],
+                reason,
+                (json!({ "no_go_since": check.at }), json!({ "no_go": null })),
+            ),
             AdminEvent::EnvironmentDefined {
                 spec,
                 before,

@@ -230,3 +230,68 @@ fn reason_name(name: &ComponentName) -> String {
         })
         .collect()
 }
+
+/// A readiness check's verdict.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ReadinessResult {
+    /// Ready.
+    Go,
+    /// Not ready: the posture stays conservative until a human clears it.
+    NoGo,
+}
+
+/// A recorded readiness check.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
+#[serde(deny_unknown_fields)]
+pub struct ReadinessCheck {
+    /// The verdict.
+    pub result: ReadinessResult,
+    /// The report it rests on (a registered artifact).
+    pub evidence: ro_artifacts::Locator,
+    /// When the check ran (the command's time).
+    pub at: Timestamp,
+}
+
+/// The day's readiness posture: the latest check, and a NO-GO that holds until a human clears
+/// it (a later GO does not clear it: no automation changes posture because of a check).
+#[derive(
+    Debug,
+    Clone,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
+pub struct Readiness {
+    /// The latest check.
+    pub latest: Option<ReadinessCheck>,
+    /// The NO-GO in force, if any.
+    pub no_go: Option<ReadinessCheck>,
+}

@@ -48,7 +48,9 @@ use deploy::{
     DeployedService, DeploymentSpec, Deployments, EnvironmentName, EnvironmentSpec, Lkg,
     RolloutState,
 };
-use health::{ComponentReport, ComponentView, Components};
+use health::{
+    ComponentReport, ComponentView, Components, Readiness, ReadinessCheck, ReadinessResult,
+};
 use registry::{Change, CycleRecorded, FailureMode, HealthChecklist, Heartbeat, Intent, Registry};
 use ro_artifacts::{
     ArtifactCommand, ArtifactEvent, ArtifactRef, ArtifactRejection, Artifacts, HandoffPackage,
@@ -173,6 +175,15 @@ pub enum AdminCommand {
         #[serde(default)]
         confirmation_token: Option<String>,
     },
+    /// Records a readiness check (GO or NO-GO) with its evidence artifact (the host).
+    RecordReadiness {
+        /// The verdict.
+        result: ReadinessResult,
+        /// The readiness report, a registered artifact.
+        evidence: Locator,
+    },
+    /// Clears a NO-GO posture (human-only, two-step).
+    ClearNoGo {},
     /// Defines or redefines an environment (human-only).
     DefineEnvironment(EnvironmentSpec),
     /// Deploys a service version pinned to an artifact digest (human-only; two-step into
@@ -245,6 +256,8 @@ impl AdminCommand {
             | AdminCommand::CreateStream(_)
             | AdminCommand::ChangeStreamPartitions { .. }
             | AdminCommand::DefineEnvironment(_)
+            | AdminCommand::RecordReadiness { .. }
+            | AdminCommand::ClearNoGo {}
             | AdminCommand::Deploy(_)
             | AdminCommand::RecordRollout { .. }
             | AdminCommand::CaptureLkg { .. } => None,
@@ -445,6 +458,22 @@ pub enum AdminEvent {
     },
     /// A component reported its heartbeat and health.
     ComponentReported(ComponentReport),
+    /// A readiness check was recorded.
+    ReadinessRecorded {
+        /// The check.
+        check: ReadinessCheck,
+        /// Who recorded it.
+        by: ActorId,
+    },
+    /// A NO-GO posture was cleared.
+    NoGoCleared {
+        /// The NO-GO it cleared.
+        check: ReadinessCheck,
+        /// Who cleared it.
+        by: ActorId,
+        /// The reason given.
+        reason: Option<ro_core::Reason>,
+    },
     /// An environment was defined.
     EnvironmentDefined {
         /// Its settings.
@@ -906,6 +935,7 @@ pub struct Plane {
     components: Components,
     streams: Streams,
     deployments: Deployments,
+    readiness: Readiness,
     pending: BTreeMap<Digest, Pending>,
     /// Issued confirmations, for unique tokens (part of the token's input).
     issued: u64,
@@ -1014,6 +1044,11 @@ impl Plane {
         Digest::keyed(&self.key.0, &input).to_hex()
     }
 
+    /// The readiness posture.
+    pub fn readiness(&self) -> &Readiness {
+        &self.readiness
+    }
+
     /// Environments, deployments and captures.
     pub fn deployments(&self) -> &Deployments {
         &self.deployments
@@ -1097,7 +1132,10 @@ impl Plane {
                         })?,
                 };
                 let plane = self.halt_reasons();
-                let components = self.components.halt_reasons(now);
+                let mut components = self.components.halt_reasons(now);
+                if self.readiness.no_go.is_some() {
+                    components.push("READINESS_NO_GO".to_owned());
+                }
                 let safety = SafetyPosture {
                     safe_to_execute_orders: plane.is_empty(),
                     safe_to_run_strategies: plane.is_empty() && components.is_empty(),
@@ -1318,6 +1356,12 @@ impl Plane {
             PlaneCommand::Admin(AdminCommand::ReportComponent(_)) => {
                 (Action::ReportComponent, "components".into())
             }
+            PlaneCommand::Admin(AdminCommand::RecordReadiness { .. }) => {
+                (Action::RecordReadiness, "readiness".into())
+            }
+            PlaneCommand::Admin(AdminCommand::ClearNoGo {}) => {
+                (Action::ClearNoGo, "readiness".into())
+            }
             PlaneCommand::Admin(AdminCommand::DefineEnvironment(spec)) => (
                 Action::DefineEnvironment,
                 format!("environment:{}", spec.environment),
@@ -1381,6 +1425,7 @@ impl Plane {
             PlaneCommand::Admin(AdminCommand::ConfigureConfirmations { four_eyes }) => {
                 self.four_eyes && !*four_eyes
             }
+            PlaneCommand::Admin(AdminCommand::ClearNoGo {}) => true,
             PlaneCommand::Admin(AdminCommand::Deploy(spec)) => self
                 .deployments
                 .environment(&spec.environment)
@@ -1727,6 +1772,31 @@ impl Plane {
                 Ok(vec![PlaneEvent::Admin(AdminEvent::ComponentReported(
                     report.clone(),
                 ))])
+            }
+            AdminCommand::RecordReadiness { result, evidence } => {
+                if self.artifacts.artifact(evidence).is_none() {
+                    return Err(PlaneRejection::InvalidArgument(format!(
+                        "evidence {evidence} is not a registered artifact"
+                    )));
+                }
+                Ok(vec![PlaneEvent::Admin(AdminEvent::ReadinessRecorded {
+                    check: ReadinessCheck {
+                        result: *result,
+                        evidence: evidence.clone(),
+                        at: ctx.at,
+                    },
+                    by,
+                })])
+            }
+            AdminCommand::ClearNoGo {} => {
+                let Some(check) = self.readiness.no_go.clone() else {
+                    return Err(PlaneRejection::Invalid("no NO-GO is in force"));
+                };
+                Ok(vec![PlaneEvent::Admin(AdminEvent::NoGoCleared {
+                    check,
+                    by,
+                    reason,
+                })])
             }
             AdminCommand::DefineEnvironment(spec) => {
                 if spec.services.len() > deploy::MAX_SERVICES {
@@ -2123,6 +2193,13 @@ impl Decider for Plane {
                 AdminEvent::ComponentReported(report) => {
                     self.components.record(report, meta.at);
                 }
+                AdminEvent::ReadinessRecorded { check, .. } => {
+                    if check.result == ReadinessResult::NoGo && self.readiness.no_go.is_none() {
+                        self.readiness.no_go = Some(check.clone());
+                    }
+                    self.readiness.latest = Some(check.clone());
+                }
+                AdminEvent::NoGoCleared { .. } => self.readiness.no_go = None,
                 AdminEvent::EnvironmentDefined { spec, .. } => self.deployments.define(spec),
                 AdminEvent::DeploymentRequested {
                     deployment,

@@ -451,3 +451,32 @@ fn environments_deployments_rollouts_and_last_known_good() {
     "#
     ));
 }
+
+#[test]
+fn readiness_go_no_go_holds_until_a_human_clears_it() {
+    insta::assert_snapshot!(check(
+        r#"
+        @2026-03-02T13:30:00Z human:alice
+        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"alice","role":"admin"}}
+        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"host","role":"operator"}}
+        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"bot","role":"admin"}}
+        {"domain":"artifacts","command":{"type":"REGISTER_ARTIFACT","ref":"audit/readiness-0830.json","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000001"}}
+        {"domain":"artifacts","command":{"type":"REGISTER_ARTIFACT","ref":"audit/readiness-0915.json","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000002"}}
+        @2026-03-02T13:30:00Z service:host
+        {"domain":"admin","command":{"type":"RECORD_READINESS","result":"NO_GO","evidence":"audit/missing.json"}}
+        {"domain":"admin","command":{"type":"RECORD_READINESS","result":"NO_GO","evidence":"audit/readiness-0830.json"}}
+        QUERY {"type":"OPS_STATUS"}
+        @2026-03-02T14:15:00Z service:host
+        {"domain":"admin","command":{"type":"RECORD_READINESS","result":"GO","evidence":"audit/readiness-0915.json"}}
+        QUERY {"type":"OPS_STATUS"}
+        {"domain":"admin","command":{"type":"CLEAR_NO_GO"}}
+        @2026-03-02T14:16:00Z agent:bot
+        {"domain":"admin","command":{"type":"CLEAR_NO_GO"}}
+        @2026-03-02T14:20:00Z human:alice | feed restored, checked by hand
+        {"domain":"admin","command":{"type":"CLEAR_NO_GO"}}
+        CONFIRM {"domain":"admin","command":{"type":"CLEAR_NO_GO"}}
+        QUERY {"type":"OPS_STATUS"}
+        {"domain":"admin","command":{"type":"CLEAR_NO_GO"}}
+    "#
+    ));
+}

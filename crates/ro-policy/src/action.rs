@@ -147,6 +147,8 @@ actions! {
     ReportRollout = "REPORT_ROLLOUT", Routine, "Report a deployment's rollout (the host).";
     CaptureLkg = "CAPTURE_LKG", Increasing, "Capture the last-known-good deployment set of an environment.";
     RestoreLkg = "RESTORE_LKG", Reducing, "Deploy a last-known-good capture again.";
+    RecordReadiness = "RECORD_READINESS", Routine, "Record a readiness check's GO or NO-GO (the host).";
+    ClearNoGo = "CLEAR_NO_GO", Reducing, "Clear a NO-GO readiness posture.";
 }
 
 impl fmt::Display for Action {
