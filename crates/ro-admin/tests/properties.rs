@@ -177,6 +177,18 @@ fn confirmed(kernel: &mut Kernel<Plane>, command: PlaneCommand, ctx: &Context) {
         .unwrap();
 }
 
+/// 96 seeded histories, plus `RO_SIM_SEEDS` more when set (`RO_SIM_SEEDS=5000 cargo test -p
+/// ro-admin --test properties`). A failing history is shrunk by proptest to a minimal list of
+/// steps, printed with its seed and kept in `properties.proptest-regressions`, which replays it
+/// first on every later run.
+#[allow(clippy::disallowed_methods)] // test configuration, not domain code
+fn simulation_cases() -> u32 {
+    96 + std::env::var("RO_SIM_SEEDS")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+        .unwrap_or(0)
+}
+
 fn grant(to: &str, role: &str) -> PlaneCommand {
     command(
         json!({"domain": "policy", "command": {"type": "GRANT_ROLE", "principal": to, "role": role}}),
@@ -184,7 +196,7 @@ fn grant(to: &str, role: &str) -> PlaneCommand {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(96))]
+    #![proptest_config(ProptestConfig::with_cases(simulation_cases()))]
 
     #[test]
     fn the_plane_keeps_its_promises(steps in proptest::collection::vec(step(), 1..120)) {
