@@ -43,6 +43,21 @@ pub enum CanonicalError {
     NotCanonical,
 }
 
+/// The object key serde_json reserves for its raw values: a JSON reader built on serde_json
+/// treats an object with this key as a raw value and would not read the object back, so no
+/// canonical document may contain it (it would make a journal unreadable).
+pub const RESERVED_KEY: &str = "$serde_json::private::RawValue";
+
+/// Refuses [`RESERVED_KEY`] as an object key.
+pub(crate) fn check_key(key: &str) -> Result<(), CanonicalError> {
+    if key == RESERVED_KEY {
+        return Err(CanonicalError::NotJson(format!(
+            "the object key {RESERVED_KEY:?} is reserved"
+        )));
+    }
+    Ok(())
+}
+
 /// The canonical bytes of any serialisable value.
 ///
 /// Object keys must be unique (a duplicate is refused rather than silently dropped).
@@ -99,6 +114,7 @@ pub fn write_value(value: &Value, out: &mut Vec<u8>) -> Result<(), CanonicalErro
                 if i > 0 {
                     out.push(b',');
                 }
+                check_key(key)?;
                 write_string(key, out);
                 out.push(b':');
                 write_value(item, out)?;
@@ -250,5 +266,20 @@ mod tests {
                 String::from_utf8_lossy(bad)
             );
         }
+    }
+
+    /// Found by the `canonical` fuzz target: an object with serde_json's reserved raw-value key
+    /// canonicalized, but could not be read back, so a journal holding it would not open.
+    #[test]
+    fn the_reserved_raw_value_key_is_refused() {
+        let value = serde_json::json!({ "a": { RESERVED_KEY: 4 } });
+        assert!(value_to_canonical_vec(&value).is_err());
+        let mut map = std::collections::BTreeMap::new();
+        map.insert(RESERVED_KEY.to_owned(), 1);
+        assert!(to_canonical_vec(&map).is_err());
+        assert_eq!(
+            canon(r#"{"$serde_json::private::RawValues": 1}"#),
+            r#"{"$serde_json::private::RawValues":1}"#
+        );
     }
 }

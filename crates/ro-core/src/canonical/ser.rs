@@ -438,7 +438,9 @@ impl ser::SerializeMap for Object<'_> {
     type Ok = ();
     type Error = CanonicalError;
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), CanonicalError> {
-        self.pending_key = Some(key.serialize(KeySerializer)?);
+        let key = key.serialize(KeySerializer)?;
+        super::check_key(&key)?;
+        self.pending_key = Some(key);
         Ok(())
     }
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), CanonicalError> {
