@@ -135,5 +135,77 @@ fn restore(c: &mut Criterion) {
     println!("snapshot of {} events: {} bytes", n, snapshot.len());
 }
 
-criterion_group!(benches, mixed, replay, restore);
+/// One RECORD_CYCLE through the plane, unsigned, and signed by a registered Ed25519 key when
+/// policy requires it (the signature is made outside the measurement; verifying it is inside).
+fn signed(c: &mut Criterion) {
+    use ed25519_dalek::{Signer, SigningKey};
+    use ro_admin::{AdminCommand, PlaneCommand, command_digest, signing};
+    use ro_core::{Actor, ActorId};
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let key = SigningKey::from_bytes(&[3; 32]);
+    let alice = Actor::human(ActorId::new("alice").unwrap());
+    let worker = Actor::service(ActorId::new("worker").unwrap());
+    let t0 = 1_767_700_000i64;
+    let at = |i: u64| {
+        Timestamp::from_unix_nanos(i128::from(t0) * 1_000_000_000 + i128::from(i) * 1_000_000)
+            .unwrap()
+    };
+    let cycle: PlaneCommand = serde_json::from_value(serde_json::json!({"domain": "admin", "command": {"type": "RECORD_CYCLE", "intent": "HOLD", "latency_ms": 5}})).unwrap();
+    let mut plain = setup();
+    let mut signed_kernel = setup();
+    let ctx = Context::new(at(0), alice);
+    for c in [
+        PlaneCommand::Admin(AdminCommand::RegisterSigningKey {
+            key_id: signing::KeyId::new("k-worker").unwrap(),
+            principal: ActorId::new("worker").unwrap(),
+            public_key: hex(key.verifying_key().as_bytes()),
+        }),
+        serde_json::from_value(serde_json::json!({"domain": "admin", "command": {"type": "REQUIRE_SIGNATURES", "actions": ["RECORD_CYCLE"]}})).unwrap(),
+    ] {
+        signed_kernel.execute(&c, &ctx).unwrap();
+    }
+    let digest = command_digest(&cycle);
+    let mut g = c.benchmark_group("plane_signed_command");
+    g.sample_size(20).measurement_time(Duration::from_secs(8));
+    g.throughput(Throughput::Elements(1));
+    let mut next = 1u64;
+    g.bench_function("unsigned RECORD_CYCLE", |b| {
+        b.iter_custom(|iters| {
+            let batch: Vec<Context> = (next..next + iters)
+                .map(|i| Context::new(at(i), worker.clone()))
+                .collect();
+            next += iters;
+            let start = Instant::now();
+            for ctx in &batch {
+                black_box(plain.execute(&cycle, ctx).unwrap());
+            }
+            start.elapsed()
+        })
+    });
+    let mut next = 1u64;
+    g.bench_function("signed RECORD_CYCLE (Ed25519 verify)", |b| {
+        b.iter_custom(|iters| {
+            let batch: Vec<(PlaneCommand, Context)> = (next..next + iters)
+                .map(|i| {
+                    let sig = key.sign(&signing::signing_message(&digest, at(i)));
+                    let command = PlaneCommand::Signed {
+                        command: Box::new(cycle.clone()),
+                        key_id: signing::KeyId::new("k-worker").unwrap(),
+                        signature: hex(&sig.to_bytes()),
+                    };
+                    (command, Context::new(at(i), worker.clone()))
+                })
+                .collect();
+            next += iters;
+            let start = Instant::now();
+            for (command, ctx) in &batch {
+                black_box(signed_kernel.execute(command, ctx).unwrap());
+            }
+            start.elapsed()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, mixed, replay, restore, signed);
 criterion_main!(benches);

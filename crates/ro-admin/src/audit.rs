@@ -243,6 +243,31 @@ fn classify(event: &PlaneEvent) -> Option<Classified> {
                     json!({ "failure_status": "NORMAL" }),
                 ),
             ),
+            AdminEvent::SigningKeyRegistered {
+                key_id,
+                principal,
+                reason,
+                ..
+            } => applied(
+                Action::RegisterSigningKey,
+                vec![format!("key:{key_id}"), format!("principal:{principal}")],
+                reason,
+                (
+                    Value::Null,
+                    json!({ "key_id": key_id, "principal": principal }),
+                ),
+            ),
+            AdminEvent::SignaturesRequired {
+                before,
+                after,
+                reason,
+                ..
+            } => applied(
+                Action::RequireSignatures,
+                vec!["signing".to_owned()],
+                reason,
+                (json!({ "actions": before }), json!({ "actions": after })),
+            ),
             AdminEvent::ReadinessRecorded { check, .. } => applied(
                 Action::RecordReadiness,
                 vec![format!("artifact:{}", check.evidence)],
@@ -337,6 +362,8 @@ fn classify(event: &PlaneEvent) -> Option<Classified> {
                 ),
             ),
             AdminEvent::CycleRecorded(_)
+            | AdminEvent::SignatureVerified { .. }
+            | AdminEvent::SignatureRejected { .. }
             | AdminEvent::RolloutRecorded { .. }
             | AdminEvent::ComponentReported(_)
             | AdminEvent::ConfirmationRequested { .. }

@@ -39,6 +39,7 @@ pub mod audit;
 pub mod deploy;
 pub mod health;
 pub mod registry;
+pub mod signing;
 pub mod streams;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -63,6 +64,7 @@ use ro_jobs::{CalendarName, Jobs, JobsCommand, JobsEvent, JobsRejection, Schedul
 use ro_policy::Day;
 use ro_policy::{Action, Policy, PolicyCommand, PolicyEvent, PolicyRejection, Request, Safety};
 use serde::{Deserialize, Serialize};
+use signing::{KeyId, RegisteredKey, Signing};
 use streams::{StreamName, StreamSpec, Streams};
 
 /// How long a pending confirmation stays valid.
@@ -175,6 +177,20 @@ pub enum AdminCommand {
         #[serde(default)]
         confirmation_token: Option<String>,
     },
+    /// Registers a principal's Ed25519 public key (human-only).
+    RegisterSigningKey {
+        /// The key's id.
+        key_id: KeyId,
+        /// Whose key it is.
+        principal: ActorId,
+        /// The public key, 64 lowercase hex digits.
+        public_key: String,
+    },
+    /// Sets which actions need a signed command (human-only).
+    RequireSignatures {
+        /// The actions.
+        actions: ro_policy::ActionSet,
+    },
     /// Records a readiness check (GO or NO-GO) with its evidence artifact (the host).
     RecordReadiness {
         /// The verdict.
@@ -257,6 +273,8 @@ impl AdminCommand {
             | AdminCommand::ChangeStreamPartitions { .. }
             | AdminCommand::DefineEnvironment(_)
             | AdminCommand::RecordReadiness { .. }
+            | AdminCommand::RegisterSigningKey { .. }
+            | AdminCommand::RequireSignatures { .. }
             | AdminCommand::ClearNoGo {}
             | AdminCommand::Deploy(_)
             | AdminCommand::RecordRollout { .. }
@@ -290,6 +308,16 @@ pub enum PlaneCommand {
     Jobs(JobsCommand),
     /// An admin command.
     Admin(AdminCommand),
+    /// A command signed by its actor's registered key (required for the actions policy
+    /// names): the signature covers [`signing::signing_message`] of the command's digest.
+    Signed {
+        /// The command.
+        command: Box<PlaneCommand>,
+        /// The key that signed it.
+        key_id: KeyId,
+        /// The Ed25519 signature, 128 lowercase hex digits.
+        signature: String,
+    },
     /// The second step of a two-step command that has no token field of its own (resuming a
     /// job, shortening an artifact retention, shortening the shadow window, turning four-eyes
     /// off): the command and the token from the first step. The token is bound to the inner
@@ -319,6 +347,15 @@ impl PlaneCommand {
                 },
             },
             PlaneCommand::Confirmed { command, .. } => command.with_confirmation_token(token),
+            PlaneCommand::Signed {
+                command,
+                key_id,
+                signature,
+            } => PlaneCommand::Signed {
+                command: Box::new(command.with_confirmation_token(token)),
+                key_id,
+                signature,
+            },
             other => PlaneCommand::Confirmed {
                 command: Box::new(other),
                 confirmation_token: token,
@@ -458,6 +495,46 @@ pub enum AdminEvent {
     },
     /// A component reported its heartbeat and health.
     ComponentReported(ComponentReport),
+    /// A signing key was registered.
+    SigningKeyRegistered {
+        /// The key's id.
+        key_id: KeyId,
+        /// Whose key it is.
+        principal: ActorId,
+        /// The public key, hex.
+        public_key: String,
+        /// Who registered it.
+        by: ActorId,
+        /// The reason given.
+        reason: Option<ro_core::Reason>,
+    },
+    /// The actions needing a signature changed.
+    SignaturesRequired {
+        /// Before.
+        before: ro_policy::ActionSet,
+        /// After.
+        after: ro_policy::ActionSet,
+        /// Who changed them.
+        by: ActorId,
+        /// The reason given.
+        reason: Option<ro_core::Reason>,
+    },
+    /// A command's signature verified.
+    SignatureVerified {
+        /// The key.
+        key_id: KeyId,
+        /// The command signed.
+        command_digest: Digest,
+    },
+    /// A command's signature failed: the command was refused.
+    SignatureRejected {
+        /// The key named.
+        key_id: KeyId,
+        /// The command.
+        command_digest: Digest,
+        /// Why.
+        reason: String,
+    },
     /// A readiness check was recorded.
     ReadinessRecorded {
         /// The check.
@@ -633,6 +710,12 @@ pub enum PlaneRejection {
     /// A command's values are wrong.
     #[error("{0}")]
     InvalidArgument(String),
+    /// The action needs a signed command.
+    #[error("{0} needs a signed command: send it with a `signature` from a registered key")]
+    SignatureRequired(Action),
+    /// The signature does not verify.
+    #[error("signature refused: {0}")]
+    SignatureInvalid(String),
     /// No such environment.
     #[error("unknown environment {0}; define it with DEFINE_ENVIRONMENT")]
     UnknownEnvironment(EnvironmentName),
@@ -674,6 +757,8 @@ impl ro_core::Rejection for PlaneRejection {
             PlaneRejection::UnknownModel(_) => "UNKNOWN_MODEL",
             PlaneRejection::UnknownStream(_) => "UNKNOWN_STREAM",
             PlaneRejection::UnknownEnvironment(_) => "UNKNOWN_ENVIRONMENT",
+            PlaneRejection::SignatureRequired(_) => "SIGNATURE_REQUIRED",
+            PlaneRejection::SignatureInvalid(_) => "SIGNATURE_INVALID",
             PlaneRejection::ShadowWindowIncomplete { .. } => "SHADOW_WINDOW_INCOMPLETE",
             PlaneRejection::FailureStatusActive(_) => "FAILURE_STATUS_ACTIVE",
             PlaneRejection::InvalidQuery(_) => "INVALID_QUERY",
@@ -936,6 +1021,7 @@ pub struct Plane {
     streams: Streams,
     deployments: Deployments,
     readiness: Readiness,
+    signing: Signing,
     pending: BTreeMap<Digest, Pending>,
     /// Issued confirmations, for unique tokens (part of the token's input).
     issued: u64,
@@ -947,7 +1033,8 @@ pub struct Plane {
 /// The digest a two-step command's token is bound to: the canonical JSON of the command
 /// without its token.
 pub fn command_digest(command: &PlaneCommand) -> Digest {
-    if let PlaneCommand::Confirmed { command, .. } = command {
+    if let PlaneCommand::Confirmed { command, .. } | PlaneCommand::Signed { command, .. } = command
+    {
         return command_digest(command);
     }
     let mut bare = command.clone();
@@ -1042,6 +1129,11 @@ impl Plane {
         input.extend_from_slice(actor.as_bytes());
         input.extend_from_slice(&n.to_le_bytes());
         Digest::keyed(&self.key.0, &input).to_hex()
+    }
+
+    /// Signing keys and the actions that need a signature.
+    pub fn signing(&self) -> &Signing {
+        &self.signing
     }
 
     /// The readiness posture.
@@ -1284,7 +1376,9 @@ impl Plane {
     pub fn action_of(&self, command: &PlaneCommand) -> (Action, String) {
         use JobsCommand as J;
         match command {
-            PlaneCommand::Confirmed { command, .. } => self.action_of(command),
+            PlaneCommand::Confirmed { command, .. } | PlaneCommand::Signed { command, .. } => {
+                self.action_of(command)
+            }
             PlaneCommand::Policy(c) => {
                 let (a, r, _) = c.action();
                 (a, r)
@@ -1355,6 +1449,12 @@ impl Plane {
             }
             PlaneCommand::Admin(AdminCommand::ReportComponent(_)) => {
                 (Action::ReportComponent, "components".into())
+            }
+            PlaneCommand::Admin(AdminCommand::RegisterSigningKey { key_id, .. }) => {
+                (Action::RegisterSigningKey, format!("key:{key_id}"))
+            }
+            PlaneCommand::Admin(AdminCommand::RequireSignatures { .. }) => {
+                (Action::RequireSignatures, "signing".into())
             }
             PlaneCommand::Admin(AdminCommand::RecordReadiness { .. }) => {
                 (Action::RecordReadiness, "readiness".into())
@@ -1560,9 +1660,9 @@ impl Plane {
                 .map(PlaneEvent::Jobs)
                 .collect()),
             PlaneCommand::Admin(admin) => self.decide_admin(command, admin, ctx),
-            PlaneCommand::Confirmed { .. } => {
-                Err(PlaneRejection::Invalid("a confirmation cannot be nested"))
-            }
+            PlaneCommand::Confirmed { .. } | PlaneCommand::Signed { .. } => Err(
+                PlaneRejection::Invalid("a signature or confirmation cannot be nested here"),
+            ),
         }
     }
 
@@ -1773,6 +1873,36 @@ impl Plane {
                     report.clone(),
                 ))])
             }
+            AdminCommand::RegisterSigningKey {
+                key_id,
+                principal,
+                public_key,
+            } => {
+                let bytes = signing::parse_public_key(public_key)
+                    .map_err(PlaneRejection::InvalidArgument)?;
+                match self.signing.key(key_id) {
+                    Some(k) if k.principal == *principal && k.public_key == bytes => Ok(Vec::new()),
+                    Some(_) => Err(PlaneRejection::InvalidArgument(format!(
+                        "key {key_id} is registered already; keys are never replaced, register a new id"
+                    ))),
+                    None => Ok(vec![PlaneEvent::Admin(AdminEvent::SigningKeyRegistered {
+                        key_id: key_id.clone(),
+                        principal: principal.clone(),
+                        public_key: public_key.clone(),
+                        by,
+                        reason,
+                    })]),
+                }
+            }
+            AdminCommand::RequireSignatures { actions } => Ok(raise(
+                *actions == self.signing.required(),
+                AdminEvent::SignaturesRequired {
+                    before: self.signing.required(),
+                    after: *actions,
+                    by,
+                    reason,
+                },
+            )),
             AdminCommand::RecordReadiness { result, evidence } => {
                 if self.artifacts.artifact(evidence).is_none() {
                     return Err(PlaneRejection::InvalidArgument(format!(
@@ -2037,6 +2167,37 @@ impl Decider for Plane {
         command: &PlaneCommand,
         ctx: &Context,
     ) -> Result<Vec<PlaneEvent>, PlaneRejection> {
+        // Signatures first: a signed command is verified before anything else; an action that
+        // needs a signature is refused without one.
+        let (command, mut signed) = match command {
+            PlaneCommand::Signed {
+                command: inner,
+                key_id,
+                signature,
+            } => {
+                if matches!(**inner, PlaneCommand::Signed { .. }) {
+                    return Err(PlaneRejection::Invalid("a signature cannot be nested"));
+                }
+                let digest = command_digest(inner);
+                self.signing
+                    .verify(key_id, &ctx.actor.id, &digest, ctx.at, signature)
+                    .map_err(PlaneRejection::SignatureInvalid)?;
+                (
+                    inner.as_ref(),
+                    vec![PlaneEvent::Admin(AdminEvent::SignatureVerified {
+                        key_id: key_id.clone(),
+                        command_digest: digest,
+                    })],
+                )
+            }
+            other => {
+                let (action, _) = self.action_of(other);
+                if self.signing.requires(action) {
+                    return Err(PlaneRejection::SignatureRequired(action));
+                }
+                (other, Vec::new())
+            }
+        };
         // A safety-reducing admin action without a token field of its own takes two steps:
         // the first is refused with CONFIRMATION_REQUIRED, the second comes wrapped with its
         // token.
@@ -2062,7 +2223,13 @@ impl Decider for Plane {
             let consumed = self.confirm(inner, token, ctx)?;
             events.insert(0, PlaneEvent::Admin(consumed));
         }
-        Ok(events)
+        if events.is_empty() {
+            // Nothing happened (an idempotent repeat): nothing to record, not even the
+            // verification.
+            return Ok(events);
+        }
+        signed.append(&mut events);
+        Ok(signed)
     }
 
     fn refusal_events(
@@ -2102,6 +2269,36 @@ impl Decider for Plane {
                     .into_iter()
                     .map(PlaneEvent::Policy)
                     .collect()
+            }
+            PlaneRejection::SignatureInvalid(why) => {
+                let PlaneCommand::Signed {
+                    command, key_id, ..
+                } = command
+                else {
+                    return Vec::new();
+                };
+                let digest = command_digest(command);
+                let mut events = vec![PlaneEvent::Admin(AdminEvent::SignatureRejected {
+                    key_id: key_id.clone(),
+                    command_digest: digest,
+                    reason: why.clone(),
+                })];
+                if let Some(e) = self.policy.deviation_event(
+                    "signature_verification_failure",
+                    ctx.at,
+                    format!("{} sent a command whose signature failed: {why}", ctx.actor),
+                ) {
+                    events.push(PlaneEvent::Policy(e));
+                }
+                events
+            }
+            PlaneRejection::SignatureRequired(action) => {
+                let (_, resource) = self.action_of(command);
+                vec![PlaneEvent::Policy(PolicyEvent::AccessDenied {
+                    action: *action,
+                    resource,
+                    reasons: vec!["signature-required".into()],
+                })]
             }
             PlaneRejection::LockdownActive
             | PlaneRejection::ProductionLocked
@@ -2193,6 +2390,24 @@ impl Decider for Plane {
                 AdminEvent::ComponentReported(report) => {
                     self.components.record(report, meta.at);
                 }
+                AdminEvent::SigningKeyRegistered {
+                    key_id,
+                    principal,
+                    public_key,
+                    ..
+                } => {
+                    if let Ok(bytes) = signing::parse_public_key(public_key) {
+                        self.signing.register(
+                            key_id,
+                            RegisteredKey {
+                                principal: principal.clone(),
+                                public_key: bytes,
+                            },
+                        );
+                    }
+                }
+                AdminEvent::SignaturesRequired { after, .. } => self.signing.set_required(*after),
+                AdminEvent::SignatureVerified { .. } | AdminEvent::SignatureRejected { .. } => {}
                 AdminEvent::ReadinessRecorded { check, .. } => {
                     if check.result == ReadinessResult::NoGo && self.readiness.no_go.is_none() {
                         self.readiness.no_go = Some(check.clone());

@@ -165,7 +165,8 @@ fn add_audit_hashes(kernel: &Kernel<ro_admin::Plane>, result: &mut Value) {
 }
 
 fn type_of(command: &PlaneCommand) -> Value {
-    if let PlaneCommand::Confirmed { command, .. } = command {
+    if let PlaneCommand::Confirmed { command, .. } | PlaneCommand::Signed { command, .. } = command
+    {
         return type_of(command);
     }
     serde_json::to_value(command)

@@ -257,19 +257,36 @@ pub fn decode(
         Some(other) => return Err(field("type", format!("expected a string, got {other}"))),
         None => return Err(field("type", "missing; every command names its `type`")),
     };
-    let (request, causation) = if is_query(&ty, &map) {
-        let query = serde_json::from_value::<PlaneQuery>(Value::Object(map)).map_err(|e| {
-            ProtocolError::Command {
-                ty: ty.clone(),
-                message: e.to_string(),
+    let (request, causation) =
+        if is_query(&ty, &map) {
+            let query = serde_json::from_value::<PlaneQuery>(Value::Object(map)).map_err(|e| {
+                ProtocolError::Command {
+                    ty: ty.clone(),
+                    message: e.to_string(),
+                }
+            })?;
+            (Request::Query(query), None)
+        } else {
+            let signature = match map.remove("signature") {
+            None => None,
+            Some(value) => Some(serde_json::from_value::<SignatureField>(value).map_err(|e| {
+                field(
+                    "signature",
+                    format!("{e}; expected {{\"key_id\": \"...\", \"sig\": \"<128 hex digits>\"}}"),
+                )
+            })?),
+        };
+            let mut command = command_with_token(&ty, map)?;
+            if let Some(SignatureField { key_id, sig }) = signature {
+                command = PlaneCommand::Signed {
+                    command: Box::new(command),
+                    key_id,
+                    signature: sig,
+                };
             }
-        })?;
-        (Request::Query(query), None)
-    } else {
-        let command = command_with_token(&ty, map)?;
-        let digest = command_digest(&command);
-        (Request::Command(command), Some(digest))
-    };
+            let digest = command_digest(&command);
+            (Request::Command(command), Some(digest))
+        };
     let ctx = Context {
         at,
         actor,
@@ -310,6 +327,15 @@ fn command_of(ty: &str, body: Value) -> Result<PlaneCommand, ProtocolError> {
         ty: ty.to_owned(),
         message: e.to_string(),
     })
+}
+
+/// A command's `signature` field: the key and the Ed25519 signature (hex) over the signing
+/// message of the command's digest (`ro_admin::signing::signing_message`).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignatureField {
+    key_id: ro_admin::signing::KeyId,
+    sig: String,
 }
 
 /// Decodes a command; a `confirmation_token` that the command has no field for is the second

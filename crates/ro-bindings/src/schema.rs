@@ -111,6 +111,18 @@ pub fn contracts() -> Value {
             // Any command may carry the token of its second step (a safety-reducing admin
             // action without a token field of its own is confirmed this way).
             if let Some(properties) = variant.get_mut("properties").and_then(Value::as_object_mut) {
+                properties.entry("signature").or_insert_with(|| {
+                    json!({
+                        "type": "object",
+                        "description": "An Ed25519 signature of the command by its actor's registered key, over ro.signature.v1\\0, the command digest and the command's `at` (RFC 3339).",
+                        "properties": {
+                            "key_id": { "type": "string" },
+                            "sig": { "type": "string", "pattern": "^[0-9a-f]{128}$" }
+                        },
+                        "required": ["key_id", "sig"],
+                        "additionalProperties": false
+                    })
+                });
                 properties.entry("confirmation_token").or_insert_with(|| {
                     json!({
                         "type": "string",

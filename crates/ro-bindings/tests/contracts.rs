@@ -73,6 +73,7 @@ const RUNBOOK: &[&str] = &[
     r#"{ "type": "HEARTBEAT" }"#,
     r#"{ "type": "RECORD_CYCLE", "intent": "HOLD", "latency_ms": 12, "violation": false, "survived": true }"#,
     r#"{ "type": "RESUME_JOB", "job_id": "report", "operator_id": "Op-01", "confirmation_token": "TOKEN_HERE" }"#,
+    r#"{ "type": "EMERGENCY_LOCKDOWN", "operator_id": "Op-01", "signature": { "key_id": "k-1", "sig": "00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000" } }"#,
 ];
 
 /// Documents the schema must refuse, each for a reason the decoder refuses them too.
@@ -89,6 +90,7 @@ const REFUSED: &[&str] = &[
     r#"{ "type": "EMERGENCY_LOCKDOWN", "operator_id": "a", "actor": {"id": "b", "kind": "human"} }"#,
     r#"{ "type": "RECORD_CYCLE", "intent": "hold" }"#,
     r#"{ "type": "HEARTBEAT", "run_id": "run-1", "extra": 1 }"#,
+    r#"{ "type": "EMERGENCY_LOCKDOWN", "signature": { "key_id": "k-1" } }"#,
 ];
 
 #[test]

@@ -800,3 +800,62 @@ fn store_snapshots_restore_the_tail_or_fall_back() {
         assert_eq!(store.kernel().state_digest().unwrap(), expected, "{what}");
     }
 }
+
+/// A signed command through the protocol: the `signature` field is verified against the
+/// actor's registered key over the signing message of the command's digest.
+#[test]
+fn signed_documents_through_the_protocol() {
+    use ed25519_dalek::{Signer, SigningKey};
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let path = temp_store("signed");
+    let op = ActorId::new("Op-01").unwrap();
+    let store = &mut host::init(&path, &op, at("2026-01-05T14:30:00Z")).unwrap();
+    let key = SigningKey::from_bytes(&[7; 32]);
+    let register = format!(
+        r#"{{"type":"REGISTER_SIGNING_KEY","key_id":"k-op","principal":"Op-01","public_key":"{}"}}"#,
+        hex(key.verifying_key().as_bytes())
+    );
+    assert!(send(store, &register).0);
+    assert!(
+        send(
+            store,
+            r#"{"type":"REQUIRE_SIGNATURES","actions":["EMERGENCY_LOCKDOWN"]}"#
+        )
+        .0
+    );
+    let (ok, unsigned) = send(store, r#"{"type":"EMERGENCY_LOCKDOWN"}"#);
+    assert!(
+        !ok && unsigned["error"]["code"] == "SIGNATURE_REQUIRED",
+        "{unsigned}"
+    );
+    let lockdown = ro_admin::PlaneCommand::Admin(ro_admin::AdminCommand::EmergencyLockdown {});
+    // The signature binds the command to the instant it applies at (here the host's `now`).
+    let message = ro_admin::signing::signing_message(
+        &ro_admin::command_digest(&lockdown),
+        at("2026-01-05T14:31:00Z"),
+    );
+    let sig = hex(&key.sign(&message).to_bytes());
+    let doc =
+        format!(r#"{{"type":"EMERGENCY_LOCKDOWN","signature":{{"key_id":"k-op","sig":"{sig}"}}}}"#);
+    let (ok, response) = send(store, &doc);
+    assert!(ok, "{response}");
+    assert_eq!(
+        response["events"][0]["event"]["event"]["type"],
+        "SignatureVerified"
+    );
+    let tampered = doc.replace(&sig[..2], if &sig[..2] == "00" { "11" } else { "00" });
+    let (ok, refused) = send(
+        store,
+        &tampered.replace("EMERGENCY_LOCKDOWN", "PRODUCTION_LOCK"),
+    );
+    assert!(
+        !ok && refused["error"]["code"] == "SIGNATURE_INVALID",
+        "{refused}"
+    );
+    let (ok, malformed) = send(store, r#"{"type":"EMERGENCY_LOCKDOWN","signature":"yes"}"#);
+    assert!(
+        !ok && malformed["error"]["details"]["field"] == "signature",
+        "{malformed}"
+    );
+    store.commit().unwrap();
+}

@@ -149,6 +149,8 @@ actions! {
     RestoreLkg = "RESTORE_LKG", Reducing, "Deploy a last-known-good capture again.";
     RecordReadiness = "RECORD_READINESS", Routine, "Record a readiness check's GO or NO-GO (the host).";
     ClearNoGo = "CLEAR_NO_GO", Reducing, "Clear a NO-GO readiness posture.";
+    RegisterSigningKey = "REGISTER_SIGNING_KEY", Reducing, "Register a principal's Ed25519 public key.";
+    RequireSignatures = "REQUIRE_SIGNATURES", Reducing, "Set which actions need a signed command (either way: fail-closed).";
 }
 
 impl fmt::Display for Action {

@@ -879,6 +879,18 @@ impl Policy {
         events
     }
 
+    /// The event that opens a deviation of type `kind` detected at `at` (`None` when that
+    /// type is not defined). Composing planes use it for deviations they detect (a failed
+    /// signature).
+    pub fn deviation_event(
+        &self,
+        kind: &str,
+        at: Timestamp,
+        summary: String,
+    ) -> Option<PolicyEvent> {
+        self.open_deviation_event(1, kind, at, summary)
+    }
+
     fn open_deviation_event(
         &self,
         offset: u64,

@@ -1,0 +1,209 @@
+//! Signed operations through the plane: a required signature is enforced, a valid one is
+//! recorded, an invalid one changes nothing but the record of its failure and the
+//! signature-failure deviation.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test code
+
+use ed25519_dalek::{Signer, SigningKey};
+use ro_admin::{
+    AdminCommand, Plane, PlaneCommand, PlaneEvent, PlaneRejection, command_digest, signing,
+};
+use ro_core::{
+    Actor, ActorId, Context, ExecuteError, Journal, Kernel, Timestamp, testing::check_replay,
+};
+use serde_json::json;
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn command(value: serde_json::Value) -> PlaneCommand {
+    serde_json::from_value(value).unwrap()
+}
+
+fn at() -> Timestamp {
+    Timestamp::parse_rfc3339("2026-03-02T13:00:00Z").unwrap()
+}
+
+fn signed(key: &SigningKey, key_id: &str, inner: PlaneCommand) -> PlaneCommand {
+    let message = signing::signing_message(&command_digest(&inner), at());
+    PlaneCommand::Signed {
+        command: Box::new(inner),
+        key_id: signing::KeyId::new(key_id).unwrap(),
+        signature: hex(&key.sign(&message).to_bytes()),
+    }
+}
+
+#[test]
+fn signatures_are_required_verified_and_failures_recorded() {
+    let at = at();
+    let alice = Actor::human(ActorId::new("alice").unwrap());
+    let mallory = Actor::human(ActorId::new("mallory").unwrap());
+    let ctx = Context::new(at, alice.clone());
+    let mut kernel =
+        Kernel::resume(Plane::with_confirmation_key([5; 32]), 0, Journal::new()).unwrap();
+    for principal in ["alice", "mallory"] {
+        let grant = json!({"domain": "policy", "command": {"type": "GRANT_ROLE", "principal": principal, "role": "admin"}});
+        kernel.execute(&command(grant), &ctx).unwrap();
+    }
+    let alice_key = SigningKey::from_bytes(&[1; 32]);
+    let mallory_key = SigningKey::from_bytes(&[2; 32]);
+    for (id, who, key) in [
+        ("k-alice", "alice", &alice_key),
+        ("k-mallory", "mallory", &mallory_key),
+    ] {
+        let register = PlaneCommand::Admin(AdminCommand::RegisterSigningKey {
+            key_id: signing::KeyId::new(id).unwrap(),
+            principal: ActorId::new(who).unwrap(),
+            public_key: hex(key.verifying_key().as_bytes()),
+        });
+        kernel.execute(&register, &ctx).unwrap();
+    }
+    let bad_key = PlaneCommand::Admin(AdminCommand::RegisterSigningKey {
+        key_id: signing::KeyId::new("k-bad").unwrap(),
+        principal: ActorId::new("alice").unwrap(),
+        public_key: "zz".repeat(32),
+    });
+    assert_eq!(
+        kernel.execute(&bad_key, &ctx).unwrap_err().code(),
+        "INVALID_COMMAND"
+    );
+    let require = command(
+        json!({"domain": "admin", "command": {"type": "REQUIRE_SIGNATURES", "actions": ["EMERGENCY_LOCKDOWN", "GRANT_ROLE"]}}),
+    );
+    kernel.execute(&require, &ctx).unwrap();
+
+    let lockdown = PlaneCommand::Admin(AdminCommand::EmergencyLockdown {});
+    // Unsigned: refused and recorded.
+    let unsigned = kernel.execute(&lockdown, &ctx).unwrap_err();
+    assert_eq!(unsigned.code(), "SIGNATURE_REQUIRED");
+    // Signed with another principal's key, or a forged signature, or for another command:
+    // refused, recorded with the deviation, nothing else changes.
+    let head = kernel.head().seq;
+    let state = kernel.state().clone();
+    let forged = match signed(&alice_key, "k-alice", lockdown.clone()) {
+        PlaneCommand::Signed {
+            command,
+            key_id,
+            signature,
+        } => {
+            let mut s = signature.into_bytes();
+            s[0] = if s[0] == b'0' { b'1' } else { b'0' };
+            PlaneCommand::Signed {
+                command,
+                key_id,
+                signature: String::from_utf8(s).unwrap(),
+            }
+        }
+        _ => unreachable!(),
+    };
+    let other_command = match signed(&alice_key, "k-alice", require.clone()) {
+        PlaneCommand::Signed {
+            key_id, signature, ..
+        } => PlaneCommand::Signed {
+            command: Box::new(lockdown.clone()),
+            key_id,
+            signature,
+        },
+        _ => unreachable!(),
+    };
+    for (what, attempt) in [
+        (
+            "another principal's key",
+            signed(&mallory_key, "k-mallory", lockdown.clone()),
+        ),
+        ("a forged signature", forged),
+        ("a signature of another command", other_command),
+        (
+            "an unknown key",
+            signed(&alice_key, "k-nobody", lockdown.clone()),
+        ),
+    ] {
+        let before = kernel.head().seq;
+        let error = kernel.execute(&attempt, &ctx).unwrap_err();
+        assert_eq!(error.code(), "SIGNATURE_INVALID", "{what}");
+        let recorded: Vec<String> = kernel
+            .journal()
+            .records_after(before)
+            .iter()
+            .map(|r| r.decode::<PlaneEvent>().unwrap())
+            .map(|e| {
+                serde_json::to_value(&e.event).unwrap()["event"]["type"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(recorded, ["SignatureRejected", "DeviationOpened"], "{what}");
+        assert!(!kernel.state().lockdown(), "{what}");
+    }
+    assert_eq!(kernel.state().policy().deviations().len(), 4);
+    assert!(kernel.head().seq > head);
+    assert_eq!(kernel.state().signing(), state.signing());
+    // Signed properly: accepted, the verification recorded first.
+    let events = kernel
+        .execute(&signed(&alice_key, "k-alice", lockdown.clone()), &ctx)
+        .unwrap();
+    let first = serde_json::to_value(&events[0].event).unwrap();
+    assert_eq!(first["event"]["type"], "SignatureVerified");
+    assert_eq!(first["event"]["key_id"], "k-alice");
+    assert!(kernel.state().lockdown());
+    // Mallory cannot use her key for Alice's identity, and an unsigned release of a signed
+    // action is refused too: actions not in the set need no signature.
+    let by_mallory = kernel.execute(
+        &signed(&mallory_key, "k-mallory", lockdown.clone()),
+        &Context::new(at, mallory),
+    );
+    assert!(
+        matches!(by_mallory, Ok(ref e) if e.is_empty()),
+        "{by_mallory:?}"
+    );
+    let release = PlaneCommand::Admin(AdminCommand::ReleaseLockdown {
+        confirmation_token: None,
+    });
+    assert!(matches!(
+        kernel.execute(&release, &ctx),
+        Err(ExecuteError::Rejected(PlaneRejection::ConfirmationRequired))
+    ));
+    check_replay(&kernel);
+}
+
+/// A signature binds the command to its time: the same signed command at another instant is
+/// refused.
+#[test]
+fn a_signed_command_cannot_be_replayed_at_another_time() {
+    let alice = Actor::human(ActorId::new("alice").unwrap());
+    let ctx = Context::new(at(), alice.clone());
+    let mut kernel =
+        Kernel::resume(Plane::with_confirmation_key([5; 32]), 0, Journal::new()).unwrap();
+    let grant = json!({"domain": "policy", "command": {"type": "GRANT_ROLE", "principal": "alice", "role": "admin"}});
+    kernel.execute(&command(grant), &ctx).unwrap();
+    let key = SigningKey::from_bytes(&[1; 32]);
+    let register = PlaneCommand::Admin(AdminCommand::RegisterSigningKey {
+        key_id: signing::KeyId::new("k-alice").unwrap(),
+        principal: ActorId::new("alice").unwrap(),
+        public_key: hex(key.verifying_key().as_bytes()),
+    });
+    kernel.execute(&register, &ctx).unwrap();
+    let cycle = command(
+        json!({"domain": "admin", "command": {"type": "REPORT_COMPONENT", "component": "feed", "healthy": true}}),
+    );
+    let signed_now = signed(&key, "k-alice", cycle);
+    kernel.execute(&signed_now, &ctx).unwrap();
+    let later = Context::new(
+        Timestamp::parse_rfc3339("2026-03-02T13:05:00Z").unwrap(),
+        alice,
+    );
+    let replay = kernel.execute(&signed_now, &later).unwrap_err();
+    assert_eq!(
+        ro_core::Rejection::code(&match replay {
+            ExecuteError::Rejected(r) => r,
+            other => panic!("{other:?}"),
+        }),
+        "SIGNATURE_INVALID"
+    );
+}
