@@ -118,6 +118,16 @@ pub enum RolloutState {
 }
 
 impl RolloutState {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RolloutState::Requested => "requested",
+            RolloutState::Applied => "applied",
+            RolloutState::Verified => "verified",
+            RolloutState::Failed => "failed",
+        }
+    }
+
     /// Whether a rollout may move from `self` to `next`.
     pub fn may_become(self, next: RolloutState) -> bool {
         matches!(

@@ -1982,8 +1982,9 @@ impl Plane {
                 })?;
                 if !d.state.may_become(*outcome) {
                     return Err(PlaneRejection::InvalidArgument(format!(
-                        "a {:?} rollout cannot become {:?} (requested → applied → verified; failed before verified)",
-                        d.state, outcome
+                        "a {} rollout cannot become {} (requested → applied → verified; failed before verified)",
+                        d.state.as_str(),
+                        outcome.as_str()
                     )));
                 }
                 Ok(vec![PlaneEvent::Admin(AdminEvent::RolloutRecorded {
