@@ -523,15 +523,24 @@ pub enum AdminEvent {
     SignatureVerified {
         /// The key.
         key_id: KeyId,
+        /// The action of the command signed.
+        action: Action,
         /// The command signed.
         command_digest: Digest,
+        /// The signature (128 hex digits), kept so that anyone holding the public key can
+        /// verify it again from the journal alone.
+        signature: String,
     },
     /// A command's signature failed: the command was refused.
     SignatureRejected {
         /// The key named.
         key_id: KeyId,
+        /// The action of the command.
+        action: Action,
         /// The command.
         command_digest: Digest,
+        /// The signature sent, when it was well-formed (128 lowercase hex digits).
+        signature: Option<String>,
         /// Why.
         reason: String,
     },
@@ -2187,7 +2196,9 @@ impl Decider for Plane {
                     inner.as_ref(),
                     vec![PlaneEvent::Admin(AdminEvent::SignatureVerified {
                         key_id: key_id.clone(),
+                        action: self.action_of(inner).0,
                         command_digest: digest,
+                        signature: signature.clone(),
                     })],
                 )
             }
@@ -2273,7 +2284,9 @@ impl Decider for Plane {
             }
             PlaneRejection::SignatureInvalid(why) => {
                 let PlaneCommand::Signed {
-                    command, key_id, ..
+                    command,
+                    key_id,
+                    signature,
                 } = command
                 else {
                     return Vec::new();
@@ -2281,7 +2294,11 @@ impl Decider for Plane {
                 let digest = command_digest(command);
                 let mut events = vec![PlaneEvent::Admin(AdminEvent::SignatureRejected {
                     key_id: key_id.clone(),
+                    action: self.action_of(command).0,
                     command_digest: digest,
+                    signature: signing::parse_hex::<64>(signature, "signature")
+                        .is_ok()
+                        .then(|| signature.clone()),
                     reason: why.clone(),
                 })];
                 if let Some(e) = self.policy.deviation_event(

@@ -5,15 +5,23 @@
 //! refused (`SIGNATURE_INVALID`), recorded (`SignatureRejected`) and opens the
 //! `signature_verification_failure` deviation (critical, halt, one hour).
 //!
+//! The per-cycle signature log (seed 003, section 2.4) is a projection of the journal:
+//! [`SignatureLogs`] reads envelopes in order and closes one [`SignatureLog`] per recorded cycle,
+//! holding every signature verified or rejected since the previous cycle. Because the journal
+//! keeps each signature with its command digest and time, the log can be verified again by
+//! anyone holding the public keys, without trusting the plane.
+//!
 //! Placement: signing wraps commands of every domain, so it lives where the plane decides;
 //! ro-policy stays free of cryptography and its authorization rules unchanged.
 
 use std::collections::BTreeMap;
 
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
-use ro_core::{ActorId, Digest, Timestamp};
+use ro_core::{ActorId, Digest, Envelope, Timestamp};
 use ro_policy::{Action, ActionSet};
 use serde::Serialize;
+
+use crate::{AdminEvent, PlaneEvent};
 
 ro_core::id_kind!(
     /// Names a registered signing key.
@@ -145,4 +153,209 @@ pub fn parse_public_key(public_key: &str) -> Result<[u8; 32], String> {
     VerifyingKey::from_bytes(&bytes)
         .map_err(|_| "public_key is not a valid Ed25519 point".to_owned())?;
     Ok(bytes)
+}
+
+/// Whether a cycle's signatures all verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum VerificationStatus {
+    /// Every signed operation of the cycle verified (or there was none).
+    Pass,
+    /// At least one signature failed.
+    Fail,
+}
+
+/// The counts of a cycle's signature log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct SignatureSummary {
+    /// Signed operations seen (verified and failed).
+    pub total_operations: u64,
+    /// Those whose signature verified.
+    pub signatures_verified: u64,
+    /// Those whose signature failed (each refused).
+    pub signatures_failed: u64,
+    /// Verified / total, in basis points (rounded down); `null` without signed operations.
+    pub verification_rate_bp: Option<u32>,
+    /// `PASS` when nothing failed.
+    pub verification_status: VerificationStatus,
+}
+
+/// One signed operation in a cycle's log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct OperationSignature {
+    /// Its place in the cycle, from 1.
+    pub step: u64,
+    /// Who sent it.
+    pub agent: ActorId,
+    /// The action of the command.
+    pub operation: Action,
+    /// The key named.
+    pub key_id: KeyId,
+    /// `ed25519:<hex>`, when the signature was well-formed.
+    pub signature: Option<String>,
+    /// `ed25519:<hex>`, when the key is registered.
+    pub public_key: Option<String>,
+    /// The command's digest (what, with the time, the signature covers).
+    pub command_digest: Digest,
+    /// Whether it verified.
+    pub verified: bool,
+    /// When the plane verified it (the command's time).
+    pub verification_timestamp: Timestamp,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+    /// The journal position of the record.
+    pub seq: u64,
+}
+
+/// The signature log of one recorded cycle (seed 003, section 2.4, generalised): every signed
+/// operation since the previous cycle, the cycle's own `RECORD_CYCLE` included when it was
+/// signed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct SignatureLog {
+    /// The cycle's number: the n-th cycle recorded, from 1.
+    pub cycle: u64,
+    /// The journal position of the cycle's record.
+    pub cycle_seq: u64,
+    /// When the cycle was recorded.
+    pub cycle_timestamp: Timestamp,
+    /// The counts.
+    pub signature_verification_summary: SignatureSummary,
+    /// The operations, in journal order.
+    pub operation_signatures: Vec<OperationSignature>,
+    /// One line per failed signature.
+    pub alerts: Vec<String>,
+}
+
+/// Builds signature logs from the journal, one envelope at a time (memory: the registered
+/// public keys and the operations of the open cycle).
+#[derive(Debug, Clone, Default)]
+pub struct SignatureLogs {
+    keys: BTreeMap<KeyId, String>,
+    open: Vec<OperationSignature>,
+    cycles: u64,
+}
+
+impl SignatureLogs {
+    /// Reads the next envelope of the journal; returns the log of the cycle it closes, if it
+    /// records a cycle.
+    pub fn push(&mut self, envelope: &Envelope<PlaneEvent>) -> Option<SignatureLog> {
+        let PlaneEvent::Admin(event) = &envelope.event else {
+            return None;
+        };
+        let step = u64::try_from(self.open.len())
+            .unwrap_or(u64::MAX)
+            .saturating_add(1);
+        match event {
+            AdminEvent::SigningKeyRegistered {
+                key_id, public_key, ..
+            } => {
+                self.keys.insert(key_id.clone(), public_key.clone());
+                None
+            }
+            AdminEvent::SignatureVerified {
+                key_id,
+                action,
+                command_digest,
+                signature,
+            } => {
+                self.open.push(OperationSignature {
+                    step,
+                    agent: envelope.actor.id.clone(),
+                    operation: *action,
+                    key_id: key_id.clone(),
+                    signature: Some(format!("ed25519:{signature}")),
+                    public_key: self.public_key(key_id),
+                    command_digest: *command_digest,
+                    verified: true,
+                    verification_timestamp: envelope.at,
+                    failure: None,
+                    seq: envelope.seq,
+                });
+                None
+            }
+            AdminEvent::SignatureRejected {
+                key_id,
+                action,
+                command_digest,
+                signature,
+                reason,
+            } => {
+                self.open.push(OperationSignature {
+                    step,
+                    agent: envelope.actor.id.clone(),
+                    operation: *action,
+                    key_id: key_id.clone(),
+                    signature: signature.as_ref().map(|s| format!("ed25519:{s}")),
+                    public_key: self.public_key(key_id),
+                    command_digest: *command_digest,
+                    verified: false,
+                    verification_timestamp: envelope.at,
+                    failure: Some(reason.clone()),
+                    seq: envelope.seq,
+                });
+                None
+            }
+            AdminEvent::CycleRecorded(_) => {
+                self.cycles = self.cycles.saturating_add(1);
+                let operations = std::mem::take(&mut self.open);
+                Some(close(self.cycles, envelope, operations))
+            }
+            _ => None,
+        }
+    }
+
+    /// The signed operations since the last recorded cycle (they will be in the next cycle's
+    /// log).
+    pub fn pending(&self) -> &[OperationSignature] {
+        &self.open
+    }
+
+    fn public_key(&self, key_id: &KeyId) -> Option<String> {
+        self.keys.get(key_id).map(|k| format!("ed25519:{k}"))
+    }
+}
+
+fn close(
+    cycle: u64,
+    envelope: &Envelope<PlaneEvent>,
+    operations: Vec<OperationSignature>,
+) -> SignatureLog {
+    let total = u64::try_from(operations.len()).unwrap_or(u64::MAX);
+    let verified = u64::try_from(operations.iter().filter(|o| o.verified).count()).unwrap_or(0);
+    let failed = total.saturating_sub(verified);
+    let alerts = operations
+        .iter()
+        .filter(|o| !o.verified)
+        .map(|o| {
+            format!(
+                "step {}: signature of {} by {} with key {} failed: {}",
+                o.step,
+                o.operation,
+                o.agent,
+                o.key_id,
+                o.failure.as_deref().unwrap_or("unknown")
+            )
+        })
+        .collect();
+    SignatureLog {
+        cycle,
+        cycle_seq: envelope.seq,
+        cycle_timestamp: envelope.at,
+        signature_verification_summary: SignatureSummary {
+            total_operations: total,
+            signatures_verified: verified,
+            signatures_failed: failed,
+            verification_rate_bp: (total > 0)
+                .then(|| u32::try_from(u128::from(verified) * 10_000 / u128::from(total)).ok())
+                .flatten(),
+            verification_status: if failed == 0 {
+                VerificationStatus::Pass
+            } else {
+                VerificationStatus::Fail
+            },
+        },
+        operation_signatures: operations,
+        alerts,
+    }
 }

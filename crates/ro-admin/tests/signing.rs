@@ -170,6 +170,90 @@ fn signatures_are_required_verified_and_failures_recorded() {
         Err(ExecuteError::Rejected(PlaneRejection::ConfirmationRequired))
     ));
     check_replay(&kernel);
+
+    // The per-cycle signature log: the first cycle closes the window of the five signed
+    // operations above (four failures, one verified); the second has none.
+    let cycle =
+        command(json!({"domain": "admin", "command": {"type": "RECORD_CYCLE", "intent": "HOLD"}}));
+    kernel.execute(&cycle, &ctx).unwrap();
+    kernel.execute(&cycle, &ctx).unwrap();
+    kernel
+        .execute(&signed(&alice_key, "k-alice", cycle.clone()), &ctx)
+        .unwrap();
+    let mut logs = signing::SignatureLogs::default();
+    let closed: Vec<signing::SignatureLog> = kernel
+        .journal()
+        .records()
+        .iter()
+        .filter_map(|r| logs.push(&r.decode::<PlaneEvent>().unwrap()))
+        .collect();
+    let summaries: Vec<serde_json::Value> = closed
+        .iter()
+        .map(|l| serde_json::to_value(&l.signature_verification_summary).unwrap())
+        .collect();
+    assert_eq!(
+        summaries,
+        [
+            json!({"total_operations": 5, "signatures_verified": 1, "signatures_failed": 4,
+                   "verification_rate_bp": 2000, "verification_status": "FAIL"}),
+            json!({"total_operations": 0, "signatures_verified": 0, "signatures_failed": 0,
+                   "verification_rate_bp": null, "verification_status": "PASS"}),
+            json!({"total_operations": 1, "signatures_verified": 1, "signatures_failed": 0,
+                   "verification_rate_bp": 10000, "verification_status": "PASS"}),
+        ]
+    );
+    assert_eq!(
+        closed.iter().map(|l| l.cycle).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+    let first = &closed[0];
+    assert_eq!(first.alerts.len(), 4);
+    assert_eq!(
+        first
+            .operation_signatures
+            .iter()
+            .map(|o| (o.step, o.agent.as_str(), o.verified))
+            .collect::<Vec<_>>(),
+        [
+            (1, "alice", false),
+            (2, "alice", false),
+            (3, "alice", false),
+            (4, "alice", false),
+            (5, "alice", true)
+        ]
+    );
+    // The unknown key has no public key in the log; the others do.
+    assert!(first.operation_signatures[3].public_key.is_none());
+    assert!(first.operation_signatures[0].public_key.is_some());
+    // Every verified signature in the log verifies again from the log alone; the forged one
+    // (step 2) does not. (Step 1 is a sound signature by another principal's key: refused for
+    // whose key it is, not for the bytes.)
+    let mut checked = Vec::new();
+    for op in closed.iter().flat_map(|l| &l.operation_signatures) {
+        let (Some(sig), Some(public)) = (&op.signature, &op.public_key) else {
+            continue;
+        };
+        let public: [u8; 32] =
+            signing::parse_hex(public.strip_prefix("ed25519:").unwrap(), "key").unwrap();
+        let sig: [u8; 64] =
+            signing::parse_hex(sig.strip_prefix("ed25519:").unwrap(), "sig").unwrap();
+        let again = ed25519_dalek::VerifyingKey::from_bytes(&public)
+            .unwrap()
+            .verify_strict(
+                &signing::signing_message(&op.command_digest, op.verification_timestamp),
+                &ed25519_dalek::Signature::from_bytes(&sig),
+            )
+            .is_ok();
+        assert!(again || !op.verified, "step {}", op.step);
+        checked.push((op.command_digest, op.step, again));
+    }
+    assert_eq!(
+        checked.len(),
+        5,
+        "four signatures with a known key, and the signed cycle"
+    );
+    assert!(checked.iter().any(|(_, step, again)| *step == 2 && !again));
+    assert!(logs.pending().is_empty());
 }
 
 /// A signature binds the command to its time: the same signed command at another instant is

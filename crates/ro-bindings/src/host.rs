@@ -365,6 +365,36 @@ pub fn admin_audit<W: Write>(store: &Store, output: &mut W) -> Result<(), HostEr
     Ok(())
 }
 
+/// Writes the per-cycle signature log (seed 003) of every recorded cycle, or of cycle `only`,
+/// as JSON lines. Returns how many logs were written.
+pub fn signature_logs<W: Write>(
+    store: &Store,
+    only: Option<u64>,
+    output: &mut W,
+) -> Result<u64, HostError> {
+    let mut logs = ro_admin::signing::SignatureLogs::default();
+    let mut written = 0u64;
+    for record in store.kernel().journal().records() {
+        let envelope = record
+            .decode::<ro_admin::PlaneEvent>()
+            .map_err(|e| HostError::Encoding(e.to_string()))?;
+        let Some(log) = logs.push(&envelope) else {
+            continue;
+        };
+        if only.is_some_and(|c| c != log.cycle) {
+            continue;
+        }
+        let line = serde_json::to_string(&log).map_err(|e| HostError::Encoding(e.to_string()))?;
+        writeln!(output, "{line}")?;
+        written += 1;
+        if only.is_some() {
+            break;
+        }
+    }
+    output.flush()?;
+    Ok(written)
+}
+
 /// Reads lines for `apply` from a file, or standard input for `-`.
 pub fn open_input(file: Option<&std::path::Path>) -> Result<BufReader<Box<dyn Read>>, HostError> {
     let reader: Box<dyn Read> = match file {

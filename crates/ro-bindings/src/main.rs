@@ -105,6 +105,13 @@ enum Report {
         #[arg(long)]
         story: String,
     },
+    /// The per-cycle signature log: for each recorded cycle (or the one asked for), the signed
+    /// operations since the previous cycle, verified or not, one JSON line per cycle.
+    Signatures {
+        /// One cycle, by number (the n-th recorded cycle, from 1).
+        #[arg(long)]
+        cycle: Option<u64>,
+    },
 }
 
 impl Report {
@@ -119,6 +126,7 @@ impl Report {
             Report::Handoff { story } => {
                 serde_json::json!({ "type": "HANDOFF_PACKAGE", "story": story })
             }
+            Report::Signatures { .. } => serde_json::Value::Null,
         }
     }
 }
@@ -136,11 +144,18 @@ fn store_path(cli: Option<PathBuf>) -> PathBuf {
 fn fail(code: &str, message: &str, exit: u8) -> ExitCode {
     let response = protocol::error_response(code, message, serde_json::json!({}));
     eprintln!("ro: {message}");
-    println!("{response}");
+    // Standard output may be gone (a closed pipe); the message went to standard error.
+    let _ = writeln!(std::io::stdout(), "{response}");
     ExitCode::from(exit)
 }
 
 fn host_fail(e: &HostError) -> ExitCode {
+    // `ro audit | head`: the reader stopped reading; that is not a failure of the host.
+    if let HostError::Io(io) = e
+        && io.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        return ExitCode::SUCCESS;
+    }
     fail(e.code(), &e.to_string(), 2)
 }
 
@@ -163,7 +178,7 @@ fn main() -> ExitCode {
             };
             match host::init(&path, &admin, at).and_then(|s| host::status(&s)) {
                 Ok(status) => {
-                    println!("{status}");
+                    let _ = writeln!(std::io::stdout(), "{status}");
                     ExitCode::SUCCESS
                 }
                 Err(e) => host_fail(&e),
@@ -196,7 +211,7 @@ fn main() -> ExitCode {
             .and_then(|s| host::status(&s))
         {
             Ok(status) => {
-                println!("{status}");
+                let _ = writeln!(std::io::stdout(), "{status}");
                 ExitCode::SUCCESS
             }
             Err(e) => host_fail(&e),
@@ -206,7 +221,11 @@ fn main() -> ExitCode {
             .and_then(|s| host::status(&s))
         {
             Ok(status) => {
-                println!("{}", serde_json::json!({ "ok": true, "verified": status }));
+                let _ = writeln!(
+                    std::io::stdout(),
+                    "{}",
+                    serde_json::json!({ "ok": true, "verified": status })
+                );
                 ExitCode::SUCCESS
             }
             Err(HostError::Store(e @ ro_bindings::store::StoreError::Damaged { .. })) => {
@@ -228,6 +247,23 @@ fn main() -> ExitCode {
             }
         }
         Command::Demo => demo(&path),
+        Command::Report {
+            report: Report::Signatures { cycle },
+        } => {
+            let stdout = std::io::stdout();
+            match Store::open(&path)
+                .map_err(HostError::from)
+                .and_then(|s| host::signature_logs(&s, cycle, &mut stdout.lock()))
+            {
+                Ok(0) if cycle.is_some() => fail(
+                    "UNKNOWN_CYCLE",
+                    "no such cycle: cycles are numbered from 1 in the order they were recorded",
+                    1,
+                ),
+                Ok(_) => ExitCode::SUCCESS,
+                Err(e) => host_fail(&e),
+            }
+        }
         Command::Report { report } => {
             let run = || -> Result<(bool, serde_json::Value), HostError> {
                 let mut store = Store::open(&path)?;
@@ -243,7 +279,11 @@ fn main() -> ExitCode {
             };
             match run() {
                 Ok((ok, response)) => {
-                    println!("{}", response.get("result").unwrap_or(&response));
+                    let _ = writeln!(
+                        std::io::stdout(),
+                        "{}",
+                        response.get("result").unwrap_or(&response)
+                    );
                     if ok {
                         ExitCode::SUCCESS
                     } else {
@@ -261,14 +301,18 @@ fn main() -> ExitCode {
             };
             match run() {
                 Ok(v) => {
-                    println!("{v}");
+                    let _ = writeln!(std::io::stdout(), "{v}");
                     ExitCode::SUCCESS
                 }
                 Err(e) => host_fail(&e),
             }
         }
         Command::Schema => {
-            print!("{}", ro_bindings::schema::contracts_text());
+            let _ = write!(
+                std::io::stdout(),
+                "{}",
+                ro_bindings::schema::contracts_text()
+            );
             ExitCode::SUCCESS
         }
     }

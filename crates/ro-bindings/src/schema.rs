@@ -6,7 +6,7 @@
 //! `$defs`: the responses (`Response`, `ErrorResponse`, `QueryResult`, `CommandResult`), the
 //! journal's envelope and every event (`Envelope`, `PlaneEvent`), and the seed's named objects
 //! (`ArtifactRef`, `JobStatus`, `JobAttemptRecord`, `ConfigVersionRef`, `AdminActionType`,
-//! `AdminEvent`, `SecretRotationEvent`). The types' own schemas come from their Rust
+//! `AdminEvent`, `SecretRotationEvent`) and `ro report signatures`' `SignatureLog`. The types' own schemas come from their Rust
 //! definitions (schemars), so the file cannot drift from the code without a test failing.
 
 use schemars::{JsonSchema, SchemaGenerator, generate::SchemaSettings};
@@ -96,6 +96,7 @@ pub fn contracts() -> Value {
         register::<ro_admin::QueryAnswer>,
         register::<ro_admin::CommandResult>,
         register::<ro_admin::audit::AdminRecord>,
+        register::<ro_admin::signing::SignatureLog>,
         register::<ro_artifacts::ArtifactRef>,
         register::<ro_jobs::AttemptStatus>,
         register::<ro_jobs::JobAttemptRecord>,

@@ -134,18 +134,20 @@ fn responses_events_and_admin_records_validate() {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
     let at = Timestamp::parse_rfc3339("2026-03-02T13:00:00Z").unwrap();
-    let op = ActorId::new("Op-01").unwrap();
+    // The demo's administrator, so that the demo's lines take effect; the extra lines come
+    // after them in time.
+    let op = ActorId::new("alice").unwrap();
     let mut store = host::init(&path, &op, at).unwrap();
     let extra = [
-        r#"{"type":"CONFIGURE_SHADOW_WINDOW","cycles":1,"at":"2026-03-02T13:20:00Z"}"#,
-        r#"{"type":"REGISTER_MODEL","metadata":{"version":"M-A-V1"},"at":"2026-03-02T13:20:00Z"}"#,
-        r#"{"type":"SET_CANDIDATE_MODEL","version":"M-A-V1","at":"2026-03-02T13:20:00Z"}"#,
-        r#"{"type":"RECORD_CYCLE","intent":"HOLD","latency_ms":3,"survived":true,"at":"2026-03-02T13:20:00Z"}"#,
-        r#"{"type":"PROMOTE_CANDIDATE","at":"2026-03-02T13:20:00Z"}"#,
-        r#"{"type":"REPORT_FAILURE","mode":"DEGRADED","description":"drift","at":"2026-03-02T13:20:00Z"}"#,
-        r#"{"type":"HEARTBEAT","at":"2026-03-02T13:20:00Z"}"#,
-        r#"{"type":"HEALTH_CHECKLIST","at":"2026-03-02T13:20:00Z"}"#,
-        r#"{"type":"HANDOFF_PACKAGE","story":"s-1","at":"2026-03-02T13:20:00Z"}"#,
+        r#"{"type":"CONFIGURE_SHADOW_WINDOW","cycles":1,"at":"2026-03-02T13:40:00Z"}"#,
+        r#"{"type":"REGISTER_MODEL","metadata":{"version":"M-A-V1"},"at":"2026-03-02T13:40:00Z"}"#,
+        r#"{"type":"SET_CANDIDATE_MODEL","version":"M-A-V1","at":"2026-03-02T13:40:00Z"}"#,
+        r#"{"type":"RECORD_CYCLE","intent":"HOLD","latency_ms":3,"survived":true,"at":"2026-03-02T13:40:00Z"}"#,
+        r#"{"type":"PROMOTE_CANDIDATE","at":"2026-03-02T13:40:00Z"}"#,
+        r#"{"type":"REPORT_FAILURE","mode":"DEGRADED","description":"drift","at":"2026-03-02T13:40:00Z"}"#,
+        r#"{"type":"HEARTBEAT","at":"2026-03-02T13:40:00Z"}"#,
+        r#"{"type":"HEALTH_CHECKLIST","at":"2026-03-02T13:40:00Z"}"#,
+        r#"{"type":"HANDOFF_PACKAGE","story":"s-1","at":"2026-03-02T13:40:00Z"}"#,
         "not json",
     ];
     let demo = include_str!("../src/demo.jsonl");
@@ -178,6 +180,14 @@ fn responses_events_and_admin_records_validate() {
     assert!(records.lines().count() > 10);
     for line in records.lines() {
         assert_valid(&admin, &serde_json::from_str(line).unwrap(), line);
+    }
+    let signature_log = validator("SignatureLog");
+    let mut logs = Vec::new();
+    assert!(host::signature_logs(&store, None, &mut logs).unwrap() > 0);
+    let logs = String::from_utf8(logs).unwrap();
+    assert!(logs.contains("\"verified\":true"), "{logs}");
+    for line in logs.lines() {
+        assert_valid(&signature_log, &serde_json::from_str(line).unwrap(), line);
     }
     // The definitions refuse what they should.
     assert!(!responses.is_valid(&json!({ "ok": true })));

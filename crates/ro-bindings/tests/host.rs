@@ -673,6 +673,9 @@ fn demo_reports_and_schema_through_the_binary() {
         "RetryScheduled",
         "\"intent\":\"STOP\"",
         "reopened and verified",
+        "SIGNATURE_REQUIRED",
+        "SignatureVerified",
+        "SIGNATURE_INVALID",
     ] {
         assert!(text.contains(expected), "the demo shows no {expected}");
     }
@@ -685,6 +688,38 @@ fn demo_reports_and_schema_through_the_binary() {
         );
         serde_json::from_slice(&out.stdout).unwrap()
     };
+    // The signature log: one line per cycle; the last cycle holds the verified signature and,
+    // before it in the same window, nothing else; the forged one waits for the next cycle.
+    let logs = ro(&store, &["report", "signatures"], "");
+    assert!(logs.status.success());
+    let logs: Vec<Value> = String::from_utf8(logs.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let last = logs.last().unwrap();
+    assert_eq!(
+        last["signature_verification_summary"]["verification_status"],
+        "PASS"
+    );
+    assert_eq!(last["operation_signatures"][0]["operation"], "RECORD_CYCLE");
+    assert_eq!(last["operation_signatures"][0]["agent"], "worker");
+    assert_eq!(last["operation_signatures"][0]["verified"], true);
+    assert!(
+        last["operation_signatures"][0]["public_key"]
+            .as_str()
+            .unwrap()
+            .starts_with("ed25519:d759")
+    );
+    let one = report(&[
+        "report",
+        "signatures",
+        "--cycle",
+        &last["cycle"].to_string(),
+    ]);
+    assert_eq!(&one, last);
+    let missing = ro(&store, &["report", "signatures", "--cycle", "100000"], "");
+    assert_eq!(missing.status.code(), Some(1));
     let health = report(&["report", "health"]);
     assert_eq!(health["day"], "2026-03-02");
     assert_eq!(health["active_model"], "M-Base-V1");
