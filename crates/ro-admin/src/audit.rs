@@ -366,6 +366,7 @@ fn classify(event: &PlaneEvent) -> Option<Classified> {
             | AdminEvent::SignatureRejected { .. }
             | AdminEvent::RolloutRecorded { .. }
             | AdminEvent::ComponentReported(_)
+            | AdminEvent::SignalReported(_)
             | AdminEvent::ConfirmationRequested { .. }
             | AdminEvent::ConfirmationConsumed { .. } => None,
         },

@@ -178,7 +178,7 @@ impl Components {
                     ComponentStatus::Unhealthy => "UNHEALTHY",
                     ComponentStatus::Stale | ComponentStatus::Offline => "STALE",
                 };
-                Some(format!("{}_{suffix}", reason_name(name)))
+                Some(format!("{}_{suffix}", reason_name(name.as_str())))
             })
             .collect();
         reasons.sort();
@@ -218,9 +218,8 @@ impl Components {
 }
 
 /// `marketdata-feed` → `MARKETDATA_FEED`.
-fn reason_name(name: &ComponentName) -> String {
-    name.as_str()
-        .chars()
+pub(crate) fn reason_name(name: &str) -> String {
+    name.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() {
                 c.to_ascii_uppercase()

@@ -38,6 +38,7 @@ pub mod attestation;
 pub mod audit;
 pub mod deploy;
 pub mod health;
+pub mod observe;
 pub mod registry;
 pub mod signing;
 pub mod streams;
@@ -165,6 +166,9 @@ pub enum AdminCommand {
     },
     /// Reports a component's heartbeat and health (the host's monitor).
     ReportComponent(ComponentReport),
+    /// Reports an observability signal (the host's monitor): artifact-store errors, stream
+    /// lag or storage pressure, with what it concerns.
+    ReportSignal(observe::Signal),
     /// Creates an event-bus stream with its partitions, retention and access.
     CreateStream(StreamSpec),
     /// Changes a stream's retention (human-only; two-step when it shortens the replay window).
@@ -269,6 +273,7 @@ impl AdminCommand {
             | AdminCommand::ConfigureShadowWindow { .. }
             | AdminCommand::ReportFailure { .. }
             | AdminCommand::ReportComponent(_)
+            | AdminCommand::ReportSignal(_)
             | AdminCommand::CreateStream(_)
             | AdminCommand::ChangeStreamPartitions { .. }
             | AdminCommand::DefineEnvironment(_)
@@ -495,6 +500,8 @@ pub enum AdminEvent {
     },
     /// A component reported its heartbeat and health.
     ComponentReported(ComponentReport),
+    /// The host reported an observability signal.
+    SignalReported(observe::Signal),
     /// A signing key was registered.
     SigningKeyRegistered {
         /// The key's id.
@@ -877,6 +884,9 @@ pub enum QueryAnswer {
         reason_codes: Vec<String>,
         /// What may run.
         safety: SafetyPosture,
+        /// The observability minimums: job success and failure rates, artifact-store
+        /// errors, stream lag, storage pressure, and their warnings (which never halt).
+        observability: observe::ObservabilityView,
     },
     /// `MISSION_CONTROL`.
     MissionControl {
@@ -1031,12 +1041,52 @@ pub struct Plane {
     deployments: Deployments,
     readiness: Readiness,
     signing: Signing,
+    observability: observe::Observability,
     pending: BTreeMap<Digest, Pending>,
     /// Issued confirmations, for unique tokens (part of the token's input).
     issued: u64,
     #[serde(skip)]
     #[rkyv(with = rkyv::with::Skip)]
     key: ConfirmationKey,
+}
+
+impl Plane {
+    /// Counts a job's attempt outcome for the observability minimums.
+    fn count_outcome(&mut self, event: &JobsEvent, at: Timestamp) {
+        let (run_id, failure) = match event {
+            JobsEvent::AttemptSucceeded { run_id, .. } | JobsEvent::RunFailed { run_id, .. } => {
+                (run_id, None)
+            }
+            JobsEvent::AttemptFailed {
+                run_id,
+                number,
+                error_code,
+                ..
+            } => (run_id, Some((*number, error_code.clone(), false))),
+            JobsEvent::AttemptTimedOut { run_id, number, .. } => {
+                (run_id, Some((*number, "TIMEOUT".to_owned(), true)))
+            }
+            _ => return,
+        };
+        let Some(job) = self.jobs.run(run_id).map(|r| r.job_id.clone()) else {
+            return;
+        };
+        match (event, failure) {
+            (JobsEvent::AttemptSucceeded { .. }, _) => self.observability.attempt_succeeded(&job),
+            (JobsEvent::RunFailed { .. }, _) => self.observability.run_failed(&job),
+            (_, Some((attempt, error_code, timed_out))) => self.observability.attempt_failed(
+                &job,
+                observe::LastFailure {
+                    run_id: run_id.clone(),
+                    attempt,
+                    error_code,
+                    at,
+                },
+                timed_out,
+            ),
+            _ => {}
+        }
+    }
 }
 
 /// The digest a two-step command's token is bound to: the canonical JSON of the command
@@ -1259,6 +1309,7 @@ impl Plane {
                     state,
                     reason_codes,
                     safety,
+                    observability: self.observability.view(),
                 })
             }
             PlaneQuery::DeployReport { environment } => {
@@ -1459,6 +1510,10 @@ impl Plane {
             PlaneCommand::Admin(AdminCommand::ReportComponent(_)) => {
                 (Action::ReportComponent, "components".into())
             }
+            // A signal is a monitor's report like a component's heartbeat.
+            PlaneCommand::Admin(AdminCommand::ReportSignal(_)) => {
+                (Action::ReportComponent, "signals".into())
+            }
             PlaneCommand::Admin(AdminCommand::RegisterSigningKey { key_id, .. }) => {
                 (Action::RegisterSigningKey, format!("key:{key_id}"))
             }
@@ -1631,6 +1686,7 @@ impl Plane {
                     AdminCommand::ReleaseLockdown { .. }
                         | AdminCommand::RecordCycle { .. }
                         | AdminCommand::ReportComponent(_)
+                        | AdminCommand::ReportSignal(_)
                 )
             ) || action.safety() == Safety::Increasing;
             if !passes {
@@ -1875,6 +1931,19 @@ impl Plane {
                     snapshot: snapshot.clone(),
                     by,
                 })])
+            }
+            AdminCommand::ReportSignal(signal) => {
+                signal.validate().map_err(PlaneRejection::InvalidArgument)?;
+                if let observe::Signal::StreamLag { stream, .. } = signal
+                    && self.streams.get(stream).is_none()
+                {
+                    return Err(PlaneRejection::InvalidArgument(format!(
+                        "unknown stream {stream}; create it with CREATE_STREAM"
+                    )));
+                }
+                Ok(vec![PlaneEvent::Admin(AdminEvent::SignalReported(
+                    signal.clone(),
+                ))])
             }
             AdminCommand::ReportComponent(report) => {
                 report.validate().map_err(PlaneRejection::InvalidArgument)?;
@@ -2350,7 +2419,10 @@ impl Decider for Plane {
         match event {
             PlaneEvent::Policy(e) => self.policy.evolve(e, meta),
             PlaneEvent::Artifacts(e) => self.artifacts.evolve(e, meta),
-            PlaneEvent::Jobs(e) => self.jobs.evolve(e, meta),
+            PlaneEvent::Jobs(e) => {
+                self.jobs.evolve(e, meta);
+                self.count_outcome(e, meta.at);
+            }
             PlaneEvent::Admin(e) => match e {
                 // A lockdown or the kill switch takes priority over every pending
                 // confirmation: those issued before it are void.
@@ -2408,6 +2480,7 @@ impl Decider for Plane {
                 AdminEvent::ComponentReported(report) => {
                     self.components.record(report, meta.at);
                 }
+                AdminEvent::SignalReported(signal) => self.observability.record(signal, meta.at),
                 AdminEvent::SigningKeyRegistered {
                     key_id,
                     principal,

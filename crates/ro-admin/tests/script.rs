@@ -480,3 +480,45 @@ fn readiness_go_no_go_holds_until_a_human_clears_it() {
     "#
     ));
 }
+
+#[test]
+fn observability_minimums_in_the_status() {
+    insta::assert_snapshot!(check(
+        r#"
+        @2026-03-02T14:30:00Z human:alice
+        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"alice","role":"admin"}}
+        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"monitor","role":"operator"}}
+        {"domain":"jobs","command":{"type":"DEFINE_JOB","definition":{"job_id":"report","version":1,"retry":{"max_attempts":2,"initial_interval_ms":1000,"max_interval_ms":1000,"jitter_bp":0}}}}
+        {"domain":"jobs","command":{"type":"DEFINE_JOB","definition":{"job_id":"train","version":1}}}
+        {"domain":"admin","command":{"type":"CREATE_STREAM","stream":"orders","partitions":4,"retention_hours":24}}
+        QUERY {"type":"OPS_STATUS"}
+        {"domain":"jobs","command":{"type":"REQUEST_RUN","job_id":"report","intent":"manual","partition":"p-1"}}
+        {"domain":"jobs","command":{"type":"REQUEST_RUN","job_id":"train","intent":"manual","partition":"p-1"}}
+        @2026-03-02T14:31:00Z service:monitor
+        {"domain":"jobs","command":{"type":"START_ATTEMPT","run_id":"run-0f204a49226875927f6c"}}
+        {"domain":"jobs","command":{"type":"COMPLETE_ATTEMPT","run_id":"run-0f204a49226875927f6c","outcome":"failed","error_code":"UPSTREAM_503","retryable":true}}
+        {"domain":"jobs","command":{"type":"START_ATTEMPT","run_id":"run-fe7e3f744064284bbd36"}}
+        {"domain":"jobs","command":{"type":"COMPLETE_ATTEMPT","run_id":"run-fe7e3f744064284bbd36","outcome":"failed","error_code":"OOM","retryable":false}}
+        @2026-03-02T14:32:00Z service:monitor
+        {"domain":"jobs","command":{"type":"START_ATTEMPT","run_id":"run-0f204a49226875927f6c"}}
+        {"domain":"jobs","command":{"type":"COMPLETE_ATTEMPT","run_id":"run-0f204a49226875927f6c","outcome":"succeeded"}}
+        {"domain":"admin","command":{"type":"REPORT_SIGNAL","signal":"ARTIFACT_STORE_ERRORS","store":"artifact-store","errors":3,"correlation":[{"run":"run-fe7e3f744064284bbd36"},{"train_run":"tr-42"},{"bundle":"b-7"}]}}
+        {"domain":"admin","command":{"type":"REPORT_SIGNAL","signal":"STREAM_LAG","stream":"orders","lag_events":1200}}
+        {"domain":"admin","command":{"type":"REPORT_SIGNAL","signal":"STREAM_LAG","stream":"fills","lag_events":5}}
+        {"domain":"admin","command":{"type":"REPORT_SIGNAL","signal":"STORAGE_PRESSURE","volume":"journal-disk","used_bytes":950,"capacity_bytes":1000}}
+        {"domain":"admin","command":{"type":"REPORT_SIGNAL","signal":"STORAGE_PRESSURE","volume":"journal-disk","used_bytes":1001,"capacity_bytes":1000}}
+        {"domain":"admin","command":{"type":"REPORT_SIGNAL","signal":"STORAGE_PRESSURE","volume":"journal-disk","used_bytes":0,"capacity_bytes":0}}
+        {"domain":"admin","command":{"type":"REPORT_SIGNAL","signal":"DISK_SMELL","volume":"journal-disk"}}
+        {"domain":"admin","command":{"type":"REPORT_SIGNAL","signal":"STREAM_LAG","stream":"orders","lag_events":1,"partition":3}}
+        QUERY {"type":"OPS_STATUS"}
+        @2026-03-02T14:33:00Z agent:bot
+        {"domain":"admin","command":{"type":"REPORT_SIGNAL","signal":"STREAM_LAG","stream":"orders","lag_events":0}}
+        @2026-03-02T14:33:00Z human:alice
+        {"domain":"admin","command":{"type":"EMERGENCY_LOCKDOWN"}}
+        @2026-03-02T14:34:00Z service:monitor
+        {"domain":"admin","command":{"type":"REPORT_SIGNAL","signal":"ARTIFACT_STORE_ERRORS","store":"artifact-store","errors":0}}
+        {"domain":"admin","command":{"type":"REPORT_SIGNAL","signal":"STORAGE_PRESSURE","volume":"journal-disk","used_bytes":500,"capacity_bytes":1000}}
+        QUERY {"type":"OPS_STATUS"}
+    "#
+    ));
+}

@@ -429,15 +429,19 @@ fn queries_answer_in_result_and_append_nothing() {
         r[3]
     );
     assert_eq!(r[3]["events"], serde_json::json!([]));
+    let quiet = serde_json::json!({"jobs": [], "artifact_store_errors": [], "stream_lag": [],
+        "storage_pressure": [], "warnings": []});
     assert_eq!(
         r[4]["result"],
         serde_json::json!({"state": "OK", "reason_codes": [],
-            "safety": {"safe_to_execute_orders": true, "safe_to_run_strategies": true}})
+            "safety": {"safe_to_execute_orders": true, "safe_to_run_strategies": true},
+            "observability": quiet})
     );
     assert_eq!(
         r[6]["result"],
         serde_json::json!({"state": "HALTED", "reason_codes": ["LOCKDOWN_ACTIVE"],
-            "safety": {"safe_to_execute_orders": false, "safe_to_run_strategies": false}})
+            "safety": {"safe_to_execute_orders": false, "safe_to_run_strategies": false},
+            "observability": quiet})
     );
     assert_eq!(
         r[7]["ok"], true,
@@ -676,6 +680,8 @@ fn demo_reports_and_schema_through_the_binary() {
         "SIGNATURE_REQUIRED",
         "SignatureVerified",
         "SIGNATURE_INVALID",
+        "STORAGE_PRESSURE_JOURNAL_DISK",
+        "\"failure_rate_bp\":5000",
     ] {
         assert!(text.contains(expected), "the demo shows no {expected}");
     }
