@@ -207,5 +207,51 @@ fn signed(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, mixed, replay, restore, signed);
+/// Verifying 64 signed commands that arrive together: one at a time against one batch
+/// verification (ed25519-dalek's `verify_batch`, which checks them all at once and says only
+/// whether all are valid; a failed batch must be verified one by one to find the culprit).
+fn batch_verification(c: &mut Criterion) {
+    use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+    use ro_admin::signing;
+    const N: usize = 64;
+    let keys: Vec<SigningKey> = (0..8u8)
+        .map(|i| SigningKey::from_bytes(&[i + 1; 32]))
+        .collect();
+    let t0 = 1_767_700_000i64;
+    let messages: Vec<Vec<u8>> = (0..N)
+        .map(|i| {
+            let digest = ro_core::Digest::of(format!("command {i}").as_bytes());
+            let at = Timestamp::from_unix_nanos(
+                i128::from(t0) * 1_000_000_000 + i128::try_from(i).unwrap(),
+            )
+            .unwrap();
+            signing::signing_message(&digest, at)
+        })
+        .collect();
+    let signatures: Vec<Signature> = messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| keys[i % keys.len()].sign(m))
+        .collect();
+    let verifying: Vec<VerifyingKey> = (0..N)
+        .map(|i| keys[i % keys.len()].verifying_key())
+        .collect();
+    let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+    let mut g = c.benchmark_group("signature_batch_64");
+    g.sample_size(20).measurement_time(Duration::from_secs(8));
+    g.throughput(Throughput::Elements(N as u64));
+    g.bench_function("one by one", |b| {
+        b.iter(|| {
+            for ((m, s), k) in messages.iter().zip(&signatures).zip(&verifying) {
+                black_box(k.verify_strict(m, s).unwrap());
+            }
+        })
+    });
+    g.bench_function("verify_batch", |b| {
+        b.iter(|| black_box(ed25519_dalek::verify_batch(&refs, &signatures, &verifying).unwrap()))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, mixed, replay, restore, signed, batch_verification);
 criterion_main!(benches);
