@@ -267,19 +267,14 @@ pub struct ObservabilityView {
     pub warnings: Vec<String>,
 }
 
-/// `part / whole` in basis points, rounded down or up.
-fn bp(part: u64, whole: u64, up: bool) -> Option<u32> {
+/// `part / whole` in basis points rounded up (a failure rate or a pressure is never
+/// understated); rounded down is `ro_core::ratio::basis_points`.
+fn bp_up(part: u64, whole: u64) -> Option<u32> {
     if whole == 0 {
         return None;
     }
     let scaled = u128::from(part).saturating_mul(10_000);
-    let whole = u128::from(whole);
-    let rate = if up {
-        scaled.div_ceil(whole)
-    } else {
-        scaled / whole
-    };
-    u32::try_from(rate).ok()
+    u32::try_from(scaled.div_ceil(u128::from(whole))).ok()
 }
 
 impl Observability {
@@ -367,8 +362,8 @@ impl Observability {
                     attempts_failed: o.failed,
                     attempts_timed_out: o.timed_out,
                     runs_failed: o.runs_failed,
-                    success_rate_bp: bp(o.succeeded, finished, false),
-                    failure_rate_bp: bp(o.failed, finished, true),
+                    success_rate_bp: ro_core::ratio::basis_points(o.succeeded, finished),
+                    failure_rate_bp: bp_up(o.failed, finished),
                     last_failure: o.last_failure.clone(),
                 }
             })
@@ -407,7 +402,7 @@ impl Observability {
             .storage
             .iter()
             .map(|(volume, r)| {
-                let pressure_bp = bp(r.value.0, r.value.1, true).unwrap_or(10_000);
+                let pressure_bp = bp_up(r.value.0, r.value.1).unwrap_or(10_000);
                 if pressure_bp >= STORAGE_PRESSURE_WARN_BP {
                     warnings.push(format!(
                         "STORAGE_PRESSURE_{}",

@@ -346,9 +346,7 @@ fn close(
             total_operations: total,
             signatures_verified: verified,
             signatures_failed: failed,
-            verification_rate_bp: (total > 0)
-                .then(|| u32::try_from(u128::from(verified) * 10_000 / u128::from(total)).ok())
-                .flatten(),
+            verification_rate_bp: ro_core::ratio::basis_points(verified, total),
             verification_status: if failed == 0 {
                 VerificationStatus::Pass
             } else {
