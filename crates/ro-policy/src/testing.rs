@@ -4,7 +4,10 @@
 use proptest::prelude::*;
 use ro_core::{Actor, ActorKind, Decider, InvariantViolation, testing::strategy};
 
-use crate::{Action, Policy, PolicyCommand, RoleName, SubjectId};
+use crate::{
+    Access, Action, ActionSet, Effect, Policy, PolicyCommand, PrincipalMatch, RoleName, Rule,
+    SubjectId,
+};
 
 /// Any action.
 pub fn action() -> impl Strategy<Value = Action> {
@@ -49,6 +52,85 @@ pub fn grant_command(n: u32) -> impl Strategy<Value = PolicyCommand> {
                     subject,
                 }
             }
+        })
+}
+
+/// Any set of actions (each action in or out with equal odds).
+pub fn action_set() -> impl Strategy<Value = ActionSet> {
+    proptest::collection::vec(any::<bool>(), Action::ALL.len()).prop_map(|bits| {
+        Action::ALL
+            .iter()
+            .zip(bits)
+            .filter(|(_, on)| *on)
+            .map(|(a, _)| *a)
+            .collect()
+    })
+}
+
+/// Resources for requests: some match the prefixes [`rule`] draws, some match none.
+pub fn resource() -> impl Strategy<Value = String> {
+    proptest::sample::select(&["env:prod/api", "env:staging", "artifact:runs/1", "clock"][..])
+        .prop_map(str::to_string)
+}
+
+/// A custom rule (`r-0` … `r-5`): either effect; any principal, one of `n` actors, a
+/// built-in role or a kind; one to three actions; an optional resource prefix.
+pub fn rule(n: u32) -> impl Strategy<Value = Rule> {
+    (
+        strategy::pooled_id::<crate::authz::RuleTag>("r", 6),
+        prop_oneof![Just(Effect::Permit), Just(Effect::Forbid)],
+        prop_oneof![
+            Just(PrincipalMatch::Any),
+            strategy::pooled_id("p", n).prop_map(PrincipalMatch::Actor),
+            builtin_role().prop_map(PrincipalMatch::Role),
+            strategy::actor_kind().prop_map(PrincipalMatch::Kind),
+        ],
+        proptest::collection::vec(action(), 1..4),
+        proptest::option::of(
+            proptest::sample::select(&["env:prod", "env:", "artifact:"][..])
+                .prop_map(str::to_string),
+        ),
+    )
+        .prop_map(|(id, effect, principal, actions, resource_prefix)| Rule {
+            id,
+            effect,
+            principal,
+            actions: actions.into_iter().collect(),
+            resource_prefix,
+        })
+}
+
+/// Everything authorization reads, built straight through [`Access`]'s methods: the
+/// built-in roles plus a user-defined role `custom` with random permissions, up to ten grants
+/// over `n` principals (global or scoped to a subject) and up to five rules.
+pub fn access(n: u32) -> impl Strategy<Value = Access> {
+    (
+        action_set(),
+        proptest::collection::vec(
+            (
+                strategy::pooled_id("p", n),
+                prop_oneof![
+                    4 => builtin_role(),
+                    1 => Just("custom").prop_filter_map("valid role", |r| RoleName::new(r).ok()),
+                ],
+                subject(),
+            ),
+            0..10,
+        ),
+        proptest::collection::vec(rule(n), 0..6),
+    )
+        .prop_map(|(custom, grants, rules)| {
+            let mut access = Access::with_builtin_roles();
+            if let Ok(role) = RoleName::new("custom") {
+                access.define_role(role, custom);
+            }
+            for (p, role, subject) in grants {
+                access.grant(p, role, subject);
+            }
+            for r in rules {
+                access.add_rule(r);
+            }
+            access
         })
 }
 

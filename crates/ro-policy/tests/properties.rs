@@ -12,73 +12,14 @@ use ro_core::{
     testing::{check_replay, strategy, t0},
 };
 use ro_policy::{
-    Access, ActionSet, DecisionReason, Effect, Policy, PolicyCommand, PrincipalMatch, Request,
-    Rule, RuleId, testing,
+    DecisionReason, Effect, Policy, PolicyCommand, PrincipalMatch, Request, RuleId, testing,
 };
-
-fn rule() -> impl Strategy<Value = Rule> {
-    (
-        strategy::pooled_id::<ro_policy::authz::RuleTag>("r", 6),
-        prop_oneof![Just(Effect::Permit), Just(Effect::Forbid)],
-        prop_oneof![
-            Just(PrincipalMatch::Any),
-            strategy::pooled_id("p", 4).prop_map(PrincipalMatch::Actor),
-            testing::builtin_role().prop_map(PrincipalMatch::Role),
-            strategy::actor_kind().prop_map(PrincipalMatch::Kind),
-        ],
-        proptest::collection::vec(testing::action(), 1..4),
-        proptest::option::of(prop_oneof![
-            Just("env:prod".to_string()),
-            Just("artifact:".to_string())
-        ]),
-    )
-        .prop_map(|(id, effect, principal, actions, resource_prefix)| Rule {
-            id,
-            effect,
-            principal,
-            actions: actions.into_iter().collect::<ActionSet>(),
-            resource_prefix,
-        })
-}
-
-/// Grants and rules, built straight into an `Access` (authorization is a pure function of it).
-fn access() -> impl Strategy<Value = Access> {
-    (
-        proptest::collection::vec(
-            (
-                strategy::pooled_id("p", 4),
-                testing::builtin_role(),
-                testing::subject(),
-            ),
-            0..10,
-        ),
-        proptest::collection::vec(rule(), 0..6),
-    )
-        .prop_map(|(grants, rules)| {
-            let mut access = Access::with_builtin_roles();
-            for (p, role, subject) in grants {
-                access.grant(p, role, subject);
-            }
-            for r in rules {
-                access.add_rule(r);
-            }
-            access
-        })
-}
-
-fn resource() -> impl Strategy<Value = String> {
-    prop_oneof![
-        Just("env:prod/api".to_string()),
-        Just("artifact:runs/1".to_string()),
-        Just("clock".to_string())
-    ]
-}
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
-    fn forbid_always_wins(access in access(), actor in testing::principal(4), action in testing::action(), res in resource(), subject in testing::subject()) {
+    fn forbid_always_wins(access in testing::access(4), actor in testing::principal(4), action in testing::action(), res in testing::resource(), subject in testing::subject()) {
         let req = Request { actor: &actor, action, resource: &res, subject: subject.as_ref() };
         let decision = access.authorize(&req);
         let forbidding: Vec<&RuleId> = access.rules().values().filter(|r| {
@@ -104,7 +45,7 @@ proptest! {
     }
 
     #[test]
-    fn an_agent_never_gets_a_human_only_action(access in access(), id in strategy::pooled_id("p", 4), action in testing::action(), res in resource()) {
+    fn an_agent_never_gets_a_human_only_action(access in testing::access(4), id in strategy::pooled_id("p", 4), action in testing::action(), res in testing::resource()) {
         for kind in [ActorKind::Agent, ActorKind::Service] {
             let actor = Actor { id: id.clone(), kind };
             let decision = access.authorize(&Request { actor: &actor, action, resource: &res, subject: None });
