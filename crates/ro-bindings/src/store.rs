@@ -211,22 +211,12 @@ impl Store {
                 .map_err(sql)?;
             let mut rows = stmt.query([]).map_err(sql)?;
             while let Some(row) = rows.next().map_err(sql)? {
-                let seq: i64 = row.get(0).map_err(sql)?;
-                let seq = u64::try_from(seq).unwrap_or(0);
-                let digest = |i: usize| -> Result<Digest, StoreError> {
-                    let bytes: Vec<u8> = row.get(i).map_err(sql)?;
-                    let bytes: [u8; 32] = bytes.try_into().map_err(|_| StoreError::Damaged {
-                        seq,
-                        message: "a stored digest is not 32 bytes".into(),
-                    })?;
-                    Ok(Digest::from_bytes(bytes))
-                };
-                let record = Record {
-                    seq,
-                    prev: digest(1)?,
-                    hash: digest(2)?,
-                    body: row.get(3).map_err(sql)?,
-                };
+                let record = decode_row(
+                    row.get(0).map_err(sql)?,
+                    row.get(1).map_err(sql)?,
+                    row.get(2).map_err(sql)?,
+                    row.get(3).map_err(sql)?,
+                )?;
                 journal.push_record(record).map_err(damaged)?;
             }
         }
@@ -395,6 +385,35 @@ fn write_records(
 }
 
 /// Wraps a SQLite error with the store's path.
+/// Turns one journal row (`seq`, `prev`, `hash`, `body` as SQLite holds them) into a
+/// [`Record`]: a negative seq or a digest that is not 32 bytes is [`StoreError::Damaged`]. The
+/// record is not yet checked against the chain: [`Journal::push_record`] does that (and the
+/// fuzz target `journal_rows` drives both).
+pub fn decode_row(
+    seq: i64,
+    prev: Vec<u8>,
+    hash: Vec<u8>,
+    body: Vec<u8>,
+) -> Result<Record, StoreError> {
+    let damaged = |seq: u64, message: &str| StoreError::Damaged {
+        seq,
+        message: message.into(),
+    };
+    let seq = u64::try_from(seq).map_err(|_| damaged(0, "a stored seq is negative"))?;
+    let digest = |bytes: Vec<u8>| -> Result<Digest, StoreError> {
+        let bytes: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| damaged(seq, "a stored digest is not 32 bytes"))?;
+        Ok(Digest::from_bytes(bytes))
+    };
+    Ok(Record {
+        seq,
+        prev: digest(prev)?,
+        hash: digest(hash)?,
+        body,
+    })
+}
+
 fn sql_error(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + Copy + '_ {
     move |source| StoreError::Sqlite {
         path: path.to_owned(),
