@@ -42,6 +42,8 @@ pub mod observe;
 pub mod registry;
 pub mod signing;
 pub mod streams;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;

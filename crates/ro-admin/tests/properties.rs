@@ -15,20 +15,14 @@
 use std::collections::BTreeSet;
 
 use proptest::prelude::*;
-use ro_admin::{AdminCommand, Plane, PlaneCommand, PlaneRejection, command_digest};
+use ro_admin::{AdminCommand, Plane, PlaneCommand, PlaneRejection, command_digest, testing};
 use ro_core::{
     Actor, ActorId, Context, ExecuteError, Journal, Kernel, Timestamp, testing::check_replay,
 };
 use ro_policy::Safety;
 use serde_json::json;
 
-const ACTORS: [(&str, bool); 5] = [
-    ("alice", true), // admin
-    ("olga", true),  // operator
-    ("ana", true),   // analyst
-    ("bot", false),  // agent operator
-    ("svc", false),  // service admin
-];
+const ACTORS: [(&str, ro_core::ActorKind, &str); 5] = testing::CAST;
 
 #[derive(Debug, Clone)]
 enum TokenChoice {
@@ -103,18 +97,15 @@ enum Step {
 }
 
 fn two_step_command(which: u8, confirmation_token: Option<String>) -> AdminCommand {
-    match which {
-        0 => AdminCommand::ReleaseLockdown { confirmation_token },
-        1 => AdminCommand::ProductionUnlock { confirmation_token },
-        2 => AdminCommand::ReleaseKillSwitch { confirmation_token },
-        3 => AdminCommand::PromoteCandidate { confirmation_token },
-        4 => AdminCommand::RollbackModel { confirmation_token },
-        _ => AdminCommand::ResetFailureStatus { confirmation_token },
+    let command = testing::two_step(which);
+    match confirmation_token {
+        Some(token) => command.with_confirmation_token(token),
+        None => command,
     }
 }
 
 const ROLES: [&str; 3] = ["admin", "operator", "analyst"];
-const MODELS: [&str; 2] = ["M-A-V1", "M-B-V2"];
+const MODELS: [&str; 2] = testing::MODELS;
 
 fn step() -> impl Strategy<Value = Step> {
     let who = 0..ACTORS.len();
@@ -143,38 +134,15 @@ fn step() -> impl Strategy<Value = Step> {
 }
 
 fn actor(i: usize) -> Actor {
-    let (id, human) = ACTORS[i];
-    let id = ActorId::new(id).unwrap();
-    match (human, i) {
-        (true, _) => Actor::human(id),
-        (false, 3) => Actor::agent(id),
-        (false, _) => Actor::service(id),
+    let (id, kind, _) = ACTORS[i];
+    Actor {
+        id: ActorId::new(id).unwrap(),
+        kind,
     }
 }
 
 fn command(value: serde_json::Value) -> PlaneCommand {
     serde_json::from_value(value).unwrap()
-}
-
-/// Runs a two-step command: the first step must ask for confirmation, the second succeed.
-fn confirmed(kernel: &mut Kernel<Plane>, command: PlaneCommand, ctx: &Context) {
-    let first = kernel.execute(&command, ctx);
-    assert!(
-        matches!(
-            first,
-            Err(ExecuteError::Rejected(PlaneRejection::ConfirmationRequired))
-        ),
-        "{first:?}"
-    );
-    let plane = kernel.state();
-    let token = plane.confirmation_token(
-        &command_digest(&command),
-        &ctx.actor.id,
-        plane.confirmations_issued(),
-    );
-    kernel
-        .execute(&command.with_confirmation_token(token), ctx)
-        .unwrap();
 }
 
 /// 96 seeded histories, plus `RO_SIM_SEEDS` more when set (`RO_SIM_SEEDS=5000 cargo test -p
@@ -200,18 +168,8 @@ proptest! {
 
     #[test]
     fn the_plane_keeps_its_promises(steps in proptest::collection::vec(step(), 1..120)) {
-        let mut kernel = Kernel::resume(Plane::with_confirmation_key([7; 32]), 0, Journal::new()).unwrap();
-        let mut at = Timestamp::parse_rfc3339("2026-01-05T14:30:00Z").unwrap();
-        let root = Context::new(at, actor(0));
-        for (to, role) in [("alice", "admin"), ("olga", "operator"), ("ana", "analyst"), ("bot", "operator"), ("svc", "admin")] {
-            kernel.execute(&grant(to, role), &root).unwrap();
-        }
-        let job = json!({"domain": "jobs", "command": {"type": "DEFINE_JOB", "definition": {"job_id": "report", "version": 1, "max_concurrent": 100}}});
-        kernel.execute(&command(job), &root).unwrap();
-        for version in ["M-A-V1", "M-B-V2"] {
-            kernel.execute(&command(json!({"domain": "artifacts", "command": {"type": "REGISTER_MODEL", "metadata": {"version": version}}})), &root).unwrap();
-        }
-        confirmed(&mut kernel, PlaneCommand::Admin(AdminCommand::ConfigureShadowWindow { cycles: 2 }), &root);
+        let mut kernel = testing::sample_plane();
+        let mut at = testing::start();
         // Tokens handed out, with the actor they were issued to; tokens accepted so far.
         // (Under four-eyes, `AnyIssued` plays the colleague who was handed a token.)
         let mut issued: Vec<(ActorId, String)> = Vec::new();

@@ -34,6 +34,8 @@ pub mod calendar;
 pub mod jobs;
 pub mod model;
 pub mod schedule;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use calendar::{CalendarName, Override, TradingCalendar};
 pub use jobs::{InputGate, Jobs, JobsCommand, JobsEvent, JobsRejection, OutcomeKind, TimeoutKind};
