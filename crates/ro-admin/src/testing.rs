@@ -212,6 +212,23 @@ pub fn sample_plane() -> Kernel<Plane> {
     kernel
 }
 
+/// Event histories the plane itself produced on top of [`sample_plane`] (whose own events are
+/// not included): commands from the cast a few minutes apart.
+pub fn events() -> impl Strategy<Value = Vec<PlaneEvent>> {
+    proptest::collection::vec((actor(), command(), 0i64..600), 0..32).prop_map(|steps| {
+        let mut kernel = sample_plane();
+        let mut at = start();
+        let commands: Vec<(Context, PlaneCommand)> = steps
+            .into_iter()
+            .map(|(actor, command, secs)| {
+                at = at.checked_add(time::Duration::seconds(secs)).unwrap_or(at);
+                (Context::new(at, actor), command)
+            })
+            .collect();
+        ro_core::testing::events_of(&mut kernel, commands)
+    })
+}
+
 /// The plane's invariants (every domain's, and the plane's own), for downstream suites.
 pub fn check_invariants(plane: &Plane) -> Result<(), InvariantViolation> {
     plane.check_invariants()

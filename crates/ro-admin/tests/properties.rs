@@ -461,3 +461,17 @@ fn plane_snapshots_restore_or_fall_back() {
         assert_eq!(replayed.state(), kernel.state());
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// The kit's event histories are histories the decider accepts: folded through a kernel
+    /// they keep every invariant and replay to the same state.
+    #[test]
+    fn kit_event_histories_replay(events in testing::events()) {
+        let scenario = ro_core::testing::given::<ro_admin::Plane>(events.clone());
+        prop_assert_eq!(scenario.kernel().head().seq, events.len() as u64);
+        prop_assert!(testing::check_invariants(scenario.kernel().state()).is_ok());
+        ro_core::testing::check_replay(scenario.kernel());
+    }
+}

@@ -71,6 +71,21 @@ pub fn derivation_command(n: u32) -> impl Strategy<Value = (ActorId, ArtifactCom
     ]
 }
 
+/// Event histories the artifact store itself produced from [`derivation_command`]s (by
+/// human authors, at [`ro_core::testing::t0`]).
+pub fn events(n: u32) -> impl Strategy<Value = Vec<crate::ArtifactEvent>> {
+    proptest::collection::vec(derivation_command(n), 0..24).prop_map(|commands| {
+        let mut kernel = ro_core::Kernel::<Artifacts>::new();
+        let at = ro_core::testing::t0();
+        ro_core::testing::events_of(
+            &mut kernel,
+            commands
+                .into_iter()
+                .map(|(id, c)| (ro_core::Context::new(at, ro_core::Actor::human(id)), c)),
+        )
+    })
+}
+
 /// The store's invariants, for downstream suites.
 pub fn check_invariants(store: &Artifacts) -> Result<(), InvariantViolation> {
     store.check_invariants()

@@ -137,6 +137,38 @@ pub fn commands(state: &Jobs, mv: &Move, now: Timestamp) -> Vec<JobsCommand> {
     command.into_iter().collect()
 }
 
+/// Event histories the jobs state itself produced: [`sample_setup`] then a list of [`moves`]
+/// played by a service from 2026-11-01T04:00:00Z (the setup's events included).
+pub fn events() -> impl Strategy<Value = Vec<crate::JobsEvent>> {
+    proptest::collection::vec(moves(), 0..40).prop_map(|moves| {
+        let mut kernel = ro_core::Kernel::<Jobs>::new();
+        let host = ro_core::ActorId::new("host").map(ro_core::Actor::service);
+        let start = Timestamp::parse_rfc3339("2026-11-01T04:00:00Z");
+        let (Ok(host), Ok(mut at)) = (host, start) else {
+            return Vec::new();
+        };
+        let mut events = ro_core::testing::events_of(
+            &mut kernel,
+            sample_setup()
+                .into_iter()
+                .map(|c| (ro_core::Context::new(at, host.clone()), c)),
+        );
+        for mv in &moves {
+            if let Move::Advance(secs) = mv {
+                at = at.checked_add(time::Duration::seconds(*secs)).unwrap_or(at);
+            }
+            let commands = commands(kernel.state(), mv, at);
+            events.extend(ro_core::testing::events_of(
+                &mut kernel,
+                commands
+                    .into_iter()
+                    .map(|c| (ro_core::Context::new(at, host.clone()), c)),
+            ));
+        }
+        events
+    })
+}
+
 /// The jobs state's invariants, for downstream suites.
 pub fn check_invariants(jobs: &Jobs) -> Result<(), InvariantViolation> {
     jobs.check_invariants()

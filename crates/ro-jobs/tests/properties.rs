@@ -96,3 +96,17 @@ fn the_sample_setup_is_complete() {
         assert!(kernel.state().job(&job.parse().unwrap()).is_some(), "{job}");
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// The kit's event histories are histories the decider accepts: folded through a kernel
+    /// they keep every invariant and replay to the same state.
+    #[test]
+    fn kit_event_histories_replay(events in testing::events()) {
+        let scenario = ro_core::testing::given::<ro_jobs::Jobs>(events.clone());
+        prop_assert_eq!(scenario.kernel().head().seq, events.len() as u64);
+        prop_assert!(testing::check_invariants(scenario.kernel().state()).is_ok());
+        ro_core::testing::check_replay(scenario.kernel());
+    }
+}

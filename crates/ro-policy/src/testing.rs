@@ -134,6 +134,24 @@ pub fn access(n: u32) -> impl Strategy<Value = Access> {
         })
 }
 
+/// Event histories the policy itself produced: grants and revocations over `n` principals
+/// by humans of the same pool at [`ro_core::testing::t0`] (the first grant bootstraps; refused
+/// ones leave their denial records).
+pub fn events(n: u32) -> impl Strategy<Value = Vec<crate::PolicyEvent>> {
+    proptest::collection::vec((strategy::pooled_id("p", n), grant_command(n)), 0..24).prop_map(
+        |commands| {
+            let mut kernel = ro_core::Kernel::<Policy>::new();
+            let at = ro_core::testing::t0();
+            ro_core::testing::events_of(
+                &mut kernel,
+                commands
+                    .into_iter()
+                    .map(|(id, c)| (ro_core::Context::new(at, Actor::human(id)), c)),
+            )
+        },
+    )
+}
+
 /// Whether `kind` may ever perform `action` (humans anything; others never a reducing one).
 pub fn kind_may(kind: ActorKind, action: Action) -> bool {
     kind == ActorKind::Human || action.safety() != crate::Safety::Reducing

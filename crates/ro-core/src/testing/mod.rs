@@ -7,6 +7,7 @@
 //! - [`bank`]: a small sample decider, used by the docs and benchmarks.
 //! - [`script`]: helpers for data-driven script tests (context lines, transcripts).
 //! - [`check_replay`]: replay equals incremental application, and two replays agree.
+//! - [`events_of`]: the events a decider produces for a list of commands (valid histories).
 //!
 //! Helpers panic with a message that names what differed, as test assertions do.
 #![allow(clippy::panic)] // test assertions: a failed expectation must fail the test loudly.
@@ -247,6 +248,29 @@ where
         panic!("state digests differ: incremental {a}, replays {b} and {c}");
     }
     a
+}
+
+/// Executes `commands` in turn on `kernel` (each with its own context; refused ones are
+/// skipped, leaving whatever refusal events the decider records) and returns the events
+/// appended: a history the decider itself produced, for [`given`], replay and upcasting tests.
+/// Each domain crate's kit wraps this in an `events` strategy.
+pub fn events_of<D: Decider>(
+    kernel: &mut Kernel<D>,
+    commands: impl IntoIterator<Item = (Context, D::Command)>,
+) -> Vec<D::Event> {
+    let from = kernel.head().seq;
+    for (ctx, command) in commands {
+        let _ = kernel.execute(&command, &ctx);
+    }
+    kernel
+        .journal()
+        .records_after(from)
+        .iter()
+        .map(|record| match record.decode::<D::Event>() {
+            Ok(envelope) => envelope.event,
+            Err(e) => panic!("the journal holds an undecodable record: {e}"),
+        })
+        .collect()
 }
 
 /// The code of a rejection, for table-driven tests.
