@@ -78,5 +78,96 @@ fn store(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, store);
+/// The bank-account workload of `benches/peers` (10 accounts × 20 commands) made durable in a
+/// SQLite journal laid out and written as ro's store does (WAL, `synchronous=FULL`, one row
+/// per record: seq, prev, hash, canonical body; `BEGIN IMMEDIATE`, head check, inserts,
+/// `COMMIT`). The store itself holds the plane only, so the bank's journal is written here with
+/// the same statements. The peer side is `benches/sqlite-es-peer` (cqrs-es on sqlite-es, its
+/// own workspace because sqlx links another SQLite); `benches/sqlite-compare.sh` runs both.
+fn bank_durable(c: &mut Criterion) {
+    use ro_core::testing::bank::{AccountId, Bank, BankCommand};
+    use ro_core::{Context, Kernel, testing::human};
+    let cmds: Vec<BankCommand> = (0..20)
+        .flat_map(|round| {
+            (0..10).map(move |i| {
+                let account = AccountId::new(format!("acc-{i}")).unwrap();
+                match round {
+                    0 => BankCommand::OpenAccount { account },
+                    r if r % 2 == 1 => BankCommand::Deposit {
+                        account,
+                        amount_micros: 100,
+                    },
+                    _ => BankCommand::Withdraw {
+                        account,
+                        amount_micros: 50,
+                    },
+                }
+            })
+        })
+        .collect();
+    let connect = |path: &PathBuf| {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+        conn.pragma_update(None, "synchronous", "FULL").unwrap();
+        conn.execute_batch(
+            "CREATE TABLE journal (seq INTEGER PRIMARY KEY, prev BLOB NOT NULL,
+                                   hash BLOB NOT NULL, body BLOB NOT NULL) STRICT;",
+        )
+        .unwrap();
+        conn
+    };
+    let write = |conn: &rusqlite::Connection, durable: u64, records: &[ro_core::Record]| {
+        conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let head: i64 = conn
+            .query_row("SELECT coalesce(max(seq), 0) FROM journal", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(head as u64, durable);
+        let mut stmt = conn
+            .prepare_cached("INSERT INTO journal (seq, prev, hash, body) VALUES (?1, ?2, ?3, ?4)")
+            .unwrap();
+        for r in records {
+            stmt.execute(rusqlite::params![
+                r.seq as i64,
+                &r.prev.as_bytes()[..],
+                &r.hash.as_bytes()[..],
+                &r.body
+            ])
+            .unwrap();
+        }
+        drop(stmt);
+        conn.execute_batch("COMMIT").unwrap();
+    };
+    let ctx = Context::new(at(), human("teller"));
+    let mut g = c.benchmark_group("bank_durable_200");
+    g.sample_size(10);
+    for group_commit in [false, true] {
+        let name = if group_commit {
+            "ro (group commit)"
+        } else {
+            "ro (commit per command)"
+        };
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let path = fresh("bank.db");
+                let conn = connect(&path);
+                let mut kernel: Kernel<Bank> = Kernel::new();
+                let mut durable = 0;
+                for cmd in &cmds {
+                    kernel.execute(cmd, &ctx).unwrap();
+                    if !group_commit {
+                        write(&conn, durable, kernel.journal().records_after(durable));
+                        durable = kernel.head().seq;
+                    }
+                }
+                write(&conn, durable, kernel.journal().records_after(durable));
+                assert_eq!(kernel.head().seq, 200);
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, store, bank_durable);
 criterion_main!(benches);

@@ -72,24 +72,85 @@ pub fn execute_line(
     default_actor: Option<&ActorId>,
     now: Timestamp,
 ) -> (bool, Value) {
+    match run_line(kernel, line, default_actor, now) {
+        (ok, Answer::Json(value)) => (ok, value),
+        (ok, Answer::Accepted { before, result }) => (
+            ok,
+            json!({ "ok": true, "seq": kernel.head().seq, "events": events_after(kernel, before), "result": result }),
+        ),
+    }
+}
+
+/// [`execute_line`]'s response as one line of text, as `apply` prints it. An accepted
+/// command's events are written as their export lines (the canonical envelope with `hash` and
+/// `prev`), spliced from the stored bodies rather than parsed and re-encoded.
+pub fn execute_line_text(
+    kernel: &mut Kernel<ro_admin::Plane>,
+    line: &str,
+    default_actor: Option<&ActorId>,
+    now: Timestamp,
+) -> (bool, String) {
+    match run_line(kernel, line, default_actor, now) {
+        (ok, Answer::Json(value)) => (ok, value.to_string()),
+        (ok, Answer::Accepted { before, result }) => {
+            let mut out: Vec<u8> = Vec::with_capacity(1024);
+            out.extend_from_slice(b"{\"events\":[");
+            for (i, record) in kernel.journal().records_after(before).iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                if record.write_export_line(&mut out).is_err() {
+                    // Not reachable for records the kernel wrote; answer the slow way.
+                    let value = json!({ "ok": true, "seq": kernel.head().seq,
+                                        "events": events_after(kernel, before), "result": result });
+                    return (ok, value.to_string());
+                }
+            }
+            out.extend_from_slice(b"],\"ok\":true,\"result\":");
+            if serde_json::to_writer(&mut out, &result).is_err() {
+                out.extend_from_slice(b"null");
+            }
+            out.extend_from_slice(format!(",\"seq\":{}}}", kernel.head().seq).as_bytes());
+            // Every piece is UTF-8 (JSON text); a failure here would be a bug, answered as text
+            // all the same.
+            let text = String::from_utf8(out)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+            (ok, text)
+        }
+    }
+}
+
+/// How a line was answered: a JSON document, or an accepted command whose response is built
+/// from the journal by the caller.
+enum Answer {
+    Json(Value),
+    Accepted { before: u64, result: Value },
+}
+
+fn run_line(
+    kernel: &mut Kernel<ro_admin::Plane>,
+    line: &str,
+    default_actor: Option<&ActorId>,
+    now: Timestamp,
+) -> (bool, Answer) {
     let decoded = match protocol::decode(line, default_actor, now) {
         Ok(d) => d,
-        Err(e) => return (false, protocol_error(&e)),
+        Err(e) => return (false, Answer::Json(protocol_error(&e))),
     };
     let command = match decoded.request {
         Request::Command(command) => command,
-        Request::Query(query) => return answer(kernel, &query, &decoded.ctx),
+        Request::Query(query) => {
+            let (ok, value) = answer(kernel, &query, &decoded.ctx);
+            return (ok, Answer::Json(value));
+        }
     };
     let before = kernel.head().seq;
     let outcome = kernel.execute(&command, &decoded.ctx);
-    let appended = events_after(kernel, before);
-    match outcome {
+    let (ok, value) = match outcome {
         Ok(envelopes) => {
             let result = ro_admin::command_result(envelopes.iter().map(|e| &e.event));
-            (
-                true,
-                json!({ "ok": true, "seq": kernel.head().seq, "events": appended, "result": result }),
-            )
+            let result = serde_json::to_value(result).unwrap_or(Value::Null);
+            return (true, Answer::Accepted { before, result });
         }
         Err(ExecuteError::Rejected(PlaneRejection::ConfirmationRequired)) => {
             let plane = kernel.state();
@@ -114,7 +175,8 @@ pub fn execute_line(
                 ),
             )
         }
-    }
+    };
+    (ok, Answer::Json(value))
 }
 
 /// Answers a query from the state: nothing is appended.
@@ -263,13 +325,13 @@ pub fn apply<R: Read, W: Write>(
         if text.trim().is_empty() {
             continue;
         }
-        let (ok, response) = execute_line(store.kernel_mut(), text, default_actor, clock());
+        let (ok, response) = execute_line_text(store.kernel_mut(), text, default_actor, clock());
         if ok {
             tally.accepted += 1;
         } else {
             tally.refused += 1;
         }
-        held.push(response.to_string());
+        held.push(response);
         if held.len() >= MAX_BATCH || !input.buffer().contains(&b'\n') {
             flush(store, &mut held, output)?;
         }

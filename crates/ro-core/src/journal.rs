@@ -91,14 +91,54 @@ impl Record {
 
     /// The record as one line of the JSON-lines export (canonical JSON, no newline).
     pub fn to_export_line(&self) -> Result<String, CanonicalError> {
-        let mut value = canonical::parse_canonical(&self.body)?;
-        let Value::Object(map) = &mut value else {
-            return Err(CanonicalError::NotCanonical);
-        };
-        map.insert("hash".into(), Value::String(self.hash.to_string()));
-        map.insert("prev".into(), Value::String(self.prev.to_string()));
-        let bytes = canonical::value_to_canonical_vec(&value)?;
-        String::from_utf8(bytes).map_err(|e| CanonicalError::Syntax(e.to_string()))
+        let mut out = Vec::with_capacity(self.body.len() + 160);
+        self.write_export_line(&mut out)?;
+        String::from_utf8(out).map_err(|e| CanonicalError::Syntax(e.to_string()))
+    }
+
+    /// Appends [`Record::to_export_line`]'s bytes to `out`. The body is canonical already, so
+    /// `hash` and `prev` are spliced in at their sorted places without re-encoding it; a body
+    /// whose top-level keys are escaped or not ASCII (where byte order and the canonical
+    /// UTF-16 order could differ) takes the general path: parse, insert, re-encode.
+    pub fn write_export_line(&self, out: &mut Vec<u8>) -> Result<(), CanonicalError> {
+        match top_level_members(&self.body) {
+            Some(members) => {
+                let hash = format!("\"hash\":\"{}\"", self.hash);
+                let prev = format!("\"prev\":\"{}\"", self.prev);
+                let extra: [(&[u8], &[u8]); 2] =
+                    [(b"hash", hash.as_bytes()), (b"prev", prev.as_bytes())];
+                let mut extra = extra.into_iter().peekable();
+                out.push(b'{');
+                let mut first = true;
+                let mut push = |out: &mut Vec<u8>, member: &[u8]| {
+                    if !first {
+                        out.push(b',');
+                    }
+                    first = false;
+                    out.extend_from_slice(member);
+                };
+                for (key, member) in members {
+                    while let Some((_, m)) = extra.next_if(|(k, _)| *k < key) {
+                        push(out, m);
+                    }
+                    push(out, member);
+                }
+                for (_, m) in extra {
+                    push(out, m);
+                }
+                out.push(b'}');
+                Ok(())
+            }
+            None => {
+                let mut value = canonical::parse_canonical(&self.body)?;
+                let Value::Object(map) = &mut value else {
+                    return Err(CanonicalError::NotCanonical);
+                };
+                map.insert("hash".into(), Value::String(self.hash.to_string()));
+                map.insert("prev".into(), Value::String(self.prev.to_string()));
+                canonical::write_value(&value, out)
+            }
+        }
     }
 
     /// Parses one exported line back into a record (checking canonical form, not the chain).
@@ -128,6 +168,74 @@ impl Record {
             body,
         })
     }
+}
+
+/// The top-level members of a compact JSON object (`{"k":v,...}` with no whitespace, as
+/// canonical bodies are): each key's bytes and the member's text (`"k":v`). `None` unless
+/// every key is plain ASCII without escapes and none is `hash` or `prev`, or when the text is
+/// not such an object; the caller then takes the general path.
+fn top_level_members(body: &[u8]) -> Option<Vec<(&[u8], &[u8])>> {
+    let inner = body.strip_prefix(b"{")?.strip_suffix(b"}")?;
+    let mut members = Vec::with_capacity(8);
+    let mut i = 0;
+    while i < inner.len() {
+        let start = i;
+        // The key: a string without escapes or non-ASCII bytes.
+        if inner.get(i) != Some(&b'"') {
+            return None;
+        }
+        i += 1;
+        let key_start = i;
+        loop {
+            match inner.get(i)? {
+                b'"' => break,
+                b'\\' => return None,
+                b if *b >= 0x80 => return None,
+                _ => i += 1,
+            }
+        }
+        let key = inner.get(key_start..i)?;
+        if key == b"hash" || key == b"prev" {
+            return None;
+        }
+        i += 1;
+        if inner.get(i) != Some(&b':') {
+            return None;
+        }
+        i += 1;
+        // The value: up to the next comma outside strings, arrays and objects.
+        let mut depth = 0usize;
+        let mut in_string = false;
+        while let Some(&b) = inner.get(i) {
+            if in_string {
+                match b {
+                    b'\\' => i += 1,
+                    b'"' => in_string = false,
+                    _ => {}
+                }
+            } else {
+                match b {
+                    b'"' => in_string = true,
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => depth = depth.checked_sub(1)?,
+                    b',' if depth == 0 => break,
+                    _ => {}
+                }
+            }
+            i += 1;
+        }
+        if in_string || depth != 0 {
+            return None;
+        }
+        members.push((key, inner.get(start..i)?));
+        // Skip the comma.
+        i += 1;
+    }
+    // A trailing comma (`{"a":1,}`) is not canonical.
+    if inner.last() == Some(&b',') {
+        return None;
+    }
+    Some(members)
 }
 
 /// Why a record could not be decoded.

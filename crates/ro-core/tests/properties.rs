@@ -247,3 +247,31 @@ fn direct_serializer_refuses_what_has_no_canonical_form() {
         r#"{"a":{"b":[2,3],"y":"é"},"z":1}"#
     );
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// The export line splices `hash` and `prev` into the canonical body without re-encoding
+    /// it; it must equal the reference path (parse, insert, re-encode) for any object body,
+    /// including keys that sort around `hash` and `prev`, escaped and non-ASCII keys, and
+    /// bodies that already name `hash` or `prev` (the general path replaces them).
+    #[test]
+    fn export_lines_splice_exactly(
+        mut map in proptest::collection::btree_map(
+            "(hash|prev|h|ha|hasi|has|i|p|pr|prex|q|z|A|_|\u{e9}|\u{1f600}|a\\\\b|\"[a-z]{0,3})",
+            json_value(), 0..8),
+        prev in strategy::digest(),
+        hash in strategy::digest(),
+    ) {
+        use serde_json::Value;
+        let body_value = Value::Object(std::mem::take(&mut map).into_iter().collect());
+        let body = ro_core::canonical::value_to_canonical_vec(&body_value).unwrap();
+        let record = ro_core::Record { seq: 1, prev, hash, body };
+        let mut reference = body_value;
+        let Value::Object(m) = &mut reference else { unreachable!() };
+        m.insert("hash".into(), Value::String(hash.to_string()));
+        m.insert("prev".into(), Value::String(prev.to_string()));
+        let reference = String::from_utf8(ro_core::canonical::value_to_canonical_vec(&reference).unwrap()).unwrap();
+        prop_assert_eq!(record.to_export_line().unwrap(), reference);
+    }
+}
