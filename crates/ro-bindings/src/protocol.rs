@@ -6,6 +6,8 @@
 //! field belongs to the command. The domain is found from the type; unknown fields, wrong types
 //! and out-of-range values are refused with a [`ProtocolError`] naming the problem.
 
+use std::collections::BTreeMap;
+
 use ro_admin::{PlaneCommand, PlaneQuery, command_digest};
 use ro_core::{Actor, ActorId, Context, CorrelationId, Reason, Timestamp};
 use serde_json::{Map, Value, json};
@@ -313,14 +315,32 @@ fn decode_in(domain: usize, body: &Value) -> Result<PlaneCommand, serde_json::Er
 /// Each domain is probed with `{"type": ty}` alone, which is cheap: a domain that does not
 /// know the type answers "unknown variant"; the first that answers anything else (success or
 /// a missing field) owns it, and the whole body is decoded once, with its error as the answer.
-fn command_of(ty: &str, body: Value) -> Result<PlaneCommand, ProtocolError> {
+/// The domain of a command type, found by probing each domain's enum with `{"type": ty}`
+/// (only "unknown variant `TYPE`" moves on). Types found are remembered: they are bounded by
+/// the command types that exist, while unknown types, which input could invent without end,
+/// are probed every time.
+fn domain_of(ty: &str) -> Option<usize> {
+    static FOUND: std::sync::Mutex<BTreeMap<String, usize>> =
+        std::sync::Mutex::new(BTreeMap::new());
+    if let Ok(found) = FOUND.lock()
+        && let Some(domain) = found.get(ty)
+    {
+        return Some(*domain);
+    }
     let not_here = format!("unknown variant `{ty}`");
     let probe = json!({ "type": ty });
     let domain = (0..DOMAINS.len()).find(|&d| match decode_in(d, &probe) {
         Ok(_) => true,
         Err(e) => !e.to_string().starts_with(&not_here),
-    });
-    let Some(domain) = domain else {
+    })?;
+    if let Ok(mut found) = FOUND.lock() {
+        found.insert(ty.to_owned(), domain);
+    }
+    Some(domain)
+}
+
+fn command_of(ty: &str, body: Value) -> Result<PlaneCommand, ProtocolError> {
+    let Some(domain) = domain_of(ty) else {
         return Err(ProtocolError::UnknownType(ty.to_owned()));
     };
     decode_in(domain, &body).map_err(|e| ProtocolError::Command {
