@@ -567,13 +567,12 @@ fn check_record(head: &Head, record: &Record) -> Result<Timestamp, VerifyError> 
     if chain_hash(&record.prev, &record.body) != record.hash {
         return fail(Problem::HashMismatch);
     }
-    // One parse: canonical form is checked on the parsed value, and the envelope shape read
-    // from it.
-    let value = match canonical::parse_canonical(&record.body) {
-        Ok(value) => value,
-        Err(e) => return fail(Problem::Body(e.to_string())),
-    };
-    let header = match BodyShape::deserialize(&value) {
+    // Canonical form is checked in one streaming pass (no value built); the envelope's shape
+    // is then read straight from the bytes, skipping the event.
+    if let Err(e) = canonical::check_canonical(&record.body) {
+        return fail(Problem::Body(e.to_string()));
+    }
+    let header = match serde_json::from_slice::<BodyShape>(&record.body) {
         Ok(header) => header,
         Err(e) => return fail(Problem::Body(e.to_string())),
     };

@@ -11,6 +11,7 @@
 //!   exponents and larger magnitudes are refused: ro holds no floating point, and a larger
 //!   integer would not survive a verifier that parses numbers as IEEE doubles.
 
+mod check;
 mod ser;
 
 pub(crate) use ser::write_u64;
@@ -183,6 +184,21 @@ fn utf16_cmp(a: &str, b: &str) -> Ordering {
 /// Catches everything a re-encoding would change: whitespace, key order, duplicate keys,
 /// escapes, number spellings.
 pub fn parse_canonical(bytes: &[u8]) -> Result<Value, CanonicalError> {
+    parse_canonical_slow(bytes)
+}
+
+/// Checks that `bytes` are canonical JSON without building a value (one streaming pass).
+/// Accepts exactly what [`parse_canonical`] accepts; on refusal, the error is the one
+/// `parse_canonical` gives.
+pub fn check_canonical(bytes: &[u8]) -> Result<(), CanonicalError> {
+    if check::is_canonical(bytes) {
+        return Ok(());
+    }
+    // The slow path names the problem (and would accept what the fast one wrongly refused).
+    parse_canonical_slow(bytes).map(drop)
+}
+
+fn parse_canonical_slow(bytes: &[u8]) -> Result<Value, CanonicalError> {
     let value: Value =
         serde_json::from_slice(bytes).map_err(|e| CanonicalError::Syntax(e.to_string()))?;
     let mut again = Vec::with_capacity(bytes.len());
