@@ -137,7 +137,9 @@ fn derivations_supersede_invalidate_and_hand_off() {
         let rec = record(id, author, value, tier, lock, deps);
         let mut v: serde_json::Value = serde_json::from_str(&rec).unwrap();
         v["type"] = "RECORD_DERIVATION".into();
-        v.to_string()
+        // Sorted keys whatever serde_json's features (its map keeps insertion order when a
+        // crate in the build enables `preserve_order`).
+        String::from_utf8(ro_core::canonical::value_to_canonical_vec(&v).unwrap()).unwrap()
     };
     let script = format!(
         r#"

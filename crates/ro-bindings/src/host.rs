@@ -91,7 +91,7 @@ pub fn execute_line_text(
     now: Timestamp,
 ) -> (bool, String) {
     match run_line(kernel, line, default_actor, now) {
-        (ok, Answer::Json(value)) => (ok, value.to_string()),
+        (ok, Answer::Json(value)) => (ok, response_text(&value)),
         (ok, Answer::Accepted { before, result }) => {
             let mut out: Vec<u8> = Vec::with_capacity(1024);
             out.extend_from_slice(b"{\"events\":[");
@@ -103,12 +103,18 @@ pub fn execute_line_text(
                     // Not reachable for records the kernel wrote; answer the slow way.
                     let value = json!({ "ok": true, "seq": kernel.head().seq,
                                         "events": events_after(kernel, before), "result": result });
-                    return (ok, value.to_string());
+                    return (ok, response_text(&value));
                 }
             }
             out.extend_from_slice(b"],\"ok\":true,\"result\":");
-            if serde_json::to_writer(&mut out, &result).is_err() {
-                out.extend_from_slice(b"null");
+            let mut result_bytes = Vec::new();
+            match ro_core::canonical::write_value(&result, &mut result_bytes) {
+                Ok(()) => out.extend_from_slice(&result_bytes),
+                Err(_) => {
+                    if serde_json::to_writer(&mut out, &result).is_err() {
+                        out.extend_from_slice(b"null");
+                    }
+                }
             }
             out.extend_from_slice(format!(",\"seq\":{}}}", kernel.head().seq).as_bytes());
             // Every piece is UTF-8 (JSON text); a failure here would be a bug, answered as text
@@ -118,6 +124,17 @@ pub fn execute_line_text(
             (ok, text)
         }
     }
+}
+
+/// A response as one line of canonical JSON (keys sorted), so its bytes never depend on
+/// serde_json's map order (insertion order when any crate in a build enables its
+/// `preserve_order` feature); serde_json's own writer for what canonical JSON cannot hold
+/// (floats, integers beyond 2^53 − 1), which responses do not contain.
+pub fn response_text(value: &Value) -> String {
+    ro_core::canonical::value_to_canonical_vec(value)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .unwrap_or_else(|| value.to_string())
 }
 
 /// How a line was answered: a JSON document, or an accepted command whose response is built
@@ -299,16 +316,13 @@ pub fn apply<R: Read, W: Write>(
                 return Err(e.into());
             }
             tally.refused += 1;
-            held.push(
-                protocol::error_response(
-                    "LINE_TOO_LONG",
-                    &format!(
-                        "the line is longer than {MAX_LINE_BYTES} bytes; send one command per line"
-                    ),
-                    json!({ "max_bytes": MAX_LINE_BYTES }),
-                )
-                .to_string(),
-            );
+            held.push(response_text(&protocol::error_response(
+                "LINE_TOO_LONG",
+                &format!(
+                    "the line is longer than {MAX_LINE_BYTES} bytes; send one command per line"
+                ),
+                json!({ "max_bytes": MAX_LINE_BYTES }),
+            )));
             continue;
         }
         line.clear();

@@ -266,7 +266,22 @@ pub fn contracts() -> Value {
 
 /// The contract document as `ro schema` prints it (pretty, with a final newline).
 pub fn contracts_text() -> String {
-    let mut text = serde_json::to_string_pretty(&contracts()).unwrap_or_default();
+    let mut text = serde_json::to_string_pretty(&sorted(contracts())).unwrap_or_default();
     text.push('\n');
     text
+}
+
+/// `value` with every object's keys in sorted order, so the printed document does not depend
+/// on serde_json's map order (insertion order when a crate in the build enables its
+/// `preserve_order` feature).
+fn sorted(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
+        other => other,
+    }
 }

@@ -179,7 +179,7 @@ proptest! {
             let (ok, text) = host::execute_line_text(store.kernel_mut(), &line, None, when);
             let (ref_ok, ref_response) = host::execute_line(&mut reference, &line, None, when);
             prop_assert_eq!(ok, ref_ok);
-            prop_assert_eq!(&text, &ref_response.to_string(), "the store-backed plane answered {} differently", line);
+            prop_assert_eq!(&text, &host::response_text(&ref_response), "the store-backed plane answered {} differently", line);
             let response: Value = serde_json::from_str(&text).unwrap();
             if head_before.at.is_some_and(|head_at| when < head_at) {
                 // Commands are refused; queries may be answered; nothing is appended either way.

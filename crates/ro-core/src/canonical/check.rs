@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::cmp::Ordering;
 
-use super::{RESERVED_KEY, utf16_cmp};
+use super::{RESERVED_KEY, ser::key_cmp};
 
 /// serde_json refuses nesting at this depth; so does the check, so both agree.
 const MAX_DEPTH: usize = 128;
@@ -67,7 +67,7 @@ impl<'a> Checker<'a> {
                 return None;
             }
             if let Some(previous) = &previous
-                && utf16_cmp(previous, &key) != Ordering::Less
+                && key_cmp(previous, &key) != Ordering::Less
             {
                 return None;
             }

@@ -104,11 +104,13 @@ pub fn write_value(value: &Value, out: &mut Vec<u8>) -> Result<(), CanonicalErro
             out.push(b']');
         }
         Value::Object(map) => {
-            // serde_json's map keeps keys in byte order; RFC 8785 wants UTF-16 order. The two
-            // differ only for keys with characters above U+FFFF versus U+E000..=U+FFFF.
+            // RFC 8785 wants keys in UTF-16 order. serde_json's map is in byte order (which
+            // differs only for keys above U+FFFF versus U+E000..=U+FFFF) or, when any crate in
+            // the build enables its `preserve_order` feature, in insertion order: sort unless
+            // already sorted, so the bytes never depend on serde_json's features.
             let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            if entries.iter().any(|(k, _)| !k.is_ascii()) {
-                entries.sort_by(|a, b| utf16_cmp(a.0, b.0));
+            if !entries.is_sorted_by(|a, b| ser::key_cmp(a.0, b.0) == Ordering::Less) {
+                entries.sort_by(|a, b| ser::key_cmp(a.0, b.0));
             }
             out.push(b'{');
             for (i, (key, item)) in entries.into_iter().enumerate() {
@@ -173,10 +175,6 @@ pub fn write_string(s: &str, out: &mut Vec<u8>) {
     }
     out.extend_from_slice(bytes.get(start..).unwrap_or_default());
     out.push(b'"');
-}
-
-fn utf16_cmp(a: &str, b: &str) -> Ordering {
-    a.encode_utf16().cmp(b.encode_utf16())
 }
 
 /// Parses `bytes` as JSON and checks that they are already canonical; returns the value.

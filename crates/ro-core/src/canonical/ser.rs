@@ -78,7 +78,7 @@ impl Key {
     }
 }
 
-fn key_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+pub(crate) fn key_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     if a.is_ascii() && b.is_ascii() {
         a.cmp(b)
     } else {
