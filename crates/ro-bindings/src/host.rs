@@ -107,15 +107,7 @@ pub fn execute_line_text(
                 }
             }
             out.extend_from_slice(b"],\"ok\":true,\"result\":");
-            let mut result_bytes = Vec::new();
-            match ro_core::canonical::write_value(&result, &mut result_bytes) {
-                Ok(()) => out.extend_from_slice(&result_bytes),
-                Err(_) => {
-                    if serde_json::to_writer(&mut out, &result).is_err() {
-                        out.extend_from_slice(b"null");
-                    }
-                }
-            }
+            out.extend_from_slice(response_text(&result).as_bytes());
             out.extend_from_slice(format!(",\"seq\":{}}}", kernel.head().seq).as_bytes());
             // Every piece is UTF-8 (JSON text); a failure here would be a bug, answered as text
             // all the same.

@@ -68,10 +68,7 @@ fn job(j: u8) -> Option<crate::JobId> {
 }
 
 fn nth<T: Clone>(items: &[T], n: u8) -> Option<T> {
-    let len = items.len();
-    (len > 0)
-        .then(|| items.get(usize::from(n) % len).cloned())
-        .flatten()
+    items.get(usize::from(n).checked_rem(items.len())?).cloned()
 }
 
 /// The commands `mv` stands for in `state` at `now` (none when it has nothing to act on, e.g.
