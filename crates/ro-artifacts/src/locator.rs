@@ -2,6 +2,7 @@
 
 use std::{collections::BTreeMap, fmt};
 
+use ro_core::SharedStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The longest locator accepted, in bytes.
@@ -14,7 +15,7 @@ pub const MAX_LOCATOR_LEN: usize = 1024;
     Clone, PartialEq, Eq, PartialOrd, Ord, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
 )]
 #[rkyv(derive(Debug, PartialEq, Eq, PartialOrd, Ord))]
-pub struct Locator(String);
+pub struct Locator(SharedStr);
 
 /// Why a locator or template was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -43,8 +44,8 @@ pub enum LocatorError {
 
 impl Locator {
     /// Validates and wraps `text`.
-    pub fn new(text: impl Into<String>) -> Result<Self, LocatorError> {
-        let text = text.into();
+    pub fn new(text: impl AsRef<str>) -> Result<Self, LocatorError> {
+        let text = text.as_ref();
         let bad = |why| Err(LocatorError::Invalid(text.chars().take(80).collect(), why));
         if text.is_empty() {
             return bad("is empty");
@@ -68,7 +69,7 @@ impl Locator {
         {
             return bad("has an empty, . or .. segment");
         }
-        Ok(Locator(text))
+        Ok(Locator(SharedStr::from(text)))
     }
 
     /// The text.
@@ -105,7 +106,17 @@ impl Serialize for Locator {
 
 impl<'de> Deserialize<'de> for Locator {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Locator::new(String::deserialize(deserializer)?).map_err(serde::de::Error::custom)
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Locator;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a locator (a string)")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Locator, E> {
+                Locator::new(v).map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_str(Visitor)
     }
 }
 

@@ -123,12 +123,31 @@ pub(crate) fn hex_digit(n: u8) -> u8 {
     }
 }
 
+impl Digest {
+    /// `blake3:` and the 64 hex digits, on the stack.
+    fn spelled(&self) -> [u8; 71] {
+        let mut buf = [0u8; 71];
+        let (prefix, hex) = buf.split_at_mut(PREFIX.len());
+        prefix.copy_from_slice(PREFIX.as_bytes());
+        for (pair, b) in hex.chunks_exact_mut(2).zip(self.0) {
+            if let [hi, lo] = pair {
+                *hi = hex_digit(b >> 4);
+                *lo = hex_digit(b & 0x0f);
+            }
+        }
+        buf
+    }
+
+    fn with_spelling<T>(&self, f: impl FnOnce(&str) -> T) -> T {
+        let buf = self.spelled();
+        // The prefix and hex digits are ASCII.
+        f(std::str::from_utf8(&buf).unwrap_or_default())
+    }
+}
+
 impl fmt::Display for Digest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut s = String::with_capacity(PREFIX.len() + 64);
-        s.push_str(PREFIX);
-        self.write_hex(&mut s);
-        f.write_str(&s)
+        self.with_spelling(|s| f.write_str(s))
     }
 }
 
@@ -148,7 +167,7 @@ impl std::str::FromStr for Digest {
 
 impl Serialize for Digest {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+        self.with_spelling(|s| serializer.serialize_str(s))
     }
 }
 

@@ -4,6 +4,8 @@ use std::{cmp::Ordering, fmt, hash, marker::PhantomData};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::SharedStr;
+
 /// The longest identifier accepted, in bytes.
 pub const MAX_ID_LEN: usize = 128;
 
@@ -34,7 +36,7 @@ pub trait IdKind: 'static {
 /// normalisation questions).
 #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub struct Id<K> {
-    value: String,
+    value: SharedStr,
     kind: PhantomData<fn() -> K>,
 }
 
@@ -98,11 +100,11 @@ pub fn validate_id(kind: &'static str, value: &str) -> Result<(), IdError> {
 
 impl<K: IdKind> Id<K> {
     /// Validates and wraps `value`.
-    pub fn new(value: impl Into<String>) -> Result<Self, IdError> {
-        let value = value.into();
-        validate_id(K::NAME, &value)?;
+    pub fn new(value: impl AsRef<str>) -> Result<Self, IdError> {
+        let value = value.as_ref();
+        validate_id(K::NAME, value)?;
         Ok(Id {
-            value,
+            value: SharedStr::from(value),
             kind: PhantomData,
         })
     }

@@ -60,6 +60,7 @@ pub mod id;
 pub mod journal;
 pub mod ratio;
 pub mod snapshot;
+pub mod text;
 pub mod timestamp;
 
 #[cfg(feature = "testing")]
@@ -93,4 +94,5 @@ pub use id::{Id, IdError, IdKind};
 pub use journal::{Head, Journal, Record, VerifyError};
 pub use ratio::Ratio;
 pub use snapshot::Restored;
+pub use text::SharedStr;
 pub use timestamp::Timestamp;

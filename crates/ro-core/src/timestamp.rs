@@ -143,24 +143,53 @@ impl Timestamp {
 
     /// Writes the canonical RFC 3339 spelling (see the type's documentation).
     fn write_rfc3339(self, out: &mut impl fmt::Write) -> fmt::Result {
-        let odt = self.to_offset_date_time();
-        let (year, month, day) = odt.to_calendar_date();
-        let (hour, minute, second) = odt.to_hms();
-        write!(
-            out,
-            "{year:04}-{:02}-{day:02}T{hour:02}:{minute:02}:{second:02}",
-            u8::from(month)
-        )?;
-        if self.nanos != 0 {
+        out.write_str(self.rfc3339_buf().as_str())
+    }
+
+    /// The canonical spelling in a stack buffer: integer arithmetic only (the civil date of a
+    /// day count, after Howard Hinnant's `civil_from_days`), no formatter and no allocation.
+    fn rfc3339_buf(self) -> Rfc3339Buf {
+        let days = self.secs.div_euclid(86_400);
+        let second_of_day = self.secs.rem_euclid(86_400);
+        // Days since 0000-03-01, so that leap days fall at the end of a 400-year era.
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let day_of_era = z.rem_euclid(146_097);
+        let year_of_era =
+            (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+        let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+        let mp = (5 * day_of_year + 2) / 153;
+        let day = day_of_year - (153 * mp + 2) / 5 + 1;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        let year = year_of_era + era * 400 + i64::from(month <= 2);
+        let mut buf = Rfc3339Buf {
+            bytes: *b"0000-00-00T00:00:00.000000000Z",
+            len: 20,
+        };
+        put_digits(&mut buf.bytes, 0, 4, year);
+        put_digits(&mut buf.bytes, 5, 2, month);
+        put_digits(&mut buf.bytes, 8, 2, day);
+        put_digits(&mut buf.bytes, 11, 2, second_of_day / 3_600);
+        put_digits(&mut buf.bytes, 14, 2, second_of_day / 60 % 60);
+        put_digits(&mut buf.bytes, 17, 2, second_of_day % 60);
+        if self.nanos == 0 {
+            if let Some(z) = buf.bytes.get_mut(19) {
+                *z = b'Z';
+            }
+        } else {
             let mut digits = 9;
             let mut frac = self.nanos;
             while frac.is_multiple_of(10) {
                 frac /= 10;
                 digits -= 1;
             }
-            write!(out, ".{frac:0digits$}")?;
+            put_digits(&mut buf.bytes, 20, digits, i64::from(frac));
+            if let Some(z) = buf.bytes.get_mut(20 + digits) {
+                *z = b'Z';
+            }
+            buf.len = 21 + digits;
         }
-        out.write_char('Z')
+        buf
     }
 
     /// The canonical RFC 3339 spelling, e.g. `2026-03-09T13:30:00.25Z`.
@@ -186,6 +215,34 @@ impl From<Timestamp> for OffsetDateTime {
     }
 }
 
+/// A timestamp's canonical spelling, on the stack.
+struct Rfc3339Buf {
+    bytes: [u8; 30],
+    len: usize,
+}
+
+impl Rfc3339Buf {
+    fn as_str(&self) -> &str {
+        // Only ASCII digits, `-`, `T`, `:`, `.` and `Z` are ever written.
+        std::str::from_utf8(self.bytes.get(..self.len).unwrap_or_default()).unwrap_or_default()
+    }
+}
+
+/// Writes `value` (non-negative, below `10^width`) as `width` zero-padded decimal digits at
+/// `at`.
+fn put_digits(bytes: &mut [u8; 30], at: usize, width: usize, value: i64) {
+    let mut n = value;
+    for i in (at..at + width).rev() {
+        if let Some(slot) = bytes.get_mut(i) {
+            // `n % 10` is in 0..10, so the cast cannot truncate.
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let digit = n.rem_euclid(10) as u8;
+            *slot = b'0' + digit;
+        }
+        n /= 10;
+    }
+}
+
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.write_rfc3339(f)
@@ -208,7 +265,7 @@ impl std::str::FromStr for Timestamp {
 
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+        serializer.serialize_str(self.rfc3339_buf().as_str())
     }
 }
 
@@ -242,6 +299,62 @@ mod tests {
         Timestamp::parse_rfc3339(text)
             .map(|t| t.to_rfc3339())
             .unwrap_or_else(|e| format!("error: {e}"))
+    }
+
+    /// The spelling through `time`'s calendar and `write!`, as it was before the hand-written
+    /// one: the reference the fast path is held to.
+    fn reference_spelling(t: Timestamp) -> String {
+        let odt = t.to_offset_date_time();
+        let (year, month, day) = odt.to_calendar_date();
+        let (hour, minute, second) = odt.to_hms();
+        let mut s = format!(
+            "{year:04}-{:02}-{day:02}T{hour:02}:{minute:02}:{second:02}",
+            u8::from(month)
+        );
+        if t.nanos != 0 {
+            let frac = format!("{:09}", t.nanos);
+            s.push('.');
+            s.push_str(frac.trim_end_matches('0'));
+        }
+        s.push('Z');
+        s
+    }
+
+    use proptest::strategy::Strategy as _;
+
+    proptest::proptest! {
+        #[test]
+        fn spelling_matches_the_calendar(
+            secs in MIN_SECS..=MAX_SECS,
+            nanos in proptest::prop_oneof![
+                proptest::strategy::Just(0u32),
+                0..NANOS_PER_SEC,
+                (0u32..1000).prop_map(|n| n * 1_000_000),
+            ],
+        ) {
+            let t = Timestamp::from_unix(secs, nanos).unwrap();
+            let spelled = t.to_rfc3339();
+            proptest::prop_assert_eq!(&spelled, &reference_spelling(t));
+            proptest::prop_assert_eq!(Timestamp::parse_rfc3339(&spelled).unwrap(), t);
+        }
+    }
+
+    #[test]
+    fn spelling_at_the_edges() {
+        for secs in [
+            MIN_SECS,
+            MIN_SECS + 86_399,
+            -1,
+            0,
+            951_782_400,
+            4_107_542_400,
+            MAX_SECS,
+        ] {
+            for nanos in [0, 1, 500_000_000, NANOS_PER_SEC - 1] {
+                let t = Timestamp::from_unix(secs, nanos).unwrap();
+                assert_eq!(t.to_rfc3339(), reference_spelling(t));
+            }
+        }
     }
 
     #[test]

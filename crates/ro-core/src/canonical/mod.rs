@@ -75,7 +75,10 @@ pub fn write_serialize<T: Serialize + ?Sized>(
     value: &T,
     out: &mut Vec<u8>,
 ) -> Result<(), CanonicalError> {
-    value.serialize(ser::Serializer { out })
+    value.serialize(ser::Serializer {
+        out,
+        scratch: &mut ser::Scratch::with_capacity(16),
+    })
 }
 
 /// The canonical bytes of a JSON value.
@@ -150,6 +153,12 @@ fn write_number(n: &serde_json::Number, out: &mut Vec<u8>) -> Result<(), Canonic
 pub fn write_string(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
     let bytes = s.as_bytes();
+    // Most strings (ids, locators, digests, times) need no escape: one scan, one copy.
+    if !bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let escape: &[u8] = match b {

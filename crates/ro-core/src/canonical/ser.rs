@@ -20,6 +20,24 @@ impl ser::Error for CanonicalError {
 /// Writes canonical JSON into `out`.
 pub(crate) struct Serializer<'a> {
     pub(crate) out: &'a mut Vec<u8>,
+    pub(crate) scratch: &'a mut Scratch,
+}
+
+/// Working space shared by every object of one serialization, so that nested objects do not
+/// each allocate: the members of the objects being written (a stack: an object's members sit
+/// above its parent's and are popped when it closes), and a buffer for re-ordering.
+pub(crate) struct Scratch {
+    members: Vec<Member>,
+    bytes: Vec<u8>,
+}
+
+impl Scratch {
+    pub(crate) fn with_capacity(members: usize) -> Self {
+        Scratch {
+            members: Vec::with_capacity(members),
+            bytes: Vec::new(),
+        }
+    }
 }
 
 pub(crate) fn write_u64(out: &mut Vec<u8>, v: u64) -> Result<(), CanonicalError> {
@@ -90,9 +108,11 @@ pub(crate) fn key_cmp(a: &str, b: &str) -> std::cmp::Ordering {
 /// they are re-ordered once at the end.
 pub(crate) struct Object<'a> {
     out: &'a mut Vec<u8>,
+    scratch: &'a mut Scratch,
     /// Where the `{` is.
     open: usize,
-    members: Vec<Member>,
+    /// Where this object's members start in `scratch.members`.
+    base: usize,
     sorted: bool,
     /// Closes a `{"variant":` wrapper (struct and map variants).
     wrapped: bool,
@@ -100,13 +120,15 @@ pub(crate) struct Object<'a> {
 }
 
 impl<'a> Object<'a> {
-    fn new(out: &'a mut Vec<u8>, len: usize, wrapped: bool) -> Self {
+    fn new(out: &'a mut Vec<u8>, scratch: &'a mut Scratch, wrapped: bool) -> Self {
         out.push(b'{');
         let open = out.len() - 1;
+        let base = scratch.members.len();
         Object {
             out,
+            scratch,
             open,
-            members: Vec::with_capacity(len),
+            base,
             sorted: true,
             wrapped,
             pending_key: None,
@@ -114,7 +136,8 @@ impl<'a> Object<'a> {
     }
 
     fn member<T: Serialize + ?Sized>(&mut self, key: Key, value: &T) -> Result<(), CanonicalError> {
-        if let Some(last) = self.members.last() {
+        let count = self.scratch.members.len() - self.base;
+        if let Some(last) = self.scratch.members.last().filter(|_| count > 0) {
             match key_cmp(last.key.as_str(), key.as_str()) {
                 std::cmp::Ordering::Less => {}
                 std::cmp::Ordering::Equal => {
@@ -126,14 +149,17 @@ impl<'a> Object<'a> {
                 std::cmp::Ordering::Greater => self.sorted = false,
             }
         }
-        if !self.members.is_empty() {
+        if count > 0 {
             self.out.push(b',');
         }
         let start = self.out.len();
         write_string(key.as_str(), self.out);
         self.out.push(b':');
-        value.serialize(Serializer { out: self.out })?;
-        self.members.push(Member {
+        value.serialize(Serializer {
+            out: self.out,
+            scratch: self.scratch,
+        })?;
+        self.scratch.members.push(Member {
             key,
             start,
             end: self.out.len(),
@@ -141,11 +167,15 @@ impl<'a> Object<'a> {
         Ok(())
     }
 
-    fn finish(mut self) -> Result<(), CanonicalError> {
+    fn finish(self) -> Result<(), CanonicalError> {
+        let members = self
+            .scratch
+            .members
+            .get_mut(self.base..)
+            .unwrap_or_default();
         if !self.sorted {
-            self.members
-                .sort_by(|a, b| key_cmp(a.key.as_str(), b.key.as_str()));
-            for pair in self.members.windows(2) {
+            members.sort_unstable_by(|a, b| key_cmp(a.key.as_str(), b.key.as_str()));
+            for pair in members.windows(2) {
                 if let [a, b] = pair
                     && a.key.as_str() == b.key.as_str()
                 {
@@ -155,8 +185,11 @@ impl<'a> Object<'a> {
                     )));
                 }
             }
-            let body = self.out.split_off(self.open + 1);
-            for (i, m) in self.members.iter().enumerate() {
+            let body = &mut self.scratch.bytes;
+            body.clear();
+            body.extend_from_slice(self.out.get(self.open + 1..).unwrap_or_default());
+            self.out.truncate(self.open + 1);
+            for (i, m) in members.iter().enumerate() {
                 if i > 0 {
                     self.out.push(b',');
                 }
@@ -166,6 +199,7 @@ impl<'a> Object<'a> {
                     .extend_from_slice(body.get(from..to).unwrap_or_default());
             }
         }
+        self.scratch.members.truncate(self.base);
         self.out.push(b'}');
         if self.wrapped {
             self.out.push(b'}');
@@ -177,6 +211,7 @@ impl<'a> Object<'a> {
 /// An array being written.
 pub(crate) struct Array<'a> {
     out: &'a mut Vec<u8>,
+    scratch: &'a mut Scratch,
     first: bool,
     /// Closes a `{"variant":` wrapper (tuple variants).
     wrapped: bool,
@@ -188,7 +223,10 @@ impl Array<'_> {
             self.out.push(b',');
         }
         self.first = false;
-        value.serialize(Serializer { out: self.out })
+        value.serialize(Serializer {
+            out: self.out,
+            scratch: self.scratch,
+        })
     }
 
     fn finish(self) -> Result<(), CanonicalError> {
@@ -325,7 +363,10 @@ impl<'a> ser::Serializer for Serializer<'a> {
         value: &T,
     ) -> Result<(), CanonicalError> {
         open_variant(self.out, variant);
-        value.serialize(Serializer { out: self.out })?;
+        value.serialize(Serializer {
+            out: self.out,
+            scratch: self.scratch,
+        })?;
         self.out.push(b'}');
         Ok(())
     }
@@ -333,6 +374,7 @@ impl<'a> ser::Serializer for Serializer<'a> {
         self.out.push(b'[');
         Ok(Array {
             out: self.out,
+            scratch: self.scratch,
             first: true,
             wrapped: false,
         })
@@ -358,29 +400,30 @@ impl<'a> ser::Serializer for Serializer<'a> {
         self.out.push(b'[');
         Ok(Array {
             out: self.out,
+            scratch: self.scratch,
             first: true,
             wrapped: true,
         })
     }
-    fn serialize_map(self, len: Option<usize>) -> Result<Object<'a>, CanonicalError> {
-        Ok(Object::new(self.out, len.unwrap_or(0), false))
+    fn serialize_map(self, _len: Option<usize>) -> Result<Object<'a>, CanonicalError> {
+        Ok(Object::new(self.out, self.scratch, false))
     }
     fn serialize_struct(
         self,
         _name: &'static str,
-        len: usize,
+        _len: usize,
     ) -> Result<Object<'a>, CanonicalError> {
-        Ok(Object::new(self.out, len, false))
+        Ok(Object::new(self.out, self.scratch, false))
     }
     fn serialize_struct_variant(
         self,
         _name: &'static str,
         _index: u32,
         variant: &'static str,
-        len: usize,
+        _len: usize,
     ) -> Result<Object<'a>, CanonicalError> {
         open_variant(self.out, variant);
-        Ok(Object::new(self.out, len, true))
+        Ok(Object::new(self.out, self.scratch, true))
     }
 }
 

@@ -1,0 +1,63 @@
+//! A profiling target for the plane: runs the full mixed stream of the `plane` bench through
+//! `Kernel<Plane>` (`execute`), then folds its decoded events repeatedly; prints both rates.
+//! `cargo build --release -p ro-benches --example plane_profile && perf record -g
+//! target/release/examples/plane_profile [execute|fold] [N]`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    missing_docs
+)] // a profiling harness
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use ro_admin::{Plane, PlaneEvent};
+use ro_benches::plane::{setup, step};
+use ro_core::{Decider, Envelope};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let what = args.next().unwrap_or_else(|| "both".to_owned());
+    let n: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(200_000);
+    let batch: Vec<_> = (0..n).map(step).collect();
+    let mut kernel = setup();
+    if what == "none" {
+        // Only the setup: the baseline to subtract when counting instructions.
+        black_box(batch);
+        return;
+    }
+    let start = Instant::now();
+    for (cmd, ctx) in &batch {
+        black_box(kernel.execute(cmd, ctx).unwrap());
+    }
+    let took = start.elapsed();
+    println!(
+        "execute: {n} commands in {took:?}: {} ns/command",
+        took.as_nanos() / u128::from(n)
+    );
+    if what == "execute" {
+        return;
+    }
+    let decoded: Vec<Envelope<PlaneEvent>> = kernel
+        .journal()
+        .records()
+        .iter()
+        .map(|r| r.decode().unwrap())
+        .collect();
+    let rounds = if what == "fold" { 200u32 } else { 20 };
+    let start = Instant::now();
+    for _ in 0..rounds {
+        let mut state = Plane::with_confirmation_key([1; 32]);
+        for e in &decoded {
+            state.evolve(&e.event, &e.meta());
+        }
+        black_box(state);
+    }
+    let took = start.elapsed() / rounds;
+    println!(
+        "fold: {} events in {took:?}: {} events/s",
+        decoded.len(),
+        u128::from(decoded.len() as u64) * 1_000_000_000 / took.as_nanos().max(1)
+    );
+}
