@@ -25,7 +25,10 @@ pub struct Day(i32);
 impl Day {
     /// The UTC day of an instant.
     pub fn of(at: Timestamp) -> Day {
-        Day(at.utc_date().to_julian_day())
+        // The Julian day number of 1970-01-01 is 2,440,588; timestamps span years 1 to 9999,
+        // so the day number always fits an i32 (the fallback is never taken).
+        let days = at.unix_seconds().div_euclid(86_400) + 2_440_588;
+        Day(i32::try_from(days).unwrap_or(i32::MAX))
     }
 
     /// The day `n` days earlier.
@@ -374,3 +377,34 @@ ro_core::json_schema_for!(Day, "Day", {
     "format": "date",
     "description": "A UTC calendar day, YYYY-MM-DD."
 });
+
+#[cfg(test)]
+mod day_tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// The integer day number agrees with the calendar's Julian day everywhere.
+        #[test]
+        fn day_of_is_the_julian_day(secs in -62_135_596_800i64..=253_402_300_799, nanos in 0u32..1_000_000_000) {
+            let at = Timestamp::from_unix(secs, nanos).unwrap();
+            proptest::prop_assert_eq!(Day::of(at).0, at.utc_date().to_julian_day());
+        }
+    }
+
+    #[test]
+    fn day_of_at_the_edges() {
+        for secs in [
+            -62_135_596_800i64,
+            -86_401,
+            -86_400,
+            -1,
+            0,
+            86_399,
+            86_400,
+            253_402_300_799,
+        ] {
+            let at = Timestamp::from_unix_seconds(secs).unwrap();
+            assert_eq!(Day::of(at).0, at.utc_date().to_julian_day(), "{at}");
+        }
+    }
+}

@@ -149,12 +149,37 @@ fn write_number(n: &serde_json::Number, out: &mut Vec<u8>) -> Result<(), Canonic
     Ok(())
 }
 
+/// Whether any byte is a control character, `"` or `\\`: eight bytes at a time, with the
+/// classic "has a byte less than n" bit trick (exact as a yes/no answer for n ≤ 128; bytes of
+/// 0x80 and above never count).
+fn needs_escape(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH != 0;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        if x.wrapping_sub(ONES * 0x20) & !x & HIGH != 0
+            || has_zero(x ^ (ONES * u64::from(b'"')))
+            || has_zero(x ^ (ONES * u64::from(b'\\')))
+        {
+            return true;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+}
+
 /// Appends `s` as a JSON string with RFC 8785 escaping.
 pub fn write_string(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
     let bytes = s.as_bytes();
     // Most strings (ids, locators, digests, times) need no escape: one scan, one copy.
-    if !bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\') {
+    if !needs_escape(bytes) {
         out.extend_from_slice(bytes);
         out.push(b'"');
         return;
@@ -214,6 +239,65 @@ fn parse_canonical_slow(bytes: &[u8]) -> Result<Value, CanonicalError> {
         return Err(CanonicalError::NotCanonical);
     }
     Ok(value)
+}
+
+#[cfg(test)]
+mod fast_path_tests {
+    use super::{needs_escape, ser::key_cmp};
+
+    fn utf16_order(a: &str, b: &str) -> std::cmp::Ordering {
+        a.encode_utf16().cmp(b.encode_utf16())
+    }
+
+    #[test]
+    fn key_order_is_utf16_order_where_it_differs_from_code_points() {
+        // U+FF61 sorts after U+1F600 in code point order, before it in UTF-16 order.
+        for (a, b) in [
+            ("a\u{ff61}", "a\u{1f600}"),
+            ("\u{e000}x", "\u{10000}"),
+            ("ab", "a"),
+            ("", "a"),
+            ("b", "ab"),
+        ] {
+            assert_eq!(key_cmp(a, b), utf16_order(a, b), "{a:?} {b:?}");
+            assert_eq!(key_cmp(b, a), utf16_order(b, a), "{b:?} {a:?}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Object keys sort by UTF-16 code units (RFC 8785), fast path or not.
+        #[test]
+        fn key_cmp_is_utf16_order(a in "\\PC{0,6}", b in "\\PC{0,6}") {
+            proptest::prop_assert_eq!(key_cmp(&a, &b), utf16_order(&a, &b));
+        }
+
+        #[test]
+        fn key_cmp_on_shared_prefixes(prefix in "[a-z\u{e000}-\u{e002}\u{10000}-\u{10002}]{0,3}", a in "[a-c\u{ff00}\u{1f600}]{0,2}", b in "[a-c\u{ff00}\u{1f600}]{0,2}") {
+            let (a, b) = (format!("{prefix}{a}"), format!("{prefix}{b}"));
+            proptest::prop_assert_eq!(key_cmp(&a, &b), utf16_order(&a, &b));
+        }
+    }
+
+    proptest::proptest! {
+        /// The word-at-a-time scan answers exactly as the byte-by-byte one.
+        #[test]
+        fn needs_escape_matches_the_bytewise_scan(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40)) {
+            let bytewise = bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\');
+            proptest::prop_assert_eq!(needs_escape(&bytes), bytewise);
+        }
+    }
+
+    #[test]
+    fn every_byte_in_every_position() {
+        for b in 0..=255u8 {
+            for at in 0..17 {
+                let mut bytes = vec![b'a'; 17];
+                bytes[at] = b;
+                let want = b < 0x20 || b == b'"' || b == b'\\';
+                assert_eq!(needs_escape(&bytes), want, "byte {b:#x} at {at}");
+            }
+        }
+    }
 }
 
 #[cfg(test)]

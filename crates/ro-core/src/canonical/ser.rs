@@ -97,10 +97,14 @@ impl Key {
 }
 
 pub(crate) fn key_cmp(a: &str, b: &str) -> std::cmp::Ordering {
-    if a.is_ascii() && b.is_ascii() {
-        a.cmp(b)
-    } else {
-        a.encode_utf16().cmp(b.encode_utf16())
+    // UTF-8 byte order is code point order, which differs from UTF-16 order only between
+    // characters at or above U+E000 and supplementary ones. When the first differing bytes
+    // are both ASCII they sit on a character boundary after an identical prefix and decide
+    // the order alone; a prefix sorts first in both orders.
+    match a.bytes().zip(b.bytes()).find(|(x, y)| x != y) {
+        None => a.len().cmp(&b.len()),
+        Some((x, y)) if x.is_ascii() && y.is_ascii() => x.cmp(&y),
+        Some(_) => a.encode_utf16().cmp(b.encode_utf16()),
     }
 }
 
