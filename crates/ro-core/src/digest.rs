@@ -85,17 +85,17 @@ impl Digest {
             return Err(DigestError::Hex);
         }
         let mut out = [0u8; 32];
+        let mut bad = 0u8;
         for (byte, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
-            let mut value = 0u8;
-            for &c in pair {
-                let nibble = match c {
-                    b'0'..=b'9' => c - b'0',
-                    b'a'..=b'f' => c - b'a' + 10,
-                    _ => return Err(DigestError::Hex),
-                };
-                value = (value << 4) | nibble;
+            if let [hi, lo] = pair {
+                let (hi, lo) = (nibble(*hi), nibble(*lo));
+                bad |= hi | lo;
+                *byte = (hi << 4) | (lo & 0x0f);
             }
-            *byte = value;
+        }
+        // Every invalid digit maps to 0xff, so one check at the end covers all 64.
+        if bad > 0x0f {
+            return Err(DigestError::Hex);
         }
         Ok(Digest(out))
     }
@@ -113,6 +113,27 @@ impl Digest {
             out.push(char::from(hex_digit(b & 0x0f)));
         }
     }
+}
+
+/// The value of a lowercase hex digit, or 0xff for any other byte.
+#[allow(clippy::indexing_slicing)] // evaluated at compile time: a bad index fails the build
+const HEX_VALUES: [u8; 256] = {
+    let mut table = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        table[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    table
+};
+
+fn nibble(c: u8) -> u8 {
+    HEX_VALUES.get(usize::from(c)).copied().unwrap_or(0xff)
 }
 
 /// The lowercase hex digit of a nibble (`n` below 16).
@@ -196,6 +217,31 @@ crate::json_schema_for!(Digest, "Digest", {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_byte_in_every_position_of_the_hex() {
+        let good = Digest::of(b"x").to_hex();
+        for at in [0, 1, 31, 62, 63] {
+            for b in 0..=255u8 {
+                let mut hex = good.clone().into_bytes();
+                hex[at] = b;
+                let accepted = Digest::parse_hex(std::str::from_utf8(&hex).unwrap_or("")).is_ok();
+                assert_eq!(
+                    accepted,
+                    b.is_ascii_digit() || (b'a'..=b'f').contains(&b),
+                    "byte {b:#x} at {at}"
+                );
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn hex_round_trips(bytes in proptest::array::uniform32(proptest::prelude::any::<u8>())) {
+            let d = Digest(bytes);
+            proptest::prop_assert_eq!(Digest::parse_hex(&d.to_hex()), Ok(d));
+        }
+    }
 
     #[test]
     fn round_trip_and_strictness() {
