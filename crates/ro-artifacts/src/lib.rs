@@ -42,11 +42,13 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod class_index;
 pub mod locator;
 pub mod model;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
+use class_index::ClassIndex;
 use ro_core::{ActorId, Context, Decider, EventMeta, InvariantViolation, Reason, Timestamp};
 use ro_policy::{Action, Day, require_distinct};
 use serde::{Deserialize, Serialize};
@@ -480,11 +482,9 @@ pub struct Attestation {
 )]
 pub struct Artifacts {
     artifacts: BTreeMap<Locator, Artifact>,
-    /// Each class's artifacts in (registration time, locator) order. A set, not a sorted
-    /// `Vec`: many registrations can share one instant (a batch applied at one time), and
-    /// keeping a `Vec` sorted by locator within an instant costs a shift per insert, which
-    /// made opening a store of same-instant registrations quadratic.
-    by_class: BTreeMap<ArtifactClass, BTreeSet<(Timestamp, Locator)>>,
+    /// Each class's artifacts in (registration time, locator) order (see `class_index`).
+    #[schemars(with = "Vec<(Timestamp, Locator)>")]
+    by_class: BTreeMap<ArtifactClass, ClassIndex>,
     postures: BTreeMap<ArtifactClass, MismatchPosture>,
     retention: BTreeMap<ArtifactClass, (RetentionPolicy, BTreeSet<Day>)>,
     derivations: BTreeMap<DerivationId, Derivation>,
@@ -785,14 +785,14 @@ impl Artifacts {
             let keep_last = usize::try_from(policy.keep_last).unwrap_or(usize::MAX);
             let alive = members.iter().rev().filter(|(_, l)| {
                 self.artifacts
-                    .get(l)
+                    .get(*l)
                     .is_some_and(|a| a.tombstoned_at.is_none())
             });
             for (registered_at, locator) in alive.skip(keep_last) {
                 let too_old = if policy.trading_days {
-                    Day::of(*registered_at) < cutoff_day
+                    Day::of(registered_at) < cutoff_day
                 } else {
-                    at.since(*registered_at) >= time::Duration::days(i64::from(policy.keep_days))
+                    at.since(registered_at) >= time::Duration::days(i64::from(policy.keep_days))
                 };
                 if too_old {
                     out.push(ArtifactEvent::ArtifactTombstoned {
@@ -1160,7 +1160,7 @@ impl Decider for Artifacts {
                 self.by_class
                     .entry(class.clone())
                     .or_default()
-                    .insert((meta.at, artifact.locator.clone()));
+                    .insert(meta.at, artifact.locator.clone());
                 self.artifacts.insert(
                     artifact.locator.clone(),
                     Artifact {
@@ -1292,7 +1292,12 @@ impl Decider for Artifacts {
     }
 
     fn check_invariants(&self) -> Result<(), InvariantViolation> {
-        let indexed: usize = self.by_class.values().map(BTreeSet::len).sum();
+        if !self.by_class.values().all(ClassIndex::is_consistent) {
+            return Err(InvariantViolation(
+                "a class index is out of order or miscounted".into(),
+            ));
+        }
+        let indexed: usize = self.by_class.values().map(ClassIndex::len).sum();
         if indexed != self.artifacts.len() {
             return Err(InvariantViolation(
                 "the class index disagrees with the artifacts".into(),
