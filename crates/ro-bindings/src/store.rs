@@ -204,23 +204,6 @@ impl Store {
         let key: [u8; 32] = key
             .and_then(|k| k.try_into().ok())
             .ok_or_else(|| StoreError::Missing(path.to_owned()))?;
-        let mut journal = Journal::new();
-        {
-            let mut stmt = conn
-                .prepare("SELECT seq, prev, hash, body FROM journal ORDER BY seq")
-                .map_err(sql)?;
-            let mut rows = stmt.query([]).map_err(sql)?;
-            while let Some(row) = rows.next().map_err(sql)? {
-                let record = decode_row(
-                    row.get(0).map_err(sql)?,
-                    row.get(1).map_err(sql)?,
-                    row.get(2).map_err(sql)?,
-                    row.get(3).map_err(sql)?,
-                )?;
-                journal.push_record(record).map_err(damaged)?;
-            }
-        }
-        let durable = journal.head().seq;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS snapshots (seq INTEGER PRIMARY KEY, bytes BLOB NOT NULL) STRICT;",
         )
@@ -236,8 +219,38 @@ impl Store {
         } else {
             None
         };
-        let (kernel, restored) = match snapshot {
-            Some(bytes) => {
+        // Without a snapshot every record is decoded once, checked and folded as it is read
+        // (`Kernel::push_record`); with one, the records are checked into a journal first and
+        // only those after the snapshot are folded.
+        let mut replaying = match snapshot {
+            None => Some(
+                Kernel::resume(Plane::with_confirmation_key(key), 0, Journal::new())
+                    .map_err(replay_damaged)?,
+            ),
+            Some(_) => None,
+        };
+        let mut journal = Journal::new();
+        {
+            let mut stmt = conn
+                .prepare("SELECT seq, prev, hash, body FROM journal ORDER BY seq")
+                .map_err(sql)?;
+            let mut rows = stmt.query([]).map_err(sql)?;
+            while let Some(row) = rows.next().map_err(sql)? {
+                let record = decode_row(
+                    row.get(0).map_err(sql)?,
+                    row.get(1).map_err(sql)?,
+                    row.get(2).map_err(sql)?,
+                    row.get(3).map_err(sql)?,
+                )?;
+                match &mut replaying {
+                    Some(kernel) => kernel.push_record(record).map_err(damaged)?,
+                    None => journal.push_record(record).map_err(damaged)?,
+                }
+            }
+        }
+        let (kernel, restored) = match (replaying, snapshot) {
+            (Some(kernel), _) => (kernel, None),
+            (None, Some(bytes)) => {
                 let (kernel, how) = Kernel::restore_with(
                     &bytes,
                     journal,
@@ -247,12 +260,13 @@ impl Store {
                 .map_err(replay_damaged)?;
                 (kernel, Some(how))
             }
-            None => (
+            (None, None) => (
                 Kernel::resume(Plane::with_confirmation_key(key), 0, journal)
                     .map_err(replay_damaged)?,
                 None,
             ),
         };
+        let durable = kernel.journal().head().seq;
         Ok(Store {
             path: path.to_owned(),
             conn,

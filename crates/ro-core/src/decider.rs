@@ -228,7 +228,8 @@ impl<D: Decider> Kernel<D> {
                 seq: record.seq,
                 problem: crate::journal::Problem::Body(e.to_string()),
             })?;
-        self.journal.push_record(record)?;
+        self.journal
+            .push_decoded(record, envelope.seq, envelope.at)?;
         self.state.evolve(&envelope.event, &envelope.meta());
         assert_invariants(&self.state, envelope.seq);
         Ok(())

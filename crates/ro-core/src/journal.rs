@@ -488,6 +488,27 @@ impl Journal {
         Ok(())
     }
 
+    /// As [`Journal::push_record`], for a record whose body the caller has already decoded
+    /// into a typed envelope (which checks everything the shape check would): `seq` and `at`
+    /// are the body's. Saves decoding the body twice.
+    pub(crate) fn push_decoded(
+        &mut self,
+        record: Record,
+        seq: u64,
+        at: Timestamp,
+    ) -> Result<(), VerifyError> {
+        let head = self.head();
+        check_chain(&head, &record)?;
+        let at = check_header(&head, &record, seq, at)?;
+        self.head = Some(Head {
+            seq: record.seq,
+            hash: record.hash,
+            at: Some(at),
+        });
+        self.records.push(record);
+        Ok(())
+    }
+
     /// Rebuilds a journal from records, checking each as [`Journal::push_record`] does.
     pub fn from_records(records: impl IntoIterator<Item = Record>) -> Result<Self, VerifyError> {
         let mut journal = Journal::new();
@@ -551,6 +572,18 @@ impl Journal {
 }
 
 fn check_record(head: &Head, record: &Record) -> Result<Timestamp, VerifyError> {
+    check_chain(head, record)?;
+    // Canonical form was checked in one streaming pass (no value built); the envelope's shape
+    // is now read straight from the bytes, skipping the event.
+    let header = serde_json::from_slice::<BodyShape>(&record.body).map_err(|e| VerifyError {
+        seq: record.seq,
+        problem: Problem::Body(e.to_string()),
+    })?;
+    check_header(head, record, header.seq, header.at)
+}
+
+/// The checks that need no decoding: the next seq, the link, the hash, canonical form.
+fn check_chain(head: &Head, record: &Record) -> Result<(), VerifyError> {
     let expected = head.seq + 1;
     let fail = |problem| {
         Err(VerifyError {
@@ -567,27 +600,34 @@ fn check_record(head: &Head, record: &Record) -> Result<Timestamp, VerifyError> 
     if chain_hash(&record.prev, &record.body) != record.hash {
         return fail(Problem::HashMismatch);
     }
-    // Canonical form is checked in one streaming pass (no value built); the envelope's shape
-    // is then read straight from the bytes, skipping the event.
     if let Err(e) = canonical::check_canonical(&record.body) {
         return fail(Problem::Body(e.to_string()));
     }
-    let header = match serde_json::from_slice::<BodyShape>(&record.body) {
-        Ok(header) => header,
-        Err(e) => return fail(Problem::Body(e.to_string())),
+    Ok(())
+}
+
+/// The checks on the body's `seq` and `at`, however they were decoded.
+fn check_header(
+    head: &Head,
+    record: &Record,
+    seq: u64,
+    at: Timestamp,
+) -> Result<Timestamp, VerifyError> {
+    let fail = |problem| {
+        Err(VerifyError {
+            seq: record.seq,
+            problem,
+        })
     };
-    if header.seq != record.seq {
-        return fail(Problem::SeqMismatch(header.seq));
+    if seq != record.seq {
+        return fail(Problem::SeqMismatch(seq));
     }
     if let Some(previous) = head.at
-        && header.at < previous
+        && at < previous
     {
-        return fail(Problem::TimeWentBackwards {
-            at: header.at,
-            previous,
-        });
+        return fail(Problem::TimeWentBackwards { at, previous });
     }
-    Ok(header.at)
+    Ok(at)
 }
 
 /// Writes `{"actor":…,"at":…,"causation":…,"correlation_id":…,"event":` (keys in canonical
