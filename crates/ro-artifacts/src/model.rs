@@ -121,14 +121,37 @@ impl ContentDigest {
     }
 }
 
+impl ContentDigest {
+    /// `alg:` and the 64 hex digits, on the stack (no formatter, no allocation: this is
+    /// written into every registration's journal record).
+    fn with_spelling<T>(&self, f: impl FnOnce(&str) -> T) -> T {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut buf = [0u8; 72];
+        let alg = self.alg.as_str().as_bytes();
+        let Some((head, hex)) = buf.split_at_mut_checked(alg.len() + 1) else {
+            // Algorithm names are a few bytes; kept correct (if slow) should one ever not be.
+            let hex = ro_core::Digest::from_bytes(self.bytes).to_hex();
+            return f(&format!("{}:{hex}", self.alg.as_str()));
+        };
+        if let Some((colon, name)) = head.split_last_mut() {
+            name.copy_from_slice(alg);
+            *colon = b':';
+        }
+        for (pair, b) in hex.chunks_exact_mut(2).zip(self.bytes) {
+            if let [hi, lo] = pair {
+                *hi = HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0');
+                *lo = HEX.get(usize::from(b & 0x0f)).copied().unwrap_or(b'0');
+            }
+        }
+        let len = alg.len() + 1 + 64;
+        // An algorithm name, a colon and hex digits: ASCII.
+        f(std::str::from_utf8(buf.get(..len).unwrap_or_default()).unwrap_or_default())
+    }
+}
+
 impl fmt::Display for ContentDigest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}",
-            self.alg.as_str(),
-            ro_core::Digest::from_bytes(self.bytes).to_hex()
-        )
+        self.with_spelling(|s| f.write_str(s))
     }
 }
 
@@ -140,13 +163,23 @@ impl fmt::Debug for ContentDigest {
 
 impl Serialize for ContentDigest {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+        self.with_spelling(|s| serializer.serialize_str(s))
     }
 }
 
 impl<'de> Deserialize<'de> for ContentDigest {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        ContentDigest::parse(&String::deserialize(deserializer)?).map_err(serde::de::Error::custom)
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = ContentDigest;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a digest string alg:<64 lowercase hex>")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ContentDigest, E> {
+                ContentDigest::parse(v).map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_str(Visitor)
     }
 }
 
@@ -573,3 +606,21 @@ ro_core::json_schema_for!(ContentDigest, "ContentDigest", {
     "pattern": "^(blake3|sha256):[0-9a-f]{64}$",
     "description": "A content digest: alg:<64 lowercase hex>, alg blake3 or sha256."
 });
+
+#[cfg(test)]
+mod digest_spelling_tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// The stack spelling is `alg:` and the digest's hex, and parses back.
+        #[test]
+        fn spelling_round_trips(bytes in proptest::array::uniform32(proptest::prelude::any::<u8>()), sha in proptest::bool::ANY) {
+            let alg = if sha { DigestAlg::Sha256 } else { DigestAlg::Blake3 };
+            let d = ContentDigest { alg, bytes };
+            let want = format!("{}:{}", alg.as_str(), ro_core::Digest::from_bytes(bytes).to_hex());
+            proptest::prop_assert_eq!(d.to_string(), want.clone());
+            proptest::prop_assert_eq!(serde_json::to_string(&d).unwrap(), format!("\"{want}\""));
+            proptest::prop_assert_eq!(serde_json::from_str::<ContentDigest>(&format!("\"{want}\"")).unwrap(), d);
+        }
+    }
+}
