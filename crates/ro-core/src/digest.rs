@@ -159,7 +159,7 @@ impl Digest {
         buf
     }
 
-    fn with_spelling<T>(&self, f: impl FnOnce(&str) -> T) -> T {
+    pub(crate) fn with_spelling<T>(&self, f: impl FnOnce(&str) -> T) -> T {
         let buf = self.spelled();
         // The prefix and hex digits are ASCII.
         f(std::str::from_utf8(&buf).unwrap_or_default())

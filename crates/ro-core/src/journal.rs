@@ -638,10 +638,10 @@ fn encode_context_prefix(ctx: &Context, out: &mut Vec<u8>) {
     out.extend_from_slice(b",\"kind\":");
     canonical::write_string(ctx.actor.kind.as_str(), out);
     out.extend_from_slice(b"},\"at\":");
-    canonical::write_string(&ctx.at.to_rfc3339(), out);
+    ctx.at.with_rfc3339(|at| canonical::write_string(at, out));
     out.extend_from_slice(b",\"causation\":");
     match &ctx.causation {
-        Some(d) => canonical::write_string(&d.to_string(), out),
+        Some(d) => d.with_spelling(|d| canonical::write_string(d, out)),
         None => out.extend_from_slice(b"null"),
     }
     out.extend_from_slice(b",\"correlation_id\":");

@@ -192,6 +192,11 @@ impl Timestamp {
         buf
     }
 
+    /// Calls `f` with the canonical spelling, built on the stack.
+    pub(crate) fn with_rfc3339<T>(self, f: impl FnOnce(&str) -> T) -> T {
+        f(self.rfc3339_buf().as_str())
+    }
+
     /// The canonical RFC 3339 spelling, e.g. `2026-03-09T13:30:00.25Z`.
     pub fn to_rfc3339(self) -> String {
         let mut s = String::with_capacity(30);

@@ -305,21 +305,40 @@ pub enum LogicalKey {
 
 /// The deterministic run id of (job, logical key, intent): `run-` and 20 hex digits of blake3.
 pub fn run_id(job: &JobId, key: &LogicalKey, intent: Intent) -> RunId {
-    let key_text = match key {
-        LogicalKey::Time(t) => format!("time:{t}"),
-        LogicalKey::Partition(p) => format!("partition:{p}"),
+    // The hashed text is `time:<rfc3339>` or `partition:<p>`, fed in parts (no allocation).
+    let time_text;
+    let (kind, value): (&[u8], &[u8]) = match key {
+        LogicalKey::Time(t) => {
+            time_text = t.to_rfc3339();
+            (b"time:", time_text.as_bytes())
+        }
+        LogicalKey::Partition(p) => (b"partition:", p.as_bytes()),
     };
     let d = Digest::of_parts(&[
         b"ro.run-id.v1\0",
         job.as_bytes(),
         b"\0",
-        key_text.as_bytes(),
+        kind,
+        value,
         b"\0",
         intent.as_str().as_bytes(),
     ]);
-    let hex = d.to_hex();
+    // "run-" and the first 20 hex digits.
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut text = *b"run-00000000000000000000";
+    for (pair, b) in text
+        .get_mut(4..)
+        .unwrap_or_default()
+        .chunks_exact_mut(2)
+        .zip(d.as_bytes())
+    {
+        if let [hi, lo] = pair {
+            *hi = HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0');
+            *lo = HEX.get(usize::from(b & 0x0f)).copied().unwrap_or(b'0');
+        }
+    }
     // "run-" and hex digits always form a valid id.
-    RunId::new(format!("run-{}", hex.get(..20).unwrap_or(&hex)))
+    RunId::new(std::str::from_utf8(&text).unwrap_or_default())
         .unwrap_or_else(|_| unreachable_run_id())
 }
 
