@@ -433,11 +433,16 @@ impl Journal {
         let mut bodies = Vec::with_capacity(events.len());
         let mut prefix = Vec::with_capacity(128);
         encode_context_prefix(ctx, &mut prefix);
+        // Each body is written into a scratch buffer that keeps its capacity, then copied
+        // into an allocation of exactly its size (no regrowth per body, no slack kept in the
+        // journal).
+        let mut scratch = Vec::with_capacity(512);
         for (offset, event) in (1u64..).zip(&events) {
-            let mut body = prefix.clone();
-            encode_event_suffix::<E>(event, head.seq + offset, &mut body)
+            scratch.clear();
+            scratch.extend_from_slice(&prefix);
+            encode_event_suffix::<E>(event, head.seq + offset, &mut scratch)
                 .map_err(AppendError::Encoding)?;
-            bodies.push(body);
+            bodies.push(scratch.as_slice().to_vec());
         }
         let mut prev = head.hash;
         let mut out = Vec::with_capacity(events.len());
