@@ -431,18 +431,18 @@ impl Journal {
         }
         // Encode everything first, so a failure leaves the journal untouched.
         let mut bodies = Vec::with_capacity(events.len());
-        let mut prefix = Vec::with_capacity(128);
-        encode_context_prefix(ctx, &mut prefix);
-        // Each body is written into a scratch buffer that keeps its capacity, then copied
-        // into an allocation of exactly its size (no regrowth per body, no slack kept in the
-        // journal).
-        let mut scratch = Vec::with_capacity(512);
+        // Each body is written after the shared context prefix in one buffer that keeps its
+        // capacity, then copied into an allocation of exactly its size (no regrowth per body,
+        // no slack kept in the journal).
+        let mut buffer = Vec::with_capacity(512);
+        encode_context_prefix(ctx, &mut buffer);
+        let prefix_len = buffer.len();
+        let mut scratch = canonical::ser::Scratch::with_capacity(16);
         for (offset, event) in (1u64..).zip(&events) {
-            scratch.clear();
-            scratch.extend_from_slice(&prefix);
-            encode_event_suffix::<E>(event, head.seq + offset, &mut scratch)
+            buffer.truncate(prefix_len);
+            encode_event_suffix::<E>(event, head.seq + offset, &mut buffer, &mut scratch)
                 .map_err(AppendError::Encoding)?;
-            bodies.push(scratch.as_slice().to_vec());
+            bodies.push(buffer.as_slice().to_vec());
         }
         let mut prev = head.hash;
         let mut out = Vec::with_capacity(events.len());
@@ -662,8 +662,9 @@ fn encode_event_suffix<E: Event>(
     event: &E,
     seq: u64,
     out: &mut Vec<u8>,
+    scratch: &mut canonical::ser::Scratch,
 ) -> Result<(), CanonicalError> {
-    canonical::write_serialize(event, out)?;
+    canonical::write_serialize_with(event, out, scratch)?;
     out.extend_from_slice(b",\"schema_version\":");
     canonical::write_u64(out, u64::from(E::SCHEMA_VERSION))?;
     out.extend_from_slice(b",\"seq\":");

@@ -12,7 +12,7 @@
 //!   integer would not survive a verifier that parses numbers as IEEE doubles.
 
 mod check;
-mod ser;
+pub(crate) mod ser;
 
 pub(crate) use ser::write_u64;
 
@@ -75,10 +75,17 @@ pub fn write_serialize<T: Serialize + ?Sized>(
     value: &T,
     out: &mut Vec<u8>,
 ) -> Result<(), CanonicalError> {
-    value.serialize(ser::Serializer {
-        out,
-        scratch: &mut ser::Scratch::with_capacity(16),
-    })
+    write_serialize_with(value, out, &mut ser::Scratch::with_capacity(16))
+}
+
+/// As [`write_serialize`], with working space the caller keeps across calls.
+pub(crate) fn write_serialize_with<T: Serialize + ?Sized>(
+    value: &T,
+    out: &mut Vec<u8>,
+    scratch: &mut ser::Scratch,
+) -> Result<(), CanonicalError> {
+    scratch.clear();
+    value.serialize(ser::Serializer { out, scratch })
 }
 
 /// The canonical bytes of a JSON value.

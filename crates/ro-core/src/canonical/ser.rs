@@ -38,6 +38,12 @@ impl Scratch {
             bytes: Vec::new(),
         }
     }
+
+    /// Empties it, keeping its capacity (after an error it may hold a partial object).
+    pub(crate) fn clear(&mut self) {
+        self.members.clear();
+        self.bytes.clear();
+    }
 }
 
 pub(crate) fn write_u64(out: &mut Vec<u8>, v: u64) -> Result<(), CanonicalError> {
