@@ -45,6 +45,7 @@ pub mod streams;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
@@ -1435,7 +1436,7 @@ impl Plane {
 
     /// The ro-policy action of a command and the resource it touches (policy commands
     /// authorize themselves inside ro-policy).
-    pub fn action_of(&self, command: &PlaneCommand) -> (Action, String) {
+    pub fn action_of(&self, command: &PlaneCommand) -> (Action, Cow<'static, str>) {
         use JobsCommand as J;
         match command {
             PlaneCommand::Confirmed { command, .. } | PlaneCommand::Signed { command, .. } => {
@@ -1443,7 +1444,7 @@ impl Plane {
             }
             PlaneCommand::Policy(c) => {
                 let (a, r, _) = c.action();
-                (a, r)
+                (a, Cow::Owned(r))
             }
             PlaneCommand::Artifacts(c) => (self.artifacts.action_of(c), "artifacts".into()),
             PlaneCommand::Jobs(c) => (
@@ -1517,7 +1518,7 @@ impl Plane {
                 (Action::ReportComponent, "signals".into())
             }
             PlaneCommand::Admin(AdminCommand::RegisterSigningKey { key_id, .. }) => {
-                (Action::RegisterSigningKey, format!("key:{key_id}"))
+                (Action::RegisterSigningKey, format!("key:{key_id}").into())
             }
             PlaneCommand::Admin(AdminCommand::RequireSignatures { .. }) => {
                 (Action::RequireSignatures, "signing".into())
@@ -1530,29 +1531,36 @@ impl Plane {
             }
             PlaneCommand::Admin(AdminCommand::DefineEnvironment(spec)) => (
                 Action::DefineEnvironment,
-                format!("environment:{}", spec.environment),
+                format!("environment:{}", spec.environment).into(),
             ),
-            PlaneCommand::Admin(AdminCommand::Deploy(spec)) => {
-                (Action::Deploy, format!("environment:{}", spec.environment))
-            }
-            PlaneCommand::Admin(AdminCommand::RecordRollout { deployment, .. }) => {
-                (Action::ReportRollout, format!("deployment:{deployment}"))
-            }
-            PlaneCommand::Admin(AdminCommand::CaptureLkg { environment }) => {
-                (Action::CaptureLkg, format!("environment:{environment}"))
-            }
-            PlaneCommand::Admin(AdminCommand::RestoreLkg { environment, .. }) => {
-                (Action::RestoreLkg, format!("environment:{environment}"))
-            }
-            PlaneCommand::Admin(AdminCommand::CreateStream(spec)) => {
-                (Action::CreateStream, format!("stream:{}", spec.stream))
-            }
-            PlaneCommand::Admin(AdminCommand::ChangeStreamRetention { stream, .. }) => {
-                (Action::ChangeStreamRetention, format!("stream:{stream}"))
-            }
-            PlaneCommand::Admin(AdminCommand::ChangeStreamPartitions { stream, .. }) => {
-                (Action::ChangeStreamPartitions, format!("stream:{stream}"))
-            }
+            PlaneCommand::Admin(AdminCommand::Deploy(spec)) => (
+                Action::Deploy,
+                format!("environment:{}", spec.environment).into(),
+            ),
+            PlaneCommand::Admin(AdminCommand::RecordRollout { deployment, .. }) => (
+                Action::ReportRollout,
+                format!("deployment:{deployment}").into(),
+            ),
+            PlaneCommand::Admin(AdminCommand::CaptureLkg { environment }) => (
+                Action::CaptureLkg,
+                format!("environment:{environment}").into(),
+            ),
+            PlaneCommand::Admin(AdminCommand::RestoreLkg { environment, .. }) => (
+                Action::RestoreLkg,
+                format!("environment:{environment}").into(),
+            ),
+            PlaneCommand::Admin(AdminCommand::CreateStream(spec)) => (
+                Action::CreateStream,
+                format!("stream:{}", spec.stream).into(),
+            ),
+            PlaneCommand::Admin(AdminCommand::ChangeStreamRetention { stream, .. }) => (
+                Action::ChangeStreamRetention,
+                format!("stream:{stream}").into(),
+            ),
+            PlaneCommand::Admin(AdminCommand::ChangeStreamPartitions { stream, .. }) => (
+                Action::ChangeStreamPartitions,
+                format!("stream:{stream}").into(),
+            ),
             PlaneCommand::Admin(AdminCommand::ResetFailureStatus { .. }) => {
                 (Action::ResetFailureStatus, "plane".into())
             }
@@ -2385,7 +2393,7 @@ impl Decider for Plane {
                 let (_, resource) = self.action_of(command);
                 vec![PlaneEvent::Policy(PolicyEvent::AccessDenied {
                     action: *action,
-                    resource,
+                    resource: resource.into_owned(),
                     reasons: vec!["signature-required".into()],
                 })]
             }
@@ -2400,7 +2408,7 @@ impl Decider for Plane {
                 };
                 vec![PlaneEvent::Policy(PolicyEvent::AccessDenied {
                     action,
-                    resource,
+                    resource: resource.into_owned(),
                     reasons: vec![reason.into()],
                 })]
             }
