@@ -125,7 +125,6 @@ impl ContentDigest {
     /// `alg:` and the 64 hex digits, on the stack (no formatter, no allocation: this is
     /// written into every registration's journal record).
     fn with_spelling<T>(&self, f: impl FnOnce(&str) -> T) -> T {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut buf = [0u8; 72];
         let alg = self.alg.as_str().as_bytes();
         let Some((head, hex)) = buf.split_at_mut_checked(alg.len() + 1) else {
@@ -137,11 +136,8 @@ impl ContentDigest {
             name.copy_from_slice(alg);
             *colon = b':';
         }
-        for (pair, b) in hex.chunks_exact_mut(2).zip(self.bytes) {
-            if let [hi, lo] = pair {
-                *hi = HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0');
-                *lo = HEX.get(usize::from(b & 0x0f)).copied().unwrap_or(b'0');
-            }
+        if let Some(digits) = hex.get_mut(..64) {
+            digits.copy_from_slice(&ro_core::Digest::from_bytes(self.bytes).hex_ascii());
         }
         let len = alg.len() + 1 + 64;
         // An algorithm name, a colon and hex digits: ASCII.

@@ -102,16 +102,20 @@ impl Digest {
 
     /// The 64 lowercase hex digits, without the prefix.
     pub fn to_hex(&self) -> String {
-        let mut s = String::with_capacity(64);
-        self.write_hex(&mut s);
-        s
+        self.hex_ascii().iter().copied().map(char::from).collect()
     }
 
-    fn write_hex(&self, out: &mut String) {
-        for b in self.0 {
-            out.push(char::from(hex_digit(b >> 4)));
-            out.push(char::from(hex_digit(b & 0x0f)));
+    /// The 64 lowercase hex digits as ASCII bytes, without allocating (for writing a
+    /// digest's spelling into a buffer).
+    pub fn hex_ascii(&self) -> [u8; 64] {
+        let mut hex = [0u8; 64];
+        for (pair, b) in hex.chunks_exact_mut(2).zip(self.0) {
+            if let [hi, lo] = pair {
+                *hi = hex_digit(b >> 4);
+                *lo = hex_digit(b & 0x0f);
+            }
         }
+        hex
     }
 }
 
@@ -150,12 +154,7 @@ impl Digest {
         let mut buf = [0u8; 71];
         let (prefix, hex) = buf.split_at_mut(PREFIX.len());
         prefix.copy_from_slice(PREFIX.as_bytes());
-        for (pair, b) in hex.chunks_exact_mut(2).zip(self.0) {
-            if let [hi, lo] = pair {
-                *hi = hex_digit(b >> 4);
-                *lo = hex_digit(b & 0x0f);
-            }
-        }
+        hex.copy_from_slice(&self.hex_ascii());
         buf
     }
 

@@ -482,15 +482,19 @@ impl Journal {
     /// the next seq, `prev` equal to the head's hash, the right hash, a canonical body whose
     /// `seq` agrees and whose time is not before the head's.
     pub fn push_record(&mut self, record: Record) -> Result<(), VerifyError> {
-        let head = self.head();
-        let at = check_record(&head, &record)?;
+        let at = check_record(&self.head(), &record)?;
+        self.accept(record, at);
+        Ok(())
+    }
+
+    /// Makes a checked record the head.
+    fn accept(&mut self, record: Record, at: Timestamp) {
         self.head = Some(Head {
             seq: record.seq,
             hash: record.hash,
             at: Some(at),
         });
         self.records.push(record);
-        Ok(())
     }
 
     /// As [`Journal::push_record`], for a record whose body the caller has already decoded
@@ -505,12 +509,7 @@ impl Journal {
         let head = self.head();
         check_chain(&head, &record)?;
         let at = check_header(&head, &record, seq, at)?;
-        self.head = Some(Head {
-            seq: record.seq,
-            hash: record.hash,
-            at: Some(at),
-        });
-        self.records.push(record);
+        self.accept(record, at);
         Ok(())
     }
 

@@ -324,18 +324,9 @@ pub fn run_id(job: &JobId, key: &LogicalKey, intent: Intent) -> RunId {
         intent.as_str().as_bytes(),
     ]);
     // "run-" and the first 20 hex digits.
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut text = *b"run-00000000000000000000";
-    for (pair, b) in text
-        .get_mut(4..)
-        .unwrap_or_default()
-        .chunks_exact_mut(2)
-        .zip(d.as_bytes())
-    {
-        if let [hi, lo] = pair {
-            *hi = HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0');
-            *lo = HEX.get(usize::from(b & 0x0f)).copied().unwrap_or(b'0');
-        }
+    if let (Some(out), Some(hex)) = (text.get_mut(4..), d.hex_ascii().get(..20)) {
+        out.copy_from_slice(hex);
     }
     // "run-" and hex digits always form a valid id.
     RunId::new(std::str::from_utf8(&text).unwrap_or_default())
