@@ -1257,6 +1257,10 @@ impl Decider for Jobs {
                         compiled: CompiledSchedule(None, None),
                         running: 0,
                     });
+                // A redefinition replaces the schedule: its cached next slot leaves the due
+                // index here, before the cache is reset (refresh_job only moves an entry it
+                // can still see).
+                let stale_slot = entry.compiled.1.take();
                 entry.definition = definition.as_ref().clone();
                 // Definitions are validated before they are recorded, so this compiles.
                 entry.compiled = CompiledSchedule(
@@ -1267,6 +1271,9 @@ impl Decider for Jobs {
                     None,
                 );
                 let job_id = definition.job_id.clone();
+                if let Some(t) = stale_slot {
+                    self.due.0.remove(&(t, job_id.clone()));
+                }
                 self.refresh_job(&job_id);
             }
             E::PoolDefined { pool, max_running } => {

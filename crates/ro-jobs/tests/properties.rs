@@ -110,3 +110,34 @@ proptest! {
         ro_core::testing::check_replay(scenario.kernel());
     }
 }
+
+/// Redefining a scheduled job with a schedule whose next slot differs moves the job in the
+/// due index instead of leaving its old slot there (found by the protocol_lines fuzzer: the
+/// invariant check failed after the second definition).
+#[test]
+fn redefining_a_schedule_moves_the_job_in_the_due_index() {
+    let mut kernel: Kernel<Jobs> = Kernel::new();
+    let ctx = Context::new(
+        ro_core::testing::t0(),
+        Actor::service(ActorId::new("host").unwrap()),
+    );
+    for (version, cron) in [
+        (1, "15 8 * * 1-5"),
+        (2, "30 8 * * 1-5"),
+        (3, "30 8 * * 1-5"),
+    ] {
+        let command: ro_jobs::JobsCommand = serde_json::from_value(serde_json::json!({
+            "type": "DEFINE_JOB",
+            "definition": {"job_id": "report", "version": version,
+                "schedule": {"cron": cron, "timezone": "America/New_York"}}
+        }))
+        .unwrap();
+        kernel.execute(&command, &ctx).unwrap();
+        assert_eq!(
+            ro_core::Decider::check_invariants(kernel.state()),
+            Ok(()),
+            "after version {version}"
+        );
+    }
+    check_replay(&kernel);
+}
