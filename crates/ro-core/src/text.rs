@@ -5,8 +5,12 @@
 //! copy, and each drop a free. A `SharedStr` clone is a reference-count increment. Its archived
 //! (rkyv) form is a plain [`ArchivedString`], so snapshots are laid out exactly as with
 //! `String`.
+//!
+//! These strings are the keys of the states' ordered maps, so it also keeps the first 16 bytes
+//! of its text inline: most comparisons are decided there, without following the pointer to
+//! the text (in a B-tree search each key compared would otherwise be a separate cache miss).
 
-use std::{borrow::Borrow, fmt, ops::Deref, sync::Arc};
+use std::{borrow::Borrow, cmp::Ordering, fmt, hash, ops::Deref, sync::Arc};
 
 use rkyv::{
     Archive, Deserialize, Place, Serialize, SerializeUnsized,
@@ -17,56 +21,107 @@ use rkyv::{
 /// An immutable string; cloning shares the text instead of copying it.
 ///
 /// Compares, orders and hashes as its text.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct SharedStr(Arc<str>);
+#[derive(Clone)]
+pub struct SharedStr {
+    /// The text's first 16 bytes, zero-padded, as two big-endian words: comparing them orders
+    /// two texts whenever they differ there (a zero pad only ever stands where the shorter
+    /// text has ended, which sorts first as the text does).
+    head: [u64; 2],
+    text: Arc<str>,
+}
 
 impl SharedStr {
+    fn new(text: Arc<str>) -> Self {
+        let mut bytes = [0u8; 16];
+        let n = text.len().min(16);
+        if let (Some(to), Some(from)) = (bytes.get_mut(..n), text.as_bytes().get(..n)) {
+            to.copy_from_slice(from);
+        }
+        let [a0, a1, a2, a3, a4, a5, a6, a7, b0, b1, b2, b3, b4, b5, b6, b7] = bytes;
+        SharedStr {
+            head: [
+                u64::from_be_bytes([a0, a1, a2, a3, a4, a5, a6, a7]),
+                u64::from_be_bytes([b0, b1, b2, b3, b4, b5, b6, b7]),
+            ],
+            text,
+        }
+    }
+
     /// The text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.text
+    }
+}
+
+impl PartialEq for SharedStr {
+    fn eq(&self, other: &Self) -> bool {
+        self.head == other.head && (Arc::ptr_eq(&self.text, &other.text) || self.text == other.text)
+    }
+}
+
+impl Eq for SharedStr {}
+
+impl PartialOrd for SharedStr {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for SharedStr {
+    fn cmp(&self, other: &Self) -> Ordering {
+        match self.head.cmp(&other.head) {
+            Ordering::Equal => self.text.cmp(&other.text),
+            decided => decided,
+        }
+    }
+}
+
+impl hash::Hash for SharedStr {
+    fn hash<H: hash::Hasher>(&self, state: &mut H) {
+        self.text.hash(state);
     }
 }
 
 impl From<&str> for SharedStr {
     fn from(text: &str) -> Self {
-        SharedStr(Arc::from(text))
+        SharedStr::new(Arc::from(text))
     }
 }
 
 impl From<String> for SharedStr {
     fn from(text: String) -> Self {
-        SharedStr(Arc::from(text))
+        SharedStr::new(Arc::from(text))
     }
 }
 
 impl Deref for SharedStr {
     type Target = str;
     fn deref(&self) -> &str {
-        &self.0
+        &self.text
     }
 }
 
 impl AsRef<str> for SharedStr {
     fn as_ref(&self) -> &str {
-        &self.0
+        &self.text
     }
 }
 
 impl Borrow<str> for SharedStr {
     fn borrow(&self) -> &str {
-        &self.0
+        &self.text
     }
 }
 
 impl fmt::Display for SharedStr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.text)
     }
 }
 
 impl fmt::Debug for SharedStr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
+        fmt::Debug::fmt(&*self.text, f)
     }
 }
 
@@ -75,7 +130,7 @@ impl Archive for SharedStr {
     type Resolver = StringResolver;
 
     fn resolve(&self, resolver: StringResolver, out: Place<ArchivedString>) {
-        ArchivedString::resolve_from_str(&self.0, resolver, out);
+        ArchivedString::resolve_from_str(&self.text, resolver, out);
     }
 }
 
@@ -86,7 +141,7 @@ where
     str: SerializeUnsized<S>,
 {
     fn serialize(&self, serializer: &mut S) -> Result<StringResolver, S::Error> {
-        ArchivedString::serialize_from_str(&self.0, serializer)
+        ArchivedString::serialize_from_str(&self.text, serializer)
     }
 }
 
@@ -114,6 +169,38 @@ mod tests {
         words.sort();
         assert_eq!(words.map(|w| w.to_string()), ["", "B", "a", "ab", "b"]);
         assert_eq!(format!("{:?}", SharedStr::from("x\"y")), "\"x\\\"y\"");
+    }
+
+    /// Texts that differ inside, at and past the 16 inline bytes, with zero bytes (the pad's
+    /// value), prefixes of each other and non-ASCII characters.
+    fn text() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        (
+            prop::sample::select(vec!["", "runs/r-", "run-0123456789ab", "\0\0", "é"]),
+            "[a\\x00b\u{e9}\u{10000}]{0,20}",
+        )
+            .prop_map(|(stem, tail)| format!("{stem}{tail}"))
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn compares_exactly_as_its_text(a in text(), b in text()) {
+            let (x, y) = (SharedStr::from(a.as_str()), SharedStr::from(b.as_str()));
+            proptest::prop_assert_eq!(x.cmp(&y), a.cmp(&b));
+            proptest::prop_assert_eq!(x == y, a == b);
+            proptest::prop_assert_eq!(x.partial_cmp(&y), a.partial_cmp(&b));
+            let prefixed = SharedStr::from(format!("{a}{b}"));
+            proptest::prop_assert_eq!(x.cmp(&prefixed), a.cmp(&format!("{a}{b}")));
+        }
+    }
+
+    #[test]
+    fn equal_texts_are_equal_whatever_their_allocation() {
+        let long = "runs/r-1/report.json/and/more";
+        assert_eq!(SharedStr::from(long), SharedStr::from(long.to_owned()));
+        assert_ne!(SharedStr::from(long), SharedStr::from("runs/r-1/report.json/and/moRe"));
+        assert_ne!(SharedStr::from("a"), SharedStr::from("a\0"));
+        assert!(SharedStr::from("a") < SharedStr::from("a\0"));
     }
 
     #[test]
