@@ -2319,6 +2319,9 @@ impl Decider for Plane {
             // verification.
             return Ok(events);
         }
+        if signed.is_empty() {
+            return Ok(events);
+        }
         signed.append(&mut events);
         Ok(signed)
     }

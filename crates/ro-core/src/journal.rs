@@ -341,10 +341,45 @@ pub struct VerifyError {
 ///
 /// Appends are all-or-nothing, carry an expected head sequence number (optimistic
 /// concurrency) and are refused when dated before the head.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Journal {
     head: Option<Head>,
     records: Vec<Record>,
+    work: AppendWork,
+}
+
+impl fmt::Debug for Journal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Journal")
+            .field("head", &self.head)
+            .field("records", &self.records)
+            .finish()
+    }
+}
+
+/// Working space of [`Journal::append`], kept between appends so that encoding allocates
+/// nothing but the bodies it keeps: the encoding buffer, the canonical serializer's scratch
+/// and the list of encoded bodies. Not part of the journal's value: a clone starts empty.
+struct AppendWork {
+    buffer: Vec<u8>,
+    scratch: canonical::ser::Scratch,
+    bodies: Vec<Vec<u8>>,
+}
+
+impl Default for AppendWork {
+    fn default() -> Self {
+        AppendWork {
+            buffer: Vec::with_capacity(512),
+            scratch: canonical::ser::Scratch::with_capacity(16),
+            bodies: Vec::new(),
+        }
+    }
+}
+
+impl Clone for AppendWork {
+    fn clone(&self) -> Self {
+        AppendWork::default()
+    }
 }
 
 /// The envelope body's shape, checked on verification (the event is checked for canonical
@@ -430,23 +465,29 @@ impl Journal {
             return Err(AppendError::TooManyEvents(events.len()));
         }
         // Encode everything first, so a failure leaves the journal untouched.
-        let mut bodies = Vec::with_capacity(events.len());
         // Each body is written after the shared context prefix in one buffer that keeps its
         // capacity, then copied into an allocation of exactly its size (no regrowth per body,
         // no slack kept in the journal).
-        let mut buffer = Vec::with_capacity(512);
-        encode_context_prefix(ctx, &mut buffer);
-        let prefix_len = buffer.len();
-        let mut scratch = canonical::ser::Scratch::with_capacity(16);
+        let work = &mut self.work;
+        work.bodies.clear();
+        work.buffer.clear();
+        encode_context_prefix(ctx, &mut work.buffer);
+        let prefix_len = work.buffer.len();
         for (offset, event) in (1u64..).zip(&events) {
-            buffer.truncate(prefix_len);
-            encode_event_suffix::<E>(event, head.seq + offset, &mut buffer, &mut scratch)
-                .map_err(AppendError::Encoding)?;
-            bodies.push(buffer.as_slice().to_vec());
+            work.buffer.truncate(prefix_len);
+            encode_event_suffix::<E>(
+                event,
+                head.seq + offset,
+                &mut work.buffer,
+                &mut work.scratch,
+            )
+            .map_err(AppendError::Encoding)?;
+            work.bodies.push(work.buffer.as_slice().to_vec());
         }
         let mut prev = head.hash;
         let mut out = Vec::with_capacity(events.len());
-        for ((offset, event), body) in (1u64..).zip(events).zip(bodies) {
+        self.records.reserve(events.len());
+        for ((offset, event), body) in (1u64..).zip(events).zip(self.work.bodies.drain(..)) {
             let seq = head.seq + offset;
             let hash = chain_hash(&prev, &body);
             self.records.push(Record {
