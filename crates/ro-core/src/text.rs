@@ -53,9 +53,19 @@ impl SharedStr {
     }
 }
 
+/// The text past the inline bytes (empty for a text of at most 16 bytes).
+fn tail(text: &str) -> &[u8] {
+    text.as_bytes().get(16..).unwrap_or_default()
+}
+
 impl PartialEq for SharedStr {
     fn eq(&self, other: &Self) -> bool {
-        self.head == other.head && (Arc::ptr_eq(&self.text, &other.text) || self.text == other.text)
+        // Equal heads and lengths: a text of at most 16 bytes is all in its head.
+        self.head == other.head
+            && self.text.len() == other.text.len()
+            && (self.text.len() <= 16
+                || Arc::ptr_eq(&self.text, &other.text)
+                || tail(&self.text) == tail(&other.text))
     }
 }
 
@@ -70,7 +80,13 @@ impl PartialOrd for SharedStr {
 impl Ord for SharedStr {
     fn cmp(&self, other: &Self) -> Ordering {
         match self.head.cmp(&other.head) {
-            Ordering::Equal => self.text.cmp(&other.text),
+            // The first 16 bytes (or all of a shorter text, which is then a prefix of the
+            // other) are the same: a text of at most 16 bytes sorts by its length, longer
+            // ones by what follows. Neither reads the text when one is that short.
+            Ordering::Equal if self.text.len().min(other.text.len()) <= 16 => {
+                self.text.len().cmp(&other.text.len())
+            }
+            Ordering::Equal => tail(&self.text).cmp(tail(&other.text)),
             decided => decided,
         }
     }
@@ -176,7 +192,14 @@ mod tests {
     fn text() -> impl proptest::strategy::Strategy<Value = String> {
         use proptest::prelude::*;
         (
-            prop::sample::select(vec!["", "runs/r-", "run-0123456789ab", "\0\0", "é"]),
+            prop::sample::select(vec![
+                "",
+                "runs/r-",
+                "run-0123456789ab",
+                "run-0123456789abcdef",
+                "\0\0",
+                "é",
+            ]),
             "[a\\x00b\u{e9}\u{10000}]{0,20}",
         )
             .prop_map(|(stem, tail)| format!("{stem}{tail}"))
@@ -185,12 +208,26 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn compares_exactly_as_its_text(a in text(), b in text()) {
+            // (Texts sharing a stem of 16 or more bytes differ only past the inline bytes.)
             let (x, y) = (SharedStr::from(a.as_str()), SharedStr::from(b.as_str()));
             proptest::prop_assert_eq!(x.cmp(&y), a.cmp(&b));
             proptest::prop_assert_eq!(x == y, a == b);
             proptest::prop_assert_eq!(x.partial_cmp(&y), a.partial_cmp(&b));
             let prefixed = SharedStr::from(format!("{a}{b}"));
             proptest::prop_assert_eq!(x.cmp(&prefixed), a.cmp(&format!("{a}{b}")));
+        }
+
+        #[test]
+        fn texts_with_a_common_stem_compare_as_texts(
+            stem in "[ab]{14,18}",
+            a in "[a\\x00b]{0,3}",
+            b in "[a\\x00b]{0,3}",
+        ) {
+            // Around the 16th byte: decided inside the head, by the length, or by the tail.
+            let (a, b) = (format!("{stem}{a}"), format!("{stem}{b}"));
+            let (x, y) = (SharedStr::from(a.as_str()), SharedStr::from(b.as_str()));
+            proptest::prop_assert_eq!(x.cmp(&y), a.cmp(&b));
+            proptest::prop_assert_eq!(x == y, a == b);
         }
     }
 
