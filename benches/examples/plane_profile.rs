@@ -36,6 +36,19 @@ fn main() {
         "execute: {n} commands in {took:?}: {} ns/command",
         took.as_nanos() / u128::from(n)
     );
+    if what == "sizes" {
+        let records = kernel.journal().records();
+        let bytes: usize = records.iter().map(|r| r.body.len()).sum();
+        println!(
+            "{} records, {} body bytes each on average",
+            records.len(),
+            bytes / records.len().max(1)
+        );
+        for r in records.iter().take(20) {
+            println!("{}", String::from_utf8_lossy(&r.body));
+        }
+        return;
+    }
     if what == "execute" {
         return;
     }

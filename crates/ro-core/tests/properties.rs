@@ -176,8 +176,50 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
     })
 }
 
+/// A map serialized with its members in the given order (as a struct or an internally tagged
+/// enum would write them).
+struct InOrder(Vec<(String, serde_json::Value)>);
+
+impl serde::Serialize for InOrder {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Members arriving in any order come out sorted: ascending, with one member moved to
+    /// the front (a tag written first), or reversed. A repeated key is refused in each shape.
+    #[test]
+    fn members_in_any_order_come_out_sorted(
+        entries in proptest::collection::btree_map("[a-z_\u{e9}\u{1f600}\u{fb33}]{0,4}", json_value(), 1..8),
+        pick in any::<prop::sample::Index>(),
+        shape in 0u8..3,
+    ) {
+        let reference = ro_core::canonical::value_to_canonical_vec(
+            &serde_json::Value::Object(entries.clone().into_iter().collect()),
+        ).unwrap();
+        let mut members: Vec<_> = entries.into_iter().collect();
+        match shape {
+            0 => {}
+            1 => {
+                let moved = members.remove(pick.index(members.len()));
+                members.insert(0, moved);
+            }
+            _ => members.reverse(),
+        }
+        let direct = ro_core::canonical::to_canonical_vec(&InOrder(members.clone())).unwrap();
+        prop_assert_eq!(&direct, &reference);
+        let repeated = members[pick.index(members.len())].clone();
+        members.insert(0, repeated);
+        prop_assert!(ro_core::canonical::to_canonical_vec(&InOrder(members)).is_err());
+    }
 
     /// The direct serializer writes exactly what the reference path (to `Value`, then write)
     /// writes, and its output is canonical.
