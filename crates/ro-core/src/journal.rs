@@ -61,11 +61,42 @@ struct Body<'a> {
     seq: u64,
 }
 
+/// The body fields as stored, with the event decoded as the current schema version.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CurrentBody<E> {
+    actor: Actor,
+    at: Timestamp,
+    causation: Option<Digest>,
+    correlation_id: Option<CorrelationId>,
+    event: E,
+    schema_version: u32,
+    seq: u64,
+}
+
 impl Record {
     /// Decodes the record into a typed envelope, lifting older event versions.
     ///
     /// Does not check the hash: see [`Journal::verify`] and [`Journal::push_record`].
     pub fn decode<E: Event>(&self) -> Result<Envelope<E>, DecodeError> {
+        // One pass for a body of the current version (the version follows the event in the
+        // canonical key order, so it is only known afterwards); anything else, and every
+        // error, takes the general path, which decides from the version and reports.
+        if let Ok(body) = serde_json::from_slice::<CurrentBody<E>>(&self.body)
+            && body.schema_version == E::SCHEMA_VERSION
+        {
+            return Ok(Envelope {
+                seq: body.seq,
+                prev: self.prev,
+                hash: self.hash,
+                at: body.at,
+                actor: body.actor,
+                correlation_id: body.correlation_id,
+                causation: body.causation,
+                schema_version: body.schema_version,
+                event: body.event,
+            });
+        }
         let body: Body<'_> =
             serde_json::from_slice(&self.body).map_err(|e| DecodeError::Body(e.to_string()))?;
         let event = if body.schema_version == E::SCHEMA_VERSION {

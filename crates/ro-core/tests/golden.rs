@@ -139,3 +139,45 @@ fn format_doc_quotes_the_golden_file() {
         );
     }
 }
+
+/// An event stored under an older version is always lifted, even when its bytes also read as
+/// the current version (decoding them directly would give them today's meaning).
+#[test]
+fn an_older_version_is_lifted_even_when_it_parses_as_the_current_one() {
+    #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Tens {
+        n: u64,
+    }
+    fn times_ten(mut value: serde_json::Value) -> Result<serde_json::Value, String> {
+        let n = value["n"].as_u64().ok_or("no n")?;
+        value["n"] = serde_json::Value::from(n * 10);
+        Ok(value)
+    }
+    impl ro_core::Event for Tens {
+        const SCHEMA_VERSION: u32 = 2;
+        fn upcasters() -> &'static [ro_core::Upcaster] {
+            const UP: &[ro_core::Upcaster] = &[ro_core::Upcaster {
+                from: 1,
+                lift: times_ten,
+            }];
+            UP
+        }
+    }
+    let body = |version: u32| {
+        format!(
+            "{{\"actor\":{{\"id\":\"alice\",\"kind\":\"human\"}},\"at\":\"2026-01-05T14:30:00Z\",\"causation\":null,\"correlation_id\":null,\"event\":{{\"n\":1}},\"schema_version\":{version},\"seq\":1}}"
+        )
+        .into_bytes()
+    };
+    let record = |version: u32| ro_core::Record {
+        seq: 1,
+        prev: ro_core::Digest::ZERO,
+        hash: chain_hash(&ro_core::Digest::ZERO, &body(version)),
+        body: body(version),
+    };
+    let old: ro_core::Envelope<Tens> = record(1).decode().unwrap();
+    assert_eq!((old.event.n, old.schema_version), (10, 1));
+    let current: ro_core::Envelope<Tens> = record(2).decode().unwrap();
+    assert_eq!((current.event.n, current.schema_version), (1, 2));
+    assert!(record(3).decode::<Tens>().is_err());
+}
