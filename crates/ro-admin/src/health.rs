@@ -139,13 +139,17 @@ pub struct ComponentView {
 
 impl Components {
     pub(crate) fn record(&mut self, report: &ComponentReport, at: Timestamp) {
-        self.seen.insert(
-            report.component.clone(),
-            Seen {
-                report: report.clone(),
-                at,
-            },
-        );
+        let seen = Seen {
+            report: report.clone(),
+            at,
+        };
+        // A known component is updated in place: its key is not cloned again.
+        match self.seen.get_mut(&report.component) {
+            Some(slot) => *slot = seen,
+            None => {
+                self.seen.insert(report.component.clone(), seen);
+            }
+        }
     }
 
     /// Where `name` stands at `now`.

@@ -1157,10 +1157,15 @@ impl Decider for Artifacts {
         use ArtifactEvent as E;
         match event {
             E::ArtifactRegistered { artifact, class } => {
-                self.by_class
-                    .entry(class.clone())
-                    .or_default()
-                    .insert(meta.at, artifact.locator.clone());
+                // A known class is found without cloning its key.
+                match self.by_class.get_mut(class) {
+                    Some(index) => index.insert(meta.at, artifact.locator.clone()),
+                    None => {
+                        let mut index = ClassIndex::default();
+                        index.insert(meta.at, artifact.locator.clone());
+                        self.by_class.insert(class.clone(), index);
+                    }
+                }
                 self.artifacts.insert(
                     artifact.locator.clone(),
                     Artifact {
