@@ -481,7 +481,9 @@ pub struct Attestation {
     schemars::JsonSchema,
 )]
 pub struct Artifacts {
-    artifacts: BTreeMap<Locator, Artifact>,
+    /// Boxed: a registration inserts into the middle of this map, and a B-tree insert shifts
+    /// the values after it; a pointer shifts far cheaper than a whole record.
+    artifacts: BTreeMap<Locator, Box<Artifact>>,
     /// Each class's artifacts in (registration time, locator) order (see `class_index`).
     #[schemars(with = "Vec<(Timestamp, Locator)>")]
     by_class: BTreeMap<ArtifactClass, ClassIndex>,
@@ -516,7 +518,7 @@ fn unreachable_class() -> ArtifactClass {
 impl Artifacts {
     /// An artifact's record.
     pub fn artifact(&self, locator: &Locator) -> Option<&Artifact> {
-        self.artifacts.get(locator)
+        self.artifacts.get(locator).map(|a| &**a)
     }
 
     /// How many artifacts are registered (tombstoned ones included).
@@ -1168,14 +1170,14 @@ impl Decider for Artifacts {
                 }
                 self.artifacts.insert(
                     artifact.locator.clone(),
-                    Artifact {
+                    Box::new(Artifact {
                         artifact: artifact.clone(),
                         class: class.clone(),
                         registered_at: meta.at,
                         gate: Gate::Pending,
                         mismatches: 0,
                         tombstoned_at: None,
-                    },
+                    }),
                 );
             }
             E::GateSet { locator, after, .. } => {
