@@ -175,7 +175,10 @@ mod tests {
         // Ids sit in every key and record of the state: a wider or more aligned text would
         // grow them all (and the memory figure of the plane bench).
         assert_eq!(std::mem::size_of::<SharedStr>(), 32);
-        assert_eq!(std::mem::align_of::<SharedStr>(), std::mem::align_of::<usize>());
+        assert_eq!(
+            std::mem::align_of::<SharedStr>(),
+            std::mem::align_of::<usize>()
+        );
     }
 
     #[test]

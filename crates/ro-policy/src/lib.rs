@@ -621,7 +621,7 @@ pub enum PolicyRejection {
     #[error("no economic limits are set: SET_LIMITS first")]
     LimitsNotSet,
     /// A limit would be breached: the unit is blocked and a deviation opened.
-    #[error("{limit:?} would be breached: the unit is blocked")]
+    #[error("the {limit} limit would be breached: the unit is blocked")]
     LimitBreached {
         /// Which limit.
         limit: LimitKind,

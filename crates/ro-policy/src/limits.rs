@@ -202,6 +202,23 @@ pub enum LimitKind {
     DailyRate,
 }
 
+impl LimitKind {
+    /// The limit's name as the JSON contracts spell it (`cost_ceiling`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LimitKind::CostCeiling => "cost_ceiling",
+            LimitKind::DailyBudget => "daily_budget",
+            LimitKind::DailyRate => "daily_rate",
+        }
+    }
+}
+
+impl fmt::Display for LimitKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One day's spending.
 #[derive(
     Debug,
@@ -405,6 +422,25 @@ mod day_tests {
         ] {
             let at = Timestamp::from_unix_seconds(secs).unwrap();
             assert_eq!(Day::of(at).0, at.utc_date().to_julian_day(), "{at}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod limit_kind_tests {
+    use super::*;
+
+    #[test]
+    fn a_limit_is_named_in_messages_as_the_contracts_spell_it() {
+        for kind in [
+            LimitKind::CostCeiling,
+            LimitKind::DailyBudget,
+            LimitKind::DailyRate,
+        ] {
+            assert_eq!(
+                serde_json::to_value(kind).unwrap(),
+                serde_json::Value::from(kind.to_string())
+            );
         }
     }
 }
