@@ -2433,8 +2433,11 @@ impl Decider for Plane {
             PlaneEvent::Policy(e) => self.policy.evolve(e, meta),
             PlaneEvent::Artifacts(e) => self.artifacts.evolve(e, meta),
             PlaneEvent::Jobs(e) => {
-                self.jobs.evolve(e, meta);
+                // Counted first: the outcomes counted never create a run and a run's job never
+                // changes, so the answer is the same either way, but before `evolve` closes the
+                // run it is found among the few open runs rather than the many closed ones.
                 self.count_outcome(e, meta.at);
+                self.jobs.evolve(e, meta);
             }
             PlaneEvent::Admin(e) => match e {
                 // A lockdown or the kill switch takes priority over every pending
