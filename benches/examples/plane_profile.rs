@@ -1,7 +1,7 @@
 //! A profiling target for the plane: runs the full mixed stream of the `plane` bench through
 //! `Kernel<Plane>` (`execute`), then folds its decoded events repeatedly; prints both rates.
 //! `cargo build --release -p ro-benches --example plane_profile && perf record -g
-//! target/release/examples/plane_profile [execute|fold] [N]`.
+//! target/release/examples/plane_profile [execute|fold|sizes|digest|none] [N]`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -50,6 +50,22 @@ fn main() {
         return;
     }
     if what == "execute" {
+        return;
+    }
+    if what == "digest" {
+        // The state digest (what a snapshot restore and `ro status` recompute): its canonical
+        // JSON's size, then the time of building that JSON and of the whole digest.
+        let state = kernel.state();
+        let start = Instant::now();
+        let json = ro_core::canonical::to_canonical_vec(state).unwrap();
+        let encode = start.elapsed();
+        let start = Instant::now();
+        black_box(ro_core::state_digest(state).unwrap());
+        println!(
+            "state: {} bytes of canonical JSON, encoded in {encode:?}; digest in {:?}",
+            json.len(),
+            start.elapsed()
+        );
         return;
     }
     let decoded: Vec<Envelope<PlaneEvent>> = kernel
