@@ -209,12 +209,12 @@ pub struct Lkg {
     rkyv::Deserialize,
 )]
 pub struct Deployments {
-    environments: BTreeMap<EnvironmentName, EnvironmentSpec>,
-    deployments: BTreeMap<u64, Deployment>,
+    captured: u64,
     /// (environment, service) → the latest deployment that is not failed.
     current: BTreeMap<EnvironmentName, BTreeMap<ServiceName, u64>>,
+    deployments: BTreeMap<u64, Deployment>,
+    environments: BTreeMap<EnvironmentName, EnvironmentSpec>,
     lkgs: BTreeMap<EnvironmentName, Vec<Lkg>>,
-    captured: u64,
 }
 
 impl Deployments {

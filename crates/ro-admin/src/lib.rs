@@ -1031,23 +1031,23 @@ impl fmt::Debug for ConfirmationKey {
     rkyv::Deserialize,
 )]
 pub struct Plane {
-    policy: Policy,
     artifacts: Artifacts,
-    jobs: Jobs,
-    lockdown: Option<ActorId>,
-    production_lock: Option<ActorId>,
-    kill_switch: Option<ActorId>,
-    four_eyes: bool,
-    registry: Registry,
     components: Components,
-    streams: Streams,
     deployments: Deployments,
-    readiness: Readiness,
-    signing: Signing,
-    observability: observe::Observability,
-    pending: BTreeMap<Digest, Pending>,
+    four_eyes: bool,
     /// Issued confirmations, for unique tokens (part of the token's input).
     issued: u64,
+    jobs: Jobs,
+    kill_switch: Option<ActorId>,
+    lockdown: Option<ActorId>,
+    observability: observe::Observability,
+    pending: BTreeMap<Digest, Pending>,
+    policy: Policy,
+    production_lock: Option<ActorId>,
+    readiness: Readiness,
+    registry: Registry,
+    signing: Signing,
+    streams: Streams,
     #[serde(skip)]
     #[rkyv(with = rkyv::with::Skip)]
     key: ConfirmationKey,
@@ -2594,5 +2594,23 @@ impl Decider for Plane {
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod state_layout_tests {
+    use super::*;
+
+    /// The state structs declare their fields in key order, so the canonical serializer, which
+    /// re-orders an object only when its members arrive out of order, copies nothing when
+    /// digesting a state (a fifth of a large state's digest when they did not). Serialized as
+    /// declared, the initial plane must already be its canonical form.
+    #[test]
+    fn the_state_is_declared_in_key_order() {
+        let plane = Plane::with_confirmation_key([7; 32]);
+        let as_declared = String::from_utf8(serde_json::to_vec(&plane).unwrap()).unwrap();
+        let canonical =
+            String::from_utf8(ro_core::canonical::to_canonical_vec(&plane).unwrap()).unwrap();
+        assert_eq!(as_declared, canonical);
     }
 }

@@ -179,11 +179,11 @@ struct Reported<T> {
 )]
 pub struct Observability {
     jobs: BTreeMap<JobId, Outcomes>,
-    /// Per store: (errors in the latest report, errors in all reports).
-    store_errors: BTreeMap<ComponentName, Reported<(u64, u64)>>,
     lag: BTreeMap<StreamName, Reported<u64>>,
     /// Per volume: (used, capacity).
     storage: BTreeMap<ComponentName, Reported<(u64, u64)>>,
+    /// Per store: (errors in the latest report, errors in all reports).
+    store_errors: BTreeMap<ComponentName, Reported<(u64, u64)>>,
 }
 
 /// A job's success and failure rates.

@@ -302,16 +302,16 @@ pub struct CycleRecorded {
 )]
 pub struct Registry {
     active: Option<ModelVersion>,
-    /// Earlier active versions, most recent last (what rollback returns to).
-    previous: Vec<ModelVersion>,
-    candidate: Option<ModelVersion>,
-    shadow_cycles: u64,
-    shadow_window: u64,
     canary: Ratio,
+    candidate: Option<ModelVersion>,
+    days: BTreeMap<Day, CycleStats>,
     failure: FailureMode,
     incidents: Vec<Incident>,
-    days: BTreeMap<Day, CycleStats>,
     last_day: Option<Day>,
+    /// Earlier active versions, most recent last (what rollback returns to).
+    previous: Vec<ModelVersion>,
+    shadow_cycles: u64,
+    shadow_window: u64,
 }
 
 impl Default for Registry {

@@ -487,13 +487,13 @@ pub struct Artifacts {
     /// Each class's artifacts in (registration time, locator) order (see `class_index`).
     #[schemars(with = "Vec<(Timestamp, Locator)>")]
     by_class: BTreeMap<ArtifactClass, ClassIndex>,
+    dependents: BTreeMap<DerivationId, BTreeSet<DerivationId>>,
+    derivations: BTreeMap<DerivationId, Derivation>,
+    infeasible: BTreeMap<DerivationId, InfeasibleRecord>,
+    models: BTreeMap<ModelVersion, ModelRecord>,
     postures: BTreeMap<ArtifactClass, MismatchPosture>,
     retention: BTreeMap<ArtifactClass, (RetentionPolicy, BTreeSet<Day>)>,
-    derivations: BTreeMap<DerivationId, Derivation>,
-    dependents: BTreeMap<DerivationId, BTreeSet<DerivationId>>,
-    infeasible: BTreeMap<DerivationId, InfeasibleRecord>,
     violations: BTreeMap<StoryId, Vec<String>>,
-    models: BTreeMap<ModelVersion, ModelRecord>,
 }
 
 fn check_text(field: &str, text: &str) -> Result<(), ArtifactRejection> {

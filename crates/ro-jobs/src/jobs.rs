@@ -544,19 +544,19 @@ impl std::fmt::Debug for CompiledSchedule {
     rkyv::Deserialize,
 )]
 pub struct Jobs {
-    jobs: BTreeMap<JobId, JobEntry>,
-    pools: BTreeMap<PoolId, u32>,
-    gates: BTreeMap<String, InputGate>,
     calendars: BTreeMap<CalendarName, TradingCalendar>,
+    /// Runs that are over.
+    closed: BTreeMap<RunId, Run>,
+    gates: BTreeMap<String, InputGate>,
+    jobs: BTreeMap<JobId, JobEntry>,
+    /// Runs not yet over (the planner walks these without lookups).
+    open: BTreeMap<RunId, Run>,
+    pools: BTreeMap<PoolId, u32>,
+    running_by_pool: BTreeMap<PoolId, u32>,
     /// (next slot, job) for every scheduled job: the planner reads only the due prefix.
     #[serde(skip)]
     #[rkyv(with = rkyv::with::Skip)]
     due: DueIndex,
-    /// Runs not yet over (the planner walks these without lookups).
-    open: BTreeMap<RunId, Run>,
-    /// Runs that are over.
-    closed: BTreeMap<RunId, Run>,
-    running_by_pool: BTreeMap<PoolId, u32>,
 }
 
 fn status_name(s: RunStatus) -> &'static str {

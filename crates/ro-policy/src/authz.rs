@@ -292,14 +292,14 @@ pub struct Decision {
     schemars::JsonSchema,
 )]
 pub struct Access {
-    roles: BTreeMap<RoleName, ActionSet>,
-    grants: BTreeMap<ActorId, Vec<Grant>>,
-    rules: BTreeMap<RuleId, Rule>,
     exclusive: BTreeMap<ConstraintId, BTreeSet<RoleName>>,
     /// The union of the actions named by forbid rules.
     forbid_actions: ActionSet,
+    grants: BTreeMap<ActorId, Vec<Grant>>,
     /// The union of the actions named by permit rules.
     permit_actions: ActionSet,
+    roles: BTreeMap<RoleName, ActionSet>,
+    rules: BTreeMap<RuleId, Rule>,
 }
 
 impl Access {

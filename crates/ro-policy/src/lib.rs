@@ -704,12 +704,12 @@ pub struct Policy {
     baseline: Option<Baseline>,
     changes: BTreeMap<ChangeId, ChangeRequest>,
     configs: BTreeMap<ConfigName, BTreeMap<ConfigVersion, ConfigVersionRef>>,
-    secrets: BTreeMap<SecretName, Vec<SecretRef>>,
-    limits: Option<Limits>,
     days: BTreeMap<Day, DayStats>,
     deviation_types: BTreeMap<DeviationTypeId, DeviationType>,
     deviations: BTreeMap<DeviationId, Deviation>,
     deviations_opened: u64,
+    limits: Option<Limits>,
+    secrets: BTreeMap<SecretName, Vec<SecretRef>>,
 }
 
 impl Default for Policy {

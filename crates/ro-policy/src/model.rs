@@ -272,12 +272,12 @@ pub enum DeviationAction {
 )]
 #[serde(deny_unknown_fields)]
 pub struct DeviationType {
+    /// What it does while open.
+    pub action: DeviationAction,
     /// How serious.
     pub severity: Severity,
     /// Seconds from detection to the SLA deadline (1 to 30 days).
     pub sla_seconds: u32,
-    /// What it does while open.
-    pub action: DeviationAction,
 }
 
 /// The built-in deviation types (seed 003, section 3, generalised).
