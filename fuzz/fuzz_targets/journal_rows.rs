@@ -50,7 +50,7 @@ fn demo_rows() -> &'static [Row] {
 fn read(rows: &[Row]) -> Result<Journal, u64> {
     let mut journal = Journal::new();
     for (seq, prev, hash, body) in rows {
-        let record = decode_row(*seq, prev.clone(), hash.clone(), body.clone()).map_err(|e| match e {
+        let record = decode_row(*seq, prev, hash, body.clone()).map_err(|e| match e {
             ro_bindings::store::StoreError::Damaged { seq, .. } => seq,
             other => panic!("decode_row answered {other}"),
         })?;

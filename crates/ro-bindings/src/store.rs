@@ -12,8 +12,10 @@
 
 use std::path::{Path, PathBuf};
 
-use ro_admin::Plane;
-use ro_core::{Digest, Head, Journal, Kernel, Record, ReplayError, Restored, VerifyError};
+use ro_admin::{Plane, PlaneEvent};
+use ro_core::{
+    CheckedRecord, Digest, Head, Journal, Kernel, Record, ReplayError, Restored, VerifyError,
+};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 /// The format written in the metadata table.
@@ -219,9 +221,10 @@ impl Store {
         } else {
             None
         };
-        // Without a snapshot every record is decoded once, checked and folded as it is read
-        // (`Kernel::push_record`); with one, the records are checked into a journal first and
-        // only those after the snapshot are folded.
+        // Without a snapshot every record is checked, decoded once and folded as it is read
+        // (`Kernel::push_checked`, the self-contained checks run ahead on a second thread);
+        // with one, the records are checked into a journal first and only those after the
+        // snapshot are folded.
         let mut replaying = match snapshot {
             None => Some(
                 Kernel::resume(Plane::with_confirmation_key(key), 0, Journal::new())
@@ -235,16 +238,12 @@ impl Store {
                 .prepare("SELECT seq, prev, hash, body FROM journal ORDER BY seq")
                 .map_err(sql)?;
             let mut rows = stmt.query([]).map_err(sql)?;
-            while let Some(row) = rows.next().map_err(sql)? {
-                let record = decode_row(
-                    row.get(0).map_err(sql)?,
-                    row.get(1).map_err(sql)?,
-                    row.get(2).map_err(sql)?,
-                    row.get(3).map_err(sql)?,
-                )?;
-                match &mut replaying {
-                    Some(kernel) => kernel.push_record(record).map_err(damaged)?,
-                    None => journal.push_record(record).map_err(damaged)?,
+            match &mut replaying {
+                Some(kernel) => fold_rows(&mut rows, kernel, path)?,
+                None => {
+                    while let Some(row) = rows.next().map_err(sql)? {
+                        journal.push_record(read_row(row, path)?).map_err(damaged)?;
+                    }
                 }
             }
         }
@@ -403,18 +402,13 @@ fn write_records(
 /// [`Record`]: a negative seq or a digest that is not 32 bytes is [`StoreError::Damaged`]. The
 /// record is not yet checked against the chain: [`Journal::push_record`] does that (and the
 /// fuzz target `journal_rows` drives both).
-pub fn decode_row(
-    seq: i64,
-    prev: Vec<u8>,
-    hash: Vec<u8>,
-    body: Vec<u8>,
-) -> Result<Record, StoreError> {
+pub fn decode_row(seq: i64, prev: &[u8], hash: &[u8], body: Vec<u8>) -> Result<Record, StoreError> {
     let damaged = |seq: u64, message: &str| StoreError::Damaged {
         seq,
         message: message.into(),
     };
     let seq = u64::try_from(seq).map_err(|_| damaged(0, "a stored seq is negative"))?;
-    let digest = |bytes: Vec<u8>| -> Result<Digest, StoreError> {
+    let digest = |bytes: &[u8]| -> Result<Digest, StoreError> {
         let bytes: [u8; 32] = bytes
             .try_into()
             .map_err(|_| damaged(seq, "a stored digest is not 32 bytes"))?;
@@ -425,6 +419,133 @@ pub fn decode_row(
         prev: digest(prev)?,
         hash: digest(hash)?,
         body,
+    })
+}
+
+/// One journal row as a record (the digests are read in place, not copied out first).
+fn read_row(row: &rusqlite::Row<'_>, path: &Path) -> Result<Record, StoreError> {
+    let sql = sql_error(path);
+    let blob = |i: usize| -> Result<&[u8], StoreError> {
+        row.get_ref(i)
+            .and_then(|v| v.as_blob().map_err(rusqlite::Error::from))
+            .map_err(sql)
+    };
+    let seq: i64 = row.get(0).map_err(sql)?;
+    let (prev, hash) = (blob(1)?, blob(2)?);
+    let body: Vec<u8> = row.get(3).map_err(sql)?;
+    decode_row(seq, prev, hash, body)
+}
+
+/// How many records are checked together, on either thread.
+const CHECK_BATCH: usize = 256;
+
+/// Reads every journal row and folds it into `kernel`, in order. Each record's self-contained
+/// checks (its hash, canonical form and decoding: most of the work of an open) run on a
+/// second thread while this one reads the next rows from SQLite and links and folds the
+/// records already checked; when the second thread falls behind, this one checks the next
+/// batch itself, so both stay busy. The outcome is exactly a sequential read's, first error
+/// included: a row that cannot be read is reported only after every record before it was
+/// folded. Without a second thread (the OS refused one) all the work runs here.
+fn fold_rows(
+    rows: &mut rusqlite::Rows<'_>,
+    kernel: &mut Kernel<Plane>,
+    path: &Path,
+) -> Result<(), StoreError> {
+    use std::collections::VecDeque;
+    use std::sync::mpsc;
+    /// A batch in flight, in journal order: on the checking thread, or checked here.
+    enum Slot {
+        Away,
+        Here(Vec<CheckedRecord<PlaneEvent>>),
+    }
+    let sql = sql_error(path);
+    std::thread::scope(|scope| {
+        let (to_check, inbox) = mpsc::sync_channel::<Vec<Record>>(2);
+        let (to_fold, checked) = mpsc::channel::<Vec<CheckedRecord<PlaneEvent>>>();
+        let spawned = std::thread::Builder::new()
+            .name("ro-open-check".into())
+            .spawn_scoped(scope, move || {
+                for batch in inbox {
+                    let batch = batch.into_iter().map(Record::check).collect();
+                    if to_fold.send(batch).is_err() {
+                        break;
+                    }
+                }
+            });
+        let to_check = spawned.is_ok().then_some(to_check);
+        let mut pending: VecDeque<Slot> = VecDeque::new();
+        // Folds the batches at the front that are ready (all of them when `wait`).
+        let mut fold = |pending: &mut VecDeque<Slot>, wait: bool| -> Result<(), StoreError> {
+            while let Some(front) = pending.pop_front() {
+                let batch = match front {
+                    Slot::Here(batch) => batch,
+                    Slot::Away => {
+                        let received = if wait {
+                            checked.recv().ok()
+                        } else {
+                            checked.try_recv().ok()
+                        };
+                        match received {
+                            Some(batch) => batch,
+                            // The checking thread only drops a batch after this one stopped
+                            // listening; not yet ready otherwise.
+                            None if wait => break,
+                            None => {
+                                pending.push_front(Slot::Away);
+                                break;
+                            }
+                        }
+                    }
+                };
+                batch
+                    .into_iter()
+                    .try_for_each(|c| kernel.push_checked(c))
+                    .map_err(damaged)?;
+            }
+            Ok(())
+        };
+        let dispatch = |batch: Vec<Record>, pending: &mut VecDeque<Slot>| {
+            let batch = match &to_check {
+                Some(to_check) => match to_check.try_send(batch) {
+                    Ok(()) => {
+                        pending.push_back(Slot::Away);
+                        return;
+                    }
+                    Err(
+                        mpsc::TrySendError::Full(batch) | mpsc::TrySendError::Disconnected(batch),
+                    ) => batch,
+                },
+                None => batch,
+            };
+            pending.push_back(Slot::Here(batch.into_iter().map(Record::check).collect()));
+        };
+        let mut batch = Vec::with_capacity(CHECK_BATCH);
+        let mut unread = Ok(());
+        loop {
+            let record = match rows.next() {
+                Ok(Some(row)) => read_row(row, path),
+                Ok(None) => break,
+                Err(e) => Err(sql(e)),
+            };
+            match record {
+                Ok(record) => batch.push(record),
+                Err(e) => {
+                    unread = Err(e);
+                    break;
+                }
+            }
+            if batch.len() == CHECK_BATCH {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(CHECK_BATCH));
+                dispatch(full, &mut pending);
+                fold(&mut pending, false)?;
+            }
+        }
+        if !batch.is_empty() {
+            dispatch(batch, &mut pending);
+        }
+        drop(to_check);
+        fold(&mut pending, true)?;
+        unread
     })
 }
 

@@ -900,3 +900,103 @@ fn signed_documents_through_the_protocol() {
     );
     store.commit().unwrap();
 }
+
+/// Opening a store checks records on a second thread, batch by batch, while the first reads
+/// and folds; whatever the damage and wherever it falls (first, middle or last record of a
+/// batch, or two damages in different batches), the open fails naming the first damaged seq,
+/// as a sequential read would, and an undamaged store reopens to the same plane.
+#[test]
+fn opening_a_large_store_names_the_first_damaged_seq_in_any_batch() {
+    let path = temp_store("large");
+    let alice = ActorId::new("alice").unwrap();
+    let t = at("2026-01-05T14:30:00Z");
+    let mut store = host::init(&path, &alice, t).unwrap();
+    let input: String = (1..=1500)
+        .map(|i| {
+            format!(
+                "{{\"type\":\"REGISTER_ARTIFACT\",\"ref\":\"runs/r-{i}/report.json\",\"digest\":\"blake3:{i:064x}\"}}\n"
+            )
+        })
+        .collect();
+    let mut out = Vec::new();
+    let tally = host::apply(
+        &mut store,
+        &mut BufReader::new(input.as_bytes()),
+        &mut out,
+        Some(&alice),
+        &mut || t,
+    )
+    .unwrap();
+    assert_eq!(tally.refused, 0);
+    let head = store.head();
+    let digest = store.kernel().state_digest().unwrap();
+    drop(store);
+    assert!(head.seq > 5 * 256, "the store spans several batches");
+    let reopened = Store::open_replaying(&path).unwrap();
+    assert_eq!(reopened.head(), head);
+    assert_eq!(reopened.kernel().state_digest().unwrap(), digest);
+    drop(reopened);
+
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let get = |seq: u64, column: &str| -> Vec<u8> {
+        conn.query_row(
+            &format!("SELECT {column} FROM journal WHERE seq = ?1"),
+            [seq],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    let set = |seq: u64, column: &str, value: &[u8]| {
+        conn.execute(
+            &format!("UPDATE journal SET {column} = ?1 WHERE seq = ?2"),
+            rusqlite::params![value, seq],
+        )
+        .unwrap();
+    };
+    // A damage that the checking thread finds (a changed body byte), and one that the reading
+    // thread finds (a stored hash of the wrong length).
+    let flip_body = |seq: u64| {
+        let mut body = get(seq, "body");
+        let i = body.len() / 2;
+        body[i] ^= 0x01;
+        body
+    };
+    let expect_damaged_at = |seq: u64, what: &str| match Store::open_replaying(&path) {
+        Err(ro_bindings::store::StoreError::Damaged { seq: at, message }) => {
+            assert_eq!(at, seq, "{what}: {message}");
+        }
+        Err(other) => panic!("{what}: {other}"),
+        Ok(_) => panic!("{what}: the damage went unnoticed"),
+    };
+    let last = head.seq;
+    for seq in [1, 255, 256, 257, 512, 700, last - 1, last] {
+        let body = get(seq, "body");
+        set(seq, "body", &flip_body(seq));
+        expect_damaged_at(seq, &format!("body of {seq}"));
+        set(seq, "body", &body);
+        let hash = get(seq, "hash");
+        set(seq, "hash", &hash[..31]);
+        expect_damaged_at(seq, &format!("short hash of {seq}"));
+        set(seq, "hash", &hash);
+    }
+    // Two damages: whichever kind comes first is the one named.
+    for (early, late, early_body) in [(300, 1100, true), (300, 1100, false)] {
+        let (body, hash) = (get(early, "body"), get(late, "hash"));
+        let (late_body, early_hash) = (get(late, "body"), get(early, "hash"));
+        if early_body {
+            set(early, "body", &flip_body(early));
+            set(late, "hash", &hash[..31]);
+        } else {
+            set(early, "hash", &early_hash[..31]);
+            set(late, "body", &flip_body(late));
+        }
+        expect_damaged_at(early, &format!("two damages, early body {early_body}"));
+        set(early, "body", &body);
+        set(early, "hash", &early_hash);
+        set(late, "hash", &hash);
+        set(late, "body", &late_body);
+    }
+    drop(conn);
+    let reopened = Store::open_replaying(&path).unwrap();
+    assert_eq!(reopened.kernel().state_digest().unwrap(), digest);
+}

@@ -222,14 +222,17 @@ impl<D: Decider> Kernel<D> {
     /// checking that it continues the chain and decodes; then folds it in. On error nothing
     /// changed.
     pub fn push_record(&mut self, record: Record) -> Result<(), crate::journal::VerifyError> {
-        let envelope = record
-            .decode::<D::Event>()
-            .map_err(|e| crate::journal::VerifyError {
-                seq: record.seq,
-                problem: crate::journal::Problem::Body(e.to_string()),
-            })?;
-        self.journal
-            .push_decoded(record, envelope.seq, envelope.at)?;
+        self.push_checked(record.check())
+    }
+
+    /// As [`Kernel::push_record`], for a record whose self-contained checks ([`Record::check`])
+    /// were run ahead, possibly on another thread: links it to the head and folds it in. On
+    /// error nothing changed.
+    pub fn push_checked(
+        &mut self,
+        checked: crate::journal::CheckedRecord<D::Event>,
+    ) -> Result<(), crate::journal::VerifyError> {
+        let envelope = self.journal.push_checked(checked)?;
         self.state.evolve(&envelope.event, &envelope.meta());
         assert_invariants(&self.state, envelope.seq);
         Ok(())

@@ -47,6 +47,30 @@ impl fmt::Debug for Record {
     }
 }
 
+/// A record with its self-contained checks done ([`Record::check`]): what is left is linking
+/// it to the chain's head, which [`crate::Kernel::push_checked`] does.
+pub struct CheckedRecord<E> {
+    record: Record,
+    /// The decoded envelope, or the first self-contained check that failed.
+    decoded: Result<Envelope<E>, Problem>,
+}
+
+impl<E> fmt::Debug for CheckedRecord<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CheckedRecord")
+            .field("record", &self.record)
+            .field("decoded", &self.decoded.as_ref().map(|_| ()))
+            .finish()
+    }
+}
+
+impl<E> CheckedRecord<E> {
+    /// The record's sequence number (as stored, not yet checked against a head).
+    pub fn seq(&self) -> u64 {
+        self.record.seq
+    }
+}
+
 /// The body fields as stored, with the event still undecoded.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -118,6 +142,25 @@ impl Record {
             schema_version: body.schema_version,
             event,
         })
+    }
+
+    /// Runs the checks that need nothing but the record itself: its hash against its `prev`
+    /// and body, the body's canonical form, and decoding it. They are most of the cost of
+    /// reading a journal back, and need no head, so a host may run them for many records at
+    /// once, on other threads; [`crate::Kernel::push_checked`] then links the record to the
+    /// chain (seq, `prev`, time) and folds it, in order.
+    pub fn check<E: Event>(self) -> CheckedRecord<E> {
+        let decoded = if chain_hash(&self.prev, &self.body) != self.hash {
+            Err(Problem::HashMismatch)
+        } else if let Err(e) = canonical::check_canonical(&self.body) {
+            Err(Problem::Body(e.to_string()))
+        } else {
+            self.decode().map_err(|e| Problem::Body(e.to_string()))
+        };
+        CheckedRecord {
+            record: self,
+            decoded,
+        }
     }
 
     /// The record as one line of the JSON-lines export (canonical JSON, no newline).
@@ -569,20 +612,23 @@ impl Journal {
         self.records.push(record);
     }
 
-    /// As [`Journal::push_record`], for a record whose body the caller has already decoded
-    /// into a typed envelope (which checks everything the shape check would): `seq` and `at`
-    /// are the body's. Saves decoding the body twice.
-    pub(crate) fn push_decoded(
+    /// As [`Journal::push_record`], for a record whose self-contained checks are done
+    /// ([`Record::check`]): links it (seq, `prev`, then the check's outcome, then the body's
+    /// seq and time) and returns its envelope.
+    pub(crate) fn push_checked<E>(
         &mut self,
-        record: Record,
-        seq: u64,
-        at: Timestamp,
-    ) -> Result<(), VerifyError> {
+        checked: CheckedRecord<E>,
+    ) -> Result<Envelope<E>, VerifyError> {
+        let CheckedRecord { record, decoded } = checked;
         let head = self.head();
-        check_chain(&head, &record)?;
-        let at = check_header(&head, &record, seq, at)?;
+        check_link(&head, &record)?;
+        let envelope = decoded.map_err(|problem| VerifyError {
+            seq: record.seq,
+            problem,
+        })?;
+        let at = check_header(&head, &record, envelope.seq, envelope.at)?;
         self.accept(record, at);
-        Ok(())
+        Ok(envelope)
     }
 
     /// Rebuilds a journal from records, checking each as [`Journal::push_record`] does.
@@ -658,8 +704,8 @@ fn check_record(head: &Head, record: &Record) -> Result<Timestamp, VerifyError> 
     check_header(head, record, header.seq, header.at)
 }
 
-/// The checks that need no decoding: the next seq, the link, the hash, canonical form.
-fn check_chain(head: &Head, record: &Record) -> Result<(), VerifyError> {
+/// The checks against the head: the next seq and the link.
+fn check_link(head: &Head, record: &Record) -> Result<(), VerifyError> {
     let expected = head.seq + 1;
     let fail = |problem| {
         Err(VerifyError {
@@ -673,6 +719,18 @@ fn check_chain(head: &Head, record: &Record) -> Result<(), VerifyError> {
     if record.prev != head.hash {
         return fail(Problem::BrokenLink);
     }
+    Ok(())
+}
+
+/// The checks that need no decoding: the next seq, the link, the hash, canonical form.
+fn check_chain(head: &Head, record: &Record) -> Result<(), VerifyError> {
+    check_link(head, record)?;
+    let fail = |problem| {
+        Err(VerifyError {
+            seq: record.seq,
+            problem,
+        })
+    };
     if chain_hash(&record.prev, &record.body) != record.hash {
         return fail(Problem::HashMismatch);
     }

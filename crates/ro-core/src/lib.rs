@@ -91,7 +91,7 @@ pub use decider::{
 pub use digest::Digest;
 pub use event::{Envelope, Event, EventMeta, Upcaster};
 pub use id::{Id, IdError, IdKind};
-pub use journal::{Head, Journal, Record, VerifyError};
+pub use journal::{CheckedRecord, Head, Journal, Record, VerifyError};
 pub use ratio::Ratio;
 pub use snapshot::Restored;
 pub use text::SharedStr;

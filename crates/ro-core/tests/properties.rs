@@ -317,3 +317,76 @@ proptest! {
         prop_assert_eq!(record.to_export_line().unwrap(), reference);
     }
 }
+
+/// Damages one record of `records` in one of six ways.
+fn damage(records: &mut Vec<ro_core::Record>, at: usize, how: u8, byte: usize) {
+    let flip = |d: ro_core::Digest| {
+        let mut b = *d.as_bytes();
+        b[byte % 32] ^= 1;
+        ro_core::Digest::from_bytes(b)
+    };
+    match how % 6 {
+        0 => {
+            let body = &mut records[at].body;
+            let i = byte % body.len();
+            body[i] ^= 0x01;
+        }
+        1 => records[at].seq += 1,
+        2 => records[at].prev = flip(records[at].prev),
+        3 => records[at].hash = flip(records[at].hash),
+        4 if at + 1 < records.len() => records.swap(at, at + 1),
+        _ => {
+            records.remove(at);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    /// Reading records back through the kernel (each checked on its own, possibly ahead on
+    /// another thread, then linked and folded in order) rebuilds the state, and stops at the
+    /// first bad seq exactly where the journal's own check does.
+    #[test]
+    #[allow(clippy::disallowed_methods)] // checks records on another thread, as a host may
+    fn records_checked_ahead_fold_like_replay_and_fail_where_verify_does(
+        h in history(30),
+        pick in any::<prop::sample::Index>(),
+        how in any::<u8>(),
+        byte in any::<usize>(),
+        damaged in any::<bool>(),
+    ) {
+        let kernel = run(&h);
+        let mut records = kernel.journal().records().to_vec();
+        prop_assume!(!records.is_empty());
+        if damaged {
+            let at = pick.index(records.len());
+            damage(&mut records, at, how, byte);
+        }
+        let expected = Journal::from_records(records.clone()).map(|j| j.head());
+        // Checked on another thread, folded on this one.
+        let checked: Vec<ro_core::CheckedRecord<BankEvent>> = std::thread::scope(|s| {
+            s.spawn(|| records.iter().cloned().map(ro_core::Record::check).collect())
+                .join()
+                .unwrap()
+        });
+        let mut ahead = Kernel::<Bank>::new();
+        let ahead_result = checked
+            .into_iter()
+            .try_for_each(|c| ahead.push_checked(c))
+            .map(|()| ahead.head());
+        let mut one_by_one = Kernel::<Bank>::new();
+        let one_by_one_result = records
+            .iter()
+            .cloned()
+            .try_for_each(|r| one_by_one.push_record(r))
+            .map(|()| one_by_one.head());
+        prop_assert_eq!(ahead_result.as_ref().map_err(|e| e.seq), expected.as_ref().map_err(|e| e.seq));
+        prop_assert_eq!(&one_by_one_result, &ahead_result);
+        prop_assert_eq!(ahead.state(), one_by_one.state());
+        if !damaged {
+            prop_assert_eq!(ahead.state(), kernel.state());
+            prop_assert_eq!(ahead.journal().records(), kernel.journal().records());
+        }
+    }
+}
