@@ -106,7 +106,9 @@ impl Record {
         // One pass for a body of the current version (the version follows the event in the
         // canonical key order, so it is only known afterwards); anything else, and every
         // error, takes the general path, which decides from the version and reports.
-        if let Ok(body) = serde_json::from_slice::<CurrentBody<E>>(&self.body)
+        // The body's UTF-8 is checked once, in bulk, rather than string by string.
+        if let Ok(text) = std::str::from_utf8(&self.body)
+            && let Ok(body) = serde_json::from_str::<CurrentBody<E>>(text)
             && body.schema_version == E::SCHEMA_VERSION
         {
             return Ok(Envelope {
@@ -697,7 +699,13 @@ fn check_record(head: &Head, record: &Record) -> Result<Timestamp, VerifyError> 
     check_chain(head, record)?;
     // Canonical form was checked in one streaming pass (no value built); the envelope's shape
     // is now read straight from the bytes, skipping the event.
-    let header = serde_json::from_slice::<BodyShape>(&record.body).map_err(|e| VerifyError {
+    // (The canonical check has validated the UTF-8: the bulk check here cannot fail, and
+    // reading from text spares serde_json validating it again string by string.)
+    let text = std::str::from_utf8(&record.body).map_err(|e| VerifyError {
+        seq: record.seq,
+        problem: Problem::Body(e.to_string()),
+    })?;
+    let header = serde_json::from_str::<BodyShape>(text).map_err(|e| VerifyError {
         seq: record.seq,
         problem: Problem::Body(e.to_string()),
     })?;
