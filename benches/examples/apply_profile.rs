@@ -1,5 +1,6 @@
 //! A profiling target: `ro apply` of 100k `REGISTER_ARTIFACT` lines to a fresh store (durable,
-//! group commit), then opening it; prints both rates. Run under a profiler:
+//! group commit), then opening it; prints both rates (`apply_profile N snapshot`: the store is
+//! snapshotted before it is reopened). Run under a profiler:
 //! `cargo build --release -p ro-benches --example apply_profile && perf record -g
 //! target/release/examples/apply_profile`.
 #![allow(
@@ -21,6 +22,9 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(100_000);
+    // `snapshot` as the second argument: snapshot the store before reopening it, so the open
+    // reads the rows into a journal and restores the plane from the snapshot.
+    let snapshot = std::env::args().nth(2).as_deref() == Some("snapshot");
     let dir = std::env::temp_dir().join(format!("ro-apply-profile-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("apply.db");
@@ -40,6 +44,9 @@ fn main() {
     let tally = host::apply(&mut store, &mut reader, &mut out, Some(&alice), &mut || at).unwrap();
     let apply = start.elapsed();
     assert_eq!(tally.refused, 0);
+    if snapshot {
+        store.snapshot().unwrap();
+    }
     drop(store);
     let start = Instant::now();
     let store = Store::open(&path).unwrap();

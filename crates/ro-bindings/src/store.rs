@@ -223,8 +223,8 @@ impl Store {
         };
         // Without a snapshot every record is checked, decoded once and folded as it is read
         // (`Kernel::push_checked`, the self-contained checks run ahead on a second thread);
-        // with one, the records are checked into a journal first and only those after the
-        // snapshot are folded.
+        // with one, the records are checked into a journal first (the same way, the event
+        // skipped) and only those after the snapshot are folded.
         let mut replaying = match snapshot {
             None => Some(
                 Kernel::resume(Plane::with_confirmation_key(key), 0, Journal::new())
@@ -239,12 +239,12 @@ impl Store {
                 .map_err(sql)?;
             let mut rows = stmt.query([]).map_err(sql)?;
             match &mut replaying {
-                Some(kernel) => fold_rows(&mut rows, kernel, path)?,
-                None => {
-                    while let Some(row) = rows.next().map_err(sql)? {
-                        journal.push_record(read_row(row, path)?).map_err(damaged)?;
-                    }
-                }
+                Some(kernel) => read_rows(&mut rows, path, Record::check::<PlaneEvent>, |c| {
+                    kernel.push_checked(c)
+                })?,
+                None => read_rows(&mut rows, path, Record::check_shape, |c| {
+                    journal.push_checked(c).map(drop)
+                })?,
             }
         }
         let (kernel, restored) = match (replaying, snapshot) {
@@ -439,72 +439,72 @@ fn read_row(row: &rusqlite::Row<'_>, path: &Path) -> Result<Record, StoreError> 
 /// How many records are checked together, on either thread.
 const CHECK_BATCH: usize = 256;
 
-/// Reads every journal row and folds it into `kernel`, in order. Each record's self-contained
-/// checks (its hash, canonical form and decoding: most of the work of an open) run on a
-/// second thread while this one reads the next rows from SQLite and links and folds the
-/// records already checked; when the second thread falls behind, this one checks the next
-/// batch itself, so both stay busy. The outcome is exactly a sequential read's, first error
-/// included: a row that cannot be read is reported only after every record before it was
-/// folded. Without a second thread (the OS refused one) all the work runs here.
-fn fold_rows(
+/// Reads every journal row and pushes it (into a kernel, which folds it, or into a journal),
+/// in order. Each record's self-contained checks (`check`: its hash, canonical form and
+/// decoding, most of the work of an open) run on a second thread while this one reads the
+/// next rows from SQLite and links and pushes the records already checked; when the second
+/// thread falls behind, this one checks the next batch itself, so both stay busy. The outcome
+/// is exactly a sequential read's, first error included: a row that cannot be read is
+/// reported only after every record before it was pushed. Without a second thread (the OS
+/// refused one) all the work runs here.
+fn read_rows<E: Send>(
     rows: &mut rusqlite::Rows<'_>,
-    kernel: &mut Kernel<Plane>,
     path: &Path,
+    check: fn(Record) -> CheckedRecord<E>,
+    mut push: impl FnMut(CheckedRecord<E>) -> Result<(), VerifyError>,
 ) -> Result<(), StoreError> {
     use std::collections::VecDeque;
     use std::sync::mpsc;
     /// A batch in flight, in journal order: on the checking thread, or checked here.
-    enum Slot {
+    enum Slot<E> {
         Away,
-        Here(Vec<CheckedRecord<PlaneEvent>>),
+        Here(Vec<CheckedRecord<E>>),
     }
     let sql = sql_error(path);
     std::thread::scope(|scope| {
         let (to_check, inbox) = mpsc::sync_channel::<Vec<Record>>(2);
-        let (to_fold, checked) = mpsc::channel::<Vec<CheckedRecord<PlaneEvent>>>();
+        let (to_fold, checked) = mpsc::channel::<Vec<CheckedRecord<E>>>();
         let spawned = std::thread::Builder::new()
             .name("ro-open-check".into())
             .spawn_scoped(scope, move || {
                 for batch in inbox {
-                    let batch = batch.into_iter().map(Record::check).collect();
+                    let batch = batch.into_iter().map(check).collect();
                     if to_fold.send(batch).is_err() {
                         break;
                     }
                 }
             });
         let to_check = spawned.is_ok().then_some(to_check);
-        let mut pending: VecDeque<Slot> = VecDeque::new();
-        // Folds the batches at the front that are ready (all of them when `wait`).
-        let mut fold = |pending: &mut VecDeque<Slot>, wait: bool| -> Result<(), StoreError> {
-            while let Some(front) = pending.pop_front() {
-                let batch = match front {
-                    Slot::Here(batch) => batch,
-                    Slot::Away => {
-                        let received = if wait {
-                            checked.recv().ok()
-                        } else {
-                            checked.try_recv().ok()
-                        };
-                        match received {
-                            Some(batch) => batch,
-                            // The checking thread only drops a batch after this one stopped
-                            // listening; not yet ready otherwise.
-                            None if wait => break,
-                            None => {
-                                pending.push_front(Slot::Away);
-                                break;
+        let mut pending: VecDeque<Slot<E>> = VecDeque::new();
+        // Pushes the batches at the front that are ready (all of them when `wait`).
+        let mut push_ready =
+            |pending: &mut VecDeque<Slot<E>>, wait: bool| -> Result<(), StoreError> {
+                while let Some(front) = pending.pop_front() {
+                    let batch = match front {
+                        Slot::Here(batch) => batch,
+                        Slot::Away => {
+                            let received = if wait {
+                                checked.recv().ok()
+                            } else {
+                                checked.try_recv().ok()
+                            };
+                            match received {
+                                Some(batch) => batch,
+                                // The checking thread only drops a batch after this one stopped
+                                // listening; not yet ready otherwise.
+                                None if wait => break,
+                                None => {
+                                    pending.push_front(Slot::Away);
+                                    break;
+                                }
                             }
                         }
-                    }
-                };
-                batch
-                    .into_iter()
-                    .try_for_each(|c| kernel.push_checked(c))
-                    .map_err(damaged)?;
-            }
-            Ok(())
-        };
-        let dispatch = |batch: Vec<Record>, pending: &mut VecDeque<Slot>| {
+                    };
+                    batch.into_iter().try_for_each(&mut push).map_err(damaged)?;
+                }
+                Ok(())
+            };
+        let dispatch = |batch: Vec<Record>, pending: &mut VecDeque<Slot<E>>| {
             let batch = match &to_check {
                 Some(to_check) => match to_check.try_send(batch) {
                     Ok(()) => {
@@ -517,7 +517,7 @@ fn fold_rows(
                 },
                 None => batch,
             };
-            pending.push_back(Slot::Here(batch.into_iter().map(Record::check).collect()));
+            pending.push_back(Slot::Here(batch.into_iter().map(check).collect()));
         };
         let mut batch = Vec::with_capacity(CHECK_BATCH);
         let mut unread = Ok(());
@@ -537,14 +537,14 @@ fn fold_rows(
             if batch.len() == CHECK_BATCH {
                 let full = std::mem::replace(&mut batch, Vec::with_capacity(CHECK_BATCH));
                 dispatch(full, &mut pending);
-                fold(&mut pending, false)?;
+                push_ready(&mut pending, false)?;
             }
         }
         if !batch.is_empty() {
             dispatch(batch, &mut pending);
         }
         drop(to_check);
-        fold(&mut pending, true)?;
+        push_ready(&mut pending, true)?;
         unread
     })
 }

@@ -902,9 +902,10 @@ fn signed_documents_through_the_protocol() {
 }
 
 /// Opening a store checks records on a second thread, batch by batch, while the first reads
-/// and folds; whatever the damage and wherever it falls (first, middle or last record of a
-/// batch, or two damages in different batches), the open fails naming the first damaged seq,
-/// as a sequential read would, and an undamaged store reopens to the same plane.
+/// and folds (or, with a snapshot, links them into the journal); whatever the damage and
+/// wherever it falls (first, middle or last record of a batch, or two damages in different
+/// batches), both opens fail naming the first damaged seq, as a sequential read would, and an
+/// undamaged store reopens to the same plane.
 #[test]
 fn opening_a_large_store_names_the_first_damaged_seq_in_any_batch() {
     let path = temp_store("large");
@@ -928,6 +929,9 @@ fn opening_a_large_store_names_the_first_damaged_seq_in_any_batch() {
     )
     .unwrap();
     assert_eq!(tally.refused, 0);
+    // A snapshot at the head: `Store::open` then reads the rows into a journal (shape checked
+    // ahead), `Store::open_replaying` folds them (decoded ahead).
+    store.snapshot().unwrap();
     let head = store.head();
     let digest = store.kernel().state_digest().unwrap();
     drop(store);
@@ -961,12 +965,19 @@ fn opening_a_large_store_names_the_first_damaged_seq_in_any_batch() {
         body[i] ^= 0x01;
         body
     };
-    let expect_damaged_at = |seq: u64, what: &str| match Store::open_replaying(&path) {
-        Err(ro_bindings::store::StoreError::Damaged { seq: at, message }) => {
-            assert_eq!(at, seq, "{what}: {message}");
+    let expect_damaged_at = |seq: u64, what: &str| {
+        for (how, opened) in [
+            ("replaying", Store::open_replaying(&path)),
+            ("from the snapshot", Store::open(&path)),
+        ] {
+            match opened {
+                Err(ro_bindings::store::StoreError::Damaged { seq: at, message }) => {
+                    assert_eq!(at, seq, "{what}, {how}: {message}");
+                }
+                Err(other) => panic!("{what}, {how}: {other}"),
+                Ok(_) => panic!("{what}, {how}: the damage went unnoticed"),
+            }
         }
-        Err(other) => panic!("{what}: {other}"),
-        Ok(_) => panic!("{what}: the damage went unnoticed"),
     };
     let last = head.seq;
     for seq in [1, 255, 256, 257, 512, 700, last - 1, last] {
@@ -998,5 +1009,12 @@ fn opening_a_large_store_names_the_first_damaged_seq_in_any_batch() {
     }
     drop(conn);
     let reopened = Store::open_replaying(&path).unwrap();
+    assert_eq!(reopened.kernel().state_digest().unwrap(), digest);
+    drop(reopened);
+    let reopened = Store::open(&path).unwrap();
+    assert!(matches!(
+        reopened.restored(),
+        Some(ro_core::Restored::FromSnapshot { .. })
+    ));
     assert_eq!(reopened.kernel().state_digest().unwrap(), digest);
 }

@@ -152,13 +152,19 @@ impl Record {
     /// once, on other threads; [`crate::Kernel::push_checked`] then links the record to the
     /// chain (seq, `prev`, time) and folds it, in order.
     pub fn check<E: Event>(self) -> CheckedRecord<E> {
-        let decoded = if chain_hash(&self.prev, &self.body) != self.hash {
-            Err(Problem::HashMismatch)
-        } else if let Err(e) = canonical::check_canonical(&self.body) {
-            Err(Problem::Body(e.to_string()))
-        } else {
-            self.decode().map_err(|e| Problem::Body(e.to_string()))
-        };
+        let decoded = self_checks(&self)
+            .and_then(|()| self.decode().map_err(|e| Problem::Body(e.to_string())));
+        CheckedRecord {
+            record: self,
+            decoded,
+        }
+    }
+
+    /// As [`Record::check`] for a record that will not be folded (one a snapshot already
+    /// covers): the envelope's shape is read and the event skipped, the checks
+    /// [`Journal::push_record`] makes. Link it with [`Journal::push_checked`].
+    pub fn check_shape(self) -> CheckedRecord<()> {
+        let decoded = self_checks(&self).and_then(|()| shape(&self));
         CheckedRecord {
             record: self,
             decoded,
@@ -462,12 +468,12 @@ impl Clone for AppendWork {
 /// form but not decoded: that needs the event type).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code)] // fields are read by serde to check their shape
 struct BodyShape {
     actor: Actor,
     at: Timestamp,
     causation: Option<Digest>,
     correlation_id: Option<CorrelationId>,
+    #[allow(dead_code)] // read by serde only to check that it is there
     event: serde::de::IgnoredAny,
     schema_version: u32,
     seq: u64,
@@ -615,9 +621,10 @@ impl Journal {
     }
 
     /// As [`Journal::push_record`], for a record whose self-contained checks are done
-    /// ([`Record::check`]): links it (seq, `prev`, then the check's outcome, then the body's
-    /// seq and time) and returns its envelope.
-    pub(crate) fn push_checked<E>(
+    /// ([`Record::check`] or [`Record::check_shape`], possibly on another thread): links it
+    /// (seq, `prev`, then the check's outcome, then the body's seq and time) and returns its
+    /// envelope. On error nothing changed.
+    pub fn push_checked<E>(
         &mut self,
         checked: CheckedRecord<E>,
     ) -> Result<Envelope<E>, VerifyError> {
@@ -697,19 +704,38 @@ impl Journal {
 
 fn check_record(head: &Head, record: &Record) -> Result<Timestamp, VerifyError> {
     check_chain(head, record)?;
-    // Canonical form was checked in one streaming pass (no value built); the envelope's shape
-    // is now read straight from the bytes, skipping the event.
+    let envelope = shape(record).map_err(|problem| VerifyError {
+        seq: record.seq,
+        problem,
+    })?;
+    check_header(head, record, envelope.seq, envelope.at)
+}
+
+/// The checks on a record alone: its hash, then its body's canonical form.
+fn self_checks(record: &Record) -> Result<(), Problem> {
+    if chain_hash(&record.prev, &record.body) != record.hash {
+        return Err(Problem::HashMismatch);
+    }
+    canonical::check_canonical(&record.body).map_err(|e| Problem::Body(e.to_string()))
+}
+
+/// The envelope of a canonical body, read straight from the bytes, the event skipped.
+fn shape(record: &Record) -> Result<Envelope<()>, Problem> {
     // (The canonical check has validated the UTF-8: the bulk check here cannot fail, and
     // reading from text spares serde_json validating it again string by string.)
-    let text = std::str::from_utf8(&record.body).map_err(|e| VerifyError {
-        seq: record.seq,
-        problem: Problem::Body(e.to_string()),
-    })?;
-    let header = serde_json::from_str::<BodyShape>(text).map_err(|e| VerifyError {
-        seq: record.seq,
-        problem: Problem::Body(e.to_string()),
-    })?;
-    check_header(head, record, header.seq, header.at)
+    let text = std::str::from_utf8(&record.body).map_err(|e| Problem::Body(e.to_string()))?;
+    let body = serde_json::from_str::<BodyShape>(text).map_err(|e| Problem::Body(e.to_string()))?;
+    Ok(Envelope {
+        seq: body.seq,
+        prev: record.prev,
+        hash: record.hash,
+        at: body.at,
+        actor: body.actor,
+        correlation_id: body.correlation_id,
+        causation: body.causation,
+        schema_version: body.schema_version,
+        event: (),
+    })
 }
 
 /// The checks against the head: the next seq and the link.
@@ -733,19 +759,10 @@ fn check_link(head: &Head, record: &Record) -> Result<(), VerifyError> {
 /// The checks that need no decoding: the next seq, the link, the hash, canonical form.
 fn check_chain(head: &Head, record: &Record) -> Result<(), VerifyError> {
     check_link(head, record)?;
-    let fail = |problem| {
-        Err(VerifyError {
-            seq: record.seq,
-            problem,
-        })
-    };
-    if chain_hash(&record.prev, &record.body) != record.hash {
-        return fail(Problem::HashMismatch);
-    }
-    if let Err(e) = canonical::check_canonical(&record.body) {
-        return fail(Problem::Body(e.to_string()));
-    }
-    Ok(())
+    self_checks(record).map_err(|problem| VerifyError {
+        seq: record.seq,
+        problem,
+    })
 }
 
 /// The checks on the body's `seq` and `at`, however they were decoded.

@@ -346,7 +346,8 @@ proptest! {
 
     /// Reading records back through the kernel (each checked on its own, possibly ahead on
     /// another thread, then linked and folded in order) rebuilds the state, and stops at the
-    /// first bad seq exactly where the journal's own check does.
+    /// first bad seq exactly where the journal's own check does; shape-checked records linked
+    /// into a journal give exactly the journal's own answer.
     #[test]
     #[allow(clippy::disallowed_methods)] // checks records on another thread, as a host may
     fn records_checked_ahead_fold_like_replay_and_fail_where_verify_does(
@@ -381,6 +382,16 @@ proptest! {
             .cloned()
             .try_for_each(|r| one_by_one.push_record(r))
             .map(|()| one_by_one.head());
+        // Shape-checked ahead (records a snapshot covers) and linked into a journal: exactly
+        // what the journal's own check answers.
+        let shapes: Vec<ro_core::CheckedRecord<()>> =
+            records.iter().cloned().map(ro_core::Record::check_shape).collect();
+        let mut journal = Journal::new();
+        let shape_result = shapes
+            .into_iter()
+            .try_for_each(|c| journal.push_checked(c).map(drop))
+            .map(|()| journal.head());
+        prop_assert_eq!(&shape_result, &expected);
         prop_assert_eq!(ahead_result.as_ref().map_err(|e| e.seq), expected.as_ref().map_err(|e| e.seq));
         prop_assert_eq!(&one_by_one_result, &ahead_result);
         prop_assert_eq!(ahead.state(), one_by_one.state());
