@@ -50,7 +50,8 @@ enum Command {
     },
     /// Print the head, the state digest and a summary of the plane as JSON.
     Status,
-    /// Re-read the whole journal, check every hash and rebuild the state.
+    /// Re-read the whole journal, check every hash and rebuild the state; then check that
+    /// every kept snapshot records the state the journal produces at its seq.
     Verify,
     /// Print the journal as JSON lines, one record a line.
     Audit {
@@ -217,6 +218,7 @@ fn main() -> ExitCode {
             Err(e) => host_fail(&e),
         },
         Command::Verify => match Store::open_replaying(&path)
+            .and_then(|s| s.verify_snapshots().map(|_| s))
             .map_err(HostError::from)
             .and_then(|s| host::status(&s))
         {
@@ -228,9 +230,10 @@ fn main() -> ExitCode {
                 );
                 ExitCode::SUCCESS
             }
-            Err(HostError::Store(e @ ro_bindings::store::StoreError::Damaged { .. })) => {
-                fail(e.code(), &e.to_string(), 1)
-            }
+            Err(HostError::Store(
+                e @ (ro_bindings::store::StoreError::Damaged { .. }
+                | ro_bindings::store::StoreError::SnapshotMismatch { .. }),
+            )) => fail(e.code(), &e.to_string(), 1),
             Err(e) => host_fail(&e),
         },
         Command::Audit { admin } => {

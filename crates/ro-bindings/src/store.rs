@@ -48,6 +48,16 @@ pub enum StoreError {
         /// What is wrong.
         message: String,
     },
+    /// A kept snapshot records a state the journal does not produce at its seq: it was not
+    /// written from this journal (forged, or by a faulty writer), and an open would have
+    /// trusted it.
+    #[error(
+        "the snapshot at seq {seq} records a state the journal does not produce there; remove it from the store's snapshots table (`ro snapshot` writes a new one)"
+    )]
+    SnapshotMismatch {
+        /// The snapshot's seq.
+        seq: u64,
+    },
     /// Another writer appended since this one read the head.
     #[error(
         "another writer appended (head is {actual}, expected {expected}); nothing was written, reopen and retry"
@@ -71,6 +81,7 @@ impl StoreError {
             StoreError::Exists(_) => "STORE_EXISTS",
             StoreError::Missing(_) => "STORE_MISSING",
             StoreError::Damaged { .. } => "JOURNAL_DAMAGED",
+            StoreError::SnapshotMismatch { .. } => "SNAPSHOT_MISMATCH",
             StoreError::Conflict { .. } => "STALE_SEQUENCE",
             StoreError::Key(_) => "KEY_UNAVAILABLE",
         }
@@ -279,6 +290,71 @@ impl Store {
     /// replay because the snapshot was unusable (and why); `None` when no snapshot was used.
     pub fn restored(&self) -> Option<&Restored> {
         self.restored.as_ref()
+    }
+
+    /// Checks every kept snapshot against the journal: the state digest it records must be
+    /// the digest of the state the journal's records fold to at the snapshot's seq. A
+    /// snapshot's own checks (checksum, layout, recorded digest) catch damage but not a
+    /// snapshot written whole by someone else, which an open would trust; this replays the
+    /// journal up to each snapshot to prove it. Snapshots an open would not use anyway
+    /// (unreadable, for another state type, or not matching the journal's head hash) are
+    /// skipped. Returns how many were checked; `ro verify` runs it after a full replay.
+    pub fn verify_snapshots(&self) -> Result<usize, StoreError> {
+        let sql = sql_error(&self.path);
+        let mut stmt = self
+            .conn
+            .prepare("SELECT bytes FROM snapshots ORDER BY seq")
+            .map_err(sql)?;
+        let mut headers = Vec::new();
+        let mut rows = stmt.query([]).map_err(sql)?;
+        while let Some(row) = rows.next().map_err(sql)? {
+            let bytes = row
+                .get_ref(0)
+                .map_err(sql)?
+                .as_blob()
+                .map_err(|e| sql(e.into()))?;
+            let Ok(header) = ro_core::snapshot::snapshot_header::<Plane>(bytes) else {
+                continue;
+            };
+            let journal = self.kernel.journal();
+            if journal
+                .get(header.head_seq)
+                .is_some_and(|r| r.hash == header.head_hash)
+            {
+                headers.push(header);
+            }
+        }
+        headers.sort_by_key(|h| h.head_seq);
+        let mut plane = Plane::default();
+        let mut folded = 0u64;
+        let journal = self.kernel.journal();
+        for header in &headers {
+            let upto = header.head_seq;
+            for record in journal
+                .records_after(folded)
+                .iter()
+                .take_while(|r| r.seq <= upto)
+            {
+                let envelope = record
+                    .decode::<PlaneEvent>()
+                    .map_err(|e| StoreError::Damaged {
+                        seq: record.seq,
+                        message: e.to_string(),
+                    })?;
+                ro_core::Decider::evolve(&mut plane, &envelope.event, &envelope.meta());
+            }
+            folded = upto;
+            let digest = ro_core::state_digest(&plane).map_err(|e| StoreError::Damaged {
+                seq: header.head_seq,
+                message: e.to_string(),
+            })?;
+            if digest != header.state_digest {
+                return Err(StoreError::SnapshotMismatch {
+                    seq: header.head_seq,
+                });
+            }
+        }
+        Ok(headers.len())
     }
 
     /// Writes a snapshot of the plane at the durable head (commit first) and keeps only the

@@ -1018,3 +1018,83 @@ fn opening_a_large_store_names_the_first_damaged_seq_in_any_batch() {
     ));
     assert_eq!(reopened.kernel().state_digest().unwrap(), digest);
 }
+
+/// A snapshot is trusted as its writer is: one written whole by someone else (its checksum and
+/// recorded digest consistent) is used by an open. `ro verify` replays the journal to each
+/// kept snapshot's seq and refuses one that records a state the journal does not produce.
+#[test]
+fn verify_refuses_a_snapshot_the_journal_does_not_produce() {
+    use ro_admin::Plane;
+    use ro_core::{Journal, Kernel, Restored};
+    let path = temp_store("forged-snapshot");
+    let alice = ActorId::new("alice").unwrap();
+    let t = at("2026-01-05T14:30:00Z");
+    let mut store = host::init(&path, &alice, t).unwrap();
+    let input: String = (1..=20)
+        .map(|i| {
+            format!(
+                "{{\"type\":\"REGISTER_ARTIFACT\",\"ref\":\"runs/r-{i}/report.json\",\"digest\":\"blake3:{i:064x}\"}}\n"
+            )
+        })
+        .collect();
+    let mut out = Vec::new();
+    host::apply(
+        &mut store,
+        &mut BufReader::new(input.as_bytes()),
+        &mut out,
+        Some(&alice),
+        &mut || t,
+    )
+    .unwrap();
+    store.snapshot().unwrap();
+    assert_eq!(
+        store.verify_snapshots().unwrap(),
+        1,
+        "an honest snapshot passes"
+    );
+    assert!(ro(&path, &["verify"], "").status.success());
+    let head = store.head();
+    let honest = store.kernel().state_digest().unwrap();
+    // The state one record earlier, claimed at the head.
+    let records = store.kernel().journal().records().to_vec();
+    let earlier = Journal::from_records(records[..records.len() - 1].iter().cloned()).unwrap();
+    let (earlier, _) = Kernel::resume(Plane::default(), 0, earlier)
+        .unwrap()
+        .into_parts();
+    let forged = Kernel::resume(earlier, head.seq, store.kernel().journal().clone())
+        .unwrap()
+        .snapshot()
+        .unwrap();
+    drop(store);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let changed = conn
+        .execute(
+            "UPDATE snapshots SET bytes = ?1 WHERE seq = ?2",
+            rusqlite::params![forged, head.seq],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    drop(conn);
+    let opened = Store::open(&path).unwrap();
+    assert!(matches!(
+        opened.restored(),
+        Some(Restored::FromSnapshot { .. })
+    ));
+    assert_ne!(opened.kernel().state_digest().unwrap(), honest);
+    match opened.verify_snapshots() {
+        Err(ro_bindings::store::StoreError::SnapshotMismatch { seq }) => assert_eq!(seq, head.seq),
+        other => panic!("the forged snapshot passed: {other:?}"),
+    }
+    drop(opened);
+    let out = ro(&path, &["verify"], "");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let error = &lines(&out)[0]["error"];
+    assert_eq!(error["code"], "SNAPSHOT_MISMATCH", "{error}");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("seq {}", head.seq)),
+        "{error}"
+    );
+}

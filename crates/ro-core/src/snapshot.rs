@@ -102,14 +102,13 @@ fn read_array<const N: usize>(bytes: &[u8], at: usize) -> Result<[u8; N], Snapsh
         .ok_or(SnapshotError::Malformed)
 }
 
-/// Reads a snapshot's header and state, checking everything that can be checked without the
-/// journal.
-pub fn decode_snapshot<D>(bytes: &[u8]) -> Result<(SnapshotHeader, D), SnapshotError>
-where
-    D: Decider + Archive,
-    D::Archived: for<'a> CheckBytes<HighValidator<'a, rancor::Error>>
-        + rkyv::Deserialize<D, HighDeserializer<rancor::Error>>,
-{
+/// Reads a snapshot's header after checking its checksum and that it was written for `D`,
+/// without reading the state back.
+pub fn snapshot_header<D: Decider>(bytes: &[u8]) -> Result<SnapshotHeader, SnapshotError> {
+    header_and_payload::<D>(bytes).map(|(header, _)| header)
+}
+
+fn header_and_payload<D: Decider>(bytes: &[u8]) -> Result<(SnapshotHeader, &[u8]), SnapshotError> {
     if bytes.len() < HEADER_LEN + 32 || bytes.get(..8) != Some(&MAGIC[..]) {
         return Err(SnapshotError::Malformed);
     }
@@ -130,19 +129,31 @@ where
     if u64::try_from(payload.len()).ok() != Some(len) {
         return Err(SnapshotError::Malformed);
     }
-    // rkyv reads from aligned memory; copy the payload into an aligned buffer.
-    let mut aligned = AlignedVec::<16>::with_capacity(payload.len());
-    aligned.extend_from_slice(payload);
-    let state = rkyv::from_bytes::<D, rancor::Error>(&aligned)
-        .map_err(|e| SnapshotError::Archive(e.to_string()))?;
     Ok((
         SnapshotHeader {
             head_seq,
             head_hash,
             state_digest: digest,
         },
-        state,
+        payload,
     ))
+}
+
+/// Reads a snapshot's header and state, checking everything that can be checked without the
+/// journal.
+pub fn decode_snapshot<D>(bytes: &[u8]) -> Result<(SnapshotHeader, D), SnapshotError>
+where
+    D: Decider + Archive,
+    D::Archived: for<'a> CheckBytes<HighValidator<'a, rancor::Error>>
+        + rkyv::Deserialize<D, HighDeserializer<rancor::Error>>,
+{
+    let (header, payload) = header_and_payload::<D>(bytes)?;
+    // rkyv reads from aligned memory; copy the payload into an aligned buffer.
+    let mut aligned = AlignedVec::<16>::with_capacity(payload.len());
+    aligned.extend_from_slice(payload);
+    let state = rkyv::from_bytes::<D, rancor::Error>(&aligned)
+        .map_err(|e| SnapshotError::Archive(e.to_string()))?;
+    Ok((header, state))
 }
 
 impl<D> Kernel<D>
