@@ -305,6 +305,7 @@ impl Store {
             .conn
             .prepare("SELECT bytes FROM snapshots ORDER BY seq")
             .map_err(sql)?;
+        let journal = self.kernel.journal();
         let mut headers = Vec::new();
         let mut rows = stmt.query([]).map_err(sql)?;
         while let Some(row) = rows.next().map_err(sql)? {
@@ -316,18 +317,21 @@ impl Store {
             let Ok(header) = ro_core::snapshot::snapshot_header::<Plane>(bytes) else {
                 continue;
             };
-            let journal = self.kernel.journal();
-            if journal
-                .get(header.head_seq)
-                .is_some_and(|r| r.hash == header.head_hash)
-            {
+            // The head check an open makes (`Kernel::restore`): seq 0 is the empty journal.
+            let at_head = if header.head_seq == 0 {
+                header.head_hash == Digest::ZERO
+            } else {
+                journal
+                    .get(header.head_seq)
+                    .is_some_and(|r| r.hash == header.head_hash)
+            };
+            if at_head {
                 headers.push(header);
             }
         }
         headers.sort_by_key(|h| h.head_seq);
         let mut plane = Plane::default();
         let mut folded = 0u64;
-        let journal = self.kernel.journal();
         for header in &headers {
             let upto = header.head_seq;
             for record in journal

@@ -901,18 +901,13 @@ fn signed_documents_through_the_protocol() {
     store.commit().unwrap();
 }
 
-/// Opening a store checks records on a second thread, batch by batch, while the first reads
-/// and folds (or, with a snapshot, links them into the journal); whatever the damage and
-/// wherever it falls (first, middle or last record of a batch, or two damages in different
-/// batches), both opens fail naming the first damaged seq, as a sequential read would, and an
-/// undamaged store reopens to the same plane.
-#[test]
-fn opening_a_large_store_names_the_first_damaged_seq_in_any_batch() {
-    let path = temp_store("large");
+/// A new store at `path` holding `n` registered artifacts (one record each after the role
+/// grant), every command accepted.
+fn store_with_artifacts(path: &std::path::Path, n: u64) -> Store {
     let alice = ActorId::new("alice").unwrap();
     let t = at("2026-01-05T14:30:00Z");
-    let mut store = host::init(&path, &alice, t).unwrap();
-    let input: String = (1..=1500)
+    let mut store = host::init(path, &alice, t).unwrap();
+    let input: String = (1..=n)
         .map(|i| {
             format!(
                 "{{\"type\":\"REGISTER_ARTIFACT\",\"ref\":\"runs/r-{i}/report.json\",\"digest\":\"blake3:{i:064x}\"}}\n"
@@ -929,6 +924,18 @@ fn opening_a_large_store_names_the_first_damaged_seq_in_any_batch() {
     )
     .unwrap();
     assert_eq!(tally.refused, 0);
+    store
+}
+
+/// Opening a store checks records on a second thread, batch by batch, while the first reads
+/// and folds (or, with a snapshot, links them into the journal); whatever the damage and
+/// wherever it falls (first, middle or last record of a batch, or two damages in different
+/// batches), both opens fail naming the first damaged seq, as a sequential read would, and an
+/// undamaged store reopens to the same plane.
+#[test]
+fn opening_a_large_store_names_the_first_damaged_seq_in_any_batch() {
+    let path = temp_store("large");
+    let mut store = store_with_artifacts(&path, 1500);
     // A snapshot at the head: `Store::open` then reads the rows into a journal (shape checked
     // ahead), `Store::open_replaying` folds them (decoded ahead).
     store.snapshot().unwrap();
@@ -1027,25 +1034,7 @@ fn verify_refuses_a_snapshot_the_journal_does_not_produce() {
     use ro_admin::Plane;
     use ro_core::{Journal, Kernel, Restored};
     let path = temp_store("forged-snapshot");
-    let alice = ActorId::new("alice").unwrap();
-    let t = at("2026-01-05T14:30:00Z");
-    let mut store = host::init(&path, &alice, t).unwrap();
-    let input: String = (1..=20)
-        .map(|i| {
-            format!(
-                "{{\"type\":\"REGISTER_ARTIFACT\",\"ref\":\"runs/r-{i}/report.json\",\"digest\":\"blake3:{i:064x}\"}}\n"
-            )
-        })
-        .collect();
-    let mut out = Vec::new();
-    host::apply(
-        &mut store,
-        &mut BufReader::new(input.as_bytes()),
-        &mut out,
-        Some(&alice),
-        &mut || t,
-    )
-    .unwrap();
+    let mut store = store_with_artifacts(&path, 20);
     store.snapshot().unwrap();
     assert_eq!(
         store.verify_snapshots().unwrap(),
@@ -1065,6 +1054,13 @@ fn verify_refuses_a_snapshot_the_journal_does_not_produce() {
         .unwrap()
         .snapshot()
         .unwrap();
+    // And the state at the head claimed at seq 0 (the empty journal), which an open would use
+    // as the start of a full replay on top.
+    let (at_head, _) = store.kernel().clone().into_parts();
+    let forged_at_zero = Kernel::resume(at_head, 0, Journal::new())
+        .unwrap()
+        .snapshot()
+        .unwrap();
     drop(store);
     let conn = rusqlite::Connection::open(&path).unwrap();
     let changed = conn
@@ -1074,7 +1070,6 @@ fn verify_refuses_a_snapshot_the_journal_does_not_produce() {
         )
         .unwrap();
     assert_eq!(changed, 1);
-    drop(conn);
     let opened = Store::open(&path).unwrap();
     assert!(matches!(
         opened.restored(),
@@ -1097,4 +1092,16 @@ fn verify_refuses_a_snapshot_the_journal_does_not_produce() {
             .contains(&format!("seq {}", head.seq)),
         "{error}"
     );
+    // The forged snapshot at seq 0 alone.
+    conn.execute("DELETE FROM snapshots", []).unwrap();
+    conn.execute(
+        "INSERT INTO snapshots (seq, bytes) VALUES (0, ?1)",
+        rusqlite::params![forged_at_zero],
+    )
+    .unwrap();
+    drop(conn);
+    match Store::open(&path).unwrap().verify_snapshots() {
+        Err(ro_bindings::store::StoreError::SnapshotMismatch { seq }) => assert_eq!(seq, 0),
+        other => panic!("the forged snapshot at seq 0 passed: {other:?}"),
+    }
 }
