@@ -64,13 +64,6 @@ impl<E> fmt::Debug for CheckedRecord<E> {
     }
 }
 
-impl<E> CheckedRecord<E> {
-    /// The record's sequence number (as stored, not yet checked against a head).
-    pub fn seq(&self) -> u64 {
-        self.record.seq
-    }
-}
-
 /// The body fields as stored, with the event still undecoded.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -703,11 +696,13 @@ impl Journal {
 }
 
 fn check_record(head: &Head, record: &Record) -> Result<Timestamp, VerifyError> {
-    check_chain(head, record)?;
-    let envelope = shape(record).map_err(|problem| VerifyError {
-        seq: record.seq,
-        problem,
-    })?;
+    check_link(head, record)?;
+    let envelope = self_checks(record)
+        .and_then(|()| shape(record))
+        .map_err(|problem| VerifyError {
+            seq: record.seq,
+            problem,
+        })?;
     check_header(head, record, envelope.seq, envelope.at)
 }
 
@@ -754,15 +749,6 @@ fn check_link(head: &Head, record: &Record) -> Result<(), VerifyError> {
         return fail(Problem::BrokenLink);
     }
     Ok(())
-}
-
-/// The checks that need no decoding: the next seq, the link, the hash, canonical form.
-fn check_chain(head: &Head, record: &Record) -> Result<(), VerifyError> {
-    check_link(head, record)?;
-    self_checks(record).map_err(|problem| VerifyError {
-        seq: record.seq,
-        problem,
-    })
 }
 
 /// The checks on the body's `seq` and `at`, however they were decoded.
