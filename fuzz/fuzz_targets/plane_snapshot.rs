@@ -3,7 +3,9 @@
 //! snapshot that does not match the journal falls back to full replay). The first byte picks
 //! the mode: the rest as is; the rest with a correct checksum appended; or the journal's real
 //! snapshot with the rest written over it at an offset and the checksum recomputed, so that
-//! mutations reach the archive's validation with a matching header.
+//! mutations reach the archive's validation with a matching header. (The recorded state
+//! digest is not recomputed: a snapshot forged whole, digest included, is used by an open by
+//! design, and `Store::verify_snapshots` is what proves it against the journal.)
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
