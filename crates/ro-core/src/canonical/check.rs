@@ -1,5 +1,6 @@
 //! A streaming check that bytes are canonical JSON (as [`super::write_value`] writes it),
-//! without building a value: one pass, no allocation unless a key holds an escape.
+//! without building a value: a bulk UTF-8 check, then one pass, no allocation unless a key
+//! holds an escape.
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
@@ -16,11 +17,22 @@ const MAX_INTEGER: u64 = (1 << 53) - 1;
 /// of magnitude at most 2^53 − 1 in their shortest spelling, strings valid UTF-8 with only the
 /// RFC 8785 escapes. `false` for anything else (including invalid JSON).
 pub(crate) fn is_canonical(bytes: &[u8]) -> bool {
-    let mut c = Checker { b: bytes, i: 0 };
+    // The UTF-8 is validated once, in bulk; strings are then sliced out of the text (quotes
+    // and backslashes are ASCII, so every slice falls on character boundaries).
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return false;
+    };
+    let mut c = Checker {
+        text,
+        b: bytes,
+        i: 0,
+    };
     c.value(0).is_some() && c.i == bytes.len()
 }
 
 struct Checker<'a> {
+    /// The text being checked (`b` is its bytes).
+    text: &'a str,
     b: &'a [u8],
     i: usize,
 }
@@ -146,7 +158,7 @@ impl<'a> Checker<'a> {
             let byte = self.peek()?;
             match byte {
                 b'"' => {
-                    let tail = std::str::from_utf8(self.b.get(run..self.i)?).ok()?;
+                    let tail = self.text.get(run..self.i)?;
                     self.i += 1;
                     return Some(match owned {
                         None => Cow::Borrowed(tail),
@@ -157,7 +169,7 @@ impl<'a> Checker<'a> {
                     });
                 }
                 b'\\' => {
-                    let before = std::str::from_utf8(self.b.get(run..self.i)?).ok()?;
+                    let before = self.text.get(run..self.i)?;
                     let s = owned.get_or_insert_with(String::new);
                     s.push_str(before);
                     self.i += 1;
