@@ -317,15 +317,8 @@ impl Store {
             let Ok(header) = ro_core::snapshot::snapshot_header::<Plane>(bytes) else {
                 continue;
             };
-            // The head check an open makes (`Kernel::restore`): seq 0 is the empty journal.
-            let at_head = if header.head_seq == 0 {
-                header.head_hash == Digest::ZERO
-            } else {
-                journal
-                    .get(header.head_seq)
-                    .is_some_and(|r| r.hash == header.head_hash)
-            };
-            if at_head {
+            // The head check an open makes before using a snapshot.
+            if header.matches(journal) {
                 headers.push(header);
             }
         }

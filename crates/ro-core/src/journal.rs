@@ -100,8 +100,15 @@ impl Record {
         // canonical key order, so it is only known afterwards); anything else, and every
         // error, takes the general path, which decides from the version and reports.
         // The body's UTF-8 is checked once, in bulk, rather than string by string.
-        if let Ok(text) = std::str::from_utf8(&self.body)
-            && let Ok(body) = serde_json::from_str::<CurrentBody<E>>(text)
+        match std::str::from_utf8(&self.body) {
+            Ok(text) => self.decode_text(text),
+            Err(_) => self.decode_general(),
+        }
+    }
+
+    /// As [`Record::decode`], for a body already known to be the UTF-8 `text`.
+    fn decode_text<E: Event>(&self, text: &str) -> Result<Envelope<E>, DecodeError> {
+        if let Ok(body) = serde_json::from_str::<CurrentBody<E>>(text)
             && body.schema_version == E::SCHEMA_VERSION
         {
             return Ok(Envelope {
@@ -116,6 +123,11 @@ impl Record {
                 event: body.event,
             });
         }
+        self.decode_general()
+    }
+
+    /// The general path: decides from the schema version, and reports every error.
+    fn decode_general<E: Event>(&self) -> Result<Envelope<E>, DecodeError> {
         let body: Body<'_> =
             serde_json::from_slice(&self.body).map_err(|e| DecodeError::Body(e.to_string()))?;
         let event = if body.schema_version == E::SCHEMA_VERSION {
@@ -145,8 +157,10 @@ impl Record {
     /// once, on other threads; [`crate::Kernel::push_checked`] then links the record to the
     /// chain (seq, `prev`, time) and folds it, in order.
     pub fn check<E: Event>(self) -> CheckedRecord<E> {
-        let decoded = self_checks(&self)
-            .and_then(|()| self.decode().map_err(|e| Problem::Body(e.to_string())));
+        let decoded = self_checks(&self).and_then(|text| {
+            self.decode_text(text)
+                .map_err(|e| Problem::Body(e.to_string()))
+        });
         CheckedRecord {
             record: self,
             decoded,
@@ -157,7 +171,7 @@ impl Record {
     /// covers): the envelope's shape is read and the event skipped, the checks
     /// [`Journal::push_record`] makes. Link it with [`Journal::push_checked`].
     pub fn check_shape(self) -> CheckedRecord<()> {
-        let decoded = self_checks(&self).and_then(|()| shape(&self));
+        let decoded = self_checks(&self).and_then(|text| shape(&self, text));
         CheckedRecord {
             record: self,
             decoded,
@@ -698,7 +712,7 @@ impl Journal {
 fn check_record(head: &Head, record: &Record) -> Result<Timestamp, VerifyError> {
     check_link(head, record)?;
     let envelope = self_checks(record)
-        .and_then(|()| shape(record))
+        .and_then(|text| shape(record, text))
         .map_err(|problem| VerifyError {
             seq: record.seq,
             problem,
@@ -706,19 +720,18 @@ fn check_record(head: &Head, record: &Record) -> Result<Timestamp, VerifyError> 
     check_header(head, record, envelope.seq, envelope.at)
 }
 
-/// The checks on a record alone: its hash, then its body's canonical form.
-fn self_checks(record: &Record) -> Result<(), Problem> {
+/// The checks on a record alone: its hash, then its body's canonical form; the body as the
+/// text it was checked to be.
+fn self_checks(record: &Record) -> Result<&str, Problem> {
     if chain_hash(&record.prev, &record.body) != record.hash {
         return Err(Problem::HashMismatch);
     }
-    canonical::check_canonical(&record.body).map_err(|e| Problem::Body(e.to_string()))
+    canonical::canonical_text(&record.body).map_err(|e| Problem::Body(e.to_string()))
 }
 
-/// The envelope of a canonical body, read straight from the bytes, the event skipped.
-fn shape(record: &Record) -> Result<Envelope<()>, Problem> {
-    // (The canonical check has validated the UTF-8: the bulk check here cannot fail, and
-    // reading from text spares serde_json validating it again string by string.)
-    let text = std::str::from_utf8(&record.body).map_err(|e| Problem::Body(e.to_string()))?;
+/// The envelope of a canonical body (`text`, the record's body), the event skipped. Read
+/// from text, serde_json does not validate the UTF-8 again string by string.
+fn shape(record: &Record, text: &str) -> Result<Envelope<()>, Problem> {
     let body = serde_json::from_str::<BodyShape>(text).map_err(|e| Problem::Body(e.to_string()))?;
     Ok(Envelope {
         seq: body.seq,

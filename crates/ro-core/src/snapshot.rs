@@ -40,6 +40,20 @@ pub struct SnapshotHeader {
     pub state_digest: Digest,
 }
 
+impl SnapshotHeader {
+    /// Whether `journal` holds the snapshot's head (seq 0 is the empty journal): the head
+    /// check a restore makes before using a snapshot.
+    pub fn matches(&self, journal: &Journal) -> bool {
+        if self.head_seq == 0 {
+            self.head_hash == Digest::ZERO
+        } else {
+            journal
+                .get(self.head_seq)
+                .is_some_and(|r| r.hash == self.head_hash)
+        }
+    }
+}
+
 /// Why a snapshot was not used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SnapshotError {
@@ -225,14 +239,7 @@ where
         journal: &Journal,
     ) -> Result<(SnapshotHeader, D), SnapshotError> {
         let (header, state) = decode_snapshot::<D>(snapshot)?;
-        let matches = if header.head_seq == 0 {
-            header.head_hash == Digest::ZERO
-        } else {
-            journal
-                .get(header.head_seq)
-                .is_some_and(|r| r.hash == header.head_hash)
-        };
-        if !matches {
+        if !header.matches(journal) {
             return Err(SnapshotError::HeadMismatch {
                 seq: header.head_seq,
             });

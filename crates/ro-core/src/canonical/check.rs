@@ -16,18 +16,22 @@ const MAX_INTEGER: u64 = (1 << 53) - 1;
 /// strictly increasing UTF-16 order (no duplicates, not the reserved raw-value key), integers
 /// of magnitude at most 2^53 − 1 in their shortest spelling, strings valid UTF-8 with only the
 /// RFC 8785 escapes. `false` for anything else (including invalid JSON).
+#[cfg(test)]
 pub(crate) fn is_canonical(bytes: &[u8]) -> bool {
+    canonical_text(bytes).is_some()
+}
+
+/// As [`is_canonical`], giving the bytes back as the text they were checked to be.
+pub(crate) fn canonical_text(bytes: &[u8]) -> Option<&str> {
     // The UTF-8 is validated once, in bulk; strings are then sliced out of the text (quotes
     // and backslashes are ASCII, so every slice falls on character boundaries).
-    let Ok(text) = std::str::from_utf8(bytes) else {
-        return false;
-    };
+    let text = std::str::from_utf8(bytes).ok()?;
     let mut c = Checker {
         text,
         b: bytes,
         i: 0,
     };
-    c.value(0).is_some() && c.i == bytes.len()
+    (c.value(0).is_some() && c.i == bytes.len()).then_some(text)
 }
 
 struct Checker<'a> {

@@ -230,11 +230,17 @@ pub fn parse_canonical(bytes: &[u8]) -> Result<Value, CanonicalError> {
 /// Accepts exactly what [`parse_canonical`] accepts; on refusal, the error is the one
 /// `parse_canonical` gives.
 pub fn check_canonical(bytes: &[u8]) -> Result<(), CanonicalError> {
-    if check::is_canonical(bytes) {
-        return Ok(());
+    canonical_text(bytes).map(drop)
+}
+
+/// As [`check_canonical`], giving the bytes back as the (UTF-8) text they were checked to be.
+pub(crate) fn canonical_text(bytes: &[u8]) -> Result<&str, CanonicalError> {
+    if let Some(text) = check::canonical_text(bytes) {
+        return Ok(text);
     }
     // The slow path names the problem (and would accept what the fast one wrongly refused).
-    parse_canonical_slow(bytes).map(drop)
+    parse_canonical_slow(bytes)?;
+    std::str::from_utf8(bytes).map_err(|e| CanonicalError::Syntax(e.to_string()))
 }
 
 fn parse_canonical_slow(bytes: &[u8]) -> Result<Value, CanonicalError> {
