@@ -1,7 +1,7 @@
 //! A profiling target for the plane: runs the full mixed stream of the `plane` bench through
 //! `Kernel<Plane>` (`execute`), then folds its decoded events repeatedly; prints both rates.
 //! `cargo build --release -p ro-benches --example plane_profile && perf record -g
-//! target/release/examples/plane_profile [execute|fold|sizes|digest|none] [N]`.
+//! target/release/examples/plane_profile [execute|fold|decode|sizes|digest|none] [N]`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -65,6 +65,24 @@ fn main() {
             "state: {} bytes of canonical JSON, encoded in {encode:?}; digest in {:?}",
             json.len(),
             start.elapsed()
+        );
+        return;
+    }
+    if what == "decode" {
+        // Decoding every record's body into its typed envelope (what replay and open do
+        // before folding), five times over.
+        let records = kernel.journal().records();
+        let start = Instant::now();
+        for _ in 0..5 {
+            for r in records {
+                black_box(r.decode::<PlaneEvent>().unwrap());
+            }
+        }
+        let took = start.elapsed() / 5;
+        println!(
+            "decode: {} records in {took:?}: {} records/s",
+            records.len(),
+            u128::from(records.len() as u64) * 1_000_000_000 / took.as_nanos().max(1)
         );
         return;
     }

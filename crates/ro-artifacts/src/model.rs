@@ -194,13 +194,15 @@ impl<'de> Deserialize<'de> for ContentDigest {
 )]
 #[serde(deny_unknown_fields)]
 pub struct ArtifactRef {
-    /// Where it lives.
-    #[serde(rename = "ref")]
-    pub locator: Locator,
+    // The fields are declared in the order of their JSON keys (`ref` after `digest_alg`), the
+    // canonical order, so encoding one re-orders nothing.
     /// Its content digest.
     pub digest: ContentDigest,
     /// The digest's algorithm (also in `digest`'s prefix).
     pub digest_alg: DigestAlg,
+    /// Where it lives.
+    #[serde(rename = "ref")]
+    pub locator: Locator,
     /// The schema version of its content, if known.
     pub schema_version: Option<String>,
     /// Its size, if known.
@@ -268,16 +270,17 @@ pub enum MismatchPosture {
     schemars::JsonSchema,
 )]
 pub struct Artifact {
+    // Declared in key order, the canonical order (see `ArtifactRef`).
     /// The reference.
     pub artifact: ArtifactRef,
     /// Its class.
     pub class: ArtifactClass,
-    /// When it was registered.
-    pub registered_at: Timestamp,
     /// Its gate.
     pub gate: Gate,
     /// Digest mismatches reported for it.
     pub mismatches: u32,
+    /// When it was registered.
+    pub registered_at: Timestamp,
     /// When retention tombstoned it, if it did. The record stays; reads are refused.
     pub tombstoned_at: Option<Timestamp>,
 }
@@ -618,5 +621,42 @@ mod digest_spelling_tests {
             proptest::prop_assert_eq!(serde_json::to_string(&d).unwrap(), format!("\"{want}\""));
             proptest::prop_assert_eq!(serde_json::from_str::<ContentDigest>(&format!("\"{want}\"")).unwrap(), d);
         }
+    }
+}
+
+#[cfg(test)]
+mod key_order_tests {
+    use super::*;
+
+    /// A state holds an `Artifact` (and its `ArtifactRef`) per registered artifact, hundreds of
+    /// thousands in a large plane: declared in key order, they encode as declared, and the
+    /// canonical serializer (which re-orders an object only when its members arrive out of
+    /// order) copies and sorts nothing for them, a fifth of a state digest's work when it did.
+    #[test]
+    fn artifacts_are_declared_in_key_order() {
+        let at = Timestamp::parse_rfc3339("2026-03-02T13:00:00.5Z").unwrap();
+        let artifact = Artifact {
+            artifact: ArtifactRef {
+                digest: ContentDigest {
+                    alg: DigestAlg::Sha256,
+                    bytes: [7; 32],
+                },
+                digest_alg: DigestAlg::Sha256,
+                locator: Locator::new("runs/r-1/report.json").unwrap(),
+                schema_version: Some("v2".into()),
+                size_bytes: Some(42),
+            },
+            class: ArtifactClass::new("reports").unwrap(),
+            gate: Gate::Pass,
+            mismatches: 1,
+            registered_at: at,
+            tombstoned_at: Some(at),
+        };
+        let as_declared = serde_json::to_vec(&artifact).unwrap();
+        let canonical = ro_core::canonical::to_canonical_vec(&artifact).unwrap();
+        assert_eq!(
+            String::from_utf8(as_declared).unwrap(),
+            String::from_utf8(canonical).unwrap()
+        );
     }
 }

@@ -39,6 +39,10 @@ enum Command {
     },
     /// Apply commands, one JSON object per line, answering one JSON response per line.
     ///
+    /// Responses come in input order, each printed once its events are durable. A blank line
+    /// (nothing but whitespace) is skipped and gets no response; every other line gets one,
+    /// an invalid one included.
+    ///
     /// Exit 0 when every command was accepted, 1 when any was refused (the rest still run),
     /// 2 on unreadable input or a store error.
     Apply {
