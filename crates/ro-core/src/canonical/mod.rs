@@ -158,34 +158,45 @@ fn write_number(n: &serde_json::Number, out: &mut Vec<u8>) -> Result<(), Canonic
 
 /// Whether any byte is a control character, `"` or `\\`: eight bytes at a time, with the
 /// classic "has a byte less than n" bit trick (exact as a yes/no answer for n ≤ 128; bytes of
-/// 0x80 and above never count).
+/// 0x80 and above never count). Most strings written are short (keys, ids, times): one under
+/// eight bytes is checked as one word padded with a harmless byte, and the last partial word of
+/// a longer one as the eight bytes that end it (re-checking a few bytes already checked),
+/// rather than byte by byte.
 fn needs_escape(bytes: &[u8]) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH != 0;
-    let mut chunks = bytes.chunks_exact(8);
-    for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(word);
-        if x.wrapping_sub(ONES * 0x20) & !x & HIGH != 0
+    let word_needs = |x: u64| {
+        x.wrapping_sub(ONES * 0x20) & !x & HIGH != 0
             || has_zero(x ^ (ONES * u64::from(b'"')))
             || has_zero(x ^ (ONES * u64::from(b'\\')))
-        {
+    };
+    let load = |chunk: &[u8]| <[u8; 8]>::try_from(chunk).map_or(0, u64::from_le_bytes);
+    if bytes.len() < 8 {
+        let mut word = [b'a'; 8];
+        if let Some(to) = word.get_mut(..bytes.len()) {
+            to.copy_from_slice(bytes);
+        }
+        return word_needs(u64::from_le_bytes(word));
+    }
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        if word_needs(load(chunk)) {
             return true;
         }
     }
-    chunks
-        .remainder()
-        .iter()
-        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+    !chunks.remainder().is_empty()
+        && bytes
+            .get(bytes.len() - 8..)
+            .is_some_and(|last| word_needs(load(last)))
 }
 
 /// Appends `s` as a JSON string with RFC 8785 escaping.
 pub fn write_string(s: &str, out: &mut Vec<u8>) {
-    out.push(b'"');
     let bytes = s.as_bytes();
     // Most strings (ids, locators, digests, times) need no escape: one scan, one copy.
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
     if !needs_escape(bytes) {
         out.extend_from_slice(bytes);
         out.push(b'"');
