@@ -50,17 +50,17 @@ ro_core::id_kind!(
 pub struct ComponentReport {
     /// The component.
     pub component: ComponentName,
-    /// Whether it reported itself healthy.
-    pub healthy: bool,
     /// Whether the plane halts when it is stale or unhealthy.
     #[serde(default)]
     pub critical: bool,
-    /// How long the report stays fresh, in milliseconds.
-    #[serde(default = "default_fresh_for")]
-    pub fresh_for_ms: u64,
     /// What it depends on.
     #[serde(default)]
     pub depends_on: BTreeSet<ComponentName>,
+    /// How long the report stays fresh, in milliseconds.
+    #[serde(default = "default_fresh_for")]
+    pub fresh_for_ms: u64,
+    /// Whether it reported itself healthy.
+    pub healthy: bool,
 }
 
 fn default_fresh_for() -> u64 {

@@ -271,29 +271,31 @@ impl CycleStats {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CycleRecorded {
-    /// The intent in effect: `STOP` while the plane is halted.
-    pub intent: Intent,
-    /// Whether the given intent was overridden by `STOP`.
-    #[serde(default)]
-    pub forced_stop: bool,
-    /// The intent the system asked for, when it was overridden.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub requested_intent: Option<Intent>,
-    /// The cycle's latency.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub latency_ms: Option<u64>,
-    /// Whether it reported a violation.
-    #[serde(default)]
-    pub violation: bool,
-    /// Whether it survived, when reported.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub survived: Option<bool>,
+    // Declared in key order, like the other records written on every command: the canonical
+    // encoder then only moves the event's tag `type` to its place instead of sorting.
     /// Whether its output was deterministic, when reported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deterministic: Option<bool>,
+    /// Whether the given intent was overridden by `STOP`.
+    #[serde(default)]
+    pub forced_stop: bool,
+    /// The intent in effect: `STOP` while the plane is halted.
+    pub intent: Intent,
+    /// The cycle's latency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<u64>,
+    /// The intent the system asked for, when it was overridden.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_intent: Option<Intent>,
     /// Whether it counted toward the candidate's shadow window.
     #[serde(default)]
     pub shadow: bool,
+    /// Whether it survived, when reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub survived: Option<bool>,
+    /// Whether it reported a violation.
+    #[serde(default)]
+    pub violation: bool,
 }
 
 /// The registry's state.

@@ -189,13 +189,13 @@ pub enum ArtifactEvent {
     },
     /// A gate was set.
     GateSet {
+        /// After.
+        after: Gate,
+        /// Before.
+        before: Gate,
         /// The artifact.
         #[serde(rename = "ref")]
         locator: Locator,
-        /// Before.
-        before: Gate,
-        /// After.
-        after: Gate,
     },
     /// A digest mismatch was reported.
     DigestMismatchDetected {

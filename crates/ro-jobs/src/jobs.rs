@@ -224,6 +224,9 @@ pub enum JobsCommand {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", deny_unknown_fields)]
 pub enum JobsEvent {
+    // The variants every run writes (requested, attempts, retries) declare their fields in key
+    // order: the canonical encoder then only moves the tag `type`, written first, to its
+    // place, instead of sorting the whole event (see `ro_core::canonical`).
     /// A job was defined.
     JobDefined {
         /// The definition.
@@ -248,16 +251,16 @@ pub enum JobsEvent {
     },
     /// A run was requested, with its first attempt queued.
     RunRequested {
-        /// The run.
-        run_id: RunId,
+        /// Why.
+        intent: Intent,
         /// The job.
         job_id: JobId,
         /// The job's version.
         job_version: u32,
-        /// Why.
-        intent: Intent,
         /// What for.
         logical: LogicalKey,
+        /// The run.
+        run_id: RunId,
     },
     /// A scheduled slot was skipped.
     SlotSkipped {
@@ -270,53 +273,53 @@ pub enum JobsEvent {
     },
     /// An attempt started.
     AttemptStarted {
-        /// The run.
-        run_id: RunId,
         /// The attempt.
         number: u32,
+        /// The run.
+        run_id: RunId,
     },
     /// A heartbeat.
     AttemptHeartbeat {
-        /// The run.
-        run_id: RunId,
         /// The attempt.
         number: u32,
+        /// The run.
+        run_id: RunId,
     },
     /// An attempt succeeded (and so did its run).
     AttemptSucceeded {
-        /// The run.
-        run_id: RunId,
         /// The attempt.
         number: u32,
+        /// The run.
+        run_id: RunId,
     },
     /// An attempt failed.
     AttemptFailed {
-        /// The run.
-        run_id: RunId,
-        /// The attempt.
-        number: u32,
         /// The error code.
         error_code: String,
+        /// The attempt.
+        number: u32,
         /// Whether it was retryable.
         retryable: bool,
+        /// The run.
+        run_id: RunId,
     },
     /// An attempt timed out.
     AttemptTimedOut {
-        /// The run.
-        run_id: RunId,
-        /// The attempt.
-        number: u32,
         /// Which timeout.
         kind: TimeoutKind,
+        /// The attempt.
+        number: u32,
+        /// The run.
+        run_id: RunId,
     },
     /// A retry was scheduled: a new attempt, not before `not_before`.
     RetryScheduled {
-        /// The run.
-        run_id: RunId,
-        /// The new attempt's number.
-        number: u32,
         /// When it may start.
         not_before: Timestamp,
+        /// The new attempt's number.
+        number: u32,
+        /// The run.
+        run_id: RunId,
     },
     /// The run failed for good.
     RunFailed {

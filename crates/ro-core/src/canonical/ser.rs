@@ -124,6 +124,9 @@ pub(crate) struct Object<'a> {
     /// Where this object's members start in `scratch.members`.
     base: usize,
     sorted: bool,
+    /// The only member out of order is the first, the rest arrived sorted (an internally
+    /// tagged enum writes its tag `type` first, and it usually sorts last).
+    only_first_late: bool,
     /// Closes a `{"variant":` wrapper (struct and map variants).
     wrapped: bool,
     pending_key: Option<String>,
@@ -140,6 +143,7 @@ impl<'a> Object<'a> {
             open,
             base,
             sorted: true,
+            only_first_late: false,
             wrapped,
             pending_key: None,
         }
@@ -156,7 +160,10 @@ impl<'a> Object<'a> {
                         key.as_str()
                     )));
                 }
-                std::cmp::Ordering::Greater => self.sorted = false,
+                std::cmp::Ordering::Greater => {
+                    self.only_first_late = self.sorted && count == 1;
+                    self.sorted = false;
+                }
             }
         }
         if count > 0 {
@@ -183,7 +190,38 @@ impl<'a> Object<'a> {
             .members
             .get_mut(self.base..)
             .unwrap_or_default();
-        if !self.sorted {
+        if !self.sorted && self.only_first_late {
+            // Move the first member to its place among the others, in place: no sort, no copy
+            // out and back.
+            if let Some((first, rest)) = members.split_first() {
+                let mut before = 0usize;
+                for m in rest {
+                    match key_cmp(m.key.as_str(), first.key.as_str()) {
+                        std::cmp::Ordering::Less => before += 1,
+                        std::cmp::Ordering::Equal => {
+                            return Err(CanonicalError::NotJson(format!(
+                                "duplicate key {:?}",
+                                m.key.as_str()
+                            )));
+                        }
+                        std::cmp::Ordering::Greater => break,
+                    }
+                }
+                // Members are separated by one comma: `first,m1,…,mk` becomes `m1,…,mk,first`.
+                let len = first.end - first.start;
+                let end = before
+                    .checked_sub(1)
+                    .and_then(|last| rest.get(last))
+                    .map_or(first.end, |m| m.end);
+                if let Some(region) = self.out.get_mut(first.start..end) {
+                    region.rotate_left((len + 1).min(region.len()));
+                    let tail = region.len().saturating_sub(len + 1);
+                    if let Some(moved) = region.get_mut(tail..) {
+                        moved.rotate_right(1);
+                    }
+                }
+            }
+        } else if !self.sorted {
             members.sort_unstable_by(|a, b| key_cmp(a.key.as_str(), b.key.as_str()));
             for pair in members.windows(2) {
                 if let [a, b] = pair
