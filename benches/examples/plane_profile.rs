@@ -1,7 +1,7 @@
 //! A profiling target for the plane: runs the full mixed stream of the `plane` bench through
 //! `Kernel<Plane>` (`execute`), then folds its decoded events repeatedly; prints both rates.
 //! `cargo build --release -p ro-benches --example plane_profile && perf record -g
-//! target/release/examples/plane_profile [execute|fold|decode|sizes|digest|none] [N]`.
+//! target/release/examples/plane_profile [execute|fold|decode|sizes|digest|restore|none] [N]`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -66,6 +66,56 @@ fn main() {
             json.len(),
             start.elapsed()
         );
+        return;
+    }
+    if what == "restore" {
+        // A snapshot restore taken apart (issue 7's floor): the checksum, the copy into
+        // aligned memory, the archive check alone, check + read back, the state digest, then
+        // the whole restore and a full replay, three rounds. The payload sits between the
+        // 120-byte header (magic, head seq and hash, state digest, kind, length) and the
+        // 32-byte checksum.
+        let snapshot = kernel.snapshot().unwrap();
+        let journal = kernel.journal().clone();
+        let payload = snapshot.get(120..snapshot.len() - 32).unwrap();
+        for round in 0..3 {
+            let t = Instant::now();
+            black_box(ro_core::Digest::of(&snapshot));
+            let checksum = t.elapsed();
+            let t = Instant::now();
+            let mut aligned = rkyv::util::AlignedVec::<16>::with_capacity(payload.len());
+            aligned.extend_from_slice(payload);
+            let copy = t.elapsed();
+            let t = Instant::now();
+            black_box(
+                rkyv::access::<rkyv::Archived<Plane>, rkyv::rancor::Error>(&aligned).unwrap(),
+            );
+            let check = t.elapsed();
+            let t = Instant::now();
+            let state = rkyv::from_bytes::<Plane, rkyv::rancor::Error>(&aligned).unwrap();
+            let check_deser = t.elapsed();
+            let t = Instant::now();
+            black_box(ro_core::state_digest(&state).unwrap());
+            let digest = t.elapsed();
+            let t = Instant::now();
+            let (k, _) = ro_core::Kernel::<Plane>::restore_with(
+                &snapshot,
+                journal.clone(),
+                Plane::with_confirmation_key([1; 32]),
+                |p| p.set_confirmation_key([1; 32]),
+            )
+            .unwrap();
+            let whole = t.elapsed();
+            drop(k);
+            let j = journal.clone();
+            let t = Instant::now();
+            let k = ro_core::Kernel::<Plane>::replay(j).unwrap();
+            let replay = t.elapsed();
+            drop(k);
+            println!(
+                "round {round}: {} bytes; checksum {checksum:?}, copy {copy:?}, bytecheck {check:?}, check+deserialize {check_deser:?}, digest {digest:?}; restore {whole:?}, replay {replay:?}",
+                snapshot.len()
+            );
+        }
         return;
     }
     if what == "decode" {
