@@ -1,8 +1,15 @@
 //! The plane's memory for 1M attempts: requests, starts and completes 1M runs (3M commands)
 //! deciding and folding without a journal, and reports the process's resident memory before
-//! and after. `cargo run --release -p ro-benches --example plane_memory [N]` (Linux: reads
-//! /proc/self/status).
-#![allow(clippy::unwrap_used, clippy::print_stdout, missing_docs)] // measurement harness
+//! and after; then the same for that state read back from its snapshot archive (rkyv), as a
+//! restore reads it, in a fresh process (this one re-run on the archive, written to the
+//! temporary directory). `cargo run --release -p ro-benches --example plane_memory [N]`
+//! (Linux: reads /proc/self/status).
+#![allow(
+    clippy::unwrap_used,
+    clippy::print_stdout,
+    clippy::disallowed_methods,
+    missing_docs
+)] // measurement harness
 
 use ro_admin::Plane;
 use ro_core::{Actor, ActorId, Context, Decider, EventMeta, Timestamp};
@@ -34,7 +41,28 @@ fn apply(plane: &mut Plane, seq: &mut u64, cmd: &ro_admin::PlaneCommand, ctx: &C
     }
 }
 
+/// `plane_memory --read FILE`: the resident memory a state read back from the archive in
+/// FILE takes (the archive itself, already read, not counted).
+fn read_back(path: &str) {
+    let bytes = std::fs::read(path).unwrap();
+    let mut archive = rkyv::util::AlignedVec::<16>::with_capacity(bytes.len());
+    archive.extend_from_slice(&bytes);
+    drop(bytes);
+    let before = rss_kib();
+    let plane = rkyv::from_bytes::<Plane, rkyv::rancor::Error>(&archive).unwrap();
+    let after = rss_kib();
+    println!(
+        "read back from its {} MiB archive: resident memory {} MiB more",
+        archive.len() >> 20,
+        after.saturating_sub(before) / 1024
+    );
+    drop(plane);
+}
+
 fn main() {
+    if std::env::args().nth(1).as_deref() == Some("--read") {
+        return read_back(&std::env::args().nth(2).unwrap());
+    }
     let n: u64 = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())
@@ -105,4 +133,18 @@ fn main() {
         after / 1024,
         (after.saturating_sub(before) * 1024) / n.max(1)
     );
+    let path = std::env::temp_dir().join(format!("ro-plane-memory-{}.rkyv", std::process::id()));
+    std::fs::write(
+        &path,
+        rkyv::to_bytes::<rkyv::rancor::Error>(&plane).unwrap(),
+    )
+    .unwrap();
+    drop(plane);
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .arg("--read")
+        .arg(&path)
+        .status()
+        .unwrap();
+    let _ = std::fs::remove_file(&path);
+    assert!(status.success());
 }
