@@ -298,13 +298,16 @@ fn top_level_members(body: &[u8]) -> Option<Vec<(&[u8], &[u8])>> {
         while let Some(&b) = inner.get(i) {
             if in_string {
                 // Inside a string only `"` and `\` matter (most of a body is string text:
-                // digests, locators, ids): jump to the next of either.
-                i = quote_or_backslash(inner, i)?;
-                if inner.get(i) == Some(&b'\\') {
-                    i += 2;
-                } else {
-                    in_string = false;
-                    i += 1;
+                // digests, locators, ids): jump to the next of either (or to a control
+                // character, which a canonical body never holds raw).
+                i = canonical::string_stop(inner, i)?;
+                match inner.get(i) {
+                    Some(b'\\') => i += 2,
+                    Some(b'"') => {
+                        in_string = false;
+                        i += 1;
+                    }
+                    _ => i += 1,
                 }
                 continue;
             }
@@ -329,33 +332,6 @@ fn top_level_members(body: &[u8]) -> Option<Vec<(&[u8], &[u8])>> {
         return None;
     }
     Some(members)
-}
-
-/// The index of the first `"` or `\` in `bytes` at or after `from`, eight bytes at a time
-/// (the "has a zero byte" bit trick on the word XORed with each: its lowest flagged byte is
-/// always a true match, so the first match is exact).
-fn quote_or_backslash(bytes: &[u8], from: usize) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let zero_bytes = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
-    let mut at = from;
-    let mut chunks = bytes.get(from..)?.chunks_exact(8);
-    for chunk in &mut chunks {
-        let x = <[u8; 8]>::try_from(chunk).map_or(0, u64::from_le_bytes);
-        let hits =
-            zero_bytes(x ^ (ONES * u64::from(b'"'))) | zero_bytes(x ^ (ONES * u64::from(b'\\')));
-        if hits != 0 {
-            return usize::try_from(hits.trailing_zeros() / 8)
-                .ok()
-                .map(|k| at + k);
-        }
-        at += 8;
-    }
-    chunks
-        .remainder()
-        .iter()
-        .position(|&b| b == b'"' || b == b'\\')
-        .map(|k| at + k)
 }
 
 /// Why a record could not be decoded.
@@ -855,27 +831,4 @@ fn encode_event_suffix<E: Event>(
     canonical::write_u64(out, seq)?;
     out.push(b'}');
     Ok(())
-}
-
-#[cfg(test)]
-mod scan_tests {
-    use super::quote_or_backslash;
-
-    proptest::proptest! {
-        /// The word-at-a-time search finds exactly what the byte-by-byte one finds, from any
-        /// start (bytes drawn mostly from the ones that matter and their neighbours).
-        #[test]
-        fn quote_or_backslash_matches_the_bytewise_search(
-            bytes in proptest::collection::vec(
-                proptest::sample::select(vec![b'"', b'\\', b'a', 0x21, 0x23, 0x5b, 0x5d, 0x00, 0xa2, 0xdc, 0xff]),
-                0..40,
-            ),
-            from in 0usize..42,
-        ) {
-            let bytewise = bytes
-                .get(from..)
-                .and_then(|rest| rest.iter().position(|&b| b == b'"' || b == b'\\').map(|k| from + k));
-            proptest::prop_assert_eq!(quote_or_backslash(&bytes, from), bytewise);
-        }
-    }
 }

@@ -159,6 +159,8 @@ impl<'a> Checker<'a> {
         let mut owned: Option<String> = None;
         let mut run = start;
         loop {
+            // Plain text runs to the next quote, backslash or control character: jump there.
+            self.i = super::string_stop(self.b, self.i)?;
             let byte = self.peek()?;
             match byte {
                 b'"' => {

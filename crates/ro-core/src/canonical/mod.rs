@@ -191,6 +191,35 @@ fn needs_escape(bytes: &[u8]) -> bool {
             .is_some_and(|last| word_needs(load(last)))
 }
 
+/// The index of the first byte at or after `from` that ends a run of plain string text: `"`,
+/// `\\` or a control character; `None` when there is none. Eight bytes at a time, with the
+/// bit tricks of [`needs_escape`]: a flagged byte above a true match can be a false one, never
+/// the lowest, so the first match is exact.
+pub(crate) fn string_stop(bytes: &[u8], from: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let below = |x: u64, n: u64| x.wrapping_sub(ONES * n) & !x & HIGH;
+    let mut at = from;
+    let mut chunks = bytes.get(from..)?.chunks_exact(8);
+    for chunk in &mut chunks {
+        let x = <[u8; 8]>::try_from(chunk).map_or(0, u64::from_le_bytes);
+        let hits = below(x, 0x20)
+            | below(x ^ (ONES * u64::from(b'"')), 1)
+            | below(x ^ (ONES * u64::from(b'\\')), 1);
+        if hits != 0 {
+            return usize::try_from(hits.trailing_zeros() / 8)
+                .ok()
+                .map(|k| at + k);
+        }
+        at += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| b < 0x20 || b == b'"' || b == b'\\')
+        .map(|k| at + k)
+}
+
 /// Appends `s` as a JSON string with RFC 8785 escaping.
 pub fn write_string(s: &str, out: &mut Vec<u8>) {
     let bytes = s.as_bytes();
@@ -267,7 +296,7 @@ fn parse_canonical_slow(bytes: &[u8]) -> Result<Value, CanonicalError> {
 
 #[cfg(test)]
 mod fast_path_tests {
-    use super::{needs_escape, ser::key_cmp};
+    use super::{needs_escape, ser::key_cmp, string_stop};
 
     fn utf16_order(a: &str, b: &str) -> std::cmp::Ordering {
         a.encode_utf16().cmp(b.encode_utf16())
@@ -308,6 +337,26 @@ mod fast_path_tests {
         fn needs_escape_matches_the_bytewise_scan(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40)) {
             let bytewise = bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\');
             proptest::prop_assert_eq!(needs_escape(&bytes), bytewise);
+        }
+    }
+
+    proptest::proptest! {
+        /// The word-at-a-time search stops exactly where the byte-by-byte one stops, from any
+        /// start (bytes drawn mostly from the ones that matter and their neighbours).
+        #[test]
+        fn string_stop_matches_the_bytewise_search(
+            bytes in proptest::collection::vec(
+                proptest::sample::select(vec![b'"', b'\\', b'a', 0x1f, 0x20, 0x21, 0x23, 0x5b, 0x5d, 0x00, 0x80, 0xa2, 0xdc, 0xff]),
+                0..40,
+            ),
+            from in 0usize..42,
+        ) {
+            let bytewise = bytes.get(from..).and_then(|rest| {
+                rest.iter()
+                    .position(|&b| b < 0x20 || b == b'"' || b == b'\\')
+                    .map(|k| from + k)
+            });
+            proptest::prop_assert_eq!(string_stop(&bytes, from), bytewise);
         }
     }
 
