@@ -1,5 +1,4 @@
-//! The AdminEvent record of every admin action (seed 001, section 7), as a pure projection
-//! of the journal.
+//! The AdminEvent record of every admin action, as a pure projection of the journal.
 //!
 //! Every admin action already leaves an event in the one hash-chained journal; this module
 //! reads those events back in the shape the public contract names: `{admin_event_id,
@@ -18,7 +17,7 @@ use ro_policy::{Action, PolicyEvent};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::{AdminEvent, PlaneEvent};
+use crate::{PlaneEvent, command::Room};
 
 /// What became of an admin action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
@@ -61,10 +60,6 @@ pub struct AdminRecord {
     pub causation: Option<ro_core::Digest>,
 }
 
-fn on(flag: &str, before: bool) -> (Value, Value) {
-    (json!({ flag: before }), json!({ flag: !before }))
-}
-
 /// The admin record of one journal envelope, if its event is an admin action (or a denied
 /// attempt at one).
 pub fn admin_record(envelope: &Envelope<PlaneEvent>) -> Option<AdminRecord> {
@@ -84,7 +79,9 @@ pub fn admin_record(envelope: &Envelope<PlaneEvent>) -> Option<AdminRecord> {
     })
 }
 
-type Classified = (
+/// What the audit reads from one event: the action, its targets, the reason, before and after,
+/// and the result. Each room classifies its own events.
+pub(crate) type Classified = (
     Action,
     Vec<String>,
     Option<Reason>,
@@ -92,7 +89,8 @@ type Classified = (
     AdminResult,
 );
 
-fn applied(
+/// An applied action's classification.
+pub(crate) fn applied(
     action: Action,
     targets: Vec<String>,
     reason: &Option<Reason>,
@@ -109,266 +107,15 @@ fn applied(
 
 fn classify(event: &PlaneEvent) -> Option<Classified> {
     let plane = || vec!["plane".to_owned()];
-    let production = || vec!["production".to_owned()];
     match event {
-        PlaneEvent::Admin(e) => match e {
-            AdminEvent::LockdownRaised { reason, .. } => applied(
-                Action::EmergencyLockdown,
-                plane(),
-                reason,
-                on("lockdown", false),
-            ),
-            AdminEvent::LockdownReleased { reason, .. } => applied(
-                Action::ReleaseLockdown,
-                plane(),
-                reason,
-                on("lockdown", true),
-            ),
-            AdminEvent::ProductionLocked { reason, .. } => applied(
-                Action::ProductionLock,
-                production(),
-                reason,
-                on("production_locked", false),
-            ),
-            AdminEvent::ProductionUnlocked { reason, .. } => applied(
-                Action::ProductionUnlock,
-                production(),
-                reason,
-                on("production_locked", true),
-            ),
-            AdminEvent::KillSwitchEngaged { reason, .. } => applied(
-                Action::EngageKillSwitch,
-                production(),
-                reason,
-                on("kill_switch", false),
-            ),
-            AdminEvent::KillSwitchReleased { reason, .. } => applied(
-                Action::ReleaseKillSwitch,
-                production(),
-                reason,
-                on("kill_switch", true),
-            ),
-            AdminEvent::ConfirmationsConfigured {
-                before,
-                after,
-                reason,
-                ..
-            } => applied(
-                Action::ConfigureConfirmations,
-                plane(),
-                reason,
-                (
-                    json!({ "four_eyes": before }),
-                    json!({ "four_eyes": after }),
-                ),
-            ),
-            AdminEvent::CandidateSet {
-                version,
-                before,
-                reason,
-                ..
-            } => applied(
-                Action::SetCandidateModel,
-                vec![format!("model:{version}")],
-                reason,
-                (
-                    json!({ "candidate": before }),
-                    json!({ "candidate": version }),
-                ),
-            ),
-            AdminEvent::CanaryRatioSet {
-                before,
-                after,
-                reason,
-                ..
-            } => applied(
-                Action::SetCanaryRatio,
-                vec!["registry".into()],
-                reason,
-                (
-                    json!({ "canary_ratio": before }),
-                    json!({ "canary_ratio": after }),
-                ),
-            ),
-            AdminEvent::CandidatePromoted {
-                version,
-                previous,
-                reason,
-                ..
-            } => applied(
-                Action::PromoteModel,
-                vec![format!("model:{version}")],
-                reason,
-                (json!({ "active": previous }), json!({ "active": version })),
-            ),
-            AdminEvent::ModelRolledBack {
-                from, to, reason, ..
-            } => applied(
-                Action::RollbackModel,
-                vec![format!("model:{from}"), format!("model:{to}")],
-                reason,
-                (json!({ "active": from }), json!({ "active": to })),
-            ),
-            AdminEvent::ShadowWindowConfigured {
-                before,
-                after,
-                reason,
-                ..
-            } => applied(
-                Action::ConfigureShadowWindow,
-                vec!["registry".into()],
-                reason,
-                (
-                    json!({ "shadow_window": before }),
-                    json!({ "shadow_window": after }),
-                ),
-            ),
-            AdminEvent::FailureReported {
-                mode, description, ..
-            } => applied(
-                Action::ReportFailure,
-                plane(),
-                &None,
-                (
-                    Value::Null,
-                    json!({ "failure_status_at_least": mode, "description": description }),
-                ),
-            ),
-            AdminEvent::FailureStatusReset { before, reason, .. } => applied(
-                Action::ResetFailureStatus,
-                plane(),
-                reason,
-                (
-                    json!({ "failure_status": before }),
-                    json!({ "failure_status": "NORMAL" }),
-                ),
-            ),
-            AdminEvent::SigningKeyRegistered {
-                key_id,
-                principal,
-                reason,
-                ..
-            } => applied(
-                Action::RegisterSigningKey,
-                vec![format!("key:{key_id}"), format!("principal:{principal}")],
-                reason,
-                (
-                    Value::Null,
-                    json!({ "key_id": key_id, "principal": principal }),
-                ),
-            ),
-            AdminEvent::SignaturesRequired {
-                before,
-                after,
-                reason,
-                ..
-            } => applied(
-                Action::RequireSignatures,
-                vec!["signing".to_owned()],
-                reason,
-                (json!({ "actions": before }), json!({ "actions": after })),
-            ),
-            AdminEvent::ReadinessRecorded { check, .. } => applied(
-                Action::RecordReadiness,
-                vec![format!("artifact:{}", check.evidence)],
-                &None,
-                (Value::Null, json!({ "result": check.result })),
-            ),
-            AdminEvent::NoGoCleared { check, reason, .. } => applied(
-                Action::ClearNoGo,
-                vec!["readiness".to_owned()],
-                reason,
-                (json!({ "no_go_since": check.at }), json!({ "no_go": null })),
-            ),
-            AdminEvent::EnvironmentDefined {
-                spec,
-                before,
-                reason,
-                ..
-            } => applied(
-                Action::DefineEnvironment,
-                vec![format!("environment:{}", spec.environment)],
-                reason,
-                (json!(before), json!(spec)),
-            ),
-            AdminEvent::DeploymentRequested {
-                deployment,
-                spec,
-                from_lkg,
-                reason,
-                ..
-            } => applied(
-                if from_lkg.is_some() {
-                    Action::RestoreLkg
-                } else {
-                    Action::Deploy
-                },
-                vec![
-                    format!("environment:{}", spec.environment),
-                    format!("service:{}", spec.service),
-                    format!("deployment:{deployment}"),
-                ],
-                reason,
-                (
-                    Value::Null,
-                    json!({ "deployment": deployment, "spec": spec, "from_lkg": from_lkg }),
-                ),
-            ),
-            AdminEvent::LkgCaptured { lkg, reason, .. } => applied(
-                Action::CaptureLkg,
-                vec![format!("environment:{}", lkg.environment)],
-                reason,
-                (
-                    Value::Null,
-                    json!({ "lkg": lkg.lkg, "deployments": lkg.deployments.len() }),
-                ),
-            ),
-            AdminEvent::StreamCreated { spec, reason, .. } => applied(
-                Action::CreateStream,
-                vec![format!("stream:{}", spec.stream)],
-                reason,
-                (Value::Null, json!(spec)),
-            ),
-            AdminEvent::StreamRetentionChanged {
-                stream,
-                before,
-                after,
-                shortens_replay_window,
-                note,
-                reason,
-                ..
-            } => applied(
-                Action::ChangeStreamRetention,
-                vec![format!("stream:{stream}")],
-                reason,
-                (
-                    json!({ "retention_hours": before }),
-                    json!({ "retention_hours": after, "shortens_replay_window": shortens_replay_window, "note": note }),
-                ),
-            ),
-            AdminEvent::StreamPartitionsChanged {
-                stream,
-                before,
-                after,
-                reason,
-                ..
-            } => applied(
-                Action::ChangeStreamPartitions,
-                vec![format!("stream:{stream}")],
-                reason,
-                (
-                    json!({ "partitions": before }),
-                    json!({ "partitions": after }),
-                ),
-            ),
-            AdminEvent::CycleRecorded(_)
-            | AdminEvent::SignatureVerified { .. }
-            | AdminEvent::SignatureRejected { .. }
-            | AdminEvent::RolloutRecorded { .. }
-            | AdminEvent::ComponentReported(_)
-            | AdminEvent::SignalReported(_)
-            | AdminEvent::ConfirmationRequested { .. }
-            | AdminEvent::ConfirmationConsumed { .. } => None,
+        PlaneEvent::Admin(e) => match e.room() {
+            Room::Posture => crate::posture::classify(e),
+            Room::Confirmations => crate::confirm::classify(e),
+            Room::Registry => crate::registry::classify(e),
+            Room::Health => crate::health::classify(e),
+            Room::Signing => crate::signing::classify(e),
+            Room::Deploy => crate::deploy::classify(e),
+            Room::Streams => crate::streams::classify(e),
         },
         PlaneEvent::Jobs(e) => {
             let job = |action, job_id: &ro_jobs::JobId, reason, before: &str, after: &str| {

@@ -1,5 +1,4 @@
-//! Environments, deployments, rollouts and last-known-good captures (seed 001 section 3,
-//! seed 004), as events: a rollout is a sequence of events (requested, applied, verified or
+//! Environments, deployments, rollouts and last-known-good captures, as events: a rollout is a sequence of events (requested, applied, verified or
 //! failed), never an edit.
 //!
 //! - `DEFINE_ENVIRONMENT` (human-only): a name, whether it is production, its services.
@@ -16,9 +15,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use ro_artifacts::ArtifactRef;
-use ro_core::{ActorId, Timestamp};
-use ro_policy::ConfigVersionRef;
+use ro_core::{ActorId, Context, EventMeta, Timestamp};
+use ro_policy::{Action, ConfigVersionRef};
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::audit::{Classified, applied};
+use crate::{AdminCommand, AdminEvent, Plane, PlaneCommand, PlaneEvent, PlaneRejection, raise};
 
 /// How many last-known-good captures are kept per environment.
 pub const LKG_KEPT: usize = 30;
@@ -350,4 +353,233 @@ pub struct DeployedService {
     /// The component of the same name at the query's time: `OK`, `UNHEALTHY`, `STALE`,
     /// `OFFLINE` (never reported).
     pub health: crate::health::ComponentStatus,
+}
+
+impl Plane {
+    /// Environments, deployments and captures.
+    pub fn deployments(&self) -> &Deployments {
+        &self.deployments
+    }
+
+    /// The environment a deployment goes to, refused into production while the production
+    /// lock or the kill switch holds.
+    fn deployable(&self, name: &EnvironmentName) -> Result<&EnvironmentSpec, PlaneRejection> {
+        let env = self
+            .deployments
+            .environment(name)
+            .ok_or_else(|| PlaneRejection::UnknownEnvironment(name.clone()))?;
+        if env.production {
+            if self.kill_switch.is_some() {
+                return Err(PlaneRejection::KillSwitchEngaged);
+            }
+            if self.production_lock.is_some() {
+                return Err(PlaneRejection::ProductionLocked);
+            }
+        }
+        Ok(env)
+    }
+
+    pub(crate) fn decide_deploy(
+        &self,
+        command: &PlaneCommand,
+        admin: &AdminCommand,
+        ctx: &Context,
+    ) -> Result<Vec<PlaneEvent>, PlaneRejection> {
+        let (by, reason) = (ctx.actor.id.clone(), ctx.reason.clone());
+        match admin {
+            AdminCommand::DefineEnvironment(spec) => {
+                if spec.services.len() > MAX_SERVICES {
+                    return Err(PlaneRejection::InvalidArgument(format!(
+                        "at most {} services per environment",
+                        MAX_SERVICES
+                    )));
+                }
+                let before = self.deployments.environment(&spec.environment).cloned();
+                Ok(raise(
+                    before.as_ref() == Some(spec),
+                    AdminEvent::EnvironmentDefined {
+                        spec: spec.clone(),
+                        before,
+                        by,
+                        reason,
+                    },
+                ))
+            }
+            AdminCommand::Deploy(spec) => {
+                let env = self.deployable(&spec.environment)?;
+                check_version(&spec.version).map_err(PlaneRejection::InvalidArgument)?;
+                if !env.services.is_empty() && !env.services.contains(&spec.service) {
+                    return Err(PlaneRejection::InvalidArgument(format!(
+                        "service {} is not one of environment {}'s services",
+                        spec.service, spec.environment
+                    )));
+                }
+                let registered = self
+                    .artifacts
+                    .read(&spec.artifact.locator)
+                    .map_err(PlaneRejection::Artifacts)?;
+                if registered.digest != spec.artifact.digest {
+                    return Err(PlaneRejection::InvalidArgument(format!(
+                        "artifact {} is registered with digest {}, not {}",
+                        spec.artifact.locator, registered.digest, spec.artifact.digest
+                    )));
+                }
+                Ok(vec![PlaneEvent::Admin(AdminEvent::DeploymentRequested {
+                    deployment: self.deployments.next_deployment(),
+                    spec: spec.clone(),
+                    from_lkg: None,
+                    by,
+                    reason,
+                })])
+            }
+            AdminCommand::RecordRollout {
+                deployment,
+                outcome,
+            } => {
+                let d = self.deployments.deployment(*deployment).ok_or_else(|| {
+                    PlaneRejection::InvalidArgument(format!("unknown deployment {deployment}"))
+                })?;
+                if !d.state.may_become(*outcome) {
+                    return Err(PlaneRejection::InvalidArgument(format!(
+                        "a {} rollout cannot become {} (requested → applied → verified; failed before verified)",
+                        d.state.as_str(),
+                        outcome.as_str()
+                    )));
+                }
+                Ok(vec![PlaneEvent::Admin(AdminEvent::RolloutRecorded {
+                    deployment: *deployment,
+                    before: d.state,
+                    after: *outcome,
+                })])
+            }
+            AdminCommand::CaptureLkg { environment } => {
+                if self.deployments.environment(environment).is_none() {
+                    return Err(PlaneRejection::UnknownEnvironment(environment.clone()));
+                }
+                let deployments: Vec<DeploymentSpec> = self
+                    .deployments
+                    .current(environment)
+                    .into_iter()
+                    .filter(|d| d.state == RolloutState::Verified)
+                    .map(|d| d.spec.clone())
+                    .collect();
+                if deployments.is_empty() {
+                    return Err(PlaneRejection::Invalid(
+                        "nothing verified to capture: record verified rollouts first",
+                    ));
+                }
+                Ok(vec![PlaneEvent::Admin(AdminEvent::LkgCaptured {
+                    lkg: Lkg {
+                        lkg: self.deployments.next_lkg(),
+                        environment: environment.clone(),
+                        captured_at: ctx.at,
+                        deployments,
+                    },
+                    by,
+                    reason,
+                })])
+            }
+            AdminCommand::RestoreLkg {
+                environment,
+                lkg,
+                confirmation_token,
+            } => {
+                self.deployable(environment)?;
+                let capture = self
+                    .deployments
+                    .lkgs(environment)
+                    .iter()
+                    .find(|l| l.lkg == *lkg)
+                    .ok_or_else(|| {
+                        PlaneRejection::InvalidArgument(format!(
+                            "no kept capture {lkg} for environment {environment}"
+                        ))
+                    })?;
+                let consumed = self.confirm(command, confirmation_token.as_ref(), ctx)?;
+                let first = self.deployments.next_deployment();
+                let mut events = vec![PlaneEvent::Admin(consumed)];
+                for (n, spec) in (first..).zip(&capture.deployments) {
+                    events.push(PlaneEvent::Admin(AdminEvent::DeploymentRequested {
+                        deployment: n,
+                        spec: spec.clone(),
+                        from_lkg: Some(*lkg),
+                        by: by.clone(),
+                        reason: reason.clone(),
+                    }));
+                }
+                Ok(events)
+            }
+            _ => Err(crate::misrouted()),
+        }
+    }
+
+    pub(crate) fn evolve_deploy(&mut self, event: &AdminEvent, meta: &EventMeta<'_>) {
+        match event {
+            AdminEvent::EnvironmentDefined { spec, .. } => self.deployments.define(spec),
+            AdminEvent::DeploymentRequested {
+                deployment,
+                spec,
+                from_lkg,
+                by,
+                ..
+            } => self
+                .deployments
+                .request(*deployment, spec, by, meta.at, *from_lkg),
+            AdminEvent::RolloutRecorded {
+                deployment, after, ..
+            } => self.deployments.rollout(*deployment, *after, meta.at),
+            AdminEvent::LkgCaptured { lkg, .. } => self.deployments.capture(lkg.clone()),
+            _ => {}
+        }
+    }
+}
+
+/// The audit record's shape of a deploy event (rollout steps are the host's reports).
+pub(crate) fn classify(event: &AdminEvent) -> Option<Classified> {
+    match event {
+        AdminEvent::EnvironmentDefined {
+            spec,
+            before,
+            reason,
+            ..
+        } => applied(
+            Action::DefineEnvironment,
+            vec![format!("environment:{}", spec.environment)],
+            reason,
+            (json!(before), json!(spec)),
+        ),
+        AdminEvent::DeploymentRequested {
+            deployment,
+            spec,
+            from_lkg,
+            reason,
+            ..
+        } => applied(
+            if from_lkg.is_some() {
+                Action::RestoreLkg
+            } else {
+                Action::Deploy
+            },
+            vec![
+                format!("environment:{}", spec.environment),
+                format!("service:{}", spec.service),
+                format!("deployment:{deployment}"),
+            ],
+            reason,
+            (
+                Value::Null,
+                json!({ "deployment": deployment, "spec": spec, "from_lkg": from_lkg }),
+            ),
+        ),
+        AdminEvent::LkgCaptured { lkg, reason, .. } => applied(
+            Action::CaptureLkg,
+            vec![format!("environment:{}", lkg.environment)],
+            reason,
+            (
+                Value::Null,
+                json!({ "lkg": lkg.lkg, "deployments": lkg.deployments.len() }),
+            ),
+        ),
+        _ => None,
+    }
 }

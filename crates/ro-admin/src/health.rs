@@ -1,5 +1,5 @@
 //! Components, their heartbeats and freshness, the status contract and the mission-control
-//! view (seed 004), as projections over explicit time.
+//! view, as projections over explicit time.
 //!
 //! The host's monitor reports each component (`REPORT_COMPONENT`): healthy or not, how long a
 //! report stays fresh, whether the plane depends on it (critical) and what it depends on.
@@ -16,8 +16,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ro_core::Timestamp;
+use ro_core::{Context, EventMeta, Timestamp};
+use ro_policy::Action;
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::audit::{Classified, applied};
+use crate::{AdminCommand, AdminEvent, Plane, PlaneEvent, PlaneRejection, observe};
 
 /// How long a report stays fresh unless the report says otherwise (five minutes).
 pub const DEFAULT_FRESH_FOR_MS: u64 = 300_000;
@@ -297,4 +302,106 @@ pub struct Readiness {
     pub latest: Option<ReadinessCheck>,
     /// The NO-GO in force, if any.
     pub no_go: Option<ReadinessCheck>,
+}
+
+impl Plane {
+    /// The components the plane watches.
+    pub fn components(&self) -> &Components {
+        &self.components
+    }
+
+    /// The readiness posture.
+    pub fn readiness(&self) -> &Readiness {
+        &self.readiness
+    }
+
+    pub(crate) fn decide_health(
+        &self,
+        admin: &AdminCommand,
+        ctx: &Context,
+    ) -> Result<Vec<PlaneEvent>, PlaneRejection> {
+        let (by, reason) = (ctx.actor.id.clone(), ctx.reason.clone());
+        match admin {
+            AdminCommand::ReportSignal(signal) => {
+                signal.validate().map_err(PlaneRejection::InvalidArgument)?;
+                if let observe::Signal::StreamLag { stream, .. } = signal
+                    && self.streams.get(stream).is_none()
+                {
+                    return Err(PlaneRejection::InvalidArgument(format!(
+                        "unknown stream {stream}; create it with CREATE_STREAM"
+                    )));
+                }
+                Ok(vec![PlaneEvent::Admin(AdminEvent::SignalReported(
+                    signal.clone(),
+                ))])
+            }
+            AdminCommand::ReportComponent(report) => {
+                report.validate().map_err(PlaneRejection::InvalidArgument)?;
+                Ok(vec![PlaneEvent::Admin(AdminEvent::ComponentReported(
+                    report.clone(),
+                ))])
+            }
+            AdminCommand::RecordReadiness { result, evidence } => {
+                if self.artifacts.artifact(evidence).is_none() {
+                    return Err(PlaneRejection::InvalidArgument(format!(
+                        "evidence {evidence} is not a registered artifact"
+                    )));
+                }
+                Ok(vec![PlaneEvent::Admin(AdminEvent::ReadinessRecorded {
+                    check: ReadinessCheck {
+                        result: *result,
+                        evidence: evidence.clone(),
+                        at: ctx.at,
+                    },
+                    by,
+                })])
+            }
+            AdminCommand::ClearNoGo {} => {
+                let Some(check) = self.readiness.no_go.clone() else {
+                    return Err(PlaneRejection::Invalid("no NO-GO is in force"));
+                };
+                Ok(vec![PlaneEvent::Admin(AdminEvent::NoGoCleared {
+                    check,
+                    by,
+                    reason,
+                })])
+            }
+            _ => Err(crate::misrouted()),
+        }
+    }
+
+    pub(crate) fn evolve_health(&mut self, event: &AdminEvent, meta: &EventMeta<'_>) {
+        match event {
+            AdminEvent::ComponentReported(report) => self.components.record(report, meta.at),
+            AdminEvent::SignalReported(signal) => self.observability.record(signal, meta.at),
+            AdminEvent::ReadinessRecorded { check, .. } => {
+                if check.result == ReadinessResult::NoGo && self.readiness.no_go.is_none() {
+                    self.readiness.no_go = Some(check.clone());
+                }
+                self.readiness.latest = Some(check.clone());
+            }
+            AdminEvent::NoGoCleared { .. } => self.readiness.no_go = None,
+            _ => {}
+        }
+    }
+}
+
+/// The audit record's shape of a health event (reports and signals are observations, not
+/// admin actions).
+pub(crate) fn classify(event: &AdminEvent) -> Option<Classified> {
+    match event {
+        AdminEvent::ReadinessRecorded { check, .. } => applied(
+            Action::RecordReadiness,
+            vec![format!("artifact:{}", check.evidence)],
+            &None,
+            (Value::Null, json!({ "result": check.result })),
+        ),
+        AdminEvent::NoGoCleared { check, reason, .. } => applied(
+            Action::ClearNoGo,
+            vec!["readiness".to_owned()],
+            reason,
+            (json!({ "no_go_since": check.at }), json!({ "no_go": null })),
+        ),
+        _ => None,
+    }
 }

@@ -1,4 +1,4 @@
-//! The observability minimums (seed 001, section 8): job success and failure rates, artifact
+//! The observability minimums: job success and failure rates, artifact
 //! store errors, event-bus lag and storage pressure, shown in the status projection.
 //!
 //! Job outcomes are counted from the journal's own attempt events; the other signals are
@@ -10,10 +10,10 @@
 use std::collections::BTreeMap;
 
 use ro_core::{CorrelationId, Timestamp};
-use ro_jobs::{JobId, RunId};
+use ro_jobs::{JobId, JobsEvent, RunId};
 use serde::{Deserialize, Serialize};
 
-use crate::{health::ComponentName, streams::StreamName};
+use crate::{Plane, health::ComponentName, streams::StreamName};
 
 /// Storage pressure at or above this share of capacity is a warning, in basis points (90 %).
 pub const STORAGE_PRESSURE_WARN_BP: u32 = 9_000;
@@ -425,6 +425,45 @@ impl Observability {
             stream_lag,
             storage_pressure,
             warnings,
+        }
+    }
+}
+
+impl Plane {
+    /// Counts a job's attempt outcome for the observability minimums.
+    pub(crate) fn count_outcome(&mut self, event: &JobsEvent, at: Timestamp) {
+        let (run_id, failure) = match event {
+            JobsEvent::AttemptSucceeded { run_id, .. } | JobsEvent::RunFailed { run_id, .. } => {
+                (run_id, None)
+            }
+            JobsEvent::AttemptFailed {
+                run_id,
+                number,
+                error_code,
+                ..
+            } => (run_id, Some((*number, error_code.clone(), false))),
+            JobsEvent::AttemptTimedOut { run_id, number, .. } => {
+                (run_id, Some((*number, "TIMEOUT".to_owned(), true)))
+            }
+            _ => return,
+        };
+        let Some(job) = self.jobs.run(run_id).map(|r| r.job_id.clone()) else {
+            return;
+        };
+        match (event, failure) {
+            (JobsEvent::AttemptSucceeded { .. }, _) => self.observability.attempt_succeeded(&job),
+            (JobsEvent::RunFailed { .. }, _) => self.observability.run_failed(&job),
+            (_, Some((attempt, error_code, timed_out))) => self.observability.attempt_failed(
+                &job,
+                LastFailure {
+                    run_id: run_id.clone(),
+                    attempt,
+                    error_code,
+                    at,
+                },
+                timed_out,
+            ),
+            _ => {}
         }
     }
 }

@@ -1,5 +1,5 @@
 //! The model registry's promotion path, the governed system's cycles and their monitoring,
-//! and the failure status with its incidents (the operator runbook, seed 002).
+//! and the failure status with its incidents (the operator runbook).
 //!
 //! - A registered model version (`REGISTER_MODEL`, in ro-artifacts) becomes the candidate
 //!   (`SET_CANDIDATE_MODEL`), which starts its shadow window: every recorded cycle outside a
@@ -21,9 +21,13 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use ro_artifacts::{Locator, ModelVersion};
-use ro_core::{ActorId, Ratio, Timestamp};
-use ro_policy::Day;
+use ro_core::{ActorId, Context, EventMeta, Ratio, Timestamp};
+use ro_policy::{Action, Day};
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::audit::{Classified, applied};
+use crate::{AdminCommand, AdminEvent, Plane, PlaneCommand, PlaneEvent, PlaneRejection, raise};
 
 /// Shadow cycles a candidate needs before promotion, unless configured otherwise.
 pub const DEFAULT_SHADOW_WINDOW: u64 = 1_000;
@@ -663,4 +667,291 @@ pub struct HealthChecklist {
     pub active_model: Option<ModelVersion>,
     /// The failure status.
     pub failure_status: FailureMode,
+}
+
+impl Plane {
+    pub(crate) fn decide_registry(
+        &self,
+        command: &PlaneCommand,
+        admin: &AdminCommand,
+        ctx: &Context,
+    ) -> Result<Vec<PlaneEvent>, PlaneRejection> {
+        let (by, reason) = (ctx.actor.id.clone(), ctx.reason.clone());
+        match admin {
+            AdminCommand::SetCandidateModel { version } => {
+                if self.artifacts.model(version).is_none() {
+                    return Err(PlaneRejection::UnknownModel(version.clone()));
+                }
+                if self.registry.active() == Some(version) {
+                    return Err(PlaneRejection::Invalid(
+                        "that version is already the active model",
+                    ));
+                }
+                Ok(raise(
+                    self.registry.candidate() == Some(version),
+                    AdminEvent::CandidateSet {
+                        version: version.clone(),
+                        before: self.registry.candidate().cloned(),
+                        by,
+                        reason,
+                    },
+                ))
+            }
+            AdminCommand::RecordCycle {
+                intent,
+                latency_ms,
+                violation,
+                survived,
+                deterministic,
+            } => {
+                validate_cycle(*latency_ms).map_err(PlaneRejection::InvalidArgument)?;
+                let halted = !self.safe_to_execute();
+                let stop = Intent::stop();
+                let forced_stop = halted && *intent != stop;
+                Ok(vec![PlaneEvent::Admin(AdminEvent::CycleRecorded(
+                    CycleRecorded {
+                        intent: if halted { stop } else { intent.clone() },
+                        forced_stop,
+                        requested_intent: forced_stop.then(|| intent.clone()),
+                        latency_ms: *latency_ms,
+                        violation: violation.unwrap_or(false),
+                        survived: *survived,
+                        deterministic: *deterministic,
+                        shadow: !halted && self.registry.candidate().is_some(),
+                    },
+                ))])
+            }
+            AdminCommand::SetCanaryRatio { ratio } => {
+                if self.registry.candidate().is_none() && *ratio != Ratio::ZERO {
+                    return Err(PlaneRejection::Invalid(
+                        "no candidate model: set one with SET_CANDIDATE_MODEL first",
+                    ));
+                }
+                Ok(raise(
+                    *ratio == self.registry.canary(),
+                    AdminEvent::CanaryRatioSet {
+                        before: self.registry.canary(),
+                        after: *ratio,
+                        by,
+                        reason,
+                    },
+                ))
+            }
+            AdminCommand::PromoteCandidate { confirmation_token } => {
+                let Some(version) = self.registry.candidate() else {
+                    return Err(PlaneRejection::Invalid(
+                        "no candidate model: set one with SET_CANDIDATE_MODEL first",
+                    ));
+                };
+                if !self.registry.shadow_complete() {
+                    return Err(PlaneRejection::ShadowWindowIncomplete {
+                        cycles: self.registry.shadow_cycles(),
+                        window: self.registry.shadow_window(),
+                    });
+                }
+                if self.registry.failure() != FailureMode::Normal {
+                    return Err(PlaneRejection::FailureStatusActive(self.registry.failure()));
+                }
+                let consumed = self.confirm(command, confirmation_token.as_ref(), ctx)?;
+                Ok(vec![
+                    PlaneEvent::Admin(consumed),
+                    PlaneEvent::Admin(AdminEvent::CandidatePromoted {
+                        version: version.clone(),
+                        previous: self.registry.active().cloned(),
+                        shadow_cycles: self.registry.shadow_cycles(),
+                        by,
+                        reason,
+                    }),
+                ])
+            }
+            AdminCommand::RollbackModel { confirmation_token } => {
+                let (Some(from), Some(to)) =
+                    (self.registry.active(), self.registry.rollback_target())
+                else {
+                    return Err(PlaneRejection::Invalid(
+                        "no previous active model to roll back to",
+                    ));
+                };
+                let consumed = self.confirm(command, confirmation_token.as_ref(), ctx)?;
+                Ok(vec![
+                    PlaneEvent::Admin(consumed),
+                    PlaneEvent::Admin(AdminEvent::ModelRolledBack {
+                        from: from.clone(),
+                        to: to.clone(),
+                        by,
+                        reason,
+                    }),
+                ])
+            }
+            AdminCommand::ConfigureShadowWindow { cycles } => {
+                if *cycles == 0 {
+                    return Err(PlaneRejection::Invalid(
+                        "a shadow window is at least 1 cycle",
+                    ));
+                }
+                Ok(raise(
+                    *cycles == self.registry.shadow_window(),
+                    AdminEvent::ShadowWindowConfigured {
+                        before: self.registry.shadow_window(),
+                        after: *cycles,
+                        by,
+                        reason,
+                    },
+                ))
+            }
+            AdminCommand::ReportFailure {
+                mode,
+                description,
+                snapshot,
+            } => {
+                if *mode == FailureMode::Normal {
+                    return Err(PlaneRejection::Invalid(
+                        "report a mode beyond NORMAL; RESET_FAILURE_STATUS returns to NORMAL",
+                    ));
+                }
+                validate_description(description).map_err(PlaneRejection::InvalidArgument)?;
+                if let Some(locator) = snapshot
+                    && self.artifacts.artifact(locator).is_none()
+                {
+                    return Err(PlaneRejection::InvalidArgument(format!(
+                        "snapshot {locator} is not a registered artifact"
+                    )));
+                }
+                Ok(vec![PlaneEvent::Admin(AdminEvent::FailureReported {
+                    mode: *mode,
+                    description: description.clone(),
+                    snapshot: snapshot.clone(),
+                    by,
+                })])
+            }
+            AdminCommand::ResetFailureStatus { confirmation_token } => self.release(
+                self.registry.failure() != FailureMode::Normal,
+                "the failure status is already NORMAL",
+                command,
+                confirmation_token.as_ref(),
+                ctx,
+                AdminEvent::FailureStatusReset {
+                    before: self.registry.failure(),
+                    by,
+                    reason,
+                },
+            ),
+            _ => Err(crate::misrouted()),
+        }
+    }
+
+    pub(crate) fn evolve_registry(&mut self, event: &AdminEvent, meta: &EventMeta<'_>) {
+        let (at, seq) = (meta.at, meta.seq);
+        let change = match event {
+            AdminEvent::CandidateSet { version, .. } => Change::Candidate(version),
+            AdminEvent::CycleRecorded(cycle) => Change::Cycle(cycle),
+            AdminEvent::CanaryRatioSet { after, .. } => Change::Canary(*after),
+            AdminEvent::CandidatePromoted { version, .. } => Change::Promoted(version),
+            AdminEvent::ModelRolledBack { to, .. } => Change::RolledBack(to),
+            AdminEvent::ShadowWindowConfigured { after, .. } => Change::ShadowWindow(*after),
+            AdminEvent::FailureReported {
+                mode,
+                description,
+                snapshot,
+                by,
+            } => Change::Failure {
+                mode: *mode,
+                description,
+                snapshot: snapshot.as_ref(),
+                by,
+            },
+            AdminEvent::FailureStatusReset { .. } => Change::Reset,
+            _ => return,
+        };
+        self.registry.apply(change, at, seq);
+    }
+}
+
+/// The audit record's shape of a registry event (cycles are not admin actions).
+pub(crate) fn classify(event: &AdminEvent) -> Option<Classified> {
+    let registry = || vec!["registry".to_owned()];
+    match event {
+        AdminEvent::CandidateSet {
+            version,
+            before,
+            reason,
+            ..
+        } => applied(
+            Action::SetCandidateModel,
+            vec![format!("model:{version}")],
+            reason,
+            (
+                json!({ "candidate": before }),
+                json!({ "candidate": version }),
+            ),
+        ),
+        AdminEvent::CanaryRatioSet {
+            before,
+            after,
+            reason,
+            ..
+        } => applied(
+            Action::SetCanaryRatio,
+            registry(),
+            reason,
+            (
+                json!({ "canary_ratio": before }),
+                json!({ "canary_ratio": after }),
+            ),
+        ),
+        AdminEvent::CandidatePromoted {
+            version,
+            previous,
+            reason,
+            ..
+        } => applied(
+            Action::PromoteModel,
+            vec![format!("model:{version}")],
+            reason,
+            (json!({ "active": previous }), json!({ "active": version })),
+        ),
+        AdminEvent::ModelRolledBack {
+            from, to, reason, ..
+        } => applied(
+            Action::RollbackModel,
+            vec![format!("model:{from}"), format!("model:{to}")],
+            reason,
+            (json!({ "active": from }), json!({ "active": to })),
+        ),
+        AdminEvent::ShadowWindowConfigured {
+            before,
+            after,
+            reason,
+            ..
+        } => applied(
+            Action::ConfigureShadowWindow,
+            registry(),
+            reason,
+            (
+                json!({ "shadow_window": before }),
+                json!({ "shadow_window": after }),
+            ),
+        ),
+        AdminEvent::FailureReported {
+            mode, description, ..
+        } => applied(
+            Action::ReportFailure,
+            vec!["plane".to_owned()],
+            &None,
+            (
+                Value::Null,
+                json!({ "failure_status_at_least": mode, "description": description }),
+            ),
+        ),
+        AdminEvent::FailureStatusReset { before, reason, .. } => applied(
+            Action::ResetFailureStatus,
+            vec!["plane".to_owned()],
+            reason,
+            (
+                json!({ "failure_status": before }),
+                json!({ "failure_status": "NORMAL" }),
+            ),
+        ),
+        _ => None,
+    }
 }

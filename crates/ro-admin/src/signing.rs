@@ -1,11 +1,11 @@
-//! Signed operations (seed 003): principals register Ed25519 public keys; policy can require a
+//! Signed operations: principals register Ed25519 public keys; policy can require a
 //! signature for chosen actions; a command then arrives wrapped in `PlaneCommand::Signed`, and
 //! the plane verifies the signature over [`signing_message`] before anything else. A verified
 //! signature is recorded (`SignatureVerified`: key id, command digest); a failed one is
 //! refused (`SIGNATURE_INVALID`), recorded (`SignatureRejected`) and opens the
 //! `signature_verification_failure` deviation (critical, halt, one hour).
 //!
-//! The per-cycle signature log (seed 003, section 2.4) is a projection of the journal:
+//! The per-cycle signature log is a projection of the journal:
 //! [`SignatureLogs`] reads envelopes in order and closes one [`SignatureLog`] per recorded cycle,
 //! holding every signature verified or rejected since the previous cycle. Because the journal
 //! keeps each signature with its command digest and time, the log can be verified again by
@@ -17,11 +17,16 @@
 use std::collections::BTreeMap;
 
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
-use ro_core::{ActorId, Digest, Envelope, Timestamp};
+use ro_core::{ActorId, Context, Digest, Envelope, EventMeta, Timestamp};
 use ro_policy::{Action, ActionSet};
 use serde::Serialize;
+use serde_json::{Value, json};
 
-use crate::{AdminEvent, PlaneEvent};
+use crate::audit::{Classified, applied};
+use crate::{
+    AdminCommand, AdminEvent, Plane, PlaneCommand, PlaneEvent, PlaneRejection, command_digest,
+    raise,
+};
 
 ro_core::id_kind!(
     /// Names a registered signing key.
@@ -355,5 +360,186 @@ fn close(
         },
         operation_signatures: operations,
         alerts,
+    }
+}
+
+impl Plane {
+    /// Signing keys and the actions that need a signature.
+    pub fn signing(&self) -> &Signing {
+        &self.signing
+    }
+
+    /// Signatures come first: a signed command is verified before anything else, and an
+    /// action that needs a signature is refused without one. Returns the command to decide
+    /// and the events recording the verification (none for an unsigned command).
+    pub(crate) fn check_signature<'c>(
+        &self,
+        command: &'c PlaneCommand,
+        ctx: &Context,
+    ) -> Result<(&'c PlaneCommand, Vec<PlaneEvent>), PlaneRejection> {
+        match command {
+            PlaneCommand::Signed {
+                command: inner,
+                key_id,
+                signature,
+            } => {
+                if matches!(**inner, PlaneCommand::Signed { .. }) {
+                    return Err(PlaneRejection::Invalid("a signature cannot be nested"));
+                }
+                let digest = command_digest(inner);
+                self.signing
+                    .verify(key_id, &ctx.actor.id, &digest, ctx.at, signature)
+                    .map_err(PlaneRejection::SignatureInvalid)?;
+                Ok((
+                    inner.as_ref(),
+                    vec![PlaneEvent::Admin(AdminEvent::SignatureVerified {
+                        key_id: key_id.clone(),
+                        action: self.action_of(inner).0,
+                        command_digest: digest,
+                        signature: signature.clone(),
+                    })],
+                ))
+            }
+            other => {
+                let (action, _) = self.action_of(other);
+                if self.signing.requires(action) {
+                    return Err(PlaneRejection::SignatureRequired(action));
+                }
+                Ok((other, Vec::new()))
+            }
+        }
+    }
+
+    /// What a refused signature leaves in the journal: the rejection, and the
+    /// `signature_verification_failure` deviation.
+    pub(crate) fn signature_rejected(
+        &self,
+        command: &PlaneCommand,
+        why: &str,
+        ctx: &Context,
+    ) -> Vec<PlaneEvent> {
+        let PlaneCommand::Signed {
+            command,
+            key_id,
+            signature,
+        } = command
+        else {
+            return Vec::new();
+        };
+        let digest = command_digest(command);
+        let mut events = vec![PlaneEvent::Admin(AdminEvent::SignatureRejected {
+            key_id: key_id.clone(),
+            action: self.action_of(command).0,
+            command_digest: digest,
+            signature: parse_hex::<64>(signature, "signature")
+                .is_ok()
+                .then(|| signature.clone()),
+            reason: why.to_owned(),
+        })];
+        if let Some(e) = self.policy.deviation_event(
+            "signature_verification_failure",
+            ctx.at,
+            format!("{} sent a command whose signature failed: {why}", ctx.actor),
+        ) {
+            events.push(PlaneEvent::Policy(e));
+        }
+        events
+    }
+
+    pub(crate) fn decide_signing(
+        &self,
+        admin: &AdminCommand,
+        ctx: &Context,
+    ) -> Result<Vec<PlaneEvent>, PlaneRejection> {
+        let (by, reason) = (ctx.actor.id.clone(), ctx.reason.clone());
+        match admin {
+            AdminCommand::RegisterSigningKey {
+                key_id,
+                principal,
+                public_key,
+            } => {
+                let bytes =
+                    parse_public_key(public_key).map_err(PlaneRejection::InvalidArgument)?;
+                match self.signing.key(key_id) {
+                    Some(k) if k.principal == *principal && k.public_key == bytes => Ok(Vec::new()),
+                    Some(_) => Err(PlaneRejection::InvalidArgument(format!(
+                        "key {key_id} is registered already; keys are never replaced, register a new id"
+                    ))),
+                    None => Ok(vec![PlaneEvent::Admin(AdminEvent::SigningKeyRegistered {
+                        key_id: key_id.clone(),
+                        principal: principal.clone(),
+                        public_key: public_key.clone(),
+                        by,
+                        reason,
+                    })]),
+                }
+            }
+            AdminCommand::RequireSignatures { actions } => Ok(raise(
+                *actions == self.signing.required(),
+                AdminEvent::SignaturesRequired {
+                    before: self.signing.required(),
+                    after: *actions,
+                    by,
+                    reason,
+                },
+            )),
+            _ => Err(crate::misrouted()),
+        }
+    }
+
+    pub(crate) fn evolve_signing(&mut self, event: &AdminEvent, _meta: &EventMeta<'_>) {
+        match event {
+            AdminEvent::SigningKeyRegistered {
+                key_id,
+                principal,
+                public_key,
+                ..
+            } => {
+                if let Ok(bytes) = parse_public_key(public_key) {
+                    self.signing.register(
+                        key_id,
+                        RegisteredKey {
+                            principal: principal.clone(),
+                            public_key: bytes,
+                        },
+                    );
+                }
+            }
+            AdminEvent::SignaturesRequired { after, .. } => self.signing.set_required(*after),
+            _ => {}
+        }
+    }
+}
+
+/// The audit record's shape of a signing event (verifications are part of the command they
+/// sign).
+pub(crate) fn classify(event: &AdminEvent) -> Option<Classified> {
+    match event {
+        AdminEvent::SigningKeyRegistered {
+            key_id,
+            principal,
+            reason,
+            ..
+        } => applied(
+            Action::RegisterSigningKey,
+            vec![format!("key:{key_id}"), format!("principal:{principal}")],
+            reason,
+            (
+                Value::Null,
+                json!({ "key_id": key_id, "principal": principal }),
+            ),
+        ),
+        AdminEvent::SignaturesRequired {
+            before,
+            after,
+            reason,
+            ..
+        } => applied(
+            Action::RequireSignatures,
+            vec!["signing".to_owned()],
+            reason,
+            (json!({ "actions": before }), json!({ "actions": after })),
+        ),
+        _ => None,
     }
 }

@@ -1,4 +1,4 @@
-//! Event-bus streams (seed 001, section 5): creation, retention and partition changes are
+//! Event-bus streams: creation, retention and partition changes are
 //! explicit, audited events with before and after; a retention change that shortens the replay
 //! window says so as an operational fact, is safety-reducing and takes two steps.
 //!
@@ -13,8 +13,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ro_core::ActorId;
+use ro_core::{ActorId, Context};
+use ro_policy::Action;
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::audit::{Classified, applied};
+use crate::{AdminCommand, AdminEvent, Plane, PlaneCommand, PlaneEvent, PlaneRejection, raise};
 
 /// The most partitions a stream may have.
 pub const MAX_PARTITIONS: u32 = 4_096;
@@ -148,5 +153,155 @@ impl Streams {
         if let Some(s) = self.streams.get_mut(stream) {
             s.partitions = partitions;
         }
+    }
+}
+
+impl Plane {
+    /// The event-bus streams.
+    pub fn streams(&self) -> &Streams {
+        &self.streams
+    }
+
+    pub(crate) fn decide_streams(
+        &self,
+        command: &PlaneCommand,
+        admin: &AdminCommand,
+        ctx: &Context,
+    ) -> Result<Vec<PlaneEvent>, PlaneRejection> {
+        let (by, reason) = (ctx.actor.id.clone(), ctx.reason.clone());
+        match admin {
+            AdminCommand::CreateStream(spec) => {
+                spec.validate().map_err(PlaneRejection::InvalidArgument)?;
+                match self.streams.get(&spec.stream) {
+                    Some(existing) if existing == spec => Ok(Vec::new()),
+                    Some(_) => Err(PlaneRejection::InvalidArgument(format!(
+                        "stream {} exists with other settings; change its retention or partitions explicitly",
+                        spec.stream
+                    ))),
+                    None => Ok(vec![PlaneEvent::Admin(AdminEvent::StreamCreated {
+                        spec: spec.clone(),
+                        by,
+                        reason,
+                    })]),
+                }
+            }
+            AdminCommand::ChangeStreamRetention {
+                stream,
+                retention_hours,
+                confirmation_token,
+            } => {
+                let current = self
+                    .streams
+                    .get(stream)
+                    .ok_or_else(|| PlaneRejection::UnknownStream(stream.clone()))?;
+                check_retention(*retention_hours).map_err(PlaneRejection::InvalidArgument)?;
+                let before = current.retention_hours;
+                if *retention_hours == before {
+                    return Ok(Vec::new());
+                }
+                let shortens = *retention_hours < before;
+                let mut events = Vec::new();
+                if shortens {
+                    let consumed = self.confirm(command, confirmation_token.as_ref(), ctx)?;
+                    events.push(PlaneEvent::Admin(consumed));
+                } else if confirmation_token.is_some() {
+                    return Err(PlaneRejection::InvalidArgument(
+                        "lengthening a retention needs no confirmation token".into(),
+                    ));
+                }
+                events.push(PlaneEvent::Admin(AdminEvent::StreamRetentionChanged {
+                    stream: stream.clone(),
+                    before,
+                    after: *retention_hours,
+                    shortens_replay_window: shortens,
+                    note: shortens.then(|| REPLAY_WINDOW_NOTE.to_owned()),
+                    by,
+                    reason,
+                }));
+                Ok(events)
+            }
+            AdminCommand::ChangeStreamPartitions { stream, partitions } => {
+                let current = self
+                    .streams
+                    .get(stream)
+                    .ok_or_else(|| PlaneRejection::UnknownStream(stream.clone()))?;
+                check_partitions(*partitions).map_err(PlaneRejection::InvalidArgument)?;
+                let before = current.partitions;
+                if *partitions < before {
+                    return Err(PlaneRejection::InvalidArgument(format!(
+                        "partitions only grow ({before} now): shrinking would reassign keys and lose ordering"
+                    )));
+                }
+                Ok(raise(
+                    *partitions == before,
+                    AdminEvent::StreamPartitionsChanged {
+                        stream: stream.clone(),
+                        before,
+                        after: *partitions,
+                        by,
+                        reason,
+                    },
+                ))
+            }
+            _ => Err(crate::misrouted()),
+        }
+    }
+
+    pub(crate) fn evolve_streams(&mut self, event: &AdminEvent) {
+        match event {
+            AdminEvent::StreamCreated { spec, .. } => self.streams.create(spec),
+            AdminEvent::StreamRetentionChanged { stream, after, .. } => {
+                self.streams.set_retention(stream, *after);
+            }
+            AdminEvent::StreamPartitionsChanged { stream, after, .. } => {
+                self.streams.set_partitions(stream, *after);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The audit record's shape of a stream event.
+pub(crate) fn classify(event: &AdminEvent) -> Option<Classified> {
+    match event {
+        AdminEvent::StreamCreated { spec, reason, .. } => applied(
+            Action::CreateStream,
+            vec![format!("stream:{}", spec.stream)],
+            reason,
+            (Value::Null, json!(spec)),
+        ),
+        AdminEvent::StreamRetentionChanged {
+            stream,
+            before,
+            after,
+            shortens_replay_window,
+            note,
+            reason,
+            ..
+        } => applied(
+            Action::ChangeStreamRetention,
+            vec![format!("stream:{stream}")],
+            reason,
+            (
+                json!({ "retention_hours": before }),
+                json!({ "retention_hours": after, "shortens_replay_window": shortens_replay_window, "note": note }),
+            ),
+        ),
+        AdminEvent::StreamPartitionsChanged {
+            stream,
+            before,
+            after,
+            reason,
+            ..
+        } => applied(
+            Action::ChangeStreamPartitions,
+            vec![format!("stream:{stream}")],
+            reason,
+            (
+                json!({ "partitions": before }),
+                json!({ "partitions": after }),
+            ),
+        ),
+        _ => None,
     }
 }

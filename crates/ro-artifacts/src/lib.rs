@@ -176,6 +176,26 @@ pub enum ArtifactCommand {
     },
 }
 
+// The guards' facts of every artifact command (see `ro_policy::facts`). Shortening a
+// retention takes two steps; actions that make the plane safer (extending a retention, rolling
+// a derivation back, recording a violation) pass a lockdown by their action.
+ro_policy::command_facts! { ArtifactCommand;
+    RegisterArtifact = "REGISTER_ARTIFACT":;
+    SetArtifactGate = "SET_ARTIFACT_GATE":;
+    ReportDigestMismatch = "REPORT_DIGEST_MISMATCH":;
+    SetMismatchPosture = "SET_MISMATCH_POSTURE":;
+    SetRetention = "SET_RETENTION": when_loosening;
+    ExpireArtifacts = "EXPIRE_ARTIFACTS":;
+    RecordDerivation = "RECORD_DERIVATION":;
+    ReviewDerivation = "REVIEW_DERIVATION":;
+    SupersedeDerivation = "SUPERSEDE_DERIVATION":;
+    RecordInfeasible = "RECORD_INFEASIBLE":;
+    RollbackDerivation = "ROLLBACK_DERIVATION":;
+    HandOff = "HAND_OFF":;
+    RecordViolation = "RECORD_VIOLATION":;
+    RegisterModel = "REGISTER_MODEL":;
+}
+
 /// What happened in the artifact store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", deny_unknown_fields)]

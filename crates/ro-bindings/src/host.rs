@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 
-use ro_admin::{PlaneCommand, PlaneQuery, PlaneRejection, command_digest};
+use ro_admin::{PlaneQuery, PlaneRejection, command_digest};
 use ro_core::{ActorId, ExecuteError, Kernel, Rejection, Timestamp};
 use serde_json::{Value, json};
 
@@ -180,7 +180,7 @@ fn run_line(
                 protocol::error_response(
                     e.code(),
                     &e.to_string(),
-                    json!({ "type": type_of(&command), "recorded_seqs": seqs }),
+                    json!({ "type": command.type_name(), "recorded_seqs": seqs }),
                 ),
             )
         }
@@ -233,17 +233,6 @@ fn add_audit_hashes(kernel: &Kernel<ro_admin::Plane>, result: &mut Value) {
             map.insert("audit_hash".into(), Value::String(hash));
         }
     }
-}
-
-fn type_of(command: &PlaneCommand) -> Value {
-    if let PlaneCommand::Confirmed { command, .. } | PlaneCommand::Signed { command, .. } = command
-    {
-        return type_of(command);
-    }
-    serde_json::to_value(command)
-        .ok()
-        .and_then(|v| v.get("command")?.get("type").cloned())
-        .unwrap_or(Value::Null)
 }
 
 fn protocol_error(e: &ProtocolError) -> Value {

@@ -1,4 +1,4 @@
-//! The JSON protocol (`../shared/design/protocol.md`): one command per line, decoded strictly,
+//! The JSON protocol: one command per line, decoded strictly,
 //! and the response shapes.
 //!
 //! A command is one flat JSON object: `"type"` names it, the optional context fields `at`,
@@ -7,37 +7,80 @@
 //! and out-of-range values are refused with a [`ProtocolError`] naming the problem.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
-use ro_admin::{PlaneCommand, PlaneQuery, command_digest};
+use ro_admin::{AdminCommand, PlaneCommand, PlaneQuery, command_digest};
+use ro_artifacts::ArtifactCommand;
 use ro_core::{Actor, ActorId, Context, CorrelationId, Reason, Timestamp};
+use ro_jobs::JobsCommand;
+use ro_policy::{CommandFacts, PolicyCommand};
 use serde_json::{Map, Value, json};
 
 /// The context fields every command may carry.
 pub const CONTEXT_FIELDS: [&str; 5] = ["at", "actor", "operator_id", "correlation_id", "reason"];
 
-/// The domains, in the order their command types are looked up.
-const DOMAINS: [&str; 4] = ["policy", "artifacts", "jobs", "admin"];
-
-/// The query types: answered in `result`, appending nothing.
-pub const QUERY_TYPES: [&str; 12] = [
-    "DEPLOY_REPORT",
-    "STREAMS",
-    "ATTESTATION",
-    "MISSION_CONTROL",
-    "COST_REPORT",
-    "READ_ARTIFACT",
-    "HANDOFF_PACKAGE",
-    "NEXT_RUNS",
-    "OPS_STATUS",
-    "RUN_STATUS",
-    "HEARTBEAT",
-    "HEALTH_CHECKLIST",
-];
+/// The query types: answered in `result`, appending nothing (the plane's table).
+pub const QUERY_TYPES: &[&str] = PlaneQuery::TYPES;
 
 /// Whether a document is a query. `HEARTBEAT` is both the runbook's query and the jobs
 /// command a running attempt sends: the command names its `run_id`, the query nothing.
 fn is_query(ty: &str, map: &Map<String, Value>) -> bool {
     QUERY_TYPES.contains(&ty) && !(ty == "HEARTBEAT" && map.contains_key("run_id"))
+}
+
+/// The domain whose command enum holds a type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Domain {
+    Policy,
+    Artifacts,
+    Jobs,
+    Admin,
+}
+
+/// The domain of a command type (or alias), from the domains' facts tables: one lookup.
+fn domain_of(ty: &str) -> Option<Domain> {
+    static TABLE: LazyLock<BTreeMap<&'static str, Domain>> = LazyLock::new(|| {
+        fn names<R>(facts: &'static [CommandFacts<R>]) -> impl Iterator<Item = &'static str> {
+            facts
+                .iter()
+                .flat_map(|f| std::iter::once(f.ty).chain(f.aliases.iter().copied()))
+        }
+        let mut table = BTreeMap::new();
+        // Later domains overwrite earlier ones: `TICK`, the one type two domains share, is
+        // the policy's.
+        let domains = [
+            (
+                Domain::Admin,
+                names(AdminCommand::FACTS).collect::<Vec<_>>(),
+            ),
+            (Domain::Jobs, names(JobsCommand::FACTS).collect()),
+            (Domain::Artifacts, names(ArtifactCommand::FACTS).collect()),
+            (Domain::Policy, names(PolicyCommand::FACTS).collect()),
+        ];
+        for (domain, types) in domains {
+            for ty in types {
+                table.insert(ty, domain);
+            }
+        }
+        table
+    });
+    TABLE.get(ty).copied()
+}
+
+/// Decodes a command of type `ty` with its domain's enum.
+fn command_of(ty: &str, body: Value) -> Result<PlaneCommand, ProtocolError> {
+    use serde::Deserialize;
+    let decoded = match domain_of(ty) {
+        None => return Err(ProtocolError::UnknownType(ty.to_owned())),
+        Some(Domain::Policy) => PolicyCommand::deserialize(body).map(PlaneCommand::Policy),
+        Some(Domain::Artifacts) => ArtifactCommand::deserialize(body).map(PlaneCommand::Artifacts),
+        Some(Domain::Jobs) => JobsCommand::deserialize(body).map(PlaneCommand::Jobs),
+        Some(Domain::Admin) => AdminCommand::deserialize(body).map(PlaneCommand::Admin),
+    };
+    decoded.map_err(|e| ProtocolError::Command {
+        ty: ty.to_owned(),
+        message: e.to_string(),
+    })
 }
 
 /// What a line asks.
@@ -299,56 +342,6 @@ pub fn decode(
     Ok(Decoded { request, ctx })
 }
 
-/// Decodes `body` as the command enum of domain `domain` (an index into [`DOMAINS`]).
-fn decode_in(domain: usize, body: &Value) -> Result<PlaneCommand, serde_json::Error> {
-    use serde::Deserialize;
-    match domain {
-        0 => ro_policy::PolicyCommand::deserialize(body).map(PlaneCommand::Policy),
-        1 => ro_artifacts::ArtifactCommand::deserialize(body).map(PlaneCommand::Artifacts),
-        2 => ro_jobs::JobsCommand::deserialize(body).map(PlaneCommand::Jobs),
-        _ => ro_admin::AdminCommand::deserialize(body).map(PlaneCommand::Admin),
-    }
-}
-
-/// Finds the domain whose command enum knows `ty` and decodes the fields with it.
-///
-/// Each domain is probed with `{"type": ty}` alone, which is cheap: a domain that does not
-/// know the type answers "unknown variant"; the first that answers anything else (success or
-/// a missing field) owns it, and the whole body is decoded once, with its error as the answer.
-/// The domain of a command type, found by probing each domain's enum with `{"type": ty}`
-/// (only "unknown variant `TYPE`" moves on). Types found are remembered: they are bounded by
-/// the command types that exist, while unknown types, which input could invent without end,
-/// are probed every time.
-fn domain_of(ty: &str) -> Option<usize> {
-    static FOUND: std::sync::Mutex<BTreeMap<String, usize>> =
-        std::sync::Mutex::new(BTreeMap::new());
-    if let Ok(found) = FOUND.lock()
-        && let Some(domain) = found.get(ty)
-    {
-        return Some(*domain);
-    }
-    let not_here = format!("unknown variant `{ty}`");
-    let probe = json!({ "type": ty });
-    let domain = (0..DOMAINS.len()).find(|&d| match decode_in(d, &probe) {
-        Ok(_) => true,
-        Err(e) => !e.to_string().starts_with(&not_here),
-    })?;
-    if let Ok(mut found) = FOUND.lock() {
-        found.insert(ty.to_owned(), domain);
-    }
-    Some(domain)
-}
-
-fn command_of(ty: &str, body: Value) -> Result<PlaneCommand, ProtocolError> {
-    let Some(domain) = domain_of(ty) else {
-        return Err(ProtocolError::UnknownType(ty.to_owned()));
-    };
-    decode_in(domain, &body).map_err(|e| ProtocolError::Command {
-        ty: ty.to_owned(),
-        message: e.to_string(),
-    })
-}
-
 /// A command's `signature` field: the key and the Ed25519 signature (hex) over the signing
 /// message of the command's digest (`ro_admin::signing::signing_message`).
 #[derive(serde::Deserialize)]
@@ -358,24 +351,19 @@ struct SignatureField {
     sig: String,
 }
 
-/// Decodes a command; a `confirmation_token` that the command has no field for is the second
-/// step of a two-step command without a token of its own (`PlaneCommand::Confirmed`).
+/// Decodes a command. `confirmation_token` is a context field of any command: a two-step
+/// command whose runbook form carries the token among its fields gets it there, any other is
+/// wrapped as [`PlaneCommand::Confirmed`] (the plane refuses the token of a one-step command).
 fn command_with_token(
     ty: &str,
     mut map: Map<String, Value>,
 ) -> Result<PlaneCommand, ProtocolError> {
-    let Some(token) = map.get("confirmation_token").cloned() else {
-        return command_of(ty, Value::Object(map));
-    };
-    let with_field = command_of(ty, Value::Object(map.clone()));
-    match (with_field, token) {
-        (Ok(command), _) => Ok(command),
-        (Err(e), Value::String(token)) if e.to_string().contains("confirmation_token") => {
-            map.remove("confirmation_token");
-            Ok(command_of(ty, Value::Object(map))?.with_confirmation_token(token))
-        }
-        (Err(e), _) => Err(e),
-    }
+    let token = string_field(&mut map, "confirmation_token")?;
+    let command = command_of(ty, Value::Object(map))?;
+    Ok(match token {
+        Some(token) => command.with_confirmation_token(token),
+        None => command,
+    })
 }
 
 /// Adds `confirmation_token` to a command line (what a client does on the second step).

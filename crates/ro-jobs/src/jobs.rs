@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use ro_core::{Context, Decider, EventMeta, InvariantViolation, Reason, Timestamp};
+use ro_policy::Action;
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -218,6 +219,51 @@ pub enum JobsCommand {
         #[serde(rename = "override")]
         change: Option<Override>,
     },
+}
+
+// The guards' facts of every jobs command (see `ro_policy::facts`): what starts work enables
+// execution (refused under the production lock or the kill switch); resuming a job also takes
+// two steps.
+ro_policy::command_facts! { JobsCommand;
+    DefineJob = "DEFINE_JOB":;
+    DefinePool = "DEFINE_POOL":;
+    ObserveGate = "OBSERVE_GATE":;
+    RequestRun = "REQUEST_RUN": enables_execution;
+    SkipSlot = "SKIP_SLOT":;
+    Backfill = "BACKFILL": enables_execution;
+    StartAttempt = "START_ATTEMPT": enables_execution;
+    Heartbeat = "HEARTBEAT":;
+    CompleteAttempt = "COMPLETE_ATTEMPT":;
+    CancelRun = "CANCEL_RUN":;
+    PauseJob = "PAUSE_JOB":;
+    DrainJob = "DRAIN_JOB":;
+    ResumeJob = "RESUME_JOB": two_step enables_execution;
+    Tick = "TICK":;
+    DefineCalendar = "DEFINE_CALENDAR":;
+    OverrideCalendarDate = "OVERRIDE_CALENDAR_DATE":;
+}
+
+impl JobsCommand {
+    /// The policy action this command is authorized as; its resource is `jobs`.
+    pub fn action(&self) -> Action {
+        use JobsCommand as J;
+        match self {
+            J::DefineJob { .. } => Action::DefineJob,
+            J::DefinePool { .. } => Action::DefinePool,
+            J::DefineCalendar { .. } | J::OverrideCalendarDate { .. } => Action::DefineCalendar,
+            J::ObserveGate { .. } => Action::ObserveGate,
+            J::RequestRun { .. } | J::SkipSlot { .. } => Action::TriggerRun,
+            J::Backfill { .. } => Action::RequestReplay,
+            J::StartAttempt { .. } | J::Heartbeat { .. } | J::CompleteAttempt { .. } => {
+                Action::ReportAttempt
+            }
+            J::CancelRun { .. } => Action::CancelRun,
+            J::PauseJob { .. } => Action::PauseJob,
+            J::DrainJob { .. } => Action::DrainJob,
+            J::ResumeJob { .. } => Action::ResumeJob,
+            J::Tick {} => Action::Tick,
+        }
+    }
 }
 
 /// What happened in the jobs plane.

@@ -50,6 +50,7 @@
 
 pub mod action;
 pub mod authz;
+pub mod facts;
 pub mod limits;
 pub mod model;
 pub mod secret;
@@ -68,6 +69,7 @@ pub use authz::{
     Access, ConstraintId, Decision, DecisionReason, Effect, Grant, PrincipalMatch, Request,
     RoleName, Rule, RuleId, SubjectId,
 };
+pub use facts::{CommandFacts, TwoStep};
 pub use limits::{CostReport, Day, DayStats, LimitKind, Limits};
 pub use model::{
     BaselineVersion, ChangeId, ChangeRequest, ChangeStatus, ComponentId, ConfigName, ConfigVersion,
@@ -320,6 +322,33 @@ impl PolicyCommand {
             Tick {} => (Action::Tick, "clock".into(), None),
         }
     }
+}
+
+// The guards' facts of every policy command (see `facts`). Policy commands pass a lockdown
+// only when their action makes the plane safer (revoking a role, a forbid rule, a freeze).
+command_facts! { PolicyCommand;
+    GrantRole = "GRANT_ROLE":;
+    RevokeRole = "REVOKE_ROLE":;
+    DefineRole = "DEFINE_ROLE":;
+    AddRule = "ADD_RULE":;
+    RemoveRule = "REMOVE_RULE":;
+    DefineExclusiveRoles = "DEFINE_EXCLUSIVE_ROLES":;
+    Freeze = "FREEZE":;
+    RequestChange = "REQUEST_CHANGE":;
+    ReviewChange = "REVIEW_CHANGE":;
+    ApproveChange = "APPROVE_CHANGE":;
+    RejectChange = "REJECT_CHANGE":;
+    ApplyChange = "APPLY_CHANGE":;
+    PublishConfig = "PUBLISH_CONFIG":;
+    RegisterSecret = "REGISTER_SECRET":;
+    RotateSecret = "ROTATE_SECRET":;
+    SetLimits = "SET_LIMITS":;
+    RecordCost = "RECORD_COST":;
+    DefineDeviationType = "DEFINE_DEVIATION_TYPE":;
+    RecordDeviation = "RECORD_DEVIATION":;
+    UpdateDeviation = "UPDATE_DEVIATION":;
+    ResolveDeviation = "RESOLVE_DEVIATION":;
+    Tick = "TICK":;
 }
 
 /// What happened to the policy. Every change carries enough to audit it on its own: before

@@ -161,3 +161,57 @@ pub fn kind_may(kind: ActorKind, action: Action) -> bool {
 pub fn check_invariants(policy: &Policy) -> Result<(), InvariantViolation> {
     policy.check_invariants()
 }
+
+/// Checks a command enum's facts table (`command_facts!`) against the enum itself: every
+/// command type the enum's JSON Schema names has exactly one entry, every entry (and alias)
+/// names a type serde decodes, and no two entries share a name. A command added without an
+/// entry, or an entry whose name drifted from serde's, fails here.
+pub fn check_command_facts<T, R>(facts: &[crate::CommandFacts<R>]) -> Result<(), String>
+where
+    T: schemars::JsonSchema + serde::de::DeserializeOwned,
+{
+    use std::collections::BTreeSet;
+    let schema = serde_json::to_value(schemars::schema_for!(T)).map_err(|e| e.to_string())?;
+    let mut in_schema = BTreeSet::new();
+    for key in ["oneOf", "anyOf"] {
+        for variant in schema
+            .get(key)
+            .and_then(|v| v.as_array())
+            .into_iter()
+            .flatten()
+        {
+            let ty = variant.pointer("/properties/type");
+            let name = ty
+                .and_then(|t| t.get("const"))
+                .or_else(|| ty.and_then(|t| t.pointer("/enum/0")))
+                .and_then(|v| v.as_str());
+            if let Some(name) = name {
+                in_schema.insert(name.to_owned());
+            }
+        }
+    }
+    let mut in_table = BTreeSet::new();
+    for entry in facts {
+        if !in_table.insert(entry.ty.to_owned()) {
+            return Err(format!("{} has two entries", entry.ty));
+        }
+        for name in std::iter::once(&entry.ty).chain(entry.aliases) {
+            if let Err(e) = serde_json::from_value::<T>(serde_json::json!({ "type": name }))
+                && e.to_string()
+                    .starts_with(&format!("unknown variant `{name}`"))
+            {
+                return Err(format!(
+                    "{name} is in the facts table but serde does not know it"
+                ));
+            }
+        }
+    }
+    if in_schema != in_table {
+        return Err(format!(
+            "the schema's command types and the facts table differ: only in the schema {:?}, only in the table {:?}",
+            in_schema.difference(&in_table).collect::<Vec<_>>(),
+            in_table.difference(&in_schema).collect::<Vec<_>>()
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,363 @@
+//! The plane's own commands, with the facts table every guard reads (see
+//! `ro_policy::facts`): for each command, its wire name, its room (the module that decides it
+//! and folds its events), whether it takes two steps, whether it passes a lockdown, and
+//! whether it enables execution; and [`AdminCommand::action`], its policy action and resource.
+
+use std::borrow::Cow;
+
+use ro_artifacts::{Locator, ModelVersion};
+use ro_core::{ActorId, Ratio};
+use ro_policy::Action;
+use serde::{Deserialize, Serialize};
+
+use crate::deploy::{DeploymentSpec, EnvironmentName, EnvironmentSpec, RolloutState};
+use crate::health::{ComponentReport, ReadinessResult};
+use crate::observe;
+use crate::registry::{FailureMode, Intent};
+use crate::signing::KeyId;
+use crate::streams::{StreamName, StreamSpec};
+
+/// The feature module (room) that decides a command and folds its events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Room {
+    /// The emergency lockdown, the production lock and the kill switch ([`crate::posture`]).
+    Posture,
+    /// Two-step confirmations and four-eyes ([`crate::confirm`]).
+    Confirmations,
+    /// Models, the promotion path, cycles and the failure status ([`crate::registry`]).
+    Registry,
+    /// Components, readiness and observability signals ([`crate::health`]).
+    Health,
+    /// Signing keys and required signatures ([`crate::signing`]).
+    Signing,
+    /// Environments, deployments and last-known-good captures ([`crate::deploy`]).
+    Deploy,
+    /// Event-bus streams ([`crate::streams`]).
+    Streams,
+}
+
+// The facts of every admin command. Actions that make the plane safer pass a lockdown by their
+// action (`Safety::Increasing`); `passes_lockdown` marks the others that still pass: the
+// release itself and what the plane observes (cycles, forced to STOP; component reports;
+// signals).
+ro_policy::command_facts! { AdminCommand in Room;
+    EmergencyLockdown = "EMERGENCY_LOCKDOWN" in Room::Posture;
+    ReleaseLockdown = "RELEASE_LOCKDOWN" | "UNRELEASE_LOCKDOWN" in Room::Posture, two_step, passes_lockdown;
+    ProductionLock = "PRODUCTION_LOCK" in Room::Posture;
+    ProductionUnlock = "PRODUCTION_UNLOCK" in Room::Posture, two_step;
+    EngageKillSwitch = "ENGAGE_KILL_SWITCH" in Room::Posture;
+    ReleaseKillSwitch = "RELEASE_KILL_SWITCH" in Room::Posture, two_step;
+    ConfigureConfirmations = "CONFIGURE_CONFIRMATIONS" in Room::Confirmations, when_loosening;
+    SetCandidateModel = "SET_CANDIDATE_MODEL" in Room::Registry;
+    RecordCycle = "RECORD_CYCLE" in Room::Registry, passes_lockdown;
+    SetCanaryRatio = "SET_CANARY_RATIO" in Room::Registry;
+    PromoteCandidate = "PROMOTE_CANDIDATE" in Room::Registry, two_step, enables_execution;
+    RollbackModel = "ROLLBACK_MODEL" in Room::Registry, two_step;
+    ConfigureShadowWindow = "CONFIGURE_SHADOW_WINDOW" in Room::Registry, when_loosening;
+    ReportFailure = "REPORT_FAILURE" in Room::Registry;
+    ResetFailureStatus = "RESET_FAILURE_STATUS" in Room::Registry, two_step;
+    ReportComponent = "REPORT_COMPONENT" in Room::Health, passes_lockdown;
+    ReportSignal = "REPORT_SIGNAL" in Room::Health, passes_lockdown;
+    RecordReadiness = "RECORD_READINESS" in Room::Health;
+    ClearNoGo = "CLEAR_NO_GO" in Room::Health, two_step;
+    CreateStream = "CREATE_STREAM" in Room::Streams;
+    ChangeStreamRetention = "CHANGE_STREAM_RETENTION" in Room::Streams, when_loosening;
+    ChangeStreamPartitions = "CHANGE_STREAM_PARTITIONS" in Room::Streams;
+    RegisterSigningKey = "REGISTER_SIGNING_KEY" in Room::Signing;
+    RequireSignatures = "REQUIRE_SIGNATURES" in Room::Signing;
+    DefineEnvironment = "DEFINE_ENVIRONMENT" in Room::Deploy;
+    Deploy = "DEPLOY" in Room::Deploy, when_loosening;
+    RecordRollout = "RECORD_ROLLOUT" in Room::Deploy;
+    CaptureLkg = "CAPTURE_LKG" in Room::Deploy;
+    RestoreLkg = "RESTORE_LKG" in Room::Deploy, two_step;
+}
+
+/// The plane's own commands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(tag = "type", rename_all = "SCREAMING_SNAKE_CASE", deny_unknown_fields)]
+pub enum AdminCommand {
+    /// Raises the emergency lockdown: management commands are refused until it is released.
+    EmergencyLockdown {},
+    /// Releases the lockdown (human-only, two-step). The operator runbook's name
+    /// `UNRELEASE_LOCKDOWN` is accepted as the same command.
+    #[serde(alias = "UNRELEASE_LOCKDOWN")]
+    ReleaseLockdown {
+        /// The token from the first request.
+        #[serde(default)]
+        confirmation_token: Option<String>,
+    },
+    /// Locks production: nothing may enable execution until a human unlocks it.
+    ProductionLock {},
+    /// Unlocks production (human-only, two-step).
+    ProductionUnlock {
+        /// The token from the first request.
+        #[serde(default)]
+        confirmation_token: Option<String>,
+    },
+    /// Engages the kill switch: execution halts until a human releases it.
+    EngageKillSwitch {},
+    /// Releases the kill switch (human-only, two-step).
+    ReleaseKillSwitch {
+        /// The token from the first request.
+        #[serde(default)]
+        confirmation_token: Option<String>,
+    },
+    /// Turns four-eyes confirmation on or off (human-only): when on, the second step of a
+    /// two-step command must come from a different human than the first, who hands the token
+    /// over.
+    ConfigureConfirmations {
+        /// Whether a different human must confirm.
+        four_eyes: bool,
+    },
+    /// Makes a registered model version the candidate, starting its shadow window.
+    SetCandidateModel {
+        /// The version (registered with `REGISTER_MODEL`).
+        version: ModelVersion,
+    },
+    /// Records one cycle of the governed system; its intent is forced to `STOP` while the
+    /// plane is halted.
+    RecordCycle {
+        /// What the system intends to do.
+        intent: Intent,
+        /// How long the cycle took.
+        #[serde(default)]
+        latency_ms: Option<u64>,
+        /// Whether the cycle violated a rule.
+        #[serde(default)]
+        violation: Option<bool>,
+        /// Whether the cycle survived.
+        #[serde(default)]
+        survived: Option<bool>,
+        /// Whether the cycle's output was deterministic (replayed identically).
+        #[serde(default)]
+        deterministic: Option<bool>,
+    },
+    /// Sends a share of live traffic to the candidate (human-only).
+    SetCanaryRatio {
+        /// From 0 to 1, at most 4 decimal places (held in basis points).
+        ratio: Ratio,
+    },
+    /// Promotes the candidate to active (human-only, two-step; refused before the shadow
+    /// window is complete).
+    PromoteCandidate {
+        /// The token from the first request.
+        #[serde(default)]
+        confirmation_token: Option<String>,
+    },
+    /// Makes the previous active model active again (human-only, two-step).
+    RollbackModel {
+        /// The token from the first request.
+        #[serde(default)]
+        confirmation_token: Option<String>,
+    },
+    /// Sets how many shadow cycles a candidate needs before promotion (human-only).
+    ConfigureShadowWindow {
+        /// At least 1.
+        cycles: u64,
+    },
+    /// Declares a failure mode beyond `NORMAL` and records an incident.
+    ReportFailure {
+        /// `DEGRADED`, `SAFE_MODE` or `FAILED`.
+        mode: FailureMode,
+        /// What was detected.
+        description: String,
+        /// A registered artifact holding a state snapshot to reproduce it offline.
+        #[serde(default)]
+        snapshot: Option<Locator>,
+    },
+    /// Reports a component's heartbeat and health (the host's monitor).
+    ReportComponent(ComponentReport),
+    /// Reports an observability signal (the host's monitor): artifact-store errors, stream
+    /// lag or storage pressure, with what it concerns.
+    ReportSignal(observe::Signal),
+    /// Creates an event-bus stream with its partitions, retention and access.
+    CreateStream(StreamSpec),
+    /// Changes a stream's retention (human-only; two-step when it shortens the replay window).
+    ChangeStreamRetention {
+        /// The stream.
+        stream: StreamName,
+        /// The new retention, in hours.
+        retention_hours: u64,
+        /// The token from the first request (shortening only).
+        #[serde(default)]
+        confirmation_token: Option<String>,
+    },
+    /// Registers a principal's Ed25519 public key (human-only).
+    RegisterSigningKey {
+        /// The key's id.
+        key_id: KeyId,
+        /// Whose key it is.
+        principal: ActorId,
+        /// The public key, 64 lowercase hex digits.
+        public_key: String,
+    },
+    /// Sets which actions need a signed command (human-only).
+    RequireSignatures {
+        /// The actions.
+        actions: ro_policy::ActionSet,
+    },
+    /// Records a readiness check (GO or NO-GO) with its evidence artifact (the host).
+    RecordReadiness {
+        /// The verdict.
+        result: ReadinessResult,
+        /// The readiness report, a registered artifact.
+        evidence: Locator,
+    },
+    /// Clears a NO-GO posture (human-only, two-step).
+    ClearNoGo {},
+    /// Defines or redefines an environment (human-only).
+    DefineEnvironment(EnvironmentSpec),
+    /// Deploys a service version pinned to an artifact digest (human-only; two-step into
+    /// production; refused into production under the production lock or the kill switch).
+    Deploy(DeploymentSpec),
+    /// Records a rollout step of a deployment (the host).
+    RecordRollout {
+        /// The deployment.
+        deployment: u64,
+        /// `applied`, `verified` or `failed`.
+        outcome: RolloutState,
+    },
+    /// Captures an environment's current deployments as last known good.
+    CaptureLkg {
+        /// The environment.
+        environment: EnvironmentName,
+    },
+    /// Deploys a last-known-good capture again (human-only, two-step).
+    RestoreLkg {
+        /// The environment.
+        environment: EnvironmentName,
+        /// The capture's number.
+        lkg: u64,
+        /// The token from the first request.
+        #[serde(default)]
+        confirmation_token: Option<String>,
+    },
+    /// Grows a stream's partitions (human-only).
+    ChangeStreamPartitions {
+        /// The stream.
+        stream: StreamName,
+        /// The new partition count (more than before).
+        partitions: u32,
+    },
+    /// Returns the failure status to `NORMAL`, resolving open incidents (human-only,
+    /// two-step).
+    ResetFailureStatus {
+        /// The token from the first request.
+        #[serde(default)]
+        confirmation_token: Option<String>,
+    },
+}
+
+impl AdminCommand {
+    /// The policy action this command is authorized as, and the resource it touches.
+    pub fn action(&self) -> (Action, Cow<'static, str>) {
+        use AdminCommand as C;
+        let fixed = |action, resource: &'static str| (action, Cow::Borrowed(resource));
+        match self {
+            C::EmergencyLockdown {} => fixed(Action::EmergencyLockdown, "plane"),
+            C::ReleaseLockdown { .. } => fixed(Action::ReleaseLockdown, "plane"),
+            C::ProductionLock {} => fixed(Action::ProductionLock, "production"),
+            C::ProductionUnlock { .. } => fixed(Action::ProductionUnlock, "production"),
+            C::EngageKillSwitch {} => fixed(Action::EngageKillSwitch, "production"),
+            C::ReleaseKillSwitch { .. } => fixed(Action::ReleaseKillSwitch, "production"),
+            C::ConfigureConfirmations { .. } => fixed(Action::ConfigureConfirmations, "plane"),
+            C::SetCandidateModel { .. } => fixed(Action::SetCandidateModel, "registry"),
+            C::RecordCycle { .. } => fixed(Action::RecordCycle, "registry"),
+            C::SetCanaryRatio { .. } => fixed(Action::SetCanaryRatio, "registry"),
+            C::PromoteCandidate { .. } => fixed(Action::PromoteModel, "registry"),
+            C::RollbackModel { .. } => fixed(Action::RollbackModel, "registry"),
+            C::ConfigureShadowWindow { .. } => fixed(Action::ConfigureShadowWindow, "registry"),
+            C::ReportFailure { .. } => fixed(Action::ReportFailure, "plane"),
+            C::ReportComponent(_) => fixed(Action::ReportComponent, "components"),
+            // A signal is a monitor's report like a component's heartbeat.
+            C::ReportSignal(_) => fixed(Action::ReportComponent, "signals"),
+            C::RegisterSigningKey { key_id, .. } => {
+                (Action::RegisterSigningKey, format!("key:{key_id}").into())
+            }
+            C::RequireSignatures { .. } => fixed(Action::RequireSignatures, "signing"),
+            C::RecordReadiness { .. } => fixed(Action::RecordReadiness, "readiness"),
+            C::ClearNoGo {} => fixed(Action::ClearNoGo, "readiness"),
+            C::DefineEnvironment(spec) => (
+                Action::DefineEnvironment,
+                format!("environment:{}", spec.environment).into(),
+            ),
+            C::Deploy(spec) => (
+                Action::Deploy,
+                format!("environment:{}", spec.environment).into(),
+            ),
+            C::RecordRollout { deployment, .. } => (
+                Action::ReportRollout,
+                format!("deployment:{deployment}").into(),
+            ),
+            C::CaptureLkg { environment } => (
+                Action::CaptureLkg,
+                format!("environment:{environment}").into(),
+            ),
+            C::RestoreLkg { environment, .. } => (
+                Action::RestoreLkg,
+                format!("environment:{environment}").into(),
+            ),
+            C::CreateStream(spec) => (
+                Action::CreateStream,
+                format!("stream:{}", spec.stream).into(),
+            ),
+            C::ChangeStreamRetention { stream, .. } => (
+                Action::ChangeStreamRetention,
+                format!("stream:{stream}").into(),
+            ),
+            C::ChangeStreamPartitions { stream, .. } => (
+                Action::ChangeStreamPartitions,
+                format!("stream:{stream}").into(),
+            ),
+            C::ResetFailureStatus { .. } => fixed(Action::ResetFailureStatus, "plane"),
+        }
+    }
+
+    /// The confirmation token slot of a two-step command; `None` for one-step commands.
+    pub(crate) fn token_slot(&mut self) -> Option<&mut Option<String>> {
+        match self {
+            AdminCommand::ReleaseLockdown { confirmation_token }
+            | AdminCommand::ProductionUnlock { confirmation_token }
+            | AdminCommand::ReleaseKillSwitch { confirmation_token }
+            | AdminCommand::PromoteCandidate { confirmation_token }
+            | AdminCommand::RollbackModel { confirmation_token }
+            | AdminCommand::ResetFailureStatus { confirmation_token }
+            | AdminCommand::ChangeStreamRetention {
+                confirmation_token, ..
+            }
+            | AdminCommand::RestoreLkg {
+                confirmation_token, ..
+            } => Some(confirmation_token),
+            AdminCommand::EmergencyLockdown {}
+            | AdminCommand::ProductionLock {}
+            | AdminCommand::EngageKillSwitch {}
+            | AdminCommand::ConfigureConfirmations { .. }
+            | AdminCommand::SetCandidateModel { .. }
+            | AdminCommand::RecordCycle { .. }
+            | AdminCommand::SetCanaryRatio { .. }
+            | AdminCommand::ConfigureShadowWindow { .. }
+            | AdminCommand::ReportFailure { .. }
+            | AdminCommand::ReportComponent(_)
+            | AdminCommand::ReportSignal(_)
+            | AdminCommand::CreateStream(_)
+            | AdminCommand::ChangeStreamPartitions { .. }
+            | AdminCommand::DefineEnvironment(_)
+            | AdminCommand::RecordReadiness { .. }
+            | AdminCommand::RegisterSigningKey { .. }
+            | AdminCommand::RequireSignatures { .. }
+            | AdminCommand::ClearNoGo {}
+            | AdminCommand::Deploy(_)
+            | AdminCommand::RecordRollout { .. }
+            | AdminCommand::CaptureLkg { .. } => None,
+        }
+    }
+
+    /// The same command carrying `token` (what a client sends on the second step); one-step
+    /// commands are returned unchanged.
+    pub fn with_confirmation_token(mut self, token: String) -> Self {
+        if let Some(slot) = self.token_slot() {
+            *slot = Some(token);
+        }
+        self
+    }
+}

@@ -1,0 +1,318 @@
+//! The confirmations room: two-step commands and four-eyes.
+//!
+//! A two-step command (the facts table says which, see [`crate::command`]) is refused the
+//! first time with `CONFIRMATION_REQUIRED`, and the refusal records a pending confirmation
+//! bound to the command's digest and the actor. Its token is keyed by a host secret (never in
+//! the journal or the state), so it cannot be derived from the audit log; the journal holds
+//! only the token's digest. The same command sent again by the same actor (another human
+//! under four-eyes) with the token executes it; a wrong, reused, expired or another actor's
+//! token is refused. A token expires [`CONFIRMATION_TTL_SECONDS`] after it was issued;
+//! raising the lockdown or the kill switch voids every pending one.
+
+use std::fmt;
+
+use ro_core::{ActorId, Context, Digest, EventMeta, Timestamp};
+use ro_jobs::JobsCommand;
+use ro_policy::{Action, TwoStep};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::audit::{Classified, applied};
+use crate::{AdminCommand, AdminEvent, Plane, PlaneCommand, PlaneEvent, PlaneRejection, raise};
+
+/// How long a pending confirmation stays valid.
+pub const CONFIRMATION_TTL_SECONDS: i64 = 300;
+
+/// A pending two-step confirmation.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Serialize,
+    schemars::JsonSchema,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
+pub struct Pending {
+    /// The command it is bound to.
+    pub command_digest: Digest,
+    /// Who must confirm.
+    pub actor: ActorId,
+    /// When it expires.
+    pub expires_at: Timestamp,
+}
+
+/// The host's key for confirmation tokens: configuration kept outside the journal, so it is
+/// not part of the state (equality ignores it, serialization and snapshots skip it), and
+/// redacted in Debug.
+#[derive(Clone, Default)]
+pub(crate) struct ConfirmationKey(pub(crate) [u8; 32]);
+
+impl PartialEq for ConfirmationKey {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for ConfirmationKey {}
+
+impl fmt::Debug for ConfirmationKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// The digest a two-step command's token is bound to: the canonical JSON of the command
+/// without its token.
+pub fn command_digest(command: &PlaneCommand) -> Digest {
+    if let PlaneCommand::Confirmed { command, .. } | PlaneCommand::Signed { command, .. } = command
+    {
+        return command_digest(command);
+    }
+    let mut bare = command.clone();
+    if let PlaneCommand::Admin(admin) = &mut bare
+        && let Some(slot) = admin.token_slot()
+    {
+        *slot = None;
+    }
+    let bytes = ro_core::canonical::to_canonical_vec(&bare).unwrap_or_default();
+    Digest::of_parts(&[b"ro.command.v1\0", &bytes])
+}
+
+impl Plane {
+    /// A plane whose confirmation tokens are keyed by `key` (the host keeps it secret).
+    pub fn with_confirmation_key(key: [u8; 32]) -> Self {
+        Plane {
+            key: ConfirmationKey(key),
+            ..Plane::default()
+        }
+    }
+
+    /// Sets the host's confirmation key (after a snapshot restore, which never holds it).
+    pub fn set_confirmation_key(&mut self, key: [u8; 32]) {
+        self.key = ConfirmationKey(key);
+    }
+
+    /// Whether four-eyes confirmation is on.
+    pub fn four_eyes(&self) -> bool {
+        self.four_eyes
+    }
+
+    /// The token of the confirmation issued as number `n` for `command_digest` and `actor`:
+    /// the host calls this after a `ConfirmationRequested` event to tell the actor the token.
+    pub fn confirmation_token(&self, command_digest: &Digest, actor: &ActorId, n: u64) -> String {
+        let mut input = Vec::with_capacity(96);
+        input.extend_from_slice(command_digest.as_bytes());
+        input.extend_from_slice(actor.as_bytes());
+        input.extend_from_slice(&n.to_le_bytes());
+        Digest::keyed(&self.key.0, &input).to_hex()
+    }
+
+    /// How many confirmations are pending (issued, not used, and not yet forgotten: expired
+    /// ones are forgotten one TTL after their expiry).
+    pub fn pending_confirmations(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// How many confirmations have been issued (the next one's number is this plus one).
+    pub fn confirmations_issued(&self) -> u64 {
+        self.issued
+    }
+
+    /// Whether a command is confirmed through [`PlaneCommand::Confirmed`]: a two-step command
+    /// (by the facts table) without a token field of its own, when it loosens a control (the
+    /// admin commands with a token field check it themselves).
+    pub fn needs_confirmation(&self, command: &PlaneCommand) -> bool {
+        let Some(facts) = crate::facts(command) else {
+            return false;
+        };
+        // Only two-step commands get this far, so the clone is rare.
+        let has_own_token = || match command {
+            PlaneCommand::Admin(admin) => admin.clone().token_slot().is_some(),
+            _ => false,
+        };
+        match facts.two_step {
+            TwoStep::Never => false,
+            _ if has_own_token() => false,
+            TwoStep::Always => true,
+            TwoStep::WhenLoosening => self.loosens(command),
+        }
+    }
+
+    /// Whether a command whose facts say "two steps when loosening" loosens a control now.
+    fn loosens(&self, command: &PlaneCommand) -> bool {
+        match command {
+            PlaneCommand::Artifacts(c) => self.artifacts.action_of(c) == Action::ShortenRetention,
+            PlaneCommand::Admin(AdminCommand::ConfigureShadowWindow { cycles }) => {
+                *cycles < self.registry.shadow_window()
+            }
+            PlaneCommand::Admin(AdminCommand::ConfigureConfirmations { four_eyes }) => {
+                self.four_eyes && !*four_eyes
+            }
+            PlaneCommand::Admin(AdminCommand::Deploy(spec)) => self
+                .deployments
+                .environment(&spec.environment)
+                .is_some_and(|e| e.production),
+            PlaneCommand::Jobs(JobsCommand::ResumeJob { .. }) => true,
+            _ => false,
+        }
+    }
+
+    /// Checks a two-step command: without a token, records a pending confirmation and refuses
+    /// with `CONFIRMATION_REQUIRED` (the request is recorded by `refusal_events`); with one,
+    /// checks it and returns the event that consumes it.
+    pub(crate) fn confirm(
+        &self,
+        command: &PlaneCommand,
+        token: Option<&String>,
+        ctx: &Context,
+    ) -> Result<AdminEvent, PlaneRejection> {
+        let Some(token) = token else {
+            return Err(PlaneRejection::ConfirmationRequired);
+        };
+        let token_digest = Digest::of(token.as_bytes());
+        let pending =
+            self.pending
+                .get(&token_digest)
+                .ok_or(PlaneRejection::ConfirmationRefused(
+                    "unknown or already used",
+                ))?;
+        if self.four_eyes {
+            if pending.actor == ctx.actor.id {
+                return Err(PlaneRejection::ConfirmationRefused(
+                    "four-eyes: a different human must confirm",
+                ));
+            }
+        } else if pending.actor != ctx.actor.id {
+            return Err(PlaneRejection::ConfirmationRefused(
+                "issued to another actor",
+            ));
+        }
+        if pending.command_digest != command_digest(command) {
+            return Err(PlaneRejection::ConfirmationRefused(
+                "issued for another command",
+            ));
+        }
+        if ctx.at > pending.expires_at {
+            return Err(PlaneRejection::ConfirmationRefused("expired"));
+        }
+        Ok(AdminEvent::ConfirmationConsumed { token_digest })
+    }
+
+    /// A two-step release: refused when nothing is raised; otherwise the confirmation is
+    /// checked and consumed, then `event` is recorded.
+    pub(crate) fn release(
+        &self,
+        raised: bool,
+        nothing_raised: &'static str,
+        command: &PlaneCommand,
+        token: Option<&String>,
+        ctx: &Context,
+        event: AdminEvent,
+    ) -> Result<Vec<PlaneEvent>, PlaneRejection> {
+        if !raised {
+            return Err(PlaneRejection::Invalid(nothing_raised));
+        }
+        let consumed = self.confirm(command, token, ctx)?;
+        Ok(vec![PlaneEvent::Admin(consumed), PlaneEvent::Admin(event)])
+    }
+
+    /// The event recording a confirmation request: what the refusal `CONFIRMATION_REQUIRED`
+    /// leaves in the journal (the token's digest, never the token).
+    pub(crate) fn confirmation_requested(
+        &self,
+        command: &PlaneCommand,
+        ctx: &Context,
+    ) -> PlaneEvent {
+        let digest = command_digest(command);
+        let n = self.issued + 1;
+        let token = self.confirmation_token(&digest, &ctx.actor.id, n);
+        let expires_at = ctx
+            .at
+            .checked_add(time::Duration::seconds(CONFIRMATION_TTL_SECONDS))
+            .unwrap_or(Timestamp::MAX);
+        PlaneEvent::Admin(AdminEvent::ConfirmationRequested {
+            command_digest: digest,
+            actor: ctx.actor.id.clone(),
+            token_digest: Digest::of(token.as_bytes()),
+            expires_at,
+        })
+    }
+
+    pub(crate) fn decide_confirmations(
+        &self,
+        admin: &AdminCommand,
+        ctx: &Context,
+    ) -> Result<Vec<PlaneEvent>, PlaneRejection> {
+        match admin {
+            AdminCommand::ConfigureConfirmations { four_eyes } => Ok(raise(
+                *four_eyes == self.four_eyes,
+                AdminEvent::ConfirmationsConfigured {
+                    before: self.four_eyes,
+                    after: *four_eyes,
+                    by: ctx.actor.id.clone(),
+                    reason: ctx.reason.clone(),
+                },
+            )),
+            _ => Err(crate::misrouted()),
+        }
+    }
+
+    pub(crate) fn evolve_confirmations(&mut self, event: &AdminEvent, meta: &EventMeta<'_>) {
+        match event {
+            AdminEvent::ConfirmationsConfigured { after, .. } => self.four_eyes = *after,
+            AdminEvent::ConfirmationRequested {
+                command_digest,
+                actor,
+                token_digest,
+                expires_at,
+            } => {
+                self.issued += 1;
+                // Forget confirmations that expired more than a TTL ago (a late token is
+                // still told it expired for one more TTL), so the pending set stays bounded
+                // by the requests of the last two TTLs.
+                let horizon = meta
+                    .at
+                    .checked_add(time::Duration::seconds(-CONFIRMATION_TTL_SECONDS))
+                    .unwrap_or(meta.at);
+                self.pending.retain(|_, p| p.expires_at >= horizon);
+                self.pending.insert(
+                    *token_digest,
+                    Pending {
+                        command_digest: *command_digest,
+                        actor: actor.clone(),
+                        expires_at: *expires_at,
+                    },
+                );
+            }
+            AdminEvent::ConfirmationConsumed { token_digest } => {
+                self.pending.remove(token_digest);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The audit record's shape of a confirmations event (requests and their use are not admin
+/// actions of their own: the command they confirm is).
+pub(crate) fn classify(event: &AdminEvent) -> Option<Classified> {
+    match event {
+        AdminEvent::ConfirmationsConfigured {
+            before,
+            after,
+            reason,
+            ..
+        } => applied(
+            Action::ConfigureConfirmations,
+            vec!["plane".to_owned()],
+            reason,
+            (
+                json!({ "four_eyes": before }),
+                json!({ "four_eyes": after }),
+            ),
+        ),
+        _ => None,
+    }
+}

@@ -1,0 +1,412 @@
+//! The read-only queries ([`PlaneQuery`]) and what the plane answers: query answers and the
+//! `result` of a command. Queries append nothing and are answered during a lockdown too.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ro_artifacts::{ArtifactRef, HandoffPackage, Locator, StoryId};
+use ro_core::{Actor, Timestamp};
+use ro_jobs::{CalendarName, Schedule, ScheduleSpec};
+use ro_policy::{Action, Day};
+use serde::{Deserialize, Serialize};
+
+use crate::deploy::{DeployedService, EnvironmentName};
+use crate::health::ComponentView;
+use crate::registry::{HealthChecklist, Heartbeat, Intent};
+use crate::streams::StreamSpec;
+use crate::{AdminEvent, Plane, PlaneEvent, PlaneRejection, attestation, deploy, health, observe};
+
+/// A read-only question to the plane: answered from the state, appending nothing, and
+/// answered during a lockdown too.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(tag = "type", rename_all = "SCREAMING_SNAKE_CASE", deny_unknown_fields)]
+pub enum PlaneQuery {
+    /// An artifact's reference, refused unless its gate is PASS (authorized as
+    /// `READ_ARTIFACT`).
+    ReadArtifact {
+        /// The artifact.
+        #[serde(rename = "ref")]
+        locator: Locator,
+    },
+    /// The handoff package of a story.
+    HandoffPackage {
+        /// The story.
+        story: StoryId,
+    },
+    /// The next `count` instants of a schedule after `after`, on trading days of `calendar`
+    /// when one is named.
+    NextRuns {
+        /// Five-field cron expression.
+        cron: String,
+        /// IANA zone name.
+        timezone: String,
+        /// Instants strictly after this one.
+        after: Timestamp,
+        /// How many.
+        count: u32,
+        /// A calendar defined on the plane.
+        #[serde(default)]
+        calendar: Option<CalendarName>,
+    },
+    /// The status contract: `OK`, `MARKET_CLOSED` or `HALTED` with reason codes, at the
+    /// query's time.
+    OpsStatus {
+        /// A trading calendar: `MARKET_CLOSED` on its non-trading days.
+        #[serde(default)]
+        calendar: Option<CalendarName>,
+    },
+    /// Every component watched, with its status at the query's time.
+    MissionControl {},
+    /// Every event-bus stream with its settings.
+    Streams {},
+    /// What is deployed where, pinned to digests, and whether it is healthy.
+    DeployReport {
+        /// One environment (all when absent).
+        #[serde(default)]
+        environment: Option<EnvironmentName>,
+    },
+    /// A run and its attempts, as public attempt records.
+    RunStatus {
+        /// The run.
+        run_id: ro_jobs::RunId,
+    },
+    /// The operator runbook's heartbeat: models, canary, lockdown, failure status and
+    /// monitoring. (A `HEARTBEAT` with a `run_id` is the jobs command of a running attempt.)
+    Heartbeat {},
+    /// The daily cost report of a UTC day (seed 003).
+    CostReport {
+        /// `YYYY-MM-DD`.
+        day: Day,
+    },
+    /// The attestation of a period (seed 003, section 2.2): compliance, economic safety,
+    /// determinism and deviations, with an outcome.
+    Attestation {
+        /// The first UTC day, `YYYY-MM-DD`.
+        from: Day,
+        /// The last UTC day (at most 366 days after `from`).
+        to: Day,
+    },
+    /// The daily health checklist of a UTC day (the latest cycle's day when absent).
+    HealthChecklist {
+        /// `YYYY-MM-DD`.
+        #[serde(default)]
+        day: Option<Day>,
+    },
+}
+
+impl PlaneQuery {
+    /// Every query type, as the protocol names it (`"type"`). `HEARTBEAT` is also a jobs
+    /// command: a document naming a `run_id` is the command, one without is the query.
+    pub const TYPES: &'static [&'static str] = &[
+        "READ_ARTIFACT",
+        "HANDOFF_PACKAGE",
+        "NEXT_RUNS",
+        "OPS_STATUS",
+        "MISSION_CONTROL",
+        "STREAMS",
+        "DEPLOY_REPORT",
+        "RUN_STATUS",
+        "HEARTBEAT",
+        "COST_REPORT",
+        "ATTESTATION",
+        "HEALTH_CHECKLIST",
+    ];
+}
+
+/// The answer to a [`PlaneQuery`]; serialized as the response's `result`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum QueryAnswer {
+    /// `READ_ARTIFACT`.
+    Artifact {
+        /// The reference.
+        artifact: ArtifactRef,
+    },
+    /// `HANDOFF_PACKAGE`.
+    Handoff(HandoffPackage),
+    /// `NEXT_RUNS`.
+    Runs {
+        /// The instants, in order.
+        runs: Vec<Timestamp>,
+    },
+    /// `OPS_STATUS`.
+    Status {
+        /// `OK`, `MARKET_CLOSED` or `HALTED`.
+        state: &'static str,
+        /// Why, sorted; empty when `OK`.
+        reason_codes: Vec<String>,
+        /// What may run.
+        safety: SafetyPosture,
+        /// The observability minimums: job success and failure rates, artifact-store
+        /// errors, stream lag, storage pressure, and their warnings (which never halt).
+        observability: observe::ObservabilityView,
+    },
+    /// `MISSION_CONTROL`.
+    MissionControl {
+        /// Always `OK`: the view itself never halts.
+        state: &'static str,
+        /// The plane's own halt reasons.
+        plane_halt_reasons: Vec<&'static str>,
+        /// Every component, by name.
+        components: Vec<ComponentView>,
+    },
+    /// `DEPLOY_REPORT`.
+    DeployReport {
+        /// Every service of the environments asked about.
+        services: Vec<DeployedService>,
+        /// The kept last-known-good captures, by environment.
+        last_known_good: BTreeMap<EnvironmentName, Vec<u64>>,
+    },
+    /// `STREAMS`.
+    Streams {
+        /// By name.
+        streams: Vec<StreamSpec>,
+    },
+    /// `RUN_STATUS`.
+    Run {
+        /// The run.
+        run_id: ro_jobs::RunId,
+        /// The job.
+        job_id: ro_jobs::JobId,
+        /// Where it stands.
+        status: ro_jobs::RunStatus,
+        /// Its attempts, oldest first.
+        attempts: Vec<ro_jobs::JobAttemptRecord>,
+    },
+    /// `HEARTBEAT`.
+    Heartbeat(Heartbeat),
+    /// `HEALTH_CHECKLIST`.
+    HealthChecklist(HealthChecklist),
+    /// `COST_REPORT`.
+    Cost(ro_policy::CostReport),
+    /// `ATTESTATION`.
+    Attestation(attestation::Attestation),
+    /// A query with nothing to report (`HEALTH_CHECKLIST` before any cycle, `COST_REPORT`
+    /// before limits are set).
+    Nothing {},
+}
+
+/// The safety part of the status contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+
+pub struct SafetyPosture {
+    /// False under the kill switch, a lockdown or a production lock.
+    pub safe_to_execute_orders: bool,
+    /// False when halted for any reason (a stale critical component included).
+    pub safe_to_run_strategies: bool,
+}
+
+/// What a command's response carries in `result`, derived from the events it appended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum CommandResult {
+    /// `RECORD_CYCLE`: the intent in effect (`STOP` while halted).
+    Cycle {
+        /// The intent in effect.
+        intent: Intent,
+        /// Whether it was forced to `STOP`.
+        forced_stop: bool,
+        /// Whether the cycle counted toward the shadow window.
+        shadow: bool,
+    },
+    /// Every other command.
+    Empty {},
+}
+
+/// The `result` of a command whose events are `events`.
+pub fn command_result<'a>(events: impl IntoIterator<Item = &'a PlaneEvent>) -> CommandResult {
+    for event in events {
+        if let PlaneEvent::Admin(AdminEvent::CycleRecorded(cycle)) = event {
+            return CommandResult::Cycle {
+                intent: cycle.intent.clone(),
+                forced_stop: cycle.forced_stop,
+                shadow: cycle.shadow,
+            };
+        }
+    }
+    CommandResult::Empty {}
+}
+
+impl Plane {
+    /// Answers a read-only query asked by `actor` at `now` (freshness is judged against it).
+    pub fn query(
+        &self,
+        query: &PlaneQuery,
+        actor: &Actor,
+        now: Timestamp,
+    ) -> Result<QueryAnswer, PlaneRejection> {
+        match query {
+            PlaneQuery::ReadArtifact { locator } => {
+                self.authorize(Action::ReadArtifact, "artifacts", actor)?;
+                let artifact = self
+                    .artifacts
+                    .read(locator)
+                    .map_err(PlaneRejection::Artifacts)?;
+                Ok(QueryAnswer::Artifact {
+                    artifact: artifact.clone(),
+                })
+            }
+            PlaneQuery::HandoffPackage { story } => {
+                Ok(QueryAnswer::Handoff(self.artifacts.handoff_package(story)))
+            }
+            PlaneQuery::NextRuns {
+                cron,
+                timezone,
+                after,
+                count,
+                calendar,
+            } => {
+                let calendar = match calendar {
+                    None => None,
+                    Some(name) => Some(self.jobs.calendar(name).ok_or_else(|| {
+                        PlaneRejection::InvalidQuery(format!(
+                            "unknown calendar {name}; define it with DEFINE_CALENDAR"
+                        ))
+                    })?),
+                };
+                let invalid =
+                    |e: ro_jobs::ScheduleError| PlaneRejection::InvalidQuery(e.to_string());
+                let schedule = Schedule::new(ScheduleSpec {
+                    cron: cron.clone(),
+                    timezone: timezone.clone(),
+                    gap: Default::default(),
+                    fold: Default::default(),
+                })
+                .map_err(invalid)?;
+                let count = usize::try_from(*count).unwrap_or(usize::MAX);
+                let runs = schedule.runs(*after, count, calendar).map_err(invalid)?;
+                Ok(QueryAnswer::Runs { runs })
+            }
+            PlaneQuery::OpsStatus { calendar } => {
+                let market_open = match calendar {
+                    None => true,
+                    Some(name) => self
+                        .jobs
+                        .calendar(name)
+                        .ok_or_else(|| {
+                            PlaneRejection::InvalidQuery(format!(
+                                "unknown calendar {name}; define it with DEFINE_CALENDAR"
+                            ))
+                        })?
+                        .is_trading_at(now)
+                        .ok_or_else(|| {
+                            PlaneRejection::InvalidQuery(format!(
+                                "calendar {name}: its time zone is unknown"
+                            ))
+                        })?,
+                };
+                let plane = self.halt_reasons();
+                let mut components = self.components.halt_reasons(now);
+                if self.readiness.no_go.is_some() {
+                    components.push("READINESS_NO_GO".to_owned());
+                }
+                let safety = SafetyPosture {
+                    safe_to_execute_orders: plane.is_empty(),
+                    safe_to_run_strategies: plane.is_empty() && components.is_empty(),
+                };
+                let mut reason_codes: Vec<String> = plane
+                    .iter()
+                    .map(|r| (*r).to_owned())
+                    .chain(components)
+                    .collect();
+                reason_codes.sort();
+                let state = if !reason_codes.is_empty() {
+                    "HALTED"
+                } else if !market_open {
+                    reason_codes.push("MARKET_CLOSED".into());
+                    "MARKET_CLOSED"
+                } else {
+                    "OK"
+                };
+                Ok(QueryAnswer::Status {
+                    state,
+                    reason_codes,
+                    safety,
+                    observability: self.observability.view(),
+                })
+            }
+            PlaneQuery::DeployReport { environment } => {
+                let mut services = Vec::new();
+                let mut last_known_good = BTreeMap::new();
+                for env in self.deployments.environments() {
+                    if environment.as_ref().is_some_and(|e| *e != env.environment) {
+                        continue;
+                    }
+                    let current = self.deployments.current(&env.environment);
+                    let names: BTreeSet<&deploy::ServiceName> = env
+                        .services
+                        .iter()
+                        .chain(current.iter().map(|d| &d.spec.service))
+                        .collect();
+                    for service in names {
+                        let health = health::ComponentName::new(service.as_str())
+                            .map(|c| self.components.status(&c, now))
+                            .unwrap_or(health::ComponentStatus::Offline);
+                        services.push(DeployedService {
+                            environment: env.environment.clone(),
+                            production: env.production,
+                            service: service.clone(),
+                            deployment: current
+                                .iter()
+                                .find(|d| d.spec.service == *service)
+                                .map(|d| (*d).clone()),
+                            health,
+                        });
+                    }
+                    last_known_good.insert(
+                        env.environment.clone(),
+                        self.deployments
+                            .lkgs(&env.environment)
+                            .iter()
+                            .map(|l| l.lkg)
+                            .collect(),
+                    );
+                }
+                if let Some(name) = environment
+                    && self.deployments.environment(name).is_none()
+                {
+                    return Err(PlaneRejection::InvalidQuery(format!(
+                        "unknown environment {name}"
+                    )));
+                }
+                Ok(QueryAnswer::DeployReport {
+                    services,
+                    last_known_good,
+                })
+            }
+            PlaneQuery::Streams {} => Ok(QueryAnswer::Streams {
+                streams: self.streams.all().cloned().collect(),
+            }),
+            PlaneQuery::MissionControl {} => Ok(QueryAnswer::MissionControl {
+                state: "OK",
+                plane_halt_reasons: self.halt_reasons(),
+                components: self.components.view(now),
+            }),
+            PlaneQuery::RunStatus { run_id } => {
+                let run = self
+                    .jobs
+                    .run(run_id)
+                    .ok_or_else(|| PlaneRejection::InvalidQuery(format!("unknown run {run_id}")))?;
+                Ok(QueryAnswer::Run {
+                    run_id: run_id.clone(),
+                    job_id: run.job_id.clone(),
+                    status: run.status,
+                    attempts: run.attempt_records(run_id),
+                })
+            }
+            PlaneQuery::Heartbeat {} => Ok(QueryAnswer::Heartbeat(
+                self.registry.heartbeat(self.lockdown.is_some()),
+            )),
+            PlaneQuery::Attestation { from, to } => Ok(QueryAnswer::Attestation(
+                attestation::attest(self, *from, *to).map_err(PlaneRejection::InvalidQuery)?,
+            )),
+            PlaneQuery::CostReport { day } => Ok(match self.policy.cost_report(*day) {
+                Some(report) => QueryAnswer::Cost(report),
+                None => QueryAnswer::Nothing {},
+            }),
+            PlaneQuery::HealthChecklist { day } => Ok(match day.or(self.registry.last_day()) {
+                Some(day) => QueryAnswer::HealthChecklist(self.registry.health_checklist(day)),
+                None => QueryAnswer::Nothing {},
+            }),
+        }
+    }
+}
