@@ -44,6 +44,19 @@ pub struct Pending {
     pub expires_at: Timestamp,
 }
 
+/// A pending confirmation as `PENDING_CONFIRMATIONS` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct PendingView {
+    /// The command it is bound to.
+    pub command_digest: Digest,
+    /// Who must confirm (under four-eyes: who may not).
+    pub actor: ActorId,
+    /// When it expires.
+    pub expires_at: Timestamp,
+    /// Whether it has expired at the query's time (kept one more TTL to say so).
+    pub expired: bool,
+}
+
 /// The host's key for confirmation tokens: configuration kept outside the journal, so it is
 /// not part of the state (equality ignores it, serialization and snapshots skip it), and
 /// redacted in Debug.
@@ -114,6 +127,28 @@ impl Plane {
     /// ones are forgotten one TTL after their expiry).
     pub fn pending_confirmations(&self) -> usize {
         self.pending.len()
+    }
+
+    /// The pending confirmations at `now`, soonest expiry first.
+    pub fn pending_views(&self, now: Timestamp) -> Vec<PendingView> {
+        let mut views: Vec<PendingView> = self
+            .pending
+            .values()
+            .map(|p| PendingView {
+                command_digest: p.command_digest,
+                actor: p.actor.clone(),
+                expires_at: p.expires_at,
+                expired: now > p.expires_at,
+            })
+            .collect();
+        views.sort_by(|a, b| {
+            (a.expires_at, &a.command_digest, &a.actor).cmp(&(
+                b.expires_at,
+                &b.command_digest,
+                &b.actor,
+            ))
+        });
+        views
     }
 
     /// How many confirmations have been issued (the next one's number is this plus one).

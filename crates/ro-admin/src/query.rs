@@ -72,6 +72,9 @@ pub enum PlaneQuery {
     /// The operator runbook's heartbeat: models, canary, lockdown, failure status and
     /// monitoring. (A `HEARTBEAT` with a `run_id` is the jobs command of a running attempt.)
     Heartbeat {},
+    /// The pending two-step confirmations, soonest expiry first, with whether each has expired
+    /// at the query's time (tokens themselves are never shown).
+    PendingConfirmations {},
     /// The daily cost report of a UTC day (seed 003).
     CostReport {
         /// `YYYY-MM-DD`.
@@ -109,6 +112,7 @@ impl PlaneQuery {
         "COST_REPORT",
         "ATTESTATION",
         "HEALTH_CHECKLIST",
+        "PENDING_CONFIRMATIONS",
     ];
 }
 
@@ -174,6 +178,11 @@ pub enum QueryAnswer {
     },
     /// `HEARTBEAT`.
     Heartbeat(Heartbeat),
+    /// `PENDING_CONFIRMATIONS`.
+    PendingConfirmations {
+        /// Soonest expiry first.
+        pending: Vec<crate::confirm::PendingView>,
+    },
     /// `HEALTH_CHECKLIST`.
     HealthChecklist(HealthChecklist),
     /// `COST_REPORT`.
@@ -393,6 +402,9 @@ impl Plane {
                     attempts: run.attempt_records(run_id),
                 })
             }
+            PlaneQuery::PendingConfirmations {} => Ok(QueryAnswer::PendingConfirmations {
+                pending: self.pending_views(now),
+            }),
             PlaneQuery::Heartbeat {} => Ok(QueryAnswer::Heartbeat(
                 self.registry.heartbeat(self.lockdown.is_some()),
             )),

@@ -244,6 +244,54 @@ fn two_step_tokens_work_once_and_survive_a_reopen() {
 }
 
 #[test]
+fn pending_confirmations_are_listed_with_their_expiry_and_never_their_token() {
+    let path = temp_store("pending");
+    let alice = ActorId::new("alice").unwrap();
+    let mut store = host::init(&path, &alice, at("2026-01-05T14:30:00Z")).unwrap();
+    let now = at("2026-01-05T14:31:00Z");
+    let query = r#"{"type":"PENDING_CONFIRMATIONS"}"#;
+    let (ok, empty) = host::execute_line(store.kernel_mut(), query, Some(&alice), now);
+    assert!(
+        ok && empty["result"]["pending"] == serde_json::json!([]),
+        "{empty}"
+    );
+    for line in [
+        r#"{"type":"EMERGENCY_LOCKDOWN"}"#,
+        r#"{"type":"RELEASE_LOCKDOWN"}"#,
+    ] {
+        host::execute_line(store.kernel_mut(), line, Some(&alice), now);
+    }
+    let (_, first) = host::execute_line(
+        store.kernel_mut(),
+        r#"{"type":"RELEASE_LOCKDOWN"}"#,
+        Some(&alice),
+        at("2026-01-05T14:32:00Z"),
+    );
+    let token = first["confirmation_token"].as_str().unwrap().to_string();
+    // Queried after the first token's five minutes but before the second's.
+    let later = at("2026-01-05T14:36:30Z");
+    let before = store.kernel().journal().len();
+    let (ok, listed) = host::execute_line(store.kernel_mut(), query, Some(&alice), later);
+    assert_eq!(
+        store.kernel().journal().len(),
+        before,
+        "a query appends nothing"
+    );
+    assert!(ok, "{listed}");
+    let pending = listed["result"]["pending"].as_array().unwrap();
+    assert_eq!(pending.len(), 2, "{listed}");
+    assert_eq!(pending[0]["expires_at"], "2026-01-05T14:36:00Z");
+    assert_eq!(pending[0]["expired"], true);
+    assert_eq!(pending[1]["expires_at"], "2026-01-05T14:37:00Z");
+    assert_eq!(pending[1]["expired"], false);
+    assert_eq!(pending[1]["actor"], "alice");
+    assert!(
+        !listed.to_string().contains(&token),
+        "a token is never shown"
+    );
+}
+
+#[test]
 fn a_second_writer_gets_a_conflict_not_a_fork() {
     let path = temp_store("writers");
     let alice = ActorId::new("alice").unwrap();
