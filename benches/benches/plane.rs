@@ -177,6 +177,7 @@ fn restore(c: &mut Criterion) {
 fn signed(c: &mut Criterion) {
     use ed25519_dalek::{Signer, SigningKey};
     use ro_admin::{AdminCommand, PlaneCommand, command_digest, signing};
+    use ro_core::CommandSignature;
     use ro_core::{Actor, ActorId};
     let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
     let key = SigningKey::from_bytes(&[3; 32]);
@@ -222,21 +223,19 @@ fn signed(c: &mut Criterion) {
     let mut next = 1u64;
     g.bench_function("signed RECORD_CYCLE (Ed25519 verify)", |b| {
         b.iter_custom(|iters| {
-            let batch: Vec<(PlaneCommand, Context)> = (next..next + iters)
+            let batch: Vec<Context> = (next..next + iters)
                 .map(|i| {
                     let sig = key.sign(&signing::signing_message(&digest, at(i)));
-                    let command = PlaneCommand::Signed {
-                        command: Box::new(cycle.clone()),
+                    Context::new(at(i), worker.clone()).with_signature(CommandSignature {
                         key_id: signing::KeyId::new("k-worker").unwrap(),
                         signature: hex(&sig.to_bytes()),
-                    };
-                    (command, Context::new(at(i), worker.clone()))
+                    })
                 })
                 .collect();
             next += iters;
             let start = Instant::now();
-            for (command, ctx) in &batch {
-                black_box(signed_kernel.execute(command, ctx).unwrap());
+            for ctx in &batch {
+                black_box(signed_kernel.execute(&cycle, ctx).unwrap());
             }
             start.elapsed()
         })

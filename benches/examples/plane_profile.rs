@@ -69,7 +69,7 @@ fn main() {
         return;
     }
     if what == "restore" {
-        // A snapshot restore taken apart (issue 7's floor): the checksum, the copy into
+        // A snapshot restore taken apart (the floor of a restore): the checksum, the copy into
         // aligned memory, the archive check alone, check + read back, the state digest, then
         // the whole restore and a full replay, three rounds. The payload sits between the
         // 120-byte header (magic, head seq and hash, state digest, kind, length) and the

@@ -1,4 +1,4 @@
-//! The periodic attestation (seed 003, section 2.2), generalised: over a period of UTC days,
+//! The periodic attestation : over a period of UTC days,
 //! compliance (cycles without a violation), economic safety (no unit blocked by a limit),
 //! determinism (cycles whose output replayed identically) and deviations, with an outcome.
 //!

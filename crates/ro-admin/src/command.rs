@@ -81,27 +81,15 @@ pub enum AdminCommand {
     /// Releases the lockdown (human-only, two-step). The operator runbook's name
     /// `UNRELEASE_LOCKDOWN` is accepted as the same command.
     #[serde(alias = "UNRELEASE_LOCKDOWN")]
-    ReleaseLockdown {
-        /// The token from the first request.
-        #[serde(default)]
-        confirmation_token: Option<String>,
-    },
+    ReleaseLockdown {},
     /// Locks production: nothing may enable execution until a human unlocks it.
     ProductionLock {},
     /// Unlocks production (human-only, two-step).
-    ProductionUnlock {
-        /// The token from the first request.
-        #[serde(default)]
-        confirmation_token: Option<String>,
-    },
+    ProductionUnlock {},
     /// Engages the kill switch: execution halts until a human releases it.
     EngageKillSwitch {},
     /// Releases the kill switch (human-only, two-step).
-    ReleaseKillSwitch {
-        /// The token from the first request.
-        #[serde(default)]
-        confirmation_token: Option<String>,
-    },
+    ReleaseKillSwitch {},
     /// Turns four-eyes confirmation on or off (human-only): when on, the second step of a
     /// two-step command must come from a different human than the first, who hands the token
     /// over.
@@ -139,17 +127,9 @@ pub enum AdminCommand {
     },
     /// Promotes the candidate to active (human-only, two-step; refused before the shadow
     /// window is complete).
-    PromoteCandidate {
-        /// The token from the first request.
-        #[serde(default)]
-        confirmation_token: Option<String>,
-    },
+    PromoteCandidate {},
     /// Makes the previous active model active again (human-only, two-step).
-    RollbackModel {
-        /// The token from the first request.
-        #[serde(default)]
-        confirmation_token: Option<String>,
-    },
+    RollbackModel {},
     /// Sets how many shadow cycles a candidate needs before promotion (human-only).
     ConfigureShadowWindow {
         /// At least 1.
@@ -178,9 +158,6 @@ pub enum AdminCommand {
         stream: StreamName,
         /// The new retention, in hours.
         retention_hours: u64,
-        /// The token from the first request (shortening only).
-        #[serde(default)]
-        confirmation_token: Option<String>,
     },
     /// Registers a principal's Ed25519 public key (human-only).
     RegisterSigningKey {
@@ -228,9 +205,6 @@ pub enum AdminCommand {
         environment: EnvironmentName,
         /// The capture's number.
         lkg: u64,
-        /// The token from the first request.
-        #[serde(default)]
-        confirmation_token: Option<String>,
     },
     /// Grows a stream's partitions (human-only).
     ChangeStreamPartitions {
@@ -241,11 +215,7 @@ pub enum AdminCommand {
     },
     /// Returns the failure status to `NORMAL`, resolving open incidents (human-only,
     /// two-step).
-    ResetFailureStatus {
-        /// The token from the first request.
-        #[serde(default)]
-        confirmation_token: Option<String>,
-    },
+    ResetFailureStatus {},
 }
 
 impl AdminCommand {
@@ -255,17 +225,17 @@ impl AdminCommand {
         let fixed = |action, resource: &'static str| (action, Cow::Borrowed(resource));
         match self {
             C::EmergencyLockdown {} => fixed(Action::EmergencyLockdown, "plane"),
-            C::ReleaseLockdown { .. } => fixed(Action::ReleaseLockdown, "plane"),
+            C::ReleaseLockdown {} => fixed(Action::ReleaseLockdown, "plane"),
             C::ProductionLock {} => fixed(Action::ProductionLock, "production"),
-            C::ProductionUnlock { .. } => fixed(Action::ProductionUnlock, "production"),
+            C::ProductionUnlock {} => fixed(Action::ProductionUnlock, "production"),
             C::EngageKillSwitch {} => fixed(Action::EngageKillSwitch, "production"),
-            C::ReleaseKillSwitch { .. } => fixed(Action::ReleaseKillSwitch, "production"),
+            C::ReleaseKillSwitch {} => fixed(Action::ReleaseKillSwitch, "production"),
             C::ConfigureConfirmations { .. } => fixed(Action::ConfigureConfirmations, "plane"),
             C::SetCandidateModel { .. } => fixed(Action::SetCandidateModel, "registry"),
             C::RecordCycle { .. } => fixed(Action::RecordCycle, "registry"),
             C::SetCanaryRatio { .. } => fixed(Action::SetCanaryRatio, "registry"),
-            C::PromoteCandidate { .. } => fixed(Action::PromoteModel, "registry"),
-            C::RollbackModel { .. } => fixed(Action::RollbackModel, "registry"),
+            C::PromoteCandidate {} => fixed(Action::PromoteModel, "registry"),
+            C::RollbackModel {} => fixed(Action::RollbackModel, "registry"),
             C::ConfigureShadowWindow { .. } => fixed(Action::ConfigureShadowWindow, "registry"),
             C::ReportFailure { .. } => fixed(Action::ReportFailure, "plane"),
             C::ReportComponent(_) => fixed(Action::ReportComponent, "components"),
@@ -309,55 +279,7 @@ impl AdminCommand {
                 Action::ChangeStreamPartitions,
                 format!("stream:{stream}").into(),
             ),
-            C::ResetFailureStatus { .. } => fixed(Action::ResetFailureStatus, "plane"),
+            C::ResetFailureStatus {} => fixed(Action::ResetFailureStatus, "plane"),
         }
-    }
-
-    /// The confirmation token slot of a two-step command; `None` for one-step commands.
-    pub(crate) fn token_slot(&mut self) -> Option<&mut Option<String>> {
-        match self {
-            AdminCommand::ReleaseLockdown { confirmation_token }
-            | AdminCommand::ProductionUnlock { confirmation_token }
-            | AdminCommand::ReleaseKillSwitch { confirmation_token }
-            | AdminCommand::PromoteCandidate { confirmation_token }
-            | AdminCommand::RollbackModel { confirmation_token }
-            | AdminCommand::ResetFailureStatus { confirmation_token }
-            | AdminCommand::ChangeStreamRetention {
-                confirmation_token, ..
-            }
-            | AdminCommand::RestoreLkg {
-                confirmation_token, ..
-            } => Some(confirmation_token),
-            AdminCommand::EmergencyLockdown {}
-            | AdminCommand::ProductionLock {}
-            | AdminCommand::EngageKillSwitch {}
-            | AdminCommand::ConfigureConfirmations { .. }
-            | AdminCommand::SetCandidateModel { .. }
-            | AdminCommand::RecordCycle { .. }
-            | AdminCommand::SetCanaryRatio { .. }
-            | AdminCommand::ConfigureShadowWindow { .. }
-            | AdminCommand::ReportFailure { .. }
-            | AdminCommand::ReportComponent(_)
-            | AdminCommand::ReportSignal(_)
-            | AdminCommand::CreateStream(_)
-            | AdminCommand::ChangeStreamPartitions { .. }
-            | AdminCommand::DefineEnvironment(_)
-            | AdminCommand::RecordReadiness { .. }
-            | AdminCommand::RegisterSigningKey { .. }
-            | AdminCommand::RequireSignatures { .. }
-            | AdminCommand::ClearNoGo {}
-            | AdminCommand::Deploy(_)
-            | AdminCommand::RecordRollout { .. }
-            | AdminCommand::CaptureLkg { .. } => None,
-        }
-    }
-
-    /// The same command carrying `token` (what a client sends on the second step); one-step
-    /// commands are returned unchanged.
-    pub fn with_confirmation_token(mut self, token: String) -> Self {
-        if let Some(slot) = self.token_slot() {
-            *slot = Some(token);
-        }
-        self
     }
 }

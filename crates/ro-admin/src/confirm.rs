@@ -5,13 +5,14 @@
 //! bound to the command's digest and the actor. Its token is keyed by a host secret (never in
 //! the journal or the state), so it cannot be derived from the audit log; the journal holds
 //! only the token's digest. The same command sent again by the same actor (another human
-//! under four-eyes) with the token executes it; a wrong, reused, expired or another actor's
-//! token is refused. A token expires [`CONFIRMATION_TTL_SECONDS`] after it was issued;
+//! under four-eyes) with the token as a context field (`Context::confirmation_token`, never
+//! one of the command's own fields) executes it; a wrong, reused, expired or another actor's
+//! token is refused, and so is a token sent with a command that takes one step. A token expires [`CONFIRMATION_TTL_SECONDS`] after it was issued;
 //! raising the lockdown or the kill switch voids every pending one.
 
 use std::fmt;
 
-use ro_core::{ActorId, Context, Digest, EventMeta, Timestamp};
+use ro_core::{ActorId, ConfirmationToken, Context, Digest, EventMeta, Timestamp};
 use ro_jobs::JobsCommand;
 use ro_policy::{Action, TwoStep};
 use serde::Serialize;
@@ -77,21 +78,55 @@ impl fmt::Debug for ConfirmationKey {
     }
 }
 
-/// The digest a two-step command's token is bound to: the canonical JSON of the command
-/// without its token.
+/// The digest of a command: what its confirmation token and its signature are bound to, and
+/// the causation its events carry. The canonical JSON of the command, under a domain prefix.
 pub fn command_digest(command: &PlaneCommand) -> Digest {
-    if let PlaneCommand::Confirmed { command, .. } | PlaneCommand::Signed { command, .. } = command
-    {
-        return command_digest(command);
-    }
-    let mut bare = command.clone();
-    if let PlaneCommand::Admin(admin) = &mut bare
-        && let Some(slot) = admin.token_slot()
-    {
-        *slot = None;
-    }
-    let bytes = ro_core::canonical::to_canonical_vec(&bare).unwrap_or_default();
-    Digest::of_parts(&[b"ro.command.v1\0", &bytes])
+    let bytes = match command {
+        PlaneCommand::Admin(admin) if kept_token_field(admin) => {
+            ro_core::canonical::to_canonical_vec(&WithTokenField {
+                domain: "admin",
+                command: TokenField {
+                    command: admin,
+                    confirmation_token: None,
+                },
+            })
+        }
+        _ => ro_core::canonical::to_canonical_vec(command),
+    };
+    Digest::of_parts(&[b"ro.command.v1\0", &bytes.unwrap_or_default()])
+}
+
+/// Whether a command's digest keeps a `"confirmation_token": null` member: these runbook
+/// commands carried the token among their own fields before it became a context field, and
+/// the journals recorded then name them by that digest (as causation and in confirmation
+/// and signature events), so their digest stays what it was.
+fn kept_token_field(admin: &AdminCommand) -> bool {
+    matches!(
+        admin,
+        AdminCommand::ReleaseLockdown {}
+            | AdminCommand::ProductionUnlock {}
+            | AdminCommand::ReleaseKillSwitch {}
+            | AdminCommand::PromoteCandidate {}
+            | AdminCommand::RollbackModel {}
+            | AdminCommand::ResetFailureStatus {}
+            | AdminCommand::ChangeStreamRetention { .. }
+            | AdminCommand::RestoreLkg { .. }
+    )
+}
+
+/// `{"domain": "admin", "command": {…, "confirmation_token": null}}` (canonical JSON sorts
+/// the members, so the order here does not matter).
+#[derive(Serialize)]
+struct WithTokenField<'a> {
+    domain: &'static str,
+    command: TokenField<'a>,
+}
+
+#[derive(Serialize)]
+struct TokenField<'a> {
+    #[serde(flatten)]
+    command: &'a AdminCommand,
+    confirmation_token: Option<()>,
 }
 
 impl Plane {
@@ -113,14 +148,19 @@ impl Plane {
         self.four_eyes
     }
 
-    /// The token of the confirmation issued as number `n` for `command_digest` and `actor`:
-    /// the host calls this after a `ConfirmationRequested` event to tell the actor the token.
-    pub fn confirmation_token(&self, command_digest: &Digest, actor: &ActorId, n: u64) -> String {
+    /// The token of the confirmation issued as number `n` for `command_digest` and `actor`,
+    /// keyed by the host's secret.
+    fn confirmation_token(
+        &self,
+        command_digest: &Digest,
+        actor: &ActorId,
+        n: u64,
+    ) -> ConfirmationToken {
         let mut input = Vec::with_capacity(96);
         input.extend_from_slice(command_digest.as_bytes());
         input.extend_from_slice(actor.as_bytes());
         input.extend_from_slice(&n.to_le_bytes());
-        Digest::keyed(&self.key.0, &input).to_hex()
+        ConfirmationToken::new(Digest::keyed(&self.key.0, &input).to_hex())
     }
 
     /// How many confirmations are pending (issued, not used, and not yet forgotten: expired
@@ -156,21 +196,11 @@ impl Plane {
         self.issued
     }
 
-    /// Whether a command is confirmed through [`PlaneCommand::Confirmed`]: a two-step command
-    /// (by the facts table) without a token field of its own, when it loosens a control (the
-    /// admin commands with a token field check it themselves).
+    /// Whether a command takes two steps now: by the facts table, always, or when it loosens
+    /// a control.
     pub fn needs_confirmation(&self, command: &PlaneCommand) -> bool {
-        let Some(facts) = crate::facts(command) else {
-            return false;
-        };
-        // Only two-step commands get this far, so the clone is rare.
-        let has_own_token = || match command {
-            PlaneCommand::Admin(admin) => admin.clone().token_slot().is_some(),
-            _ => false,
-        };
-        match facts.two_step {
+        match command.facts().two_step {
             TwoStep::Never => false,
-            _ if has_own_token() => false,
             TwoStep::Always => true,
             TwoStep::WhenLoosening => self.loosens(command),
         }
@@ -190,24 +220,34 @@ impl Plane {
                 .deployments
                 .environment(&spec.environment)
                 .is_some_and(|e| e.production),
+            PlaneCommand::Admin(AdminCommand::ChangeStreamRetention {
+                stream,
+                retention_hours,
+            }) => self
+                .streams
+                .get(stream)
+                .is_some_and(|s| *retention_hours < s.retention_hours),
             PlaneCommand::Jobs(JobsCommand::ResumeJob { .. }) => true,
             _ => false,
         }
     }
 
-    /// Checks a two-step command: without a token, records a pending confirmation and refuses
-    /// with `CONFIRMATION_REQUIRED` (the request is recorded by `refusal_events`); with one,
-    /// checks it and returns the event that consumes it.
+    /// Checks the second step of a two-step command bound to `digest`: without a token,
+    /// refuses with `CONFIRMATION_REQUIRED` carrying the token it issues (the request is
+    /// recorded by `refusal_events`); with one, checks it and returns the event that
+    /// consumes it.
     pub(crate) fn confirm(
         &self,
-        command: &PlaneCommand,
-        token: Option<&String>,
+        digest: Digest,
         ctx: &Context,
     ) -> Result<AdminEvent, PlaneRejection> {
-        let Some(token) = token else {
-            return Err(PlaneRejection::ConfirmationRequired);
+        let Some(token) = &ctx.confirmation_token else {
+            let n = self.issued + 1;
+            return Err(PlaneRejection::ConfirmationRequired(
+                self.confirmation_token(&digest, &ctx.actor.id, n),
+            ));
         };
-        let token_digest = Digest::of(token.as_bytes());
+        let token_digest = Digest::of(token.reveal().as_bytes());
         let pending =
             self.pending
                 .get(&token_digest)
@@ -225,7 +265,7 @@ impl Plane {
                 "issued to another actor",
             ));
         }
-        if pending.command_digest != command_digest(command) {
+        if pending.command_digest != digest {
             return Err(PlaneRejection::ConfirmationRefused(
                 "issued for another command",
             ));
@@ -236,42 +276,22 @@ impl Plane {
         Ok(AdminEvent::ConfirmationConsumed { token_digest })
     }
 
-    /// A two-step release: refused when nothing is raised; otherwise the confirmation is
-    /// checked and consumed, then `event` is recorded.
-    pub(crate) fn release(
-        &self,
-        raised: bool,
-        nothing_raised: &'static str,
-        command: &PlaneCommand,
-        token: Option<&String>,
-        ctx: &Context,
-        event: AdminEvent,
-    ) -> Result<Vec<PlaneEvent>, PlaneRejection> {
-        if !raised {
-            return Err(PlaneRejection::Invalid(nothing_raised));
-        }
-        let consumed = self.confirm(command, token, ctx)?;
-        Ok(vec![PlaneEvent::Admin(consumed), PlaneEvent::Admin(event)])
-    }
-
     /// The event recording a confirmation request: what the refusal `CONFIRMATION_REQUIRED`
     /// leaves in the journal (the token's digest, never the token).
     pub(crate) fn confirmation_requested(
         &self,
         command: &PlaneCommand,
+        token: &ConfirmationToken,
         ctx: &Context,
     ) -> PlaneEvent {
-        let digest = command_digest(command);
-        let n = self.issued + 1;
-        let token = self.confirmation_token(&digest, &ctx.actor.id, n);
         let expires_at = ctx
             .at
             .checked_add(time::Duration::seconds(CONFIRMATION_TTL_SECONDS))
             .unwrap_or(Timestamp::MAX);
         PlaneEvent::Admin(AdminEvent::ConfirmationRequested {
-            command_digest: digest,
+            command_digest: crate::digest_of(command, ctx),
             actor: ctx.actor.id.clone(),
-            token_digest: Digest::of(token.as_bytes()),
+            token_digest: Digest::of(token.reveal().as_bytes()),
             expires_at,
         })
     }

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::audit::{Classified, applied};
-use crate::{AdminCommand, AdminEvent, Plane, PlaneCommand, PlaneEvent, PlaneRejection, raise};
+use crate::{AdminCommand, AdminEvent, Plane, PlaneEvent, PlaneRejection, raise};
 
 /// How many last-known-good captures are kept per environment.
 pub const LKG_KEPT: usize = 30;
@@ -381,7 +381,6 @@ impl Plane {
 
     pub(crate) fn decide_deploy(
         &self,
-        command: &PlaneCommand,
         admin: &AdminCommand,
         ctx: &Context,
     ) -> Result<Vec<PlaneEvent>, PlaneRejection> {
@@ -479,11 +478,7 @@ impl Plane {
                     reason,
                 })])
             }
-            AdminCommand::RestoreLkg {
-                environment,
-                lkg,
-                confirmation_token,
-            } => {
+            AdminCommand::RestoreLkg { environment, lkg } => {
                 self.deployable(environment)?;
                 let capture = self
                     .deployments
@@ -495,9 +490,8 @@ impl Plane {
                             "no kept capture {lkg} for environment {environment}"
                         ))
                     })?;
-                let consumed = self.confirm(command, confirmation_token.as_ref(), ctx)?;
                 let first = self.deployments.next_deployment();
-                let mut events = vec![PlaneEvent::Admin(consumed)];
+                let mut events = Vec::new();
                 for (n, spec) in (first..).zip(&capture.deployments) {
                     events.push(PlaneEvent::Admin(AdminEvent::DeploymentRequested {
                         deployment: n,

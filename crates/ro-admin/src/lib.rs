@@ -74,7 +74,7 @@ use confirm::ConfirmationKey;
 use deploy::Deployments;
 use health::{Components, Readiness};
 use registry::Registry;
-use signing::{KeyId, Signing};
+use signing::Signing;
 use streams::Streams;
 
 /// Anything that may be asked of the plane.
@@ -93,72 +93,21 @@ pub enum PlaneCommand {
     Jobs(JobsCommand),
     /// An admin command.
     Admin(AdminCommand),
-    /// A command signed by its actor's registered key (required for the actions policy
-    /// names): the signature covers [`signing::signing_message`] of the command's digest.
-    Signed {
-        /// The command.
-        command: Box<PlaneCommand>,
-        /// The key that signed it.
-        key_id: KeyId,
-        /// The Ed25519 signature, 128 lowercase hex digits.
-        signature: String,
-    },
-    /// The second step of a two-step command that has no token field of its own (resuming a
-    /// job, shortening an artifact retention, shortening the shadow window, turning four-eyes
-    /// off): the command and the token from the first step. The token is bound to the inner
-    /// command's digest.
-    Confirmed {
-        /// The command being confirmed.
-        command: Box<PlaneCommand>,
-        /// The token from the first request.
-        confirmation_token: String,
-    },
 }
 
 impl PlaneCommand {
-    /// The command's wire name (`"type"`), read from the facts table; a signed or confirmed
-    /// command answers its inner command's.
+    /// The command's wire name (`"type"`), read from the facts table.
     pub fn type_name(&self) -> &'static str {
-        match self {
-            PlaneCommand::Policy(c) => c.facts().ty,
-            PlaneCommand::Artifacts(c) => c.facts().ty,
-            PlaneCommand::Jobs(c) => c.facts().ty,
-            PlaneCommand::Admin(c) => c.facts().ty,
-            PlaneCommand::Confirmed { command, .. } | PlaneCommand::Signed { command, .. } => {
-                command.type_name()
-            }
-        }
+        self.facts().ty
     }
 
-    /// The second step of this command: the token in the command's own field when it has one
-    /// (the runbook's two-step commands), otherwise the command wrapped in
-    /// [`PlaneCommand::Confirmed`].
-    pub fn with_confirmation_token(self, token: String) -> PlaneCommand {
+    /// The command's facts (`ro_policy::facts`), read from its domain's table.
+    pub fn facts(&self) -> ro_policy::CommandFacts {
         match self {
-            PlaneCommand::Admin(mut admin) => match admin.token_slot() {
-                Some(slot) => {
-                    *slot = Some(token);
-                    PlaneCommand::Admin(admin)
-                }
-                None => PlaneCommand::Confirmed {
-                    command: Box::new(PlaneCommand::Admin(admin)),
-                    confirmation_token: token,
-                },
-            },
-            PlaneCommand::Confirmed { command, .. } => command.with_confirmation_token(token),
-            PlaneCommand::Signed {
-                command,
-                key_id,
-                signature,
-            } => PlaneCommand::Signed {
-                command: Box::new(command.with_confirmation_token(token)),
-                key_id,
-                signature,
-            },
-            other => PlaneCommand::Confirmed {
-                command: Box::new(other),
-                confirmation_token: token,
-            },
+            PlaneCommand::Policy(c) => *c.facts(),
+            PlaneCommand::Artifacts(c) => *c.facts(),
+            PlaneCommand::Jobs(c) => *c.facts(),
+            PlaneCommand::Admin(c) => c.facts().plain(),
         }
     }
 }
@@ -241,9 +190,6 @@ impl Plane {
     /// domain (policy commands authorize themselves inside ro-policy).
     pub fn action_of(&self, command: &PlaneCommand) -> (Action, Cow<'static, str>) {
         match command {
-            PlaneCommand::Confirmed { command, .. } | PlaneCommand::Signed { command, .. } => {
-                self.action_of(command)
-            }
             PlaneCommand::Policy(c) => {
                 let (a, r, _) = c.action();
                 (a, Cow::Owned(r))
@@ -276,7 +222,8 @@ impl Plane {
         }
     }
 
-    /// Authorize → guard → decide, for one command (the two-step check comes after).
+    /// Authorize → guard → decide, for one command (the signature is checked before, the
+    /// confirmation after).
     fn decide_one(
         &self,
         command: &PlaneCommand,
@@ -290,16 +237,11 @@ impl Plane {
         // 2. Guard, from the facts table: during a lockdown only what passes it or makes the
         //    plane safer; under a production lock or the kill switch nothing that enables
         //    execution.
-        let facts = facts(command);
+        let facts = command.facts();
         self.guard_posture(
-            facts.is_some_and(|f| f.passes_lockdown) || action.safety() == Safety::Increasing,
-            facts.is_some_and(|f| f.enables_execution),
+            facts.passes_lockdown || action.safety() == Safety::Increasing,
+            facts.enables_execution,
         )?;
-        if facts.is_none() {
-            return Err(PlaneRejection::Invalid(
-                "a signature or confirmation cannot be nested here",
-            ));
-        }
         // 3. Decide, in the command's domain or room.
         let events = match command {
             PlaneCommand::Policy(c) => wrap(
@@ -318,30 +260,23 @@ impl Plane {
                 PlaneEvent::Jobs,
             )?,
             PlaneCommand::Admin(admin) => match admin.facts().room {
-                Room::Posture => self.decide_posture(command, admin, ctx)?,
+                Room::Posture => self.decide_posture(admin, ctx)?,
                 Room::Confirmations => self.decide_confirmations(admin, ctx)?,
-                Room::Registry => self.decide_registry(command, admin, ctx)?,
+                Room::Registry => self.decide_registry(admin, ctx)?,
                 Room::Health => self.decide_health(admin, ctx)?,
                 Room::Signing => self.decide_signing(admin, ctx)?,
-                Room::Deploy => self.decide_deploy(command, admin, ctx)?,
-                Room::Streams => self.decide_streams(command, admin, ctx)?,
+                Room::Deploy => self.decide_deploy(admin, ctx)?,
+                Room::Streams => self.decide_streams(admin, ctx)?,
             },
-            PlaneCommand::Confirmed { .. } | PlaneCommand::Signed { .. } => Vec::new(),
         };
         Ok(events)
     }
 }
 
-/// A command's facts (`ro_policy::facts`), read from its domain's table; `None` for the
-/// signature and confirmation wrappers, which are not commands of their own.
-pub(crate) fn facts(command: &PlaneCommand) -> Option<ro_policy::CommandFacts> {
-    match command {
-        PlaneCommand::Policy(c) => Some(*c.facts()),
-        PlaneCommand::Artifacts(c) => Some(*c.facts()),
-        PlaneCommand::Jobs(c) => Some(*c.facts()),
-        PlaneCommand::Admin(c) => Some(c.facts().plain()),
-        PlaneCommand::Confirmed { .. } | PlaneCommand::Signed { .. } => None,
-    }
+/// The digest of `command`, the one its confirmation and signature are bound to: the host's
+/// causation when it gave one (it computes it from the same bytes), otherwise computed here.
+pub(crate) fn digest_of(command: &PlaneCommand, ctx: &Context) -> Digest {
+    ctx.causation.unwrap_or_else(|| command_digest(command))
 }
 
 /// A domain's decision as the plane's events.
@@ -351,6 +286,20 @@ fn wrap<E, R>(
     event: fn(E) -> PlaneEvent,
 ) -> Result<Vec<PlaneEvent>, PlaneRejection> {
     Ok(decided.map_err(rejection)?.into_iter().map(event).collect())
+}
+
+/// A release of something raised: refused when nothing is raised (the plane checks the
+/// release's confirmation after its room has decided).
+pub(crate) fn release(
+    raised: bool,
+    nothing_raised: &'static str,
+    event: AdminEvent,
+) -> Result<Vec<PlaneEvent>, PlaneRejection> {
+    if raised {
+        Ok(vec![PlaneEvent::Admin(event)])
+    } else {
+        Err(PlaneRejection::Invalid(nothing_raised))
+    }
 }
 
 /// A one-step raise: nothing to record when already raised.
@@ -378,29 +327,24 @@ impl Decider for Plane {
         command: &PlaneCommand,
         ctx: &Context,
     ) -> Result<Vec<PlaneEvent>, PlaneRejection> {
-        let (command, mut signed) = self.check_signature(command, ctx)?;
-        // A two-step command without a token field of its own: the first is refused with
-        // CONFIRMATION_REQUIRED, the second comes wrapped with its token.
-        let (inner, token) = match command {
-            PlaneCommand::Confirmed {
-                command,
-                confirmation_token,
-            } => {
-                if matches!(**command, PlaneCommand::Confirmed { .. }) {
-                    return Err(PlaneRejection::Invalid("a confirmation cannot be nested"));
-                }
-                if !self.needs_confirmation(command) {
-                    return Err(PlaneRejection::InvalidArgument(
-                        "this command takes one step: send it without a confirmation token".into(),
-                    ));
-                }
-                (command.as_ref(), Some(confirmation_token))
-            }
-            other => (other, None),
-        };
-        let mut events = self.decide_one(inner, ctx)?;
-        if self.needs_confirmation(inner) {
-            let consumed = self.confirm(inner, token, ctx)?;
+        // The digest is computed at most once, and only for a signed or two-step command.
+        let digest = std::cell::OnceCell::new();
+        let digest = || *digest.get_or_init(|| digest_of(command, ctx));
+        let mut signed = self.check_signature(command, ctx, digest)?;
+        let two_step = self.needs_confirmation(command);
+        if !two_step && ctx.confirmation_token.is_some() {
+            return Err(PlaneRejection::Invalid(
+                if command.facts().two_step == ro_policy::TwoStep::WhenLoosening {
+                    "this command takes two steps only when it loosens a control, and this one \
+                     does not: send it without a confirmation token"
+                } else {
+                    "this command takes one step: send it without a confirmation token"
+                },
+            ));
+        }
+        let mut events = self.decide_one(command, ctx)?;
+        if two_step {
+            let consumed = self.confirm(digest(), ctx)?;
             events.insert(0, PlaneEvent::Admin(consumed));
         }
         if events.is_empty() || signed.is_empty() {
@@ -426,8 +370,8 @@ impl Decider for Plane {
             })]
         };
         match rejection {
-            PlaneRejection::ConfirmationRequired => {
-                vec![self.confirmation_requested(command, ctx)]
+            PlaneRejection::ConfirmationRequired(token) => {
+                vec![self.confirmation_requested(command, token, ctx)]
             }
             PlaneRejection::Policy(r @ PolicyRejection::Unauthorized { reasons, .. }) => {
                 if let PlaneCommand::Policy(c) = command {

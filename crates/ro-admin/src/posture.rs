@@ -12,7 +12,7 @@ use ro_policy::Action;
 use serde_json::json;
 
 use crate::audit::{Classified, applied};
-use crate::{AdminCommand, AdminEvent, Plane, PlaneCommand, PlaneEvent, PlaneRejection, raise};
+use crate::{AdminCommand, AdminEvent, Plane, PlaneEvent, PlaneRejection, raise};
 
 impl Plane {
     /// Whether the lockdown is raised.
@@ -73,7 +73,6 @@ impl Plane {
 
     pub(crate) fn decide_posture(
         &self,
-        command: &PlaneCommand,
         admin: &AdminCommand,
         ctx: &Context,
     ) -> Result<Vec<PlaneEvent>, PlaneRejection> {
@@ -91,28 +90,19 @@ impl Plane {
                 self.kill_switch.is_some(),
                 AdminEvent::KillSwitchEngaged { by, reason },
             )),
-            AdminCommand::ReleaseLockdown { confirmation_token } => self.release(
+            AdminCommand::ReleaseLockdown {} => crate::release(
                 self.lockdown.is_some(),
                 "no lockdown is raised",
-                command,
-                confirmation_token.as_ref(),
-                ctx,
                 AdminEvent::LockdownReleased { by, reason },
             ),
-            AdminCommand::ProductionUnlock { confirmation_token } => self.release(
+            AdminCommand::ProductionUnlock {} => crate::release(
                 self.production_lock.is_some(),
                 "production is not locked",
-                command,
-                confirmation_token.as_ref(),
-                ctx,
                 AdminEvent::ProductionUnlocked { by, reason },
             ),
-            AdminCommand::ReleaseKillSwitch { confirmation_token } => self.release(
+            AdminCommand::ReleaseKillSwitch {} => crate::release(
                 self.kill_switch.is_some(),
                 "the kill switch is not engaged",
-                command,
-                confirmation_token.as_ref(),
-                ctx,
                 AdminEvent::KillSwitchReleased { by, reason },
             ),
             _ => Err(crate::misrouted()),

@@ -75,12 +75,12 @@ pub enum PlaneQuery {
     /// The pending two-step confirmations, soonest expiry first, with whether each has expired
     /// at the query's time (tokens themselves are never shown).
     PendingConfirmations {},
-    /// The daily cost report of a UTC day (seed 003).
+    /// The daily cost report of a UTC day.
     CostReport {
         /// `YYYY-MM-DD`.
         day: Day,
     },
-    /// The attestation of a period (seed 003, section 2.2): compliance, economic safety,
+    /// The attestation of a period: compliance, economic safety,
     /// determinism and deviations, with an outcome.
     Attestation {
         /// The first UTC day, `YYYY-MM-DD`.

@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::audit::{Classified, applied};
-use crate::{AdminCommand, AdminEvent, Plane, PlaneCommand, PlaneEvent, PlaneRejection, raise};
+use crate::{AdminCommand, AdminEvent, Plane, PlaneEvent, PlaneRejection, raise};
 
 /// Shadow cycles a candidate needs before promotion, unless configured otherwise.
 pub const DEFAULT_SHADOW_WINDOW: u64 = 1_000;
@@ -532,7 +532,7 @@ impl Registry {
         }
     }
 
-    /// The daily health checklist of a UTC day (seed 002, section 4): survival rate above
+    /// The daily health checklist of a UTC day : survival rate above
     /// 90 %, violation rate below 1 %, 99th-percentile latency below 50 ms, and the active
     /// model. A figure with no data fails its check (nothing is assumed healthy).
     pub fn health_checklist(&self, day: Day) -> HealthChecklist {
@@ -595,7 +595,7 @@ pub(crate) fn validate_description(description: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The `HEARTBEAT` answer (seed 002).
+/// The `HEARTBEAT` answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Heartbeat {
     /// The active model version.
@@ -672,7 +672,6 @@ pub struct HealthChecklist {
 impl Plane {
     pub(crate) fn decide_registry(
         &self,
-        command: &PlaneCommand,
         admin: &AdminCommand,
         ctx: &Context,
     ) -> Result<Vec<PlaneEvent>, PlaneRejection> {
@@ -737,7 +736,7 @@ impl Plane {
                     },
                 ))
             }
-            AdminCommand::PromoteCandidate { confirmation_token } => {
+            AdminCommand::PromoteCandidate {} => {
                 let Some(version) = self.registry.candidate() else {
                     return Err(PlaneRejection::Invalid(
                         "no candidate model: set one with SET_CANDIDATE_MODEL first",
@@ -752,19 +751,15 @@ impl Plane {
                 if self.registry.failure() != FailureMode::Normal {
                     return Err(PlaneRejection::FailureStatusActive(self.registry.failure()));
                 }
-                let consumed = self.confirm(command, confirmation_token.as_ref(), ctx)?;
-                Ok(vec![
-                    PlaneEvent::Admin(consumed),
-                    PlaneEvent::Admin(AdminEvent::CandidatePromoted {
-                        version: version.clone(),
-                        previous: self.registry.active().cloned(),
-                        shadow_cycles: self.registry.shadow_cycles(),
-                        by,
-                        reason,
-                    }),
-                ])
+                Ok(vec![PlaneEvent::Admin(AdminEvent::CandidatePromoted {
+                    version: version.clone(),
+                    previous: self.registry.active().cloned(),
+                    shadow_cycles: self.registry.shadow_cycles(),
+                    by,
+                    reason,
+                })])
             }
-            AdminCommand::RollbackModel { confirmation_token } => {
+            AdminCommand::RollbackModel {} => {
                 let (Some(from), Some(to)) =
                     (self.registry.active(), self.registry.rollback_target())
                 else {
@@ -772,16 +767,12 @@ impl Plane {
                         "no previous active model to roll back to",
                     ));
                 };
-                let consumed = self.confirm(command, confirmation_token.as_ref(), ctx)?;
-                Ok(vec![
-                    PlaneEvent::Admin(consumed),
-                    PlaneEvent::Admin(AdminEvent::ModelRolledBack {
-                        from: from.clone(),
-                        to: to.clone(),
-                        by,
-                        reason,
-                    }),
-                ])
+                Ok(vec![PlaneEvent::Admin(AdminEvent::ModelRolledBack {
+                    from: from.clone(),
+                    to: to.clone(),
+                    by,
+                    reason,
+                })])
             }
             AdminCommand::ConfigureShadowWindow { cycles } => {
                 if *cycles == 0 {
@@ -824,12 +815,9 @@ impl Plane {
                     by,
                 })])
             }
-            AdminCommand::ResetFailureStatus { confirmation_token } => self.release(
+            AdminCommand::ResetFailureStatus {} => crate::release(
                 self.registry.failure() != FailureMode::Normal,
                 "the failure status is already NORMAL",
-                command,
-                confirmation_token.as_ref(),
-                ctx,
                 AdminEvent::FailureStatusReset {
                     before: self.registry.failure(),
                     by,

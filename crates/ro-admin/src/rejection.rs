@@ -30,9 +30,10 @@ pub enum PlaneRejection {
     /// The kill switch is engaged: execution is halted.
     #[error("the kill switch is engaged: execution is halted until a human releases it")]
     KillSwitchEngaged,
-    /// The command needs confirmation: a token was issued (see the recorded request).
+    /// The command takes two steps: this is the first, answered with the token to send back
+    /// with the same command (its digest is recorded, never the token; Debug redacts it).
     #[error("confirmation required: re-send the same command with the confirmation token")]
-    ConfirmationRequired,
+    ConfirmationRequired(ro_core::ConfirmationToken),
     /// The token is wrong, reused, expired, or another actor's.
     #[error("confirmation token refused: {0}")]
     ConfirmationRefused(&'static str),
@@ -83,7 +84,7 @@ impl ro_core::Rejection for PlaneRejection {
             PlaneRejection::LockdownActive => "LOCKDOWN_ACTIVE",
             PlaneRejection::ProductionLocked => "PRODUCTION_LOCKED",
             PlaneRejection::KillSwitchEngaged => "KILL_SWITCH",
-            PlaneRejection::ConfirmationRequired => "CONFIRMATION_REQUIRED",
+            PlaneRejection::ConfirmationRequired(_) => "CONFIRMATION_REQUIRED",
             PlaneRejection::ConfirmationRefused(_) => "CONFIRMATION_REFUSED",
             PlaneRejection::Invalid(_) | PlaneRejection::InvalidArgument(_) => "INVALID_COMMAND",
             PlaneRejection::UnknownModel(_) => "UNKNOWN_MODEL",

@@ -23,17 +23,9 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::audit::{Classified, applied};
-use crate::{
-    AdminCommand, AdminEvent, Plane, PlaneCommand, PlaneEvent, PlaneRejection, command_digest,
-    raise,
-};
+use crate::{AdminCommand, AdminEvent, Plane, PlaneCommand, PlaneEvent, PlaneRejection, raise};
 
-ro_core::id_kind!(
-    /// Names a registered signing key.
-    KeyId,
-    KeyTag,
-    "key id"
-);
+pub use ro_core::KeyId;
 
 /// A registered public key.
 #[derive(
@@ -213,7 +205,7 @@ pub struct OperationSignature {
     pub seq: u64,
 }
 
-/// The signature log of one recorded cycle (seed 003, section 2.4, generalised): every signed
+/// The signature log of one recorded cycle : every signed
 /// operation since the previous cycle, the cycle's own `RECORD_CYCLE` included when it was
 /// signed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
@@ -370,44 +362,37 @@ impl Plane {
     }
 
     /// Signatures come first: a signed command is verified before anything else, and an
-    /// action that needs a signature is refused without one. Returns the command to decide
-    /// and the events recording the verification (none for an unsigned command).
-    pub(crate) fn check_signature<'c>(
+    /// action that needs a signature is refused without one. `digest` is the command's
+    /// digest. Returns the events recording the verification (none for an unsigned command).
+    pub(crate) fn check_signature(
         &self,
-        command: &'c PlaneCommand,
+        command: &PlaneCommand,
         ctx: &Context,
-    ) -> Result<(&'c PlaneCommand, Vec<PlaneEvent>), PlaneRejection> {
-        match command {
-            PlaneCommand::Signed {
-                command: inner,
-                key_id,
-                signature,
-            } => {
-                if matches!(**inner, PlaneCommand::Signed { .. }) {
-                    return Err(PlaneRejection::Invalid("a signature cannot be nested"));
-                }
-                let digest = command_digest(inner);
-                self.signing
-                    .verify(key_id, &ctx.actor.id, &digest, ctx.at, signature)
-                    .map_err(PlaneRejection::SignatureInvalid)?;
-                Ok((
-                    inner.as_ref(),
-                    vec![PlaneEvent::Admin(AdminEvent::SignatureVerified {
-                        key_id: key_id.clone(),
-                        action: self.action_of(inner).0,
-                        command_digest: digest,
-                        signature: signature.clone(),
-                    })],
-                ))
+        digest: impl FnOnce() -> Digest,
+    ) -> Result<Vec<PlaneEvent>, PlaneRejection> {
+        let (action, _) = self.action_of(command);
+        let Some(signed) = &ctx.signature else {
+            if self.signing.requires(action) {
+                return Err(PlaneRejection::SignatureRequired(action));
             }
-            other => {
-                let (action, _) = self.action_of(other);
-                if self.signing.requires(action) {
-                    return Err(PlaneRejection::SignatureRequired(action));
-                }
-                Ok((other, Vec::new()))
-            }
-        }
+            return Ok(Vec::new());
+        };
+        let digest = digest();
+        self.signing
+            .verify(
+                &signed.key_id,
+                &ctx.actor.id,
+                &digest,
+                ctx.at,
+                &signed.signature,
+            )
+            .map_err(PlaneRejection::SignatureInvalid)?;
+        Ok(vec![PlaneEvent::Admin(AdminEvent::SignatureVerified {
+            key_id: signed.key_id.clone(),
+            action,
+            command_digest: digest,
+            signature: signed.signature.clone(),
+        })])
     }
 
     /// What a refused signature leaves in the journal: the rejection, and the
@@ -418,22 +403,16 @@ impl Plane {
         why: &str,
         ctx: &Context,
     ) -> Vec<PlaneEvent> {
-        let PlaneCommand::Signed {
-            command,
-            key_id,
-            signature,
-        } = command
-        else {
+        let Some(signed) = &ctx.signature else {
             return Vec::new();
         };
-        let digest = command_digest(command);
         let mut events = vec![PlaneEvent::Admin(AdminEvent::SignatureRejected {
-            key_id: key_id.clone(),
+            key_id: signed.key_id.clone(),
             action: self.action_of(command).0,
-            command_digest: digest,
-            signature: parse_hex::<64>(signature, "signature")
+            command_digest: crate::digest_of(command, ctx),
+            signature: parse_hex::<64>(&signed.signature, "signature")
                 .is_ok()
-                .then(|| signature.clone()),
+                .then(|| signed.signature.clone()),
             reason: why.to_owned(),
         })];
         if let Some(e) = self.policy.deviation_event(

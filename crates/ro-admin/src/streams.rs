@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::audit::{Classified, applied};
-use crate::{AdminCommand, AdminEvent, Plane, PlaneCommand, PlaneEvent, PlaneRejection, raise};
+use crate::{AdminCommand, AdminEvent, Plane, PlaneEvent, PlaneRejection, raise};
 
 /// The most partitions a stream may have.
 pub const MAX_PARTITIONS: u32 = 4_096;
@@ -164,7 +164,6 @@ impl Plane {
 
     pub(crate) fn decide_streams(
         &self,
-        command: &PlaneCommand,
         admin: &AdminCommand,
         ctx: &Context,
     ) -> Result<Vec<PlaneEvent>, PlaneRejection> {
@@ -188,7 +187,6 @@ impl Plane {
             AdminCommand::ChangeStreamRetention {
                 stream,
                 retention_hours,
-                confirmation_token,
             } => {
                 let current = self
                     .streams
@@ -199,26 +197,19 @@ impl Plane {
                 if *retention_hours == before {
                     return Ok(Vec::new());
                 }
+                // Shortening takes two steps (the plane checks the confirmation).
                 let shortens = *retention_hours < before;
-                let mut events = Vec::new();
-                if shortens {
-                    let consumed = self.confirm(command, confirmation_token.as_ref(), ctx)?;
-                    events.push(PlaneEvent::Admin(consumed));
-                } else if confirmation_token.is_some() {
-                    return Err(PlaneRejection::InvalidArgument(
-                        "lengthening a retention needs no confirmation token".into(),
-                    ));
-                }
-                events.push(PlaneEvent::Admin(AdminEvent::StreamRetentionChanged {
-                    stream: stream.clone(),
-                    before,
-                    after: *retention_hours,
-                    shortens_replay_window: shortens,
-                    note: shortens.then(|| REPLAY_WINDOW_NOTE.to_owned()),
-                    by,
-                    reason,
-                }));
-                Ok(events)
+                Ok(vec![PlaneEvent::Admin(
+                    AdminEvent::StreamRetentionChanged {
+                        stream: stream.clone(),
+                        before,
+                        after: *retention_hours,
+                        shortens_replay_window: shortens,
+                        note: shortens.then(|| REPLAY_WINDOW_NOTE.to_owned()),
+                        by,
+                        reason,
+                    },
+                )])
             }
             AdminCommand::ChangeStreamPartitions { stream, partitions } => {
                 let current = self

@@ -56,7 +56,7 @@ use ro_core::{
     Journal, Kernel, Timestamp,
 };
 
-use crate::{AdminCommand, Plane, PlaneCommand, PlaneEvent, PlaneRejection, command_digest};
+use crate::{AdminCommand, Plane, PlaneCommand, PlaneEvent, PlaneRejection};
 
 /// The cast: id, kind and the role [`sample_plane`] grants them.
 pub const CAST: [(&str, ActorKind, &str); 5] = [
@@ -130,14 +130,13 @@ pub fn command() -> impl Strategy<Value = PlaneCommand> {
 /// production, 2 releases the kill switch, 3 promotes the candidate, 4 rolls the model back,
 /// anything else resets the failure status.
 pub fn two_step(which: u8) -> AdminCommand {
-    let confirmation_token = None;
     match which {
-        0 => AdminCommand::ReleaseLockdown { confirmation_token },
-        1 => AdminCommand::ProductionUnlock { confirmation_token },
-        2 => AdminCommand::ReleaseKillSwitch { confirmation_token },
-        3 => AdminCommand::PromoteCandidate { confirmation_token },
-        4 => AdminCommand::RollbackModel { confirmation_token },
-        _ => AdminCommand::ResetFailureStatus { confirmation_token },
+        0 => AdminCommand::ReleaseLockdown {},
+        1 => AdminCommand::ProductionUnlock {},
+        2 => AdminCommand::ReleaseKillSwitch {},
+        3 => AdminCommand::PromoteCandidate {},
+        4 => AdminCommand::RollbackModel {},
+        _ => AdminCommand::ResetFailureStatus {},
     }
 }
 
@@ -151,14 +150,8 @@ pub fn execute_confirmed(
     ctx: &Context,
 ) -> Result<Vec<Envelope<PlaneEvent>>, ExecuteError<PlaneRejection>> {
     match kernel.execute(command, ctx) {
-        Err(ExecuteError::Rejected(PlaneRejection::ConfirmationRequired)) => {
-            let plane = kernel.state();
-            let token = plane.confirmation_token(
-                &command_digest(command),
-                &ctx.actor.id,
-                plane.confirmations_issued(),
-            );
-            kernel.execute(&command.clone().with_confirmation_token(token), ctx)
+        Err(ExecuteError::Rejected(PlaneRejection::ConfirmationRequired(token))) => {
+            kernel.execute(command, &ctx.clone().with_confirmation_token(token))
         }
         other => other,
     }

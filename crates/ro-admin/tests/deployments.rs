@@ -25,7 +25,8 @@ use ro_admin::{
     AdminEvent, Plane, PlaneCommand, PlaneEvent, PlaneRejection, command_digest, signing,
 };
 use ro_core::{
-    Actor, ActorId, Context, ExecuteError, Journal, Kernel, Timestamp, testing::check_replay,
+    Actor, ActorId, CommandSignature, Context, ExecuteError, Journal, Kernel, Timestamp,
+    testing::check_replay,
 };
 use serde_json::{Value, json};
 
@@ -167,8 +168,8 @@ fn partitions(stream: usize, partitions: u32) -> PlaneCommand {
     )
 }
 
-/// Signs `command` as actor `by` would, then spoils it as `tamper` says.
-fn sign(by: usize, command: PlaneCommand, at: Timestamp, tamper: &Tamper) -> PlaneCommand {
+/// Signs `command` as actor `by` would, then spoils the signature as `tamper` says.
+fn sign(by: usize, command: &PlaneCommand, at: Timestamp, tamper: &Tamper) -> CommandSignature {
     let (signed_command, signed_at, signer) = match tamper {
         Tamper::OtherCommand => (partitions(0, 99), at, by),
         Tamper::OtherTime => (
@@ -189,8 +190,7 @@ fn sign(by: usize, command: PlaneCommand, at: Timestamp, tamper: &Tamper) -> Pla
         Tamper::UnknownKey => "k-nobody".to_owned(),
         _ => format!("k-{}", ACTORS[by].0),
     };
-    PlaneCommand::Signed {
-        command: Box::new(command),
+    CommandSignature {
         key_id: signing::KeyId::new(&key_id).unwrap(),
         signature,
     }
@@ -278,6 +278,7 @@ proptest! {
         setup(&mut kernel, at);
         for step in steps {
             let mut tampered = false;
+            let mut signature = None;
             let (by, command, confirm, needs_signature_check) = match step {
                 Step::Advance(secs) => {
                     at = Timestamp::from_unix_seconds(at.unix_seconds() + secs).unwrap();
@@ -303,11 +304,14 @@ proptest! {
                 }
                 Step::Signed { by, stream, partitions: n, tamper } => {
                     tampered = !matches!(tamper, Tamper::None);
-                    (by, sign(by, partitions(stream, n), at, &tamper), false, false)
+                    let command = partitions(stream, n);
+                    signature = Some(sign(by, &command, at, &tamper));
+                    (by, command, false, false)
                 }
             };
             let who = actor(by);
-            let ctx = Context::new(at, who.clone());
+            let mut ctx = Context::new(at, who.clone());
+            ctx.signature = signature;
             let first = run(&mut kernel, &command, &ctx, needs_signature_check)?;
             if tampered {
                 prop_assert!(
@@ -315,11 +319,8 @@ proptest! {
                     "a spoiled signature was not refused: {:?}", first
                 );
             }
-            if confirm && matches!(first, Err(ExecuteError::Rejected(PlaneRejection::ConfirmationRequired))) {
-                let plane = kernel.state();
-                let token = plane.confirmation_token(&command_digest(&command), &who.id, plane.confirmations_issued());
-                let second = command.clone().with_confirmation_token(token);
-                run(&mut kernel, &second, &ctx, false)?.ok();
+            if confirm && let Err(ExecuteError::Rejected(PlaneRejection::ConfirmationRequired(token))) = first {
+                run(&mut kernel, &command, &ctx.clone().with_confirmation_token(token), false)?.ok();
             }
         }
         check_replay(&kernel);
@@ -422,9 +423,7 @@ fn run(
             "a command with an invalid signature changed the state"
         );
     }
-    if matches!(command, PlaneCommand::Signed { .. })
-        && result.as_ref().is_ok_and(|e| !e.is_empty())
-    {
+    if ctx.signature.is_some() && result.as_ref().is_ok_and(|e| !e.is_empty()) {
         let verified_first = matches!(
             appended.first(),
             Some(PlaneEvent::Admin(AdminEvent::SignatureVerified { .. }))

@@ -15,9 +15,10 @@
 use std::collections::BTreeSet;
 
 use proptest::prelude::*;
-use ro_admin::{AdminCommand, Plane, PlaneCommand, PlaneRejection, command_digest, testing};
+use ro_admin::{AdminCommand, Plane, PlaneCommand, PlaneRejection, testing};
 use ro_core::{
-    Actor, ActorId, Context, ExecuteError, Journal, Kernel, Timestamp, testing::check_replay,
+    Actor, ActorId, ConfirmationToken, Context, ExecuteError, Journal, Kernel, Timestamp,
+    testing::check_replay,
 };
 use ro_policy::Safety;
 use serde_json::json;
@@ -96,14 +97,6 @@ enum Step {
     },
 }
 
-fn two_step_command(which: u8, confirmation_token: Option<String>) -> AdminCommand {
-    let command = testing::two_step(which);
-    match confirmation_token {
-        Some(token) => command.with_confirmation_token(token),
-        None => command,
-    }
-}
-
 const ROLES: [&str; 3] = ["admin", "operator", "analyst"];
 const MODELS: [&str; 2] = testing::MODELS;
 
@@ -175,10 +168,11 @@ proptest! {
         let mut issued: Vec<(ActorId, String)> = Vec::new();
         let mut consumed: BTreeSet<String> = BTreeSet::new();
         let mut steps = steps.into_iter();
-        let mut followup: Option<(usize, PlaneCommand)> = None;
+        let mut followup: Option<(usize, PlaneCommand, Option<String>)> = None;
         loop {
             let mut two_step = false;
-            let (by, cmd) = if let Some(next) = followup.take() { next } else {
+            let mut token = None;
+            let (by, cmd) = if let Some((by, cmd, confirm)) = followup.take() { token = confirm; (by, cmd) } else {
             let Some(step) = steps.next() else { break };
             match step {
                 Step::Advance(secs) => {
@@ -194,20 +188,20 @@ proptest! {
                 Step::KillSwitch { by } => (by, PlaneCommand::Admin(AdminCommand::EngageKillSwitch {})),
                 Step::RequestRun { by, partition } => (by, command(json!({"domain": "jobs", "command": {
                     "type": "REQUEST_RUN", "job_id": "report", "intent": "manual", "partition": format!("p-{partition}")}}))),
-                Step::Release { by, which, token } => {
+                Step::Release { by, which, token: choice } => {
                     let me = actor(by).id;
-                    let token = match token {
+                    token = match choice {
                         TokenChoice::None => None,
                         TokenChoice::OwnLatest => issued.iter().rev().find(|(a, _)| *a == me).map(|(_, t)| t.clone()),
                         TokenChoice::AnyIssued(i) if !issued.is_empty() => Some(issued[i % issued.len()].1.clone()),
                         TokenChoice::AnyIssued(_) => None,
                         TokenChoice::Wrong => Some("0".repeat(64)),
                     };
-                    (by, PlaneCommand::Admin(two_step_command(which, token)))
+                    (by, PlaneCommand::Admin(testing::two_step(which)))
                 }
                 Step::Confirmed { by, which } => {
                     two_step = true;
-                    (by, PlaneCommand::Admin(two_step_command(which, None)))
+                    (by, PlaneCommand::Admin(testing::two_step(which)))
                 }
                 Step::Register { by, artifact, digest } => (by, command(json!({"domain": "artifacts", "command": {
                     "type": "REGISTER_ARTIFACT", "ref": format!("runs/r-{artifact}/report.json"),
@@ -223,7 +217,10 @@ proptest! {
             }
             };
             let who = actor(by);
-            let ctx = Context::new(at, who.clone());
+            let mut ctx = Context::new(at, who.clone());
+            if let Some(token) = &token {
+                ctx = ctx.with_confirmation_token(ConfirmationToken::new(token.clone()));
+            }
             let (action, _) = kernel.state().action_of(&cmd);
             let locked = kernel.state().lockdown();
             let four_eyes = kernel.state().four_eyes();
@@ -261,13 +258,12 @@ proptest! {
                 }
             }
             let accepted = result.is_ok();
-            if let Err(ExecuteError::Rejected(PlaneRejection::ConfirmationRequired)) = &result {
+            if let Err(ExecuteError::Rejected(PlaneRejection::ConfirmationRequired(issued_now))) = &result {
                 prop_assert!(who.is_human(), "a confirmation was offered to {who:?}");
-                let plane = kernel.state();
-                let token = plane.confirmation_token(&command_digest(&cmd), &who.id, plane.confirmations_issued());
-                issued.push((who.id.clone(), token.clone()));
-                if two_step && let PlaneCommand::Admin(admin) = &cmd {
-                    followup = Some((by, PlaneCommand::Admin(admin.clone().with_confirmation_token(token))));
+                let issued_now = issued_now.reveal().to_owned();
+                issued.push((who.id.clone(), issued_now.clone()));
+                if two_step {
+                    followup = Some((by, cmd.clone(), Some(issued_now)));
                 }
             }
             if !who.is_human() && action.safety() == Safety::Reducing {
@@ -281,18 +277,7 @@ proptest! {
             if execution_halted && matches!(cmd, PlaneCommand::Jobs(_)) && action == ro_policy::Action::TriggerRun {
                 prop_assert!(!accepted, "a run was requested under a production lock or the kill switch");
             }
-            let token = match &cmd {
-                PlaneCommand::Admin(
-                    AdminCommand::ReleaseLockdown { confirmation_token: Some(t) }
-                    | AdminCommand::ProductionUnlock { confirmation_token: Some(t) }
-                    | AdminCommand::ReleaseKillSwitch { confirmation_token: Some(t) }
-                    | AdminCommand::PromoteCandidate { confirmation_token: Some(t) }
-                    | AdminCommand::RollbackModel { confirmation_token: Some(t) }
-                    | AdminCommand::ResetFailureStatus { confirmation_token: Some(t) },
-                ) => Some(t),
-                _ => None,
-            };
-            if let (true, Some(t)) = (accepted, token) {
+            if let (true, Some(t)) = (accepted, &token) {
                 prop_assert!(consumed.insert(t.clone()), "token accepted twice");
                 let issued_to = issued.iter().find(|(_, i)| i == t).map(|(a, _)| a.clone());
                 prop_assert!(issued_to.is_some(), "a token never issued was accepted");
@@ -329,26 +314,17 @@ fn expired_confirmations_are_forgotten() {
             &Context::new(at(0), actor(0)),
         )
         .unwrap();
-    let release = PlaneCommand::Admin(AdminCommand::ReleaseLockdown {
-        confirmation_token: None,
-    });
+    let release = PlaneCommand::Admin(AdminCommand::ReleaseLockdown {});
     let ttl = ro_admin::CONFIRMATION_TTL_SECONDS;
     let mut first_token = None;
     for i in 0..50 {
         let ctx = Context::new(at(i * ttl / 2), actor(0));
         let result = kernel.execute(&release, &ctx);
-        assert!(matches!(
-            result,
-            Err(ExecuteError::Rejected(PlaneRejection::ConfirmationRequired))
-        ));
-        if first_token.is_none() {
-            let plane = kernel.state();
-            first_token = Some(plane.confirmation_token(
-                &command_digest(&release),
-                &actor(0).id,
-                plane.confirmations_issued(),
-            ));
-        }
+        let Err(ExecuteError::Rejected(PlaneRejection::ConfirmationRequired(token))) = result
+        else {
+            panic!("{result:?}");
+        };
+        first_token.get_or_insert(token);
         // Requests every half TTL: at most the last four (two TTLs) are remembered.
         assert!(
             kernel.state().pending_confirmations() <= 5,
@@ -357,10 +333,8 @@ fn expired_confirmations_are_forgotten() {
         );
     }
     assert_eq!(kernel.state().confirmations_issued(), 50);
-    let late = PlaneCommand::Admin(AdminCommand::ReleaseLockdown {
-        confirmation_token: first_token,
-    });
-    let result = kernel.execute(&late, &Context::new(at(50 * ttl), actor(0)));
+    let late = Context::new(at(50 * ttl), actor(0)).with_confirmation_token(first_token.unwrap());
+    let result = kernel.execute(&release, &late);
     assert!(matches!(
         result,
         Err(ExecuteError::Rejected(PlaneRejection::ConfirmationRefused(
@@ -393,13 +367,12 @@ fn plane_snapshots_restore_or_fall_back() {
     ] {
         kernel.execute(&command(doc), &ctx).unwrap();
     }
-    let release = PlaneCommand::Admin(AdminCommand::ReleaseLockdown {
-        confirmation_token: None,
-    });
-    assert!(kernel.execute(&release, &ctx).is_err());
-    let token = kernel
-        .state()
-        .confirmation_token(&command_digest(&release), &actor(0).id, 1);
+    let release = PlaneCommand::Admin(AdminCommand::ReleaseLockdown {});
+    let Err(ExecuteError::Rejected(PlaneRejection::ConfirmationRequired(token))) =
+        kernel.execute(&release, &ctx)
+    else {
+        panic!("the release asks for a confirmation");
+    };
     let bytes = kernel.snapshot().unwrap();
     assert!(
         !bytes.windows(32).any(|w| w == key),
@@ -435,10 +408,9 @@ fn plane_snapshots_restore_or_fall_back() {
     );
     // The restored plane accepts the token issued before the snapshot (the key was set).
     let mut restored = restored;
-    let confirmed = PlaneCommand::Admin(AdminCommand::ReleaseLockdown {
-        confirmation_token: Some(token),
-    });
-    restored.execute(&confirmed, &ctx).unwrap();
+    restored
+        .execute(&release, &ctx.clone().with_confirmation_token(token))
+        .unwrap();
     assert!(!restored.state().lockdown());
     // A truncated or flipped snapshot falls back to full replay, to the same state.
     for damaged in [bytes[..bytes.len() / 2].to_vec(), {

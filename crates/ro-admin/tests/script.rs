@@ -8,15 +8,13 @@
 //! read-only query as the current actor and prints its answer.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
-use ro_admin::{Plane, PlaneCommand, PlaneQuery, command_digest};
+use std::collections::BTreeMap;
+
+use ro_admin::{Plane, PlaneCommand, PlaneQuery, PlaneRejection};
 use ro_core::{
-    Actor, ActorId, Context, Journal, Kernel, Timestamp,
+    Actor, ActorId, ConfirmationToken, Context, ExecuteError, Journal, Kernel, Timestamp,
     testing::{check_replay, script},
 };
-
-fn with_token(command: &PlaneCommand, token: String) -> PlaneCommand {
-    command.clone().with_confirmation_token(token)
-}
 
 fn check(text: &str) -> String {
     let mut kernel =
@@ -26,6 +24,9 @@ fn check(text: &str) -> String {
         Actor::human(ActorId::new("root").unwrap()),
     );
     let mut out = String::new();
+    // The token of the latest confirmation issued to each actor, taken from the refusal that
+    // issued it, as a client would.
+    let mut issued: BTreeMap<ActorId, ConfirmationToken> = BTreeMap::new();
     for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
         if script::context_line(line, &mut ctx) {
             out.push_str(&format!("{line}\n"));
@@ -52,29 +53,33 @@ fn check(text: &str) -> String {
             _ => (None, line),
         };
         out.push_str(&format!("{line}\n"));
-        let mut command: PlaneCommand = match serde_json::from_str(json) {
+        let command: PlaneCommand = match serde_json::from_str(json) {
             Ok(c) => c,
             Err(e) => {
                 out.push_str(&format!("  → BAD_COMMAND: {e}\n"));
                 continue;
             }
         };
+        let mut sent = ctx.clone();
         if let Some((d, who)) = directive {
-            let plane = kernel.state();
             let actor = who
                 .map(|w| ActorId::new(w).unwrap())
                 .unwrap_or_else(|| ctx.actor.id.clone());
             let token = match d {
-                "CONFIRM-WRONG" => "0".repeat(64),
-                _ => plane.confirmation_token(
-                    &command_digest(&command),
-                    &actor,
-                    plane.confirmations_issued(),
-                ),
+                "CONFIRM-WRONG" => ConfirmationToken::new("0".repeat(64)),
+                // An actor never issued one sends a token that was never issued either.
+                _ => issued
+                    .get(&actor)
+                    .cloned()
+                    .unwrap_or_else(|| ConfirmationToken::new("f".repeat(64))),
             };
-            command = with_token(&command, token);
+            sent = sent.with_confirmation_token(token);
         }
-        out.push_str(&script::run(&mut kernel, &ctx, &command, "  "));
+        let (rendered, refused) = script::run_returning(&mut kernel, &sent, &command, "  ");
+        out.push_str(&rendered);
+        if let Some(ExecuteError::Rejected(PlaneRejection::ConfirmationRequired(token))) = refused {
+            issued.insert(ctx.actor.id.clone(), token);
+        }
     }
     out.push_str(&format!(
         "halted by {:?}\nstate {}\n",

@@ -13,7 +13,8 @@ use ro_admin::{
     AdminCommand, Plane, PlaneCommand, PlaneEvent, PlaneRejection, command_digest, signing,
 };
 use ro_core::{
-    Actor, ActorId, Context, ExecuteError, Journal, Kernel, Timestamp, testing::check_replay,
+    Actor, ActorId, CommandSignature, Context, ExecuteError, Journal, Kernel, Timestamp,
+    testing::check_replay,
 };
 use serde_json::json;
 
@@ -29,10 +30,10 @@ fn at() -> Timestamp {
     Timestamp::parse_rfc3339("2026-03-02T13:00:00Z").unwrap()
 }
 
-fn signed(key: &SigningKey, key_id: &str, inner: PlaneCommand) -> PlaneCommand {
-    let message = signing::signing_message(&command_digest(&inner), at());
-    PlaneCommand::Signed {
-        command: Box::new(inner),
+/// The signature of `command` by `key` (registered as `key_id`) at [`at`].
+fn signed(key: &SigningKey, key_id: &str, command: &PlaneCommand) -> CommandSignature {
+    let message = signing::signing_message(&command_digest(command), at());
+    CommandSignature {
         key_id: signing::KeyId::new(key_id).unwrap(),
         signature: hex(&key.sign(&message).to_bytes()),
     }
@@ -85,46 +86,29 @@ fn signatures_are_required_verified_and_failures_recorded() {
     // refused, recorded with the deviation, nothing else changes.
     let head = kernel.head().seq;
     let state = kernel.state().clone();
-    let forged = match signed(&alice_key, "k-alice", lockdown.clone()) {
-        PlaneCommand::Signed {
-            command,
-            key_id,
-            signature,
-        } => {
-            let mut s = signature.into_bytes();
-            s[0] = if s[0] == b'0' { b'1' } else { b'0' };
-            PlaneCommand::Signed {
-                command,
-                key_id,
-                signature: String::from_utf8(s).unwrap(),
-            }
-        }
-        _ => unreachable!(),
-    };
-    let other_command = match signed(&alice_key, "k-alice", require.clone()) {
-        PlaneCommand::Signed {
-            key_id, signature, ..
-        } => PlaneCommand::Signed {
-            command: Box::new(lockdown.clone()),
-            key_id,
-            signature,
-        },
-        _ => unreachable!(),
+    let forged = {
+        let mut forged = signed(&alice_key, "k-alice", &lockdown);
+        let mut s = forged.signature.into_bytes();
+        s[0] = if s[0] == b'0' { b'1' } else { b'0' };
+        forged.signature = String::from_utf8(s).unwrap();
+        forged
     };
     for (what, attempt) in [
         (
             "another principal's key",
-            signed(&mallory_key, "k-mallory", lockdown.clone()),
+            signed(&mallory_key, "k-mallory", &lockdown),
         ),
         ("a forged signature", forged),
-        ("a signature of another command", other_command),
         (
-            "an unknown key",
-            signed(&alice_key, "k-nobody", lockdown.clone()),
+            "a signature of another command",
+            signed(&alice_key, "k-alice", &require),
         ),
+        ("an unknown key", signed(&alice_key, "k-nobody", &lockdown)),
     ] {
         let before = kernel.head().seq;
-        let error = kernel.execute(&attempt, &ctx).unwrap_err();
+        let error = kernel
+            .execute(&lockdown, &ctx.clone().with_signature(attempt))
+            .unwrap_err();
         assert_eq!(error.code(), "SIGNATURE_INVALID", "{what}");
         let recorded: Vec<String> = kernel
             .journal()
@@ -146,7 +130,11 @@ fn signatures_are_required_verified_and_failures_recorded() {
     assert_eq!(kernel.state().signing(), state.signing());
     // Signed properly: accepted, the verification recorded first.
     let events = kernel
-        .execute(&signed(&alice_key, "k-alice", lockdown.clone()), &ctx)
+        .execute(
+            &lockdown,
+            &ctx.clone()
+                .with_signature(signed(&alice_key, "k-alice", &lockdown)),
+        )
         .unwrap();
     let first = serde_json::to_value(&events[0].event).unwrap();
     assert_eq!(first["event"]["type"], "SignatureVerified");
@@ -155,19 +143,19 @@ fn signatures_are_required_verified_and_failures_recorded() {
     // Mallory cannot use her key for Alice's identity, and an unsigned release of a signed
     // action is refused too: actions not in the set need no signature.
     let by_mallory = kernel.execute(
-        &signed(&mallory_key, "k-mallory", lockdown.clone()),
-        &Context::new(at, mallory),
+        &lockdown,
+        &Context::new(at, mallory).with_signature(signed(&mallory_key, "k-mallory", &lockdown)),
     );
     assert!(
         matches!(by_mallory, Ok(ref e) if e.is_empty()),
         "{by_mallory:?}"
     );
-    let release = PlaneCommand::Admin(AdminCommand::ReleaseLockdown {
-        confirmation_token: None,
-    });
+    let release = PlaneCommand::Admin(AdminCommand::ReleaseLockdown {});
     assert!(matches!(
         kernel.execute(&release, &ctx),
-        Err(ExecuteError::Rejected(PlaneRejection::ConfirmationRequired))
+        Err(ExecuteError::Rejected(
+            PlaneRejection::ConfirmationRequired(_)
+        ))
     ));
     check_replay(&kernel);
 
@@ -178,7 +166,11 @@ fn signatures_are_required_verified_and_failures_recorded() {
     kernel.execute(&cycle, &ctx).unwrap();
     kernel.execute(&cycle, &ctx).unwrap();
     kernel
-        .execute(&signed(&alice_key, "k-alice", cycle.clone()), &ctx)
+        .execute(
+            &cycle,
+            &ctx.clone()
+                .with_signature(signed(&alice_key, "k-alice", &cycle)),
+        )
         .unwrap();
     let mut logs = signing::SignatureLogs::default();
     let closed: Vec<signing::SignatureLog> = kernel
@@ -276,13 +268,16 @@ fn a_signed_command_cannot_be_replayed_at_another_time() {
     let cycle = command(
         json!({"domain": "admin", "command": {"type": "REPORT_COMPONENT", "component": "feed", "healthy": true}}),
     );
-    let signed_now = signed(&key, "k-alice", cycle);
-    kernel.execute(&signed_now, &ctx).unwrap();
+    let signature = signed(&key, "k-alice", &cycle);
+    kernel
+        .execute(&cycle, &ctx.clone().with_signature(signature.clone()))
+        .unwrap();
     let later = Context::new(
         Timestamp::parse_rfc3339("2026-03-02T13:05:00Z").unwrap(),
         alice,
-    );
-    let replay = kernel.execute(&signed_now, &later).unwrap_err();
+    )
+    .with_signature(signature);
+    let replay = kernel.execute(&cycle, &later).unwrap_err();
     assert_eq!(
         ro_core::Rejection::code(&match replay {
             ExecuteError::Rejected(r) => r,

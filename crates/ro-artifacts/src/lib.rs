@@ -440,7 +440,7 @@ impl ro_core::Rejection for ArtifactRejection {
     }
 }
 
-/// The handoff package of a story (seed 000, section 12), a pure projection.
+/// The handoff package of a story, a pure projection.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct HandoffPackage {
     /// The story.

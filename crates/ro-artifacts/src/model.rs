@@ -320,7 +320,7 @@ impl RetentionPolicy {
     }
 }
 
-/// Cost tiers of evidence (seed 000): A and B may be lockable, C is non-lockable context, D is
+/// Cost tiers of evidence: A and B may be lockable, C is non-lockable context, D is
 /// unsupported.
 #[derive(
     Debug,
@@ -386,7 +386,7 @@ impl Lockability {
     }
 }
 
-/// A signed derivation record: the template fields of seed 000, section 7, generalised.
+/// A signed derivation record: the fields a derivation template names.
 #[derive(
     Debug,
     Clone,
@@ -448,7 +448,7 @@ pub struct DerivationRecord {
     pub depends_on: Vec<DerivationId>,
 }
 
-/// Why a value is infeasible (seed 000, section 7).
+/// Why a value is infeasible.
 #[derive(
     Debug,
     Clone,

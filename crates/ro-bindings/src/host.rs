@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 
-use ro_admin::{PlaneQuery, PlaneRejection, command_digest};
+use ro_admin::{PlaneQuery, PlaneRejection};
 use ro_core::{ActorId, ExecuteError, Kernel, Rejection, Timestamp};
 use serde_json::{Value, json};
 
@@ -161,18 +161,10 @@ fn run_line(
             let result = serde_json::to_value(result).unwrap_or(Value::Null);
             return (true, Answer::Accepted { before, result });
         }
-        Err(ExecuteError::Rejected(PlaneRejection::ConfirmationRequired)) => {
-            let plane = kernel.state();
-            let token = plane.confirmation_token(
-                &command_digest(&command),
-                &decoded.ctx.actor.id,
-                plane.confirmations_issued(),
-            );
-            (
-                true,
-                json!({ "ok": true, "confirmation_required": true, "confirmation_token": token }),
-            )
-        }
+        Err(ExecuteError::Rejected(PlaneRejection::ConfirmationRequired(token))) => (
+            true,
+            json!({ "ok": true, "confirmation_required": true, "confirmation_token": token.reveal() }),
+        ),
         Err(e) => {
             let seqs: Vec<u64> = ((before + 1)..=kernel.head().seq).collect();
             (
@@ -422,7 +414,7 @@ pub fn admin_audit<W: Write>(store: &Store, output: &mut W) -> Result<(), HostEr
     Ok(())
 }
 
-/// Writes the per-cycle signature log (seed 003) of every recorded cycle, or of cycle `only`,
+/// Writes the per-cycle signature log of every recorded cycle, or of cycle `only`,
 /// as JSON lines. Returns how many logs were written.
 pub fn signature_logs<W: Write>(
     store: &Store,

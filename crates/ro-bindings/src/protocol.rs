@@ -11,7 +11,9 @@ use std::sync::LazyLock;
 
 use ro_admin::{AdminCommand, PlaneCommand, PlaneQuery, command_digest};
 use ro_artifacts::ArtifactCommand;
-use ro_core::{Actor, ActorId, Context, CorrelationId, Reason, Timestamp};
+use ro_core::{
+    Actor, ActorId, CommandSignature, ConfirmationToken, Context, CorrelationId, Reason, Timestamp,
+};
 use ro_jobs::JobsCommand;
 use ro_policy::{CommandFacts, PolicyCommand};
 use serde_json::{Map, Value, json};
@@ -302,42 +304,43 @@ pub fn decode(
         Some(other) => return Err(field("type", format!("expected a string, got {other}"))),
         None => return Err(field("type", "missing; every command names its `type`")),
     };
-    let (request, causation) =
-        if is_query(&ty, &map) {
-            let query = serde_json::from_value::<PlaneQuery>(Value::Object(map)).map_err(|e| {
-                ProtocolError::Command {
-                    ty: ty.clone(),
-                    message: e.to_string(),
-                }
-            })?;
-            (Request::Query(query), None)
-        } else {
-            let signature = match map.remove("signature") {
+    let (request, causation, confirmation_token, signature) = if is_query(&ty, &map) {
+        let query = serde_json::from_value::<PlaneQuery>(Value::Object(map)).map_err(|e| {
+            ProtocolError::Command {
+                ty: ty.clone(),
+                message: e.to_string(),
+            }
+        })?;
+        (Request::Query(query), None, None, None)
+    } else {
+        let signature = match map.remove("signature") {
             None => None,
-            Some(value) => Some(serde_json::from_value::<SignatureField>(value).map_err(|e| {
-                field(
-                    "signature",
-                    format!("{e}; expected {{\"key_id\": \"...\", \"sig\": \"<128 hex digits>\"}}"),
-                )
-            })?),
-        };
-            let mut command = command_with_token(&ty, map)?;
-            if let Some(SignatureField { key_id, sig }) = signature {
-                command = PlaneCommand::Signed {
-                    command: Box::new(command),
+            Some(value) => {
+                let SignatureField { key_id, sig } = serde_json::from_value(value).map_err(|e| {
+                        field(
+                            "signature",
+                            format!("{e}; expected {{\"key_id\": \"...\", \"sig\": \"<128 hex digits>\"}}"),
+                        )
+                    })?;
+                Some(CommandSignature {
                     key_id,
                     signature: sig,
-                };
+                })
             }
-            let digest = command_digest(&command);
-            (Request::Command(command), Some(digest))
         };
+        let token = string_field(&mut map, "confirmation_token")?.map(ConfirmationToken::new);
+        let command = command_of(&ty, Value::Object(map))?;
+        let digest = command_digest(&command);
+        (Request::Command(command), Some(digest), token, signature)
+    };
     let ctx = Context {
         at,
         actor,
         correlation_id,
         causation,
         reason,
+        confirmation_token,
+        signature,
     };
     Ok(Decoded { request, ctx })
 }
@@ -349,21 +352,6 @@ pub fn decode(
 struct SignatureField {
     key_id: ro_admin::signing::KeyId,
     sig: String,
-}
-
-/// Decodes a command. `confirmation_token` is a context field of any command: a two-step
-/// command whose runbook form carries the token among its fields gets it there, any other is
-/// wrapped as [`PlaneCommand::Confirmed`] (the plane refuses the token of a one-step command).
-fn command_with_token(
-    ty: &str,
-    mut map: Map<String, Value>,
-) -> Result<PlaneCommand, ProtocolError> {
-    let token = string_field(&mut map, "confirmation_token")?;
-    let command = command_of(ty, Value::Object(map))?;
-    Ok(match token {
-        Some(token) => command.with_confirmation_token(token),
-        None => command,
-    })
 }
 
 /// Adds `confirmation_token` to a command line (what a client does on the second step).
@@ -418,10 +406,17 @@ mod tests {
         .unwrap();
         assert_eq!(
             d.request,
-            Request::Command(PlaneCommand::Admin(AdminCommand::ReleaseLockdown {
-                confirmation_token: Some("abc".into())
-            }))
+            Request::Command(PlaneCommand::Admin(AdminCommand::ReleaseLockdown {}))
         );
+        // The token is a context field: it never changes the command or its digest.
+        assert_eq!(
+            d.ctx.confirmation_token,
+            Some(ConfirmationToken::new("abc"))
+        );
+        let Request::Command(command) = &d.request else {
+            panic!("a command")
+        };
+        assert_eq!(d.ctx.causation, Some(command_digest(command)));
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! What comes with every command: [`Context`] (time, actor, correlation, causation, reason).
+//! What comes with every command: [`Context`] (time, actor, correlation, causation, reason,
+//! and the proofs that are not part of the command: a confirmation token, a signature).
 
 use std::fmt;
 
@@ -12,6 +13,47 @@ crate::id_kind!(
     CorrelationTag,
     "correlation id"
 );
+
+crate::id_kind!(
+    /// Names a registered signing key.
+    KeyId,
+    KeyTag,
+    "key id"
+);
+
+/// The token the first step of a two-step command was answered with, sent back on the
+/// second. It proves the holder saw the first answer, so it is shown to nobody else: Debug
+/// redacts it and only [`ConfirmationToken::reveal`] gives its text.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ConfirmationToken(String);
+
+impl ConfirmationToken {
+    /// A token as sent by a client.
+    pub fn new(token: impl Into<String>) -> Self {
+        ConfirmationToken(token.into())
+    }
+
+    /// The token's text, for the one answer that hands it to its holder.
+    pub fn reveal(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ConfirmationToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ConfirmationToken([redacted])")
+    }
+}
+
+/// A command's signature by a key of its actor: the host checks it against the key registered
+/// under `key_id`, over the command's digest and the instant it applies at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandSignature {
+    /// The key that signed.
+    pub key_id: KeyId,
+    /// The signature, as sent (Ed25519: 128 lowercase hex digits).
+    pub signature: String,
+}
 
 /// The longest reason accepted, in bytes.
 pub const MAX_REASON_LEN: usize = 2048;
@@ -88,7 +130,9 @@ impl<'de> Deserialize<'de> for Reason {
 }
 
 /// Everything a command carries besides itself: the instant it applies at (the host's clock,
-/// passed in), who issued it, and optional correlation, causation and reason.
+/// passed in), who issued it, and optional correlation, causation and reason; and the proofs
+/// any command may come with, which are not part of it (its digest never covers them): the
+/// token of a two-step command's second step and a signature.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Context {
     /// When the command applies. Never earlier than the journal's head.
@@ -98,10 +142,16 @@ pub struct Context {
     /// Ties it to a request or workflow.
     pub correlation_id: Option<CorrelationId>,
     /// The digest of the command itself (hosts compute it from the command's canonical bytes),
-    /// recorded on every event it produces.
+    /// recorded on every event it produces. Like the actor and the time, it is the host's
+    /// statement: a decider may bind confirmations and signatures to it rather than hash the
+    /// command again.
     pub causation: Option<Digest>,
     /// Why.
     pub reason: Option<Reason>,
+    /// The second step of a two-step command: the token its first step was answered with.
+    pub confirmation_token: Option<ConfirmationToken>,
+    /// The command's signature.
+    pub signature: Option<CommandSignature>,
 }
 
 impl Context {
@@ -113,6 +163,8 @@ impl Context {
             correlation_id: None,
             causation: None,
             reason: None,
+            confirmation_token: None,
+            signature: None,
         }
     }
 
@@ -131,6 +183,18 @@ impl Context {
     /// The same context with a causation digest.
     pub fn with_causation(mut self, causation: Digest) -> Self {
         self.causation = Some(causation);
+        self
+    }
+
+    /// The same context carrying a confirmation token (a two-step command's second step).
+    pub fn with_confirmation_token(mut self, token: ConfirmationToken) -> Self {
+        self.confirmation_token = Some(token);
+        self
+    }
+
+    /// The same context carrying a signature of the command.
+    pub fn with_signature(mut self, signature: CommandSignature) -> Self {
+        self.signature = Some(signature);
         self
     }
 }

@@ -84,7 +84,7 @@ macro_rules! json_schema_for {
 }
 
 pub use actor::{Actor, ActorId, ActorKind};
-pub use context::{Context, CorrelationId, Reason};
+pub use context::{CommandSignature, ConfirmationToken, Context, CorrelationId, KeyId, Reason};
 pub use decider::{
     Decider, ExecuteError, InvariantViolation, Kernel, Rejection, ReplayError, replay, state_digest,
 };

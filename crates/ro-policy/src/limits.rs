@@ -247,7 +247,7 @@ pub struct DayStats {
     pub alerts: BTreeMap<LimitKind, u16>,
 }
 
-/// The daily cost report (seed 003, section 2.3), generalised: money in micro-units, shares in
+/// The daily cost report: money in micro-units, shares in
 /// basis points.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CostReport {

@@ -280,7 +280,7 @@ pub struct DeviationType {
     pub sla_seconds: u32,
 }
 
-/// The built-in deviation types (seed 003, section 3, generalised).
+/// The built-in deviation types.
 pub fn builtin_deviation_types() -> Vec<(&'static str, DeviationType)> {
     use DeviationAction::*;
     use Severity::*;

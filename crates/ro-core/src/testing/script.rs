@@ -46,8 +46,22 @@ pub fn context_line(line: &str, ctx: &mut Context) -> bool {
 }
 
 /// Executes `command` and renders its outcome as transcript lines, each prefixed by `indent`.
-#[allow(clippy::panic)] // test helper: an undecodable record is a bug to surface
 pub fn run<D>(kernel: &mut Kernel<D>, ctx: &Context, command: &D::Command, indent: &str) -> String
+where
+    D: Decider,
+    D::Event: Serialize,
+{
+    run_returning(kernel, ctx, command, indent).0
+}
+
+/// As [`run`], also returning the refusal, if any (a script may act on what it carries).
+#[allow(clippy::panic)] // test helper: an undecodable record is a bug to surface
+pub fn run_returning<D>(
+    kernel: &mut Kernel<D>,
+    ctx: &Context,
+    command: &D::Command,
+    indent: &str,
+) -> (String, Option<crate::ExecuteError<D::Rejection>>)
 where
     D: Decider,
     D::Event: Serialize,
@@ -68,13 +82,19 @@ where
             Err(e) => panic!("recorded event does not decode: {e}"),
         })
         .collect();
-    match result {
-        Ok(_) if recorded.is_empty() => out.push_str(&format!("{indent}→ ok, nothing to record\n")),
-        Ok(_) => {}
-        Err(e) => out.push_str(&format!("{indent}→ {}: {e}\n", e.code())),
-    }
+    let refused = match result {
+        Ok(_) if recorded.is_empty() => {
+            out.push_str(&format!("{indent}→ ok, nothing to record\n"));
+            None
+        }
+        Ok(_) => None,
+        Err(e) => {
+            out.push_str(&format!("{indent}→ {}: {e}\n", e.code()));
+            Some(e)
+        }
+    };
     for r in recorded {
         out.push_str(&format!("{indent}✎ {r}\n"));
     }
-    out
+    (out, refused)
 }

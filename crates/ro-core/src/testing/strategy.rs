@@ -72,6 +72,8 @@ pub fn context() -> impl Strategy<Value = Context> {
             correlation_id,
             causation,
             reason,
+            confirmation_token: None,
+            signature: None,
         })
 }
 
