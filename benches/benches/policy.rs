@@ -80,19 +80,6 @@ fn authorize(c: &mut Criterion) {
             }))
         })
     });
-    g.bench_function("is_allowed (yes/no)", |b| {
-        b.iter(|| {
-            i = i.wrapping_add(7919);
-            let actor = &actors[i % actors.len()];
-            let action = Action::ALL[i % Action::ALL.len()];
-            black_box(access.is_allowed(&Request {
-                actor,
-                action,
-                resource: "env:prod/api",
-                subject: None,
-            }))
-        })
-    });
     g.finish();
 }
 

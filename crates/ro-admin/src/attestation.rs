@@ -8,8 +8,8 @@
 //!   no cycle reported its determinism (nothing is assumed).
 //! - `PASS`: otherwise.
 //!
-//! Rates are basis points; a rate with nothing to measure is `null`. The signature
-//! verification rate is `null` until signed operations exist.
+//! Rates are basis points; a rate with nothing to measure is `null` (the signature
+//! verification rate of a period without signed operations, for one).
 
 use std::collections::BTreeMap;
 
@@ -56,7 +56,9 @@ pub struct Attestation {
     pub determinism_reported: u64,
     /// Deterministic cycles among those, in basis points.
     pub determinism_rate_bp: Option<u32>,
-    /// Signed operations verified, in basis points (`null`: no signed operations yet).
+    /// Signed operations in the period.
+    pub signed_operations: u64,
+    /// Of those, the ones whose signature verified, in basis points (`null`: none signed).
     pub signature_verification_rate_bp: Option<u32>,
     /// Units whose cost was recorded.
     pub cost_units: u64,
@@ -107,6 +109,8 @@ pub fn attest(plane: &Plane, from: Day, to: Day) -> Result<Attestation, String> 
     );
     let determinism_rate_bp =
         ro_core::ratio::basis_points(cycles.deterministic, cycles.determinism_reported);
+    let (verified, failed) = plane.signing().verifications_between(from, to);
+    let signed_operations = verified + failed;
     let mut fails = Vec::new();
     let mut conditions = Vec::new();
     if cycles.violations > 0 {
@@ -151,7 +155,8 @@ pub fn attest(plane: &Plane, from: Day, to: Day) -> Result<Attestation, String> 
         compliance_rate_bp,
         determinism_reported: cycles.determinism_reported,
         determinism_rate_bp,
-        signature_verification_rate_bp: None,
+        signed_operations,
+        signature_verification_rate_bp: ro_core::ratio::basis_points(verified, signed_operations),
         cost_units,
         limit_breaches,
         deviations_opened,

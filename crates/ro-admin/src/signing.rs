@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use ro_core::{ActorId, Context, Digest, Envelope, EventMeta, Timestamp};
-use ro_policy::{Action, ActionSet};
+use ro_policy::{Action, ActionSet, Day};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -53,6 +53,10 @@ pub struct RegisteredKey {
 pub struct Signing {
     keys: BTreeMap<KeyId, RegisteredKey>,
     required: ActionSet,
+    /// Signed operations per UTC day: (verified, failed). Left out of the serialized state
+    /// while empty, so a plane that never saw a signature digests as before.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    daily: BTreeMap<Day, (u64, u64)>,
 }
 
 /// The bytes a signature covers: a domain tag, the command's digest (its canonical JSON
@@ -103,6 +107,13 @@ impl Signing {
     /// The actions that need a signature.
     pub fn required(&self) -> ActionSet {
         self.required
+    }
+
+    /// Signed operations from day `from` to day `to`: (verified, failed).
+    pub fn verifications_between(&self, from: Day, to: Day) -> (u64, u64) {
+        self.daily
+            .range(from..=to)
+            .fold((0, 0), |(v, f), (_, (dv, df))| (v + dv, f + df))
     }
 
     /// Whether `action` needs a signature.
@@ -466,7 +477,7 @@ impl Plane {
         }
     }
 
-    pub(crate) fn evolve_signing(&mut self, event: &AdminEvent, _meta: &EventMeta<'_>) {
+    pub(crate) fn evolve_signing(&mut self, event: &AdminEvent, meta: &EventMeta<'_>) {
         match event {
             AdminEvent::SigningKeyRegistered {
                 key_id,
@@ -485,6 +496,14 @@ impl Plane {
                 }
             }
             AdminEvent::SignaturesRequired { after, .. } => self.signing.set_required(*after),
+            AdminEvent::SignatureVerified { .. } | AdminEvent::SignatureRejected { .. } => {
+                let day = self.signing.daily.entry(Day::of(meta.at)).or_default();
+                if matches!(event, AdminEvent::SignatureVerified { .. }) {
+                    day.0 += 1;
+                } else {
+                    day.1 += 1;
+                }
+            }
             _ => {}
         }
     }

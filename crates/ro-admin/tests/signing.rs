@@ -127,7 +127,15 @@ fn signatures_are_required_verified_and_failures_recorded() {
     }
     assert_eq!(kernel.state().policy().deviations().len(), 4);
     assert!(kernel.head().seq > head);
-    assert_eq!(kernel.state().signing(), state.signing());
+    // Keys and requirements unchanged; only the day's count of refused signatures moved.
+    let (now, then) = (kernel.state().signing(), state.signing());
+    assert_eq!(now.required(), then.required());
+    for key in ["k-alice", "k-mallory", "k-nobody"] {
+        let key = signing::KeyId::new(key).unwrap();
+        assert_eq!(now.key(&key), then.key(&key));
+    }
+    let today = ro_policy::Day::of(at);
+    assert_eq!(now.verifications_between(today, today), (0, 4));
     // Signed properly: accepted, the verification recorded first.
     let events = kernel
         .execute(
@@ -172,6 +180,21 @@ fn signatures_are_required_verified_and_failures_recorded() {
                 .with_signature(signed(&alice_key, "k-alice", &cycle)),
         )
         .unwrap();
+    // The attestation of the day counts the signed operations and the share that verified:
+    // two of six (the lockdown and the cycle; four refusals).
+    let day = ro_policy::Day::of(at);
+    let attestation = ro_admin::attestation::attest(kernel.state(), day, day).unwrap();
+    assert_eq!(attestation.signed_operations, 6);
+    assert_eq!(attestation.signature_verification_rate_bp, Some(3_333));
+    let next = day.next();
+    let quiet = ro_admin::attestation::attest(kernel.state(), next, next).unwrap();
+    assert_eq!(
+        (
+            quiet.signed_operations,
+            quiet.signature_verification_rate_bp
+        ),
+        (0, None)
+    );
     let mut logs = signing::SignatureLogs::default();
     let closed: Vec<signing::SignatureLog> = kernel
         .journal()

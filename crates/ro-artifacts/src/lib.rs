@@ -64,8 +64,7 @@ pub use model::{
 
 /// The class artifacts belong to when none is named.
 pub const DEFAULT_CLASS: &str = "default";
-/// The longest free text accepted in a record field, in bytes.
-pub const MAX_TEXT_LEN: usize = 4096;
+pub use ro_core::text::MAX_TEXT_LEN;
 /// The most artifacts one expiry pass tombstones (the rest wait for the next pass).
 pub const MAX_EXPIRED_PER_PASS: usize = 10_000;
 /// The largest model metadata accepted, as canonical JSON bytes.
@@ -516,13 +515,21 @@ pub struct Artifacts {
     violations: BTreeMap<StoryId, Vec<String>>,
 }
 
-fn check_text(field: &str, text: &str) -> Result<(), ArtifactRejection> {
-    if text.len() > MAX_TEXT_LEN {
+/// A record's author is the actor recording it: nobody signs in another's name.
+fn check_author(author: &ActorId, ctx: &Context) -> Result<(), ArtifactRejection> {
+    if *author != ctx.actor.id {
         return Err(ArtifactRejection::Invalid(format!(
-            "{field} is longer than {MAX_TEXT_LEN} bytes"
+            "author {author} is not the actor recording it ({})",
+            ctx.actor.id
         )));
     }
     Ok(())
+}
+
+/// Checks free text (see [`ro_core::text::check_text`]); `required` refuses blank text.
+fn check_text(field: &str, text: &str, required: bool) -> Result<(), ArtifactRejection> {
+    ro_core::text::check_text(text, required)
+        .map_err(|e| ArtifactRejection::Invalid(format!("{field} {e}")))
 }
 
 fn default_class() -> ArtifactClass {
@@ -717,7 +724,8 @@ impl Artifacts {
             ("repro_command", &r.repro_command),
             ("notes", &r.notes),
         ] {
-            check_text(field, text)?;
+            // Which of these must be filled is checked next, with why.
+            check_text(field, text, false)?;
         }
         for (field, text) in [
             ("value_name", &r.value_name),
@@ -735,12 +743,7 @@ impl Artifacts {
                 "a signed derivation names its artifact_path or run_id".into(),
             ));
         }
-        if r.author != ctx.actor.id {
-            return Err(ArtifactRejection::Invalid(format!(
-                "author {} is not the actor recording it ({})",
-                r.author, ctx.actor.id
-            )));
-        }
+        check_author(&r.author, ctx)?;
         if r.reviewer.is_some() {
             return Err(ArtifactRejection::Invalid(
                 "reviewer is set by REVIEW_DERIVATION, not by the author".into(),
@@ -861,7 +864,7 @@ impl Decider for Artifacts {
                     )));
                 }
                 if let Some(v) = schema_version {
-                    check_text("schema_version", v)?;
+                    check_text("schema_version", v, true)?;
                 }
                 if let Some(existing) = self.artifacts.get(locator) {
                     if existing.artifact.digest == *digest {
@@ -1056,19 +1059,14 @@ impl Decider for Artifacts {
                         &r.required_remediation_artifact,
                     ),
                 ] {
-                    check_text(field, text)?;
+                    check_text(field, text, false)?;
                     if text.trim().is_empty() {
                         return Err(R::Invalid(format!(
                             "{field} is required: an INFEASIBLE is a full record, never a placeholder"
                         )));
                     }
                 }
-                if r.author != ctx.actor.id {
-                    return Err(R::Invalid(format!(
-                        "author {} is not the actor recording it ({})",
-                        r.author, ctx.actor.id
-                    )));
-                }
+                check_author(&r.author, ctx)?;
                 if let Some(reviewer) = &r.reviewer {
                     require_distinct("reviewer-not-author", &r.author, reviewer)
                         .map_err(|e| R::SeparationOfDuties(e.to_string()))?;
@@ -1129,7 +1127,7 @@ impl Decider for Artifacts {
                 }])
             }
             C::RecordViolation { story, description } => {
-                check_text("description", description)?;
+                check_text("description", description, false)?;
                 if description.trim().is_empty() {
                     return Err(R::Invalid("description is required".into()));
                 }

@@ -209,29 +209,7 @@ pub struct ArtifactRef {
     pub size_bytes: Option<u64>,
 }
 
-/// An artifact's gate: no PASS, no read.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    rkyv::Archive,
-    rkyv::Serialize,
-    rkyv::Deserialize,
-    schemars::JsonSchema,
-)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Gate {
-    /// Not yet evaluated.
-    Pending,
-    /// Passed: may be read.
-    Pass,
-    /// Failed: may not be read.
-    Fail,
-}
+pub use ro_policy::gate::Gate;
 
 /// What a reported digest mismatch does.
 #[derive(

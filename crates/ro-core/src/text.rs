@@ -1,4 +1,6 @@
-//! [`SharedStr`]: an immutable string whose clones share one allocation.
+//! Free text: [`MAX_TEXT_LEN`] and [`check_text`], the one limit and the one rule on empty
+//! text every domain applies; and [`SharedStr`], an immutable string whose clones share one
+//! allocation.
 //!
 //! Identifiers and locators are cloned into several indexes of a state (by key, by class, by
 //! time) and into every envelope's metadata; with `String` each clone was an allocation and a
@@ -11,6 +13,33 @@
 //! the text (in a B-tree search each key compared would otherwise be a separate cache miss).
 
 use std::{borrow::Borrow, cmp::Ordering, fmt, hash, ops::Deref, sync::Arc};
+
+/// The longest free text (descriptions, summaries, notes, record fields) accepted, in bytes.
+pub const MAX_TEXT_LEN: usize = 4096;
+
+/// Why free text was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TextError {
+    /// Required text is empty or only white space.
+    #[error("is empty")]
+    Empty,
+    /// The text is longer than [`MAX_TEXT_LEN`] bytes.
+    #[error("is longer than {MAX_TEXT_LEN} bytes")]
+    TooLong,
+}
+
+/// Checks free text: at most [`MAX_TEXT_LEN`] bytes; when `required`, not blank. (A field
+/// that may be left out says so by being optional or by `required: false`; no field accepts
+/// blank text where it needs some.)
+pub fn check_text(text: &str, required: bool) -> Result<(), TextError> {
+    if text.len() > MAX_TEXT_LEN {
+        return Err(TextError::TooLong);
+    }
+    if required && text.trim().is_empty() {
+        return Err(TextError::Empty);
+    }
+    Ok(())
+}
 
 use rkyv::{
     Archive, Deserialize, Place, Serialize, SerializeUnsized,

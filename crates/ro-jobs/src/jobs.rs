@@ -20,28 +20,7 @@ use crate::{
 pub const MAX_BACKFILL: u32 = 10_000;
 
 /// An artifact gate as the jobs plane sees it (observed from the artifact store).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    schemars::JsonSchema,
-    rkyv::Archive,
-    rkyv::Serialize,
-    rkyv::Deserialize,
-)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum InputGate {
-    /// Not evaluated.
-    Pending,
-    /// May be read.
-    Pass,
-    /// May not be read.
-    Fail,
-}
+pub use ro_policy::gate::Gate;
 
 /// How an attempt ended.
 #[derive(
@@ -121,7 +100,7 @@ pub enum JobsCommand {
         #[serde(rename = "ref")]
         locator: String,
         /// Its gate.
-        status: InputGate,
+        status: Gate,
     },
     /// Requests a run (deduplicated by its deterministic id).
     RequestRun {
@@ -293,7 +272,7 @@ pub enum JobsEvent {
         #[serde(rename = "ref")]
         locator: String,
         /// Its gate.
-        status: InputGate,
+        status: Gate,
     },
     /// A run was requested, with its first attempt queued.
     RunRequested {
@@ -596,7 +575,7 @@ pub struct Jobs {
     calendars: BTreeMap<CalendarName, TradingCalendar>,
     /// Runs that are over.
     closed: BTreeMap<RunId, Run>,
-    gates: BTreeMap<String, InputGate>,
+    gates: BTreeMap<String, Gate>,
     jobs: BTreeMap<JobId, JobEntry>,
     /// Runs not yet over (the planner walks these without lookups).
     open: BTreeMap<RunId, Run>,
@@ -606,16 +585,6 @@ pub struct Jobs {
     #[serde(skip)]
     #[rkyv(with = rkyv::with::Skip)]
     due: DueIndex,
-}
-
-fn status_name(s: RunStatus) -> &'static str {
-    match s {
-        RunStatus::Queued => "queued",
-        RunStatus::Running => "running",
-        RunStatus::Succeeded => "succeeded",
-        RunStatus::Failed => "failed",
-        RunStatus::Cancelled => "cancelled",
-    }
 }
 
 fn add_ms(t: Timestamp, ms: u64) -> Timestamp {
@@ -659,7 +628,7 @@ impl Jobs {
                 j.definition
                     .inputs
                     .iter()
-                    .filter(|l| self.gates.get(*l) != Some(&InputGate::Pass))
+                    .filter(|l| self.gates.get(*l) != Some(&Gate::Pass))
                     .cloned()
                     .collect()
             })
@@ -693,7 +662,7 @@ impl Jobs {
         if run.status != RunStatus::Queued {
             return Err(JobsRejection::RunState {
                 run_id: run_id.clone(),
-                status: status_name(run.status),
+                status: run.status.name(),
                 needed: "only a queued run starts an attempt",
             });
         }
@@ -710,7 +679,7 @@ impl Jobs {
         if now < attempt.not_before {
             return Err(JobsRejection::TooEarly(attempt.number, attempt.not_before));
         }
-        let pass = |l: &String| self.gates.get(l) == Some(&InputGate::Pass);
+        let pass = |l: &String| self.gates.get(l) == Some(&Gate::Pass);
         if !job.definition.inputs.iter().all(pass) {
             return Err(JobsRejection::InputsNotPass(self.waiting_for(run)));
         }
@@ -1139,7 +1108,7 @@ impl Decider for Jobs {
                     }
                     _ => Err(R::RunState {
                         run_id: run_id.clone(),
-                        status: status_name(r.status),
+                        status: r.status.name(),
                         needed: "only a running attempt heartbeats",
                     }),
                 }
@@ -1158,7 +1127,7 @@ impl Decider for Jobs {
                 else {
                     return Err(R::RunState {
                         run_id: run_id.clone(),
-                        status: status_name(r.status),
+                        status: r.status.name(),
                         needed: "only a running attempt completes",
                     });
                 };
@@ -1194,7 +1163,7 @@ impl Decider for Jobs {
                 if r.status.is_terminal() {
                     return Err(R::RunState {
                         run_id: run_id.clone(),
-                        status: status_name(r.status),
+                        status: r.status.name(),
                         needed: "only an open run is cancelled",
                     });
                 }

@@ -488,6 +488,17 @@ pub enum RunStatus {
 }
 
 impl RunStatus {
+    /// The status's name, as serialized (a test holds the two together).
+    pub fn name(self) -> &'static str {
+        match self {
+            RunStatus::Queued => "queued",
+            RunStatus::Running => "running",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+            RunStatus::Cancelled => "cancelled",
+        }
+    }
+
     /// Whether the run is over.
     pub fn is_terminal(self) -> bool {
         matches!(

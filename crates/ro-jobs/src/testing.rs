@@ -9,7 +9,7 @@
 use proptest::prelude::*;
 use ro_core::{Decider, InvariantViolation, Timestamp};
 
-use crate::{AttemptStatus, InputGate, Intent, Jobs, JobsCommand, OutcomeKind, RunId};
+use crate::{AttemptStatus, Gate, Intent, Jobs, JobsCommand, OutcomeKind, RunId};
 
 /// The sample setup: a pool `shared` (two running at most) and three jobs: `job-0` (one at a
 /// time, gated on input `data/a`, retried three times, with start-to-close and
@@ -79,11 +79,7 @@ pub fn commands(state: &Jobs, mv: &Move, now: Timestamp) -> Vec<JobsCommand> {
         Move::Plan => return state.plan(now),
         Move::Gate(pass) => Some(JobsCommand::ObserveGate {
             locator: "data/a".into(),
-            status: if *pass {
-                InputGate::Pass
-            } else {
-                InputGate::Fail
-            },
+            status: if *pass { Gate::Pass } else { Gate::Fail },
         }),
         Move::Request(j, p) => job(*j).map(|job_id| JobsCommand::RequestRun {
             job_id,

@@ -7,3 +7,14 @@ fn every_jobs_command_has_facts() {
     )
     .unwrap();
 }
+
+#[test]
+fn run_status_names_are_their_serialized_names() {
+    use ro_jobs::RunStatus as S;
+    for status in [S::Queued, S::Running, S::Succeeded, S::Failed, S::Cancelled] {
+        assert_eq!(
+            serde_json::to_value(status).ok(),
+            Some(serde_json::Value::from(status.name()))
+        );
+    }
+}

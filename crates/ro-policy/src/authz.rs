@@ -495,33 +495,6 @@ impl Access {
         }
     }
 
-    /// Whether `req` is allowed, without building the explanation.
-    pub fn is_allowed(&self, req: &Request<'_>) -> bool {
-        if req.action.safety() == Safety::Reducing && req.actor.kind != ActorKind::Human {
-            return false;
-        }
-        if self.forbid_actions.contains(req.action)
-            && self
-                .rules
-                .values()
-                .any(|r| r.effect == Effect::Forbid && self.rule_matches(r, req))
-        {
-            return false;
-        }
-        let by_role = self.grants.get(&req.actor.id).is_some_and(|grants| {
-            grants.iter().any(|g| {
-                (g.subject.is_none() || g.subject.as_ref() == req.subject)
-                    && g.permissions.contains(req.action)
-            })
-        });
-        by_role
-            || (self.permit_actions.contains(req.action)
-                && self
-                    .rules
-                    .values()
-                    .any(|r| r.effect == Effect::Permit && self.rule_matches(r, req)))
-    }
-
     /// The first exclusive-roles constraint that granting `role` for `subject` to `actor`
     /// would break.
     pub fn exclusive_violation(

@@ -51,6 +51,7 @@
 pub mod action;
 pub mod authz;
 pub mod facts;
+pub mod gate;
 pub mod limits;
 pub mod model;
 pub mod secret;
@@ -70,6 +71,7 @@ pub use authz::{
     RoleName, Rule, RuleId, SubjectId,
 };
 pub use facts::{CommandFacts, TwoStep};
+pub use gate::Gate;
 pub use limits::{CostReport, Day, DayStats, LimitKind, Limits};
 pub use model::{
     BaselineVersion, ChangeId, ChangeRequest, ChangeStatus, ComponentId, ConfigName, ConfigVersion,
@@ -78,8 +80,7 @@ pub use model::{
 };
 pub use secret::{SecretName, SecretRef, SecretVersion};
 
-/// The longest free text (descriptions, summaries, notes) accepted, in bytes.
-pub const MAX_TEXT_LEN: usize = 4096;
+pub use ro_core::text::MAX_TEXT_LEN;
 
 /// What may be asked of the policy. `"type"` names the command.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -779,16 +780,10 @@ pub fn require_distinct(
     Ok(())
 }
 
+/// Checks required free text (see [`ro_core::text::check_text`]).
 fn check_text(field: &str, text: &str) -> Result<(), PolicyRejection> {
-    if text.trim().is_empty() {
-        return Err(PolicyRejection::Invalid(format!("{field} is empty")));
-    }
-    if text.len() > MAX_TEXT_LEN {
-        return Err(PolicyRejection::Invalid(format!(
-            "{field} is longer than {MAX_TEXT_LEN} bytes"
-        )));
-    }
-    Ok(())
+    ro_core::text::check_text(text, true)
+        .map_err(|e| PolicyRejection::Invalid(format!("{field} {e}")))
 }
 
 fn deviation_id(n: u64) -> DeviationId {
@@ -1241,7 +1236,7 @@ impl Decider for Policy {
                 if cr.status != ChangeStatus::Requested {
                     return Err(R::ChangeState {
                         change_id: change_id.clone(),
-                        status: status_name(&cr.status),
+                        status: cr.status.name(),
                         needed: "only a requested change can be reviewed",
                     });
                 }
@@ -1255,7 +1250,7 @@ impl Decider for Policy {
                 if !matches!(cr.status, ChangeStatus::Reviewed { .. }) {
                     return Err(R::ChangeState {
                         change_id: change_id.clone(),
-                        status: status_name(&cr.status),
+                        status: cr.status.name(),
                         needed: "a change is reviewed before it is approved",
                     });
                 }
@@ -1272,7 +1267,7 @@ impl Decider for Policy {
                 ) {
                     return Err(R::ChangeState {
                         change_id: change_id.clone(),
-                        status: status_name(&cr.status),
+                        status: cr.status.name(),
                         needed: "only an open change can be rejected",
                     });
                 }
@@ -1285,7 +1280,7 @@ impl Decider for Policy {
                 if !matches!(cr.status, ChangeStatus::Approved { .. }) {
                     return Err(R::ChangeState {
                         change_id: change_id.clone(),
-                        status: status_name(&cr.status),
+                        status: cr.status.name(),
                         needed: "only an approved change can be applied",
                     });
                 }
@@ -1776,15 +1771,5 @@ impl Policy {
         if let Some(cr) = self.changes.get_mut(id) {
             cr.status = status;
         }
-    }
-}
-
-fn status_name(status: &ChangeStatus) -> &'static str {
-    match status {
-        ChangeStatus::Requested => "requested",
-        ChangeStatus::Reviewed { .. } => "reviewed",
-        ChangeStatus::Approved { .. } => "approved",
-        ChangeStatus::Rejected { .. } => "rejected",
-        ChangeStatus::Applied { .. } => "applied",
     }
 }

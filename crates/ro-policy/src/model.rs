@@ -146,6 +146,19 @@ mod change_status {
     }
 }
 
+impl ChangeStatus {
+    /// The status's name, as serialized in its `status` tag (a test holds the two together).
+    pub fn name(&self) -> &'static str {
+        match self {
+            ChangeStatus::Requested => "requested",
+            ChangeStatus::Reviewed { .. } => "reviewed",
+            ChangeStatus::Approved { .. } => "approved",
+            ChangeStatus::Rejected { .. } => "rejected",
+            ChangeStatus::Applied { .. } => "applied",
+        }
+    }
+}
+
 /// A request to change one frozen component.
 #[derive(
     Debug,

@@ -284,7 +284,7 @@ proptest! {
             let (allowed, reasons) = cedar_decide(&t, actor, *action, resource, subject.as_ref().map(|s| s.as_str()));
             prop_assert_eq!(ro.allowed, allowed, "decision differs for {:?} {:?} on {} ({:?})", actor, action, resource, subject);
             prop_assert_eq!(&ro.reasons, &reasons, "reasons differ for {:?} {:?} on {} ({:?})", actor, action, resource, subject);
-            prop_assert_eq!(access.is_allowed(&req), allowed);
+            prop_assert_eq!(access.authorize(&req).allowed, allowed);
         }
     }
 }
