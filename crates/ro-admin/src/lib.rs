@@ -104,7 +104,7 @@ impl PlaneCommand {
     /// The command's facts (`ro_policy::facts`), read from its domain's table.
     pub fn facts(&self) -> ro_policy::CommandFacts {
         match self {
-            PlaneCommand::Policy(c) => *c.facts(),
+            PlaneCommand::Policy(c) => c.facts().plain(),
             PlaneCommand::Artifacts(c) => *c.facts(),
             PlaneCommand::Jobs(c) => *c.facts(),
             PlaneCommand::Admin(c) => c.facts().plain(),

@@ -1,5 +1,5 @@
 //! The command-facts table: what every guard of the plane needs to know about a command,
-//! declared once, next to the command's definition, with [`command_facts!`].
+//! declared once, next to the command's definition, with [`command_facts!`](crate::command_facts).
 //!
 //! A command's facts are its wire name (and the aliases the protocol also accepts), whether
 //! it takes two steps, whether it passes an emergency lockdown, and whether it enables
@@ -27,7 +27,7 @@ pub enum TwoStep {
 }
 
 /// The facts of one command type. Build one with [`CommandFacts::new`] and the flag methods,
-/// or, for a whole enum, with [`command_facts!`].
+/// or, for a whole enum, with [`command_facts!`](crate::command_facts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CommandFacts<R: 'static = ()> {
     /// The wire name (`"type"`).

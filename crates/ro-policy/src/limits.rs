@@ -3,8 +3,17 @@
 
 use std::{collections::BTreeMap, fmt};
 
-use ro_core::Timestamp;
+use ro_core::{Context, EventMeta, Timestamp};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::{Policy, PolicyCommand, PolicyEvent, PolicyRejection};
+
+ro_core::id_kind!(
+    /// Identifies a unit of work whose cost is recorded.
+    UnitId,
+    UnitTag,
+    "unit id"
+);
 
 /// A UTC calendar day (`YYYY-MM-DD` on the wire).
 #[derive(
@@ -442,5 +451,144 @@ mod limit_kind_tests {
                 serde_json::Value::from(kind.to_string())
             );
         }
+    }
+}
+
+impl Policy {
+    pub(crate) fn decide_limits(
+        &self,
+        command: &PolicyCommand,
+        ctx: &Context,
+    ) -> Result<Vec<PolicyEvent>, PolicyRejection> {
+        use PolicyCommand as C;
+        use PolicyEvent as E;
+        use PolicyRejection as R;
+        let reason = ctx.reason.clone();
+        match command {
+            C::SetLimits { limits } => {
+                limits.validate().map_err(R::Invalid)?;
+                if self.limits.as_ref() == Some(limits) {
+                    return Ok(Vec::new());
+                }
+                Ok(vec![E::LimitsSet {
+                    before: self.limits,
+                    after: *limits,
+                    reason,
+                }])
+            }
+            C::RecordCost {
+                unit_id,
+                cost_micros,
+            } => self.record_cost(unit_id, *cost_micros, ctx),
+            _ => Err(crate::misrouted()),
+        }
+    }
+
+    pub(crate) fn evolve_limits(&mut self, event: &PolicyEvent, _meta: &EventMeta<'_>) {
+        use PolicyEvent as E;
+        match event {
+            E::LimitsSet { after, .. } => self.limits = Some(*after),
+            E::CostRecorded {
+                cost_micros, day, ..
+            } => {
+                let stats = self.days.entry(*day).or_default();
+                stats.min_micros = if stats.units == 0 {
+                    *cost_micros
+                } else {
+                    stats.min_micros.min(*cost_micros)
+                };
+                stats.units = stats.units.saturating_add(1);
+                stats.total_micros = stats.total_micros.saturating_add(*cost_micros);
+                stats.max_micros = stats.max_micros.max(*cost_micros);
+            }
+            E::LimitAlertRaised {
+                limit,
+                day,
+                used_bp,
+            } => {
+                let bp = u16::try_from(*used_bp).unwrap_or(u16::MAX);
+                self.days
+                    .entry(*day)
+                    .or_default()
+                    .alerts
+                    .entry(*limit)
+                    .or_insert(bp);
+            }
+            E::CostBlocked { day, limit, .. } => {
+                *self
+                    .days
+                    .entry(*day)
+                    .or_default()
+                    .breaches
+                    .entry(*limit)
+                    .or_insert(0) += 1;
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Policy {
+    pub(crate) fn record_cost(
+        &self,
+        unit_id: &UnitId,
+        cost_micros: u64,
+        ctx: &Context,
+    ) -> Result<Vec<PolicyEvent>, PolicyRejection> {
+        let limits = self.limits.as_ref().ok_or(PolicyRejection::LimitsNotSet)?;
+        if cost_micros > MAX_MICROS {
+            return Err(PolicyRejection::Invalid(format!(
+                "cost is at most {} micro-units",
+                MAX_MICROS
+            )));
+        }
+        let day = Day::of(ctx.at);
+        let empty = DayStats::default();
+        let stats = self.days.get(&day).unwrap_or(&empty);
+        if cost_micros > limits.per_unit_ceiling_micros {
+            return Err(PolicyRejection::LimitBreached {
+                limit: LimitKind::CostCeiling,
+            });
+        }
+        if stats.total_micros.saturating_add(cost_micros) > limits.daily_budget_micros {
+            return Err(PolicyRejection::LimitBreached {
+                limit: LimitKind::DailyBudget,
+            });
+        }
+        if stats.units.saturating_add(1) > limits.daily_rate {
+            return Err(PolicyRejection::LimitBreached {
+                limit: LimitKind::DailyRate,
+            });
+        }
+        let mut events = vec![PolicyEvent::CostRecorded {
+            unit_id: unit_id.clone(),
+            cost_micros,
+            day,
+        }];
+        let mut alert = |limit, used_bp: u64, threshold: u16| {
+            if used_bp >= u64::from(threshold) && !stats.alerts.contains_key(&limit) {
+                events.push(PolicyEvent::LimitAlertRaised {
+                    limit,
+                    day,
+                    used_bp,
+                });
+            }
+        };
+        alert(
+            LimitKind::CostCeiling,
+            basis_points(cost_micros, limits.per_unit_ceiling_micros),
+            limits.ceiling_alert_bp,
+        );
+        alert(
+            LimitKind::DailyBudget,
+            basis_points(stats.total_micros + cost_micros, limits.daily_budget_micros),
+            limits.budget_alert_bp,
+        );
+        alert(
+            LimitKind::DailyRate,
+            basis_points(stats.units + 1, limits.daily_rate),
+            limits.rate_alert_bp,
+        );
+        Ok(events)
     }
 }

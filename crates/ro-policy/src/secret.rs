@@ -3,7 +3,9 @@
 
 use std::fmt;
 
+use crate::{Action, Policy, PolicyCommand, PolicyEvent, PolicyRejection};
 use ro_core::Digest;
+use ro_core::{Context, EventMeta};
 use serde::{Deserialize, Serialize, Serializer};
 
 ro_core::id_kind!(
@@ -131,5 +133,103 @@ mod tests {
             v.fingerprint(&key),
             v.fingerprint(&FingerprintKey::new([8; 32]))
         );
+    }
+}
+
+impl Policy {
+    pub(crate) fn decide_secrets(
+        &self,
+        command: &PolicyCommand,
+        ctx: &Context,
+    ) -> Result<Vec<PolicyEvent>, PolicyRejection> {
+        use PolicyCommand as C;
+        use PolicyEvent as E;
+        use PolicyRejection as R;
+        let _reason = ctx.reason.clone();
+        match command {
+            C::RegisterSecret {
+                name,
+                version,
+                fingerprint,
+            } => {
+                if self.secrets.contains_key(name) {
+                    return Err(R::Secret(name.clone(), "already exists: rotate it instead"));
+                }
+                Ok(vec![E::SecretRegistered {
+                    secret: SecretRef {
+                        name: name.clone(),
+                        version: version.clone(),
+                        fingerprint: *fingerprint,
+                    },
+                }])
+            }
+            C::RotateSecret {
+                name,
+                version,
+                fingerprint,
+            } => {
+                let reason = ctx
+                    .reason
+                    .clone()
+                    .ok_or(R::ReasonRequired(Action::RotateSecret))?;
+                let history = self
+                    .secrets
+                    .get(name)
+                    .ok_or_else(|| R::Secret(name.clone(), "does not exist"))?;
+                if history.iter().any(|s| &s.version == version) {
+                    return Err(R::Secret(
+                        name.clone(),
+                        "that version was used before: versions are never reused",
+                    ));
+                }
+                if history.iter().any(|s| &s.fingerprint == fingerprint) {
+                    return Err(R::Secret(
+                        name.clone(),
+                        "the new value equals an earlier one",
+                    ));
+                }
+                let from_version = history
+                    .last()
+                    .map(|s| s.version.clone())
+                    .ok_or_else(|| R::Secret(name.clone(), "has no version"))?;
+                Ok(vec![E::SecretRotated {
+                    name: name.clone(),
+                    from_version,
+                    to_version: version.clone(),
+                    fingerprint: *fingerprint,
+                    actor: ctx.actor.id.clone(),
+                    reason,
+                }])
+            }
+            _ => Err(crate::misrouted()),
+        }
+    }
+
+    pub(crate) fn evolve_secrets(&mut self, event: &PolicyEvent, _meta: &EventMeta<'_>) {
+        use PolicyEvent as E;
+        match event {
+            E::SecretRegistered { secret } => {
+                self.secrets
+                    .entry(secret.name.clone())
+                    .or_default()
+                    .push(secret.clone());
+            }
+            E::SecretRotated {
+                name,
+                to_version,
+                fingerprint,
+                ..
+            } => {
+                self.secrets
+                    .entry(name.clone())
+                    .or_default()
+                    .push(SecretRef {
+                        name: name.clone(),
+                        version: to_version.clone(),
+                        fingerprint: *fingerprint,
+                    });
+            }
+            _ => {}
+        }
     }
 }

@@ -2,7 +2,7 @@
 
 #[test]
 fn every_policy_command_has_facts() {
-    ro_policy::testing::check_command_facts::<ro_policy::PolicyCommand, ()>(
+    ro_policy::testing::check_command_facts::<ro_policy::PolicyCommand, ro_policy::Room>(
         ro_policy::PolicyCommand::FACTS,
     )
     .unwrap();
