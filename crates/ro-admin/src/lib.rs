@@ -106,7 +106,7 @@ impl PlaneCommand {
         match self {
             PlaneCommand::Policy(c) => c.facts().plain(),
             PlaneCommand::Artifacts(c) => *c.facts(),
-            PlaneCommand::Jobs(c) => *c.facts(),
+            PlaneCommand::Jobs(c) => c.facts().plain(),
             PlaneCommand::Admin(c) => c.facts().plain(),
         }
     }

@@ -38,7 +38,7 @@ pub mod schedule;
 pub mod testing;
 
 pub use calendar::{CalendarName, Override, TradingCalendar};
-pub use jobs::{Gate, Jobs, JobsCommand, JobsEvent, JobsRejection, OutcomeKind, TimeoutKind};
+pub use jobs::{Gate, Jobs, JobsCommand, JobsEvent, JobsRejection, OutcomeKind, Room, TimeoutKind};
 pub use model::{
     Attempt, AttemptStatus, CorrelationIds, Intent, JobAttemptRecord, JobDefinition, JobId,
     LogicalKey, OverlapPolicy, PoolId, RetryPolicy, Run, RunId, RunStatus, Timeouts, run_id,

@@ -2,7 +2,7 @@
 
 #[test]
 fn every_jobs_command_has_facts() {
-    ro_policy::testing::check_command_facts::<ro_jobs::JobsCommand, ()>(
+    ro_policy::testing::check_command_facts::<ro_jobs::JobsCommand, ro_jobs::Room>(
         ro_jobs::JobsCommand::FACTS,
     )
     .unwrap();
