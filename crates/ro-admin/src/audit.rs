@@ -29,7 +29,7 @@ pub enum AdminResult {
     Denied,
 }
 
-/// One admin action, in the public contract's shape (the seed's `AdminEvent`).
+/// One admin action, in the public contract's shape (`AdminEvent`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[schemars(rename = "AdminEvent")]
 pub struct AdminRecord {

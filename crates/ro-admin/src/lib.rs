@@ -105,7 +105,7 @@ impl PlaneCommand {
     pub fn facts(&self) -> ro_policy::CommandFacts {
         match self {
             PlaneCommand::Policy(c) => c.facts().plain(),
-            PlaneCommand::Artifacts(c) => *c.facts(),
+            PlaneCommand::Artifacts(c) => c.facts().plain(),
             PlaneCommand::Jobs(c) => c.facts().plain(),
             PlaneCommand::Admin(c) => c.facts().plain(),
         }

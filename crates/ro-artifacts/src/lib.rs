@@ -43,24 +43,38 @@
 #![deny(missing_docs)]
 
 mod class_index;
+pub mod command;
+pub mod derivation;
+pub mod event;
 pub mod locator;
-pub mod model;
+pub mod models;
+pub mod rejection;
+pub mod retention;
+pub mod store;
+pub mod story;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use class_index::ClassIndex;
 use ro_core::{ActorId, Context, Decider, EventMeta, InvariantViolation, Reason, Timestamp};
-use ro_policy::{Action, Day, require_distinct};
-use serde::{Deserialize, Serialize};
+use ro_policy::{Action, Day};
+use serde::Serialize;
 use serde_json::Value;
 
-pub use locator::{AddressTemplate, Locator, LocatorError};
-pub use model::{
-    Artifact, ArtifactClass, ArtifactRef, ConsumerId, ContentDigest, CostTier, Derivation,
-    DerivationId, DerivationRecord, DerivationStatus, DigestAlg, Gate, InfeasibleReason,
-    InfeasibleRecord, Lockability, MismatchPosture, ModelRecord, ModelVersion, RetentionPolicy,
-    StoryId,
+pub use command::{ArtifactCommand, Room};
+pub use derivation::{
+    CostTier, Derivation, DerivationId, DerivationRecord, DerivationStatus, InfeasibleReason,
+    InfeasibleRecord, Lockability,
 };
+pub use event::ArtifactEvent;
+pub use locator::{AddressTemplate, Locator, LocatorError};
+pub use models::{ModelRecord, ModelVersion};
+pub use rejection::ArtifactRejection;
+pub use retention::RetentionPolicy;
+pub use store::{
+    Artifact, ArtifactClass, ArtifactRef, ContentDigest, DigestAlg, Gate, MismatchPosture,
+};
+pub use story::{Attestation, ConsumerId, HandoffEntry, HandoffPackage, StoryId};
 
 /// The class artifacts belong to when none is named.
 pub const DEFAULT_CLASS: &str = "default";
@@ -69,423 +83,6 @@ pub use ro_core::text::MAX_TEXT_LEN;
 pub const MAX_EXPIRED_PER_PASS: usize = 10_000;
 /// The largest model metadata accepted, as canonical JSON bytes.
 pub const MAX_METADATA_BYTES: usize = 16 * 1024;
-
-/// What may be asked of the artifact store. `"type"` names the command.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(tag = "type", rename_all = "SCREAMING_SNAKE_CASE", deny_unknown_fields)]
-pub enum ArtifactCommand {
-    /// Registers an artifact (idempotent for the same digest; refused for another).
-    RegisterArtifact {
-        /// Where it lives.
-        #[serde(rename = "ref")]
-        locator: Locator,
-        /// Its digest, `alg:hex`.
-        digest: ContentDigest,
-        /// The digest's algorithm (defaults to the digest's prefix; must agree with it).
-        #[serde(default)]
-        digest_alg: Option<DigestAlg>,
-        /// Its size.
-        #[serde(default)]
-        size_bytes: Option<u64>,
-        /// Its content's schema version.
-        #[serde(default)]
-        schema_version: Option<String>,
-        /// Its class (default `default`).
-        #[serde(default)]
-        class: Option<ArtifactClass>,
-    },
-    /// Records an artifact's gate result.
-    SetArtifactGate {
-        /// The artifact.
-        #[serde(rename = "ref")]
-        locator: Locator,
-        /// `PASS` or `FAIL`.
-        status: Gate,
-    },
-    /// Reports that a host read an artifact whose content did not match its digest.
-    ReportDigestMismatch {
-        /// The artifact.
-        #[serde(rename = "ref")]
-        locator: Locator,
-        /// The digest the host computed.
-        observed: ContentDigest,
-    },
-    /// Sets how a class responds to digest mismatches.
-    SetMismatchPosture {
-        /// The class.
-        class: ArtifactClass,
-        /// Fail closed (default) or warn.
-        posture: MismatchPosture,
-    },
-    /// Sets a class's retention policy (a reason is required; shortening is human-only).
-    SetRetention {
-        /// The class.
-        class: ArtifactClass,
-        /// The policy.
-        policy: RetentionPolicy,
-        /// Holidays not counted as trading days.
-        #[serde(default)]
-        holidays: BTreeSet<Day>,
-    },
-    /// Tombstones every artifact whose class's retention has expired at the command's time.
-    ExpireArtifacts {},
-    /// Records a signed derivation.
-    RecordDerivation(DerivationRecord),
-    /// Reviews a derivation (the reviewer is the actor, never the author).
-    ReviewDerivation {
-        /// The derivation.
-        derivation_id: DerivationId,
-    },
-    /// Re-derives a value: the prior derivation is superseded (kept) and its dependents
-    /// invalidated.
-    SupersedeDerivation {
-        /// The derivation to supersede.
-        derivation_id: DerivationId,
-        /// The full new record (same story and value name, new id).
-        replacement: DerivationRecord,
-    },
-    /// Records a typed INFEASIBLE.
-    RecordInfeasible(InfeasibleRecord),
-    /// Invalidates a derivation and its dependents (a reason is required).
-    RollbackDerivation {
-        /// The derivation.
-        derivation_id: DerivationId,
-    },
-    /// Hands a story's eligible values to a downstream consumer.
-    HandOff {
-        /// The story.
-        story: StoryId,
-        /// Who receives them.
-        consumer: ConsumerId,
-    },
-    /// Records that a forbidden action happened in a story (the attestation then fails).
-    RecordViolation {
-        /// The story.
-        story: StoryId,
-        /// What happened.
-        description: String,
-    },
-    /// Registers a model version with its metadata (an object with at least `version`).
-    RegisterModel {
-        /// The metadata.
-        metadata: Value,
-        /// Its artifacts.
-        #[serde(default)]
-        artifacts: Vec<Locator>,
-    },
-}
-
-// The guards' facts of every artifact command (see `ro_policy::facts`). Shortening a
-// retention takes two steps; actions that make the plane safer (extending a retention, rolling
-// a derivation back, recording a violation) pass a lockdown by their action.
-ro_policy::command_facts! { ArtifactCommand;
-    RegisterArtifact = "REGISTER_ARTIFACT":;
-    SetArtifactGate = "SET_ARTIFACT_GATE":;
-    ReportDigestMismatch = "REPORT_DIGEST_MISMATCH":;
-    SetMismatchPosture = "SET_MISMATCH_POSTURE":;
-    SetRetention = "SET_RETENTION": when_loosening;
-    ExpireArtifacts = "EXPIRE_ARTIFACTS":;
-    RecordDerivation = "RECORD_DERIVATION":;
-    ReviewDerivation = "REVIEW_DERIVATION":;
-    SupersedeDerivation = "SUPERSEDE_DERIVATION":;
-    RecordInfeasible = "RECORD_INFEASIBLE":;
-    RollbackDerivation = "ROLLBACK_DERIVATION":;
-    HandOff = "HAND_OFF":;
-    RecordViolation = "RECORD_VIOLATION":;
-    RegisterModel = "REGISTER_MODEL":;
-}
-
-/// What happened in the artifact store.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(tag = "type", deny_unknown_fields)]
-pub enum ArtifactEvent {
-    /// An artifact was registered (gate PENDING).
-    ArtifactRegistered {
-        /// The reference.
-        artifact: ArtifactRef,
-        /// Its class.
-        class: ArtifactClass,
-    },
-    /// A gate was set.
-    GateSet {
-        /// After.
-        after: Gate,
-        /// Before.
-        before: Gate,
-        /// The artifact.
-        #[serde(rename = "ref")]
-        locator: Locator,
-    },
-    /// A digest mismatch was reported.
-    DigestMismatchDetected {
-        /// The artifact.
-        #[serde(rename = "ref")]
-        locator: Locator,
-        /// The registered digest.
-        expected: ContentDigest,
-        /// The digest observed.
-        observed: ContentDigest,
-        /// The class's posture.
-        posture: MismatchPosture,
-        /// The gate after (FAIL when failing closed).
-        gate: Gate,
-    },
-    /// A class's mismatch posture was set.
-    MismatchPostureSet {
-        /// The class.
-        class: ArtifactClass,
-        /// Before.
-        before: MismatchPosture,
-        /// After.
-        after: MismatchPosture,
-    },
-    /// A class's retention changed.
-    RetentionChanged {
-        /// The class.
-        class: ArtifactClass,
-        /// Before (none at first).
-        before: Option<RetentionPolicy>,
-        /// After.
-        after: RetentionPolicy,
-        /// Holidays after.
-        holidays: BTreeSet<Day>,
-        /// Who.
-        actor: ActorId,
-        /// Why.
-        reason: Reason,
-    },
-    /// Retention expired an artifact: reads are refused, the record stays.
-    ArtifactTombstoned {
-        /// The artifact.
-        #[serde(rename = "ref")]
-        locator: Locator,
-        /// Its class.
-        class: ArtifactClass,
-        /// The policy that expired it.
-        policy: RetentionPolicy,
-    },
-    /// A derivation was recorded.
-    DerivationRecorded {
-        /// The record.
-        record: DerivationRecord,
-    },
-    /// A derivation was reviewed.
-    DerivationReviewed {
-        /// The derivation.
-        derivation_id: DerivationId,
-        /// The reviewer.
-        reviewer: ActorId,
-    },
-    /// A derivation was superseded by a re-derivation.
-    DerivationSuperseded {
-        /// The prior derivation (kept).
-        derivation_id: DerivationId,
-        /// Its replacement.
-        replacement_id: DerivationId,
-    },
-    /// Derivations were invalidated because of `cause`.
-    DerivationsInvalidated {
-        /// The derivation whose change caused it.
-        cause: DerivationId,
-        /// Every transitive dependent invalidated, sorted.
-        invalidated: Vec<DerivationId>,
-    },
-    /// A consumer that received a value was told it no longer stands.
-    DownstreamNotified {
-        /// The value's derivation.
-        derivation_id: DerivationId,
-        /// The consumer.
-        consumer: ConsumerId,
-    },
-    /// A re-derivation changed the cost tier; lockability was re-evaluated.
-    LockabilityReevaluated {
-        /// The new derivation.
-        derivation_id: DerivationId,
-        /// The tier before.
-        from_tier: CostTier,
-        /// The tier after.
-        to_tier: CostTier,
-        /// The most lockability the new tier allows.
-        lockability: Lockability,
-    },
-    /// A typed INFEASIBLE was recorded.
-    InfeasibleRecorded {
-        /// The record.
-        record: InfeasibleRecord,
-    },
-    /// Derivations were rolled back.
-    DerivationRolledBack {
-        /// The derivation rolled back.
-        derivation_id: DerivationId,
-        /// It and every transitive dependent invalidated, sorted.
-        affected: Vec<DerivationId>,
-        /// Who.
-        operator: ActorId,
-        /// Why.
-        reason: Reason,
-    },
-    /// A story's eligible values were handed to a consumer.
-    HandedOff {
-        /// The story.
-        story: StoryId,
-        /// The consumer.
-        consumer: ConsumerId,
-        /// The values handed off.
-        derivations: Vec<DerivationId>,
-    },
-    /// A forbidden action was recorded against a story.
-    ViolationRecorded {
-        /// The story.
-        story: StoryId,
-        /// What happened.
-        description: String,
-    },
-    /// A model version was registered.
-    ModelRegistered {
-        /// The version.
-        version: ModelVersion,
-        /// Its metadata, canonical JSON.
-        metadata: String,
-        /// Its artifacts.
-        artifacts: Vec<Locator>,
-    },
-}
-
-impl ro_core::Event for ArtifactEvent {
-    const SCHEMA_VERSION: u32 = 1;
-}
-
-/// Why the artifact store refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ArtifactRejection {
-    /// The command is malformed.
-    #[error("invalid command: {0}")]
-    Invalid(String),
-    /// A reason is required.
-    #[error("{0} requires a reason: say why in the command's \"reason\"")]
-    ReasonRequired(&'static str),
-    /// The locator is registered with another digest.
-    #[error(
-        "{locator} is registered with digest {existing}; artifacts are write-once: register a new ref"
-    )]
-    RefConflict {
-        /// The locator.
-        locator: Locator,
-        /// The registered digest.
-        existing: ContentDigest,
-    },
-    /// No such artifact.
-    #[error("artifact {0} is not registered")]
-    UnknownArtifact(Locator),
-    /// The artifact may not be read.
-    #[error("artifact {locator} is not readable: {why}")]
-    NotReadable {
-        /// The artifact.
-        locator: Locator,
-        /// Why.
-        why: String,
-    },
-    /// The artifact was tombstoned.
-    #[error("artifact {0} was tombstoned by retention")]
-    Tombstoned(Locator),
-    /// A gate can only be set to PASS or FAIL.
-    #[error("a gate is set to PASS or FAIL")]
-    GateValue,
-    /// The derivation id is taken.
-    #[error("derivation {0} already exists: records are never edited; supersede it")]
-    DerivationExists(DerivationId),
-    /// No such derivation.
-    #[error("derivation {0} does not exist")]
-    UnknownDerivation(DerivationId),
-    /// The derivation is no longer active.
-    #[error("derivation {0} is {1}")]
-    NotActive(DerivationId, &'static str),
-    /// The tier does not allow the declared lockability.
-    #[error("tier {tier:?} does not allow {declared:?}: {why}")]
-    Lockability {
-        /// The tier.
-        tier: CostTier,
-        /// What was declared.
-        declared: Lockability,
-        /// Why.
-        why: &'static str,
-    },
-    /// Separation of duties.
-    #[error("{0}")]
-    SeparationOfDuties(String),
-    /// The model version exists with other metadata.
-    #[error("model {0} is registered with other metadata: register a new version")]
-    ModelExists(ModelVersion),
-}
-
-impl ro_core::Rejection for ArtifactRejection {
-    fn code(&self) -> &'static str {
-        use ArtifactRejection::*;
-        match self {
-            Invalid(_) => "INVALID_COMMAND",
-            ReasonRequired(_) => "REASON_REQUIRED",
-            RefConflict { .. } => "REF_CONFLICT",
-            UnknownArtifact(_) => "UNKNOWN_ARTIFACT",
-            NotReadable { .. } => "GATE_NOT_PASS",
-            Tombstoned(_) => "ARTIFACT_TOMBSTONED",
-            GateValue => "INVALID_COMMAND",
-            DerivationExists(_) => "DERIVATION_EXISTS",
-            UnknownDerivation(_) => "UNKNOWN_DERIVATION",
-            NotActive(..) => "DERIVATION_NOT_ACTIVE",
-            Lockability { .. } => "LOCKABILITY",
-            SeparationOfDuties(_) => "SEPARATION_OF_DUTIES",
-            ModelExists(_) => "MODEL_VERSION_EXISTS",
-        }
-    }
-}
-
-/// The handoff package of a story, a pure projection.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct HandoffPackage {
-    /// The story.
-    pub story: StoryId,
-    /// Values eligible for lock: tier A/B, reviewed, neither superseded nor invalidated.
-    pub eligible_for_lock: Vec<DerivationId>,
-    /// Values blocking the lock: tier C, unreviewed, and typed INFEASIBLE records.
-    pub blocking: Vec<DerivationId>,
-    /// Every derivation of the story with its standing.
-    pub derivations: Vec<HandoffEntry>,
-    /// The typed INFEASIBLE records.
-    pub infeasible: Vec<InfeasibleRecord>,
-    /// The attestation that no forbidden action was recorded.
-    pub attestation: Attestation,
-}
-
-/// One derivation in a handoff package.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct HandoffEntry {
-    /// The derivation.
-    pub derivation_id: DerivationId,
-    /// The value's name.
-    pub value_name: String,
-    /// The value.
-    pub value: String,
-    /// Units.
-    pub units: String,
-    /// Cost tier.
-    pub cost_tier: CostTier,
-    /// Declared lockability.
-    pub lockability: Lockability,
-    /// Reviewer, if reviewed.
-    pub reviewer: Option<ActorId>,
-    /// `active`, `superseded` or `invalidated`.
-    pub status: String,
-}
-
-/// Whether the story's journal records any forbidden action.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Attestation {
-    /// True when no violation was recorded.
-    pub no_forbidden_action: bool,
-    /// The violations recorded.
-    pub violations: Vec<String>,
-}
-
 /// The artifact store's state.
 #[derive(
     Debug,
@@ -516,7 +113,7 @@ pub struct Artifacts {
 }
 
 /// A record's author is the actor recording it: nobody signs in another's name.
-fn check_author(author: &ActorId, ctx: &Context) -> Result<(), ArtifactRejection> {
+pub(crate) fn check_author(author: &ActorId, ctx: &Context) -> Result<(), ArtifactRejection> {
     if *author != ctx.actor.id {
         return Err(ArtifactRejection::Invalid(format!(
             "author {author} is not the actor recording it ({})",
@@ -527,12 +124,12 @@ fn check_author(author: &ActorId, ctx: &Context) -> Result<(), ArtifactRejection
 }
 
 /// Checks free text (see [`ro_core::text::check_text`]); `required` refuses blank text.
-fn check_text(field: &str, text: &str, required: bool) -> Result<(), ArtifactRejection> {
+pub(crate) fn check_text(field: &str, text: &str, required: bool) -> Result<(), ArtifactRejection> {
     ro_core::text::check_text(text, required)
         .map_err(|e| ArtifactRejection::Invalid(format!("{field} {e}")))
 }
 
-fn default_class() -> ArtifactClass {
+pub(crate) fn default_class() -> ArtifactClass {
     // "default" is a valid class id.
     ArtifactClass::new(DEFAULT_CLASS).unwrap_or_else(|_| unreachable_class())
 }
@@ -835,6 +432,14 @@ impl Artifacts {
     }
 }
 
+/// The refusal of a command sent to a room that does not hold it: the facts table routes
+/// every command to its room, so this answers only a table that disagrees with a room.
+pub(crate) fn misrouted() -> ArtifactRejection {
+    ArtifactRejection::Invalid(
+        "internal: this command was routed to a room that does not decide it".into(),
+    )
+}
+
 impl Decider for Artifacts {
     type Command = ArtifactCommand;
     type Event = ArtifactEvent;
@@ -845,474 +450,22 @@ impl Decider for Artifacts {
         command: &ArtifactCommand,
         ctx: &Context,
     ) -> Result<Vec<ArtifactEvent>, ArtifactRejection> {
-        use ArtifactCommand as C;
-        use ArtifactEvent as E;
-        use ArtifactRejection as R;
-        match command {
-            C::RegisterArtifact {
-                locator,
-                digest,
-                digest_alg,
-                size_bytes,
-                schema_version,
-                class,
-            } => {
-                if digest_alg.is_some_and(|a| a != digest.alg) {
-                    return Err(R::Invalid(format!(
-                        "digest_alg {} disagrees with the digest's prefix",
-                        digest_alg.map(DigestAlg::as_str).unwrap_or_default()
-                    )));
-                }
-                if let Some(v) = schema_version {
-                    check_text("schema_version", v, true)?;
-                }
-                if let Some(existing) = self.artifacts.get(locator) {
-                    if existing.artifact.digest == *digest {
-                        return Ok(Vec::new());
-                    }
-                    return Err(R::RefConflict {
-                        locator: locator.clone(),
-                        existing: existing.artifact.digest,
-                    });
-                }
-                Ok(vec![E::ArtifactRegistered {
-                    artifact: ArtifactRef {
-                        locator: locator.clone(),
-                        digest: *digest,
-                        digest_alg: digest.alg,
-                        schema_version: schema_version.clone(),
-                        size_bytes: *size_bytes,
-                    },
-                    class: class.clone().unwrap_or_else(default_class),
-                }])
-            }
-            C::SetArtifactGate { locator, status } => {
-                let a = self
-                    .artifacts
-                    .get(locator)
-                    .ok_or_else(|| R::UnknownArtifact(locator.clone()))?;
-                if *status == Gate::Pending {
-                    return Err(R::GateValue);
-                }
-                if a.tombstoned_at.is_some() {
-                    return Err(R::Tombstoned(locator.clone()));
-                }
-                if a.gate == *status {
-                    return Ok(Vec::new());
-                }
-                Ok(vec![E::GateSet {
-                    locator: locator.clone(),
-                    before: a.gate,
-                    after: *status,
-                }])
-            }
-            C::ReportDigestMismatch { locator, observed } => {
-                let a = self
-                    .artifacts
-                    .get(locator)
-                    .ok_or_else(|| R::UnknownArtifact(locator.clone()))?;
-                if a.artifact.digest == *observed {
-                    return Err(R::Invalid(
-                        "the observed digest matches the registered one".into(),
-                    ));
-                }
-                let posture = self.postures.get(&a.class).copied().unwrap_or_default();
-                let gate = match posture {
-                    MismatchPosture::FailClosed => Gate::Fail,
-                    MismatchPosture::Warn => a.gate,
-                };
-                Ok(vec![E::DigestMismatchDetected {
-                    locator: locator.clone(),
-                    expected: a.artifact.digest,
-                    observed: *observed,
-                    posture,
-                    gate,
-                }])
-            }
-            C::SetMismatchPosture { class, posture } => {
-                let before = self.postures.get(class).copied().unwrap_or_default();
-                if before == *posture {
-                    return Ok(Vec::new());
-                }
-                Ok(vec![E::MismatchPostureSet {
-                    class: class.clone(),
-                    before,
-                    after: *posture,
-                }])
-            }
-            C::SetRetention {
-                class,
-                policy,
-                holidays,
-            } => {
-                let reason = ctx
-                    .reason
-                    .clone()
-                    .ok_or(R::ReasonRequired("SET_RETENTION"))?;
-                if policy.keep_days > 36_500 {
-                    return Err(R::Invalid("keep_days is at most 36500".into()));
-                }
-                if holidays.len() > 10_000 {
-                    return Err(R::Invalid("at most 10000 holidays".into()));
-                }
-                let before = self.retention.get(class);
-                if before.is_some_and(|(p, h)| p == policy && h == holidays) {
-                    return Ok(Vec::new());
-                }
-                Ok(vec![E::RetentionChanged {
-                    class: class.clone(),
-                    before: before.map(|(p, _)| *p),
-                    after: *policy,
-                    holidays: holidays.clone(),
-                    actor: ctx.actor.id.clone(),
-                    reason,
-                }])
-            }
-            C::ExpireArtifacts {} => Ok(self.expire(ctx.at)),
-            C::RecordDerivation(record) => {
-                let record = self.check_record(record, ctx)?;
-                Ok(vec![E::DerivationRecorded { record }])
-            }
-            C::ReviewDerivation { derivation_id } => {
-                let d = self.active(derivation_id)?;
-                require_distinct("reviewer-not-author", &d.record.author, &ctx.actor.id)
-                    .map_err(|e| R::SeparationOfDuties(e.to_string()))?;
-                if d.reviewed_by.is_some() {
-                    return Ok(Vec::new());
-                }
-                Ok(vec![E::DerivationReviewed {
-                    derivation_id: derivation_id.clone(),
-                    reviewer: ctx.actor.id.clone(),
-                }])
-            }
-            C::SupersedeDerivation {
-                derivation_id,
-                replacement,
-            } => {
-                let old = self.active(derivation_id)?;
-                let record = self.check_record(replacement, ctx)?;
-                if record.story != old.record.story || record.value_name != old.record.value_name {
-                    return Err(R::Invalid(
-                        "a replacement re-derives the same story and value_name".into(),
-                    ));
-                }
-                if record.depends_on.contains(derivation_id) {
-                    return Err(R::Invalid(
-                        "a replacement cannot depend on what it supersedes".into(),
-                    ));
-                }
-                let new_id = record.derivation_id.clone();
-                let (from_tier, to_tier) = (old.record.cost_tier, record.cost_tier);
-                let invalidated = self.transitive_dependents(derivation_id);
-                let mut events = vec![
-                    E::DerivationRecorded { record },
-                    E::DerivationSuperseded {
-                        derivation_id: derivation_id.clone(),
-                        replacement_id: new_id.clone(),
-                    },
-                ];
-                if from_tier != to_tier {
-                    events.push(E::LockabilityReevaluated {
-                        derivation_id: new_id,
-                        from_tier,
-                        to_tier,
-                        lockability: Lockability::for_tier(to_tier),
-                    });
-                }
-                let mut notify: Vec<(DerivationId, ConsumerId)> = old
-                    .handed_to
-                    .iter()
-                    .map(|c| (derivation_id.clone(), c.clone()))
-                    .collect();
-                for id in &invalidated {
-                    if let Some(d) = self.derivations.get(id) {
-                        notify.extend(d.handed_to.iter().map(|c| (id.clone(), c.clone())));
-                    }
-                }
-                if !invalidated.is_empty() {
-                    events.push(E::DerivationsInvalidated {
-                        cause: derivation_id.clone(),
-                        invalidated,
-                    });
-                }
-                events.extend(notify.into_iter().map(|(derivation_id, consumer)| {
-                    E::DownstreamNotified {
-                        derivation_id,
-                        consumer,
-                    }
-                }));
-                Ok(events)
-            }
-            C::RecordInfeasible(r) => {
-                if self.derivations.contains_key(&r.infeasible_id)
-                    || self.infeasible.contains_key(&r.infeasible_id)
-                {
-                    return Err(R::DerivationExists(r.infeasible_id.clone()));
-                }
-                for (field, text) in [
-                    ("trigger", &r.trigger),
-                    ("evidence_attempted", &r.evidence_attempted),
-                    ("allowed_next_action", &r.allowed_next_action),
-                    ("blocked_downstream", &r.blocked_downstream),
-                    (
-                        "required_remediation_artifact",
-                        &r.required_remediation_artifact,
-                    ),
-                ] {
-                    check_text(field, text, false)?;
-                    if text.trim().is_empty() {
-                        return Err(R::Invalid(format!(
-                            "{field} is required: an INFEASIBLE is a full record, never a placeholder"
-                        )));
-                    }
-                }
-                check_author(&r.author, ctx)?;
-                if let Some(reviewer) = &r.reviewer {
-                    require_distinct("reviewer-not-author", &r.author, reviewer)
-                        .map_err(|e| R::SeparationOfDuties(e.to_string()))?;
-                }
-                if let Some(failed) = &r.failed_derivation
-                    && !self.derivations.contains_key(failed)
-                {
-                    return Err(R::UnknownDerivation(failed.clone()));
-                }
-                let mut record = r.clone();
-                record.timestamp = Some(r.timestamp.unwrap_or(ctx.at));
-                Ok(vec![E::InfeasibleRecorded { record }])
-            }
-            C::RollbackDerivation { derivation_id } => {
-                let reason = ctx
-                    .reason
-                    .clone()
-                    .ok_or(R::ReasonRequired("ROLLBACK_DERIVATION"))?;
-                self.active(derivation_id)?;
-                let mut affected = self.transitive_dependents(derivation_id);
-                affected.push(derivation_id.clone());
-                affected.sort();
-                let notify: Vec<ArtifactEvent> = affected
-                    .iter()
-                    .filter_map(|id| self.derivations.get(id).map(|d| (id, d)))
-                    .flat_map(|(id, d)| {
-                        d.handed_to.iter().map(move |c| E::DownstreamNotified {
-                            derivation_id: id.clone(),
-                            consumer: c.clone(),
-                        })
-                    })
-                    .collect();
-                let mut events = vec![E::DerivationRolledBack {
-                    derivation_id: derivation_id.clone(),
-                    affected,
-                    operator: ctx.actor.id.clone(),
-                    reason,
-                }];
-                events.extend(notify);
-                Ok(events)
-            }
-            C::HandOff { story, consumer } => {
-                let package = self.handoff_package(story);
-                if package.eligible_for_lock.is_empty() {
-                    return Err(R::Invalid(format!(
-                        "story {story} has no value eligible for lock"
-                    )));
-                }
-                if !package.attestation.no_forbidden_action {
-                    return Err(R::Invalid(format!(
-                        "story {story} recorded a forbidden action: its attestation fails"
-                    )));
-                }
-                Ok(vec![E::HandedOff {
-                    story: story.clone(),
-                    consumer: consumer.clone(),
-                    derivations: package.eligible_for_lock,
-                }])
-            }
-            C::RecordViolation { story, description } => {
-                check_text("description", description, false)?;
-                if description.trim().is_empty() {
-                    return Err(R::Invalid("description is required".into()));
-                }
-                Ok(vec![E::ViolationRecorded {
-                    story: story.clone(),
-                    description: description.clone(),
-                }])
-            }
-            C::RegisterModel {
-                metadata,
-                artifacts,
-            } => {
-                let Some(version) = metadata.get("version").and_then(Value::as_str) else {
-                    return Err(R::Invalid(
-                        "metadata is an object with a string \"version\"".into(),
-                    ));
-                };
-                let version = ModelVersion::new(version).map_err(|e| R::Invalid(e.to_string()))?;
-                let canonical = ro_core::canonical::value_to_canonical_vec(metadata)
-                    .map_err(|e| R::Invalid(format!("metadata: {e}")))?;
-                if canonical.len() > MAX_METADATA_BYTES {
-                    return Err(R::Invalid(format!(
-                        "metadata is larger than {MAX_METADATA_BYTES} bytes"
-                    )));
-                }
-                let canonical =
-                    String::from_utf8(canonical).map_err(|e| R::Invalid(e.to_string()))?;
-                if let Some(missing) = artifacts.iter().find(|l| !self.artifacts.contains_key(*l)) {
-                    return Err(R::UnknownArtifact(missing.clone()));
-                }
-                match self.models.get(&version) {
-                    Some(m) if m.metadata == canonical && &m.artifacts == artifacts => {
-                        Ok(Vec::new())
-                    }
-                    Some(_) => Err(R::ModelExists(version)),
-                    None => Ok(vec![E::ModelRegistered {
-                        version,
-                        metadata: canonical,
-                        artifacts: artifacts.clone(),
-                    }]),
-                }
-            }
+        match command.facts().room {
+            Room::Store => self.decide_store(command, ctx),
+            Room::Retention => self.decide_retention(command, ctx),
+            Room::Derivations => self.decide_derivation(command, ctx),
+            Room::Stories => self.decide_story(command, ctx),
+            Room::Models => self.decide_models(command, ctx),
         }
     }
 
     fn evolve(&mut self, event: &ArtifactEvent, meta: &EventMeta<'_>) {
-        use ArtifactEvent as E;
-        match event {
-            E::ArtifactRegistered { artifact, class } => {
-                // A known class is found without cloning its key.
-                match self.by_class.get_mut(class) {
-                    Some(index) => index.insert(meta.at, artifact.locator.clone()),
-                    None => {
-                        let mut index = ClassIndex::default();
-                        index.insert(meta.at, artifact.locator.clone());
-                        self.by_class.insert(class.clone(), index);
-                    }
-                }
-                self.artifacts.insert(
-                    artifact.locator.clone(),
-                    Box::new(Artifact {
-                        artifact: artifact.clone(),
-                        class: class.clone(),
-                        registered_at: meta.at,
-                        gate: Gate::Pending,
-                        mismatches: 0,
-                        tombstoned_at: None,
-                    }),
-                );
-            }
-            E::GateSet { locator, after, .. } => {
-                if let Some(a) = self.artifacts.get_mut(locator) {
-                    a.gate = *after;
-                }
-            }
-            E::DigestMismatchDetected { locator, gate, .. } => {
-                if let Some(a) = self.artifacts.get_mut(locator) {
-                    a.gate = *gate;
-                    a.mismatches = a.mismatches.saturating_add(1);
-                }
-            }
-            E::MismatchPostureSet { class, after, .. } => {
-                self.postures.insert(class.clone(), *after);
-            }
-            E::RetentionChanged {
-                class,
-                after,
-                holidays,
-                ..
-            } => {
-                self.retention
-                    .insert(class.clone(), (*after, holidays.clone()));
-            }
-            E::ArtifactTombstoned { locator, .. } => {
-                if let Some(a) = self.artifacts.get_mut(locator) {
-                    a.tombstoned_at = Some(meta.at);
-                }
-            }
-            E::DerivationRecorded { record } => {
-                for upstream in &record.depends_on {
-                    self.dependents
-                        .entry(upstream.clone())
-                        .or_default()
-                        .insert(record.derivation_id.clone());
-                }
-                self.derivations.insert(
-                    record.derivation_id.clone(),
-                    Derivation {
-                        record: record.clone(),
-                        reviewed_by: None,
-                        status: DerivationStatus::Active,
-                        superseded_by: None,
-                        handed_to: Vec::new(),
-                    },
-                );
-            }
-            E::DerivationReviewed {
-                derivation_id,
-                reviewer,
-            } => {
-                if let Some(d) = self.derivations.get_mut(derivation_id) {
-                    d.reviewed_by = Some(reviewer.clone());
-                }
-            }
-            E::DerivationSuperseded {
-                derivation_id,
-                replacement_id,
-            } => {
-                if let Some(d) = self.derivations.get_mut(derivation_id) {
-                    d.status = DerivationStatus::Superseded;
-                    d.superseded_by = Some(replacement_id.clone());
-                }
-            }
-            E::DerivationsInvalidated { invalidated, .. } => {
-                for id in invalidated {
-                    if let Some(d) = self.derivations.get_mut(id) {
-                        d.status = DerivationStatus::Invalidated;
-                    }
-                }
-            }
-            E::DerivationRolledBack { affected, .. } => {
-                for id in affected {
-                    if let Some(d) = self.derivations.get_mut(id) {
-                        d.status = DerivationStatus::Invalidated;
-                    }
-                }
-            }
-            E::DownstreamNotified { .. } | E::LockabilityReevaluated { .. } => {}
-            E::InfeasibleRecorded { record } => {
-                self.infeasible
-                    .insert(record.infeasible_id.clone(), record.clone());
-            }
-            E::HandedOff {
-                consumer,
-                derivations,
-                ..
-            } => {
-                for id in derivations {
-                    if let Some(d) = self.derivations.get_mut(id)
-                        && !d.handed_to.contains(consumer)
-                    {
-                        d.handed_to.push(consumer.clone());
-                    }
-                }
-            }
-            E::ViolationRecorded { story, description } => {
-                self.violations
-                    .entry(story.clone())
-                    .or_default()
-                    .push(description.clone());
-            }
-            E::ModelRegistered {
-                version,
-                metadata,
-                artifacts,
-            } => {
-                self.models.insert(
-                    version.clone(),
-                    ModelRecord {
-                        metadata: metadata.clone(),
-                        artifacts: artifacts.clone(),
-                        registered_at: meta.at,
-                    },
-                );
-            }
+        match event.room() {
+            Room::Store => self.evolve_store(event, meta),
+            Room::Retention => self.evolve_retention(event, meta),
+            Room::Derivations => self.evolve_derivation(event, meta),
+            Room::Stories => self.evolve_story(event, meta),
+            Room::Models => self.evolve_models(event, meta),
         }
     }
 

@@ -77,7 +77,7 @@ enum Command {
     /// records after it). Prints its seq and size.
     Snapshot,
     /// Print the JSON Schema of every public contract (commands, queries, responses, events,
-    /// and the seed's named objects). Needs no store.
+    /// and the contract's named objects). Needs no store.
     Schema,
 }
 

@@ -4,7 +4,7 @@
 //! The document validates one input line at its root (`$defs/Request`: every command and
 //! query as the protocol reads it, context fields included) and names every other contract in
 //! `$defs`: the responses (`Response`, `ErrorResponse`, `QueryResult`, `CommandResult`), the
-//! journal's envelope and every event (`Envelope`, `PlaneEvent`), and the seed's named objects
+//! journal's envelope and every event (`Envelope`, `PlaneEvent`), and the contract's named objects
 //! (`ArtifactRef`, `JobStatus`, `JobAttemptRecord`, `ConfigVersionRef`, `AdminActionType`,
 //! `AdminEvent`, `SecretRotationEvent`) and `ro report signatures`' `SignatureLog`. The types' own schemas come from their Rust
 //! definitions (schemars), so the file cannot drift from the code without a test failing.

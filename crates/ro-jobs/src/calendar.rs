@@ -75,17 +75,17 @@ pub struct TradingCalendar {
     pub weekmask: [bool; 7],
     /// Regular holidays.
     #[serde(default)]
-    #[schemars(with = "Vec<crate::model::CivilDate>")]
+    #[schemars(with = "Vec<crate::run::CivilDate>")]
     #[rkyv(with = rkyv::with::Map<DateAsNumber>)]
     pub holidays: Vec<Date>,
     /// Regular early closes: date → local `HH:MM`.
     #[serde(default)]
-    #[schemars(with = "BTreeMap<crate::model::CivilDate, String>")]
+    #[schemars(with = "BTreeMap<crate::run::CivilDate, String>")]
     #[rkyv(with = rkyv::with::MapKV<DateAsNumber, rkyv::with::Identity>)]
     pub early_closes: BTreeMap<Date, String>,
     /// User overrides layered on top, which win over everything else.
     #[serde(default)]
-    #[schemars(with = "BTreeMap<crate::model::CivilDate, Override>")]
+    #[schemars(with = "BTreeMap<crate::run::CivilDate, Override>")]
     #[rkyv(with = rkyv::with::MapKV<DateAsNumber, rkyv::with::Identity>)]
     pub overrides: BTreeMap<Date, Override>,
 }

@@ -19,11 +19,9 @@ pub use event::JobsEvent;
 pub use rejection::JobsRejection;
 
 use crate::{
+    AttemptStatus, Intent, JobDefinition, JobId, LogicalKey, OverlapPolicy, PoolId, Run, RunId,
+    RunStatus,
     calendar::{CalendarName, TradingCalendar},
-    model::{
-        AttemptStatus, Intent, JobDefinition, JobId, LogicalKey, OverlapPolicy, PoolId, Run, RunId,
-        RunStatus,
-    },
     schedule::{Schedule, ScheduleError},
 };
 

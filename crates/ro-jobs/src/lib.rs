@@ -3,12 +3,14 @@
 //! - [`schedule`]: cron expressions in an IANA time zone with an explicit, recorded
 //!   daylight-saving policy, and `next_after` that agrees with iteration.
 //! - [`calendar`]: trading calendars with holidays, early closes and overrides.
-//! - [`model`]: job definitions (versioned, with config versions, retry policy, timeouts,
-//!   concurrency, inputs, outputs, schedule, overlap policy), runs with deterministic ids, and
-//!   append-only attempts.
-//! - [`jobs`]: the [`Jobs`] decider (runs, attempts, retries with deterministic jitter,
-//!   timeouts and heartbeats against explicit time, job and pool limits, gating on input
-//!   artifacts, pause/drain/resume/cancel, backfill) and the pure planner [`Jobs::plan`].
+//! - [`definition`]: job definitions (versioned, with config versions, retry policy,
+//!   timeouts, concurrency, inputs, outputs, schedule, overlap policy).
+//! - [`run`]: runs with deterministic ids, and append-only attempts.
+//! - [`jobs`]: the [`Jobs`] decider and the pure planner [`Jobs::plan`]; its rooms decide the
+//!   commands of each capability: the catalog (definitions, pools, pause/drain/resume), runs
+//!   (gating on input artifacts, intents, backfill, cancel), attempts (retries with
+//!   deterministic jitter, timeouts and heartbeats against explicit time, job and pool limits)
+//!   and calendars.
 //!
 //! ```
 //! use ro_core::Timestamp;
@@ -31,16 +33,18 @@
 #![deny(missing_docs)]
 
 pub mod calendar;
+pub mod definition;
 pub mod jobs;
-pub mod model;
+pub mod run;
 pub mod schedule;
 #[cfg(feature = "testing")]
 pub mod testing;
 
 pub use calendar::{CalendarName, Override, TradingCalendar};
+pub use definition::{JobDefinition, JobId, OverlapPolicy, PoolId, RetryPolicy, Timeouts};
 pub use jobs::{Gate, Jobs, JobsCommand, JobsEvent, JobsRejection, OutcomeKind, Room, TimeoutKind};
-pub use model::{
-    Attempt, AttemptStatus, CorrelationIds, Intent, JobAttemptRecord, JobDefinition, JobId,
-    LogicalKey, OverlapPolicy, PoolId, RetryPolicy, Run, RunId, RunStatus, Timeouts, run_id,
+pub use run::{
+    Attempt, AttemptStatus, CorrelationIds, Intent, JobAttemptRecord, LogicalKey, Run, RunId,
+    RunStatus, run_id,
 };
 pub use schedule::{FoldPolicy, GapPolicy, Schedule, ScheduleError, ScheduleSpec, TZDB_VERSION};

@@ -90,15 +90,11 @@ impl Policy {
     }
 
     pub(crate) fn evolve_configs(&mut self, event: &PolicyEvent, _meta: &EventMeta<'_>) {
-        use PolicyEvent as E;
-        match event {
-            E::ConfigPublished { config } => {
-                self.configs
-                    .entry(config.config_name.clone())
-                    .or_default()
-                    .insert(config.config_version.clone(), config.clone());
-            }
-            _ => {}
+        if let PolicyEvent::ConfigPublished { config } = event {
+            self.configs
+                .entry(config.config_name.clone())
+                .or_default()
+                .insert(config.config_version.clone(), config.clone());
         }
     }
 }

@@ -128,7 +128,7 @@ pub enum PolicyEvent {
         /// The reference.
         secret: SecretRef,
     },
-    /// A secret was rotated (the seed's SecretRotationEvent).
+    /// A secret was rotated (the contract's `SecretRotationEvent`).
     SecretRotated {
         /// The secret.
         name: SecretName,

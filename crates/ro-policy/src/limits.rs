@@ -404,56 +404,6 @@ ro_core::json_schema_for!(Day, "Day", {
     "description": "A UTC calendar day, YYYY-MM-DD."
 });
 
-#[cfg(test)]
-mod day_tests {
-    use super::*;
-
-    proptest::proptest! {
-        /// The integer day number agrees with the calendar's Julian day everywhere.
-        #[test]
-        fn day_of_is_the_julian_day(secs in -62_135_596_800i64..=253_402_300_799, nanos in 0u32..1_000_000_000) {
-            let at = Timestamp::from_unix(secs, nanos).unwrap();
-            proptest::prop_assert_eq!(Day::of(at).0, at.utc_date().to_julian_day());
-        }
-    }
-
-    #[test]
-    fn day_of_at_the_edges() {
-        for secs in [
-            -62_135_596_800i64,
-            -86_401,
-            -86_400,
-            -1,
-            0,
-            86_399,
-            86_400,
-            253_402_300_799,
-        ] {
-            let at = Timestamp::from_unix_seconds(secs).unwrap();
-            assert_eq!(Day::of(at).0, at.utc_date().to_julian_day(), "{at}");
-        }
-    }
-}
-
-#[cfg(test)]
-mod limit_kind_tests {
-    use super::*;
-
-    #[test]
-    fn a_limit_is_named_in_messages_as_the_contracts_spell_it() {
-        for kind in [
-            LimitKind::CostCeiling,
-            LimitKind::DailyBudget,
-            LimitKind::DailyRate,
-        ] {
-            assert_eq!(
-                serde_json::to_value(kind).unwrap(),
-                serde_json::Value::from(kind.to_string())
-            );
-        }
-    }
-}
-
 impl Policy {
     pub(crate) fn decide_limits(
         &self,
@@ -590,5 +540,55 @@ impl Policy {
             limits.rate_alert_bp,
         );
         Ok(events)
+    }
+}
+
+#[cfg(test)]
+mod day_tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// The integer day number agrees with the calendar's Julian day everywhere.
+        #[test]
+        fn day_of_is_the_julian_day(secs in -62_135_596_800i64..=253_402_300_799, nanos in 0u32..1_000_000_000) {
+            let at = Timestamp::from_unix(secs, nanos).unwrap();
+            proptest::prop_assert_eq!(Day::of(at).0, at.utc_date().to_julian_day());
+        }
+    }
+
+    #[test]
+    fn day_of_at_the_edges() {
+        for secs in [
+            -62_135_596_800i64,
+            -86_401,
+            -86_400,
+            -1,
+            0,
+            86_399,
+            86_400,
+            253_402_300_799,
+        ] {
+            let at = Timestamp::from_unix_seconds(secs).unwrap();
+            assert_eq!(Day::of(at).0, at.utc_date().to_julian_day(), "{at}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod limit_kind_tests {
+    use super::*;
+
+    #[test]
+    fn a_limit_is_named_in_messages_as_the_contracts_spell_it() {
+        for kind in [
+            LimitKind::CostCeiling,
+            LimitKind::DailyBudget,
+            LimitKind::DailyRate,
+        ] {
+            assert_eq!(
+                serde_json::to_value(kind).unwrap(),
+                serde_json::Value::from(kind.to_string())
+            );
+        }
     }
 }

@@ -107,35 +107,6 @@ pub struct SecretRef {
     pub fingerprint: Digest,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn values_never_print() {
-        let v = SecretValue::new("hunter2-PLANTED");
-        for shown in [
-            format!("{v:?}"),
-            format!("{v}"),
-            serde_json::to_string(&v).unwrap(),
-            format!("{:?}", Some(&v)),
-        ] {
-            assert!(!shown.contains("hunter2"), "{shown}");
-        }
-        assert_eq!(v.expose(), "hunter2-PLANTED");
-        let key = FingerprintKey::new([7; 32]);
-        assert!(!format!("{key:?}").contains('7'));
-        assert_ne!(
-            v.fingerprint(&key),
-            SecretValue::new("other").fingerprint(&key)
-        );
-        assert_ne!(
-            v.fingerprint(&key),
-            v.fingerprint(&FingerprintKey::new([8; 32]))
-        );
-    }
-}
-
 impl Policy {
     pub(crate) fn decide_secrets(
         &self,
@@ -231,5 +202,34 @@ impl Policy {
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_never_print() {
+        let v = SecretValue::new("hunter2-PLANTED");
+        for shown in [
+            format!("{v:?}"),
+            format!("{v}"),
+            serde_json::to_string(&v).unwrap(),
+            format!("{:?}", Some(&v)),
+        ] {
+            assert!(!shown.contains("hunter2"), "{shown}");
+        }
+        assert_eq!(v.expose(), "hunter2-PLANTED");
+        let key = FingerprintKey::new([7; 32]);
+        assert!(!format!("{key:?}").contains('7'));
+        assert_ne!(
+            v.fingerprint(&key),
+            SecretValue::new("other").fingerprint(&key)
+        );
+        assert_ne!(
+            v.fingerprint(&key),
+            v.fingerprint(&FingerprintKey::new([8; 32]))
+        );
     }
 }

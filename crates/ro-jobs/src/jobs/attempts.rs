@@ -4,7 +4,7 @@
 use ro_core::{Context, EventMeta};
 
 use super::*;
-use crate::model::{Attempt, AttemptStatus, Run, RunId, RunStatus};
+use crate::{Attempt, AttemptStatus, Run, RunId, RunStatus};
 
 impl Jobs {
     pub(super) fn decide_attempts(

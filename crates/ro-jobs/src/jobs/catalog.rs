@@ -3,7 +3,7 @@
 use ro_core::{Context, EventMeta};
 
 use super::*;
-use crate::{model::JobId, schedule::Schedule};
+use crate::{JobId, schedule::Schedule};
 
 impl Jobs {
     pub(super) fn decide_catalog(

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use super::*;
 use crate::{
+    Intent, JobDefinition, JobId, PoolId, RunId,
     calendar::{CalendarName, Override, TradingCalendar},
-    model::{Intent, JobDefinition, JobId, PoolId, RunId},
 };
 
 /// The feature module (room) that decides a jobs command and folds its events.
@@ -137,7 +137,7 @@ pub enum JobsCommand {
         /// The calendar.
         name: CalendarName,
         /// The local date.
-        #[schemars(with = "crate::model::CivilDate")]
+        #[schemars(with = "crate::run::CivilDate")]
         date: jiff::civil::Date,
         /// The override, or none to remove it.
         #[serde(rename = "override")]

@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use super::*;
 use crate::{
+    Intent, JobDefinition, JobId, LogicalKey, PoolId, RunId,
     calendar::{CalendarName, Override, TradingCalendar},
-    model::{Intent, JobDefinition, JobId, LogicalKey, PoolId, RunId},
 };
 
 /// What happened in the jobs plane.
@@ -157,7 +157,7 @@ pub enum JobsEvent {
         /// The calendar.
         name: CalendarName,
         /// The date.
-        #[schemars(with = "crate::model::CivilDate")]
+        #[schemars(with = "crate::run::CivilDate")]
         date: jiff::civil::Date,
         /// The override before.
         before: Option<Override>,

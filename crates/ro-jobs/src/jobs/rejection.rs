@@ -1,7 +1,7 @@
 //! [`JobsRejection`]: why the jobs plane refused, each with a stable code.
 
 use super::*;
-use crate::model::{JobId, RunId};
+use crate::{JobId, RunId};
 
 /// Why the jobs plane refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -5,7 +5,7 @@ use ro_core::{Context, EventMeta};
 
 use super::*;
 use crate::{
-    model::{Attempt, AttemptStatus, Intent, JobId, LogicalKey, Run, RunId, RunStatus, run_id},
+    Attempt, AttemptStatus, Intent, JobId, LogicalKey, Run, RunId, RunStatus, run_id,
     schedule::Schedule,
 };
 
