@@ -101,6 +101,30 @@ impl PlaneCommand {
         self.facts().ty
     }
 
+    /// Decodes a command in the flat form operators send (`{"type": "...", fields}`, without
+    /// the context fields): its domain is found by one lookup of the type (or alias) in the
+    /// facts tables, then the document is decoded with that domain's enum. `None` for a type
+    /// no domain holds. `TICK`, the one type two domains share, is the policy's.
+    pub fn from_flat(
+        ty: &str,
+        body: serde_json::Value,
+    ) -> Option<Result<PlaneCommand, serde_json::Error>> {
+        fn holds<R: Copy>(facts: &[ro_policy::CommandFacts<R>], ty: &str) -> bool {
+            facts.iter().any(|f| f.is_named(ty))
+        }
+        Some(if holds(PolicyCommand::FACTS, ty) {
+            PolicyCommand::deserialize(body).map(PlaneCommand::Policy)
+        } else if holds(AdminCommand::FACTS, ty) {
+            AdminCommand::deserialize(body).map(PlaneCommand::Admin)
+        } else if holds(JobsCommand::FACTS, ty) {
+            JobsCommand::deserialize(body).map(PlaneCommand::Jobs)
+        } else if holds(ArtifactCommand::FACTS, ty) {
+            ArtifactCommand::deserialize(body).map(PlaneCommand::Artifacts)
+        } else {
+            return None;
+        })
+    }
+
     /// The command's facts (`ro_policy::facts`), read from its domain's table.
     pub fn facts(&self) -> ro_policy::CommandFacts {
         match self {

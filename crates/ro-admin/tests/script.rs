@@ -1,7 +1,8 @@
 //! The plane, data-driven: authorization of every domain, the lockdown guard and two-step
 //! confirmations, snapshotted with insta.
 //!
-//! Script lines: context lines as in `ro_core::testing::script`; a plane command as JSON;
+//! Script lines: context lines as in `ro_core::testing::script`; a plane command as the flat
+//! JSON document operators send (`{"type": ...}`);
 //! `CONFIRM <json>` re-sends the command with the token of the latest confirmation issued to
 //! the current actor; `CONFIRM-AS <id> <json>` with the token issued to another actor;
 //! `CONFIRM-WRONG <json>` with a token that was never issued; `QUERY <json>` asks a
@@ -15,6 +16,20 @@ use ro_core::{
     Actor, ActorId, ConfirmationToken, Context, ExecuteError, Journal, Kernel, Timestamp,
     testing::{check_replay, script},
 };
+
+/// A command in the flat form operators send (`{"type": ...}`), decoded as the protocol
+/// decodes it.
+fn flat(json: &str) -> Result<PlaneCommand, String> {
+    let value: serde_json::Value = serde_json::from_str(json).map_err(|e| e.to_string())?;
+    let ty = value
+        .get("type")
+        .and_then(|t| t.as_str())
+        .ok_or("no type")?
+        .to_owned();
+    PlaneCommand::from_flat(&ty, value)
+        .ok_or_else(|| format!("unknown command type {ty}"))?
+        .map_err(|e| e.to_string())
+}
 
 fn check(text: &str) -> String {
     let mut kernel =
@@ -53,7 +68,7 @@ fn check(text: &str) -> String {
             _ => (None, line),
         };
         out.push_str(&format!("{line}\n"));
-        let command: PlaneCommand = match serde_json::from_str(json) {
+        let command = match flat(json) {
             Ok(c) => c,
             Err(e) => {
                 out.push_str(&format!("  → BAD_COMMAND: {e}\n"));
@@ -94,36 +109,36 @@ fn authorization_lockdown_and_two_step_release() {
     insta::assert_snapshot!(check(
         r#"
         @2026-01-05T14:30:00Z human:alice
-        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"alice","role":"admin"}}
-        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"ana","role":"analyst"}}
-        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"bot","role":"operator"}}
-        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"olga","role":"operator"}}
+        {"type":"GRANT_ROLE","principal":"alice","role":"admin"}
+        {"type":"GRANT_ROLE","principal":"ana","role":"analyst"}
+        {"type":"GRANT_ROLE","principal":"bot","role":"operator"}
+        {"type":"GRANT_ROLE","principal":"olga","role":"operator"}
         @2026-01-05T14:31:00Z human:ana
-        {"domain":"artifacts","command":{"type":"REGISTER_ARTIFACT","ref":"runs/r-1/report.json","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000001"}}
-        {"domain":"jobs","command":{"type":"DEFINE_POOL","pool":"gpu","max_running":1}}
+        {"type":"REGISTER_ARTIFACT","ref":"runs/r-1/report.json","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000001"}
+        {"type":"DEFINE_POOL","pool":"gpu","max_running":1}
         @2026-01-05T14:32:00Z agent:bot | readings out of range
-        {"domain":"admin","command":{"type":"EMERGENCY_LOCKDOWN"}}
-        {"domain":"admin","command":{"type":"EMERGENCY_LOCKDOWN"}}
+        {"type":"EMERGENCY_LOCKDOWN"}
+        {"type":"EMERGENCY_LOCKDOWN"}
         @2026-01-05T14:33:00Z human:ana
-        {"domain":"artifacts","command":{"type":"REGISTER_ARTIFACT","ref":"runs/r-2/report.json","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000002"}}
+        {"type":"REGISTER_ARTIFACT","ref":"runs/r-2/report.json","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000002"}
         @2026-01-05T14:33:00Z human:alice
-        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"carol","role":"analyst"}}
-        {"domain":"policy","command":{"type":"REVOKE_ROLE","principal":"ana","role":"analyst"}}
+        {"type":"GRANT_ROLE","principal":"carol","role":"analyst"}
+        {"type":"REVOKE_ROLE","principal":"ana","role":"analyst"}
         @2026-01-05T14:34:00Z agent:bot
-        {"domain":"admin","command":{"type":"RELEASE_LOCKDOWN"}}
+        {"type":"RELEASE_LOCKDOWN"}
         @2026-01-05T14:35:00Z human:olga | root cause fixed
-        {"domain":"admin","command":{"type":"RELEASE_LOCKDOWN"}}
-        CONFIRM-WRONG {"domain":"admin","command":{"type":"RELEASE_LOCKDOWN"}}
+        {"type":"RELEASE_LOCKDOWN"}
+        CONFIRM-WRONG {"type":"RELEASE_LOCKDOWN"}
         @2026-01-05T14:35:30Z human:alice
-        CONFIRM-AS olga {"domain":"admin","command":{"type":"RELEASE_LOCKDOWN"}}
+        CONFIRM-AS olga {"type":"RELEASE_LOCKDOWN"}
         @2026-01-05T14:41:00Z human:olga | root cause fixed
-        CONFIRM {"domain":"admin","command":{"type":"RELEASE_LOCKDOWN"}}
-        {"domain":"admin","command":{"type":"RELEASE_LOCKDOWN"}}
-        CONFIRM {"domain":"admin","command":{"type":"RELEASE_LOCKDOWN"}}
-        CONFIRM {"domain":"admin","command":{"type":"RELEASE_LOCKDOWN"}}
-        {"domain":"admin","command":{"type":"RELEASE_LOCKDOWN"}}
+        CONFIRM {"type":"RELEASE_LOCKDOWN"}
+        {"type":"RELEASE_LOCKDOWN"}
+        CONFIRM {"type":"RELEASE_LOCKDOWN"}
+        CONFIRM {"type":"RELEASE_LOCKDOWN"}
+        {"type":"RELEASE_LOCKDOWN"}
         @2026-01-05T14:42:00Z human:ana
-        {"domain":"artifacts","command":{"type":"REGISTER_ARTIFACT","ref":"runs/r-2/report.json","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000002"}}
+        {"type":"REGISTER_ARTIFACT","ref":"runs/r-2/report.json","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000002"}
     "#
     ));
 }
@@ -133,31 +148,31 @@ fn production_lock_and_kill_switch() {
     insta::assert_snapshot!(check(
         r#"
         @2026-01-05T14:30:00Z human:alice
-        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"alice","role":"admin"}}
-        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"bot","role":"operator"}}
-        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"olga","role":"operator"}}
-        {"domain":"jobs","command":{"type":"DEFINE_JOB","definition":{"job_id":"report","version":1}}}
+        {"type":"GRANT_ROLE","principal":"alice","role":"admin"}
+        {"type":"GRANT_ROLE","principal":"bot","role":"operator"}
+        {"type":"GRANT_ROLE","principal":"olga","role":"operator"}
+        {"type":"DEFINE_JOB","definition":{"job_id":"report","version":1}}
         @2026-01-05T14:31:00Z agent:bot | venue reports stale prices
-        {"domain":"admin","command":{"type":"PRODUCTION_LOCK"}}
+        {"type":"PRODUCTION_LOCK"}
         @2026-01-05T14:32:00Z human:olga | investigating
-        {"domain":"jobs","command":{"type":"REQUEST_RUN","job_id":"report","intent":"manual","partition":"p-1"}}
-        {"domain":"jobs","command":{"type":"PAUSE_JOB","job_id":"report"}}
+        {"type":"REQUEST_RUN","job_id":"report","intent":"manual","partition":"p-1"}
+        {"type":"PAUSE_JOB","job_id":"report"}
         @2026-01-05T14:33:00Z agent:bot
-        {"domain":"admin","command":{"type":"PRODUCTION_UNLOCK"}}
+        {"type":"PRODUCTION_UNLOCK"}
         @2026-01-05T14:34:00Z human:olga | prices fresh again
-        {"domain":"admin","command":{"type":"PRODUCTION_UNLOCK"}}
+        {"type":"PRODUCTION_UNLOCK"}
         @2026-01-05T14:34:30Z agent:bot | second opinion: halt
-        {"domain":"admin","command":{"type":"ENGAGE_KILL_SWITCH"}}
+        {"type":"ENGAGE_KILL_SWITCH"}
         @2026-01-05T14:35:00Z human:olga | prices fresh again
-        CONFIRM {"domain":"admin","command":{"type":"PRODUCTION_UNLOCK"}}
-        {"domain":"admin","command":{"type":"PRODUCTION_UNLOCK"}}
-        CONFIRM {"domain":"admin","command":{"type":"PRODUCTION_UNLOCK"}}
-        {"domain":"jobs","command":{"type":"RESUME_JOB","job_id":"report"}}
-        {"domain":"admin","command":{"type":"RELEASE_KILL_SWITCH"}}
-        CONFIRM {"domain":"admin","command":{"type":"RELEASE_KILL_SWITCH"}}
-        {"domain":"jobs","command":{"type":"RESUME_JOB","job_id":"report"}}
-        CONFIRM {"domain":"jobs","command":{"type":"RESUME_JOB","job_id":"report"}}
-        {"domain":"jobs","command":{"type":"REQUEST_RUN","job_id":"report","intent":"manual","partition":"p-1"}}
+        CONFIRM {"type":"PRODUCTION_UNLOCK"}
+        {"type":"PRODUCTION_UNLOCK"}
+        CONFIRM {"type":"PRODUCTION_UNLOCK"}
+        {"type":"RESUME_JOB","job_id":"report"}
+        {"type":"RELEASE_KILL_SWITCH"}
+        CONFIRM {"type":"RELEASE_KILL_SWITCH"}
+        {"type":"RESUME_JOB","job_id":"report"}
+        CONFIRM {"type":"RESUME_JOB","job_id":"report"}
+        {"type":"REQUEST_RUN","job_id":"report","intent":"manual","partition":"p-1"}
     "#
     ));
 }
@@ -167,23 +182,23 @@ fn four_eyes_confirmation() {
     insta::assert_snapshot!(check(
         r#"
         @2026-01-05T14:30:00Z human:alice
-        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"alice","role":"admin"}}
-        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"olga","role":"operator"}}
-        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"pete","role":"operator"}}
-        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"bot","role":"admin"}}
+        {"type":"GRANT_ROLE","principal":"alice","role":"admin"}
+        {"type":"GRANT_ROLE","principal":"olga","role":"operator"}
+        {"type":"GRANT_ROLE","principal":"pete","role":"operator"}
+        {"type":"GRANT_ROLE","principal":"bot","role":"admin"}
         @2026-01-05T14:31:00Z human:alice | two people for every release
-        {"domain":"admin","command":{"type":"CONFIGURE_CONFIRMATIONS","four_eyes":true}}
-        {"domain":"admin","command":{"type":"CONFIGURE_CONFIRMATIONS","four_eyes":true}}
+        {"type":"CONFIGURE_CONFIRMATIONS","four_eyes":true}
+        {"type":"CONFIGURE_CONFIRMATIONS","four_eyes":true}
         @2026-01-05T14:32:00Z agent:bot
-        {"domain":"admin","command":{"type":"CONFIGURE_CONFIRMATIONS","four_eyes":false}}
+        {"type":"CONFIGURE_CONFIRMATIONS","four_eyes":false}
         @2026-01-05T14:33:00Z human:olga | sensor fault
-        {"domain":"admin","command":{"type":"EMERGENCY_LOCKDOWN"}}
+        {"type":"EMERGENCY_LOCKDOWN"}
         @2026-01-05T14:40:00Z human:olga | fault cleared
-        {"domain":"admin","command":{"type":"RELEASE_LOCKDOWN"}}
-        CONFIRM {"domain":"admin","command":{"type":"RELEASE_LOCKDOWN"}}
+        {"type":"RELEASE_LOCKDOWN"}
+        CONFIRM {"type":"RELEASE_LOCKDOWN"}
         @2026-01-05T14:41:00Z human:pete | fault cleared, checked
-        CONFIRM-AS olga {"domain":"admin","command":{"type":"RELEASE_LOCKDOWN"}}
-        CONFIRM-AS olga {"domain":"admin","command":{"type":"RELEASE_LOCKDOWN"}}
+        CONFIRM-AS olga {"type":"RELEASE_LOCKDOWN"}
+        CONFIRM-AS olga {"type":"RELEASE_LOCKDOWN"}
     "#
     ));
 }
@@ -193,51 +208,51 @@ fn model_promotion_lockdown_and_rollback() {
     insta::assert_snapshot!(check(
         r#"
         @2026-01-05T14:30:00Z human:alice
-        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"alice","role":"admin"}}
-        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"olga","role":"operator"}}
-        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"bot","role":"operator"}}
+        {"type":"GRANT_ROLE","principal":"alice","role":"admin"}
+        {"type":"GRANT_ROLE","principal":"olga","role":"operator"}
+        {"type":"GRANT_ROLE","principal":"bot","role":"operator"}
         @2026-01-05T14:31:00Z human:olga
-        {"domain":"admin","command":{"type":"SET_CANDIDATE_MODEL","version":"M-Ghost-V1"}}
-        {"domain":"artifacts","command":{"type":"REGISTER_MODEL","metadata":{"version":"M-Base-V1"}}}
-        {"domain":"artifacts","command":{"type":"REGISTER_MODEL","metadata":{"version":"M-Next-V2","trained_on":"2026-01-02"}}}
-        {"domain":"admin","command":{"type":"CONFIGURE_SHADOW_WINDOW","cycles":0}}
-        {"domain":"admin","command":{"type":"CONFIGURE_SHADOW_WINDOW","cycles":2}}
-        CONFIRM {"domain":"admin","command":{"type":"CONFIGURE_SHADOW_WINDOW","cycles":2}}
-        {"domain":"admin","command":{"type":"SET_CANARY_RATIO","ratio":"0.05"}}
-        {"domain":"admin","command":{"type":"SET_CANDIDATE_MODEL","version":"M-Base-V1"}}
-        {"domain":"admin","command":{"type":"RECORD_CYCLE","intent":"HOLD","latency_ms":12,"survived":true}}
-        {"domain":"admin","command":{"type":"PROMOTE_CANDIDATE"}}
-        {"domain":"admin","command":{"type":"RECORD_CYCLE","intent":"BUY","latency_ms":70,"violation":true,"survived":true}}
-        {"domain":"admin","command":{"type":"RECORD_CYCLE","intent":"hold"}}
-        {"domain":"admin","command":{"type":"RECORD_CYCLE","intent":"HOLD","latency_ms":3600001}}
-        {"domain":"admin","command":{"type":"PROMOTE_CANDIDATE"}}
-        CONFIRM {"domain":"admin","command":{"type":"PROMOTE_CANDIDATE"}}
-        {"domain":"admin","command":{"type":"SET_CANDIDATE_MODEL","version":"M-Next-V2"}}
+        {"type":"SET_CANDIDATE_MODEL","version":"M-Ghost-V1"}
+        {"type":"REGISTER_MODEL","metadata":{"version":"M-Base-V1"}}
+        {"type":"REGISTER_MODEL","metadata":{"version":"M-Next-V2","trained_on":"2026-01-02"}}
+        {"type":"CONFIGURE_SHADOW_WINDOW","cycles":0}
+        {"type":"CONFIGURE_SHADOW_WINDOW","cycles":2}
+        CONFIRM {"type":"CONFIGURE_SHADOW_WINDOW","cycles":2}
+        {"type":"SET_CANARY_RATIO","ratio":"0.05"}
+        {"type":"SET_CANDIDATE_MODEL","version":"M-Base-V1"}
+        {"type":"RECORD_CYCLE","intent":"HOLD","latency_ms":12,"survived":true}
+        {"type":"PROMOTE_CANDIDATE"}
+        {"type":"RECORD_CYCLE","intent":"BUY","latency_ms":70,"violation":true,"survived":true}
+        {"type":"RECORD_CYCLE","intent":"hold"}
+        {"type":"RECORD_CYCLE","intent":"HOLD","latency_ms":3600001}
+        {"type":"PROMOTE_CANDIDATE"}
+        CONFIRM {"type":"PROMOTE_CANDIDATE"}
+        {"type":"SET_CANDIDATE_MODEL","version":"M-Next-V2"}
         @2026-01-05T14:32:00Z agent:bot
-        {"domain":"admin","command":{"type":"SET_CANARY_RATIO","ratio":"0.05"}}
+        {"type":"SET_CANARY_RATIO","ratio":"0.05"}
         @2026-01-05T14:32:00Z human:olga | canary on live traffic
-        {"domain":"admin","command":{"type":"SET_CANARY_RATIO","ratio":"0.05"}}
-        {"domain":"admin","command":{"type":"RECORD_CYCLE","intent":"HOLD","latency_ms":9,"survived":true}}
-        {"domain":"admin","command":{"type":"PROMOTE_CANDIDATE"}}
+        {"type":"SET_CANARY_RATIO","ratio":"0.05"}
+        {"type":"RECORD_CYCLE","intent":"HOLD","latency_ms":9,"survived":true}
+        {"type":"PROMOTE_CANDIDATE"}
         @2026-01-05T14:33:00Z agent:bot | erratic orders
-        {"domain":"admin","command":{"type":"EMERGENCY_LOCKDOWN"}}
-        {"domain":"admin","command":{"type":"RECORD_CYCLE","intent":"BUY","latency_ms":8,"survived":true}}
+        {"type":"EMERGENCY_LOCKDOWN"}
+        {"type":"RECORD_CYCLE","intent":"BUY","latency_ms":8,"survived":true}
         QUERY {"type":"HEARTBEAT"}
         @2026-01-05T14:34:00Z human:olga
-        {"domain":"admin","command":{"type":"RECORD_CYCLE","intent":"HOLD","latency_ms":8,"survived":false}}
-        CONFIRM {"domain":"admin","command":{"type":"PROMOTE_CANDIDATE"}}
-        {"domain":"admin","command":{"type":"SET_CANDIDATE_MODEL","version":"M-Base-V1"}}
-        {"domain":"artifacts","command":{"type":"REGISTER_MODEL","metadata":{"version":"M-Other-V3"}}}
-        {"domain":"admin","command":{"type":"RELEASE_LOCKDOWN"}}
-        CONFIRM {"domain":"admin","command":{"type":"RELEASE_LOCKDOWN"}}
-        {"domain":"admin","command":{"type":"RECORD_CYCLE","intent":"HOLD","latency_ms":10,"survived":true}}
-        {"domain":"admin","command":{"type":"PROMOTE_CANDIDATE"}}
-        CONFIRM {"domain":"admin","command":{"type":"PROMOTE_CANDIDATE"}}
+        {"type":"RECORD_CYCLE","intent":"HOLD","latency_ms":8,"survived":false}
+        CONFIRM {"type":"PROMOTE_CANDIDATE"}
+        {"type":"SET_CANDIDATE_MODEL","version":"M-Base-V1"}
+        {"type":"REGISTER_MODEL","metadata":{"version":"M-Other-V3"}}
+        {"type":"RELEASE_LOCKDOWN"}
+        CONFIRM {"type":"RELEASE_LOCKDOWN"}
+        {"type":"RECORD_CYCLE","intent":"HOLD","latency_ms":10,"survived":true}
+        {"type":"PROMOTE_CANDIDATE"}
+        CONFIRM {"type":"PROMOTE_CANDIDATE"}
         QUERY {"type":"HEARTBEAT"}
         @2026-01-05T14:40:00Z human:olga | V2 worse than expected
-        {"domain":"admin","command":{"type":"ROLLBACK_MODEL"}}
-        CONFIRM {"domain":"admin","command":{"type":"ROLLBACK_MODEL"}}
-        {"domain":"admin","command":{"type":"ROLLBACK_MODEL"}}
+        {"type":"ROLLBACK_MODEL"}
+        CONFIRM {"type":"ROLLBACK_MODEL"}
+        {"type":"ROLLBACK_MODEL"}
         QUERY {"type":"HEARTBEAT"}
         QUERY {"type":"HEALTH_CHECKLIST"}
     "#
@@ -249,32 +264,32 @@ fn failure_status_and_incidents() {
     insta::assert_snapshot!(check(
         r#"
         @2026-01-05T14:30:00Z human:alice
-        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"alice","role":"admin"}}
-        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"olga","role":"operator"}}
-        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"bot","role":"operator"}}
-        {"domain":"artifacts","command":{"type":"REGISTER_ARTIFACT","ref":"failures/state-1.bin","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000003"}}
-        {"domain":"artifacts","command":{"type":"REGISTER_MODEL","metadata":{"version":"M-A-V1"}}}
-        {"domain":"admin","command":{"type":"CONFIGURE_SHADOW_WINDOW","cycles":1}}
-        CONFIRM {"domain":"admin","command":{"type":"CONFIGURE_SHADOW_WINDOW","cycles":1}}
-        {"domain":"admin","command":{"type":"SET_CANDIDATE_MODEL","version":"M-A-V1"}}
-        {"domain":"admin","command":{"type":"RECORD_CYCLE","intent":"HOLD"}}
+        {"type":"GRANT_ROLE","principal":"alice","role":"admin"}
+        {"type":"GRANT_ROLE","principal":"olga","role":"operator"}
+        {"type":"GRANT_ROLE","principal":"bot","role":"operator"}
+        {"type":"REGISTER_ARTIFACT","ref":"failures/state-1.bin","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000003"}
+        {"type":"REGISTER_MODEL","metadata":{"version":"M-A-V1"}}
+        {"type":"CONFIGURE_SHADOW_WINDOW","cycles":1}
+        CONFIRM {"type":"CONFIGURE_SHADOW_WINDOW","cycles":1}
+        {"type":"SET_CANDIDATE_MODEL","version":"M-A-V1"}
+        {"type":"RECORD_CYCLE","intent":"HOLD"}
         @2026-01-05T14:31:00Z agent:bot
-        {"domain":"admin","command":{"type":"RESET_FAILURE_STATUS"}}
-        {"domain":"admin","command":{"type":"REPORT_FAILURE","mode":"NORMAL","description":"fine"}}
-        {"domain":"admin","command":{"type":"REPORT_FAILURE","mode":"DEGRADED","description":"  "}}
-        {"domain":"admin","command":{"type":"REPORT_FAILURE","mode":"DEGRADED","description":"x","snapshot":"failures/missing.bin"}}
-        {"domain":"admin","command":{"type":"REPORT_FAILURE","mode":"FAILED","description":"position limits breached","snapshot":"failures/state-1.bin"}}
-        {"domain":"admin","command":{"type":"REPORT_FAILURE","mode":"DEGRADED","description":"latency above 50 ms"}}
+        {"type":"RESET_FAILURE_STATUS"}
+        {"type":"REPORT_FAILURE","mode":"NORMAL","description":"fine"}
+        {"type":"REPORT_FAILURE","mode":"DEGRADED","description":"  "}
+        {"type":"REPORT_FAILURE","mode":"DEGRADED","description":"x","snapshot":"failures/missing.bin"}
+        {"type":"REPORT_FAILURE","mode":"FAILED","description":"position limits breached","snapshot":"failures/state-1.bin"}
+        {"type":"REPORT_FAILURE","mode":"DEGRADED","description":"latency above 50 ms"}
         QUERY {"type":"HEARTBEAT"}
-        {"domain":"admin","command":{"type":"RESET_FAILURE_STATUS"}}
+        {"type":"RESET_FAILURE_STATUS"}
         @2026-01-05T14:40:00Z human:olga | limits restored
-        {"domain":"admin","command":{"type":"PROMOTE_CANDIDATE"}}
-        {"domain":"admin","command":{"type":"RESET_FAILURE_STATUS"}}
-        CONFIRM {"domain":"admin","command":{"type":"RESET_FAILURE_STATUS"}}
+        {"type":"PROMOTE_CANDIDATE"}
+        {"type":"RESET_FAILURE_STATUS"}
+        CONFIRM {"type":"RESET_FAILURE_STATUS"}
         QUERY {"type":"HEARTBEAT"}
-        {"domain":"admin","command":{"type":"RESET_FAILURE_STATUS"}}
-        {"domain":"admin","command":{"type":"PROMOTE_CANDIDATE"}}
-        CONFIRM {"domain":"admin","command":{"type":"PROMOTE_CANDIDATE"}}
+        {"type":"RESET_FAILURE_STATUS"}
+        {"type":"PROMOTE_CANDIDATE"}
+        CONFIRM {"type":"PROMOTE_CANDIDATE"}
     "#
     ));
 }
@@ -284,35 +299,35 @@ fn components_freshness_status_and_mission_control() {
     insta::assert_snapshot!(check(
         r#"
         @2026-03-02T14:30:00Z human:alice
-        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"alice","role":"admin"}}
-        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"monitor","role":"operator"}}
-        {"domain":"jobs","command":{"type":"DEFINE_CALENDAR","calendar":{"name":"equities","version":1,"timezone":"America/New_York","weekmask":[true,true,true,true,true,false,false]}}}
+        {"type":"GRANT_ROLE","principal":"alice","role":"admin"}
+        {"type":"GRANT_ROLE","principal":"monitor","role":"operator"}
+        {"type":"DEFINE_CALENDAR","calendar":{"name":"equities","version":1,"timezone":"America/New_York","weekmask":[true,true,true,true,true,false,false]}}
         QUERY {"type":"OPS_STATUS","calendar":"equities"}
         QUERY {"type":"OPS_STATUS","calendar":"lunar"}
         @2026-03-02T14:30:00Z service:monitor
-        {"domain":"admin","command":{"type":"REPORT_COMPONENT","component":"marketdata","healthy":true,"critical":true,"fresh_for_ms":60000}}
-        {"domain":"admin","command":{"type":"REPORT_COMPONENT","component":"strategy-engine","healthy":true,"critical":true,"depends_on":["marketdata"]}}
-        {"domain":"admin","command":{"type":"REPORT_COMPONENT","component":"mission-control","healthy":true,"depends_on":["ops-ui","strategy-engine"]}}
-        {"domain":"admin","command":{"type":"REPORT_COMPONENT","component":"ops-ui","healthy":true,"fresh_for_ms":0}}
-        {"domain":"admin","command":{"type":"REPORT_COMPONENT","component":"ops-ui","healthy":true,"depends_on":["ops-ui"]}}
+        {"type":"REPORT_COMPONENT","component":"marketdata","healthy":true,"critical":true,"fresh_for_ms":60000}
+        {"type":"REPORT_COMPONENT","component":"strategy-engine","healthy":true,"critical":true,"depends_on":["marketdata"]}
+        {"type":"REPORT_COMPONENT","component":"mission-control","healthy":true,"depends_on":["ops-ui","strategy-engine"]}
+        {"type":"REPORT_COMPONENT","component":"ops-ui","healthy":true,"fresh_for_ms":0}
+        {"type":"REPORT_COMPONENT","component":"ops-ui","healthy":true,"depends_on":["ops-ui"]}
         QUERY {"type":"OPS_STATUS","calendar":"equities"}
         QUERY {"type":"MISSION_CONTROL"}
         @2026-03-02T14:31:30Z service:monitor
         QUERY {"type":"OPS_STATUS","calendar":"equities"}
         QUERY {"type":"MISSION_CONTROL"}
-        {"domain":"admin","command":{"type":"REPORT_COMPONENT","component":"marketdata","healthy":false,"critical":true,"fresh_for_ms":60000}}
+        {"type":"REPORT_COMPONENT","component":"marketdata","healthy":false,"critical":true,"fresh_for_ms":60000}
         QUERY {"type":"OPS_STATUS"}
-        {"domain":"admin","command":{"type":"EMERGENCY_LOCKDOWN"}}
-        {"domain":"admin","command":{"type":"REPORT_COMPONENT","component":"marketdata","healthy":true,"critical":true,"fresh_for_ms":60000}}
+        {"type":"EMERGENCY_LOCKDOWN"}
+        {"type":"REPORT_COMPONENT","component":"marketdata","healthy":true,"critical":true,"fresh_for_ms":60000}
         QUERY {"type":"OPS_STATUS"}
         @2026-03-07T15:00:00Z service:monitor
         QUERY {"type":"MISSION_CONTROL"}
         @2026-03-07T15:00:00Z human:alice
-        {"domain":"admin","command":{"type":"RELEASE_LOCKDOWN"}}
-        CONFIRM {"domain":"admin","command":{"type":"RELEASE_LOCKDOWN"}}
+        {"type":"RELEASE_LOCKDOWN"}
+        CONFIRM {"type":"RELEASE_LOCKDOWN"}
         @2026-03-07T15:00:00Z service:monitor
-        {"domain":"admin","command":{"type":"REPORT_COMPONENT","component":"marketdata","healthy":true,"critical":true}}
-        {"domain":"admin","command":{"type":"REPORT_COMPONENT","component":"strategy-engine","healthy":true,"critical":true}}
+        {"type":"REPORT_COMPONENT","component":"marketdata","healthy":true,"critical":true}
+        {"type":"REPORT_COMPONENT","component":"strategy-engine","healthy":true,"critical":true}
         QUERY {"type":"OPS_STATUS","calendar":"equities"}
         QUERY {"type":"OPS_STATUS"}
     "#
@@ -324,20 +339,20 @@ fn attestation_of_a_period() {
     insta::assert_snapshot!(check(
         r#"
         @2026-03-02T14:30:00Z human:alice
-        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"alice","role":"admin"}}
-        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"worker","role":"operator"}}
-        {"domain":"policy","command":{"type":"SET_LIMITS","limits":{"per_unit_ceiling_micros":50000,"daily_budget_micros":100000,"daily_rate":4}}}
+        {"type":"GRANT_ROLE","principal":"alice","role":"admin"}
+        {"type":"GRANT_ROLE","principal":"worker","role":"operator"}
+        {"type":"SET_LIMITS","limits":{"per_unit_ceiling_micros":50000,"daily_budget_micros":100000,"daily_rate":4}}
         QUERY {"type":"ATTESTATION","from":"2026-03-02","to":"2026-03-01"}
         QUERY {"type":"ATTESTATION","from":"2026-03-01","to":"2027-03-03"}
         QUERY {"type":"ATTESTATION","from":"2026-03-01","to":"2026-03-07"}
         @2026-03-02T14:31:00Z service:worker
-        {"domain":"admin","command":{"type":"RECORD_CYCLE","intent":"HOLD","deterministic":true}}
-        {"domain":"admin","command":{"type":"RECORD_CYCLE","intent":"HOLD","deterministic":true}}
-        {"domain":"policy","command":{"type":"RECORD_COST","unit_id":"u-1","cost_micros":1000}}
+        {"type":"RECORD_CYCLE","intent":"HOLD","deterministic":true}
+        {"type":"RECORD_CYCLE","intent":"HOLD","deterministic":true}
+        {"type":"RECORD_COST","unit_id":"u-1","cost_micros":1000}
         QUERY {"type":"ATTESTATION","from":"2026-03-01","to":"2026-03-07"}
         @2026-03-03T14:31:00Z service:worker
-        {"domain":"admin","command":{"type":"RECORD_CYCLE","intent":"BUY","deterministic":false,"violation":true}}
-        {"domain":"policy","command":{"type":"RECORD_COST","unit_id":"u-2","cost_micros":90000}}
+        {"type":"RECORD_CYCLE","intent":"BUY","deterministic":false,"violation":true}
+        {"type":"RECORD_COST","unit_id":"u-2","cost_micros":90000}
         QUERY {"type":"ATTESTATION","from":"2026-03-01","to":"2026-03-07"}
         QUERY {"type":"ATTESTATION","from":"2026-03-02","to":"2026-03-02"}
     "#
@@ -349,25 +364,25 @@ fn streams_created_changed_and_audited() {
     insta::assert_snapshot!(check(
         r#"
         @2026-03-02T14:30:00Z human:alice
-        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"alice","role":"admin"}}
-        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"olga","role":"operator"}}
-        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"bot","role":"admin"}}
+        {"type":"GRANT_ROLE","principal":"alice","role":"admin"}
+        {"type":"GRANT_ROLE","principal":"olga","role":"operator"}
+        {"type":"GRANT_ROLE","principal":"bot","role":"admin"}
         @2026-03-02T14:31:00Z human:olga
-        {"domain":"admin","command":{"type":"CREATE_STREAM","stream":"orders","partitions":0,"retention_hours":168}}
-        {"domain":"admin","command":{"type":"CREATE_STREAM","stream":"orders","partitions":12,"retention_hours":168,"publishers":["gateway"],"subscribers":["risk","ledger"]}}
-        {"domain":"admin","command":{"type":"CREATE_STREAM","stream":"orders","partitions":12,"retention_hours":168,"publishers":["gateway"],"subscribers":["risk","ledger"]}}
-        {"domain":"admin","command":{"type":"CREATE_STREAM","stream":"orders","partitions":6,"retention_hours":168}}
-        {"domain":"admin","command":{"type":"CHANGE_STREAM_RETENTION","stream":"orders","retention_hours":24}}
+        {"type":"CREATE_STREAM","stream":"orders","partitions":0,"retention_hours":168}
+        {"type":"CREATE_STREAM","stream":"orders","partitions":12,"retention_hours":168,"publishers":["gateway"],"subscribers":["risk","ledger"]}
+        {"type":"CREATE_STREAM","stream":"orders","partitions":12,"retention_hours":168,"publishers":["gateway"],"subscribers":["risk","ledger"]}
+        {"type":"CREATE_STREAM","stream":"orders","partitions":6,"retention_hours":168}
+        {"type":"CHANGE_STREAM_RETENTION","stream":"orders","retention_hours":24}
         @2026-03-02T14:32:00Z agent:bot
-        {"domain":"admin","command":{"type":"CHANGE_STREAM_RETENTION","stream":"orders","retention_hours":24}}
+        {"type":"CHANGE_STREAM_RETENTION","stream":"orders","retention_hours":24}
         @2026-03-02T14:33:00Z human:alice | disk pressure on the bus
-        {"domain":"admin","command":{"type":"CHANGE_STREAM_RETENTION","stream":"fills","retention_hours":24}}
-        {"domain":"admin","command":{"type":"CHANGE_STREAM_RETENTION","stream":"orders","retention_hours":24}}
-        CONFIRM {"domain":"admin","command":{"type":"CHANGE_STREAM_RETENTION","stream":"orders","retention_hours":24}}
-        {"domain":"admin","command":{"type":"CHANGE_STREAM_RETENTION","stream":"orders","retention_hours":720}}
-        CONFIRM {"domain":"admin","command":{"type":"CHANGE_STREAM_RETENTION","stream":"orders","retention_hours":1000}}
-        {"domain":"admin","command":{"type":"CHANGE_STREAM_PARTITIONS","stream":"orders","partitions":6}}
-        {"domain":"admin","command":{"type":"CHANGE_STREAM_PARTITIONS","stream":"orders","partitions":24}}
+        {"type":"CHANGE_STREAM_RETENTION","stream":"fills","retention_hours":24}
+        {"type":"CHANGE_STREAM_RETENTION","stream":"orders","retention_hours":24}
+        CONFIRM {"type":"CHANGE_STREAM_RETENTION","stream":"orders","retention_hours":24}
+        {"type":"CHANGE_STREAM_RETENTION","stream":"orders","retention_hours":720}
+        CONFIRM {"type":"CHANGE_STREAM_RETENTION","stream":"orders","retention_hours":1000}
+        {"type":"CHANGE_STREAM_PARTITIONS","stream":"orders","partitions":6}
+        {"type":"CHANGE_STREAM_PARTITIONS","stream":"orders","partitions":24}
         QUERY {"type":"STREAMS"}
     "#
     ));
@@ -378,27 +393,27 @@ fn two_steps_for_every_safety_reducing_admin_action() {
     insta::assert_snapshot!(check(
         r#"
         @2026-01-05T14:30:00Z human:alice
-        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"alice","role":"admin"}}
-        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"pete","role":"admin"}}
+        {"type":"GRANT_ROLE","principal":"alice","role":"admin"}
+        {"type":"GRANT_ROLE","principal":"pete","role":"admin"}
         @2026-01-05T14:31:00Z human:alice | storage budget
-        {"domain":"artifacts","command":{"type":"SET_RETENTION","class":"reports","policy":{"keep_last":5,"keep_days":30,"trading_days":false}}}
-        {"domain":"artifacts","command":{"type":"SET_RETENTION","class":"reports","policy":{"keep_last":10,"keep_days":60,"trading_days":false}}}
-        CONFIRM {"domain":"artifacts","command":{"type":"SET_RETENTION","class":"reports","policy":{"keep_last":20,"keep_days":90,"trading_days":false}}}
-        {"domain":"artifacts","command":{"type":"SET_RETENTION","class":"reports","policy":{"keep_last":2,"keep_days":7,"trading_days":false}}}
-        CONFIRM {"domain":"artifacts","command":{"type":"SET_RETENTION","class":"reports","policy":{"keep_last":2,"keep_days":7,"trading_days":false}}}
-        {"domain":"jobs","command":{"type":"DEFINE_JOB","definition":{"job_id":"report","version":1}}}
-        {"domain":"jobs","command":{"type":"PAUSE_JOB","job_id":"report"}}
-        CONFIRM {"domain":"jobs","command":{"type":"PAUSE_JOB","job_id":"report"}}
-        {"domain":"jobs","command":{"type":"RESUME_JOB","job_id":"report"}}
-        CONFIRM-AS pete {"domain":"jobs","command":{"type":"RESUME_JOB","job_id":"report"}}
-        CONFIRM {"domain":"jobs","command":{"type":"RESUME_JOB","job_id":"report"}}
-        CONFIRM {"domain":"jobs","command":{"type":"RESUME_JOB","job_id":"report"}}
-        {"domain":"admin","command":{"type":"CONFIGURE_SHADOW_WINDOW","cycles":5000}}
-        {"domain":"admin","command":{"type":"CONFIGURE_CONFIRMATIONS","four_eyes":true}}
-        {"domain":"admin","command":{"type":"CONFIGURE_CONFIRMATIONS","four_eyes":false}}
-        CONFIRM {"domain":"admin","command":{"type":"CONFIGURE_CONFIRMATIONS","four_eyes":false}}
+        {"type":"SET_RETENTION","class":"reports","policy":{"keep_last":5,"keep_days":30,"trading_days":false}}
+        {"type":"SET_RETENTION","class":"reports","policy":{"keep_last":10,"keep_days":60,"trading_days":false}}
+        CONFIRM {"type":"SET_RETENTION","class":"reports","policy":{"keep_last":20,"keep_days":90,"trading_days":false}}
+        {"type":"SET_RETENTION","class":"reports","policy":{"keep_last":2,"keep_days":7,"trading_days":false}}
+        CONFIRM {"type":"SET_RETENTION","class":"reports","policy":{"keep_last":2,"keep_days":7,"trading_days":false}}
+        {"type":"DEFINE_JOB","definition":{"job_id":"report","version":1}}
+        {"type":"PAUSE_JOB","job_id":"report"}
+        CONFIRM {"type":"PAUSE_JOB","job_id":"report"}
+        {"type":"RESUME_JOB","job_id":"report"}
+        CONFIRM-AS pete {"type":"RESUME_JOB","job_id":"report"}
+        CONFIRM {"type":"RESUME_JOB","job_id":"report"}
+        CONFIRM {"type":"RESUME_JOB","job_id":"report"}
+        {"type":"CONFIGURE_SHADOW_WINDOW","cycles":5000}
+        {"type":"CONFIGURE_CONFIRMATIONS","four_eyes":true}
+        {"type":"CONFIGURE_CONFIRMATIONS","four_eyes":false}
+        CONFIRM {"type":"CONFIGURE_CONFIRMATIONS","four_eyes":false}
         @2026-01-05T14:32:00Z human:pete | second pair of eyes
-        CONFIRM-AS alice {"domain":"admin","command":{"type":"CONFIGURE_CONFIRMATIONS","four_eyes":false}}
+        CONFIRM-AS alice {"type":"CONFIGURE_CONFIRMATIONS","four_eyes":false}
     "#
     ));
 }
@@ -408,50 +423,50 @@ fn environments_deployments_rollouts_and_last_known_good() {
     insta::assert_snapshot!(check(
         r#"
         @2026-03-02T14:00:00Z human:alice
-        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"alice","role":"admin"}}
-        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"bot","role":"admin"}}
-        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"worker","role":"operator"}}
-        {"domain":"artifacts","command":{"type":"REGISTER_ARTIFACT","ref":"images/api-1.4.0.tar","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000001"}}
-        {"domain":"artifacts","command":{"type":"REGISTER_ARTIFACT","ref":"images/api-1.5.0.tar","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000002"}}
-        {"domain":"admin","command":{"type":"DEFINE_ENVIRONMENT","environment":"stage","services":["api"]}}
-        {"domain":"admin","command":{"type":"DEFINE_ENVIRONMENT","environment":"prod","production":true,"services":["api"]}}
-        {"domain":"admin","command":{"type":"DEPLOY","environment":"stage","service":"api","version":"1.4.0","artifact":{"ref":"images/api-1.4.0.tar","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000001","digest_alg":"blake3"}}}
-        {"domain":"artifacts","command":{"type":"SET_ARTIFACT_GATE","ref":"images/api-1.4.0.tar","status":"PASS"}}
-        {"domain":"artifacts","command":{"type":"SET_ARTIFACT_GATE","ref":"images/api-1.5.0.tar","status":"PASS"}}
-        {"domain":"admin","command":{"type":"DEPLOY","environment":"stage","service":"api","version":"1.4.0","artifact":{"ref":"images/api-1.4.0.tar","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000009","digest_alg":"blake3"}}}
-        {"domain":"admin","command":{"type":"DEPLOY","environment":"stage","service":"web","version":"1.4.0","artifact":{"ref":"images/api-1.4.0.tar","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000001","digest_alg":"blake3"}}}
-        {"domain":"admin","command":{"type":"DEPLOY","environment":"qa","service":"api","version":"1.4.0","artifact":{"ref":"images/api-1.4.0.tar","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000001","digest_alg":"blake3"}}}
-        {"domain":"admin","command":{"type":"DEPLOY","environment":"stage","service":"api","version":"1.4.0","artifact":{"ref":"images/api-1.4.0.tar","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000001","digest_alg":"blake3"}}}
+        {"type":"GRANT_ROLE","principal":"alice","role":"admin"}
+        {"type":"GRANT_ROLE","principal":"bot","role":"admin"}
+        {"type":"GRANT_ROLE","principal":"worker","role":"operator"}
+        {"type":"REGISTER_ARTIFACT","ref":"images/api-1.4.0.tar","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000001"}
+        {"type":"REGISTER_ARTIFACT","ref":"images/api-1.5.0.tar","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000002"}
+        {"type":"DEFINE_ENVIRONMENT","environment":"stage","services":["api"]}
+        {"type":"DEFINE_ENVIRONMENT","environment":"prod","production":true,"services":["api"]}
+        {"type":"DEPLOY","environment":"stage","service":"api","version":"1.4.0","artifact":{"ref":"images/api-1.4.0.tar","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000001","digest_alg":"blake3"}}
+        {"type":"SET_ARTIFACT_GATE","ref":"images/api-1.4.0.tar","status":"PASS"}
+        {"type":"SET_ARTIFACT_GATE","ref":"images/api-1.5.0.tar","status":"PASS"}
+        {"type":"DEPLOY","environment":"stage","service":"api","version":"1.4.0","artifact":{"ref":"images/api-1.4.0.tar","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000009","digest_alg":"blake3"}}
+        {"type":"DEPLOY","environment":"stage","service":"web","version":"1.4.0","artifact":{"ref":"images/api-1.4.0.tar","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000001","digest_alg":"blake3"}}
+        {"type":"DEPLOY","environment":"qa","service":"api","version":"1.4.0","artifact":{"ref":"images/api-1.4.0.tar","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000001","digest_alg":"blake3"}}
+        {"type":"DEPLOY","environment":"stage","service":"api","version":"1.4.0","artifact":{"ref":"images/api-1.4.0.tar","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000001","digest_alg":"blake3"}}
         @2026-03-02T14:05:00Z agent:bot
-        {"domain":"admin","command":{"type":"DEPLOY","environment":"prod","service":"api","version":"1.4.0","artifact":{"ref":"images/api-1.4.0.tar","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000001","digest_alg":"blake3"}}}
+        {"type":"DEPLOY","environment":"prod","service":"api","version":"1.4.0","artifact":{"ref":"images/api-1.4.0.tar","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000001","digest_alg":"blake3"}}
         @2026-03-02T14:10:00Z human:alice | release 1.4.0
-        {"domain":"admin","command":{"type":"DEPLOY","environment":"prod","service":"api","version":"1.4.0","artifact":{"ref":"images/api-1.4.0.tar","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000001","digest_alg":"blake3"}}}
-        CONFIRM {"domain":"admin","command":{"type":"DEPLOY","environment":"prod","service":"api","version":"1.4.0","artifact":{"ref":"images/api-1.4.0.tar","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000001","digest_alg":"blake3"}}}
+        {"type":"DEPLOY","environment":"prod","service":"api","version":"1.4.0","artifact":{"ref":"images/api-1.4.0.tar","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000001","digest_alg":"blake3"}}
+        CONFIRM {"type":"DEPLOY","environment":"prod","service":"api","version":"1.4.0","artifact":{"ref":"images/api-1.4.0.tar","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000001","digest_alg":"blake3"}}
         @2026-03-02T14:12:00Z service:worker
-        {"domain":"admin","command":{"type":"RECORD_ROLLOUT","deployment":2,"outcome":"verified"}}
-        {"domain":"admin","command":{"type":"RECORD_ROLLOUT","deployment":2,"outcome":"applied"}}
-        {"domain":"admin","command":{"type":"RECORD_ROLLOUT","deployment":2,"outcome":"verified"}}
-        {"domain":"admin","command":{"type":"RECORD_ROLLOUT","deployment":2,"outcome":"failed"}}
-        {"domain":"admin","command":{"type":"CAPTURE_LKG","environment":"stage"}}
-        {"domain":"admin","command":{"type":"CAPTURE_LKG","environment":"prod"}}
+        {"type":"RECORD_ROLLOUT","deployment":2,"outcome":"verified"}
+        {"type":"RECORD_ROLLOUT","deployment":2,"outcome":"applied"}
+        {"type":"RECORD_ROLLOUT","deployment":2,"outcome":"verified"}
+        {"type":"RECORD_ROLLOUT","deployment":2,"outcome":"failed"}
+        {"type":"CAPTURE_LKG","environment":"stage"}
+        {"type":"CAPTURE_LKG","environment":"prod"}
         @2026-03-02T14:20:00Z human:alice | release 1.5.0
-        {"domain":"admin","command":{"type":"DEPLOY","environment":"prod","service":"api","version":"1.5.0","artifact":{"ref":"images/api-1.5.0.tar","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000002","digest_alg":"blake3"}}}
-        CONFIRM {"domain":"admin","command":{"type":"DEPLOY","environment":"prod","service":"api","version":"1.5.0","artifact":{"ref":"images/api-1.5.0.tar","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000002","digest_alg":"blake3"}}}
+        {"type":"DEPLOY","environment":"prod","service":"api","version":"1.5.0","artifact":{"ref":"images/api-1.5.0.tar","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000002","digest_alg":"blake3"}}
+        CONFIRM {"type":"DEPLOY","environment":"prod","service":"api","version":"1.5.0","artifact":{"ref":"images/api-1.5.0.tar","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000002","digest_alg":"blake3"}}
         @2026-03-02T14:22:00Z service:worker
-        {"domain":"admin","command":{"type":"RECORD_ROLLOUT","deployment":3,"outcome":"applied"}}
-        {"domain":"admin","command":{"type":"RECORD_ROLLOUT","deployment":3,"outcome":"failed"}}
-        {"domain":"admin","command":{"type":"REPORT_COMPONENT","component":"api","healthy":true,"critical":true}}
+        {"type":"RECORD_ROLLOUT","deployment":3,"outcome":"applied"}
+        {"type":"RECORD_ROLLOUT","deployment":3,"outcome":"failed"}
+        {"type":"REPORT_COMPONENT","component":"api","healthy":true,"critical":true}
         QUERY {"type":"DEPLOY_REPORT","environment":"prod"}
         @2026-03-02T14:25:00Z agent:bot | error budget burnt
-        {"domain":"admin","command":{"type":"PRODUCTION_LOCK"}}
+        {"type":"PRODUCTION_LOCK"}
         @2026-03-02T14:26:00Z human:alice | roll back to last known good
-        {"domain":"admin","command":{"type":"RESTORE_LKG","environment":"prod","lkg":1}}
-        {"domain":"admin","command":{"type":"DEPLOY","environment":"stage","service":"api","version":"1.5.0","artifact":{"ref":"images/api-1.5.0.tar","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000002","digest_alg":"blake3"}}}
-        {"domain":"admin","command":{"type":"PRODUCTION_UNLOCK"}}
-        CONFIRM {"domain":"admin","command":{"type":"PRODUCTION_UNLOCK"}}
-        {"domain":"admin","command":{"type":"RESTORE_LKG","environment":"prod","lkg":7}}
-        {"domain":"admin","command":{"type":"RESTORE_LKG","environment":"prod","lkg":1}}
-        CONFIRM {"domain":"admin","command":{"type":"RESTORE_LKG","environment":"prod","lkg":1}}
+        {"type":"RESTORE_LKG","environment":"prod","lkg":1}
+        {"type":"DEPLOY","environment":"stage","service":"api","version":"1.5.0","artifact":{"ref":"images/api-1.5.0.tar","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000002","digest_alg":"blake3"}}
+        {"type":"PRODUCTION_UNLOCK"}
+        CONFIRM {"type":"PRODUCTION_UNLOCK"}
+        {"type":"RESTORE_LKG","environment":"prod","lkg":7}
+        {"type":"RESTORE_LKG","environment":"prod","lkg":1}
+        CONFIRM {"type":"RESTORE_LKG","environment":"prod","lkg":1}
         QUERY {"type":"DEPLOY_REPORT"}
     "#
     ));
@@ -462,26 +477,26 @@ fn readiness_go_no_go_holds_until_a_human_clears_it() {
     insta::assert_snapshot!(check(
         r#"
         @2026-03-02T13:30:00Z human:alice
-        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"alice","role":"admin"}}
-        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"host","role":"operator"}}
-        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"bot","role":"admin"}}
-        {"domain":"artifacts","command":{"type":"REGISTER_ARTIFACT","ref":"audit/readiness-0830.json","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000001"}}
-        {"domain":"artifacts","command":{"type":"REGISTER_ARTIFACT","ref":"audit/readiness-0915.json","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000002"}}
+        {"type":"GRANT_ROLE","principal":"alice","role":"admin"}
+        {"type":"GRANT_ROLE","principal":"host","role":"operator"}
+        {"type":"GRANT_ROLE","principal":"bot","role":"admin"}
+        {"type":"REGISTER_ARTIFACT","ref":"audit/readiness-0830.json","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000001"}
+        {"type":"REGISTER_ARTIFACT","ref":"audit/readiness-0915.json","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000002"}
         @2026-03-02T13:30:00Z service:host
-        {"domain":"admin","command":{"type":"RECORD_READINESS","result":"NO_GO","evidence":"audit/missing.json"}}
-        {"domain":"admin","command":{"type":"RECORD_READINESS","result":"NO_GO","evidence":"audit/readiness-0830.json"}}
+        {"type":"RECORD_READINESS","result":"NO_GO","evidence":"audit/missing.json"}
+        {"type":"RECORD_READINESS","result":"NO_GO","evidence":"audit/readiness-0830.json"}
         QUERY {"type":"OPS_STATUS"}
         @2026-03-02T14:15:00Z service:host
-        {"domain":"admin","command":{"type":"RECORD_READINESS","result":"GO","evidence":"audit/readiness-0915.json"}}
+        {"type":"RECORD_READINESS","result":"GO","evidence":"audit/readiness-0915.json"}
         QUERY {"type":"OPS_STATUS"}
-        {"domain":"admin","command":{"type":"CLEAR_NO_GO"}}
+        {"type":"CLEAR_NO_GO"}
         @2026-03-02T14:16:00Z agent:bot
-        {"domain":"admin","command":{"type":"CLEAR_NO_GO"}}
+        {"type":"CLEAR_NO_GO"}
         @2026-03-02T14:20:00Z human:alice | feed restored, checked by hand
-        {"domain":"admin","command":{"type":"CLEAR_NO_GO"}}
-        CONFIRM {"domain":"admin","command":{"type":"CLEAR_NO_GO"}}
+        {"type":"CLEAR_NO_GO"}
+        CONFIRM {"type":"CLEAR_NO_GO"}
         QUERY {"type":"OPS_STATUS"}
-        {"domain":"admin","command":{"type":"CLEAR_NO_GO"}}
+        {"type":"CLEAR_NO_GO"}
     "#
     ));
 }
@@ -491,38 +506,38 @@ fn observability_minimums_in_the_status() {
     insta::assert_snapshot!(check(
         r#"
         @2026-03-02T14:30:00Z human:alice
-        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"alice","role":"admin"}}
-        {"domain":"policy","command":{"type":"GRANT_ROLE","principal":"monitor","role":"operator"}}
-        {"domain":"jobs","command":{"type":"DEFINE_JOB","definition":{"job_id":"report","version":1,"retry":{"max_attempts":2,"initial_interval_ms":1000,"max_interval_ms":1000,"jitter_bp":0}}}}
-        {"domain":"jobs","command":{"type":"DEFINE_JOB","definition":{"job_id":"train","version":1}}}
-        {"domain":"admin","command":{"type":"CREATE_STREAM","stream":"orders","partitions":4,"retention_hours":24}}
+        {"type":"GRANT_ROLE","principal":"alice","role":"admin"}
+        {"type":"GRANT_ROLE","principal":"monitor","role":"operator"}
+        {"type":"DEFINE_JOB","definition":{"job_id":"report","version":1,"retry":{"max_attempts":2,"initial_interval_ms":1000,"max_interval_ms":1000,"jitter_bp":0}}}
+        {"type":"DEFINE_JOB","definition":{"job_id":"train","version":1}}
+        {"type":"CREATE_STREAM","stream":"orders","partitions":4,"retention_hours":24}
         QUERY {"type":"OPS_STATUS"}
-        {"domain":"jobs","command":{"type":"REQUEST_RUN","job_id":"report","intent":"manual","partition":"p-1"}}
-        {"domain":"jobs","command":{"type":"REQUEST_RUN","job_id":"train","intent":"manual","partition":"p-1"}}
+        {"type":"REQUEST_RUN","job_id":"report","intent":"manual","partition":"p-1"}
+        {"type":"REQUEST_RUN","job_id":"train","intent":"manual","partition":"p-1"}
         @2026-03-02T14:31:00Z service:monitor
-        {"domain":"jobs","command":{"type":"START_ATTEMPT","run_id":"run-0f204a49226875927f6c"}}
-        {"domain":"jobs","command":{"type":"COMPLETE_ATTEMPT","run_id":"run-0f204a49226875927f6c","outcome":"failed","error_code":"UPSTREAM_503","retryable":true}}
-        {"domain":"jobs","command":{"type":"START_ATTEMPT","run_id":"run-fe7e3f744064284bbd36"}}
-        {"domain":"jobs","command":{"type":"COMPLETE_ATTEMPT","run_id":"run-fe7e3f744064284bbd36","outcome":"failed","error_code":"OOM","retryable":false}}
+        {"type":"START_ATTEMPT","run_id":"run-0f204a49226875927f6c"}
+        {"type":"COMPLETE_ATTEMPT","run_id":"run-0f204a49226875927f6c","outcome":"failed","error_code":"UPSTREAM_503","retryable":true}
+        {"type":"START_ATTEMPT","run_id":"run-fe7e3f744064284bbd36"}
+        {"type":"COMPLETE_ATTEMPT","run_id":"run-fe7e3f744064284bbd36","outcome":"failed","error_code":"OOM","retryable":false}
         @2026-03-02T14:32:00Z service:monitor
-        {"domain":"jobs","command":{"type":"START_ATTEMPT","run_id":"run-0f204a49226875927f6c"}}
-        {"domain":"jobs","command":{"type":"COMPLETE_ATTEMPT","run_id":"run-0f204a49226875927f6c","outcome":"succeeded"}}
-        {"domain":"admin","command":{"type":"REPORT_SIGNAL","signal":"ARTIFACT_STORE_ERRORS","store":"artifact-store","errors":3,"correlation":[{"run":"run-fe7e3f744064284bbd36"},{"train_run":"tr-42"},{"bundle":"b-7"}]}}
-        {"domain":"admin","command":{"type":"REPORT_SIGNAL","signal":"STREAM_LAG","stream":"orders","lag_events":1200}}
-        {"domain":"admin","command":{"type":"REPORT_SIGNAL","signal":"STREAM_LAG","stream":"fills","lag_events":5}}
-        {"domain":"admin","command":{"type":"REPORT_SIGNAL","signal":"STORAGE_PRESSURE","volume":"journal-disk","used_bytes":950,"capacity_bytes":1000}}
-        {"domain":"admin","command":{"type":"REPORT_SIGNAL","signal":"STORAGE_PRESSURE","volume":"journal-disk","used_bytes":1001,"capacity_bytes":1000}}
-        {"domain":"admin","command":{"type":"REPORT_SIGNAL","signal":"STORAGE_PRESSURE","volume":"journal-disk","used_bytes":0,"capacity_bytes":0}}
-        {"domain":"admin","command":{"type":"REPORT_SIGNAL","signal":"DISK_SMELL","volume":"journal-disk"}}
-        {"domain":"admin","command":{"type":"REPORT_SIGNAL","signal":"STREAM_LAG","stream":"orders","lag_events":1,"partition":3}}
+        {"type":"START_ATTEMPT","run_id":"run-0f204a49226875927f6c"}
+        {"type":"COMPLETE_ATTEMPT","run_id":"run-0f204a49226875927f6c","outcome":"succeeded"}
+        {"type":"REPORT_SIGNAL","signal":"ARTIFACT_STORE_ERRORS","store":"artifact-store","errors":3,"correlation":[{"run":"run-fe7e3f744064284bbd36"},{"train_run":"tr-42"},{"bundle":"b-7"}]}
+        {"type":"REPORT_SIGNAL","signal":"STREAM_LAG","stream":"orders","lag_events":1200}
+        {"type":"REPORT_SIGNAL","signal":"STREAM_LAG","stream":"fills","lag_events":5}
+        {"type":"REPORT_SIGNAL","signal":"STORAGE_PRESSURE","volume":"journal-disk","used_bytes":950,"capacity_bytes":1000}
+        {"type":"REPORT_SIGNAL","signal":"STORAGE_PRESSURE","volume":"journal-disk","used_bytes":1001,"capacity_bytes":1000}
+        {"type":"REPORT_SIGNAL","signal":"STORAGE_PRESSURE","volume":"journal-disk","used_bytes":0,"capacity_bytes":0}
+        {"type":"REPORT_SIGNAL","signal":"DISK_SMELL","volume":"journal-disk"}
+        {"type":"REPORT_SIGNAL","signal":"STREAM_LAG","stream":"orders","lag_events":1,"partition":3}
         QUERY {"type":"OPS_STATUS"}
         @2026-03-02T14:33:00Z agent:bot
-        {"domain":"admin","command":{"type":"REPORT_SIGNAL","signal":"STREAM_LAG","stream":"orders","lag_events":0}}
+        {"type":"REPORT_SIGNAL","signal":"STREAM_LAG","stream":"orders","lag_events":0}
         @2026-03-02T14:33:00Z human:alice
-        {"domain":"admin","command":{"type":"EMERGENCY_LOCKDOWN"}}
+        {"type":"EMERGENCY_LOCKDOWN"}
         @2026-03-02T14:34:00Z service:monitor
-        {"domain":"admin","command":{"type":"REPORT_SIGNAL","signal":"ARTIFACT_STORE_ERRORS","store":"artifact-store","errors":0}}
-        {"domain":"admin","command":{"type":"REPORT_SIGNAL","signal":"STORAGE_PRESSURE","volume":"journal-disk","used_bytes":500,"capacity_bytes":1000}}
+        {"type":"REPORT_SIGNAL","signal":"ARTIFACT_STORE_ERRORS","store":"artifact-store","errors":0}
+        {"type":"REPORT_SIGNAL","signal":"STORAGE_PRESSURE","volume":"journal-disk","used_bytes":500,"capacity_bytes":1000}
         QUERY {"type":"OPS_STATUS"}
     "#
     ));

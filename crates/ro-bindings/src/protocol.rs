@@ -6,16 +6,10 @@
 //! field belongs to the command. The domain is found from the type; unknown fields, wrong types
 //! and out-of-range values are refused with a [`ProtocolError`] naming the problem.
 
-use std::collections::BTreeMap;
-use std::sync::LazyLock;
-
-use ro_admin::{AdminCommand, PlaneCommand, PlaneQuery, command_digest};
-use ro_artifacts::ArtifactCommand;
+use ro_admin::{PlaneCommand, PlaneQuery, command_digest};
 use ro_core::{
     Actor, ActorId, CommandSignature, ConfirmationToken, Context, CorrelationId, Reason, Timestamp,
 };
-use ro_jobs::JobsCommand;
-use ro_policy::{CommandFacts, PolicyCommand};
 use serde_json::{Map, Value, json};
 
 /// The context fields every command may carry.
@@ -30,59 +24,14 @@ fn is_query(ty: &str, map: &Map<String, Value>) -> bool {
     QUERY_TYPES.contains(&ty) && !(ty == "HEARTBEAT" && map.contains_key("run_id"))
 }
 
-/// The domain whose command enum holds a type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Domain {
-    Policy,
-    Artifacts,
-    Jobs,
-    Admin,
-}
-
-/// The domain of a command type (or alias), from the domains' facts tables: one lookup.
-fn domain_of(ty: &str) -> Option<Domain> {
-    static TABLE: LazyLock<BTreeMap<&'static str, Domain>> = LazyLock::new(|| {
-        fn names<R>(facts: &'static [CommandFacts<R>]) -> impl Iterator<Item = &'static str> {
-            facts
-                .iter()
-                .flat_map(|f| std::iter::once(f.ty).chain(f.aliases.iter().copied()))
-        }
-        let mut table = BTreeMap::new();
-        // Later domains overwrite earlier ones: `TICK`, the one type two domains share, is
-        // the policy's.
-        let domains = [
-            (
-                Domain::Admin,
-                names(AdminCommand::FACTS).collect::<Vec<_>>(),
-            ),
-            (Domain::Jobs, names(JobsCommand::FACTS).collect()),
-            (Domain::Artifacts, names(ArtifactCommand::FACTS).collect()),
-            (Domain::Policy, names(PolicyCommand::FACTS).collect()),
-        ];
-        for (domain, types) in domains {
-            for ty in types {
-                table.insert(ty, domain);
-            }
-        }
-        table
-    });
-    TABLE.get(ty).copied()
-}
-
-/// Decodes a command of type `ty` with its domain's enum.
+/// Decodes a command of type `ty` with its domain's enum (`PlaneCommand::from_flat`).
 fn command_of(ty: &str, body: Value) -> Result<PlaneCommand, ProtocolError> {
-    use serde::Deserialize;
-    let decoded = match domain_of(ty) {
-        None => return Err(ProtocolError::UnknownType(ty.to_owned())),
-        Some(Domain::Policy) => PolicyCommand::deserialize(body).map(PlaneCommand::Policy),
-        Some(Domain::Artifacts) => ArtifactCommand::deserialize(body).map(PlaneCommand::Artifacts),
-        Some(Domain::Jobs) => JobsCommand::deserialize(body).map(PlaneCommand::Jobs),
-        Some(Domain::Admin) => AdminCommand::deserialize(body).map(PlaneCommand::Admin),
-    };
-    decoded.map_err(|e| ProtocolError::Command {
-        ty: ty.to_owned(),
-        message: e.to_string(),
-    })
+    PlaneCommand::from_flat(ty, body)
+        .ok_or_else(|| ProtocolError::UnknownType(ty.to_owned()))?
+        .map_err(|e| ProtocolError::Command {
+            ty: ty.to_owned(),
+            message: e.to_string(),
+        })
 }
 
 /// What a line asks.
