@@ -146,12 +146,12 @@ pub enum AdminCommand {
         snapshot: Option<Locator>,
     },
     /// Reports a component's heartbeat and health (the host's monitor).
-    ReportComponent(ComponentReport),
+    ReportComponent(ro_core::Valid<ComponentReport>),
     /// Reports an observability signal (the host's monitor): artifact-store errors, stream
     /// lag or storage pressure, with what it concerns.
-    ReportSignal(observe::Signal),
+    ReportSignal(ro_core::Valid<observe::Signal>),
     /// Creates an event-bus stream with its partitions, retention and access.
-    CreateStream(StreamSpec),
+    CreateStream(ro_core::Valid<StreamSpec>),
     /// Changes a stream's retention (human-only; two-step when it shortens the replay window).
     ChangeStreamRetention {
         /// The stream.

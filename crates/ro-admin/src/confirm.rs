@@ -199,7 +199,13 @@ impl Plane {
     /// Whether a command takes two steps now: by the facts table, always, or when it loosens
     /// a control.
     pub fn needs_confirmation(&self, command: &PlaneCommand) -> bool {
-        match command.facts().two_step {
+        self.takes_two_steps(command, command.facts().two_step)
+    }
+
+    /// As [`Plane::needs_confirmation`], with the command's two-step rule already read.
+    #[inline]
+    pub(crate) fn takes_two_steps(&self, command: &PlaneCommand, two_step: TwoStep) -> bool {
+        match two_step {
             TwoStep::Never => false,
             TwoStep::Always => true,
             TwoStep::WhenLoosening => self.loosens(command),

@@ -72,9 +72,9 @@ fn default_fresh_for() -> u64 {
     DEFAULT_FRESH_FOR_MS
 }
 
-impl ComponentReport {
+impl ro_core::Check for ComponentReport {
     /// Checks the report's values.
-    pub fn validate(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), String> {
         if self.fresh_for_ms == 0 || self.fresh_for_ms > MAX_FRESH_FOR_MS {
             return Err(format!("fresh_for_ms is 1 to {MAX_FRESH_FOR_MS} (one day)"));
         }
@@ -323,8 +323,7 @@ impl Plane {
         let (by, reason) = (ctx.actor.id.clone(), ctx.reason.clone());
         match admin {
             AdminCommand::ReportSignal(signal) => {
-                signal.validate().map_err(PlaneRejection::InvalidArgument)?;
-                if let observe::Signal::StreamLag { stream, .. } = signal
+                if let observe::Signal::StreamLag { stream, .. } = &**signal
                     && self.streams.get(stream).is_none()
                 {
                     return Err(PlaneRejection::InvalidArgument(format!(
@@ -332,15 +331,12 @@ impl Plane {
                     )));
                 }
                 Ok(vec![PlaneEvent::Admin(AdminEvent::SignalReported(
-                    signal.clone(),
+                    (**signal).clone(),
                 ))])
             }
-            AdminCommand::ReportComponent(report) => {
-                report.validate().map_err(PlaneRejection::InvalidArgument)?;
-                Ok(vec![PlaneEvent::Admin(AdminEvent::ComponentReported(
-                    report.clone(),
-                ))])
-            }
+            AdminCommand::ReportComponent(report) => Ok(vec![PlaneEvent::Admin(
+                AdminEvent::ComponentReported((**report).clone()),
+            )]),
             AdminCommand::RecordReadiness { result, evidence } => {
                 if self.artifacts.artifact(evidence).is_none() {
                     return Err(PlaneRejection::InvalidArgument(format!(

@@ -251,17 +251,17 @@ impl Plane {
     fn decide_one(
         &self,
         command: &PlaneCommand,
+        facts: &ro_policy::CommandFacts,
+        (action, resource): (Action, &str),
         ctx: &Context,
     ) -> Result<Vec<PlaneEvent>, PlaneRejection> {
-        let (action, resource) = self.action_of(command);
         // 1. Authorize (policy commands authorize themselves, with the bootstrap grant).
         if !matches!(command, PlaneCommand::Policy(_)) {
-            self.authorize(action, &resource, &ctx.actor)?;
+            self.authorize(action, resource, &ctx.actor)?;
         }
         // 2. Guard, from the facts table: during a lockdown only what passes it or makes the
         //    plane safer; under a production lock or the kill switch nothing that enables
         //    execution.
-        let facts = command.facts();
         self.guard_posture(
             facts.passes_lockdown || action.safety() == Safety::Increasing,
             facts.enables_execution,
@@ -354,8 +354,11 @@ impl Decider for Plane {
         // The digest is computed at most once, and only for a signed or two-step command.
         let digest = std::cell::OnceCell::new();
         let digest = || *digest.get_or_init(|| digest_of(command, ctx));
-        let mut signed = self.check_signature(command, ctx, digest)?;
-        let two_step = self.needs_confirmation(command);
+        // The facts and the action are read once, for every guard.
+        let facts = command.facts();
+        let (action, resource) = self.action_of(command);
+        let mut signed = self.check_signature(action, ctx, digest)?;
+        let two_step = self.takes_two_steps(command, facts.two_step);
         if !two_step && ctx.confirmation_token.is_some() {
             return Err(PlaneRejection::Invalid(
                 if command.facts().two_step == ro_policy::TwoStep::WhenLoosening {
@@ -366,7 +369,7 @@ impl Decider for Plane {
                 },
             ));
         }
-        let mut events = self.decide_one(command, ctx)?;
+        let mut events = self.decide_one(command, &facts, (action, &resource), ctx)?;
         if two_step {
             let consumed = self.confirm(digest(), ctx)?;
             events.insert(0, PlaneEvent::Admin(consumed));

@@ -84,9 +84,9 @@ pub enum Signal {
     },
 }
 
-impl Signal {
+impl ro_core::Check for Signal {
     /// Checks the values (the stream's existence is checked by the plane).
-    pub fn validate(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), String> {
         match self {
             Signal::ArtifactStoreErrors { correlation, .. }
             | Signal::StreamLag { correlation, .. } => {

@@ -374,14 +374,14 @@ impl Plane {
 
     /// Signatures come first: a signed command is verified before anything else, and an
     /// action that needs a signature is refused without one. `digest` is the command's
-    /// digest. Returns the events recording the verification (none for an unsigned command).
+    /// digest, `action` its policy action. Returns the events recording the verification (none
+    /// for an unsigned command).
     pub(crate) fn check_signature(
         &self,
-        command: &PlaneCommand,
+        action: Action,
         ctx: &Context,
         digest: impl FnOnce() -> Digest,
     ) -> Result<Vec<PlaneEvent>, PlaneRejection> {
-        let (action, _) = self.action_of(command);
         let Some(signed) = &ctx.signature else {
             if self.signing.requires(action) {
                 return Err(PlaneRejection::SignatureRequired(action));

@@ -66,9 +66,9 @@ pub struct StreamSpec {
     pub subscribers: BTreeSet<ActorId>,
 }
 
-impl StreamSpec {
+impl ro_core::Check for StreamSpec {
     /// Checks the settings.
-    pub fn validate(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), String> {
         check_partitions(self.partitions)?;
         check_retention(self.retention_hours)?;
         if self.publishers.len() > MAX_ACCESS || self.subscribers.len() > MAX_ACCESS {
@@ -169,21 +169,18 @@ impl Plane {
     ) -> Result<Vec<PlaneEvent>, PlaneRejection> {
         let (by, reason) = (ctx.actor.id.clone(), ctx.reason.clone());
         match admin {
-            AdminCommand::CreateStream(spec) => {
-                spec.validate().map_err(PlaneRejection::InvalidArgument)?;
-                match self.streams.get(&spec.stream) {
-                    Some(existing) if existing == spec => Ok(Vec::new()),
-                    Some(_) => Err(PlaneRejection::InvalidArgument(format!(
-                        "stream {} exists with other settings; change its retention or partitions explicitly",
-                        spec.stream
-                    ))),
-                    None => Ok(vec![PlaneEvent::Admin(AdminEvent::StreamCreated {
-                        spec: spec.clone(),
-                        by,
-                        reason,
-                    })]),
-                }
-            }
+            AdminCommand::CreateStream(spec) => match self.streams.get(&spec.stream) {
+                Some(existing) if existing == &**spec => Ok(Vec::new()),
+                Some(_) => Err(PlaneRejection::InvalidArgument(format!(
+                    "stream {} exists with other settings; change its retention or partitions explicitly",
+                    spec.stream
+                ))),
+                None => Ok(vec![PlaneEvent::Admin(AdminEvent::StreamCreated {
+                    spec: (**spec).clone(),
+                    by,
+                    reason,
+                })]),
+            },
             AdminCommand::ChangeStreamRetention {
                 stream,
                 retention_hours,

@@ -295,8 +295,18 @@ proptest! {
                     "environment": "prod", "lkg": lkg})), confirm, false),
                 Step::Lock { by, which, confirm } => (by, admin(json!({"type":
                     LOCKS[usize::from(which)]})), confirm, false),
-                Step::CreateStream { by, stream, partitions, retention } => (by, admin(json!({"type": "CREATE_STREAM",
-                    "stream": STREAMS[stream], "partitions": partitions, "retention_hours": RETENTIONS[retention]})), false, true),
+                Step::CreateStream { by, stream, partitions, retention } => {
+                    let document = json!({"domain": "admin", "command": {"type": "CREATE_STREAM",
+                        "stream": STREAMS[stream], "partitions": partitions, "retention_hours": RETENTIONS[retention]}});
+                    // A stream without partitions is refused as it is read: it never reaches the plane.
+                    match serde_json::from_value::<PlaneCommand>(document) {
+                        Ok(command) => (by, command, false, true),
+                        Err(e) => {
+                            prop_assert_eq!(partitions, 0, "{}", e);
+                            continue;
+                        }
+                    }
+                }
                 Step::Retention { by, stream, retention, confirm } => (by, admin(json!({"type": "CHANGE_STREAM_RETENTION",
                     "stream": STREAMS[stream], "retention_hours": RETENTIONS[retention]})), confirm, false),
                 Step::Partitions { by, stream, partitions: n } => (by, partitions(stream, n), false, true),

@@ -62,6 +62,7 @@ pub mod ratio;
 pub mod snapshot;
 pub mod text;
 pub mod timestamp;
+pub mod valid;
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -96,3 +97,4 @@ pub use ratio::Ratio;
 pub use snapshot::Restored;
 pub use text::SharedStr;
 pub use timestamp::Timestamp;
+pub use valid::{Check, Valid};

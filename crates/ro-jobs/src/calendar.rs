@@ -145,10 +145,20 @@ impl TradingCalendar {
         let (h, m) = text.split_once(':')?;
         Some((h.parse().ok()?, m.parse().ok()?))
     }
+}
 
+/// rkyv: a calendar date archived as the number `YYYYMMDD` (jiff's dates have no archived
+/// form of their own).
+pub(crate) struct DateAsNumber;
+
+fn date_number(date: Date) -> i32 {
+    i32::from(date.year()) * 10_000 + i32::from(date.month()) * 100 + i32::from(date.day())
+}
+
+impl ro_core::Check for TradingCalendar {
     /// Checks the calendar: a known zone, valid early-close times, at least one trading
     /// weekday.
-    pub fn validate(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), String> {
         if jiff::tz::TimeZoneDatabase::bundled()
             .get(&self.timezone)
             .is_err()
@@ -176,14 +186,6 @@ impl TradingCalendar {
         }
         Ok(())
     }
-}
-
-/// rkyv: a calendar date archived as the number `YYYYMMDD` (jiff's dates have no archived
-/// form of their own).
-pub(crate) struct DateAsNumber;
-
-fn date_number(date: Date) -> i32 {
-    i32::from(date.year()) * 10_000 + i32::from(date.month()) * 100 + i32::from(date.day())
 }
 
 impl rkyv::with::ArchiveWith<Date> for DateAsNumber {

@@ -150,7 +150,7 @@ pub enum PolicyCommand {
     /// Sets the economic limits.
     SetLimits {
         /// The limits.
-        limits: Limits,
+        limits: ro_core::Valid<Limits>,
     },
     /// Records the cost of one unit of work; a breach blocks it and opens a deviation.
     RecordCost {

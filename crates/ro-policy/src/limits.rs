@@ -147,9 +147,9 @@ fn default_usage_alert() -> u16 {
     8000
 }
 
-impl Limits {
+impl ro_core::Check for Limits {
     /// Checks ranges: positive limits, money within [`MAX_MICROS`], thresholds within 1..=10000.
-    pub fn validate(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), String> {
         if self.per_unit_ceiling_micros == 0
             || self.daily_budget_micros == 0
             || self.daily_rate == 0
@@ -412,17 +412,15 @@ impl Policy {
     ) -> Result<Vec<PolicyEvent>, PolicyRejection> {
         use PolicyCommand as C;
         use PolicyEvent as E;
-        use PolicyRejection as R;
         let reason = ctx.reason.clone();
         match command {
             C::SetLimits { limits } => {
-                limits.validate().map_err(R::Invalid)?;
-                if self.limits.as_ref() == Some(limits) {
+                if self.limits.as_ref() == Some(&**limits) {
                     return Ok(Vec::new());
                 }
                 Ok(vec![E::LimitsSet {
                     before: self.limits,
-                    after: *limits,
+                    after: **limits,
                     reason,
                 }])
             }

@@ -16,9 +16,8 @@ impl Jobs {
         use JobsRejection as R;
         match command {
             C::DefineCalendar { calendar } => {
-                calendar.validate().map_err(R::Invalid)?;
                 if let Some(existing) = self.calendars.get(&calendar.name) {
-                    if existing == calendar.as_ref() {
+                    if existing == &***calendar {
                         return Ok(Vec::new());
                     }
                     if calendar.version <= existing.version {
@@ -29,7 +28,7 @@ impl Jobs {
                     }
                 }
                 Ok(vec![E::CalendarDefined {
-                    calendar: calendar.clone(),
+                    calendar: Box::new((***calendar).clone()),
                     tzdb_version: crate::TZDB_VERSION.into(),
                 }])
             }

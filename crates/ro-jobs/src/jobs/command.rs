@@ -129,7 +129,7 @@ pub enum JobsCommand {
     /// Defines a trading calendar, or a new version of it.
     DefineCalendar {
         /// The calendar (its version must exceed the current one).
-        calendar: Box<TradingCalendar>,
+        calendar: Box<ro_core::Valid<TradingCalendar>>,
     },
     /// Layers a dated override on a calendar (an ad-hoc closure, an extra session, an early
     /// close), or removes one; the calendar's version increases.
