@@ -321,6 +321,7 @@ pub enum AdminEvent {
 
 impl AdminEvent {
     /// The room that folds this event and classifies it for the audit.
+    #[inline]
     pub fn room(&self) -> Room {
         use AdminEvent as E;
         match self {

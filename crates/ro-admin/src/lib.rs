@@ -304,10 +304,13 @@ pub(crate) fn digest_of(command: &PlaneCommand, ctx: &Context) -> Digest {
 }
 
 /// A domain's decision as the plane's events.
+/// (Generic over the two constructors, not function pointers, so each call site inlines
+/// them: an event is moved once, into its place in the new vector.)
+#[inline]
 fn wrap<E, R>(
     decided: Result<Vec<E>, R>,
-    rejection: fn(R) -> PlaneRejection,
-    event: fn(E) -> PlaneEvent,
+    rejection: impl FnOnce(R) -> PlaneRejection,
+    event: impl FnMut(E) -> PlaneEvent,
 ) -> Result<Vec<PlaneEvent>, PlaneRejection> {
     Ok(decided.map_err(rejection)?.into_iter().map(event).collect())
 }

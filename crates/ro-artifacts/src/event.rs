@@ -166,6 +166,7 @@ impl ro_core::Event for ArtifactEvent {
 
 impl ArtifactEvent {
     /// The room that folds this event.
+    #[inline]
     pub fn room(&self) -> Room {
         use ArtifactEvent as E;
         match self {

@@ -243,6 +243,7 @@ impl ro_core::Event for PolicyEvent {
 
 impl PolicyEvent {
     /// The room that folds this event.
+    #[inline]
     pub fn room(&self) -> Room {
         use PolicyEvent as E;
         match self {

@@ -176,6 +176,7 @@ impl ro_core::Event for JobsEvent {
 
 impl JobsEvent {
     /// The room that folds this event.
+    #[inline]
     pub fn room(&self) -> Room {
         use JobsEvent as E;
         match self {
