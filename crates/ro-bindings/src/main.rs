@@ -55,8 +55,16 @@ enum Command {
     /// Print the head, the state digest and a summary of the plane as JSON.
     Status,
     /// Re-read the whole journal, check every hash and rebuild the state; then check that
-    /// every kept snapshot records the state the journal produces at its seq.
-    Verify,
+    /// every kept snapshot records the state the journal produces at its seq. The chain alone
+    /// shows only that the records read are the ones written; against whoever can write the
+    /// store file it proves something only with an anchor published elsewhere.
+    Verify {
+        /// An anchor, `SEQ:HASH` (a `head_seq` and `head_hash` of `ro status` published
+        /// outside the store): the journal must hold that record with that hash. A rewritten
+        /// record fails with ANCHOR_MISMATCH, removed records with ANCHOR_MISSING.
+        #[arg(long, value_name = "SEQ:HASH")]
+        expect_head: Option<String>,
+    },
     /// Print the journal as JSON lines, one record a line.
     Audit {
         /// Print the AdminEvent record of every admin action (and every denied attempt)
@@ -221,25 +229,13 @@ fn main() -> ExitCode {
             }
             Err(e) => host_fail(&e),
         },
-        Command::Verify => match Store::open_replaying(&path)
-            .and_then(|s| s.verify_snapshots().map(|_| s))
-            .map_err(HostError::from)
-            .and_then(|s| host::status(&s))
-        {
-            Ok(status) => {
-                let _ = writeln!(
-                    std::io::stdout(),
-                    "{}",
-                    serde_json::json!({ "ok": true, "verified": status })
-                );
-                ExitCode::SUCCESS
-            }
-            Err(HostError::Store(
-                e @ (ro_bindings::store::StoreError::Damaged { .. }
-                | ro_bindings::store::StoreError::SnapshotMismatch { .. }),
-            )) => fail(e.code(), &e.to_string(), 1),
-            Err(e) => host_fail(&e),
-        },
+        Command::Verify { expect_head } => {
+            let anchor = match expect_head.as_deref().map(parse_anchor).transpose() {
+                Ok(anchor) => anchor,
+                Err(message) => return fail("INVALID_ARGUMENT", &message, 2),
+            };
+            verify(&path, anchor)
+        }
         Command::Audit { admin } => {
             let stdout = std::io::stdout();
             match Store::open(&path).map_err(HostError::from).and_then(|s| {
@@ -327,6 +323,75 @@ fn main() -> ExitCode {
 
 /// The demo scenario: each line is applied in order; a first step answered
 /// `confirmation_required` is re-sent with its token, as an operator would.
+/// Parses `SEQ:HASH` (the hash as `ro status` prints it).
+fn parse_anchor(text: &str) -> Result<(u64, ro_core::Digest), String> {
+    let (seq, hash) = text
+        .split_once(':')
+        .ok_or_else(|| format!("--expect-head {text:?}: expected SEQ:HASH, e.g. 42:blake3:…"))?;
+    let seq = seq
+        .parse::<u64>()
+        .map_err(|e| format!("--expect-head: seq {seq:?}: {e}"))?;
+    let hash = hash
+        .parse::<ro_core::Digest>()
+        .map_err(|e| format!("--expect-head: hash {hash:?}: {e}"))?;
+    Ok((seq, hash))
+}
+
+/// `ro verify`: the whole journal re-read and every snapshot checked; with an anchor, the
+/// anchored record must be there with the anchored hash.
+fn verify(path: &Path, anchor: Option<(u64, ro_core::Digest)>) -> ExitCode {
+    let store = match Store::open_replaying(path).and_then(|s| s.verify_snapshots().map(|_| s)) {
+        Ok(store) => store,
+        Err(
+            e @ (ro_bindings::store::StoreError::Damaged { .. }
+            | ro_bindings::store::StoreError::SnapshotMismatch { .. }),
+        ) => {
+            return fail(e.code(), &e.to_string(), 1);
+        }
+        Err(e) => return host_fail(&HostError::from(e)),
+    };
+    if let Some((seq, hash)) = anchor {
+        let journal = store.kernel().journal();
+        match journal.get(seq) {
+            None => {
+                return fail(
+                    "ANCHOR_MISSING",
+                    &format!(
+                        "the journal ends at seq {}, before the anchor's seq {seq}: records were removed",
+                        journal.head().seq
+                    ),
+                    1,
+                );
+            }
+            Some(record) if record.hash != hash => {
+                return fail(
+                    "ANCHOR_MISMATCH",
+                    &format!(
+                        "record {seq} has hash {}, the anchor says {hash}: the journal was rewritten",
+                        record.hash
+                    ),
+                    1,
+                );
+            }
+            Some(_) => {}
+        }
+    }
+    match host::status(&store) {
+        Ok(status) => {
+            let anchor = anchor.map(|(seq, hash)| {
+                serde_json::json!({ "seq": seq, "hash": hash.to_string(), "matched": true })
+            });
+            let _ = writeln!(
+                std::io::stdout(),
+                "{}",
+                serde_json::json!({ "ok": true, "verified": status, "anchor": anchor })
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => host_fail(&e),
+    }
+}
+
 const DEMO: &str = include_str!("demo.jsonl");
 
 fn demo(path: &Path) -> ExitCode {
@@ -341,12 +406,14 @@ fn demo(path: &Path) -> ExitCode {
         let stdout = std::io::stdout();
         let mut out = stdout.lock();
         writeln!(out, "ro demo on {}", path.display())?;
+        // Every demo document names its `at` (the story's time, so the journal is the same on
+        // every run); the host clock only bounds them, as it bounds any document.
         for line in DEMO.lines().filter(|l| !l.trim().is_empty()) {
             if let Some(comment) = line.strip_prefix("//") {
                 writeln!(out, "\n## {}", comment.trim())?;
                 continue;
             }
-            let (_, mut response) = host::execute_line(store.kernel_mut(), line, None, at);
+            let (_, mut response) = host::execute_line(store.kernel_mut(), line, None, clock());
             store.commit()?;
             writeln!(out, "\n> {line}\n< {}", summary(&response))?;
             if let Some(token) = response.get("confirmation_token").and_then(|t| t.as_str()) {
@@ -356,7 +423,7 @@ fn demo(path: &Path) -> ExitCode {
                     out,
                     "> (the same command again, with the confirmation token)"
                 )?;
-                (_, response) = host::execute_line(store.kernel_mut(), &second, None, at);
+                (_, response) = host::execute_line(store.kernel_mut(), &second, None, clock());
                 store.commit()?;
                 writeln!(out, "< {}", summary(&response))?;
             }

@@ -12,6 +12,9 @@ use ro_core::{
 };
 use serde_json::{Map, Value, json};
 
+/// How far ahead of the host clock a document's `at` may be (clock skew between machines).
+pub const MAX_CLOCK_SKEW_SECONDS: i64 = 300;
+
 /// The context fields every command may carry.
 pub const CONTEXT_FIELDS: [&str; 5] = ["at", "actor", "operator_id", "correlation_id", "reason"];
 
@@ -131,12 +134,93 @@ fn string_field(
 /// Parses one JSON document like `serde_json::from_str::<Value>`, but refuses an object that
 /// names the same field twice (serde_json would keep the last one silently: a duplicated
 /// `reason` or `type` must never be ignored).
+///
+/// A number with a fraction or an exponent is read through a double; one whose text says
+/// more than the double holds (`0.99999999999999999999`, `1e-400`) is refused rather than
+/// silently rounded: ratios and money are exact or refused.
 pub fn parse_strict(line: &str) -> Result<Value, serde_json::Error> {
-    use serde::de::DeserializeSeed;
+    use serde::de::{DeserializeSeed, Error};
     let mut deserializer = serde_json::Deserializer::from_str(line);
     let value = Strict.deserialize(&mut deserializer)?;
     deserializer.end()?;
+    if let Some(number) = inexact_number(line) {
+        return Err(serde_json::Error::custom(format!(
+            "number {number} cannot be read exactly (a double holds about 15 significant \
+             digits); send it as a decimal string"
+        )));
+    }
     Ok(value)
+}
+
+/// The first number token of a (valid) JSON text with a fraction or an exponent whose value
+/// is not exactly what a double reads from it.
+fn inexact_number(json: &str) -> Option<&str> {
+    let bytes = json.as_bytes();
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'"' => {
+                // Skip the string, escapes included.
+                i += 1;
+                while let Some(&c) = bytes.get(i) {
+                    i += if c == b'\\' { 2 } else { 1 };
+                    if c == b'"' {
+                        break;
+                    }
+                }
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                while bytes
+                    .get(i)
+                    .is_some_and(|c| matches!(c, b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9'))
+                {
+                    i += 1;
+                }
+                let token = json.get(start..i)?;
+                if token.contains(['.', 'e', 'E']) && !reads_exactly(token) {
+                    return Some(token);
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// Whether the double nearest to the decimal `token` has exactly its value.
+fn reads_exactly(token: &str) -> bool {
+    let Ok(double) = token.parse::<f64>() else {
+        return false;
+    };
+    // Rust prints the shortest decimal that reads back as the same double, without an
+    // exponent; the token is exact when both name the same decimal.
+    decimal(token) == decimal(&double.to_string())
+}
+
+/// A decimal number as (negative, significant digits without leading or trailing zeros,
+/// power of ten of the last digit); zero is (false, "", 0).
+fn decimal(text: &str) -> Option<(bool, String, i64)> {
+    let (negative, text) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (mantissa, exponent) = match text.split_once(['e', 'E']) {
+        Some((m, e)) => (m, e.parse::<i64>().ok()?),
+        None => (text, 0),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let mut digits: String = whole.chars().chain(fraction.chars()).collect();
+    let mut power = exponent.checked_sub(i64::try_from(fraction.len()).ok()?)?;
+    while digits.ends_with('0') {
+        digits.pop();
+        power = power.checked_add(1)?;
+    }
+    let digits = digits.trim_start_matches('0').to_owned();
+    if digits.is_empty() {
+        return Some((false, digits, 0));
+    }
+    Some((negative, digits, power))
 }
 
 /// Builds a [`Value`], refusing duplicate object keys.
@@ -222,12 +306,30 @@ pub fn decode(
     };
     let at = match string_field(&mut map, "at")? {
         None => now,
-        Some(text) => Timestamp::parse_rfc3339(&text).map_err(|e| {
-            field(
-                "at",
-                format!("{e}; use RFC 3339, e.g. 2026-01-05T14:30:00Z"),
-            )
-        })?,
+        Some(text) => {
+            let at = Timestamp::parse_rfc3339(&text).map_err(|e| {
+                field(
+                    "at",
+                    format!("{e}; use RFC 3339, e.g. 2026-01-05T14:30:00Z"),
+                )
+            })?;
+            // Time is the host's: a document may say when it was meant (a replayed runbook,
+            // a late batch), never a time the host has not reached, or one record dated far
+            // ahead would refuse every later command as going back in time.
+            let latest = now
+                .checked_add(time::Duration::seconds(MAX_CLOCK_SKEW_SECONDS))
+                .unwrap_or(Timestamp::MAX);
+            if at > latest {
+                return Err(field(
+                    "at",
+                    format!(
+                        "{at} is ahead of the host clock ({now}) by more than \
+                         {MAX_CLOCK_SKEW_SECONDS} s"
+                    ),
+                ));
+            }
+            at
+        }
     };
     let operator = string_field(&mut map, "operator_id")?;
     let actor = match (map.remove("actor"), operator) {
@@ -334,6 +436,40 @@ mod tests {
     }
 
     #[test]
+    fn numbers_are_read_exactly_or_refused() {
+        for exact in [
+            "0.05",
+            "1.0000",
+            "0.5",
+            "5e-1",
+            "-2.25",
+            "1E2",
+            "0.0001",
+            "12345.678",
+        ] {
+            assert!(
+                parse_strict(&format!(
+                    r#"{{"ratio": {exact}, "s": "0.99999999999999999999"}}"#
+                ))
+                .is_ok(),
+                "{exact}"
+            );
+        }
+        for inexact in [
+            "0.99999999999999999999",
+            "1e-400",
+            "0.1000000000000000055511151231257827",
+            "123456789012345678.5",
+        ] {
+            let e = parse_strict(&format!(r#"{{"a": [1, {{"ratio": {inexact}}}]}}"#)).unwrap_err();
+            assert!(
+                e.to_string().contains("cannot be read exactly"),
+                "{inexact}: {e}"
+            );
+        }
+    }
+
+    #[test]
     fn runbook_documents_decode_as_written() {
         let d = decode(
             r#"{"type": "EMERGENCY_LOCKDOWN", "operator_id": "op-7"}"#,
@@ -371,7 +507,7 @@ mod tests {
     #[test]
     fn context_fields_are_taken_and_checked() {
         let d = decode(
-            r#"{"type":"GRANT_ROLE","principal":"bob","role":"analyst","at":"2026-02-01T00:00:00Z","actor":{"id":"bot","kind":"agent"},"correlation_id":"c-1","reason":"onboarding"}"#,
+            r#"{"type":"GRANT_ROLE","principal":"bob","role":"analyst","at":"2026-01-01T00:00:00Z","actor":{"id":"bot","kind":"agent"},"correlation_id":"c-1","reason":"onboarding"}"#,
             None,
             now(),
         )
@@ -379,8 +515,20 @@ mod tests {
         assert_eq!(d.ctx.actor, Actor::agent(ActorId::new("bot").unwrap()));
         assert_eq!(
             d.ctx.at,
-            Timestamp::parse_rfc3339("2026-02-01T00:00:00Z").unwrap()
+            Timestamp::parse_rfc3339("2026-01-01T00:00:00Z").unwrap()
         );
+        // A time the host has not reached (beyond the allowed skew) is refused.
+        let ahead = |at: &str| {
+            decode(
+                &format!(r#"{{"type":"EMERGENCY_LOCKDOWN","operator_id":"op","at":"{at}"}}"#),
+                None,
+                now(),
+            )
+        };
+        assert!(ahead("2026-01-05T14:35:00Z").is_ok(), "within the skew");
+        let e = ahead("9999-12-31T23:59:59.999999999Z").unwrap_err();
+        assert!(matches!(e, ProtocolError::Field { field: "at", .. }), "{e}");
+        assert_eq!(e.code(), "INVALID_FIELD");
         assert!(d.ctx.correlation_id.is_some() && d.ctx.reason.is_some());
         let Request::Command(command) = &d.request else {
             panic!("a command")

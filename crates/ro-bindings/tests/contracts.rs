@@ -97,7 +97,8 @@ const REFUSED: &[&str] = &[
 fn every_document_the_decoder_accepts_validates_and_refused_ones_do_not() {
     let requests = validator("Request");
     let demo = include_str!("../src/demo.jsonl");
-    let now = Timestamp::parse_rfc3339("2026-01-05T14:30:00Z").unwrap();
+    // The host clock is past every document's `at` (a document may not be ahead of it).
+    let now = Timestamp::parse_rfc3339("2026-12-01T00:00:00Z").unwrap();
     let alice = ActorId::new("alice").unwrap();
     for line in demo
         .lines()
@@ -138,6 +139,8 @@ fn responses_events_and_admin_records_validate() {
     // after them in time.
     let op = ActorId::new("alice").unwrap();
     let mut store = host::init(&path, &op, at).unwrap();
+    // The host clock is past every document's `at` (a document may not be ahead of it).
+    let clock = Timestamp::parse_rfc3339("2026-12-01T00:00:00Z").unwrap();
     let extra = [
         r#"{"type":"CONFIGURE_SHADOW_WINDOW","cycles":1,"at":"2026-03-02T13:40:00Z"}"#,
         r#"{"type":"REGISTER_MODEL","metadata":{"version":"M-A-V1"},"at":"2026-03-02T13:40:00Z"}"#,
@@ -157,11 +160,11 @@ fn responses_events_and_admin_records_validate() {
         .filter(|l| !l.trim().is_empty() && !l.starts_with("//"))
         .chain(extra)
     {
-        let (_, response) = host::execute_line(store.kernel_mut(), line, Some(&op), at);
+        let (_, response) = host::execute_line(store.kernel_mut(), line, Some(&op), clock);
         assert_valid(&responses, &response, &format!("the response to {line}"));
         if let Some(token) = response.get("confirmation_token").and_then(Value::as_str) {
             let second = protocol::with_confirmation_token(line, token).unwrap();
-            let (ok, response) = host::execute_line(store.kernel_mut(), &second, Some(&op), at);
+            let (ok, response) = host::execute_line(store.kernel_mut(), &second, Some(&op), clock);
             assert!(ok, "{response}");
             assert_valid(&responses, &response, &format!("the response to {second}"));
         }
