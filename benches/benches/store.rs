@@ -14,7 +14,7 @@ fn fresh(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("ro-bench-store-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
-    for suffix in ["", "-wal", "-shm"] {
+    for suffix in ["", "-wal", "-shm", ".keys"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
     path

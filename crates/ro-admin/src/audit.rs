@@ -170,6 +170,24 @@ fn classify(event: &PlaneEvent) -> Option<Classified> {
                 reason,
                 (Value::Null, json!({ "role": role, "subject": subject })),
             ),
+            PolicyEvent::PrincipalKindSet {
+                principal,
+                before,
+                after,
+                reason,
+            } => applied(
+                if before.is_some() {
+                    Action::SetPrincipalKind
+                } else {
+                    Action::RegisterPrincipal
+                },
+                vec![format!("principal:{principal}")],
+                reason,
+                (
+                    before.map_or(Value::Null, |k| json!({ "kind": k })),
+                    json!({ "kind": after }),
+                ),
+            ),
             PolicyEvent::RoleRevoked {
                 principal,
                 role,

@@ -255,7 +255,16 @@ impl Plane {
         (action, resource): (Action, &str),
         ctx: &Context,
     ) -> Result<Vec<PlaneEvent>, PlaneRejection> {
-        // 1. Authorize (policy commands authorize themselves, with the bootstrap grant).
+        // 1. Identity first, for every command: an actor naming a kind other than its
+        //    registered one, or unregistered while principals are, is refused whatever the
+        //    command and the posture. Then authorize (policy commands authorize themselves,
+        //    with the bootstrap grant).
+        if let Some(reason) = self.policy.access().identity_forbid(&ctx.actor) {
+            return Err(PlaneRejection::Policy(PolicyRejection::Unauthorized {
+                action,
+                reasons: vec![reason],
+            }));
+        }
         if !matches!(command, PlaneCommand::Policy(_)) {
             self.authorize(action, resource, &ctx.actor)?;
         }

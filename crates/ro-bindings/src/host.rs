@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 
 use ro_admin::{PlaneQuery, PlaneRejection};
-use ro_core::{ActorId, ExecuteError, Kernel, Rejection, Timestamp};
+use ro_core::{Actor, ActorId, ActorKind, ExecuteError, Kernel, Rejection, Timestamp};
 use serde_json::{Value, json};
 
 use crate::{
@@ -142,7 +142,23 @@ fn run_line(
     default_actor: Option<&ActorId>,
     now: Timestamp,
 ) -> (bool, Answer) {
-    let decoded = match protocol::decode(line, default_actor, now) {
+    // The console's actor acts with the kind its principal is registered with (human while no
+    // principal is registered: the store's owner at the console).
+    let default_actor = default_actor.map(|id| {
+        let kind = kernel
+            .state()
+            .policy()
+            .access()
+            .principals()
+            .get(id)
+            .copied()
+            .unwrap_or(ActorKind::Human);
+        Actor {
+            id: id.clone(),
+            kind,
+        }
+    });
+    let decoded = match protocol::decode(line, default_actor.as_ref(), now) {
         Ok(d) => d,
         Err(e) => return (false, Answer::Json(protocol_error(&e))),
     };
@@ -340,17 +356,24 @@ fn flush<W: Write>(
     Ok(())
 }
 
-/// `ro init`: a new store whose first event grants `admin` the admin role.
+/// `ro init`: a new store whose first event grants `admin` the admin role, and whose second
+/// registers `admin` as a human principal: from then on every actor must be registered, and
+/// acts with its registered kind.
 pub fn init(path: &std::path::Path, admin: &ActorId, at: Timestamp) -> Result<Store, HostError> {
     let mut store = Store::create(path)?;
-    let line = json!({ "type": "GRANT_ROLE", "principal": admin.as_str(), "role": "admin",
-                       "operator_id": admin.as_str(), "reason": "ro init" })
-    .to_string();
-    let (ok, response) = execute_line(store.kernel_mut(), &line, None, at);
-    if !ok {
-        return Err(HostError::Encoding(format!(
-            "the bootstrap grant was refused: {response}"
-        )));
+    let lines = [
+        json!({ "type": "GRANT_ROLE", "principal": admin.as_str(), "role": "admin",
+                "operator_id": admin.as_str(), "reason": "ro init" }),
+        json!({ "type": "REGISTER_PRINCIPAL", "principal": admin.as_str(), "kind": "human",
+                "operator_id": admin.as_str(), "reason": "ro init" }),
+    ];
+    for line in lines {
+        let (ok, response) = execute_line(store.kernel_mut(), &line.to_string(), None, at);
+        if !ok {
+            return Err(HostError::Encoding(format!(
+                "the bootstrap was refused: {response}"
+            )));
+        }
     }
     store.commit()?;
     Ok(store)

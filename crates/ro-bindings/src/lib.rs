@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod host;
+pub mod keys;
 pub mod protocol;
 pub mod schema;
 pub mod store;

@@ -406,14 +406,23 @@ fn demo(path: &Path) -> ExitCode {
         let stdout = std::io::stdout();
         let mut out = stdout.lock();
         writeln!(out, "ro demo on {}", path.display())?;
-        // Every demo document names its `at` (the story's time, so the journal is the same on
-        // every run); the host clock only bounds them, as it bounds any document.
+        // Every demo document names its `at`: the story's time, so the journal is the same on
+        // every run. The demo's host clock is that story time (a simulated host: its clock
+        // bounds the documents, and dates the confirmations, as a real one would).
+        let mut now = at;
         for line in DEMO.lines().filter(|l| !l.trim().is_empty()) {
             if let Some(comment) = line.strip_prefix("//") {
                 writeln!(out, "\n## {}", comment.trim())?;
                 continue;
             }
-            let (_, mut response) = host::execute_line(store.kernel_mut(), line, None, clock());
+            if let Some(named) = serde_json::from_str::<serde_json::Value>(line)
+                .ok()
+                .and_then(|v| v.get("at")?.as_str().map(Timestamp::parse_rfc3339))
+                .and_then(Result::ok)
+            {
+                now = now.max(named);
+            }
+            let (_, mut response) = host::execute_line(store.kernel_mut(), line, None, now);
             store.commit()?;
             writeln!(out, "\n> {line}\n< {}", summary(&response))?;
             if let Some(token) = response.get("confirmation_token").and_then(|t| t.as_str()) {
@@ -423,7 +432,7 @@ fn demo(path: &Path) -> ExitCode {
                     out,
                     "> (the same command again, with the confirmation token)"
                 )?;
-                (_, response) = host::execute_line(store.kernel_mut(), &second, None, clock());
+                (_, response) = host::execute_line(store.kernel_mut(), &second, None, now);
                 store.commit()?;
                 writeln!(out, "< {}", summary(&response))?;
             }

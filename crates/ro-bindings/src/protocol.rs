@@ -291,11 +291,12 @@ impl<'de> serde::de::Visitor<'de> for Strict {
     }
 }
 
-/// Decodes one line. `default_actor` is the human actor of documents that name none (`ro
-/// apply --actor`); `now` stamps documents without `at` (the host's clock).
+/// Decodes one line. `default_actor` acts for documents that name none (`ro apply --actor`,
+/// its kind resolved by the host from the principal's registration); `now` stamps documents
+/// without `at` (the host's clock).
 pub fn decode(
     line: &str,
-    default_actor: Option<&ActorId>,
+    default_actor: Option<&Actor>,
     now: Timestamp,
 ) -> Result<Decoded, ProtocolError> {
     let value: Value = parse_strict(line).map_err(|e| ProtocolError::NotJson(e.to_string()))?;
@@ -304,6 +305,7 @@ pub fn decode(
             "the line is JSON but not an object".into(),
         ));
     };
+    let named_at = map.contains_key("at");
     let at = match string_field(&mut map, "at")? {
         None => now,
         Some(text) => {
@@ -340,7 +342,7 @@ pub fn decode(
             field("actor", format!("{e}; expected {{\"id\": \"...\", \"kind\": \"human\" | \"agent\" | \"service\"}}"))
         })?,
         (None, Some(id)) => Actor::human(ActorId::new(id).map_err(|e| field("operator_id", e))?),
-        (None, None) => Actor::human(default_actor.cloned().ok_or(ProtocolError::NoActor)?),
+        (None, None) => default_actor.cloned().ok_or(ProtocolError::NoActor)?,
     };
     let correlation_id = string_field(&mut map, "correlation_id")?
         .map(CorrelationId::new)
@@ -380,6 +382,20 @@ pub fn decode(
             }
         };
         let token = string_field(&mut map, "confirmation_token")?.map(ConfirmationToken::new);
+        // A token expires on the host's clock: the second step is dated now (within the
+        // skew), so keeping `at` at the first step's time cannot stretch its life.
+        let earliest = now
+            .checked_sub(time::Duration::seconds(MAX_CLOCK_SKEW_SECONDS))
+            .unwrap_or(Timestamp::MIN);
+        if token.is_some() && named_at && at < earliest {
+            return Err(field(
+                "at",
+                format!(
+                    "{at} is behind the host clock ({now}) by more than {MAX_CLOCK_SKEW_SECONDS} s: \
+                     a confirmation is dated by the host, send it without `at`"
+                ),
+            ));
+        }
         let command = command_of(&ty, Value::Object(map))?;
         let digest = command_digest(&command);
         (Request::Command(command), Some(digest), token, signature)
@@ -431,8 +447,8 @@ mod tests {
         Timestamp::parse_rfc3339("2026-01-05T14:30:00Z").unwrap()
     }
 
-    fn alice() -> ActorId {
-        ActorId::new("alice").unwrap()
+    fn alice() -> Actor {
+        Actor::human(ActorId::new("alice").unwrap())
     }
 
     #[test]
@@ -590,8 +606,11 @@ mod tests {
     }
 
     #[test]
-    fn the_default_actor_is_human() {
+    fn the_default_actor_acts_with_the_kind_the_host_resolved() {
         let d = decode(r#"{"type":"EMERGENCY_LOCKDOWN"}"#, Some(&alice()), now()).unwrap();
-        assert_eq!(d.ctx.actor, Actor::human(alice()));
+        assert_eq!(d.ctx.actor, alice());
+        let bot = Actor::agent(ActorId::new("bot").unwrap());
+        let d = decode(r#"{"type":"EMERGENCY_LOCKDOWN"}"#, Some(&bot), now()).unwrap();
+        assert_eq!(d.ctx.actor, bot);
     }
 }

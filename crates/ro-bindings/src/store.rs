@@ -1,6 +1,7 @@
 //! The embedded store on SQLite: one row per journal record (seq, prev, hash and the canonical
-//! body, exactly what is hashed) and the store's metadata, including the host's
-//! confirmation-token key, which never enters the journal.
+//! body, exactly what is hashed) and the store's metadata. The host's confirmation-token key
+//! lives in the key file beside it ([`crate::keys`]), never in the store or the journal: a
+//! store opened without its key file can be read and verified, not written.
 //!
 //! Appends are transactions that check the expected head (`BEGIN IMMEDIATE`, so a second
 //! writer waits and then gets [`StoreError::Conflict`], never a fork); the database runs in WAL
@@ -17,6 +18,8 @@ use ro_core::{
     CheckedRecord, Digest, Head, Journal, Kernel, Record, ReplayError, Restored, VerifyError,
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+
+use crate::keys::{Keys, key_file_for};
 
 /// The format written in the metadata table.
 pub const FORMAT: &str = "ro.store.v1";
@@ -68,9 +71,15 @@ pub enum StoreError {
         /// The head in the store.
         actual: u64,
     },
-    /// The host could not draw a confirmation key.
-    #[error("cannot draw a confirmation key: {0}")]
+    /// The key file cannot be drawn, written or read (missing permissions, exposed to
+    /// others, malformed).
+    #[error("{0}")]
     Key(String),
+    /// A write to a store opened without its key file.
+    #[error(
+        "the store's key file {0} is missing: this copy of the store can be read and verified, not written"
+    )]
+    KeysMissing(PathBuf),
 }
 
 impl StoreError {
@@ -84,6 +93,7 @@ impl StoreError {
             StoreError::SnapshotMismatch { .. } => "SNAPSHOT_MISMATCH",
             StoreError::Conflict { .. } => "STALE_SEQUENCE",
             StoreError::Key(_) => "KEY_UNAVAILABLE",
+            StoreError::KeysMissing(_) => "KEY_FILE_MISSING",
         }
     }
 }
@@ -100,6 +110,8 @@ pub struct Store {
     /// How the plane was rebuilt on open (`None`: from every record, no snapshot asked for or
     /// present).
     restored: Option<Restored>,
+    /// Whether the key file was there: without it, nothing is written.
+    has_keys: bool,
 }
 
 impl std::fmt::Debug for Store {
@@ -109,15 +121,6 @@ impl std::fmt::Debug for Store {
             .field("head", &self.kernel.head())
             .finish_non_exhaustive()
     }
-}
-
-fn draw_key() -> Result<[u8; 32], StoreError> {
-    use std::io::Read;
-    let mut key = [0u8; 32];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut key))
-        .map_err(|e| StoreError::Key(e.to_string()))?;
-    Ok(key)
 }
 
 impl Store {
@@ -138,8 +141,8 @@ impl Store {
         Ok(conn)
     }
 
-    /// Creates a new store at `path` with a fresh confirmation key. Refused if a plane is
-    /// already there.
+    /// Creates a new store at `path`, and its key file (a fresh confirmation key) beside it.
+    /// Refused if a plane is already there.
     pub fn create(path: &Path) -> Result<Store, StoreError> {
         let conn = Self::connect(
             path,
@@ -157,7 +160,9 @@ impl Store {
         if exists {
             return Err(StoreError::Exists(path.to_owned()));
         }
-        let key = draw_key()?;
+        let keys = Keys::draw()?;
+        keys.write(&key_file_for(path))?;
+        let key = keys.confirmation;
         conn.execute_batch(
             "BEGIN IMMEDIATE;
              CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) STRICT;
@@ -167,8 +172,8 @@ impl Store {
         )
         .map_err(sql)?;
         conn.execute(
-            "INSERT INTO meta (key, value) VALUES ('format', ?1), ('confirmation_key', ?2)",
-            params![FORMAT.as_bytes(), &key[..]],
+            "INSERT INTO meta (key, value) VALUES ('format', ?1)",
+            params![FORMAT.as_bytes()],
         )
         .map_err(sql)?;
         conn.execute_batch("COMMIT").map_err(sql)?;
@@ -185,6 +190,7 @@ impl Store {
             kernel,
             durable: 0,
             restored: None,
+            has_keys: true,
         })
     }
 
@@ -207,21 +213,27 @@ impl Store {
         }
         let conn = Self::connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
         let sql = sql_error(path);
-        let key: Option<Vec<u8>> = conn
-            .query_row(
-                "SELECT value FROM meta WHERE key = 'confirmation_key'",
-                [],
-                |r| r.get(0),
-            )
+        let format: Option<Vec<u8>> = conn
+            .query_row("SELECT value FROM meta WHERE key = 'format'", [], |r| {
+                r.get(0)
+            })
             .optional()
             .or_else(|e| match e {
                 rusqlite::Error::SqliteFailure(..) => Ok(None),
                 other => Err(other),
             })
             .map_err(sql)?;
-        let key: [u8; 32] = key
-            .and_then(|k| k.try_into().ok())
-            .ok_or_else(|| StoreError::Missing(path.to_owned()))?;
+        if format.is_none() {
+            return Err(StoreError::Missing(path.to_owned()));
+        }
+        let keys = Self::keys(path, &conn)?;
+        let has_keys = keys.is_some();
+        // Without its key file the store is opened for reading: an ephemeral key mints
+        // tokens no commit will ever record.
+        let key = match keys {
+            Some(keys) => keys.confirmation,
+            None => crate::keys::draw_key()?,
+        };
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS snapshots (seq INTEGER PRIMARY KEY, bytes BLOB NOT NULL) STRICT;",
         )
@@ -288,7 +300,42 @@ impl Store {
             kernel,
             durable,
             restored,
+            has_keys,
         })
+    }
+
+    /// The store's keys, from its key file. A store written before keys moved out of it holds
+    /// its confirmation key in `meta`: the key file is written with a new key and the old one
+    /// erased from the store (tokens already issued stay valid: the journal holds their
+    /// digests). `None` when there is no key file and none can be written.
+    fn keys(path: &Path, conn: &Connection) -> Result<Option<Keys>, StoreError> {
+        let file = key_file_for(path);
+        if let Some(keys) = Keys::read(&file)? {
+            return Ok(Some(keys));
+        }
+        let legacy = conn
+            .query_row(
+                "SELECT count(*) FROM meta WHERE key = 'confirmation_key'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(sql_error(path))?
+            > 0;
+        if !legacy {
+            return Ok(None);
+        }
+        let keys = Keys::draw()?;
+        if keys.write(&file).is_err() {
+            return Ok(None);
+        }
+        // Overwrite the old key's bytes, in the database and in the write-ahead log.
+        conn.execute_batch(
+            "PRAGMA secure_delete = ON;
+             DELETE FROM meta WHERE key = 'confirmation_key';
+             PRAGMA wal_checkpoint(TRUNCATE);",
+        )
+        .map_err(sql_error(path))?;
+        Ok(Some(keys))
     }
 
     /// How the plane was rebuilt when the store was opened: from a snapshot, or by a full
@@ -417,6 +464,9 @@ impl Store {
         let pending = self.kernel.journal().records_after(self.durable);
         if pending.is_empty() {
             return Ok(0);
+        }
+        if !self.has_keys {
+            return Err(StoreError::KeysMissing(key_file_for(&self.path)));
         }
         let sql = sql_error(&self.path);
         // Take the write lock before reading the head, so two writers cannot both pass the check.

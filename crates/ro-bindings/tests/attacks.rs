@@ -27,7 +27,7 @@ fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("ro-attacks-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("{name}.db"));
-    for suffix in ["", "-wal", "-shm"] {
+    for suffix in ["", "-wal", "-shm", ".keys"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
     path
@@ -61,7 +61,8 @@ fn status(store: &Path) -> Value {
     json_lines(&out).remove(0)
 }
 
-/// A store with an admin (`alice`) and a few recorded commands.
+/// A store with an admin (`alice`, seqs 1 and 2), two registered humans (3, 4), an analyst
+/// grant (5), an operator grant (6) and a lockdown (7).
 fn store_with_history(name: &str) -> PathBuf {
     let store = scratch(name);
     let init = ro(
@@ -70,7 +71,9 @@ fn store_with_history(name: &str) -> PathBuf {
         "",
     );
     assert!(init.status.success(), "{init:?}");
-    let history = r#"{"type":"GRANT_ROLE","principal":"ana","role":"analyst","at":"2026-01-05T14:31:00Z"}
+    let history = r#"{"type":"REGISTER_PRINCIPAL","principal":"ana","kind":"human","at":"2026-01-05T14:31:00Z"}
+{"type":"REGISTER_PRINCIPAL","principal":"olga","kind":"human","at":"2026-01-05T14:31:00Z"}
+{"type":"GRANT_ROLE","principal":"ana","role":"analyst","at":"2026-01-05T14:31:00Z"}
 {"type":"GRANT_ROLE","principal":"olga","role":"operator","at":"2026-01-05T14:32:00Z"}
 {"type":"EMERGENCY_LOCKDOWN","at":"2026-01-05T14:33:00Z"}
 "#;
@@ -163,7 +166,7 @@ fn a_rewritten_or_truncated_journal_fails_against_a_published_anchor() {
 
     // Ana's analyst grant becomes an admin grant, the chain re-hashed after it: the chain
     // alone cannot tell (the file's writer is the plane's operator), the anchor can.
-    forge(&store, 2, |text| text.replace("\"analyst\"", "\"admin\""));
+    forge(&store, 5, |text| text.replace("\"analyst\"", "\"admin\""));
     let plain = ro(&store, &["verify"], "");
     assert!(
         plain.status.success(),
@@ -231,4 +234,254 @@ fn a_ratio_written_beyond_a_doubles_precision_is_refused_not_rounded() {
         answers[2]
     );
     assert_eq!(status(&store)["head_seq"], before, "nothing was recorded");
+}
+
+fn code(answer: &Value) -> &str {
+    answer["error"]["code"].as_str().unwrap_or("ok")
+}
+
+/// F1: identity is a registration, not a label. `bot` is registered as an agent and holds the
+/// admin role, so only its kind stands between it and the human-only actions; by each of the
+/// three routes a document can name an actor, every attempt is refused with a stable code and
+/// recorded (the denial, and the Sev-0 deviation of an agent attempting a human-only action).
+#[test]
+fn an_agent_cannot_act_as_a_human_by_any_route() {
+    let store = scratch("identity");
+    let init = ro(&store, &["init", "--admin", "alice"], "");
+    assert!(init.status.success(), "{init:?}");
+    let setup = r#"{"type":"REGISTER_PRINCIPAL","principal":"bot","kind":"agent"}
+{"type":"GRANT_ROLE","principal":"bot","role":"admin"}
+"#;
+    let out = ro(&store, &["apply", "--actor", "alice"], setup);
+    let answers = json_lines(&out);
+    assert_eq!(answers[0]["ok"], true, "{}", answers[0]);
+    assert_eq!(answers[1]["ok"], true, "{}", answers[1]);
+    let human_only = [
+        r#""type":"RELEASE_LOCKDOWN""#,
+        r#""type":"GRANT_ROLE","principal":"bot","role":"operator""#,
+        r#""type":"SET_LIMITS","limits":{"per_unit_ceiling_micros":1,"daily_budget_micros":1,"daily_rate":1}"#,
+        r#""type":"DEFINE_POOL","pool":"p","max_running":9"#,
+        r#""type":"SET_PRINCIPAL_KIND","principal":"bot","kind":"human""#,
+        r#""type":"REGISTER_PRINCIPAL","principal":"bot2","kind":"human""#,
+        r#""type":"REQUIRE_SIGNATURES","actions":[]"#,
+    ];
+    for (route, actor_field, args, expected) in [
+        (
+            "actor names human",
+            r#","actor":{"id":"bot","kind":"human"}"#,
+            vec!["apply"],
+            "PRINCIPAL_KIND_MISMATCH",
+        ),
+        (
+            "operator_id",
+            r#","operator_id":"bot""#,
+            vec!["apply"],
+            "PRINCIPAL_KIND_MISMATCH",
+        ),
+        (
+            "--actor",
+            "",
+            vec!["apply", "--actor", "bot"],
+            "HUMAN_ONLY_ACTION",
+        ),
+    ] {
+        let before = status(&store)["head_seq"].as_u64().unwrap();
+        let input: String = human_only
+            .iter()
+            .map(|fields| format!("{{{fields}{actor_field}}}\n"))
+            .collect();
+        let out = ro(&store, &args, &input);
+        assert_eq!(out.status.code(), Some(1), "{route}: {out:?}");
+        let answers = json_lines(&out);
+        assert_eq!(answers.len(), human_only.len());
+        for (fields, answer) in human_only.iter().zip(&answers) {
+            assert_eq!(code(answer), expected, "{route}: {fields}: {answer}");
+            let recorded = answer["error"]["details"]["recorded_seqs"]
+                .as_array()
+                .unwrap();
+            assert_eq!(
+                recorded.len(),
+                2,
+                "{route}: {fields}: the denial and the deviation are recorded: {answer}"
+            );
+        }
+        let after = status(&store);
+        assert_eq!(
+            after["head_seq"].as_u64().unwrap(),
+            before + 2 * human_only.len() as u64,
+            "{route}: only the records of the denials"
+        );
+        assert_eq!(after["plane"]["lockdown"], false, "{route}");
+    }
+    // Someone nobody registered is refused whatever it calls itself, and recorded.
+    let out = ro(
+        &store,
+        &["apply"],
+        "{\"type\":\"ENGAGE_KILL_SWITCH\",\"actor\":{\"id\":\"mallory\",\"kind\":\"human\"}}\n",
+    );
+    let answer = &json_lines(&out)[0];
+    assert_eq!(code(answer), "UNREGISTERED_PRINCIPAL", "{answer}");
+    assert_eq!(
+        answer["error"]["details"]["recorded_seqs"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // A kind changes only by a human, in two steps, audited with before and after.
+    let out = ro(
+        &store,
+        &["apply", "--actor", "alice"],
+        "{\"type\":\"SET_PRINCIPAL_KIND\",\"principal\":\"bot\",\"kind\":\"service\",\"reason\":\"now a scheduler\"}\n",
+    );
+    let first = &json_lines(&out)[0];
+    assert_eq!(first["confirmation_required"], true, "{first}");
+    let second = format!(
+        "{{\"type\":\"SET_PRINCIPAL_KIND\",\"principal\":\"bot\",\"kind\":\"service\",\"reason\":\"now a scheduler\",\"confirmation_token\":\"{}\"}}\n",
+        first["confirmation_token"].as_str().unwrap()
+    );
+    let out = ro(&store, &["apply", "--actor", "alice"], &second);
+    assert_eq!(json_lines(&out)[0]["ok"], true, "{out:?}");
+    let admin = json_lines(&ro(&store, &["audit", "--admin"], ""));
+    let changed = admin
+        .iter()
+        .find(|r| r["action_type"] == "SET_PRINCIPAL_KIND" && r["result"] == "APPLIED")
+        .unwrap_or_else(|| panic!("no audited kind change in {admin:?}"));
+    assert_eq!(changed["before"]["kind"], "agent");
+    assert_eq!(changed["after"]["kind"], "service");
+    assert_eq!(changed["actor"]["id"], "alice");
+    let denied = admin
+        .iter()
+        .filter(|r| r["actor"]["id"] == "bot" && r["result"] != "APPLIED")
+        .count();
+    assert!(denied >= 3 * human_only.len(), "{denied} denials audited");
+}
+
+/// F7: the confirmation key is not in the store, and a token's life is counted on the host
+/// clock. A copy of the store (or its audit export) holds nothing to mint a token with; a
+/// copy without the key file reads and verifies but refuses to write; a key file others can
+/// read is refused; a store that kept its key inside is migrated out on open.
+#[test]
+fn tokens_cannot_be_minted_from_the_store_nor_kept_alive_by_the_callers_clock() {
+    let store = store_with_history("keys");
+    let keys_path = ro_bindings::keys::key_file_for(&store);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&keys_path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "owner-only");
+    }
+    let key = ro_bindings::keys::Keys::read(&keys_path)
+        .unwrap()
+        .unwrap()
+        .confirmation;
+    let _ = ro(&store, &["snapshot"], "");
+    let mut bytes = std::fs::read(&store).unwrap();
+    bytes.extend(std::fs::read(format!("{}-wal", store.display())).unwrap_or_default());
+    bytes.extend(ro(&store, &["audit"], "").stdout);
+    assert!(
+        !bytes.windows(32).any(|w| w == key),
+        "the key is in the store, its log or its export"
+    );
+
+    // A first step dated (legitimately) in the past; its second step keeps that `at` to stay
+    // inside the token's 300 s: refused, nothing recorded. Sent on the host clock, the token
+    // has expired, and the refusal is recorded.
+    let out = ro(
+        &store,
+        &["apply", "--actor", "alice"],
+        "{\"type\":\"RELEASE_LOCKDOWN\",\"at\":\"2026-01-05T14:40:00Z\"}\n",
+    );
+    let first = &json_lines(&out)[0];
+    let token = first["confirmation_token"].as_str().unwrap().to_owned();
+    let before = status(&store)["head_seq"].as_u64().unwrap();
+    let out = ro(
+        &store,
+        &["apply", "--actor", "alice"],
+        &format!(
+            "{{\"type\":\"RELEASE_LOCKDOWN\",\"at\":\"2026-01-05T14:40:00Z\",\"confirmation_token\":\"{token}\"}}\n"
+        ),
+    );
+    let answer = &json_lines(&out)[0];
+    assert_eq!(code(answer), "INVALID_FIELD", "{answer}");
+    assert_eq!(answer["error"]["details"]["field"], "at");
+    assert_eq!(status(&store)["head_seq"].as_u64().unwrap(), before);
+    let out = ro(
+        &store,
+        &["apply", "--actor", "alice"],
+        &format!("{{\"type\":\"RELEASE_LOCKDOWN\",\"confirmation_token\":\"{token}\"}}\n"),
+    );
+    let answer = &json_lines(&out)[0];
+    assert_eq!(code(answer), "CONFIRMATION_REFUSED", "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("expired")
+    );
+    assert_eq!(status(&store)["plane"]["lockdown"], true);
+
+    // A copy without its key file: read and verified, never written.
+    let copy = scratch("keys-copy");
+    std::fs::copy(&store, &copy).unwrap();
+    assert!(ro(&copy, &["verify"], "").status.success());
+    let out = ro(
+        &copy,
+        &["apply", "--actor", "alice"],
+        "{\"type\":\"REVOKE_ROLE\",\"principal\":\"ana\",\"role\":\"analyst\"}\n",
+    );
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert_eq!(json_lines(&out)[0]["error"]["code"], "KEY_FILE_MISSING");
+    assert_eq!(status(&copy)["head_seq"], status(&store)["head_seq"]);
+
+    // A key file others can read is refused.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&keys_path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let out = ro(&store, &["status"], "");
+        assert_eq!(out.status.code(), Some(2));
+        assert_eq!(json_lines(&out)[0]["error"]["code"], "KEY_UNAVAILABLE");
+        std::fs::set_permissions(&keys_path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+
+    // A store from before the key file, its key in `meta`: moved out on open.
+    let legacy = scratch("keys-legacy");
+    std::fs::copy(&store, &legacy).unwrap();
+    let conn = rusqlite::Connection::open(&legacy).unwrap();
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('confirmation_key', ?1)",
+        [&[7u8; 32][..]],
+    )
+    .unwrap();
+    drop(conn);
+    assert!(ro(&legacy, &["status"], "").status.success());
+    let conn = rusqlite::Connection::open(&legacy).unwrap();
+    let left: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM meta WHERE key = 'confirmation_key'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(left, 0);
+    drop(conn);
+    let moved = ro_bindings::keys::Keys::read(&ro_bindings::keys::key_file_for(&legacy))
+        .unwrap()
+        .unwrap();
+    assert_ne!(
+        moved.confirmation, [7u8; 32],
+        "a new key, not the exposed one"
+    );
+    let file = std::fs::read(&legacy).unwrap();
+    assert!(
+        !file.windows(32).any(|w| w == [7u8; 32]),
+        "the old key's bytes are erased"
+    );
+    let out = ro(
+        &legacy,
+        &["apply", "--actor", "alice"],
+        "{\"type\":\"REVOKE_ROLE\",\"principal\":\"ana\",\"role\":\"analyst\"}\n",
+    );
+    assert!(out.status.success(), "{out:?}");
 }

@@ -99,7 +99,7 @@ fn every_document_the_decoder_accepts_validates_and_refused_ones_do_not() {
     let demo = include_str!("../src/demo.jsonl");
     // The host clock is past every document's `at` (a document may not be ahead of it).
     let now = Timestamp::parse_rfc3339("2026-12-01T00:00:00Z").unwrap();
-    let alice = ActorId::new("alice").unwrap();
+    let alice = ro_core::Actor::human(ActorId::new("alice").unwrap());
     for line in demo
         .lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with("//"))
@@ -131,7 +131,7 @@ fn responses_events_and_admin_records_validate() {
     let dir = std::env::temp_dir().join(format!("ro-contracts-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("contracts.db");
-    for suffix in ["", "-wal", "-shm"] {
+    for suffix in ["", "-wal", "-shm", ".keys"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
     let at = Timestamp::parse_rfc3339("2026-03-02T13:00:00Z").unwrap();
@@ -139,8 +139,9 @@ fn responses_events_and_admin_records_validate() {
     // after them in time.
     let op = ActorId::new("alice").unwrap();
     let mut store = host::init(&path, &op, at).unwrap();
-    // The host clock is past every document's `at` (a document may not be ahead of it).
-    let clock = Timestamp::parse_rfc3339("2026-12-01T00:00:00Z").unwrap();
+    // The host clock follows the documents' `at` (a simulated host, as `ro demo` runs): a
+    // document may not be ahead of it, and a confirmation is dated by it.
+    let mut clock = at;
     let extra = [
         r#"{"type":"CONFIGURE_SHADOW_WINDOW","cycles":1,"at":"2026-03-02T13:40:00Z"}"#,
         r#"{"type":"REGISTER_MODEL","metadata":{"version":"M-A-V1"},"at":"2026-03-02T13:40:00Z"}"#,
@@ -160,6 +161,13 @@ fn responses_events_and_admin_records_validate() {
         .filter(|l| !l.trim().is_empty() && !l.starts_with("//"))
         .chain(extra)
     {
+        if let Some(named) = serde_json::from_str::<Value>(line)
+            .ok()
+            .and_then(|v| v.get("at")?.as_str().map(Timestamp::parse_rfc3339))
+            .and_then(Result::ok)
+        {
+            clock = clock.max(named);
+        }
         let (_, response) = host::execute_line(store.kernel_mut(), line, Some(&op), clock);
         assert_valid(&responses, &response, &format!("the response to {line}"));
         if let Some(token) = response.get("confirmation_token").and_then(Value::as_str) {

@@ -20,7 +20,7 @@ fn temp_store(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("ro-host-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("{name}.db"));
-    for suffix in ["", "-wal", "-shm"] {
+    for suffix in ["", "-wal", "-shm", ".keys"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
     path
@@ -49,7 +49,8 @@ fn lines(out: &Output) -> Vec<Value> {
         .collect()
 }
 
-const COMMANDS: &str = r#"{"type":"GRANT_ROLE","principal":"ana","role":"analyst","at":"2026-01-05T14:31:00Z"}
+const COMMANDS: &str = r#"{"type":"REGISTER_PRINCIPAL","principal":"ana","kind":"human","at":"2026-01-05T14:31:00Z"}
+{"type":"GRANT_ROLE","principal":"ana","role":"analyst","at":"2026-01-05T14:31:00Z"}
 {"type":"REGISTER_ARTIFACT","ref":"runs/r-1/report.json","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000001","operator_id":"ana","at":"2026-01-05T14:32:00Z"}
 {"type":"REGISTER_ARTIFACT","ref":"runs/r-1/report.json","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000002","operator_id":"ana","at":"2026-01-05T14:33:00Z"}
 this is not json
@@ -83,6 +84,7 @@ fn apply_answers_every_line_in_order_and_stores_are_deterministic() {
             [
                 "ok",
                 "ok",
+                "ok",
                 "REF_CONFLICT",
                 "INVALID_JSON",
                 "INVALID_COMMAND",
@@ -90,14 +92,15 @@ fn apply_answers_every_line_in_order_and_stores_are_deterministic() {
             ],
         );
         assert!(
-            responses[4]["error"]["message"]
+            responses[5]["error"]["message"]
                 .as_str()
                 .unwrap()
                 .contains("colour")
         );
-        // The grant's events are in the response, with seq and hash.
-        assert_eq!(responses[0]["seq"], 2);
-        assert_eq!(responses[0]["events"][0]["seq"], 2);
+        // The registration's events are in the response, with seq and hash (ro init wrote 1
+        // and 2: the bootstrap grant and alice's registration).
+        assert_eq!(responses[0]["seq"], 3);
+        assert_eq!(responses[0]["events"][0]["seq"], 3);
         let verify = ro(&store, &["verify"], "");
         assert!(verify.status.success(), "{verify:?}");
         let audit = ro(&store, &["audit"], "");
@@ -523,8 +526,8 @@ fn queries_answer_in_result_and_append_nothing() {
     let head = lines(&ro(&store, &["status"], ""))[0]["head_seq"]
         .as_u64()
         .unwrap();
-    assert_eq!(head, 4, "init + register + gate + lockdown");
-    assert_eq!(seqs.last(), Some(&4));
+    assert_eq!(head, 5, "init (2) + register + gate + lockdown");
+    assert_eq!(seqs.last(), Some(&5));
 }
 
 #[test]
@@ -543,7 +546,7 @@ fn unreadable_input_still_commits_and_answers_what_ran_before_it() {
     assert_eq!(e.code(), "IO_ERROR");
     assert_eq!(String::from_utf8(out).unwrap().lines().count(), 1);
     drop(store);
-    assert_eq!(Store::open(&path).unwrap().head().seq, 2);
+    assert_eq!(Store::open(&path).unwrap().head().seq, 3);
 }
 
 /// Sends one line as Op-01 at a fixed time.
@@ -816,7 +819,7 @@ fn store_snapshots_restore_the_tail_or_fall_back() {
         assert!(send(&mut store, &line).0);
     }
     let (seq, _) = store.snapshot().unwrap();
-    assert_eq!(seq, 51);
+    assert_eq!(seq, 52);
     for line in [
         r#"{"type":"REGISTER_MODEL","metadata":{"version":"M-1"}}"#,
         r#"{"type":"EMERGENCY_LOCKDOWN"}"#,
@@ -833,10 +836,10 @@ fn store_snapshots_restore_the_tail_or_fall_back() {
     let mut store = Store::open(&path).unwrap();
     assert_eq!(
         store.restored(),
-        Some(&ro_core::Restored::FromSnapshot { seq: 51 })
+        Some(&ro_core::Restored::FromSnapshot { seq: 52 })
     );
     assert_eq!(store.kernel().state_digest().unwrap(), expected);
-    // The key was restored from the store's metadata, not the snapshot: the token still works.
+    // The key was read from the key file, not the snapshot: the token still works.
     let second = format!(
         r#"{{"type":"RELEASE_LOCKDOWN","confirmation_token":"{}"}}"#,
         first["confirmation_token"].as_str().unwrap()
@@ -845,13 +848,10 @@ fn store_snapshots_restore_the_tail_or_fall_back() {
     store.commit().unwrap();
     drop(store);
     let conn = rusqlite::Connection::open(&path).unwrap();
-    let key: Vec<u8> = conn
-        .query_row(
-            "SELECT value FROM meta WHERE key = 'confirmation_key'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let key = ro_bindings::keys::Keys::read(&ro_bindings::keys::key_file_for(&path))
+        .unwrap()
+        .unwrap()
+        .confirmation;
     let snapshot: Vec<u8> = conn
         .query_row("SELECT bytes FROM snapshots", [], |r| r.get(0))
         .unwrap();

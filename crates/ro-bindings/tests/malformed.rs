@@ -20,7 +20,7 @@ fn store(name: &str) -> Store {
     let dir = std::env::temp_dir().join(format!("ro-malformed-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("{name}.db"));
-    for suffix in ["", "-wal", "-shm"] {
+    for suffix in ["", "-wal", "-shm", ".keys"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
     let alice = ActorId::new("alice").unwrap();

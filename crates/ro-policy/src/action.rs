@@ -151,6 +151,9 @@ actions! {
     ClearNoGo = "CLEAR_NO_GO", Reducing, "Clear a NO-GO readiness posture.";
     RegisterSigningKey = "REGISTER_SIGNING_KEY", Reducing, "Register a principal's Ed25519 public key.";
     RequireSignatures = "REQUIRE_SIGNATURES", Reducing, "Set which actions need a signed command (either way: fail-closed).";
+    RegisterPrincipal = "REGISTER_PRINCIPAL", Reducing, "Register a principal once, as a human, an agent or a service.";
+    SetPrincipalKind = "SET_PRINCIPAL_KIND", Reducing, "Change a registered principal's kind.";
+    RevokeSigningKey = "REVOKE_SIGNING_KEY", Increasing, "Revoke a signing key: it never verifies again.";
 }
 
 impl fmt::Display for Action {

@@ -249,11 +249,15 @@ pub enum DecisionReason {
     Role(RoleName),
     /// A custom rule.
     Rule(RuleId),
+    /// The actor names a kind other than the one its principal is registered with.
+    KindMismatch(ActorKind),
+    /// Principals are registered and this actor is not one of them.
+    UnregisteredPrincipal,
 }
 
 impl DecisionReason {
     /// A short stable label: `default-deny`, `human-only`, `bootstrap`, `role:NAME`,
-    /// `rule:ID`.
+    /// `rule:ID`, `kind-mismatch:REGISTERED_KIND`, `unregistered-principal`.
     pub fn label(&self) -> String {
         match self {
             DecisionReason::DefaultDeny => "default-deny".into(),
@@ -261,6 +265,8 @@ impl DecisionReason {
             DecisionReason::Bootstrap => "bootstrap".into(),
             DecisionReason::Role(r) => format!("role:{r}"),
             DecisionReason::Rule(r) => format!("rule:{r}"),
+            DecisionReason::KindMismatch(registered) => format!("kind-mismatch:{registered}"),
+            DecisionReason::UnregisteredPrincipal => "unregistered-principal".into(),
         }
     }
 }
@@ -296,6 +302,11 @@ pub struct Access {
     /// The union of the actions named by forbid rules.
     forbid_actions: ActionSet,
     grants: BTreeMap<ActorId, Vec<Grant>>,
+    /// Registered principals and their kinds. While none is registered the kind an actor
+    /// names is taken as given; from the first registration on, every actor must be
+    /// registered and name its registered kind. Left out of the serialized state while empty.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    principals: BTreeMap<ActorId, ActorKind>,
     /// The union of the actions named by permit rules.
     permit_actions: ActionSet,
     roles: BTreeMap<RoleName, ActionSet>,
@@ -317,6 +328,26 @@ impl Access {
     /// Role permissions (built-in and user-defined).
     pub fn roles(&self) -> &BTreeMap<RoleName, ActionSet> {
         &self.roles
+    }
+
+    /// Registered principals and their kinds.
+    pub fn principals(&self) -> &BTreeMap<ActorId, ActorKind> {
+        &self.principals
+    }
+
+    /// Why `actor` may not act as it says it is: a kind other than its registered one, or no
+    /// registration while principals are registered. `None` when its identity holds.
+    pub fn identity_forbid(&self, actor: &Actor) -> Option<DecisionReason> {
+        match self.principals.get(&actor.id) {
+            Some(kind) if *kind != actor.kind => Some(DecisionReason::KindMismatch(*kind)),
+            Some(_) => None,
+            None if self.principals.is_empty() => None,
+            None => Some(DecisionReason::UnregisteredPrincipal),
+        }
+    }
+
+    pub(crate) fn set_principal_kind(&mut self, principal: ActorId, kind: ActorKind) {
+        self.principals.insert(principal, kind);
     }
 
     /// Grants per principal, sorted.
@@ -448,6 +479,7 @@ impl Access {
     /// rules), else the default deny.
     pub fn authorize(&self, req: &Request<'_>) -> Decision {
         let mut forbids = Vec::new();
+        forbids.extend(self.identity_forbid(req.actor));
         if req.action.safety() == Safety::Reducing && req.actor.kind != ActorKind::Human {
             forbids.push(DecisionReason::HumanOnly);
         }

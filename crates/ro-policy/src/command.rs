@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use ro_core::{ActorId, Digest, Timestamp};
+use ro_core::{ActorId, ActorKind, Digest, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -42,6 +42,21 @@ pub enum PolicyCommand {
         /// The subject it is limited to.
         #[serde(default)]
         subject: Option<SubjectId>,
+    },
+    /// Registers a principal once with its kind. From the first registration on, every
+    /// actor must be registered and act with its registered kind.
+    RegisterPrincipal {
+        /// Who.
+        principal: ActorId,
+        /// Human, agent or service.
+        kind: ActorKind,
+    },
+    /// Changes a registered principal's kind (two steps, humans only).
+    SetPrincipalKind {
+        /// Who.
+        principal: ActorId,
+        /// The new kind.
+        kind: ActorKind,
     },
     /// Revokes a grant.
     RevokeRole {
@@ -210,6 +225,16 @@ impl PolicyCommand {
                 (Action::RevokeRole, format!("role:{role}"), subject.as_ref())
             }
             DefineRole { role, .. } => (Action::DefineRole, format!("role:{role}"), None),
+            RegisterPrincipal { principal, .. } => (
+                Action::RegisterPrincipal,
+                format!("principal:{principal}"),
+                None,
+            ),
+            SetPrincipalKind { principal, .. } => (
+                Action::SetPrincipalKind,
+                format!("principal:{principal}"),
+                None,
+            ),
             AddRule { rule } => (
                 match rule.effect {
                     Effect::Permit => Action::AddPermitRule,
@@ -277,6 +302,8 @@ impl PolicyCommand {
 crate::command_facts! { PolicyCommand in Room;
     GrantRole = "GRANT_ROLE" in Room::Roles;
     RevokeRole = "REVOKE_ROLE" in Room::Roles;
+    RegisterPrincipal = "REGISTER_PRINCIPAL" in Room::Roles;
+    SetPrincipalKind = "SET_PRINCIPAL_KIND" in Room::Roles, two_step;
     DefineRole = "DEFINE_ROLE" in Room::Roles;
     AddRule = "ADD_RULE" in Room::Roles;
     RemoveRule = "REMOVE_RULE" in Room::Roles;

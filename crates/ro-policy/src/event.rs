@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use ro_core::{ActorId, Digest, Reason, Timestamp};
+use ro_core::{ActorId, ActorKind, Digest, Reason, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -39,6 +39,17 @@ pub enum PolicyEvent {
         role: RoleName,
         /// Its subject.
         subject: Option<SubjectId>,
+        /// The reason given.
+        reason: Option<Reason>,
+    },
+    /// A principal was registered (`before` is null) or its kind changed.
+    PrincipalKindSet {
+        /// Who.
+        principal: ActorId,
+        /// Its kind before (none when first registered).
+        before: Option<ActorKind>,
+        /// Its kind from now on.
+        after: ActorKind,
         /// The reason given.
         reason: Option<Reason>,
     },
@@ -250,6 +261,7 @@ impl PolicyEvent {
             E::RoleGranted { .. }
             | E::RoleRevoked { .. }
             | E::RoleDefined { .. }
+            | E::PrincipalKindSet { .. }
             | E::RuleAdded { .. }
             | E::RuleRemoved { .. }
             | E::ExclusiveRolesDefined { .. }

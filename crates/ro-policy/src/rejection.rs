@@ -98,6 +98,18 @@ impl ro_core::Rejection for PolicyRejection {
     fn code(&self) -> &'static str {
         use PolicyRejection::*;
         match self {
+            Unauthorized { reasons, .. }
+                if reasons
+                    .iter()
+                    .any(|r| matches!(r, DecisionReason::KindMismatch(_))) =>
+            {
+                "PRINCIPAL_KIND_MISMATCH"
+            }
+            Unauthorized { reasons, .. }
+                if reasons.contains(&DecisionReason::UnregisteredPrincipal) =>
+            {
+                "UNREGISTERED_PRINCIPAL"
+            }
             Unauthorized { reasons, .. } if reasons.contains(&DecisionReason::HumanOnly) => {
                 "HUMAN_ONLY_ACTION"
             }

@@ -79,6 +79,35 @@ impl Policy {
                     reason,
                 }])
             }
+            C::RegisterPrincipal { principal, kind } => {
+                match self.access.principals().get(principal) {
+                    Some(registered) if registered == kind => Ok(Vec::new()),
+                    Some(registered) => Err(R::Invalid(format!(
+                        "{principal} is registered as {registered}; a principal is registered \
+                         once, and its kind changes only with SET_PRINCIPAL_KIND"
+                    ))),
+                    None => Ok(vec![E::PrincipalKindSet {
+                        principal: principal.clone(),
+                        before: None,
+                        after: *kind,
+                        reason,
+                    }]),
+                }
+            }
+            C::SetPrincipalKind { principal, kind } => {
+                match self.access.principals().get(principal) {
+                    None => Err(R::Invalid(format!(
+                        "{principal} is not registered: REGISTER_PRINCIPAL first"
+                    ))),
+                    Some(registered) if registered == kind => Ok(Vec::new()),
+                    Some(registered) => Ok(vec![E::PrincipalKindSet {
+                        principal: principal.clone(),
+                        before: Some(*registered),
+                        after: *kind,
+                        reason,
+                    }]),
+                }
+            }
             C::DefineRole { role, permissions } => {
                 if crate::authz::builtin_roles().contains_key(role.as_str()) {
                     return Err(R::BuiltinRole(role.clone()));
@@ -185,6 +214,9 @@ impl Policy {
             E::RoleDefined { role, after, .. } => {
                 self.access.define_role(role.clone(), *after);
             }
+            E::PrincipalKindSet {
+                principal, after, ..
+            } => self.access.set_principal_kind(principal.clone(), *after),
             E::RuleAdded { rule, .. } => self.access.add_rule(rule.clone()),
             E::RuleRemoved { rule, .. } => {
                 self.access.remove_rule(&rule.id);
@@ -200,7 +232,7 @@ impl Policy {
 
 impl Policy {
     /// What a denied request leaves in the journal: `AccessDenied` with the decision's
-    /// reasons and, when a non-human attempted a human-only action, an
+    /// reasons and, when a non-human attempted a human-only action or named itself human, an
     /// `agent_attempted_human_only_action` deviation (if that deviation type is defined).
     /// Composing planes use it for the commands they authorize themselves.
     pub fn access_denied_events(
@@ -215,12 +247,24 @@ impl Policy {
             resource: resource.to_owned(),
             reasons: reasons.iter().map(DecisionReason::label).collect(),
         }];
-        if reasons.contains(&DecisionReason::HumanOnly)
+        // A non-human attempting a human-only action, or naming itself human.
+        let posing = reasons.iter().any(|r| {
+            matches!(r, DecisionReason::KindMismatch(k) if *k != ActorKind::Human)
+                && ctx.actor.kind == ActorKind::Human
+        });
+        if (reasons.contains(&DecisionReason::HumanOnly) || posing)
             && let Some(e) = self.open_deviation_event(
                 1,
                 "agent_attempted_human_only_action",
                 ctx.at,
-                format!("{} attempted {action} on {resource}", ctx.actor),
+                if posing {
+                    format!(
+                        "{} named itself human (it is registered otherwise) to attempt {action} on {resource}",
+                        ctx.actor.id
+                    )
+                } else {
+                    format!("{} attempted {action} on {resource}", ctx.actor)
+                },
             )
         {
             events.push(e);
@@ -232,6 +276,7 @@ impl Policy {
         matches!(command, PolicyCommand::GrantRole { principal, role, subject: None }
             if role.as_str() == "admin" && principal == &ctx.actor.id)
             && ctx.actor.kind == ActorKind::Human
+            && self.access.identity_forbid(&ctx.actor).is_none()
             && self.access.grants().is_empty()
     }
 }

@@ -74,6 +74,36 @@ fn bootstrap_grants_and_human_only() {
 }
 
 #[test]
+fn principals_are_registered_once_and_act_with_their_kind() {
+    insta::assert_snapshot!(check(
+        r#"
+        @2026-01-05T14:30:00Z human:alice
+        {"type":"GRANT_ROLE","principal":"alice","role":"admin"}
+        {"type":"GRANT_ROLE","principal":"bot","role":"admin"}
+        {"type":"REGISTER_PRINCIPAL","principal":"alice","kind":"human"}
+        {"type":"REGISTER_PRINCIPAL","principal":"bot","kind":"agent"}
+        {"type":"REGISTER_PRINCIPAL","principal":"bot","kind":"agent"}
+        {"type":"REGISTER_PRINCIPAL","principal":"bot","kind":"human"}
+        {"type":"SET_PRINCIPAL_KIND","principal":"carol","kind":"human"}
+        @2026-01-05T14:31:00Z human:bot
+        {"type":"GRANT_ROLE","principal":"bot","role":"operator"}
+        {"type":"TICK"}
+        @2026-01-05T14:31:00Z agent:bot
+        {"type":"TICK"}
+        {"type":"SET_PRINCIPAL_KIND","principal":"bot","kind":"human"}
+        @2026-01-05T14:32:00Z human:mallory
+        {"type":"TICK"}
+        @2026-01-05T14:33:00Z human:alice | bot now runs as a scheduler
+        {"type":"SET_PRINCIPAL_KIND","principal":"bot","kind":"service"}
+        @2026-01-05T14:34:00Z agent:bot
+        {"type":"TICK"}
+        @2026-01-05T14:34:00Z service:bot
+        {"type":"TICK"}
+    "#
+    ));
+}
+
+#[test]
 fn roles_rules_and_forbid_wins() {
     insta::assert_snapshot!(check(
         r#"
