@@ -191,17 +191,29 @@ fn signed(c: &mut Criterion) {
     let cycle: PlaneCommand = serde_json::from_value(serde_json::json!({"domain": "admin", "command": {"type": "RECORD_CYCLE", "intent": "HOLD", "latency_ms": 5}})).unwrap();
     let mut plain = setup();
     let mut signed_kernel = setup();
-    let ctx = Context::new(at(0), alice);
-    for c in [
-        PlaneCommand::Admin(AdminCommand::RegisterSigningKey {
-            key_id: signing::KeyId::new("k-worker").unwrap(),
-            principal: ActorId::new("worker").unwrap(),
-            public_key: hex(key.verifying_key().as_bytes()),
-        }),
-        serde_json::from_value(serde_json::json!({"domain": "admin", "command": {"type": "REQUIRE_SIGNATURES", "actions": ["RECORD_CYCLE"]}})).unwrap(),
-    ] {
-        signed_kernel.execute(&c, &ctx).unwrap();
+    let ctx = Context::new(at(0), alice.clone());
+    let plane_id = signed_kernel.state().signing().plane_id();
+    // Each registers its own key with proof of possession; then alice (who holds a key)
+    // requires signatures for cycles.
+    let alice_key = SigningKey::from_bytes(&[4; 32]);
+    for (who, key_id, k) in [(&worker, "k-worker", &key), (&alice, "k-alice", &alice_key)] {
+        let key_id = signing::KeyId::new(key_id).unwrap();
+        let public = *k.verifying_key().as_bytes();
+        let proof = k.sign(&signing::key_registration_message(
+            &plane_id, &who.id, &key_id, &public,
+        ));
+        let register = PlaneCommand::Admin(AdminCommand::RegisterSigningKey {
+            key_id,
+            principal: who.id.clone(),
+            public_key: hex(&public),
+            proof: Some(hex(&proof.to_bytes())),
+        });
+        signed_kernel
+            .execute(&register, &Context::new(at(0), who.clone()))
+            .unwrap();
     }
+    let require: PlaneCommand = serde_json::from_value(serde_json::json!({"domain": "admin", "command": {"type": "REQUIRE_SIGNATURES", "actions": ["RECORD_CYCLE"]}})).unwrap();
+    signed_kernel.execute(&require, &ctx).unwrap();
     let digest = command_digest(&cycle);
     let mut g = c.benchmark_group("plane_signed_command");
     g.sample_size(20).measurement_time(Duration::from_secs(8));
@@ -225,10 +237,18 @@ fn signed(c: &mut Criterion) {
         b.iter_custom(|iters| {
             let batch: Vec<Context> = (next..next + iters)
                 .map(|i| {
-                    let sig = key.sign(&signing::signing_message(&digest, at(i)));
+                    let nonce = format!("nonce-{i:016}");
+                    let sig = key.sign(&signing::signing_message(
+                        &plane_id,
+                        &worker,
+                        &nonce,
+                        &digest,
+                        at(i),
+                    ));
                     Context::new(at(i), worker.clone()).with_signature(CommandSignature {
                         key_id: signing::KeyId::new("k-worker").unwrap(),
                         signature: hex(&sig.to_bytes()),
+                        nonce,
                     })
                 })
                 .collect();
@@ -261,7 +281,10 @@ fn batch_verification(c: &mut Criterion) {
                 i128::from(t0) * 1_000_000_000 + i128::try_from(i).unwrap(),
             )
             .unwrap();
-            signing::signing_message(&digest, at)
+            let actor =
+                ro_core::Actor::agent(ro_core::ActorId::new(format!("agent-{}", i % 8)).unwrap());
+            let plane = ro_core::Digest::of(b"plane");
+            signing::signing_message(&plane, &actor, &format!("nonce-{i:08}"), &digest, at)
         })
         .collect();
     let signatures: Vec<Signature> = messages

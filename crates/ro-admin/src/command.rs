@@ -63,7 +63,8 @@ ro_policy::command_facts! { AdminCommand in Room;
     CreateStream = "CREATE_STREAM" in Room::Streams;
     ChangeStreamRetention = "CHANGE_STREAM_RETENTION" in Room::Streams, when_loosening;
     ChangeStreamPartitions = "CHANGE_STREAM_PARTITIONS" in Room::Streams;
-    RegisterSigningKey = "REGISTER_SIGNING_KEY" in Room::Signing;
+    RegisterSigningKey = "REGISTER_SIGNING_KEY" in Room::Signing, when_loosening;
+    RevokeSigningKey = "REVOKE_SIGNING_KEY" in Room::Signing;
     RequireSignatures = "REQUIRE_SIGNATURES" in Room::Signing;
     DefineEnvironment = "DEFINE_ENVIRONMENT" in Room::Deploy;
     Deploy = "DEPLOY" in Room::Deploy, when_loosening;
@@ -159,7 +160,8 @@ pub enum AdminCommand {
         /// The new retention, in hours.
         retention_hours: u64,
     },
-    /// Registers a principal's Ed25519 public key (human-only).
+    /// Registers a principal's Ed25519 public key: by the principal itself with `proof`, or
+    /// by a human for another principal in two steps.
     RegisterSigningKey {
         /// The key's id.
         key_id: KeyId,
@@ -167,6 +169,16 @@ pub enum AdminCommand {
         principal: ActorId,
         /// The public key, 64 lowercase hex digits.
         public_key: String,
+        /// Proof of possession: the new key's signature (128 hex digits) over
+        /// `signing::key_registration_message`. Required when a principal registers its own
+        /// key; checked whenever given.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        proof: Option<String>,
+    },
+    /// Revokes a signing key (its principal, or a human).
+    RevokeSigningKey {
+        /// The key's id.
+        key_id: KeyId,
     },
     /// Sets which actions need a signed command (human-only).
     RequireSignatures {
@@ -243,6 +255,9 @@ impl AdminCommand {
             C::ReportSignal(_) => fixed(Action::ReportComponent, "signals"),
             C::RegisterSigningKey { key_id, .. } => {
                 (Action::RegisterSigningKey, format!("key:{key_id}").into())
+            }
+            C::RevokeSigningKey { key_id } => {
+                (Action::RevokeSigningKey, format!("key:{key_id}").into())
             }
             C::RequireSignatures { .. } => fixed(Action::RequireSignatures, "signing"),
             C::RecordReadiness { .. } => fixed(Action::RecordReadiness, "readiness"),

@@ -196,25 +196,34 @@ impl Plane {
         self.issued
     }
 
-    /// Whether a command takes two steps now: by the facts table, always, or when it loosens
-    /// a control.
-    pub fn needs_confirmation(&self, command: &PlaneCommand) -> bool {
-        self.takes_two_steps(command, command.facts().two_step)
+    /// Whether a command takes two steps now when `actor` sends it: by the facts table,
+    /// always, or when it loosens a control.
+    pub fn needs_confirmation(&self, command: &PlaneCommand, actor: &ActorId) -> bool {
+        self.takes_two_steps(command, command.facts().two_step, actor)
     }
 
     /// As [`Plane::needs_confirmation`], with the command's two-step rule already read.
     #[inline]
-    pub(crate) fn takes_two_steps(&self, command: &PlaneCommand, two_step: TwoStep) -> bool {
+    pub(crate) fn takes_two_steps(
+        &self,
+        command: &PlaneCommand,
+        two_step: TwoStep,
+        actor: &ActorId,
+    ) -> bool {
         match two_step {
             TwoStep::Never => false,
             TwoStep::Always => true,
-            TwoStep::WhenLoosening => self.loosens(command),
+            TwoStep::WhenLoosening => self.loosens(command, actor),
         }
     }
 
     /// Whether a command whose facts say "two steps when loosening" loosens a control now.
-    fn loosens(&self, command: &PlaneCommand) -> bool {
+    fn loosens(&self, command: &PlaneCommand, actor: &ActorId) -> bool {
         match command {
+            // Registering another principal's key: whoever holds it may then sign as them.
+            PlaneCommand::Admin(AdminCommand::RegisterSigningKey { principal, .. }) => {
+                principal != actor
+            }
             PlaneCommand::Artifacts(c) => self.artifacts.action_of(c) == Action::ShortenRetention,
             PlaneCommand::Admin(AdminCommand::ConfigureShadowWindow { cycles }) => {
                 *cycles < self.registry.shadow_window()

@@ -159,6 +159,17 @@ pub enum AdminEvent {
         /// The reason given.
         reason: Option<Reason>,
     },
+    /// A signing key was revoked: it never verifies again, and its id is never reused.
+    SigningKeyRevoked {
+        /// The key's id.
+        key_id: KeyId,
+        /// Whose key it was.
+        principal: ActorId,
+        /// Who revoked it.
+        by: ActorId,
+        /// The reason given.
+        reason: Option<Reason>,
+    },
     /// The actions needing a signature changed.
     SignaturesRequired {
         /// Before.
@@ -181,6 +192,9 @@ pub enum AdminEvent {
         /// The signature (128 hex digits), kept so that anyone holding the public key can
         /// verify it again from the journal alone.
         signature: String,
+        /// The signer's nonce (signatures v2; absent in records of v1 signatures).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        nonce: Option<String>,
     },
     /// A command's signature failed: the command was refused.
     SignatureRejected {
@@ -347,6 +361,7 @@ impl AdminEvent {
             | E::ReadinessRecorded { .. }
             | E::NoGoCleared { .. } => Room::Health,
             E::SigningKeyRegistered { .. }
+            | E::SigningKeyRevoked { .. }
             | E::SignaturesRequired { .. }
             | E::SignatureVerified { .. }
             | E::SignatureRejected { .. } => Room::Signing,

@@ -370,7 +370,7 @@ impl Decider for Plane {
         let facts = command.facts();
         let (action, resource) = self.action_of(command);
         let mut signed = self.check_signature(action, ctx, digest)?;
-        let two_step = self.takes_two_steps(command, facts.two_step);
+        let two_step = self.takes_two_steps(command, facts.two_step, &ctx.actor.id);
         if !two_step && ctx.confirmation_token.is_some() {
             return Err(PlaneRejection::Invalid(
                 if command.facts().two_step == ro_policy::TwoStep::WhenLoosening {
@@ -425,6 +425,7 @@ impl Decider for Plane {
             }
             PlaneRejection::SignatureInvalid(why) => self.signature_rejected(command, why, ctx),
             PlaneRejection::SignatureRequired(_) => denied("signature-required"),
+            PlaneRejection::KeyUnproven(_) => denied("key-possession-unproven"),
             PlaneRejection::LockdownActive => denied("lockdown"),
             PlaneRejection::ProductionLocked => denied("production_lock"),
             PlaneRejection::KillSwitchEngaged => denied("kill_switch"),
@@ -439,6 +440,9 @@ impl Decider for Plane {
     }
 
     fn evolve(&mut self, event: &PlaneEvent, meta: &EventMeta<'_>) {
+        if meta.seq == 1 {
+            self.signing.set_plane_id(signing::plane_id_of(meta));
+        }
         match event {
             PlaneEvent::Policy(e) => self.policy.evolve(e, meta),
             PlaneEvent::Artifacts(e) => self.artifacts.evolve(e, meta),

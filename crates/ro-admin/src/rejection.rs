@@ -49,6 +49,9 @@ pub enum PlaneRejection {
     /// The signature does not verify.
     #[error("signature refused: {0}")]
     SignatureInvalid(String),
+    /// A key registration without a valid proof that its registrant holds the key.
+    #[error("key registration refused: {0}")]
+    KeyUnproven(String),
     /// No such environment.
     #[error("unknown environment {0}; define it with DEFINE_ENVIRONMENT")]
     UnknownEnvironment(EnvironmentName),
@@ -92,6 +95,7 @@ impl ro_core::Rejection for PlaneRejection {
             PlaneRejection::UnknownEnvironment(_) => "UNKNOWN_ENVIRONMENT",
             PlaneRejection::SignatureRequired(_) => "SIGNATURE_REQUIRED",
             PlaneRejection::SignatureInvalid(_) => "SIGNATURE_INVALID",
+            PlaneRejection::KeyUnproven(_) => "KEY_POSSESSION_UNPROVEN",
             PlaneRejection::ShadowWindowIncomplete { .. } => "SHADOW_WINDOW_INCOMPLETE",
             PlaneRejection::FailureStatusActive(_) => "FAILURE_STATUS_ACTIVE",
             PlaneRejection::InvalidQuery(_) => "INVALID_QUERY",

@@ -1,9 +1,13 @@
-//! Signed operations: principals register Ed25519 public keys; policy can require a
-//! signature for chosen actions; a command then arrives wrapped in `PlaneCommand::Signed`, and
-//! the plane verifies the signature over [`signing_message`] before anything else. A verified
-//! signature is recorded (`SignatureVerified`: key id, command digest); a failed one is
-//! refused (`SIGNATURE_INVALID`), recorded (`SignatureRejected`) and opens the
-//! `signature_verification_failure` deviation (critical, halt, one hour).
+//! Signed operations: principals register Ed25519 public keys (their own with proof of
+//! possession, another's only by a human in two steps); policy can require a signature for
+//! chosen actions; a command then carries a signature in its context, and the plane verifies
+//! it over [`signing_message`] (signatures v2: the plane's id, the actor's id and kind, the
+//! signer's nonce, the command's digest and its instant) before anything else. A verified
+//! signature is recorded (`SignatureVerified`: key id, command digest, nonce) and is good
+//! once: a second use is refused forever. A failed one is refused (`SIGNATURE_INVALID`),
+//! recorded (`SignatureRejected`) and opens the `signature_verification_failure` deviation
+//! (critical, halt, one hour). Once any action needs a signature, registering or revoking a
+//! key and changing the requirement need one too.
 //!
 //! The per-cycle signature log is a projection of the journal:
 //! [`SignatureLogs`] reads envelopes in order and closes one [`SignatureLog`] per recorded cycle,
@@ -14,10 +18,10 @@
 //! Placement: signing wraps commands of every domain, so it lives where the plane decides;
 //! ro-policy stays free of cryptography and its authorization rules unchanged.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use ed25519_dalek::{Signature, Verifier, VerifyingKey};
-use ro_core::{ActorId, Context, Digest, Envelope, EventMeta, Timestamp};
+use ed25519_dalek::{Signature, VerifyingKey};
+use ro_core::{Actor, ActorId, ActorKind, Context, Digest, Envelope, EventMeta, Timestamp};
 use ro_policy::{Action, ActionSet, Day};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -36,6 +40,9 @@ pub struct RegisteredKey {
     pub principal: ActorId,
     /// The Ed25519 public key.
     pub public_key: [u8; 32],
+    /// Revoked: it never verifies again.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub revoked: bool,
 }
 
 /// Keys and the actions that need a signature.
@@ -57,16 +64,89 @@ pub struct Signing {
     /// while empty, so a plane that never saw a signature digests as before.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     daily: BTreeMap<Day, (u64, u64)>,
+    /// The digests of every signature verified: each is good once.
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    used: BTreeSet<Digest>,
+    /// The plane's id, fixed by its first record (see [`plane_id_of`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    plane_id: Option<Digest>,
 }
 
-/// The bytes a signature covers: a domain tag, the command's digest (its canonical JSON
-/// without any confirmation token, so one signature serves both steps of a two-step command)
-/// and the instant the command applies at (its `at`, RFC 3339), so that a signed command cannot
-/// be replayed at another time.
-pub fn signing_message(command_digest: &Digest, at: Timestamp) -> Vec<u8> {
-    let mut message = b"ro.signature.v1\0".to_vec();
+/// The plane's id: the digest of `ro.plane.v1\0`, then its first record's time (RFC 3339),
+/// actor id and command digest (`causation`, or nothing), each followed by a zero byte. It
+/// is the same for every copy of the plane and can be computed from its export.
+pub fn plane_id_of(meta: &EventMeta<'_>) -> Digest {
+    let mut input = b"ro.plane.v1\0".to_vec();
+    input.extend_from_slice(meta.at.to_rfc3339().as_bytes());
+    input.push(0);
+    input.extend_from_slice(meta.actor.id.as_str().as_bytes());
+    input.push(0);
+    if let Some(causation) = meta.causation {
+        input.extend_from_slice(causation.to_string().as_bytes());
+    }
+    input.push(0);
+    Digest::of(&input)
+}
+
+/// The longest and shortest nonce accepted, in characters.
+pub const NONCE_LEN: std::ops::RangeInclusive<usize> = 8..=64;
+
+/// Checks a signer's nonce: 8 to 64 characters, ASCII letters, digits, `-` or `_`.
+pub fn check_nonce(nonce: &str) -> Result<(), String> {
+    if !NONCE_LEN.contains(&nonce.len())
+        || !nonce
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(format!(
+            "the nonce is {} to {} characters of ASCII letters, digits, '-' and '_'",
+            NONCE_LEN.start(),
+            NONCE_LEN.end()
+        ));
+    }
+    Ok(())
+}
+
+/// The bytes a signature covers (signatures v2): the tag `ro.signature.v2\0`, the plane's id
+/// (32 bytes), the actor's kind and id, the signer's nonce (each followed by a zero byte), the
+/// command's digest (32 bytes: its canonical JSON without any confirmation token, so one
+/// signature serves both steps of a two-step command) and the instant the command applies at
+/// (RFC 3339). It cannot be used on another plane, by another actor or kind, for another
+/// command or at another time; and the plane accepts it once.
+pub fn signing_message(
+    plane_id: &Digest,
+    actor: &Actor,
+    nonce: &str,
+    command_digest: &Digest,
+    at: Timestamp,
+) -> Vec<u8> {
+    let mut message = b"ro.signature.v2\0".to_vec();
+    message.extend_from_slice(plane_id.as_bytes());
+    for part in [actor.kind.as_str(), actor.id.as_str(), nonce] {
+        message.extend_from_slice(part.as_bytes());
+        message.push(0);
+    }
     message.extend_from_slice(command_digest.as_bytes());
     message.extend_from_slice(at.to_rfc3339().as_bytes());
+    message
+}
+
+/// The bytes a key's proof of possession covers: the tag `ro.key-registration.v1\0`, the
+/// plane's id (32 bytes), the principal and the key id (each followed by a zero byte) and the
+/// public key (32 bytes).
+pub fn key_registration_message(
+    plane_id: &Digest,
+    principal: &ActorId,
+    key_id: &KeyId,
+    public_key: &[u8; 32],
+) -> Vec<u8> {
+    let mut message = b"ro.key-registration.v1\0".to_vec();
+    message.extend_from_slice(plane_id.as_bytes());
+    for part in [principal.as_str(), key_id.as_str()] {
+        message.extend_from_slice(part.as_bytes());
+        message.push(0);
+    }
+    message.extend_from_slice(public_key);
     message
 }
 
@@ -116,17 +196,38 @@ impl Signing {
             .fold((0, 0), |(v, f), (_, (dv, df))| (v + dv, f + df))
     }
 
-    /// Whether `action` needs a signature.
+    /// Whether `action` needs a signature. Once any action does, so do the actions that
+    /// manage keys and the requirement itself.
     pub fn requires(&self, action: Action) -> bool {
         self.required.contains(action)
+            || (self.required != ActionSet::EMPTY
+                && matches!(
+                    action,
+                    Action::RegisterSigningKey
+                        | Action::RevokeSigningKey
+                        | Action::RequireSignatures
+                ))
     }
 
-    /// Checks that `signature` (hex) by `key_id`, a key of `actor`, signs `command_digest` at
-    /// `at`.
+    /// The plane's id ([`plane_id_of`]); all zeros before its first record.
+    pub fn plane_id(&self) -> Digest {
+        self.plane_id.unwrap_or(Digest::from_bytes([0; 32]))
+    }
+
+    /// Whether `principal` holds a key that is not revoked.
+    pub fn has_active_key(&self, principal: &ActorId) -> bool {
+        self.keys
+            .values()
+            .any(|k| &k.principal == principal && !k.revoked)
+    }
+
+    /// Checks that `signature` (hex) by `key_id`, a live key of `actor`, signs `command_digest`
+    /// at `at` with `nonce` on this plane, and that it was never used before.
     pub fn verify(
         &self,
         key_id: &KeyId,
-        actor: &ActorId,
+        actor: &Actor,
+        nonce: &str,
         command_digest: &Digest,
         at: Timestamp,
         signature: &str,
@@ -135,24 +236,51 @@ impl Signing {
             .keys
             .get(key_id)
             .ok_or_else(|| format!("unknown key {key_id}"))?;
-        if &key.principal != actor {
-            return Err(format!("key {key_id} is not a key of {actor}"));
+        if key.principal != actor.id {
+            return Err(format!("key {key_id} is not a key of {}", actor.id));
         }
-        let verifying = VerifyingKey::from_bytes(&key.public_key)
-            .map_err(|_| format!("key {key_id} is not a valid Ed25519 public key"))?;
-        let signature = Signature::from_bytes(&parse_hex::<64>(signature, "signature")?);
-        verifying
-            .verify(&signing_message(command_digest, at), &signature)
-            .map_err(|_| "the signature does not verify".to_owned())
+        if key.revoked {
+            return Err(format!("key {key_id} was revoked"));
+        }
+        check_nonce(nonce)?;
+        let bytes = parse_hex::<64>(signature, "signature")?;
+        let message = signing_message(&self.plane_id(), actor, nonce, command_digest, at);
+        verify_strict(&key.public_key, &message, &bytes)
+            .map_err(|why| format!("key {key_id}: {why}"))?;
+        if self.used.contains(&Digest::of(&bytes)) {
+            return Err(
+                "this signature was used already: a signature is good for one command, once; sign again with a new nonce"
+                    .to_owned(),
+            );
+        }
+        Ok(())
     }
 
     pub(crate) fn register(&mut self, key_id: &KeyId, key: RegisteredKey) {
         self.keys.insert(key_id.clone(), key);
     }
 
+    pub(crate) fn set_plane_id(&mut self, plane_id: Digest) {
+        self.plane_id = Some(plane_id);
+    }
+
     pub(crate) fn set_required(&mut self, actions: ActionSet) {
         self.required = actions;
     }
+}
+
+/// Verifies an Ed25519 signature strictly (canonical encodings, no small-order key), so that a
+/// signature has one encoding and its digest identifies it.
+fn verify_strict(
+    public_key: &[u8; 32],
+    message: &[u8],
+    signature: &[u8; 64],
+) -> Result<(), String> {
+    let verifying = VerifyingKey::from_bytes(public_key)
+        .map_err(|_| "not a valid Ed25519 public key".to_owned())?;
+    verifying
+        .verify_strict(message, &Signature::from_bytes(signature))
+        .map_err(|_| "the signature does not verify".to_owned())
 }
 
 /// Checks that `public_key` (hex) is a valid Ed25519 public key.
@@ -195,6 +323,11 @@ pub struct OperationSignature {
     pub step: u64,
     /// Who sent it.
     pub agent: ActorId,
+    /// Its kind, as the signature binds it.
+    pub agent_kind: ActorKind,
+    /// The signer's nonce (signatures v2), when the record holds it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
     /// The action of the command.
     pub operation: Action,
     /// The key named.
@@ -227,6 +360,8 @@ pub struct SignatureLog {
     pub cycle_seq: u64,
     /// When the cycle was recorded.
     pub cycle_timestamp: Timestamp,
+    /// The plane's id, which every signature binds ([`plane_id_of`]).
+    pub plane_id: Digest,
     /// The counts.
     pub signature_verification_summary: SignatureSummary,
     /// The operations, in journal order.
@@ -242,12 +377,16 @@ pub struct SignatureLogs {
     keys: BTreeMap<KeyId, String>,
     open: Vec<OperationSignature>,
     cycles: u64,
+    plane_id: Option<Digest>,
 }
 
 impl SignatureLogs {
     /// Reads the next envelope of the journal; returns the log of the cycle it closes, if it
     /// records a cycle.
     pub fn push(&mut self, envelope: &Envelope<PlaneEvent>) -> Option<SignatureLog> {
+        if envelope.seq == 1 {
+            self.plane_id = Some(plane_id_of(&envelope.meta()));
+        }
         let PlaneEvent::Admin(event) = &envelope.event else {
             return None;
         };
@@ -266,10 +405,13 @@ impl SignatureLogs {
                 action,
                 command_digest,
                 signature,
+                nonce,
             } => {
                 self.open.push(OperationSignature {
                     step,
                     agent: envelope.actor.id.clone(),
+                    agent_kind: envelope.actor.kind,
+                    nonce: nonce.clone(),
                     operation: *action,
                     key_id: key_id.clone(),
                     signature: Some(format!("ed25519:{signature}")),
@@ -292,6 +434,8 @@ impl SignatureLogs {
                 self.open.push(OperationSignature {
                     step,
                     agent: envelope.actor.id.clone(),
+                    agent_kind: envelope.actor.kind,
+                    nonce: None,
                     operation: *action,
                     key_id: key_id.clone(),
                     signature: signature.as_ref().map(|s| format!("ed25519:{s}")),
@@ -307,7 +451,8 @@ impl SignatureLogs {
             AdminEvent::CycleRecorded(_) => {
                 self.cycles = self.cycles.saturating_add(1);
                 let operations = std::mem::take(&mut self.open);
-                Some(close(self.cycles, envelope, operations))
+                let plane_id = self.plane_id.unwrap_or(Digest::from_bytes([0; 32]));
+                Some(close(self.cycles, envelope, plane_id, operations))
             }
             _ => None,
         }
@@ -327,6 +472,7 @@ impl SignatureLogs {
 fn close(
     cycle: u64,
     envelope: &Envelope<PlaneEvent>,
+    plane_id: Digest,
     operations: Vec<OperationSignature>,
 ) -> SignatureLog {
     let total = u64::try_from(operations.len()).unwrap_or(u64::MAX);
@@ -350,6 +496,7 @@ fn close(
         cycle,
         cycle_seq: envelope.seq,
         cycle_timestamp: envelope.at,
+        plane_id,
         signature_verification_summary: SignatureSummary {
             total_operations: total,
             signatures_verified: verified,
@@ -392,7 +539,8 @@ impl Plane {
         self.signing
             .verify(
                 &signed.key_id,
-                &ctx.actor.id,
+                &ctx.actor,
+                &signed.nonce,
                 &digest,
                 ctx.at,
                 &signed.signature,
@@ -403,6 +551,7 @@ impl Plane {
             action,
             command_digest: digest,
             signature: signed.signature.clone(),
+            nonce: Some(signed.nonce.clone()),
         })])
     }
 
@@ -447,9 +596,41 @@ impl Plane {
                 key_id,
                 principal,
                 public_key,
+                proof,
             } => {
                 let bytes =
                     parse_public_key(public_key).map_err(PlaneRejection::InvalidArgument)?;
+                // Another principal's key only by a human (in two steps, by the facts table);
+                // one's own only with proof that one holds it.
+                if *principal != ctx.actor.id && ctx.actor.kind != ActorKind::Human {
+                    return Err(PlaneRejection::Policy(
+                        ro_policy::PolicyRejection::Unauthorized {
+                            action: Action::RegisterSigningKey,
+                            reasons: vec![ro_policy::DecisionReason::HumanOnly],
+                        },
+                    ));
+                }
+                match proof {
+                    Some(proof) => {
+                        let message = key_registration_message(
+                            &self.signing.plane_id(),
+                            principal,
+                            key_id,
+                            &bytes,
+                        );
+                        let proof =
+                            parse_hex::<64>(proof, "proof").map_err(PlaneRejection::KeyUnproven)?;
+                        verify_strict(&bytes, &message, &proof).map_err(|why| {
+                            PlaneRejection::KeyUnproven(format!("proof of possession: {why}"))
+                        })?;
+                    }
+                    None if *principal == ctx.actor.id => {
+                        return Err(PlaneRejection::KeyUnproven(
+                            "registering one's own key needs `proof`: the new key's signature over the key registration message".into(),
+                        ));
+                    }
+                    None => {}
+                }
                 match self.signing.key(key_id) {
                     Some(k) if k.principal == *principal && k.public_key == bytes => Ok(Vec::new()),
                     Some(_) => Err(PlaneRejection::InvalidArgument(format!(
@@ -463,6 +644,34 @@ impl Plane {
                         reason,
                     })]),
                 }
+            }
+            AdminCommand::RevokeSigningKey { key_id } => match self.signing.key(key_id) {
+                None => Err(PlaneRejection::InvalidArgument(format!(
+                    "unknown key {key_id}"
+                ))),
+                Some(k) if k.principal != ctx.actor.id && ctx.actor.kind != ActorKind::Human => {
+                    Err(PlaneRejection::Policy(
+                        ro_policy::PolicyRejection::Unauthorized {
+                            action: Action::RevokeSigningKey,
+                            reasons: vec![ro_policy::DecisionReason::HumanOnly],
+                        },
+                    ))
+                }
+                Some(k) if k.revoked => Ok(Vec::new()),
+                Some(k) => Ok(vec![PlaneEvent::Admin(AdminEvent::SigningKeyRevoked {
+                    key_id: key_id.clone(),
+                    principal: k.principal.clone(),
+                    by,
+                    reason,
+                })]),
+            },
+            AdminCommand::RequireSignatures { actions }
+                if *actions != ActionSet::EMPTY && !self.signing.has_active_key(&ctx.actor.id) =>
+            {
+                Err(PlaneRejection::InvalidArgument(format!(
+                    "{} holds no signing key: once signatures are required, changing the requirement needs one; register your key first",
+                    ctx.actor.id
+                )))
             }
             AdminCommand::RequireSignatures { actions } => Ok(raise(
                 *actions == self.signing.required(),
@@ -491,18 +700,25 @@ impl Plane {
                         RegisteredKey {
                             principal: principal.clone(),
                             public_key: bytes,
+                            revoked: false,
                         },
                     );
                 }
             }
-            AdminEvent::SignaturesRequired { after, .. } => self.signing.set_required(*after),
-            AdminEvent::SignatureVerified { .. } | AdminEvent::SignatureRejected { .. } => {
-                let day = self.signing.daily.entry(Day::of(meta.at)).or_default();
-                if matches!(event, AdminEvent::SignatureVerified { .. }) {
-                    day.0 += 1;
-                } else {
-                    day.1 += 1;
+            AdminEvent::SigningKeyRevoked { key_id, .. } => {
+                if let Some(key) = self.signing.keys.get_mut(key_id) {
+                    key.revoked = true;
                 }
+            }
+            AdminEvent::SignaturesRequired { after, .. } => self.signing.set_required(*after),
+            AdminEvent::SignatureVerified { signature, .. } => {
+                self.signing.daily.entry(Day::of(meta.at)).or_default().0 += 1;
+                if let Ok(bytes) = parse_hex::<64>(signature, "signature") {
+                    self.signing.used.insert(Digest::of(&bytes));
+                }
+            }
+            AdminEvent::SignatureRejected { .. } => {
+                self.signing.daily.entry(Day::of(meta.at)).or_default().1 += 1;
             }
             _ => {}
         }
@@ -525,6 +741,20 @@ pub(crate) fn classify(event: &AdminEvent) -> Option<Classified> {
             (
                 Value::Null,
                 json!({ "key_id": key_id, "principal": principal }),
+            ),
+        ),
+        AdminEvent::SigningKeyRevoked {
+            key_id,
+            principal,
+            reason,
+            ..
+        } => applied(
+            Action::RevokeSigningKey,
+            vec![format!("key:{key_id}"), format!("principal:{principal}")],
+            reason,
+            (
+                json!({ "key_id": key_id, "principal": principal }),
+                json!({ "key_id": key_id, "revoked": true }),
             ),
         ),
         AdminEvent::SignaturesRequired {

@@ -72,6 +72,10 @@ enum Tamper {
     OtherTime,
     OtherKey,
     UnknownKey,
+    /// Signed as the actor's id under another kind.
+    OtherKind,
+    /// Signed for another plane.
+    OtherPlane,
 }
 
 #[derive(Debug, Clone)]
@@ -149,6 +153,7 @@ fn step() -> impl Strategy<Value = Step> {
         4 => (who, 0..STREAMS.len(), 1u32..12, prop_oneof![
             Just(Tamper::None), Just(Tamper::FlipByte), Just(Tamper::OtherCommand),
             Just(Tamper::OtherTime), Just(Tamper::OtherKey), Just(Tamper::UnknownKey),
+            Just(Tamper::OtherKind), Just(Tamper::OtherPlane),
         ]).prop_map(|(by, stream, partitions, tamper)| Step::Signed { by, stream, partitions, tamper }),
     ]
 }
@@ -168,8 +173,15 @@ fn partitions(stream: usize, partitions: u32) -> PlaneCommand {
     )
 }
 
-/// Signs `command` as actor `by` would, then spoils the signature as `tamper` says.
-fn sign(by: usize, command: &PlaneCommand, at: Timestamp, tamper: &Tamper) -> CommandSignature {
+/// Signs `command` as actor `by` would on the plane `plane_id`, then spoils the signature as
+/// `tamper` says.
+fn sign(
+    plane_id: &ro_core::Digest,
+    by: usize,
+    command: &PlaneCommand,
+    at: Timestamp,
+    tamper: &Tamper,
+) -> CommandSignature {
     let (signed_command, signed_at, signer) = match tamper {
         Tamper::OtherCommand => (partitions(0, 99), at, by),
         Tamper::OtherTime => (
@@ -180,7 +192,30 @@ fn sign(by: usize, command: &PlaneCommand, at: Timestamp, tamper: &Tamper) -> Co
         Tamper::OtherKey => (command.clone(), at, (by + 1) % ACTORS.len()),
         _ => (command.clone(), at, by),
     };
-    let message = signing::signing_message(&command_digest(&signed_command), signed_at);
+    let mut signer_actor = actor(by);
+    if matches!(tamper, Tamper::OtherKind) {
+        signer_actor.kind = if signer_actor.is_human() {
+            ro_core::ActorKind::Service
+        } else {
+            ro_core::ActorKind::Human
+        };
+    }
+    let plane_id = match tamper {
+        Tamper::OtherPlane => ro_core::Digest::of(b"another plane"),
+        _ => *plane_id,
+    };
+    static NONCES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let nonce = format!(
+        "n-{:010}",
+        NONCES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let message = signing::signing_message(
+        &plane_id,
+        &signer_actor,
+        &nonce,
+        &command_digest(&signed_command),
+        signed_at,
+    );
     let mut signature = hex(&key(signer).sign(&message).to_bytes());
     if matches!(tamper, Tamper::FlipByte) {
         let flipped = if signature.starts_with('0') { "1" } else { "0" };
@@ -193,6 +228,7 @@ fn sign(by: usize, command: &PlaneCommand, at: Timestamp, tamper: &Tamper) -> Co
     CommandSignature {
         key_id: signing::KeyId::new(&key_id).unwrap(),
         signature,
+        nonce,
     }
 }
 
@@ -231,12 +267,21 @@ fn setup(kernel: &mut Kernel<Plane>, at: Timestamp) {
         );
         kernel.execute(&define, &root).unwrap();
     }
+    // Each principal registers its own key, with proof of possession.
     for (i, (who, _)) in ACTORS.iter().enumerate() {
-        let register = admin(
-            json!({"type": "REGISTER_SIGNING_KEY", "key_id": format!("k-{who}"),
-            "principal": who, "public_key": hex(key(i).verifying_key().as_bytes())}),
-        );
-        kernel.execute(&register, &root).unwrap();
+        let key_id = signing::KeyId::new(format!("k-{who}")).unwrap();
+        let public = *key(i).verifying_key().as_bytes();
+        let proof = key(i).sign(&signing::key_registration_message(
+            &kernel.state().signing().plane_id(),
+            &actor(i).id,
+            &key_id,
+            &public,
+        ));
+        let register = admin(json!({"type": "REGISTER_SIGNING_KEY", "key_id": key_id,
+            "principal": who, "public_key": hex(&public), "proof": hex(&proof.to_bytes())}));
+        kernel
+            .execute(&register, &Context::new(at, actor(i)))
+            .unwrap();
     }
 }
 
@@ -311,13 +356,16 @@ proptest! {
                     "stream": STREAMS[stream], "retention_hours": RETENTIONS[retention]})), confirm, false),
                 Step::Partitions { by, stream, partitions: n } => (by, partitions(stream, n), false, true),
                 Step::RequireSignatures { on } => {
+                    // Signed: once signatures are required, the requirement itself needs one.
                     let actions: Vec<&str> = if on { vec!["CREATE_STREAM", "CHANGE_STREAM_PARTITIONS"] } else { vec![] };
-                    (0, admin(json!({"type": "REQUIRE_SIGNATURES", "actions": actions})), false, false)
+                    let command = admin(json!({"type": "REQUIRE_SIGNATURES", "actions": actions}));
+                    signature = Some(sign(&kernel.state().signing().plane_id(), 0, &command, at, &Tamper::None));
+                    (0, command, false, false)
                 }
                 Step::Signed { by, stream, partitions: n, tamper } => {
                     tampered = !matches!(tamper, Tamper::None);
                     let command = partitions(stream, n);
-                    signature = Some(sign(by, &command, at, &tamper));
+                    signature = Some(sign(&kernel.state().signing().plane_id(), by, &command, at, &tamper));
                     (by, command, false, false)
                 }
             };

@@ -30,13 +30,58 @@ fn at() -> Timestamp {
     Timestamp::parse_rfc3339("2026-03-02T13:00:00Z").unwrap()
 }
 
-/// The signature of `command` by `key` (registered as `key_id`) at [`at`].
-fn signed(key: &SigningKey, key_id: &str, command: &PlaneCommand) -> CommandSignature {
-    let message = signing::signing_message(&command_digest(command), at());
+/// A fresh nonce for every signature of a test run.
+fn nonce() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    format!(
+        "nonce-{:08}",
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    )
+}
+
+/// The signature of `command` by `key` (registered as `key_id`), sent by `actor` at [`at`] on
+/// `kernel`'s plane.
+fn signed(
+    kernel: &Kernel<Plane>,
+    key: &SigningKey,
+    key_id: &str,
+    actor: &Actor,
+    command: &PlaneCommand,
+) -> CommandSignature {
+    let nonce = nonce();
+    let message = signing::signing_message(
+        &kernel.state().signing().plane_id(),
+        actor,
+        &nonce,
+        &command_digest(command),
+        at(),
+    );
     CommandSignature {
         key_id: signing::KeyId::new(key_id).unwrap(),
         signature: hex(&key.sign(&message).to_bytes()),
+        nonce,
     }
+}
+
+/// `who` registers its own `key` as `key_id`, with proof of possession.
+fn register_own(kernel: &mut Kernel<Plane>, key: &SigningKey, key_id: &str, who: &Actor) {
+    let key_id = signing::KeyId::new(key_id).unwrap();
+    let public = *key.verifying_key().as_bytes();
+    let proof = key.sign(&signing::key_registration_message(
+        &kernel.state().signing().plane_id(),
+        &who.id,
+        &key_id,
+        &public,
+    ));
+    let register = PlaneCommand::Admin(AdminCommand::RegisterSigningKey {
+        key_id,
+        principal: who.id.clone(),
+        public_key: hex(&public),
+        proof: Some(hex(&proof.to_bytes())),
+    });
+    kernel
+        .execute(&register, &Context::new(at(), who.clone()))
+        .unwrap();
 }
 
 #[test]
@@ -53,21 +98,13 @@ fn signatures_are_required_verified_and_failures_recorded() {
     }
     let alice_key = SigningKey::from_bytes(&[1; 32]);
     let mallory_key = SigningKey::from_bytes(&[2; 32]);
-    for (id, who, key) in [
-        ("k-alice", "alice", &alice_key),
-        ("k-mallory", "mallory", &mallory_key),
-    ] {
-        let register = PlaneCommand::Admin(AdminCommand::RegisterSigningKey {
-            key_id: signing::KeyId::new(id).unwrap(),
-            principal: ActorId::new(who).unwrap(),
-            public_key: hex(key.verifying_key().as_bytes()),
-        });
-        kernel.execute(&register, &ctx).unwrap();
-    }
+    register_own(&mut kernel, &alice_key, "k-alice", &alice);
+    register_own(&mut kernel, &mallory_key, "k-mallory", &mallory);
     let bad_key = PlaneCommand::Admin(AdminCommand::RegisterSigningKey {
         key_id: signing::KeyId::new("k-bad").unwrap(),
         principal: ActorId::new("alice").unwrap(),
         public_key: "zz".repeat(32),
+        proof: None,
     });
     assert_eq!(
         kernel.execute(&bad_key, &ctx).unwrap_err().code(),
@@ -87,7 +124,7 @@ fn signatures_are_required_verified_and_failures_recorded() {
     let head = kernel.head().seq;
     let state = kernel.state().clone();
     let forged = {
-        let mut forged = signed(&alice_key, "k-alice", &lockdown);
+        let mut forged = signed(&kernel, &alice_key, "k-alice", &alice, &lockdown);
         let mut s = forged.signature.into_bytes();
         s[0] = if s[0] == b'0' { b'1' } else { b'0' };
         forged.signature = String::from_utf8(s).unwrap();
@@ -96,14 +133,17 @@ fn signatures_are_required_verified_and_failures_recorded() {
     for (what, attempt) in [
         (
             "another principal's key",
-            signed(&mallory_key, "k-mallory", &lockdown),
+            signed(&kernel, &mallory_key, "k-mallory", &alice, &lockdown),
         ),
         ("a forged signature", forged),
         (
             "a signature of another command",
-            signed(&alice_key, "k-alice", &require),
+            signed(&kernel, &alice_key, "k-alice", &alice, &require),
         ),
-        ("an unknown key", signed(&alice_key, "k-nobody", &lockdown)),
+        (
+            "an unknown key",
+            signed(&kernel, &alice_key, "k-nobody", &alice, &lockdown),
+        ),
     ] {
         let before = kernel.head().seq;
         let error = kernel
@@ -141,7 +181,7 @@ fn signatures_are_required_verified_and_failures_recorded() {
         .execute(
             &lockdown,
             &ctx.clone()
-                .with_signature(signed(&alice_key, "k-alice", &lockdown)),
+                .with_signature(signed(&kernel, &alice_key, "k-alice", &alice, &lockdown)),
         )
         .unwrap();
     let first = serde_json::to_value(&events[0].event).unwrap();
@@ -152,7 +192,13 @@ fn signatures_are_required_verified_and_failures_recorded() {
     // action is refused too: actions not in the set need no signature.
     let by_mallory = kernel.execute(
         &lockdown,
-        &Context::new(at, mallory).with_signature(signed(&mallory_key, "k-mallory", &lockdown)),
+        &Context::new(at, mallory.clone()).with_signature(signed(
+            &kernel,
+            &mallory_key,
+            "k-mallory",
+            &mallory,
+            &lockdown,
+        )),
     );
     assert!(
         matches!(by_mallory, Ok(ref e) if e.is_empty()),
@@ -177,7 +223,7 @@ fn signatures_are_required_verified_and_failures_recorded() {
         .execute(
             &cycle,
             &ctx.clone()
-                .with_signature(signed(&alice_key, "k-alice", &cycle)),
+                .with_signature(signed(&kernel, &alice_key, "k-alice", &alice, &cycle)),
         )
         .unwrap();
     // The attestation of the day counts the signed operations and the share that verified:
@@ -255,7 +301,16 @@ fn signatures_are_required_verified_and_failures_recorded() {
         let again = ed25519_dalek::VerifyingKey::from_bytes(&public)
             .unwrap()
             .verify_strict(
-                &signing::signing_message(&op.command_digest, op.verification_timestamp),
+                &signing::signing_message(
+                    &first.plane_id,
+                    &Actor {
+                        id: op.agent.clone(),
+                        kind: op.agent_kind,
+                    },
+                    op.nonce.as_deref().unwrap_or_default(),
+                    &op.command_digest,
+                    op.verification_timestamp,
+                ),
                 &ed25519_dalek::Signature::from_bytes(&sig),
             )
             .is_ok();
@@ -282,16 +337,11 @@ fn a_signed_command_cannot_be_replayed_at_another_time() {
     let grant = json!({"domain": "policy", "command": {"type": "GRANT_ROLE", "principal": "alice", "role": "admin"}});
     kernel.execute(&command(grant), &ctx).unwrap();
     let key = SigningKey::from_bytes(&[1; 32]);
-    let register = PlaneCommand::Admin(AdminCommand::RegisterSigningKey {
-        key_id: signing::KeyId::new("k-alice").unwrap(),
-        principal: ActorId::new("alice").unwrap(),
-        public_key: hex(key.verifying_key().as_bytes()),
-    });
-    kernel.execute(&register, &ctx).unwrap();
+    register_own(&mut kernel, &key, "k-alice", &alice);
     let cycle = command(
         json!({"domain": "admin", "command": {"type": "REPORT_COMPONENT", "component": "feed", "healthy": true}}),
     );
-    let signature = signed(&key, "k-alice", &cycle);
+    let signature = signed(&kernel, &key, "k-alice", &alice, &cycle);
     kernel
         .execute(&cycle, &ctx.clone().with_signature(signature.clone()))
         .unwrap();

@@ -383,14 +383,15 @@ pub fn init(path: &std::path::Path, admin: &ActorId, at: Timestamp) -> Result<St
 pub fn status(store: &Store) -> Result<Value, HostError> {
     let kernel = store.kernel();
     let head = kernel.head();
+    let plane = kernel.state();
     let digest = kernel
         .state_digest()
         .map_err(|e| HostError::Encoding(e.to_string()))?;
-    let plane = kernel.state();
     Ok(json!({
         "head_seq": head.seq,
         "head_hash": head.hash.to_string(),
         "head_at": head.at.map(|t| t.to_string()),
+        "plane_id": plane.signing().plane_id().to_string(),
         "state_digest": digest.to_string(),
         "opened_from": match store.restored() {
             Some(ro_core::Restored::FromSnapshot { seq }) => json!({ "snapshot_seq": seq }),

@@ -369,15 +369,17 @@ pub fn decode(
         let signature = match map.remove("signature") {
             None => None,
             Some(value) => {
-                let SignatureField { key_id, sig } = serde_json::from_value(value).map_err(|e| {
+                let SignatureField { key_id, sig, nonce } = serde_json::from_value(value).map_err(|e| {
                         field(
                             "signature",
-                            format!("{e}; expected {{\"key_id\": \"...\", \"sig\": \"<128 hex digits>\"}}"),
+                            format!("{e}; expected {{\"key_id\": \"...\", \"sig\": \"<128 hex digits>\", \"nonce\": \"<8 to 64 of A-Z a-z 0-9 - _>\"}}"),
                         )
                     })?;
+                ro_admin::signing::check_nonce(&nonce).map_err(|e| field("signature", e))?;
                 Some(CommandSignature {
                     key_id,
                     signature: sig,
+                    nonce,
                 })
             }
         };
@@ -412,13 +414,15 @@ pub fn decode(
     Ok(Decoded { request, ctx })
 }
 
-/// A command's `signature` field: the key and the Ed25519 signature (hex) over the signing
-/// message of the command's digest (`ro_admin::signing::signing_message`).
+/// A command's `signature` field: the key, the Ed25519 signature (hex) over the signing
+/// message (`ro_admin::signing::signing_message`: the plane, the actor, the nonce, the
+/// command's digest and its instant) and the signer's nonce.
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SignatureField {
     key_id: ro_admin::signing::KeyId,
     sig: String,
+    nonce: String,
 }
 
 /// Adds `confirmation_token` to a command line (what a client does on the second step).

@@ -115,12 +115,13 @@ pub fn contracts() -> Value {
                 properties.entry("signature").or_insert_with(|| {
                     json!({
                         "type": "object",
-                        "description": "An Ed25519 signature of the command by its actor's registered key, over ro.signature.v1\\0, the command digest and the command's `at` (RFC 3339).",
+                        "description": "An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once.",
                         "properties": {
                             "key_id": { "type": "string" },
-                            "sig": { "type": "string", "pattern": "^[0-9a-f]{128}$" }
+                            "sig": { "type": "string", "pattern": "^[0-9a-f]{128}$" },
+                            "nonce": { "type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$" }
                         },
-                        "required": ["key_id", "sig"],
+                        "required": ["key_id", "sig", "nonce"],
                         "additionalProperties": false
                     })
                 });

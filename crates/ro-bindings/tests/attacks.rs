@@ -485,3 +485,335 @@ fn tokens_cannot_be_minted_from_the_store_nor_kept_alive_by_the_callers_clock() 
     );
     assert!(out.status.success(), "{out:?}");
 }
+
+/// The host's clock now, as a document's `at` (a second step is dated by it).
+#[allow(clippy::disallowed_methods)] // test code reads the clock the host under test reads
+fn host_now() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    ro_core::Timestamp::from_unix_nanos(i128::try_from(nanos).unwrap())
+        .unwrap()
+        .to_rfc3339()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn plane_id(store: &Path) -> Digest {
+    status(store)["plane_id"].as_str().unwrap().parse().unwrap()
+}
+
+/// A `REGISTER_SIGNING_KEY` line for `principal`'s `key`, with its proof of possession.
+fn registration(
+    store: &Path,
+    principal: &str,
+    key_id: &str,
+    key: &ed25519_dalek::SigningKey,
+    at: &str,
+) -> String {
+    use ed25519_dalek::Signer;
+    let public = *key.verifying_key().as_bytes();
+    let proof = key.sign(&ro_admin::signing::key_registration_message(
+        &plane_id(store),
+        &ro_core::ActorId::new(principal).unwrap(),
+        &ro_admin::signing::KeyId::new(key_id).unwrap(),
+        &public,
+    ));
+    serde_json::json!({"type": "REGISTER_SIGNING_KEY", "key_id": key_id, "principal": principal,
+        "public_key": hex(&public), "proof": hex(&proof.to_bytes()), "at": at})
+    .to_string()
+}
+
+/// `document` (which names its `at`) signed by `key` for `actor` with `nonce`.
+fn signed_line(
+    store: &Path,
+    document: &Value,
+    actor: &ro_core::Actor,
+    key_id: &str,
+    key: &ed25519_dalek::SigningKey,
+    nonce: &str,
+) -> String {
+    use ed25519_dalek::Signer;
+    let at = ro_core::Timestamp::parse_rfc3339(document["at"].as_str().unwrap()).unwrap();
+    let decoded = ro_bindings::protocol::decode(&document.to_string(), Some(actor), at).unwrap();
+    let digest = decoded.ctx.causation.unwrap();
+    let message = ro_admin::signing::signing_message(&plane_id(store), actor, nonce, &digest, at);
+    let mut signed = document.clone();
+    signed["signature"] = serde_json::json!({"key_id": key_id, "sig": hex(&key.sign(&message).to_bytes()), "nonce": nonce});
+    signed.to_string()
+}
+
+/// F5 and F6: a signature is bound to the plane, the actor and its kind, a nonce, the
+/// command and its instant, and is good once; a key is registered by its own principal with
+/// proof of possession (or by a human for another, in two steps), and once any action needs
+/// a signature, so do key registration and the requirement itself.
+#[test]
+fn signatures_cannot_be_replayed_nor_keys_registered_by_a_claim() {
+    use ed25519_dalek::SigningKey;
+    let store = scratch("signatures");
+    let init = ro(
+        &store,
+        &["init", "--admin", "alice", "--at", "2026-01-05T14:30:00Z"],
+        "",
+    );
+    assert!(init.status.success(), "{init:?}");
+    let alice_key = SigningKey::from_bytes(&[1; 32]);
+    let svc_key = SigningKey::from_bytes(&[2; 32]);
+    let setup = [
+        r#"{"type":"REGISTER_PRINCIPAL","principal":"svc","kind":"service","at":"2026-01-05T14:31:00Z"}"#.to_owned(),
+        r#"{"type":"GRANT_ROLE","principal":"svc","role":"operator","at":"2026-01-05T14:31:00Z"}"#.to_owned(),
+    ];
+    let out = ro(
+        &store,
+        &["apply", "--actor", "alice"],
+        &(setup.join("\n") + "\n"),
+    );
+    assert!(out.status.success(), "{out:?}");
+    // Registering one's own key without proof, or with a proof by another key: refused and
+    // recorded.
+    let mut unproven: Value = serde_json::from_str(&registration(
+        &store,
+        "svc",
+        "k-svc",
+        &svc_key,
+        "2026-01-05T14:31:30Z",
+    ))
+    .unwrap();
+    unproven.as_object_mut().unwrap().remove("proof");
+    let mut wrong: Value = serde_json::from_str(&registration(
+        &store,
+        "svc",
+        "k-svc",
+        &alice_key,
+        "2026-01-05T14:31:30Z",
+    ))
+    .unwrap();
+    wrong["public_key"] = Value::String(hex(svc_key.verifying_key().as_bytes()));
+    let out = ro(
+        &store,
+        &["apply", "--actor", "svc"],
+        &format!("{unproven}\n{wrong}\n"),
+    );
+    for answer in json_lines(&out) {
+        assert_eq!(code(&answer), "KEY_POSSESSION_UNPROVEN", "{answer}");
+        assert_eq!(
+            answer["error"]["details"]["recorded_seqs"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+    // A service registering a key for someone else: a human's act only.
+    let for_alice = registration(
+        &store,
+        "alice",
+        "k-alice-by-svc",
+        &svc_key,
+        "2026-01-05T14:31:30Z",
+    );
+    let out = ro(
+        &store,
+        &["apply", "--actor", "svc"],
+        &format!("{for_alice}\n"),
+    );
+    assert_eq!(code(&json_lines(&out)[0]), "HUMAN_ONLY_ACTION");
+    // Each registers its own key with proof; alice then requires signatures for cycles and
+    // for releasing a lockdown.
+    let out = ro(
+        &store,
+        &["apply", "--actor", "svc"],
+        &format!(
+            "{}\n",
+            registration(&store, "svc", "k-svc", &svc_key, "2026-01-05T14:31:30Z")
+        ),
+    );
+    assert!(out.status.success(), "{out:?}");
+    let out = ro(
+        &store,
+        &["apply", "--actor", "alice"],
+        &format!(
+            "{}\n{}\n",
+            registration(
+                &store,
+                "alice",
+                "k-alice",
+                &alice_key,
+                "2026-01-05T14:31:30Z"
+            ),
+            r#"{"type":"REQUIRE_SIGNATURES","actions":["RECORD_CYCLE","RELEASE_LOCKDOWN"],"at":"2026-01-05T14:32:00Z"}"#
+        ),
+    );
+    assert!(out.status.success(), "{out:?}");
+
+    // F5: a signed cycle lands once; sent again it is refused, recorded, forever.
+    let svc = ro_core::Actor::service(ro_core::ActorId::new("svc").unwrap());
+    let cycle = serde_json::json!({"type":"RECORD_CYCLE","intent":"HOLD","at":"2026-01-05T14:33:00Z","actor":{"id":"svc","kind":"service"}});
+    let line = signed_line(&store, &cycle, &svc, "k-svc", &svc_key, "cycle-000001");
+    let out = ro(&store, &["apply"], &format!("{line}\n"));
+    assert!(out.status.success(), "{out:?}");
+    for (what, attempt) in [
+        ("the same line", line.clone()),
+        ("the kind changed", line.replace("\"service\"", "\"human\"")),
+    ] {
+        let before = status(&store)["head_seq"].as_u64().unwrap();
+        let out = ro(&store, &["apply"], &format!("{attempt}\n"));
+        let answer = &json_lines(&out)[0];
+        assert_eq!(answer["ok"], false, "{what}: {answer}");
+        assert!(
+            ["SIGNATURE_INVALID", "PRINCIPAL_KIND_MISMATCH"].contains(&code(answer)),
+            "{what}: {answer}"
+        );
+        assert!(
+            status(&store)["head_seq"].as_u64().unwrap() > before,
+            "{what}: the refusal is recorded"
+        );
+    }
+    // The same command signed for another plane (or by another actor) does not verify here.
+    let foreign = {
+        use ed25519_dalek::Signer;
+        let at = ro_core::Timestamp::parse_rfc3339("2026-01-05T14:34:00Z").unwrap();
+        let mut doc = cycle.clone();
+        doc["at"] = Value::String("2026-01-05T14:34:00Z".into());
+        let digest = ro_bindings::protocol::decode(&doc.to_string(), Some(&svc), at)
+            .unwrap()
+            .ctx
+            .causation
+            .unwrap();
+        let message = ro_admin::signing::signing_message(
+            &Digest::of(b"another plane"),
+            &svc,
+            "cycle-000002",
+            &digest,
+            at,
+        );
+        doc["signature"] = serde_json::json!({"key_id": "k-svc",
+            "sig": hex(&svc_key.sign(&message).to_bytes()), "nonce": "cycle-000002"});
+        doc.to_string()
+    };
+    let out = ro(&store, &["apply"], &format!("{foreign}\n"));
+    assert_eq!(code(&json_lines(&out)[0]), "SIGNATURE_INVALID");
+
+    // A signed two-step release, then a later lockdown at the same instant: the release
+    // rebuilt from the audit log (signature and nonce are in it) is refused.
+    // From here on documents are dated on the host clock: a second step must be.
+    let now = host_now();
+    let alice = ro_core::Actor::human(ro_core::ActorId::new("alice").unwrap());
+    let raise = serde_json::json!({"type":"EMERGENCY_LOCKDOWN","at": now}).to_string();
+    assert!(
+        ro(
+            &store,
+            &["apply", "--actor", "alice"],
+            &format!("{raise}\n")
+        )
+        .status
+        .success()
+    );
+    let release = serde_json::json!({"type":"RELEASE_LOCKDOWN","at": now,"operator_id":"alice"});
+    let signed_release = signed_line(
+        &store,
+        &release,
+        &alice,
+        "k-alice",
+        &alice_key,
+        "release-0001",
+    );
+    let out = ro(&store, &["apply"], &format!("{signed_release}\n"));
+    let first = &json_lines(&out)[0];
+    assert_eq!(first["confirmation_required"], true, "{first}");
+    let mut second: Value = serde_json::from_str(&signed_release).unwrap();
+    second["confirmation_token"] = first["confirmation_token"].clone();
+    let out = ro(&store, &["apply"], &format!("{second}\n"));
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(status(&store)["plane"]["lockdown"], false);
+    assert!(
+        ro(
+            &store,
+            &["apply", "--actor", "alice"],
+            &format!("{raise}\n")
+        )
+        .status
+        .success()
+    );
+    let audit = String::from_utf8(ro(&store, &["audit"], "").stdout).unwrap();
+    let recorded = audit
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|r| {
+            r["event"]["event"]["type"] == "SignatureVerified"
+                && r["event"]["event"]["action"] == "RELEASE_LOCKDOWN"
+        })
+        .unwrap();
+    let rebuilt = serde_json::json!({"type":"RELEASE_LOCKDOWN","at": now,"operator_id":"alice",
+        "signature": {"key_id": "k-alice", "sig": recorded["event"]["event"]["signature"], "nonce": recorded["event"]["event"]["nonce"]}});
+    let out = ro(&store, &["apply"], &format!("{rebuilt}\n"));
+    assert_eq!(code(&json_lines(&out)[0]), "SIGNATURE_INVALID", "{out:?}");
+    assert_eq!(status(&store)["plane"]["lockdown"], true);
+
+    // F6: with signatures required for anything, a caller claiming alice cannot register a
+    // key for her without signing with a key she already holds.
+    let mallory_key = SigningKey::from_bytes(&[9; 32]);
+    let claim = registration(&store, "alice", "k-alice-2", &mallory_key, &now);
+    let out = ro(
+        &store,
+        &["apply", "--actor", "alice"],
+        &format!("{claim}\n"),
+    );
+    let answer = &json_lines(&out)[0];
+    assert_eq!(code(answer), "SIGNATURE_REQUIRED", "{answer}");
+    assert_eq!(
+        answer["error"]["details"]["recorded_seqs"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let out = ro(
+        &store,
+        &["apply", "--actor", "alice"],
+        &format!(
+            "{}\n",
+            serde_json::json!({"type":"REQUIRE_SIGNATURES","actions":[],"at": now})
+        ),
+    );
+    assert_eq!(code(&json_lines(&out)[0]), "SIGNATURE_REQUIRED");
+    // Revoked, a key never verifies again.
+    let revoke = serde_json::json!({"type":"REVOKE_SIGNING_KEY","key_id":"k-svc","at": now,"operator_id":"alice"});
+    let out = ro(
+        &store,
+        &["apply"],
+        &format!(
+            "{}\n",
+            signed_line(
+                &store,
+                &revoke,
+                &alice,
+                "k-alice",
+                &alice_key,
+                "revoke-00001"
+            )
+        ),
+    );
+    assert!(out.status.success(), "{out:?}");
+    let mut late = cycle.clone();
+    late["at"] = Value::String(now.clone());
+    let out = ro(
+        &store,
+        &["apply"],
+        &format!(
+            "{}\n",
+            signed_line(&store, &late, &svc, "k-svc", &svc_key, "cycle-000003")
+        ),
+    );
+    let answer = &json_lines(&out)[0];
+    assert_eq!(code(answer), "SIGNATURE_INVALID", "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("revoked")
+    );
+}

@@ -73,11 +73,13 @@ const RUNBOOK: &[&str] = &[
     r#"{ "type": "HEARTBEAT" }"#,
     r#"{ "type": "RECORD_CYCLE", "intent": "HOLD", "latency_ms": 12, "violation": false, "survived": true }"#,
     r#"{ "type": "RESUME_JOB", "job_id": "report", "operator_id": "Op-01", "confirmation_token": "TOKEN_HERE" }"#,
-    r#"{ "type": "EMERGENCY_LOCKDOWN", "operator_id": "Op-01", "signature": { "key_id": "k-1", "sig": "00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000" } }"#,
+    r#"{ "type": "EMERGENCY_LOCKDOWN", "operator_id": "Op-01", "signature": { "key_id": "k-1", "sig": "00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000", "nonce": "runbook-0001" } }"#,
 ];
 
 /// Documents the schema must refuse, each for a reason the decoder refuses them too.
 const REFUSED: &[&str] = &[
+    r#"{ "type": "EMERGENCY_LOCKDOWN", "operator_id": "Op-01", "signature": { "key_id": "k-1", "sig": "00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000" } }"#,
+    r#"{ "type": "EMERGENCY_LOCKDOWN", "operator_id": "Op-01", "signature": { "key_id": "k-1", "sig": "00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000", "nonce": "short" } }"#,
     r#"{ "type": "EMERGENCY_LOCKDOWN", "operator_id": "Op-01", "colour": "red" }"#,
     r#"{ "type": "LAUNCH_MISSILES" }"#,
     r#"{ "operator_id": "Op-01" }"#,

@@ -900,11 +900,21 @@ fn signed_documents_through_the_protocol() {
     let op = ActorId::new("Op-01").unwrap();
     let store = &mut host::init(&path, &op, at("2026-01-05T14:30:00Z")).unwrap();
     let key = SigningKey::from_bytes(&[7; 32]);
+    let plane_id = store.kernel().state().signing().plane_id();
+    let public = *key.verifying_key().as_bytes();
+    let proof = key.sign(&ro_admin::signing::key_registration_message(
+        &plane_id,
+        &op,
+        &ro_admin::signing::KeyId::new("k-op").unwrap(),
+        &public,
+    ));
     let register = format!(
-        r#"{{"type":"REGISTER_SIGNING_KEY","key_id":"k-op","principal":"Op-01","public_key":"{}"}}"#,
-        hex(key.verifying_key().as_bytes())
+        r#"{{"type":"REGISTER_SIGNING_KEY","key_id":"k-op","principal":"Op-01","public_key":"{}","proof":"{}"}}"#,
+        hex(&public),
+        hex(&proof.to_bytes())
     );
-    assert!(send(store, &register).0);
+    let (ok, registered) = send(store, &register);
+    assert!(ok, "{registered}");
     assert!(
         send(
             store,
@@ -918,14 +928,19 @@ fn signed_documents_through_the_protocol() {
         "{unsigned}"
     );
     let lockdown = ro_admin::PlaneCommand::Admin(ro_admin::AdminCommand::EmergencyLockdown {});
-    // The signature binds the command to the instant it applies at (here the host's `now`).
+    // The signature binds the plane, the actor, the nonce, the command and the instant it
+    // applies at (here the host's `now`).
     let message = ro_admin::signing::signing_message(
+        &plane_id,
+        &ro_core::Actor::human(op.clone()),
+        "nonce-0001",
         &ro_admin::command_digest(&lockdown),
         at("2026-01-05T14:31:00Z"),
     );
     let sig = hex(&key.sign(&message).to_bytes());
-    let doc =
-        format!(r#"{{"type":"EMERGENCY_LOCKDOWN","signature":{{"key_id":"k-op","sig":"{sig}"}}}}"#);
+    let doc = format!(
+        r#"{{"type":"EMERGENCY_LOCKDOWN","signature":{{"key_id":"k-op","sig":"{sig}","nonce":"nonce-0001"}}}}"#
+    );
     let (ok, response) = send(store, &doc);
     assert!(ok, "{response}");
     assert_eq!(

@@ -45,14 +45,18 @@ impl fmt::Debug for ConfirmationToken {
     }
 }
 
-/// A command's signature by a key of its actor: the host checks it against the key registered
-/// under `key_id`, over the command's digest and the instant it applies at.
+/// A command's signature by a key of its actor: the plane checks it against the key registered
+/// under `key_id`, over a message binding the plane, the actor, the nonce, the command's digest
+/// and the instant it applies at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommandSignature {
     /// The key that signed.
     pub key_id: KeyId,
     /// The signature, as sent (Ed25519: 128 lowercase hex digits).
     pub signature: String,
+    /// The signer's nonce: two signatures of the same command at the same instant differ by
+    /// it (a signature is good for one command, once).
+    pub nonce: String,
 }
 
 /// The longest reason accepted, in bytes.

@@ -149,7 +149,7 @@ actions! {
     RestoreLkg = "RESTORE_LKG", Reducing, "Deploy a last-known-good capture again.";
     RecordReadiness = "RECORD_READINESS", Routine, "Record a readiness check's GO or NO-GO (the host).";
     ClearNoGo = "CLEAR_NO_GO", Reducing, "Clear a NO-GO readiness posture.";
-    RegisterSigningKey = "REGISTER_SIGNING_KEY", Reducing, "Register a principal's Ed25519 public key.";
+    RegisterSigningKey = "REGISTER_SIGNING_KEY", Routine, "Register a principal's Ed25519 public key (its own with proof of possession; another's only by a human, in two steps).";
     RequireSignatures = "REQUIRE_SIGNATURES", Reducing, "Set which actions need a signed command (either way: fail-closed).";
     RegisterPrincipal = "REGISTER_PRINCIPAL", Reducing, "Register a principal once, as a human, an agent or a service.";
     SetPrincipalKind = "SET_PRINCIPAL_KIND", Reducing, "Change a registered principal's kind.";
