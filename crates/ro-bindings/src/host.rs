@@ -328,6 +328,12 @@ pub fn apply<R: Read, W: Write>(
         if text.trim().is_empty() {
             continue;
         }
+        // The batch's first line takes the write lock and reads the tail other writers
+        // appended; the clock is read after, so the line is dated after what it decides on.
+        if let Err(e) = store.begin(|kernel| makes_safer(kernel, text, default_actor)) {
+            flush(store, &mut held, output)?;
+            return Err(e.into());
+        }
         let (ok, response) = execute_line_text(store.kernel_mut(), text, default_actor, clock());
         if ok {
             tally.accepted += 1;
@@ -341,6 +347,23 @@ pub fn apply<R: Read, W: Write>(
     }
     flush(store, &mut held, output)?;
     Ok(tally)
+}
+
+/// Whether `line` is a command that makes the plane safer (a lockdown, the kill switch, a
+/// pause): such a command does not wait behind other writers' batches.
+fn makes_safer(
+    kernel: &Kernel<ro_admin::Plane>,
+    line: &str,
+    default_actor: Option<&ActorId>,
+) -> bool {
+    let actor = default_actor.map(|id| Actor::human(id.clone()));
+    match protocol::decode(line, actor.as_ref(), Timestamp::MAX) {
+        Ok(protocol::Decoded {
+            request: Request::Command(command),
+            ..
+        }) => kernel.state().action_of(&command).0.safety() == ro_policy::Safety::Increasing,
+        _ => false,
+    }
 }
 
 fn flush<W: Write>(

@@ -2,10 +2,17 @@
 //! stable code and nothing recorded in the attacker's favour (SECURITY.md names the boundary
 //! each one crosses):
 //!
-//! - clock poisoning: a document dated far ahead of the host clock;
-//! - forgery of the store file: a record rewritten with the chain re-hashed after it, and
+//! - F1 identity as a label: an agent naming itself human by each route a document has;
+//! - F2 clock poisoning: a document dated far ahead of the host clock;
+//! - F3 the panic button kept out by a writer streaming at full speed;
+//! - F4 forgery of the store file: a record rewritten with the chain re-hashed after it, and
 //!   records removed from the tail, caught against a published anchor;
-//! - inexact numbers: a ratio written with more digits than a double holds.
+//! - F5 signature replay: the same signature again, with another kind, for another plane, and
+//!   a signed release rebuilt from the audit log;
+//! - F6 key registration by a claim: unproven keys, another principal's key, a key planted
+//!   while signatures are required; revoked keys;
+//! - F7 tokens minted from the store or kept alive by the caller's clock;
+//! - F8 inexact numbers: a ratio written with more digits than a double holds.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -816,4 +823,125 @@ fn signatures_cannot_be_replayed_nor_keys_registered_by_a_claim() {
             .unwrap()
             .contains("revoked")
     );
+}
+
+/// The journal's head seq, read straight from the store file (cheap while it grows).
+fn head_seq(store: &Path) -> i64 {
+    let conn = rusqlite::Connection::open(store).unwrap();
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .unwrap();
+    conn.query_row("SELECT coalesce(max(seq), 0) FROM journal", [], |r| {
+        r.get(0)
+    })
+    .unwrap()
+}
+
+/// F3: the panic button cannot be kept out. An agent streams cycles through one `ro apply` as
+/// fast as it can; a human's `EMERGENCY_LOCKDOWN` from a second process, five times, lands
+/// every time (it takes the lock, reads the agent's tail and decides on it; the agent yields
+/// to it), and the agent's stream goes on, every line answered.
+#[test]
+fn the_panic_button_lands_while_another_writer_streams() {
+    use std::io::BufRead;
+    use std::sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    };
+    let store = scratch("panic");
+    assert!(
+        ro(&store, &["init", "--admin", "alice"], "")
+            .status
+            .success()
+    );
+    let setup = "{\"type\":\"REGISTER_PRINCIPAL\",\"principal\":\"bot\",\"kind\":\"agent\"}\n\
+                 {\"type\":\"GRANT_ROLE\",\"principal\":\"bot\",\"role\":\"operator\"}\n";
+    assert!(
+        ro(&store, &["apply", "--actor", "alice"], setup)
+            .status
+            .success()
+    );
+    let mut agent = Command::new(env!("CARGO_BIN_EXE_ro"))
+        .arg("--store")
+        .arg(&store)
+        .args(["apply", "--actor", "bot"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut stdin = agent.stdin.take().unwrap();
+    let writer = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let chunk = "{\"type\":\"RECORD_CYCLE\",\"intent\":\"BUY\",\"latency_ms\":1,\"survived\":true}\n"
+                .repeat(256);
+            let mut sent = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                if stdin.write_all(chunk.as_bytes()).is_err() {
+                    break;
+                }
+                sent += 256;
+            }
+            sent
+        })
+    };
+    let stdout = agent.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut answered = 0u64;
+        let mut refused = Vec::new();
+        for line in std::io::BufReader::new(stdout).lines() {
+            let line = line.unwrap();
+            answered += 1;
+            if !line.contains("\"ok\":true") && refused.len() < 3 {
+                refused.push(line);
+            }
+        }
+        (answered, refused)
+    });
+    // Bounded waits only: the agent must be streaming before the lockdowns start.
+    let base = head_seq(&store);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while head_seq(&store) < base + 500 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the agent never streamed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let mut landed_between = Vec::new();
+    for round in 0..5 {
+        let before = head_seq(&store);
+        let out = ro(
+            &store,
+            &["apply", "--actor", "alice"],
+            "{\"type\":\"EMERGENCY_LOCKDOWN\",\"reason\":\"panic button\"}\n",
+        );
+        let answers = json_lines(&out);
+        assert_eq!(answers.len(), 1, "round {round}: {out:?}");
+        assert_eq!(answers[0]["ok"], true, "round {round}: {}", answers[0]);
+        assert!(out.status.success(), "round {round}: {out:?}");
+        landed_between.push(head_seq(&store) - before);
+    }
+    stop.store(true, Ordering::Relaxed);
+    let sent = writer.join().unwrap();
+    let status = agent.wait().unwrap();
+    let (answered, refused) = reader.join().unwrap();
+    assert!(status.success(), "the agent's apply failed: {refused:?}");
+    assert_eq!(answered, sent, "every line the agent sent was answered");
+    assert!(refused.is_empty(), "{refused:?}");
+    assert!(
+        landed_between.iter().all(|n| *n > 1),
+        "the agent kept landing cycles around every lockdown: {landed_between:?}"
+    );
+    let lockdowns = ro(&store, &["audit", "--admin"], "");
+    let raised = json_lines(&lockdowns)
+        .iter()
+        .filter(|r| r["action_type"] == "EMERGENCY_LOCKDOWN" && r["result"] == "APPLIED")
+        .count();
+    assert_eq!(
+        raised, 1,
+        "the first lockdown raised it; the others found it raised"
+    );
+    assert!(ro(&store, &["verify"], "").status.success());
 }
