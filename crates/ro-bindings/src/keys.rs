@@ -1,7 +1,10 @@
 //! The host's secret keys, kept in a key file beside the store (`<store>.keys`), never in the
 //! store: whoever holds a copy of the store or of its audit export cannot mint a confirmation
-//! token. The file is JSON (`{"format": "ro.keys.v1", "confirmation_key": "<64 hex>"}`),
-//! written with owner-only permissions and refused when group or others can read it.
+//! token nor sign a checkpoint. The file is JSON (`{"format": "ro.keys.v1",
+//! "confirmation_key": "<64 hex>", "checkpoint_key": "<64 hex>"}`: the token key and the
+//! Ed25519 seed checkpoints are signed with), written with owner-only permissions and refused
+//! when group or others can read it. A file written before checkpoints gets its checkpoint key
+//! on first read.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -23,6 +26,8 @@ pub fn key_file_for(store: &Path) -> PathBuf {
 pub struct Keys {
     /// The key confirmation tokens are minted with.
     pub confirmation: [u8; 32],
+    /// The Ed25519 seed the host signs checkpoints with.
+    pub checkpoint: [u8; 32],
 }
 
 impl std::fmt::Debug for Keys {
@@ -53,7 +58,18 @@ impl Keys {
     pub fn draw() -> Result<Keys, StoreError> {
         Ok(Keys {
             confirmation: draw_key()?,
+            checkpoint: draw_key()?,
         })
+    }
+
+    /// The checkpoint signing key.
+    pub fn checkpoint_signing_key(&self) -> ed25519_dalek::SigningKey {
+        ed25519_dalek::SigningKey::from_bytes(&self.checkpoint)
+    }
+
+    /// The public key checkpoints verify with (`ro keys` prints it, to publish).
+    pub fn checkpoint_public_key(&self) -> [u8; 32] {
+        self.checkpoint_signing_key().verifying_key().to_bytes()
     }
 
     /// Writes the key file at `path` (replacing one left by a removed store), owner-only,
@@ -62,6 +78,7 @@ impl Keys {
         let text = serde_json::json!({
             "format": KEYS_FORMAT,
             "confirmation_key": hex(&self.confirmation),
+            "checkpoint_key": hex(&self.checkpoint),
         })
         .to_string();
         let mut tmp = path.as_os_str().to_owned();
@@ -85,7 +102,8 @@ impl Keys {
             .map_err(|e| key_error(path, e))
     }
 
-    /// Reads the key file at `path`: `Ok(None)` when there is none.
+    /// Reads the key file at `path`: `Ok(None)` when there is none. A file without a
+    /// checkpoint key gets one (written back).
     pub fn read(path: &Path) -> Result<Option<Keys>, StoreError> {
         let mut file = match std::fs::File::open(path) {
             Ok(file) => file,
@@ -120,6 +138,8 @@ impl Keys {
         struct KeyFile {
             format: String,
             confirmation_key: String,
+            #[serde(default)]
+            checkpoint_key: Option<String>,
         }
         let parsed: KeyFile = serde_json::from_str(&text).map_err(|e| key_error(path, e))?;
         if parsed.format != KEYS_FORMAT {
@@ -131,6 +151,21 @@ impl Keys {
         let confirmation =
             ro_admin::signing::parse_hex::<32>(&parsed.confirmation_key, "confirmation_key")
                 .map_err(|e| key_error(path, e))?;
-        Ok(Some(Keys { confirmation }))
+        let keys = match parsed.checkpoint_key {
+            Some(text) => Keys {
+                confirmation,
+                checkpoint: ro_admin::signing::parse_hex::<32>(&text, "checkpoint_key")
+                    .map_err(|e| key_error(path, e))?,
+            },
+            None => {
+                let keys = Keys {
+                    confirmation,
+                    checkpoint: draw_key()?,
+                };
+                keys.write(path)?;
+                keys
+            }
+        };
+        Ok(Some(keys))
     }
 }

@@ -12,6 +12,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod checkpoint;
 pub mod host;
 pub mod keys;
 pub mod protocol;

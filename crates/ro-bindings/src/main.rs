@@ -9,6 +9,7 @@ use std::{
 
 use clap::{Parser, Subcommand};
 use ro_bindings::{
+    checkpoint,
     host::{self, HostError},
     protocol,
     store::Store,
@@ -64,6 +65,31 @@ enum Command {
         /// record fails with ANCHOR_MISMATCH, removed records with ANCHOR_MISSING.
         #[arg(long, value_name = "SEQ:HASH")]
         expect_head: Option<String>,
+        /// Verify an export (`ro audit` output) instead of a store: no store is opened.
+        #[arg(long, value_name = "FILE")]
+        export: Option<PathBuf>,
+        /// A signed checkpoint (`ro checkpoint`) the journal must match: records removed,
+        /// rewritten or renumbered before its size fail; records after it fail unless
+        /// `--allow-unproven-tail`.
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Option<PathBuf>,
+        /// The checkpoint key to trust (64 hex digits, as `ro keys` prints it).
+        #[arg(long, value_name = "HEX")]
+        public_key: Option<String>,
+        /// Accept records after the checkpoint (reported, not proven).
+        #[arg(long)]
+        allow_unproven_tail: bool,
+    },
+    /// Print the public key checkpoints are signed with (publish it) and where the key file is.
+    Keys,
+    /// Print a signed checkpoint of the journal's head: its size, head hash and Merkle root,
+    /// signed with the host's checkpoint key. Publish it; `ro verify --checkpoint` checks a
+    /// journal or an export against it.
+    Checkpoint,
+    /// Merkle proofs over the journal (RFC 6962 shape, BLAKE3).
+    Proof {
+        #[command(subcommand)]
+        proof: ProofCommand,
     },
     /// Print the journal as JSON lines, one record a line.
     Audit {
@@ -87,6 +113,42 @@ enum Command {
     /// Print the JSON Schema of every public contract (commands, queries, responses, events,
     /// and the contract's named objects). Needs no store.
     Schema,
+}
+
+#[derive(Subcommand)]
+enum ProofCommand {
+    /// That record SEQ is in the tree of the first SIZE records (default: the whole journal).
+    Inclusion {
+        /// The record.
+        seq: u64,
+        /// The tree's size (a checkpoint's `size`).
+        #[arg(long)]
+        size: Option<u64>,
+    },
+    /// That the tree of the first OLD records is a prefix of the tree of the first NEW
+    /// (default: the whole journal).
+    Consistency {
+        /// The older size.
+        old: u64,
+        /// The newer size.
+        new: Option<u64>,
+    },
+    /// Checks a proof file against checkpoints, without the journal: an inclusion proof
+    /// against `--checkpoint`, a consistency proof against `--old-checkpoint` and
+    /// `--checkpoint`.
+    Verify {
+        /// The proof (`ro proof inclusion|consistency` output).
+        proof: PathBuf,
+        /// The checkpoint of the proof's (newer) size.
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// The checkpoint of a consistency proof's older size.
+        #[arg(long)]
+        old_checkpoint: Option<PathBuf>,
+        /// The checkpoint key to trust (64 hex digits).
+        #[arg(long, value_name = "HEX")]
+        public_key: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -229,13 +291,61 @@ fn main() -> ExitCode {
             }
             Err(e) => host_fail(&e),
         },
-        Command::Verify { expect_head } => {
+        Command::Verify {
+            expect_head,
+            export,
+            checkpoint,
+            public_key,
+            allow_unproven_tail,
+        } => {
             let anchor = match expect_head.as_deref().map(parse_anchor).transpose() {
                 Ok(anchor) => anchor,
                 Err(message) => return fail("INVALID_ARGUMENT", &message, 2),
             };
-            verify(&path, anchor)
+            let checkpoint = match checkpoint.as_deref().map(read_checkpoint).transpose() {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let trust = Trust {
+                checkpoint: checkpoint.as_ref(),
+                public_key: public_key.as_deref(),
+                allow_unproven_tail,
+            };
+            match export {
+                Some(file) => verify_export(&file, anchor, &trust),
+                None => verify(&path, anchor, &trust),
+            }
         }
+        Command::Keys => match Store::open(&path) {
+            Ok(store) => match store.keys() {
+                Some(keys) => print_json(&serde_json::json!({
+                    "checkpoint_public_key": hex(&keys.checkpoint_public_key()),
+                    "key_file": ro_bindings::keys::key_file_for(&path).display().to_string(),
+                })),
+                None => host_fail(&HostError::Store(
+                    ro_bindings::store::StoreError::KeysMissing(ro_bindings::keys::key_file_for(
+                        &path,
+                    )),
+                )),
+            },
+            Err(e) => host_fail(&HostError::from(e)),
+        },
+        Command::Checkpoint => match Store::open(&path) {
+            Ok(store) => match store.keys() {
+                Some(keys) => print_json(&checkpoint::sign(
+                    store.kernel().journal().records(),
+                    keys,
+                    clock(),
+                )),
+                None => host_fail(&HostError::Store(
+                    ro_bindings::store::StoreError::KeysMissing(ro_bindings::keys::key_file_for(
+                        &path,
+                    )),
+                )),
+            },
+            Err(e) => host_fail(&HostError::from(e)),
+        },
+        Command::Proof { proof } => proof_command(&path, proof),
         Command::Audit { admin } => {
             let stdout = std::io::stdout();
             match Store::open(&path).map_err(HostError::from).and_then(|s| {
@@ -337,9 +447,235 @@ fn parse_anchor(text: &str) -> Result<(u64, ro_core::Digest), String> {
     Ok((seq, hash))
 }
 
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn print_json<T: serde::Serialize>(value: &T) -> ExitCode {
+    match serde_json::to_string(value) {
+        Ok(text) => {
+            let _ = writeln!(std::io::stdout(), "{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail("ENCODING_FAILED", &e.to_string(), 2),
+    }
+}
+
+/// What a verification trusts besides the journal: a checkpoint (and the key it must be
+/// signed with).
+struct Trust<'a> {
+    checkpoint: Option<&'a checkpoint::Checkpoint>,
+    public_key: Option<&'a str>,
+    allow_unproven_tail: bool,
+}
+
+impl Trust<'_> {
+    /// Checks the checkpoint (if any) against `records`: its signature, then the records it
+    /// covers. Returns what to report.
+    fn check(&self, records: &[ro_core::Record]) -> Result<serde_json::Value, ExitCode> {
+        let Some(cp) = self.checkpoint else {
+            return Ok(serde_json::Value::Null);
+        };
+        let checked = cp
+            .verify_signature(self.public_key)
+            .and_then(|()| cp.check_records(records, self.allow_unproven_tail));
+        match checked {
+            Ok(tail) => Ok(serde_json::json!({
+                "size": cp.size, "merkle_root": cp.merkle_root, "public_key": cp.public_key,
+                "key_trusted": self.public_key.is_some(), "unproven_tail": tail,
+            })),
+            Err(e) => Err(fail(e.code(), &e.to_string(), 1)),
+        }
+    }
+}
+
+fn read_checkpoint(file: &Path) -> Result<checkpoint::Checkpoint, ExitCode> {
+    let text = std::fs::read_to_string(file).map_err(|e| {
+        fail(
+            "INVALID_ARGUMENT",
+            &format!("checkpoint {}: {e}", file.display()),
+            2,
+        )
+    })?;
+    serde_json::from_str(&text).map_err(|e| {
+        fail(
+            "CHECKPOINT_INVALID",
+            &format!("checkpoint {}: {e}", file.display()),
+            1,
+        )
+    })
+}
+
+/// `ro verify --export FILE`: an export's chain (every line, its hash, its link), checked
+/// without a store, and against a checkpoint or an anchor when given.
+fn verify_export(
+    file: &Path,
+    anchor: Option<(u64, ro_core::Digest)>,
+    trust: &Trust<'_>,
+) -> ExitCode {
+    let text = match std::fs::read_to_string(file) {
+        Ok(text) => text,
+        Err(e) => {
+            return fail(
+                "INVALID_ARGUMENT",
+                &format!("export {}: {e}", file.display()),
+                2,
+            );
+        }
+    };
+    let journal = match ro_core::Journal::import_jsonl(&text) {
+        Ok(journal) => journal,
+        Err(e) => return fail("JOURNAL_DAMAGED", &e.to_string(), 1),
+    };
+    let records = journal.records();
+    if let Some(code) = check_anchor(&journal, anchor) {
+        return code;
+    }
+    let checkpoint = match trust.check(records) {
+        Ok(report) => report,
+        Err(code) => return code,
+    };
+    let head = journal.head();
+    print_json(&serde_json::json!({
+        "ok": true,
+        "verified": { "records": records.len(), "head_seq": head.seq, "head_hash": head.hash },
+        "checkpoint": checkpoint,
+    }))
+}
+
+/// The anchor's failure, if the journal does not hold the anchored record.
+fn check_anchor(
+    journal: &ro_core::Journal,
+    anchor: Option<(u64, ro_core::Digest)>,
+) -> Option<ExitCode> {
+    let (seq, hash) = anchor?;
+    match journal.get(seq) {
+        None => Some(fail(
+            "ANCHOR_MISSING",
+            &format!(
+                "the journal ends at seq {}, before the anchor's seq {seq}: records were removed",
+                journal.head().seq
+            ),
+            1,
+        )),
+        Some(record) if record.hash != hash => Some(fail(
+            "ANCHOR_MISMATCH",
+            &format!(
+                "record {seq} has hash {}, the anchor says {hash}: the journal was rewritten",
+                record.hash
+            ),
+            1,
+        )),
+        Some(_) => None,
+    }
+}
+
+/// `ro proof …`.
+fn proof_command(path: &Path, proof: ProofCommand) -> ExitCode {
+    if let ProofCommand::Verify {
+        proof,
+        checkpoint,
+        old_checkpoint,
+        public_key,
+    } = proof
+    {
+        return verify_proof(
+            &proof,
+            &checkpoint,
+            old_checkpoint.as_deref(),
+            public_key.as_deref(),
+        );
+    }
+    let store = match Store::open(path) {
+        Ok(store) => store,
+        Err(e) => return host_fail(&HostError::from(e)),
+    };
+    let records = store.kernel().journal().records();
+    let whole = records.len() as u64;
+    match proof {
+        ProofCommand::Inclusion { seq, size } => {
+            let size = size.unwrap_or(whole);
+            match checkpoint::inclusion(records, seq, size) {
+                Some(p) => print_json(&p),
+                None => fail(
+                    "INVALID_ARGUMENT",
+                    &format!(
+                        "no record {seq} in a tree of {size} records (the journal holds {whole})"
+                    ),
+                    2,
+                ),
+            }
+        }
+        ProofCommand::Consistency { old, new } => {
+            let new = new.unwrap_or(whole);
+            match checkpoint::consistency(records, old, new).filter(|_| old <= new) {
+                Some(p) => print_json(&p),
+                None => fail(
+                    "INVALID_ARGUMENT",
+                    &format!(
+                        "no consistency proof from {old} to {new} records (the journal holds {whole})"
+                    ),
+                    2,
+                ),
+            }
+        }
+        ProofCommand::Verify { .. } => ExitCode::from(2),
+    }
+}
+
+fn verify_proof(
+    proof: &Path,
+    checkpoint_file: &Path,
+    old_checkpoint: Option<&Path>,
+    public_key: Option<&str>,
+) -> ExitCode {
+    let text = match std::fs::read_to_string(proof) {
+        Ok(text) => text,
+        Err(e) => {
+            return fail(
+                "INVALID_ARGUMENT",
+                &format!("proof {}: {e}", proof.display()),
+                2,
+            );
+        }
+    };
+    let new = match read_checkpoint(checkpoint_file) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if let Err(e) = new.verify_signature(public_key) {
+        return fail(e.code(), &e.to_string(), 1);
+    }
+    let checked = match old_checkpoint {
+        None => serde_json::from_str::<checkpoint::InclusionProof>(&text)
+            .map_err(|e| checkpoint::CheckpointError::Proof(format!("not an inclusion proof: {e}")))
+            .and_then(|p| p.verify(&new)),
+        Some(old_file) => {
+            let old = match read_checkpoint(old_file) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            old.verify_signature(public_key)
+                .and_then(|()| {
+                    serde_json::from_str::<checkpoint::ConsistencyProof>(&text).map_err(|e| {
+                        checkpoint::CheckpointError::Proof(format!("not a consistency proof: {e}"))
+                    })
+                })
+                .and_then(|p| p.verify(&old, &new))
+        }
+    };
+    match checked {
+        Ok(()) => print_json(
+            &serde_json::json!({ "ok": true, "proof": "verified", "key_trusted": public_key.is_some() }),
+        ),
+        Err(e) => fail(e.code(), &e.to_string(), 1),
+    }
+}
+
 /// `ro verify`: the whole journal re-read and every snapshot checked; with an anchor, the
-/// anchored record must be there with the anchored hash.
-fn verify(path: &Path, anchor: Option<(u64, ro_core::Digest)>) -> ExitCode {
+/// anchored record must be there with the anchored hash; with a checkpoint, the journal must
+/// match it.
+fn verify(path: &Path, anchor: Option<(u64, ro_core::Digest)>, trust: &Trust<'_>) -> ExitCode {
     let store = match Store::open_replaying(path).and_then(|s| s.verify_snapshots().map(|_| s)) {
         Ok(store) => store,
         Err(
@@ -350,32 +686,13 @@ fn verify(path: &Path, anchor: Option<(u64, ro_core::Digest)>) -> ExitCode {
         }
         Err(e) => return host_fail(&HostError::from(e)),
     };
-    if let Some((seq, hash)) = anchor {
-        let journal = store.kernel().journal();
-        match journal.get(seq) {
-            None => {
-                return fail(
-                    "ANCHOR_MISSING",
-                    &format!(
-                        "the journal ends at seq {}, before the anchor's seq {seq}: records were removed",
-                        journal.head().seq
-                    ),
-                    1,
-                );
-            }
-            Some(record) if record.hash != hash => {
-                return fail(
-                    "ANCHOR_MISMATCH",
-                    &format!(
-                        "record {seq} has hash {}, the anchor says {hash}: the journal was rewritten",
-                        record.hash
-                    ),
-                    1,
-                );
-            }
-            Some(_) => {}
-        }
+    if let Some(code) = check_anchor(store.kernel().journal(), anchor) {
+        return code;
     }
+    let checkpoint = match trust.check(store.kernel().journal().records()) {
+        Ok(report) => report,
+        Err(code) => return code,
+    };
     match host::status(&store) {
         Ok(status) => {
             let anchor = anchor.map(|(seq, hash)| {
@@ -384,7 +701,7 @@ fn verify(path: &Path, anchor: Option<(u64, ro_core::Digest)>) -> ExitCode {
             let _ = writeln!(
                 std::io::stdout(),
                 "{}",
-                serde_json::json!({ "ok": true, "verified": status, "anchor": anchor })
+                serde_json::json!({ "ok": true, "verified": status, "anchor": anchor, "checkpoint": checkpoint })
             );
             ExitCode::SUCCESS
         }

@@ -114,8 +114,8 @@ pub struct Store {
     /// How the plane was rebuilt on open (`None`: from every record, no snapshot asked for or
     /// present).
     restored: Option<Restored>,
-    /// Whether the key file was there: without it, nothing is written.
-    has_keys: bool,
+    /// The key file's keys: without them, nothing is written.
+    keys: Option<Keys>,
     /// Whether this writer holds the write lock ([`Store::begin`]).
     in_txn: bool,
     /// The yield marker this writer raised while waiting for the lock, removed at commit.
@@ -231,7 +231,7 @@ impl Store {
             kernel,
             durable: 0,
             restored: None,
-            has_keys: true,
+            keys: Some(keys),
             in_txn: false,
             raised_yield: None,
         })
@@ -269,11 +269,10 @@ impl Store {
         if format.is_none() {
             return Err(StoreError::Missing(path.to_owned()));
         }
-        let keys = Self::keys(path, &conn)?;
-        let has_keys = keys.is_some();
+        let keys = Self::read_keys(path, &conn)?;
         // Without its key file the store is opened for reading: an ephemeral key mints
         // tokens no commit will ever record.
-        let key = match keys {
+        let key = match &keys {
             Some(keys) => keys.confirmation,
             None => crate::keys::draw_key()?,
         };
@@ -343,7 +342,7 @@ impl Store {
             kernel,
             durable,
             restored,
-            has_keys,
+            keys,
             in_txn: false,
             raised_yield: None,
         })
@@ -453,7 +452,7 @@ impl Store {
     /// its confirmation key in `meta`: the key file is written with a new key and the old one
     /// erased from the store (tokens already issued stay valid: the journal holds their
     /// digests). `None` when there is no key file and none can be written.
-    fn keys(path: &Path, conn: &Connection) -> Result<Option<Keys>, StoreError> {
+    fn read_keys(path: &Path, conn: &Connection) -> Result<Option<Keys>, StoreError> {
         let file = key_file_for(path);
         if let Some(keys) = Keys::read(&file)? {
             return Ok(Some(keys));
@@ -587,6 +586,11 @@ impl Store {
         Ok((seq, bytes.len()))
     }
 
+    /// The key file's keys (`None`: opened without them, for reading).
+    pub fn keys(&self) -> Option<&Keys> {
+        self.keys.as_ref()
+    }
+
     /// The plane's kernel: execute commands on it, then [`Store::commit`].
     pub fn kernel_mut(&mut self) -> &mut Kernel<Plane> {
         &mut self.kernel
@@ -611,7 +615,7 @@ impl Store {
             self.end_txn(true);
             return Ok(0);
         }
-        if !self.has_keys {
+        if self.keys.is_none() {
             self.end_txn(false);
             return Err(StoreError::KeysMissing(key_file_for(&self.path)));
         }

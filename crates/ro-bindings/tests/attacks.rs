@@ -945,3 +945,287 @@ fn the_panic_button_lands_while_another_writer_streams() {
     );
     assert!(ro(&store, &["verify"], "").status.success());
 }
+
+/// Re-chains `records` from the first (renumbered from 1, each `prev` the hash before it, each
+/// hash recomputed) as whoever holds an export can, and writes them as an export.
+fn rechain(records: Vec<ro_core::Record>) -> String {
+    let mut prev = Digest::from_bytes([0; 32]);
+    let mut out = String::new();
+    for (i, mut record) in records.into_iter().enumerate() {
+        let seq = i as u64 + 1;
+        if record.seq != seq {
+            let mut body: Value = serde_json::from_slice(&record.body).unwrap();
+            body["seq"] = Value::from(seq);
+            record.body = ro_core::canonical::value_to_canonical_vec(&body).unwrap();
+            record.seq = seq;
+        }
+        record.prev = prev;
+        record.hash = chain_hash(&prev, &record.body);
+        prev = record.hash;
+        out.push_str(&record.to_export_line().unwrap());
+        out.push('\n');
+    }
+    out
+}
+
+fn records_of(export: &str) -> Vec<ro_core::Record> {
+    export
+        .lines()
+        .map(|l| ro_core::Record::from_export_line(l).unwrap())
+        .collect()
+}
+
+/// F4 with a trusted anchor: a checkpoint signed by the host's key (outside the store),
+/// published before the tampering, catches every rewrite of an export: the tail dropped, a
+/// forged line appended with a valid hash, a line edited and the chain re-hashed, a line
+/// dropped and the rest renumbered. Proofs show later checkpoints extend it.
+#[test]
+fn a_signed_checkpoint_catches_every_rewrite_of_an_export() {
+    let store = store_with_history("checkpoint");
+    let dir = store.parent().unwrap().to_owned();
+    let file = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let key = json_lines(&ro(&store, &["keys"], ""))[0]["checkpoint_public_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let cp_out = ro(&store, &["checkpoint"], "");
+    assert!(cp_out.status.success(), "{cp_out:?}");
+    let cp_text = String::from_utf8(cp_out.stdout).unwrap();
+    let cp = file("cp.json", &cp_text);
+    let export = String::from_utf8(ro(&store, &["audit"], "").stdout).unwrap();
+    let verify = |export_file: &Path, extra: &[&str]| -> (Option<i32>, Value) {
+        let mut args = vec![
+            "verify",
+            "--export",
+            export_file.to_str().unwrap(),
+            "--checkpoint",
+            cp.to_str().unwrap(),
+            "--public-key",
+            &key,
+        ];
+        args.extend_from_slice(extra);
+        let out = ro(&dir.join("no-store.db"), &args, "");
+        (out.status.code(), json_lines(&out).remove(0))
+    };
+    let (code_ok, report) = verify(&file("export.jsonl", &export), &[]);
+    assert_eq!(code_ok, Some(0), "{report}");
+    assert_eq!(report["checkpoint"]["unproven_tail"], 0);
+
+    let records = records_of(&export);
+    let n = records.len();
+    // The tail dropped.
+    let dropped = export
+        .lines()
+        .take(n - 1)
+        .map(|l| format!("{l}\n"))
+        .collect::<String>();
+    // A forged line appended, with a hash that chains.
+    let mut appended = records.clone();
+    let mut forged = records[n - 1].clone();
+    let mut body: Value = serde_json::from_slice(&forged.body).unwrap();
+    body["seq"] = Value::from(n as u64 + 1);
+    forged.body = ro_core::canonical::value_to_canonical_vec(&body).unwrap();
+    forged.seq = n as u64 + 1;
+    appended.push(forged);
+    // A line edited (ana becomes admin) and the chain re-hashed.
+    let mut edited = records.clone();
+    let text = String::from_utf8(edited[4].body.clone()).unwrap();
+    assert!(text.contains("\"analyst\""), "{text}");
+    edited[4].body = text.replace("\"analyst\"", "\"admin\"").into_bytes();
+    // A line dropped (the lockdown's predecessor), the rest renumbered, and a line added at
+    // the end so the count is the checkpoint's.
+    let mut renumbered = records.clone();
+    renumbered.remove(n - 2);
+    renumbered.push(records[n - 1].clone());
+    for (what, tampered, code) in [
+        ("the tail dropped", dropped, "CHECKPOINT_RECORDS_MISSING"),
+        ("a forged line appended", rechain(appended), "UNPROVEN_TAIL"),
+        (
+            "a line edited, the chain re-hashed",
+            rechain(edited),
+            "CHECKPOINT_MISMATCH",
+        ),
+        (
+            "a line dropped, the rest renumbered",
+            rechain(renumbered),
+            "CHECKPOINT_MISMATCH",
+        ),
+    ] {
+        let path = file("tampered.jsonl", &tampered);
+        // The chain alone cannot tell (except for what no longer chains).
+        let alone = ro(
+            &dir.join("no-store.db"),
+            &["verify", "--export", path.to_str().unwrap()],
+            "",
+        );
+        assert!(alone.status.success(), "{what}: {alone:?}");
+        let (exit, report) = verify(&path, &[]);
+        assert_eq!(exit, Some(1), "{what}: {report}");
+        assert_eq!(report["error"]["code"], code, "{what}: {report}");
+    }
+    // An unproven tail can be accepted, and is reported as such.
+    let (exit, report) = verify(
+        &file("tail.jsonl", &rechain(records_of(&export))),
+        &["--allow-unproven-tail"],
+    );
+    assert_eq!(exit, Some(0), "{report}");
+
+    // A checkpoint from another key, or edited after signing, is refused.
+    let (exit, report) = {
+        let mut args_key = key.clone();
+        args_key.replace_range(0..2, if key.starts_with("00") { "11" } else { "00" });
+        let out = ro(
+            &dir.join("no-store.db"),
+            &[
+                "verify",
+                "--export",
+                dir.join("export.jsonl").to_str().unwrap(),
+                "--checkpoint",
+                cp.to_str().unwrap(),
+                "--public-key",
+                &args_key,
+            ],
+            "",
+        );
+        (out.status.code(), json_lines(&out).remove(0))
+    };
+    assert_eq!(
+        (exit, report["error"]["code"].as_str()),
+        (Some(1), Some("CHECKPOINT_KEY_MISMATCH"))
+    );
+    let mut edited_cp: Value = serde_json::from_str(&cp_text).unwrap();
+    edited_cp["size"] = Value::from(n as u64 - 1);
+    let bad = file("bad-cp.json", &edited_cp.to_string());
+    let out = ro(
+        &dir.join("no-store.db"),
+        &[
+            "verify",
+            "--export",
+            dir.join("export.jsonl").to_str().unwrap(),
+            "--checkpoint",
+            bad.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_eq!(json_lines(&out)[0]["error"]["code"], "CHECKPOINT_INVALID");
+
+    // The store grows; a later checkpoint extends the first (consistency proof), and a record
+    // is in it (inclusion proof), each checked against checkpoints alone.
+    let more = "{\"type\":\"REVOKE_ROLE\",\"principal\":\"ana\",\"role\":\"analyst\"}\n";
+    assert!(
+        ro(&store, &["apply", "--actor", "alice"], more)
+            .status
+            .success()
+    );
+    let cp2 = file(
+        "cp2.json",
+        &String::from_utf8(ro(&store, &["checkpoint"], "").stdout).unwrap(),
+    );
+    let size2 = status(&store)["head_seq"].as_u64().unwrap();
+    let consistency = ro(&store, &["proof", "consistency", &n.to_string()], "");
+    assert!(consistency.status.success(), "{consistency:?}");
+    let proof = file(
+        "consistency.json",
+        &String::from_utf8(consistency.stdout).unwrap(),
+    );
+    let checked = ro(
+        &dir.join("no-store.db"),
+        &[
+            "proof",
+            "verify",
+            proof.to_str().unwrap(),
+            "--old-checkpoint",
+            cp.to_str().unwrap(),
+            "--checkpoint",
+            cp2.to_str().unwrap(),
+            "--public-key",
+            &key,
+        ],
+        "",
+    );
+    assert!(checked.status.success(), "{checked:?}");
+    let inclusion = ro(
+        &store,
+        &["proof", "inclusion", "3", "--size", &size2.to_string()],
+        "",
+    );
+    let proof = file(
+        "inclusion.json",
+        &String::from_utf8(inclusion.stdout).unwrap(),
+    );
+    let checked = ro(
+        &dir.join("no-store.db"),
+        &[
+            "proof",
+            "verify",
+            proof.to_str().unwrap(),
+            "--checkpoint",
+            cp2.to_str().unwrap(),
+            "--public-key",
+            &key,
+        ],
+        "",
+    );
+    assert!(checked.status.success(), "{checked:?}");
+    // Against the first checkpoint's tree, the inclusion proof of the larger tree fails.
+    let checked = ro(
+        &dir.join("no-store.db"),
+        &[
+            "proof",
+            "verify",
+            proof.to_str().unwrap(),
+            "--checkpoint",
+            cp.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_eq!(json_lines(&checked)[0]["error"]["code"], "PROOF_INVALID");
+    // The store rewritten under the first checkpoint (ana's grant edited, chain re-hashed):
+    // its consistency proof no longer links the two checkpoints.
+    forge(&store, 5, |text| text.replace("\"analyst\"", "\"admin\""));
+    let cp3 = file(
+        "cp3.json",
+        &String::from_utf8(ro(&store, &["checkpoint"], "").stdout).unwrap(),
+    );
+    let proof = file(
+        "forged-consistency.json",
+        &String::from_utf8(ro(&store, &["proof", "consistency", &n.to_string()], "").stdout)
+            .unwrap(),
+    );
+    let checked = ro(
+        &dir.join("no-store.db"),
+        &[
+            "proof",
+            "verify",
+            proof.to_str().unwrap(),
+            "--old-checkpoint",
+            cp.to_str().unwrap(),
+            "--checkpoint",
+            cp3.to_str().unwrap(),
+            "--public-key",
+            &key,
+        ],
+        "",
+    );
+    assert_eq!(
+        json_lines(&checked)[0]["error"]["code"],
+        "PROOF_INVALID",
+        "{checked:?}"
+    );
+    // And the store itself fails against the first checkpoint.
+    let out = ro(
+        &store,
+        &[
+            "verify",
+            "--checkpoint",
+            cp.to_str().unwrap(),
+            "--allow-unproven-tail",
+        ],
+        "",
+    );
+    assert_eq!(json_lines(&out)[0]["error"]["code"], "CHECKPOINT_MISMATCH");
+}

@@ -58,6 +58,7 @@ pub mod digest;
 pub mod event;
 pub mod id;
 pub mod journal;
+pub mod merkle;
 pub mod ratio;
 pub mod snapshot;
 pub mod text;

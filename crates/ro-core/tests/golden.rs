@@ -181,3 +181,51 @@ fn an_older_version_is_lifted_even_when_it_parses_as_the_current_one() {
     assert_eq!((current.event.n, current.schema_version), (1, 2));
     assert!(record(3).decode::<Tens>().is_err());
 }
+
+/// The Merkle tree of the golden journal: its root, and an inclusion and a consistency proof,
+/// are the vectors `docs/journal-format.md` quotes (so a verifier in another language can be
+/// checked against them).
+#[test]
+fn format_doc_quotes_the_golden_merkle_vectors() {
+    use ro_core::merkle;
+    let journal = Journal::import_jsonl(GOLDEN).unwrap();
+    let leaves: Vec<_> = journal
+        .records()
+        .iter()
+        .map(|r| merkle::leaf_hash(&r.hash))
+        .collect();
+    let root = merkle::root(&leaves);
+    let root3 = merkle::root(&leaves[..3]);
+    let inclusion = merkle::inclusion_proof(&leaves, 2).unwrap();
+    let consistency = merkle::consistency_proof(&leaves, 3).unwrap();
+    assert!(merkle::verify_inclusion(
+        &leaves[2], 2, 4, &inclusion, &root
+    ));
+    assert!(merkle::verify_consistency(
+        3,
+        4,
+        &root3,
+        &root,
+        &consistency
+    ));
+    let list = |v: &[ro_core::Digest]| {
+        v.iter()
+            .map(|d| format!("`{d}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for quoted in [
+        format!("root of all 4 records: `{root}`"),
+        format!("root of the first 3: `{root3}`"),
+        format!(
+            "inclusion proof of seq 3 in the tree of 4: [{}]",
+            list(&inclusion)
+        ),
+        format!("consistency proof from 3 to 4: [{}]", list(&consistency)),
+    ] {
+        assert!(
+            FORMAT_DOC.contains(&quoted),
+            "docs/journal-format.md must quote:\n{quoted}"
+        );
+    }
+}
