@@ -1229,3 +1229,44 @@ fn a_signed_checkpoint_catches_every_rewrite_of_an_export() {
     );
     assert_eq!(json_lines(&out)[0]["error"]["code"], "CHECKPOINT_MISMATCH");
 }
+
+/// A record whose `at` names its instant in another spelling (re-hashed, so the chain holds)
+/// is not a record a verifier following docs/journal-format.md accepts; `ro verify` refuses
+/// it too, naming its seq, in the store and in an export.
+#[test]
+fn a_non_canonical_time_fails_verification_naming_its_seq() {
+    for (i, (what, respell)) in [
+        ("+00:00", ":00+00:00\""),
+        (".000Z", ":00.000Z\""),
+        ("lowercase z", ":00z\""),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let store = store_with_history(&format!("spelling-{i}"));
+        forge(&store, 3, |text| text.replacen(":00Z\"", respell, 1));
+        let out = ro(&store, &["verify"], "");
+        assert_eq!(out.status.code(), Some(1), "{what}: {out:?}");
+        let answer = &json_lines(&out)[0];
+        assert_eq!(answer["error"]["code"], "JOURNAL_DAMAGED", "{what}: {answer}");
+        assert!(
+            answer["error"]["message"].as_str().unwrap().contains("seq 3"),
+            "{what}: {answer}"
+        );
+    }
+    // The same in an export.
+    let store = store_with_history("spelling-export");
+    let export = String::from_utf8(ro(&store, &["audit"], "").stdout).unwrap();
+    let mut records = records_of(&export);
+    let text = String::from_utf8(records[2].body.clone()).unwrap();
+    records[2].body = text.replacen(":00Z\"", ":00+00:00\"", 1).into_bytes();
+    let path = store.parent().unwrap().join("respelled.jsonl");
+    std::fs::write(&path, rechain(records)).unwrap();
+    let out = ro(
+        &store,
+        &["verify", "--export", path.to_str().unwrap()],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(json_lines(&out)[0]["error"]["message"].as_str().unwrap().contains("seq 3"));
+}

@@ -69,6 +69,7 @@ impl<E> fmt::Debug for CheckedRecord<E> {
 #[serde(deny_unknown_fields)]
 struct Body<'a> {
     actor: Actor,
+    #[serde(deserialize_with = "crate::timestamp::deserialize_canonical")]
     at: Timestamp,
     causation: Option<Digest>,
     correlation_id: Option<CorrelationId>,
@@ -83,6 +84,7 @@ struct Body<'a> {
 #[serde(deny_unknown_fields)]
 struct CurrentBody<E> {
     actor: Actor,
+    #[serde(deserialize_with = "crate::timestamp::deserialize_canonical")]
     at: Timestamp,
     causation: Option<Digest>,
     correlation_id: Option<CorrelationId>,
@@ -484,6 +486,7 @@ impl Clone for AppendWork {
 #[serde(deny_unknown_fields)]
 struct BodyShape {
     actor: Actor,
+    #[serde(deserialize_with = "crate::timestamp::deserialize_canonical")]
     at: Timestamp,
     causation: Option<Digest>,
     correlation_id: Option<CorrelationId>,

@@ -46,6 +46,15 @@ pub enum TimestampError {
     /// The instant lies outside years 0001 to 9999.
     #[error("timestamp out of range: only years 0001 to 9999 are accepted")]
     OutOfRange,
+    /// A valid instant not spelled canonically (UTC with `Z`, no trailing zero in the
+    /// fraction): records hold only the canonical spelling.
+    #[error("{found} is not the canonical spelling of its instant, {canonical}")]
+    NotCanonical {
+        /// The text read.
+        found: String,
+        /// The canonical spelling.
+        canonical: String,
+    },
 }
 
 impl Timestamp {
@@ -80,6 +89,22 @@ impl Timestamp {
         let odt = OffsetDateTime::parse(text, &Rfc3339)
             .map_err(|e| TimestampError::Syntax(e.to_string()))?;
         Self::try_from(odt)
+    }
+
+    /// Parses the canonical spelling only (what [`Timestamp::to_rfc3339`] writes: UTC with an
+    /// uppercase `Z`, a `T`, the fraction without trailing zeros). Journal records are read
+    /// with it: `+00:00`, `.000Z`, a lowercase `z` or a space are refused, so that a record
+    /// that verifies is one a verifier following the format accepts.
+    pub fn parse_canonical(text: &str) -> Result<Self, TimestampError> {
+        let ts = Self::parse_rfc3339(text)?;
+        let canonical = ts.rfc3339_buf();
+        if canonical.as_str() != text {
+            return Err(TimestampError::NotCanonical {
+                found: text.to_owned(),
+                canonical: canonical.as_str().to_owned(),
+            });
+        }
+        Ok(ts)
     }
 
     /// Whole seconds since the Unix epoch (negative before 1970).
@@ -303,6 +328,22 @@ impl<'de> Deserialize<'de> for Timestamp {
         }
         deserializer.deserialize_str(Visitor)
     }
+}
+
+/// Deserializes a [`Timestamp`] in its canonical spelling only ([`Timestamp::parse_canonical`]),
+/// for `#[serde(deserialize_with = …)]`.
+pub fn deserialize_canonical<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Timestamp, D::Error> {
+    struct Visitor;
+    impl serde::de::Visitor<'_> for Visitor {
+        type Value = Timestamp;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an RFC 3339 timestamp in its canonical spelling")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Timestamp, E> {
+            Timestamp::parse_canonical(v).map_err(E::custom)
+        }
+    }
+    deserializer.deserialize_str(Visitor)
 }
 
 crate::json_schema_for!(Timestamp, "Timestamp", {
