@@ -1248,9 +1248,15 @@ fn a_non_canonical_time_fails_verification_naming_its_seq() {
         let out = ro(&store, &["verify"], "");
         assert_eq!(out.status.code(), Some(1), "{what}: {out:?}");
         let answer = &json_lines(&out)[0];
-        assert_eq!(answer["error"]["code"], "JOURNAL_DAMAGED", "{what}: {answer}");
+        assert_eq!(
+            answer["error"]["code"], "JOURNAL_DAMAGED",
+            "{what}: {answer}"
+        );
         assert!(
-            answer["error"]["message"].as_str().unwrap().contains("seq 3"),
+            answer["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("seq 3"),
             "{what}: {answer}"
         );
     }
@@ -1262,11 +1268,12 @@ fn a_non_canonical_time_fails_verification_naming_its_seq() {
     records[2].body = text.replacen(":00Z\"", ":00+00:00\"", 1).into_bytes();
     let path = store.parent().unwrap().join("respelled.jsonl");
     std::fs::write(&path, rechain(records)).unwrap();
-    let out = ro(
-        &store,
-        &["verify", "--export", path.to_str().unwrap()],
-        "",
-    );
+    let out = ro(&store, &["verify", "--export", path.to_str().unwrap()], "");
     assert_eq!(out.status.code(), Some(1), "{out:?}");
-    assert!(json_lines(&out)[0]["error"]["message"].as_str().unwrap().contains("seq 3"));
+    assert!(
+        json_lines(&out)[0]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("seq 3")
+    );
 }

@@ -332,7 +332,9 @@ impl<'de> Deserialize<'de> for Timestamp {
 
 /// Deserializes a [`Timestamp`] in its canonical spelling only ([`Timestamp::parse_canonical`]),
 /// for `#[serde(deserialize_with = …)]`.
-pub fn deserialize_canonical<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Timestamp, D::Error> {
+pub fn deserialize_canonical<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Timestamp, D::Error> {
     struct Visitor;
     impl serde::de::Visitor<'_> for Visitor {
         type Value = Timestamp;
