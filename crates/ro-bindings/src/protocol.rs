@@ -65,11 +65,11 @@ pub enum ProtocolError {
     /// The line is not a JSON object.
     #[error("not a JSON object: {0}; send one JSON object per line")]
     NotJson(String),
-    /// A context field, or `type`, is missing or malformed.
+    /// A context field, or `type`, is missing or malformed, or a number does not fit.
     #[error("field `{field}`: {message}")]
     Field {
-        /// The field.
-        field: &'static str,
+        /// The field (a path such as `signal.used_bytes` for a nested one).
+        field: std::borrow::Cow<'static, str>,
         /// What is wrong and how to fix it.
         message: String,
     },
@@ -113,9 +113,12 @@ impl ProtocolError {
     }
 }
 
-fn field(field: &'static str, message: impl std::fmt::Display) -> ProtocolError {
+fn field(
+    field: impl Into<std::borrow::Cow<'static, str>>,
+    message: impl std::fmt::Display,
+) -> ProtocolError {
     ProtocolError::Field {
-        field,
+        field: field.into(),
         message: message.to_string(),
     }
 }
@@ -291,6 +294,38 @@ impl<'de> serde::de::Visitor<'de> for Strict {
     }
 }
 
+/// Refuses an integer the journal cannot hold exactly (beyond ±(2^53 − 1)), naming its path:
+/// at the door, not after the command was decided.
+fn check_integers(path: &str, value: &Value) -> Result<(), ProtocolError> {
+    const MAX: u64 = crate::schema::MAX_JSON_INTEGER;
+    match value {
+        Value::Number(n) => {
+            let fits = n.as_u64().map_or_else(
+                || n.as_i64().is_none_or(|i| i.unsigned_abs() <= MAX),
+                |u| u <= MAX,
+            );
+            if fits {
+                Ok(())
+            } else {
+                Err(field(
+                    path.to_owned(),
+                    format!(
+                        "{n} is beyond {MAX} (2^53 - 1), the largest integer the journal holds"
+                    ),
+                ))
+            }
+        }
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, item)| check_integers(&format!("{path}[{i}]"), item)),
+        Value::Object(map) => map
+            .iter()
+            .try_for_each(|(key, item)| check_integers(&format!("{path}.{key}"), item)),
+        _ => Ok(()),
+    }
+}
+
 /// Decodes one line. `default_actor` acts for documents that name none (`ro apply --actor`,
 /// its kind resolved by the host from the principal's registration); `now` stamps documents
 /// without `at` (the host's clock).
@@ -305,6 +340,9 @@ pub fn decode(
             "the line is JSON but not an object".into(),
         ));
     };
+    for (key, value) in &map {
+        check_integers(key, value)?;
+    }
     let named_at = map.contains_key("at");
     let at = match string_field(&mut map, "at")? {
         None => now,
@@ -547,7 +585,10 @@ mod tests {
         };
         assert!(ahead("2026-01-05T14:35:00Z").is_ok(), "within the skew");
         let e = ahead("9999-12-31T23:59:59.999999999Z").unwrap_err();
-        assert!(matches!(e, ProtocolError::Field { field: "at", .. }), "{e}");
+        assert!(
+            matches!(&e, ProtocolError::Field { field, .. } if field == "at"),
+            "{e}"
+        );
         assert_eq!(e.code(), "INVALID_FIELD");
         assert!(d.ctx.correlation_id.is_some() && d.ctx.reason.is_some());
         let Request::Command(command) = &d.request else {
@@ -607,6 +648,35 @@ mod tests {
         }
         let e = decode(r#"{"type":"EMERGENCY_LOCKDOWN"}"#, None, now()).unwrap_err();
         assert_eq!(e.code(), "ACTOR_REQUIRED");
+    }
+
+    #[test]
+    fn integers_beyond_what_the_journal_holds_are_refused_naming_their_field() {
+        let e = decode(
+            r#"{"type":"REPORT_SIGNAL","signal":"STORAGE_PRESSURE","volume":"v","used_bytes":9007199254740993,"capacity_bytes":1}"#,
+            Some(&alice()),
+            now(),
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), "INVALID_FIELD", "{e}");
+        assert_eq!(e.details(), serde_json::json!({ "field": "used_bytes" }));
+        let e = decode(
+            r#"{"type":"DEFINE_JOB","definition":{"job_id":"j","version":18446744073709551615}}"#,
+            Some(&alice()),
+            now(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.details(),
+            serde_json::json!({ "field": "definition.version" })
+        );
+        let e = decode(
+            r#"{"type":"X","a":[1,-9007199254740992]}"#,
+            Some(&alice()),
+            now(),
+        )
+        .unwrap_err();
+        assert_eq!(e.details(), serde_json::json!({ "field": "a[1]" }));
     }
 
     #[test]

@@ -71,6 +71,8 @@ const RUNBOOK: &[&str] = &[
     r#"{ "type": "ROLLBACK_MODEL", "operator_id": "Op-01" }"#,
     r#"{ "type": "RESET_FAILURE_STATUS", "operator_id": "Op-01" }"#,
     r#"{ "type": "HEARTBEAT" }"#,
+    r#"{ "type": "TICK" }"#,
+    r#"{ "type": "RECORD_COST", "unit_id": "u-1", "cost_micros": 9007199254740991 }"#,
     r#"{ "type": "RECORD_CYCLE", "intent": "HOLD", "latency_ms": 12, "violation": false, "survived": true }"#,
     r#"{ "type": "RESUME_JOB", "job_id": "report", "operator_id": "Op-01", "confirmation_token": "TOKEN_HERE" }"#,
     r#"{ "type": "EMERGENCY_LOCKDOWN", "operator_id": "Op-01", "signature": { "key_id": "k-1", "sig": "00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000", "nonce": "runbook-0001" } }"#,
@@ -78,6 +80,10 @@ const RUNBOOK: &[&str] = &[
 
 /// Documents the schema must refuse, each for a reason the decoder refuses them too.
 const REFUSED: &[&str] = &[
+    r#"{ "type": "DEFINE_POOL", "pool": "batch", "max_running": 4294967296 }"#,
+    r#"{ "type": "RECORD_COST", "unit_id": "u-1", "cost_micros": 9007199254740992 }"#,
+    r#"{ "type": "RECORD_COST", "unit_id": "u-1", "cost_micros": 18446744073709551615 }"#,
+    r#"{ "type": "EMERGENCY_LOCKDOWN", "operator_id": "Op-01", "actor": { "id": "Op-01", "kind": "human" } }"#,
     r#"{ "type": "EMERGENCY_LOCKDOWN", "operator_id": "Op-01", "signature": { "key_id": "k-1", "sig": "00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000" } }"#,
     r#"{ "type": "EMERGENCY_LOCKDOWN", "operator_id": "Op-01", "signature": { "key_id": "k-1", "sig": "00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000", "nonce": "short" } }"#,
     r#"{ "type": "EMERGENCY_LOCKDOWN", "operator_id": "Op-01", "colour": "red" }"#,
