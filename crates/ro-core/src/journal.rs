@@ -64,6 +64,17 @@ impl<E> fmt::Debug for CheckedRecord<E> {
     }
 }
 
+/// Reads a body's `schema_version`: versions start at 1.
+fn schema_version<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+    let version = u32::deserialize(deserializer)?;
+    if version == 0 {
+        return Err(serde::de::Error::custom(
+            "schema_version is 0: versions start at 1",
+        ));
+    }
+    Ok(version)
+}
+
 /// The body fields as stored, with the event still undecoded.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -75,6 +86,7 @@ struct Body<'a> {
     correlation_id: Option<CorrelationId>,
     #[serde(borrow)]
     event: &'a RawValue,
+    #[serde(deserialize_with = "schema_version")]
     schema_version: u32,
     seq: u64,
 }
@@ -89,6 +101,7 @@ struct CurrentBody<E> {
     causation: Option<Digest>,
     correlation_id: Option<CorrelationId>,
     event: E,
+    #[serde(deserialize_with = "schema_version")]
     schema_version: u32,
     seq: u64,
 }
@@ -492,6 +505,7 @@ struct BodyShape {
     correlation_id: Option<CorrelationId>,
     #[allow(dead_code)] // read by serde only to check that it is there
     event: serde::de::IgnoredAny,
+    #[serde(deserialize_with = "schema_version")]
     schema_version: u32,
     seq: u64,
 }
