@@ -60,6 +60,7 @@ pub struct HandoffEntry {
 
 /// Whether the story's journal records any forbidden action.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "StoryAttestation")]
 pub struct Attestation {
     /// True when no violation was recorded.
     pub no_forbidden_action: bool,
