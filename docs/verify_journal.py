@@ -6,6 +6,9 @@ format is specified well enough for another language.
 Usage:
   verify_journal.py FILE
   verify_journal.py FILE --checkpoint CP.json [--public-key HEX] [--allow-unproven-tail]
+  verify_journal.py --proof PROOF.json --checkpoint CP.json [--old-checkpoint CP0.json] [--public-key HEX]
+    (an inclusion proof against a checkpoint, or a consistency proof between two, without
+    the journal)
 
 Exit 0 when intact (and matching the checkpoint); 1 with the line and the step that refused
 it; 2 when the arguments or files cannot be read. It never fails with a traceback.
@@ -219,7 +222,8 @@ def plane_id(first):
     return "blake3:" + blake3.blake3(text).hexdigest()
 
 
-def check_checkpoint(records, cp, public_key, allow_tail):
+def check_signature(cp, public_key):
+    """Checks a checkpoint's shape and signature (by the trusted key when given)."""
     fields = {"format", "plane_id", "size", "head_hash", "merkle_root", "at", "public_key",
               "signature"}
     if not isinstance(cp, dict) or set(cp) != fields or cp["format"] != "ro.checkpoint.v1":
@@ -245,6 +249,87 @@ def check_checkpoint(records, cp, public_key, allow_tail):
         key.verify(bytes.fromhex(cp["signature"]), message)
     except (ValueError, TypeError, InvalidSignature):
         raise Refused("checkpoint: the signature does not verify") from None
+
+
+def verify_inclusion(leaf_hash, index, size, path, root):
+    """RFC 9162, 2.1.3.2."""
+    if index >= size:
+        return False
+    fn, sn, r = index, size - 1, leaf_hash
+    for p in path:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = node(p, r)
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            r = node(r, p)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and r == root
+
+
+def verify_consistency(first, second, first_root, second_root, path):
+    """RFC 9162, 2.1.4.2."""
+    if first > second:
+        return False
+    if first == second:
+        return not path and first_root == second_root
+    if first == 0:
+        return not path
+    nodes = ([first_root] if first & (first - 1) == 0 else []) + list(path)
+    if not nodes:
+        return False
+    fn, sn = first - 1, second - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = nodes[0]
+    for c in nodes[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr, sr = node(c, fr), node(c, sr)
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            sr = node(sr, c)
+        fn >>= 1
+        sn >>= 1
+    return fr == first_root and sr == second_root and sn == 0
+
+
+def check_proof(proof, cp, old_cp, public_key):
+    check_signature(cp, public_key)
+    try:
+        path = [raw(d) for d in proof["path"]]
+        if old_cp is None:
+            if proof["size"] != cp["size"]:
+                raise Refused("proof: for a tree of %r records, the checkpoint covers %d"
+                              % (proof["size"], cp["size"]))
+            ok = verify_inclusion(leaf(proof["record_hash"]), proof["seq"] - 1, proof["size"],
+                                  path, raw(cp["merkle_root"]))
+        else:
+            check_signature(old_cp, public_key)
+            if (proof["old_size"], proof["new_size"]) != (old_cp["size"], cp["size"]):
+                raise Refused("proof: its sizes are not the checkpoints'")
+            if old_cp["plane_id"] != cp["plane_id"]:
+                raise Refused("proof: the checkpoints are of different planes")
+            ok = verify_consistency(proof["old_size"], proof["new_size"],
+                                    raw(old_cp["merkle_root"]), raw(cp["merkle_root"]), path)
+    except Refused:
+        raise
+    except Exception as e:  # noqa: BLE001 - a malformed proof is refused, not a crash
+        raise Refused("proof: malformed: %s" % e) from None
+    if not ok:
+        raise Refused("proof: does not verify against the checkpoint(s)")
+
+
+def check_checkpoint(records, cp, public_key, allow_tail):
+    check_signature(cp, public_key)
     size = cp["size"]
     if len(records) < size:
         raise Refused("checkpoint: the export has %d records, the checkpoint covers %d: "
@@ -266,7 +351,8 @@ def check_checkpoint(records, cp, public_key, allow_tail):
 
 def main(argv):
     args = argv[1:]
-    options = {"--checkpoint": None, "--public-key": None}
+    options = {"--checkpoint": None, "--public-key": None, "--proof": None,
+               "--old-checkpoint": None}
     allow_tail = False
     files = []
     while args:
@@ -280,6 +366,27 @@ def main(argv):
             return 2
         else:
             files.append(a)
+    if options["--proof"]:
+        try:
+            loaded = {}
+            for name in ("--proof", "--checkpoint", "--old-checkpoint"):
+                if options[name]:
+                    with open(options[name], "rb") as f:
+                        loaded[name] = json.loads(f.read().decode("utf-8"))
+        except (OSError, ValueError) as e:
+            print("cannot read: %s" % e)
+            return 2
+        if "--checkpoint" not in loaded:
+            print("a proof is checked against --checkpoint")
+            return 2
+        try:
+            check_proof(loaded["--proof"], loaded["--checkpoint"], loaded.get("--old-checkpoint"),
+                        options["--public-key"])
+        except Refused as e:
+            print("refused: %s" % e)
+            return 1
+        print("proof verified")
+        return 0
     if len(files) != 1:
         print(__doc__.strip())
         return 2
