@@ -5,6 +5,7 @@ import type {
   Envelope,
   GrantRoleCommand,
   PlaneEvent,
+  QueryResults,
   Request,
   Response,
 } from "./ro-contracts";
@@ -39,7 +40,12 @@ function describeEvent(event: PlaneEvent): string {
   }
 }
 
+// A query's result, typed by its query: the HEARTBEAT answer names the lockdown.
+function lockdownOf(result: QueryResults["HEARTBEAT"]): boolean {
+  return result.lockdown;
+}
+
 const answer: Response = JSON.parse(
   '{"ok":false,"error":{"code":"LOCKDOWN_ACTIVE","message":"lockdown is active","details":{}}}',
 );
-export const summary: string[] = [describe(answer), String(batch.length)];
+export const summary: string[] = [describe(answer), String(batch.length), String(lockdownOf)];

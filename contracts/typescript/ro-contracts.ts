@@ -730,6 +730,8 @@ export type Heartbeat = {
 
 /** One incident: a failure reported, with where in the journal it was detected. */
 export type Incident = {
+  /** The journal's head hash at detection (the `prev` of record `audit_seq`); added by the host in query results. */
+  audit_hash?: Digest;
   /** The seq of the event that recorded it: the `prev` of that record is the journal's head
    * hash at detection (the audit hash). */
   audit_seq: number;
@@ -2077,6 +2079,77 @@ export type QueryAnswer = ({
 } | HealthChecklist | CostReport | Attestation | { [key: string]: unknown });
 
 export type QueryResult = QueryAnswer;
+
+/** The `result` of each query, by its `type` (a map for typed clients: a query's response carries the result shape named here). */
+export type QueryResults = {
+  /** `ATTESTATION`. */
+  ATTESTATION: Attestation;
+  COST_REPORT: (CostReport | { [key: string]: unknown });
+  /** `DEPLOY_REPORT`. */
+  DEPLOY_REPORT: {
+    /** The kept last-known-good captures, by environment. */
+    last_known_good: Record<string, never>;
+    /** Every service of the environments asked about. */
+    services: Array<DeployedService>;
+  };
+  /** `HANDOFF_PACKAGE`. */
+  HANDOFF_PACKAGE: HandoffPackage;
+  HEALTH_CHECKLIST: (HealthChecklist | { [key: string]: unknown });
+  /** `HEARTBEAT`. */
+  HEARTBEAT: Heartbeat;
+  /** `MISSION_CONTROL`. */
+  MISSION_CONTROL: {
+    /** Every component, by name. */
+    components: Array<ComponentView>;
+    /** The plane's own halt reasons. */
+    plane_halt_reasons: Array<string>;
+    /** Always `OK`: the view itself never halts. */
+    state: string;
+  };
+  /** `NEXT_RUNS`. */
+  NEXT_RUNS: {
+    /** The instants, in order. */
+    runs: Array<Timestamp>;
+  };
+  /** `OPS_STATUS`. */
+  OPS_STATUS: {
+    /** The observability minimums: job success and failure rates, artifact-store
+     * errors, stream lag, storage pressure, and their warnings (which never halt). */
+    observability: ObservabilityView;
+    /** Why, sorted; empty when `OK`. */
+    reason_codes: Array<string>;
+    /** What may run. */
+    safety: SafetyPosture;
+    /** `OK`, `MARKET_CLOSED` or `HALTED`. */
+    state: string;
+  };
+  /** `PENDING_CONFIRMATIONS`. */
+  PENDING_CONFIRMATIONS: {
+    /** Soonest expiry first. */
+    pending: Array<PendingView>;
+  };
+  /** `READ_ARTIFACT`. */
+  READ_ARTIFACT: {
+    /** The reference. */
+    artifact: ArtifactRef;
+  };
+  /** `RUN_STATUS`. */
+  RUN_STATUS: {
+    /** Its attempts, oldest first. */
+    attempts: Array<JobAttemptRecord>;
+    /** The job. */
+    job_id: JobId;
+    /** The run. */
+    run_id: RunId;
+    /** Where it stands. */
+    status: RunStatus;
+  };
+  /** `STREAMS`. */
+  STREAMS: {
+    /** By name. */
+    streams: Array<StreamSpec>;
+  };
+};
 
 /** A ratio from 0 to 1 with at most 4 decimal places, held in basis points; written back as a decimal string. */
 export type Ratio = (number | string);

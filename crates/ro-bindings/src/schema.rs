@@ -200,6 +200,61 @@ pub fn contracts() -> Value {
     ] {
         defs.remove(inlined);
     }
+    // Each query's result, by its type: the answer variants name the queries they answer
+    // (`HEARTBEAT`, …) in their descriptions.
+    let query_types: Vec<String> = requests
+        .iter()
+        .filter(|v| {
+            v.get("description")
+                .and_then(Value::as_str)
+                .is_some_and(|d| d.starts_with("Query ("))
+        })
+        .filter_map(|v| type_of(v).map(str::to_owned))
+        .collect();
+    let mut by_type: std::collections::BTreeMap<String, Vec<Value>> = Default::default();
+    for answer in defs
+        .get("QueryAnswer")
+        .and_then(|q| q.get("anyOf"))
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+    {
+        let description = answer
+            .get("description")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        for ty in description.split('`').skip(1).step_by(2) {
+            if query_types.iter().any(|q| q == ty) {
+                by_type
+                    .entry(ty.to_owned())
+                    .or_default()
+                    .push(answer.clone());
+            }
+        }
+    }
+    let query_results: Map<String, Value> = by_type
+        .into_iter()
+        .map(|(ty, mut shapes)| {
+            let shape = if shapes.len() == 1 {
+                shapes.remove(0)
+            } else {
+                json!({ "anyOf": shapes })
+            };
+            (ty, shape)
+        })
+        .collect();
+    // The host adds each open incident's audit hash to a `HEARTBEAT`'s result.
+    if let Some(properties) = defs
+        .get_mut("Incident")
+        .and_then(|i| i.get_mut("properties"))
+        .and_then(Value::as_object_mut)
+    {
+        properties.insert(
+            "audit_hash".into(),
+            json!({ "$ref": "#/$defs/Digest", "description": "The journal's head hash at detection (the `prev` of record `audit_seq`); added by the host in query results." }),
+        );
+    }
     let secret_rotation = defs
         .get("PolicyEvent")
         .map(|policy| variants(policy, &generator))
@@ -277,6 +332,13 @@ pub fn contracts() -> Value {
             "additionalProperties": false,
         },
         "QueryResult": { "$ref": "#/$defs/QueryAnswer" },
+        "QueryResults": {
+            "description": "The `result` of each query, by its `type` (a map for typed clients: a query's response carries the result shape named here).",
+            "type": "object",
+            "required": query_results.keys().collect::<Vec<_>>(),
+            "properties": query_results,
+            "additionalProperties": false,
+        },
         "AdminActionType": { "$ref": "#/$defs/Action" },
         "SecretRotationEvent": secret_rotation,
     });

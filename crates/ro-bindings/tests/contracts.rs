@@ -164,6 +164,7 @@ fn responses_events_and_admin_records_validate() {
     ];
     let demo = include_str!("../src/demo.jsonl");
     let mut seen = 0;
+    let mut typed_results = 0;
     for line in demo
         .lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with("//"))
@@ -178,6 +179,26 @@ fn responses_events_and_admin_records_validate() {
         }
         let (_, response) = host::execute_line(store.kernel_mut(), line, Some(&op), clock);
         assert_valid(&responses, &response, &format!("the response to {line}"));
+        // A query's result has the shape the schema names for its type.
+        let alice = ro_core::Actor::human(op.clone());
+        if let Ok(protocol::Decoded {
+            request: protocol::Request::Query(_),
+            ..
+        }) = protocol::decode(line, Some(&alice), clock)
+            && response["ok"] == true
+        {
+            let ty = serde_json::from_str::<Value>(line).unwrap()["type"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            let typed = validator(&format!("QueryResults/properties/{ty}"));
+            assert_valid(
+                &typed,
+                &response["result"],
+                &format!("the result of {line}"),
+            );
+            typed_results += 1;
+        }
         if let Some(token) = response.get("confirmation_token").and_then(Value::as_str) {
             let second = protocol::with_confirmation_token(line, token).unwrap();
             let (ok, response) = host::execute_line(store.kernel_mut(), &second, Some(&op), clock);
@@ -187,6 +208,24 @@ fn responses_events_and_admin_records_validate() {
         seen += 1;
     }
     assert!(seen > 30);
+    assert!(
+        typed_results >= 10,
+        "{typed_results} query results checked by type"
+    );
+    // Every query type has its result shape.
+    let document = schema::contracts();
+    let defs = &document["$defs"];
+    for variant in defs["Request"]["oneOf"].as_array().unwrap() {
+        let is_query = variant["description"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("Query ("));
+        if let (true, Some(ty)) = (is_query, variant["properties"]["type"]["const"].as_str()) {
+            assert!(
+                defs["QueryResults"]["properties"].get(ty).is_some(),
+                "no result shape for the query {ty}"
+            );
+        }
+    }
     store.commit().unwrap();
     let mut audit = Vec::new();
     host::audit(&store, &mut audit).unwrap();
