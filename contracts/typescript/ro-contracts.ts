@@ -607,7 +607,7 @@ export type Effect = ("permit" | "forbid");
 /** One journal record as `ro audit` prints it and responses carry it (docs/journal-format.md). */
 export type Envelope = {
   actor: Actor;
-  at: Timestamp;
+  at: JournalTimestamp;
   causation: (Digest | null);
   correlation_id: (CorrelationId | null);
   event: PlaneEvent;
@@ -1069,6 +1069,9 @@ export interface CalendarOverridden {
   /** The calendar's new version. */
   version: number;
 }
+
+/** A timestamp as the journal holds it: only the canonical spelling (UTC with an uppercase Z, no trailing zero in the fraction; docs/journal-format.md). Documents sent to ro may spell an instant otherwise (`Timestamp`); records never do. */
+export type JournalTimestamp = string;
 
 /** key id */
 export type KeyId = string;

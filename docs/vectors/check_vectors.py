@@ -22,5 +22,24 @@ for name, want in sorted(expected.items()):
     if not ok:
         failures += 1
         print("%s: expected %s, got %s" % (name, want, bad))
-print("%d vectors, %d disagreements" % (len(expected), failures))
+checkpoint_dir = os.path.join(HERE, "checkpoint")
+with open(os.path.join(checkpoint_dir, "expected.json"), encoding="utf-8") as f:
+    checkpoint_expected = json.load(f)
+with open(os.path.join(checkpoint_dir, "checkpoint.json"), encoding="utf-8") as f:
+    checkpoint = json.load(f)
+for name, want in sorted(checkpoint_expected["exports"].items()):
+    with open(os.path.join(checkpoint_dir, name), "rb") as f:
+        records, bad = verify_journal.verify(f.read())
+    refused = bad is not None
+    if not refused:
+        try:
+            verify_journal.check_checkpoint(records, checkpoint,
+                                            checkpoint_expected["public_key"], False)
+        except verify_journal.Refused:
+            refused = True
+    if refused == want["valid"]:
+        failures += 1
+        print("checkpoint/%s: expected %s" % (name, want))
+print("%d vectors and %d checkpoint vectors, %d disagreements"
+      % (len(expected), len(checkpoint_expected["exports"]), failures))
 sys.exit(1 if failures else 0)

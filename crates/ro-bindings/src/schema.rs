@@ -321,7 +321,7 @@ pub fn contracts() -> Value {
                 "seq": { "type": "integer", "minimum": 1 },
                 "prev": { "$ref": "#/$defs/Digest" },
                 "hash": { "$ref": "#/$defs/Digest" },
-                "at": { "$ref": "#/$defs/Timestamp" },
+                "at": { "$ref": "#/$defs/JournalTimestamp" },
                 "actor": { "$ref": "#/$defs/Actor" },
                 "correlation_id": { "anyOf": [ { "$ref": "#/$defs/CorrelationId" }, { "type": "null" } ] },
                 "causation": { "anyOf": [ { "$ref": "#/$defs/Digest" }, { "type": "null" } ] },
@@ -330,6 +330,11 @@ pub fn contracts() -> Value {
             },
             "required": ["seq", "prev", "hash", "at", "actor", "correlation_id", "causation", "schema_version", "event"],
             "additionalProperties": false,
+        },
+        "JournalTimestamp": {
+            "description": "A timestamp as the journal holds it: only the canonical spelling (UTC with an uppercase Z, no trailing zero in the fraction; docs/journal-format.md). Documents sent to ro may spell an instant otherwise (`Timestamp`); records never do.",
+            "type": "string",
+            "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{0,8}[1-9])?Z$",
         },
         "QueryResult": { "$ref": "#/$defs/QueryAnswer" },
         "QueryResults": {

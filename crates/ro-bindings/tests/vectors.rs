@@ -40,3 +40,38 @@ fn ro_verify_agrees_with_every_vector() {
         }
     }
 }
+
+/// The checkpoint vectors (`docs/vectors/checkpoint/`): an export of `ro demo` matches its
+/// checkpoint; its tail dropped, a forged line appended, a record edited and the chain
+/// re-hashed, a record dropped and the rest renumbered are each refused with the expected code.
+#[test]
+fn ro_verify_checks_every_export_against_the_checkpoint_vector() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/vectors/checkpoint");
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+    let key = expected["public_key"].as_str().unwrap();
+    let exports = expected["exports"].as_object().unwrap();
+    assert_eq!(exports.len(), 5);
+    let no_store = std::env::temp_dir().join(format!("ro-cp-vectors-{}.db", std::process::id()));
+    for (name, want) in exports {
+        let out = Command::new(env!("CARGO_BIN_EXE_ro"))
+            .arg("--store")
+            .arg(&no_store)
+            .args(["verify", "--export"])
+            .arg(dir.join(name))
+            .arg("--checkpoint")
+            .arg(dir.join("checkpoint.json"))
+            .args(["--public-key", key])
+            .output()
+            .unwrap();
+        let answer: Value =
+            serde_json::from_slice(out.stdout.split(|b| *b == b'\n').next().unwrap_or_default())
+                .unwrap();
+        if want["valid"] == true {
+            assert_eq!(out.status.code(), Some(0), "{name}: {answer}");
+        } else {
+            assert_eq!(out.status.code(), Some(1), "{name}: {answer}");
+            assert_eq!(answer["error"]["code"], want["code"], "{name}: {answer}");
+        }
+    }
+}
