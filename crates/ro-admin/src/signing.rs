@@ -150,6 +150,11 @@ pub fn key_registration_message(
     message
 }
 
+/// Writes bytes as lowercase hex (what [`parse_hex`] reads).
+pub fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Parses a lowercase hex string of exactly `N` bytes.
 pub fn parse_hex<const N: usize>(text: &str, what: &str) -> Result<[u8; N], String> {
     let bytes = text.as_bytes();

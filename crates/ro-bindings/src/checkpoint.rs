@@ -106,9 +106,7 @@ impl CheckpointError {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+use ro_admin::signing::to_hex as hex;
 
 /// The bytes a checkpoint's signature covers.
 pub fn checkpoint_message(

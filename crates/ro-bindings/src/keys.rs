@@ -49,9 +49,7 @@ pub(crate) fn draw_key() -> Result<[u8; 32], StoreError> {
     Ok(key)
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+use ro_admin::signing::to_hex as hex;
 
 impl Keys {
     /// Fresh keys.

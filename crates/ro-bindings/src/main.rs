@@ -447,9 +447,7 @@ fn parse_anchor(text: &str) -> Result<(u64, ro_core::Digest), String> {
     Ok((seq, hash))
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+use ro_admin::signing::to_hex as hex;
 
 fn print_json<T: serde::Serialize>(value: &T) -> ExitCode {
     match serde_json::to_string(value) {

@@ -29,15 +29,28 @@ use std::{
 use ro_core::{Digest, journal::chain_hash};
 use serde_json::Value;
 
-/// A scratch store of this test process, removed first if a run left one behind.
+/// A scratch store of this test process in a directory of its own (removed first if a run
+/// left one behind); [`clean`] removes it.
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ro-attacks-{}", std::process::id()));
+    let dir = std::env::temp_dir()
+        .join(format!("ro-attacks-{}", std::process::id()))
+        .join(name);
+    let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("{name}.db"));
-    for suffix in ["", "-wal", "-shm", ".keys"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    dir.join("store.db")
+}
+
+/// Removes scratch stores (their directories, with every file a test wrote beside them).
+fn clean(stores: &[&Path]) {
+    for store in stores {
+        if let Some(dir) = store.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        if let Some(top) = store.parent().and_then(Path::parent) {
+            // Gone once the last test of the process cleaned up.
+            let _ = std::fs::remove_dir(top);
+        }
     }
-    path
 }
 
 fn ro(store: &Path, args: &[&str], stdin: &str) -> Output {
@@ -118,6 +131,7 @@ fn a_document_dated_ahead_of_the_host_clock_is_refused_and_nothing_is_poisoned()
     let answer = &json_lines(&out)[0];
     assert_eq!(answer["ok"], true, "{answer}");
     assert!(status(&store)["plane"]["kill_switch"].as_bool().unwrap());
+    clean(&[&store]);
 }
 
 /// Rewrites record `seq`'s body with `edit` and re-hashes the chain from there, as whoever
@@ -184,6 +198,7 @@ fn a_rewritten_or_truncated_journal_fails_against_a_published_anchor() {
     assert_eq!(json_lines(&out)[0]["error"]["code"], "ANCHOR_MISMATCH");
 
     // Records removed from the tail (the lockdown vanishes): caught too.
+    clean(&[&store]);
     let store = store_with_history("truncation");
     let head = status(&store);
     let anchor = format!(
@@ -208,6 +223,7 @@ fn a_rewritten_or_truncated_journal_fails_against_a_published_anchor() {
     let out = ro(&store, &["verify", "--expect-head", "twelve"], "");
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(json_lines(&out)[0]["error"]["code"], "INVALID_ARGUMENT");
+    clean(&[&store]);
 }
 
 #[test]
@@ -241,6 +257,7 @@ fn a_ratio_written_beyond_a_doubles_precision_is_refused_not_rounded() {
         answers[2]
     );
     assert_eq!(status(&store)["head_seq"], before, "nothing was recorded");
+    clean(&[&store]);
 }
 
 fn code(answer: &Value) -> &str {
@@ -362,6 +379,7 @@ fn an_agent_cannot_act_as_a_human_by_any_route() {
         .filter(|r| r["actor"]["id"] == "bot" && r["result"] != "APPLIED")
         .count();
     assert!(denied >= 3 * human_only.len(), "{denied} denials audited");
+    clean(&[&store]);
 }
 
 /// F7: the confirmation key is not in the store, and a token's life is counted on the host
@@ -491,6 +509,7 @@ fn tokens_cannot_be_minted_from_the_store_nor_kept_alive_by_the_callers_clock() 
         "{\"type\":\"REVOKE_ROLE\",\"principal\":\"ana\",\"role\":\"analyst\"}\n",
     );
     assert!(out.status.success(), "{out:?}");
+    clean(&[&store, &copy, &legacy]);
 }
 
 /// The host's clock now, as a document's `at` (a second step is dated by it).
@@ -823,6 +842,7 @@ fn signatures_cannot_be_replayed_nor_keys_registered_by_a_claim() {
             .unwrap()
             .contains("revoked")
     );
+    clean(&[&store]);
 }
 
 /// The journal's head seq, read straight from the store file (cheap while it grows).
@@ -944,6 +964,7 @@ fn the_panic_button_lands_while_another_writer_streams() {
         "the first lockdown raised it; the others found it raised"
     );
     assert!(ro(&store, &["verify"], "").status.success());
+    clean(&[&store]);
 }
 
 /// Re-chains `records` from the first (renumbered from 1, each `prev` the hash before it, each
@@ -1126,91 +1147,48 @@ fn a_signed_checkpoint_catches_every_rewrite_of_an_export() {
         &String::from_utf8(ro(&store, &["checkpoint"], "").stdout).unwrap(),
     );
     let size2 = status(&store)["head_seq"].as_u64().unwrap();
-    let consistency = ro(&store, &["proof", "consistency", &n.to_string()], "");
-    assert!(consistency.status.success(), "{consistency:?}");
-    let proof = file(
+    // `ro proof verify PROOF [--old-checkpoint OLD] --checkpoint NEW [--public-key KEY]`,
+    // without a store.
+    let verify_proof = |proof: &Path, old: Option<&Path>, new: &Path, trusted: bool| {
+        let mut args = vec!["proof", "verify", proof.to_str().unwrap()];
+        if let Some(old) = old {
+            args.extend(["--old-checkpoint", old.to_str().unwrap()]);
+        }
+        args.extend(["--checkpoint", new.to_str().unwrap()]);
+        if trusted {
+            args.extend(["--public-key", key.as_str()]);
+        }
+        ro(&dir.join("no-store.db"), &args, "")
+    };
+    let printed = |args: &[&str]| {
+        let out = ro(&store, args, "");
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let consistency = file(
         "consistency.json",
-        &String::from_utf8(consistency.stdout).unwrap(),
+        &printed(&["proof", "consistency", &n.to_string()]),
     );
-    let checked = ro(
-        &dir.join("no-store.db"),
-        &[
-            "proof",
-            "verify",
-            proof.to_str().unwrap(),
-            "--old-checkpoint",
-            cp.to_str().unwrap(),
-            "--checkpoint",
-            cp2.to_str().unwrap(),
-            "--public-key",
-            &key,
-        ],
-        "",
-    );
+    let checked = verify_proof(&consistency, Some(&cp), &cp2, true);
     assert!(checked.status.success(), "{checked:?}");
-    let inclusion = ro(
-        &store,
-        &["proof", "inclusion", "3", "--size", &size2.to_string()],
-        "",
-    );
-    let proof = file(
+    let inclusion = file(
         "inclusion.json",
-        &String::from_utf8(inclusion.stdout).unwrap(),
+        &printed(&["proof", "inclusion", "3", "--size", &size2.to_string()]),
     );
-    let checked = ro(
-        &dir.join("no-store.db"),
-        &[
-            "proof",
-            "verify",
-            proof.to_str().unwrap(),
-            "--checkpoint",
-            cp2.to_str().unwrap(),
-            "--public-key",
-            &key,
-        ],
-        "",
-    );
+    let checked = verify_proof(&inclusion, None, &cp2, true);
     assert!(checked.status.success(), "{checked:?}");
     // Against the first checkpoint's tree, the inclusion proof of the larger tree fails.
-    let checked = ro(
-        &dir.join("no-store.db"),
-        &[
-            "proof",
-            "verify",
-            proof.to_str().unwrap(),
-            "--checkpoint",
-            cp.to_str().unwrap(),
-        ],
-        "",
-    );
+    let checked = verify_proof(&inclusion, None, &cp, false);
     assert_eq!(json_lines(&checked)[0]["error"]["code"], "PROOF_INVALID");
     // The store rewritten under the first checkpoint (ana's grant edited, chain re-hashed):
     // its consistency proof no longer links the two checkpoints.
     forge(&store, 5, |text| text.replace("\"analyst\"", "\"admin\""));
-    let cp3 = file(
-        "cp3.json",
-        &String::from_utf8(ro(&store, &["checkpoint"], "").stdout).unwrap(),
-    );
-    let proof = file(
+    let cp3 = file("cp3.json", &printed(&["checkpoint"]));
+    let forged = file(
         "forged-consistency.json",
-        &String::from_utf8(ro(&store, &["proof", "consistency", &n.to_string()], "").stdout)
-            .unwrap(),
+        &printed(&["proof", "consistency", &n.to_string()]),
     );
-    let checked = ro(
-        &dir.join("no-store.db"),
-        &[
-            "proof",
-            "verify",
-            proof.to_str().unwrap(),
-            "--old-checkpoint",
-            cp.to_str().unwrap(),
-            "--checkpoint",
-            cp3.to_str().unwrap(),
-            "--public-key",
-            &key,
-        ],
-        "",
-    );
+    let checked = verify_proof(&forged, Some(&cp), &cp3, true);
     assert_eq!(
         json_lines(&checked)[0]["error"]["code"],
         "PROOF_INVALID",
@@ -1228,6 +1206,7 @@ fn a_signed_checkpoint_catches_every_rewrite_of_an_export() {
         "",
     );
     assert_eq!(json_lines(&out)[0]["error"]["code"], "CHECKPOINT_MISMATCH");
+    clean(&[&store]);
 }
 
 /// A record whose `at` names its instant in another spelling (re-hashed, so the chain holds)
@@ -1259,6 +1238,7 @@ fn a_non_canonical_time_fails_verification_naming_its_seq() {
                 .contains("seq 3"),
             "{what}: {answer}"
         );
+        clean(&[&store]);
     }
     // The same in an export.
     let store = store_with_history("spelling-export");
@@ -1276,4 +1256,5 @@ fn a_non_canonical_time_fails_verification_naming_its_seq() {
             .unwrap()
             .contains("seq 3")
     );
+    clean(&[&store]);
 }
