@@ -634,7 +634,7 @@ export type ErrorResponse = {
   error: {
     /** A stable code, e.g. LOCKDOWN_ACTIVE. */
     code: string;
-    /** Machine-readable details: the field, the command type, the seqs of recorded refusals. */
+    /** Machine-readable details: the field, the command type, the seqs of recorded refusals, and (from `ro apply`) the input `line` number. */
     details: { [key: string]: unknown };
     /** What is wrong and how to fix it. */
     message: string;
@@ -4521,6 +4521,10 @@ export interface ConfirmationRequiredResponse {
   confirmation_required: true;
   /** Re-send the same command, by the same actor, with this token. */
   confirmation_token: string;
+  /** When the token expires (on the host's clock): the command is not done until confirmed before then. */
+  expires_at: JournalTimestamp;
+  /** What to send next, in words. */
+  next: string;
   ok: true;
 }
 

@@ -60,6 +60,8 @@ impl HostError {
 pub struct Tally {
     /// Commands accepted (including first steps answered `confirmation_required`).
     pub accepted: usize,
+    /// Of those, first steps answered `confirmation_required`: not done until confirmed.
+    pub pending: usize,
     /// Lines refused (bad documents and rejected commands).
     pub refused: usize,
 }
@@ -73,7 +75,7 @@ pub fn execute_line(
     now: Timestamp,
 ) -> (bool, Value) {
     match run_line(kernel, line, default_actor, now) {
-        (ok, Answer::Json(value)) => (ok, value),
+        (ok, Answer::Json(value) | Answer::Pending(value)) => (ok, value),
         (ok, Answer::Accepted { before, result }) => (
             ok,
             json!({ "ok": true, "seq": kernel.head().seq, "events": events_after(kernel, before), "result": result }),
@@ -90,9 +92,15 @@ pub fn execute_line_text(
     default_actor: Option<&ActorId>,
     now: Timestamp,
 ) -> (bool, String) {
-    match run_line(kernel, line, default_actor, now) {
-        (ok, Answer::Json(value)) => (ok, response_text(&value)),
-        (ok, Answer::Accepted { before, result }) => {
+    let (ok, answer) = run_line(kernel, line, default_actor, now);
+    (ok, render(kernel, answer))
+}
+
+/// An answer as the line `apply` prints.
+fn render(kernel: &Kernel<ro_admin::Plane>, answer: Answer) -> String {
+    match answer {
+        Answer::Json(value) | Answer::Pending(value) => response_text(&value),
+        Answer::Accepted { before, result } => {
             let mut out: Vec<u8> = Vec::with_capacity(1024);
             out.extend_from_slice(b"{\"events\":[");
             for (i, record) in kernel.journal().records_after(before).iter().enumerate() {
@@ -103,7 +111,7 @@ pub fn execute_line_text(
                     // Not reachable for records the kernel wrote; answer the slow way.
                     let value = json!({ "ok": true, "seq": kernel.head().seq,
                                         "events": events_after(kernel, before), "result": result });
-                    return (ok, response_text(&value));
+                    return response_text(&value);
                 }
             }
             out.extend_from_slice(b"],\"ok\":true,\"result\":");
@@ -111,9 +119,8 @@ pub fn execute_line_text(
             out.extend_from_slice(format!(",\"seq\":{}}}", kernel.head().seq).as_bytes());
             // Every piece is UTF-8 (JSON text); a failure here would be a bug, answered as text
             // all the same.
-            let text = String::from_utf8(out)
-                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-            (ok, text)
+            String::from_utf8(out)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
         }
     }
 }
@@ -129,10 +136,12 @@ pub fn response_text(value: &Value) -> String {
         .unwrap_or_else(|| value.to_string())
 }
 
-/// How a line was answered: a JSON document, or an accepted command whose response is built
-/// from the journal by the caller.
+/// How a line was answered: a JSON document, the first step of a two-step command (pending
+/// until confirmed), or an accepted command whose response is built from the journal by the
+/// caller.
 enum Answer {
     Json(Value),
+    Pending(Value),
     Accepted { before: u64, result: Value },
 }
 
@@ -177,10 +186,25 @@ fn run_line(
             let result = serde_json::to_value(result).unwrap_or(Value::Null);
             return (true, Answer::Accepted { before, result });
         }
-        Err(ExecuteError::Rejected(PlaneRejection::ConfirmationRequired(token))) => (
-            true,
-            json!({ "ok": true, "confirmation_required": true, "confirmation_token": token.reveal() }),
-        ),
+        Err(ExecuteError::Rejected(PlaneRejection::ConfirmationRequired(token))) => {
+            let expires_at = decoded
+                .ctx
+                .at
+                .checked_add(time::Duration::seconds(ro_admin::CONFIRMATION_TTL_SECONDS))
+                .unwrap_or(Timestamp::MAX);
+            let next = if kernel.state().four_eyes() {
+                "send the same command again with this confirmation_token, by another human \
+                 (four-eyes), before expires_at"
+            } else {
+                "send the same command again with this confirmation_token, by the same actor, \
+                 before expires_at"
+            };
+            return (
+                true,
+                Answer::Pending(json!({ "ok": true, "confirmation_required": true,
+                    "confirmation_token": token.reveal(), "expires_at": expires_at, "next": next })),
+            );
+        }
         Err(e) => {
             let seqs: Vec<u64> = ((before + 1)..=kernel.head().seq).collect();
             (
@@ -276,6 +300,8 @@ pub fn apply<R: Read, W: Write>(
     clock: &mut dyn FnMut() -> Timestamp,
 ) -> Result<Tally, HostError> {
     let mut tally = Tally::default();
+    // The input's line number (every line counts, blank ones too), named in refusals.
+    let mut line_no: u64 = 0;
     let mut held: Vec<String> = Vec::new();
     let mut bytes: Vec<u8> = Vec::new();
     let mut line = String::new();
@@ -297,6 +323,7 @@ pub fn apply<R: Read, W: Write>(
         if read == 0 {
             break;
         }
+        line_no += 1;
         if bytes.len() > MAX_LINE_BYTES && bytes.last() != Some(&b'\n') {
             let mut rest = Vec::new();
             let skipped = skip_line(input, &mut rest);
@@ -310,7 +337,7 @@ pub fn apply<R: Read, W: Write>(
                 &format!(
                     "the line is longer than {MAX_LINE_BYTES} bytes; send one command per line"
                 ),
-                json!({ "max_bytes": MAX_LINE_BYTES }),
+                json!({ "max_bytes": MAX_LINE_BYTES, "line": line_no }),
             )));
             continue;
         }
@@ -334,13 +361,25 @@ pub fn apply<R: Read, W: Write>(
             flush(store, &mut held, output)?;
             return Err(e.into());
         }
-        let (ok, response) = execute_line_text(store.kernel_mut(), text, default_actor, clock());
-        if ok {
-            tally.accepted += 1;
-        } else {
-            tally.refused += 1;
+        let (ok, mut answer) = run_line(store.kernel_mut(), text, default_actor, clock());
+        match (&mut answer, ok) {
+            (Answer::Pending(_), _) => {
+                tally.accepted += 1;
+                tally.pending += 1;
+            }
+            (Answer::Json(value), false) => {
+                tally.refused += 1;
+                if let Some(details) = value
+                    .pointer_mut("/error/details")
+                    .and_then(Value::as_object_mut)
+                {
+                    details.insert("line".into(), Value::from(line_no));
+                }
+            }
+            (_, true) => tally.accepted += 1,
+            (_, false) => tally.refused += 1,
         }
-        held.push(response);
+        held.push(render(store.kernel(), answer));
         if held.len() >= MAX_BATCH || !input.buffer().contains(&b'\n') {
             flush(store, &mut held, output)?;
         }

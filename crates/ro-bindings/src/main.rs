@@ -45,7 +45,9 @@ enum Command {
     /// an invalid one included.
     ///
     /// Exit 0 when every command was accepted, 1 when any was refused (the rest still run),
-    /// 2 on unreadable input or a store error.
+    /// 3 when none was refused but a two-step command awaits its confirmation (its answer says
+    /// `expires_at` and what to send next), 2 on unreadable input or a store error. A refusal's
+    /// `details.line` is its input line number.
     Apply {
         /// The human actor of documents that name none.
         #[arg(long)]
@@ -276,7 +278,8 @@ fn main() -> ExitCode {
                 host::apply(&mut store, &mut input, &mut out, actor.as_ref(), &mut clock)
             };
             match run() {
-                Ok(t) if t.refused == 0 => ExitCode::SUCCESS,
+                Ok(t) if t.refused == 0 && t.pending == 0 => ExitCode::SUCCESS,
+                Ok(t) if t.refused == 0 => ExitCode::from(3),
                 Ok(_) => ExitCode::from(1),
                 Err(e) => host_fail(&e),
             }

@@ -334,6 +334,7 @@ fn group_commit_acknowledges_only_after_the_commit() {
         tally,
         host::Tally {
             accepted: 200,
+            pending: 0,
             refused: 0
         }
     );
@@ -1167,4 +1168,53 @@ fn verify_refuses_a_snapshot_the_journal_does_not_produce() {
         Err(ro_bindings::store::StoreError::SnapshotMismatch { seq }) => assert_eq!(seq, 0),
         other => panic!("the forged snapshot at seq 0 passed: {other:?}"),
     }
+}
+
+/// A script learns that a two-step command is not done (exit 3, its answer says when the token
+/// expires and what to send next), and which input line each refusal answers.
+#[test]
+fn a_pending_confirmation_exits_three_and_refusals_name_their_line() {
+    let store = temp_store("pending");
+    let init = ro(
+        &store,
+        &["init", "--admin", "alice", "--at", "2026-01-05T14:30:00Z"],
+        "",
+    );
+    assert!(init.status.success(), "{init:?}");
+    let out = ro(
+        &store,
+        &["apply", "--actor", "alice"],
+        "{\"type\":\"EMERGENCY_LOCKDOWN\"}\n{\"type\":\"RELEASE_LOCKDOWN\"}\n",
+    );
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let answers = lines(&out);
+    let pending = &answers[1];
+    assert_eq!(pending["confirmation_required"], true, "{pending}");
+    assert!(
+        pending["next"]
+            .as_str()
+            .unwrap()
+            .contains("confirmation_token")
+    );
+    let expires = Timestamp::parse_rfc3339(pending["expires_at"].as_str().unwrap()).unwrap();
+    let status = lines(&ro(&store, &["status"], ""))[0].clone();
+    let head_at = Timestamp::parse_rfc3339(status["head_at"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        expires.unix_seconds() - head_at.unix_seconds(),
+        ro_admin::CONFIRMATION_TTL_SECONDS,
+        "the token lives {} s from its request",
+        ro_admin::CONFIRMATION_TTL_SECONDS
+    );
+    // Refusals name their input line; blank lines count.
+    let out = ro(
+        &store,
+        &["apply", "--actor", "alice"],
+        "{\"type\":\"ENGAGE_KILL_SWITCH\"}\n\n{\"type\":\"NOPE\"}\nnot json\n",
+    );
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let answers = lines(&out);
+    assert_eq!(answers.len(), 3);
+    assert_eq!(answers[0]["ok"], true);
+    assert_eq!(answers[1]["error"]["details"]["line"], 3, "{}", answers[1]);
+    assert_eq!(answers[2]["error"]["details"]["line"], 4, "{}", answers[2]);
 }
