@@ -293,4 +293,6 @@ fn responses_events_and_admin_records_validate() {
     ] {
         assert!(document["$defs"][def].is_object(), "$defs/{def} is missing");
     }
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -16,14 +16,46 @@ use ro_bindings::{host, store::Store};
 use ro_core::{ActorId, Timestamp};
 use serde_json::Value;
 
-fn temp_store(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ro-host-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("{name}.db"));
-    for suffix in ["", "-wal", "-shm", ".keys"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+/// A scratch store in a directory of its own, removed with everything beside it when the
+/// value goes out of scope (also when the test fails).
+struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = PathBuf;
+    fn deref(&self) -> &PathBuf {
+        &self.0
     }
-    path
+}
+
+impl AsRef<std::path::Path> for Scratch {
+    fn as_ref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for Scratch {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.0.as_os_str()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if let Some(dir) = self.0.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+            // Gone once the last test of the process cleaned up.
+            let _ = dir.parent().map(std::fs::remove_dir);
+        }
+    }
+}
+
+fn temp_store(name: &str) -> Scratch {
+    let dir = std::env::temp_dir()
+        .join(format!("ro-host-test-{}", std::process::id()))
+        .join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    Scratch(dir.join("store.db"))
 }
 
 fn ro(store: &PathBuf, args: &[&str], stdin: &str) -> Output {
