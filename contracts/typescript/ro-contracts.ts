@@ -3,7 +3,7 @@
 
 /** Everything an actor can ask of the plane. The set is closed: an unknown name is
  * refused when parsed, and nothing outside it can be permitted. */
-export type Action = ("READ_ARTIFACT" | "REGISTER_ARTIFACT" | "SET_ARTIFACT_GATE" | "SHORTEN_RETENTION" | "EXTEND_RETENTION" | "RECORD_DERIVATION" | "REVIEW_DERIVATION" | "SUPERSEDE_DERIVATION" | "RECORD_INFEASIBLE" | "ROLLBACK_DERIVATION" | "TRIGGER_RUN" | "REQUEST_REPLAY" | "PAUSE_JOB" | "DRAIN_JOB" | "CANCEL_RUN" | "RESUME_JOB" | "DEPLOY" | "CREATE_STREAM" | "PUBLISH_STREAM" | "SUBSCRIBE_STREAM" | "CHANGE_STREAM_RETENTION" | "CHANGE_STREAM_PARTITIONS" | "REGISTER_MODEL" | "SET_CANDIDATE_MODEL" | "RECORD_CYCLE" | "SET_CANARY_RATIO" | "APPROVE_PROMOTION" | "PROMOTE_MODEL" | "ROLLBACK_MODEL" | "EMERGENCY_LOCKDOWN" | "RELEASE_LOCKDOWN" | "ENGAGE_KILL_SWITCH" | "RELEASE_KILL_SWITCH" | "PRODUCTION_LOCK" | "PRODUCTION_UNLOCK" | "HALT" | "RESET_FAILURE_STATUS" | "GRANT_ROLE" | "REVOKE_ROLE" | "DEFINE_ROLE" | "ADD_PERMIT_RULE" | "ADD_FORBID_RULE" | "REMOVE_RULE" | "DEFINE_CONSTRAINT" | "FREEZE" | "REQUEST_CHANGE" | "REVIEW_CHANGE" | "APPROVE_CHANGE" | "REJECT_CHANGE" | "APPLY_CHANGE" | "PUBLISH_CONFIG" | "REGISTER_SECRET" | "ROTATE_SECRET" | "SET_LIMITS" | "RECORD_COST" | "DEFINE_DEVIATION_TYPE" | "RECORD_DEVIATION" | "UPDATE_DEVIATION" | "RESOLVE_DEVIATION" | "TICK" | "SET_MISMATCH_POSTURE" | "EXPIRE_ARTIFACTS" | "HAND_OFF" | "RECORD_VIOLATION" | "DEFINE_JOB" | "DEFINE_POOL" | "DEFINE_CALENDAR" | "OBSERVE_GATE" | "REPORT_ATTEMPT" | "CONFIGURE_CONFIRMATIONS" | "REPORT_FAILURE" | "CONFIGURE_SHADOW_WINDOW" | "REPORT_COMPONENT" | "DEFINE_ENVIRONMENT" | "REPORT_ROLLOUT" | "CAPTURE_LKG" | "RESTORE_LKG" | "RECORD_READINESS" | "CLEAR_NO_GO" | "REGISTER_SIGNING_KEY" | "REQUIRE_SIGNATURES" | "REGISTER_PRINCIPAL" | "SET_PRINCIPAL_KIND" | "REVOKE_SIGNING_KEY");
+export type Action = ("READ_ARTIFACT" | "REGISTER_ARTIFACT" | "SET_ARTIFACT_GATE" | "SHORTEN_RETENTION" | "EXTEND_RETENTION" | "RECORD_DERIVATION" | "REVIEW_DERIVATION" | "SUPERSEDE_DERIVATION" | "RECORD_INFEASIBLE" | "ROLLBACK_DERIVATION" | "TRIGGER_RUN" | "REQUEST_REPLAY" | "PAUSE_JOB" | "DRAIN_JOB" | "CANCEL_RUN" | "RESUME_JOB" | "DEPLOY" | "CREATE_STREAM" | "PUBLISH_STREAM" | "SUBSCRIBE_STREAM" | "CHANGE_STREAM_RETENTION" | "CHANGE_STREAM_PARTITIONS" | "REGISTER_MODEL" | "SET_CANDIDATE_MODEL" | "RECORD_CYCLE" | "SET_CANARY_RATIO" | "APPROVE_PROMOTION" | "PROMOTE_MODEL" | "ROLLBACK_MODEL" | "EMERGENCY_LOCKDOWN" | "RELEASE_LOCKDOWN" | "ENGAGE_KILL_SWITCH" | "RELEASE_KILL_SWITCH" | "PRODUCTION_LOCK" | "PRODUCTION_UNLOCK" | "HALT" | "RESET_FAILURE_STATUS" | "GRANT_ROLE" | "REVOKE_ROLE" | "DEFINE_ROLE" | "ADD_PERMIT_RULE" | "ADD_FORBID_RULE" | "REMOVE_RULE" | "DEFINE_CONSTRAINT" | "FREEZE" | "REQUEST_CHANGE" | "REVIEW_CHANGE" | "APPROVE_CHANGE" | "REJECT_CHANGE" | "APPLY_CHANGE" | "PUBLISH_CONFIG" | "REGISTER_SECRET" | "ROTATE_SECRET" | "SET_LIMITS" | "RECORD_COST" | "DEFINE_DEVIATION_TYPE" | "RECORD_DEVIATION" | "UPDATE_DEVIATION" | "RESOLVE_DEVIATION" | "TICK" | "SET_MISMATCH_POSTURE" | "EXPIRE_ARTIFACTS" | "HAND_OFF" | "RECORD_VIOLATION" | "DEFINE_JOB" | "DEFINE_POOL" | "DEFINE_CALENDAR" | "OBSERVE_GATE" | "REPORT_ATTEMPT" | "CONFIGURE_CONFIRMATIONS" | "REPORT_FAILURE" | "CONFIGURE_SHADOW_WINDOW" | "REPORT_COMPONENT" | "DEFINE_ENVIRONMENT" | "REPORT_ROLLOUT" | "CAPTURE_LKG" | "RESTORE_LKG" | "RECORD_READINESS" | "CLEAR_NO_GO" | "REGISTER_SIGNING_KEY" | "REQUIRE_SIGNATURES" | "REGISTER_PRINCIPAL" | "SET_PRINCIPAL_KIND" | "REVOKE_SIGNING_KEY" | "ISSUE_TOKEN" | "REVOKE_TOKEN");
 
 /** A set of actions, written in declaration order. */
 export type ActionSet = Array<Action>;
@@ -1284,6 +1284,8 @@ export type PlaneAdminEvent =
   | DeploymentRequested
   | RolloutRecorded
   | LkgCaptured
+  | TokenIssued
+  | TokenRevoked
   | StreamCreated
   | StreamRetentionChanged
   | StreamPartitionsChanged
@@ -1620,6 +1622,34 @@ export interface LkgCaptured {
   /** The reason given. */
   reason?: (Reason | null);
   type: "LkgCaptured";
+}
+
+/** An API token was issued (its secret is not recorded). */
+export interface TokenIssued {
+  /** Who issued it. */
+  by: ActorId;
+  /** When it stops authenticating. */
+  expires_at?: (Timestamp | null);
+  /** Whom it authenticates. */
+  principal: ActorId;
+  /** The reason given. */
+  reason?: (Reason | null);
+  /** The token's public id. */
+  token_id: TokenId;
+  type: "TokenIssued";
+}
+
+/** An API token was revoked. */
+export interface TokenRevoked {
+  /** Who revoked it. */
+  by: ActorId;
+  /** Whom it authenticated. */
+  principal: ActorId;
+  /** The reason given. */
+  reason?: (Reason | null);
+  /** The token. */
+  token_id: TokenId;
+  type: "TokenRevoked";
 }
 
 /** A stream was created. */
@@ -2211,6 +2241,7 @@ export type Request =
   | HealthChecklistQuery
   | HeartbeatCommand
   | HeartbeatQuery
+  | IssueTokenCommand
   | MissionControlQuery
   | NextRunsQuery
   | ObserveGateCommand
@@ -2254,6 +2285,7 @@ export type Request =
   | ReviewDerivationCommand
   | RevokeRoleCommand
   | RevokeSigningKeyCommand
+  | RevokeTokenCommand
   | RollbackDerivationCommand
   | RollbackModelCommand
   | RotateSecretCommand
@@ -3068,6 +3100,33 @@ export interface HeartbeatQuery {
   operator_id?: ActorId;
   reason?: Reason;
   type: "HEARTBEAT";
+}
+
+/** Issues an API token for a registered principal (human-only). Hosts send it with the
+ * token's secret kept outside the journal; the journal records the id, never the secret. */
+export interface IssueTokenCommand {
+  actor?: Actor;
+  /** When; the host stamps its clock when absent. */
+  at?: Timestamp;
+  /** The token from the first step of a two-step command. */
+  confirmation_token?: string;
+  correlation_id?: CorrelationId;
+  /** When it stops authenticating (never when absent). */
+  expires_at?: (Timestamp | null);
+  /** Shorthand for a human actor with this id. */
+  operator_id?: ActorId;
+  /** Whom it authenticates. */
+  principal: ActorId;
+  reason?: Reason;
+  /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
+  signature?: {
+    key_id: string;
+    nonce: string;
+    sig: string;
+  };
+  /** The token's public id. */
+  token_id: TokenId;
+  type: "ISSUE_TOKEN";
 }
 
 /** Query (answered in `result`, appends nothing). Every component watched, with its status at the query's time. */
@@ -4129,6 +4188,28 @@ export interface RevokeSigningKeyCommand {
   type: "REVOKE_SIGNING_KEY";
 }
 
+/** Revokes an API token. */
+export interface RevokeTokenCommand {
+  actor?: Actor;
+  /** When; the host stamps its clock when absent. */
+  at?: Timestamp;
+  /** The token from the first step of a two-step command. */
+  confirmation_token?: string;
+  correlation_id?: CorrelationId;
+  /** Shorthand for a human actor with this id. */
+  operator_id?: ActorId;
+  reason?: Reason;
+  /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
+  signature?: {
+    key_id: string;
+    nonce: string;
+    sig: string;
+  };
+  /** The token. */
+  token_id: TokenId;
+  type: "REVOKE_TOKEN";
+}
+
 /** Invalidates a derivation and its dependents (a reason is required). */
 export interface RollbackDerivationCommand {
   actor?: Actor;
@@ -4764,6 +4845,9 @@ export type Timeouts = {
 
 /** An instant, RFC 3339 (e.g. 2026-01-05T14:30:00Z); written back in UTC with Z. */
 export type Timestamp = string;
+
+/** token id */
+export type TokenId = string;
 
 /** A versioned trading calendar. Dates are local dates of the calendar's zone, `YYYY-MM-DD`. */
 export type TradingCalendar = {

@@ -34,6 +34,8 @@ pub enum Room {
     Deploy,
     /// Event-bus streams ([`crate::streams`]).
     Streams,
+    /// API tokens ([`crate::credentials`]).
+    Credentials,
 }
 
 // The facts of every admin command. Actions that make the plane safer pass a lockdown by their
@@ -71,6 +73,8 @@ ro_policy::command_facts! { AdminCommand in Room;
     RecordRollout = "RECORD_ROLLOUT" in Room::Deploy;
     CaptureLkg = "CAPTURE_LKG" in Room::Deploy;
     RestoreLkg = "RESTORE_LKG" in Room::Deploy, two_step;
+    IssueToken = "ISSUE_TOKEN" in Room::Credentials;
+    RevokeToken = "REVOKE_TOKEN" in Room::Credentials;
 }
 
 /// The plane's own commands.
@@ -151,6 +155,22 @@ pub enum AdminCommand {
     /// Reports an observability signal (the host's monitor): artifact-store errors, stream
     /// lag or storage pressure, with what it concerns.
     ReportSignal(ro_core::Valid<observe::Signal>),
+    /// Issues an API token for a registered principal (human-only). Hosts send it with the
+    /// token's secret kept outside the journal; the journal records the id, never the secret.
+    IssueToken {
+        /// The token's public id.
+        token_id: crate::credentials::TokenId,
+        /// Whom it authenticates.
+        principal: ActorId,
+        /// When it stops authenticating (never when absent).
+        #[serde(default)]
+        expires_at: Option<ro_core::Timestamp>,
+    },
+    /// Revokes an API token.
+    RevokeToken {
+        /// The token.
+        token_id: crate::credentials::TokenId,
+    },
     /// Creates an event-bus stream with its partitions, retention and access.
     CreateStream(ro_core::Valid<StreamSpec>),
     /// Changes a stream's retention (human-only; two-step when it shortens the replay window).
@@ -295,6 +315,12 @@ impl AdminCommand {
                 format!("stream:{stream}").into(),
             ),
             C::ResetFailureStatus {} => fixed(Action::ResetFailureStatus, "plane"),
+            C::IssueToken { principal, .. } => {
+                (Action::IssueToken, format!("principal:{principal}").into())
+            }
+            C::RevokeToken { token_id } => {
+                (Action::RevokeToken, format!("token:{token_id}").into())
+            }
         }
     }
 }

@@ -267,6 +267,30 @@ pub enum AdminEvent {
         /// The reason given.
         reason: Option<Reason>,
     },
+    /// An API token was issued (its secret is not recorded).
+    TokenIssued {
+        /// The token's public id.
+        token_id: crate::credentials::TokenId,
+        /// Whom it authenticates.
+        principal: ActorId,
+        /// When it stops authenticating.
+        expires_at: Option<ro_core::Timestamp>,
+        /// Who issued it.
+        by: ActorId,
+        /// The reason given.
+        reason: Option<Reason>,
+    },
+    /// An API token was revoked.
+    TokenRevoked {
+        /// The token.
+        token_id: crate::credentials::TokenId,
+        /// Whom it authenticated.
+        principal: ActorId,
+        /// Who revoked it.
+        by: ActorId,
+        /// The reason given.
+        reason: Option<Reason>,
+    },
     /// A stream was created.
     StreamCreated {
         /// Its settings.
@@ -372,6 +396,7 @@ impl AdminEvent {
             E::StreamCreated { .. }
             | E::StreamRetentionChanged { .. }
             | E::StreamPartitionsChanged { .. } => Room::Streams,
+            E::TokenIssued { .. } | E::TokenRevoked { .. } => Room::Credentials,
         }
     }
 }

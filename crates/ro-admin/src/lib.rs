@@ -16,6 +16,7 @@
 //! | [`signing`] | Ed25519 keys, required signatures, the signature log |
 //! | [`deploy`] | environments, deployments, rollouts, last-known-good |
 //! | [`streams`] | event-bus streams, retention and partitions |
+//! | [`credentials`] | API tokens: issued, expiring, revoked (never their secrets) |
 //! | [`query`] | the read-only queries and reports; [`attestation`], [`audit`] |
 //!
 //! ```
@@ -42,6 +43,7 @@ pub mod attestation;
 pub mod audit;
 pub mod command;
 pub mod confirm;
+pub mod credentials;
 pub mod deploy;
 pub mod event;
 pub mod health;
@@ -169,6 +171,7 @@ impl ro_core::Event for PlaneEvent {
 pub struct Plane {
     artifacts: Artifacts,
     components: Components,
+    credentials: credentials::Credentials,
     deployments: Deployments,
     four_eyes: bool,
     /// Issued confirmations, for unique tokens (part of the token's input).
@@ -259,7 +262,15 @@ impl Plane {
         //    registered one, or unregistered while principals are, is refused whatever the
         //    command and the posture. Then authorize (policy commands authorize themselves,
         //    with the bootstrap grant).
-        if let Some(reason) = self.policy.access().identity_forbid(&ctx.actor) {
+        //    A document naming someone other than the principal the host authenticated is
+        //    refused before anything else, and recorded against the principal.
+        let mismatch = ctx
+            .claimed_actor
+            .as_ref()
+            .filter(|claimed| **claimed != ctx.actor.id)
+            .map(|claimed| ro_policy::DecisionReason::ActorMismatch(claimed.clone()));
+        if let Some(reason) = mismatch.or_else(|| self.policy.access().identity_forbid(&ctx.actor))
+        {
             return Err(PlaneRejection::Policy(PolicyRejection::Unauthorized {
                 action,
                 reasons: vec![reason],
@@ -300,6 +311,7 @@ impl Plane {
                 Room::Signing => self.decide_signing(admin, ctx)?,
                 Room::Deploy => self.decide_deploy(admin, ctx)?,
                 Room::Streams => self.decide_streams(admin, ctx)?,
+                Room::Credentials => self.decide_credentials(admin, ctx)?,
             },
         };
         Ok(events)
@@ -461,6 +473,7 @@ impl Decider for Plane {
                 Room::Signing => self.evolve_signing(e, meta),
                 Room::Deploy => self.evolve_deploy(e, meta),
                 Room::Streams => self.evolve_streams(e),
+                Room::Credentials => self.evolve_credentials(e),
             },
         }
     }

@@ -542,3 +542,25 @@ fn observability_minimums_in_the_status() {
     "#
     ));
 }
+
+#[test]
+fn tokens_issued_to_registered_principals_revoked_and_audited() {
+    insta::assert_snapshot!(check(
+        r#"
+        @2026-03-02T14:30:00Z human:alice
+        {"type":"GRANT_ROLE","principal":"alice","role":"admin"}
+        {"type":"REGISTER_PRINCIPAL","principal":"alice","kind":"human"}
+        {"type":"REGISTER_PRINCIPAL","principal":"bot","kind":"agent"}
+        {"type":"GRANT_ROLE","principal":"bot","role":"admin"}
+        {"type":"ISSUE_TOKEN","token_id":"tok-1","principal":"nobody"}
+        {"type":"ISSUE_TOKEN","token_id":"tok-1","principal":"bot","expires_at":"2026-03-02T14:00:00Z"}
+        {"type":"ISSUE_TOKEN","token_id":"tok-1","principal":"bot","expires_at":"2026-03-03T14:00:00Z"}
+        {"type":"ISSUE_TOKEN","token_id":"tok-1","principal":"alice"}
+        @2026-03-02T14:31:00Z agent:bot
+        {"type":"ISSUE_TOKEN","token_id":"tok-2","principal":"bot"}
+        {"type":"REVOKE_TOKEN","token_id":"tok-9"}
+        {"type":"REVOKE_TOKEN","token_id":"tok-1"}
+        {"type":"REVOKE_TOKEN","token_id":"tok-1"}
+    "#
+    ));
+}

@@ -359,3 +359,37 @@ fn a_signed_command_cannot_be_replayed_at_another_time() {
         "SIGNATURE_INVALID"
     );
 }
+
+#[test]
+fn a_document_naming_someone_else_than_the_authenticated_principal_is_refused_and_recorded() {
+    let alice = Actor::human(ActorId::new("alice").unwrap());
+    let ctx = Context::new(at(), alice.clone());
+    let mut kernel =
+        Kernel::resume(Plane::with_confirmation_key([5; 32]), 0, Journal::new()).unwrap();
+    let grant = json!({"domain": "policy", "command": {"type": "GRANT_ROLE", "principal": "alice", "role": "admin"}});
+    kernel.execute(&command(grant), &ctx).unwrap();
+    let lockdown = command(json!({"domain": "admin", "command": {"type": "EMERGENCY_LOCKDOWN"}}));
+    // Alice authenticated, the document claims bob: refused whatever alice may do.
+    let mut claimed = ctx.clone();
+    claimed.claimed_actor = Some(ActorId::new("bob").unwrap());
+    let before = kernel.head().seq;
+    let refused = kernel.execute(&lockdown, &claimed).unwrap_err();
+    assert_eq!(refused.code(), "ACTOR_MISMATCH");
+    let recorded: Vec<PlaneEvent> = kernel
+        .journal()
+        .records_after(before)
+        .iter()
+        .map(|r| r.decode::<PlaneEvent>().unwrap().event)
+        .collect();
+    let text = serde_json::to_string(&recorded).unwrap();
+    assert!(
+        text.contains("AccessDenied") && text.contains("actor-mismatch:bob"),
+        "{text}"
+    );
+    assert!(!kernel.state().lockdown(), "nothing applied");
+    // Naming herself is no mismatch.
+    claimed.claimed_actor = Some(alice.id.clone());
+    kernel.execute(&lockdown, &claimed).unwrap();
+    assert!(kernel.state().lockdown());
+    check_replay(&kernel);
+}

@@ -3,8 +3,9 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 
-use ro_admin::{PlaneQuery, PlaneRejection};
+use ro_admin::{PlaneCommand, PlaneQuery, PlaneRejection};
 use ro_core::{Actor, ActorId, ActorKind, ExecuteError, Kernel, Rejection, Timestamp};
+use ro_jobs::JobsCommand;
 use serde_json::{Value, json};
 
 use crate::{
@@ -183,6 +184,9 @@ fn run_line(
     let (ok, value) = match outcome {
         Ok(envelopes) => {
             let result = ro_admin::command_result(envelopes.iter().map(|e| &e.event));
+            if command.type_name() == "TICK" {
+                run_due(kernel, &decoded.ctx);
+            }
             let result = serde_json::to_value(result).unwrap_or(Value::Null);
             return (true, Answer::Accepted { before, result });
         }
@@ -218,6 +222,45 @@ fn run_line(
         }
     };
     (ok, Answer::Json(value))
+}
+
+/// The most rounds of planning one `TICK` runs: a round's runs start in the next.
+const PLAN_ROUNDS: usize = 4;
+
+/// What a `TICK` sets going after its own events: the schedule's due occurrences become runs
+/// (with their deterministic ids, each once: an occurrence requested or skipped is never due
+/// again), slots beyond a job's catch-up limit are skipped and recorded, and queued attempts
+/// start within every concurrency limit, gate and pause. Each is a command of the planner's,
+/// decided and recorded as the tick's actor's at the tick's time, so a replayed history
+/// decides the same.
+fn run_due(kernel: &mut Kernel<ro_admin::Plane>, ctx: &ro_core::Context) {
+    for _ in 0..PLAN_ROUNDS {
+        let planned: Vec<JobsCommand> = kernel
+            .state()
+            .jobs()
+            .plan(ctx.at)
+            .into_iter()
+            .filter(|c| !matches!(c, JobsCommand::Tick {}))
+            .collect();
+        if planned.is_empty() {
+            return;
+        }
+        let mut progressed = false;
+        for command in planned {
+            let command = PlaneCommand::Jobs(command);
+            let mut step = ctx.clone();
+            step.causation = Some(ro_admin::command_digest(&command));
+            // The tick's proofs are the tick's: none carries over to what it sets going.
+            step.signature = None;
+            step.confirmation_token = None;
+            progressed |= kernel
+                .execute(&command, &step)
+                .is_ok_and(|events| !events.is_empty());
+        }
+        if !progressed {
+            return;
+        }
+    }
 }
 
 /// Answers a query from the state: nothing is appended.

@@ -448,6 +448,7 @@ pub fn decode(
         reason,
         confirmation_token,
         signature,
+        claimed_actor: None,
     };
     Ok(Decoded { request, ctx })
 }

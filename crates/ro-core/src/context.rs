@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::{Actor, Digest, Timestamp};
+use crate::{Actor, ActorId, Digest, Timestamp};
 
 crate::id_kind!(
     /// Ties the events of one request or workflow together.
@@ -156,6 +156,10 @@ pub struct Context {
     pub confirmation_token: Option<ConfirmationToken>,
     /// The command's signature.
     pub signature: Option<CommandSignature>,
+    /// The actor the document named when the host authenticated someone else (`actor` is
+    /// then the authenticated principal): a decider refuses such a command and records the
+    /// attempt against the principal who sent it.
+    pub claimed_actor: Option<ActorId>,
 }
 
 impl Context {
@@ -169,6 +173,7 @@ impl Context {
             reason: None,
             confirmation_token: None,
             signature: None,
+            claimed_actor: None,
         }
     }
 

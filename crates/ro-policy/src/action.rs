@@ -154,6 +154,8 @@ actions! {
     RegisterPrincipal = "REGISTER_PRINCIPAL", Reducing, "Register a principal once, as a human, an agent or a service.";
     SetPrincipalKind = "SET_PRINCIPAL_KIND", Reducing, "Change a registered principal's kind.";
     RevokeSigningKey = "REVOKE_SIGNING_KEY", Increasing, "Revoke a signing key: it never verifies again.";
+    IssueToken = "ISSUE_TOKEN", Reducing, "Issue an API token that authenticates a principal to a host.";
+    RevokeToken = "REVOKE_TOKEN", Increasing, "Revoke an API token: it never authenticates again.";
 }
 
 impl fmt::Display for Action {

@@ -253,11 +253,14 @@ pub enum DecisionReason {
     KindMismatch(ActorKind),
     /// Principals are registered and this actor is not one of them.
     UnregisteredPrincipal,
+    /// The document names an actor other than the principal the host authenticated.
+    ActorMismatch(ActorId),
 }
 
 impl DecisionReason {
     /// A short stable label: `default-deny`, `human-only`, `bootstrap`, `role:NAME`,
-    /// `rule:ID`, `kind-mismatch:REGISTERED_KIND`, `unregistered-principal`.
+    /// `rule:ID`, `kind-mismatch:REGISTERED_KIND`, `unregistered-principal`,
+    /// `actor-mismatch:CLAIMED_ID`.
     pub fn label(&self) -> String {
         match self {
             DecisionReason::DefaultDeny => "default-deny".into(),
@@ -267,6 +270,7 @@ impl DecisionReason {
             DecisionReason::Rule(r) => format!("rule:{r}"),
             DecisionReason::KindMismatch(registered) => format!("kind-mismatch:{registered}"),
             DecisionReason::UnregisteredPrincipal => "unregistered-principal".into(),
+            DecisionReason::ActorMismatch(claimed) => format!("actor-mismatch:{claimed}"),
         }
     }
 }

@@ -101,6 +101,13 @@ impl ro_core::Rejection for PolicyRejection {
             Unauthorized { reasons, .. }
                 if reasons
                     .iter()
+                    .any(|r| matches!(r, DecisionReason::ActorMismatch(_))) =>
+            {
+                "ACTOR_MISMATCH"
+            }
+            Unauthorized { reasons, .. }
+                if reasons
+                    .iter()
                     .any(|r| matches!(r, DecisionReason::KindMismatch(_))) =>
             {
                 "PRINCIPAL_KIND_MISMATCH"

@@ -74,6 +74,7 @@ pub fn context() -> impl Strategy<Value = Context> {
             reason,
             confirmation_token: None,
             signature: None,
+            claimed_actor: None,
         })
 }
 
