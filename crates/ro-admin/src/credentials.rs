@@ -90,6 +90,11 @@ impl Credentials {
         self.tokens.get(id)
     }
 
+    /// Every issued token, by id.
+    pub fn iter(&self) -> impl Iterator<Item = (&TokenId, &TokenRecord)> {
+        self.tokens.iter()
+    }
+
     /// The token's record if it authenticates at `now`.
     pub fn valid(&self, id: &TokenId, now: Timestamp) -> Result<&TokenRecord, TokenProblem> {
         let record = self.tokens.get(id).ok_or(TokenProblem::Unknown)?;
@@ -104,6 +109,22 @@ impl Credentials {
 }
 
 impl Plane {
+    /// Why the credential the host authenticated `ctx.actor` with does not authenticate it at
+    /// `ctx.at` (none at a console, where no credential is named).
+    pub(crate) fn credential_forbid(&self, ctx: &Context) -> Option<ro_policy::DecisionReason> {
+        use ro_policy::DecisionReason as R;
+        let id = ctx.credential.as_deref()?;
+        let Ok(token) = TokenId::new(id) else {
+            return Some(R::CredentialInvalid(id.to_owned()));
+        };
+        match self.credentials.valid(&token, ctx.at) {
+            Ok(record) if record.principal == ctx.actor.id => None,
+            Ok(_) | Err(TokenProblem::Unknown) => Some(R::CredentialInvalid(id.to_owned())),
+            Err(TokenProblem::Revoked) => Some(R::CredentialRevoked(id.to_owned())),
+            Err(TokenProblem::Expired) => Some(R::CredentialExpired(id.to_owned())),
+        }
+    }
+
     /// The issued API tokens.
     pub fn credentials(&self) -> &Credentials {
         &self.credentials

@@ -264,12 +264,17 @@ impl Plane {
         //    with the bootstrap grant).
         //    A document naming someone other than the principal the host authenticated is
         //    refused before anything else, and recorded against the principal.
+        //    So is a command whose credential no longer authenticates its principal at the
+        //    command's time.
         let mismatch = ctx
             .claimed_actor
             .as_ref()
             .filter(|claimed| **claimed != ctx.actor.id)
             .map(|claimed| ro_policy::DecisionReason::ActorMismatch(claimed.clone()));
-        if let Some(reason) = mismatch.or_else(|| self.policy.access().identity_forbid(&ctx.actor))
+        if let Some(reason) = self
+            .credential_forbid(ctx)
+            .or(mismatch)
+            .or_else(|| self.policy.access().identity_forbid(&ctx.actor))
         {
             return Err(PlaneRejection::Policy(PolicyRejection::Unauthorized {
                 action,

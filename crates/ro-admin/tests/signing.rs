@@ -393,3 +393,63 @@ fn a_document_naming_someone_else_than_the_authenticated_principal_is_refused_an
     assert!(kernel.state().lockdown());
     check_replay(&kernel);
 }
+
+#[test]
+fn a_command_whose_credential_no_longer_authenticates_is_refused_and_recorded() {
+    let alice = Actor::human(ActorId::new("alice").unwrap());
+    let ctx = Context::new(at(), alice.clone());
+    let mut kernel =
+        Kernel::resume(Plane::with_confirmation_key([5; 32]), 0, Journal::new()).unwrap();
+    for setup in [
+        json!({"domain": "policy", "command": {"type": "GRANT_ROLE", "principal": "alice", "role": "admin"}}),
+        json!({"domain": "policy", "command": {"type": "REGISTER_PRINCIPAL", "principal": "alice", "kind": "human"}}),
+        json!({"domain": "policy", "command": {"type": "REGISTER_PRINCIPAL", "principal": "bob", "kind": "human"}}),
+        json!({"domain": "admin", "command": {"type": "ISSUE_TOKEN", "token_id": "t-short", "principal": "alice",
+               "expires_at": "2026-03-02T13:10:00Z"}}),
+        json!({"domain": "admin", "command": {"type": "ISSUE_TOKEN", "token_id": "t-revoked", "principal": "alice"}}),
+        json!({"domain": "admin", "command": {"type": "ISSUE_TOKEN", "token_id": "t-bob", "principal": "bob"}}),
+        json!({"domain": "admin", "command": {"type": "REVOKE_TOKEN", "token_id": "t-revoked"}}),
+    ] {
+        kernel.execute(&command(setup), &ctx).unwrap();
+    }
+    let report = command(
+        json!({"domain": "admin", "command": {"type": "REPORT_COMPONENT", "component": "feed", "healthy": true}}),
+    );
+    let with = |credential: &str, minutes: i64| {
+        let mut c = ctx.clone();
+        c.at = at().checked_add(time::Duration::minutes(minutes)).unwrap();
+        c.credential = Some(credential.to_owned());
+        c
+    };
+    // Valid before its expiry; after it, and revoked, unknown or another's: refused, recorded.
+    kernel.execute(&report, &with("t-short", 1)).unwrap();
+    for (credential, minutes, code, label) in [
+        ("t-short", 20, "TOKEN_EXPIRED", "credential-expired:t-short"),
+        (
+            "t-revoked",
+            21,
+            "TOKEN_REVOKED",
+            "credential-revoked:t-revoked",
+        ),
+        ("t-bob", 22, "TOKEN_INVALID", "credential-invalid:t-bob"),
+        ("t-never", 23, "TOKEN_INVALID", "credential-invalid:t-never"),
+    ] {
+        let before = kernel.head().seq;
+        let refused = kernel
+            .execute(&report, &with(credential, minutes))
+            .unwrap_err();
+        assert_eq!(refused.code(), code, "{credential}");
+        let recorded: Vec<PlaneEvent> = kernel
+            .journal()
+            .records_after(before)
+            .iter()
+            .map(|r| r.decode::<PlaneEvent>().unwrap().event)
+            .collect();
+        let text = serde_json::to_string(&recorded).unwrap();
+        assert!(
+            text.contains("AccessDenied") && text.contains(label),
+            "{text}"
+        );
+    }
+    check_replay(&kernel);
+}

@@ -75,7 +75,7 @@ pub fn execute_line(
     default_actor: Option<&ActorId>,
     now: Timestamp,
 ) -> (bool, Value) {
-    match run_line(kernel, line, default_actor, now) {
+    match run_line(kernel, line, Who::Console(default_actor), now) {
         (ok, Answer::Json(value) | Answer::Pending(value)) => (ok, value),
         (ok, Answer::Accepted { before, result }) => (
             ok,
@@ -93,7 +93,7 @@ pub fn execute_line_text(
     default_actor: Option<&ActorId>,
     now: Timestamp,
 ) -> (bool, String) {
-    let (ok, answer) = run_line(kernel, line, default_actor, now);
+    let (ok, answer) = run_line(kernel, line, Who::Console(default_actor), now);
     (ok, render(kernel, answer))
 }
 
@@ -146,35 +146,175 @@ enum Answer {
     Accepted { before: u64, result: Value },
 }
 
+/// Who sends a line.
+#[derive(Debug, Clone, Copy)]
+enum Who<'a> {
+    /// The console: trusted by file access; documents name their actor, or the host's
+    /// default one acts.
+    Console(Option<&'a ActorId>),
+    /// A principal a host authenticated, with the credential it presented.
+    Caller(&'a Caller),
+}
+
+/// A principal a served host authenticated: every line it sends acts as `actor`, whatever the
+/// document names; a document naming another actor is refused (`ACTOR_MISMATCH`) and
+/// recorded, one naming the principal with another kind is refused as the registry says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The principal, with its registered kind.
+    pub actor: Actor,
+    /// The id of the token it presented.
+    pub credential: String,
+    /// How far a document's `at` may stray from the host clock.
+    pub skew: protocol::Skew,
+}
+
+/// How a served line went: the response text as `apply` prints it, and what a transport
+/// needs to pick its status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Served {
+    /// The response, one line of JSON.
+    pub body: String,
+    /// Whether it was accepted (a pending first step included).
+    pub ok: bool,
+    /// A first step awaiting its confirmation.
+    pub pending: bool,
+    /// The error's code when refused.
+    pub code: Option<&'static str>,
+    /// The command's or query's type, when the line decoded.
+    pub ty: Option<&'static str>,
+}
+
+/// Executes one line sent by an authenticated `caller`: the same documents and the same
+/// response bytes as `apply` (a refusal names `line_no`, its line in the input, when given),
+/// with the caller's identity and credential enforced by the plane (see [`Caller`]).
+pub fn execute_served(
+    kernel: &mut Kernel<ro_admin::Plane>,
+    line: &str,
+    line_no: Option<u64>,
+    caller: &Caller,
+    now: Timestamp,
+) -> Served {
+    let (ok, mut answer) = run_line(kernel, line, Who::Caller(caller), now);
+    if let (Answer::Json(value), false, Some(line_no)) = (&mut answer, ok, line_no)
+        && let Some(details) = value
+            .pointer_mut("/error/details")
+            .and_then(Value::as_object_mut)
+    {
+        details.insert("line".into(), Value::from(line_no));
+    }
+    let pending = matches!(answer, Answer::Pending(_));
+    let code = match &answer {
+        Answer::Json(value) => value
+            .pointer("/error/code")
+            .and_then(Value::as_str)
+            .map(static_code),
+        _ => None,
+    };
+    let ty = type_of_line(line);
+    Served {
+        body: render(kernel, answer),
+        ok,
+        pending,
+        code,
+        ty,
+    }
+}
+
+/// The `type` a line names, if it is one the protocol knows (for metrics: never an arbitrary
+/// string from input).
+fn type_of_line(line: &str) -> Option<&'static str> {
+    let value: Value = serde_json::from_str(line).ok()?;
+    let ty = value.get("type")?.as_str()?;
+    ro_policy::Action::parse(ty)
+        .map(ro_policy::Action::as_str)
+        .or_else(|| protocol::QUERY_TYPES.iter().find(|t| **t == ty).copied())
+}
+
+/// An error code as a `'static` string: codes are a closed set; an unexpected one is reported
+/// as `ERROR`.
+fn static_code(code: &str) -> &'static str {
+    ERROR_CODES
+        .iter()
+        .find(|c| **c == code)
+        .copied()
+        .unwrap_or("ERROR")
+}
+
+/// The codes a served line can be refused with that a transport distinguishes.
+const ERROR_CODES: &[&str] = &[
+    "INVALID_JSON",
+    "INVALID_FIELD",
+    "UNKNOWN_COMMAND",
+    "INVALID_COMMAND",
+    "ACTOR_REQUIRED",
+    "CLOCK_SKEW",
+    "ACTOR_MISMATCH",
+    "PRINCIPAL_KIND_MISMATCH",
+    "UNREGISTERED_PRINCIPAL",
+    "HUMAN_ONLY_ACTION",
+    "UNAUTHORIZED",
+    "TOKEN_REVOKED",
+    "TOKEN_EXPIRED",
+    "TOKEN_INVALID",
+    "SIGNATURE_REQUIRED",
+    "SIGNATURE_INVALID",
+    "TIME_WENT_BACKWARDS",
+    "LOCKDOWN_ACTIVE",
+];
+
 fn run_line(
     kernel: &mut Kernel<ro_admin::Plane>,
     line: &str,
-    default_actor: Option<&ActorId>,
+    who: Who<'_>,
     now: Timestamp,
 ) -> (bool, Answer) {
-    // The console's actor acts with the kind its principal is registered with (human while no
-    // principal is registered: the store's owner at the console).
-    let default_actor = default_actor.map(|id| {
-        let kind = kernel
-            .state()
-            .policy()
-            .access()
-            .principals()
-            .get(id)
-            .copied()
-            .unwrap_or(ActorKind::Human);
-        Actor {
-            id: id.clone(),
-            kind,
+    let decoded = match who {
+        Who::Console(default_actor) => {
+            // The console's actor acts with the kind its principal is registered with (human
+            // while no principal is registered: the store's owner at the console).
+            let default_actor = default_actor.map(|id| {
+                let kind = kernel
+                    .state()
+                    .policy()
+                    .access()
+                    .principals()
+                    .get(id)
+                    .copied()
+                    .unwrap_or(ActorKind::Human);
+                Actor {
+                    id: id.clone(),
+                    kind,
+                }
+            });
+            protocol::decode(line, default_actor.as_ref(), now)
         }
-    });
-    let decoded = match protocol::decode(line, default_actor.as_ref(), now) {
+        Who::Caller(caller) => {
+            protocol::decode_within(line, Some(&caller.actor), now, caller.skew).map(|mut d| {
+                if d.actor_named && d.ctx.actor.id != caller.actor.id {
+                    d.ctx.claimed_actor = Some(d.ctx.actor.id.clone());
+                    d.ctx.actor = caller.actor.clone();
+                }
+                d.ctx.credential = Some(caller.credential.clone());
+                // Within the skew but ahead of the host: dated at the host's time, so nothing
+                // a caller sends records a time the host has not reached.
+                d.ctx.at = d.ctx.at.min(now);
+                d
+            })
+        }
+    };
+    let decoded = match decoded {
         Ok(d) => d,
         Err(e) => return (false, Answer::Json(protocol_error(&e))),
     };
     let command = match decoded.request {
         Request::Command(command) => command,
         Request::Query(query) => {
+            if let Who::Caller(caller) = who
+                && let Some(refusal) = query_identity(kernel, caller, &decoded.ctx)
+            {
+                return (false, Answer::Json(refusal));
+            }
             let (ok, value) = answer(kernel, &query, &decoded.ctx);
             return (ok, Answer::Json(value));
         }
@@ -260,6 +400,42 @@ fn run_due(kernel: &mut Kernel<ro_admin::Plane>, ctx: &ro_core::Context) {
         if !progressed {
             return;
         }
+    }
+}
+
+/// Why an authenticated caller's query is refused (nothing is recorded: a query changes
+/// nothing): a document naming someone else or another kind, or a credential that no longer
+/// authenticates.
+fn query_identity(
+    kernel: &Kernel<ro_admin::Plane>,
+    caller: &Caller,
+    ctx: &ro_core::Context,
+) -> Option<Value> {
+    let refuse =
+        |code: &str, message: String| Some(protocol::error_response(code, &message, json!({})));
+    if let Some(claimed) = &ctx.claimed_actor {
+        return refuse(
+            "ACTOR_MISMATCH",
+            format!(
+                "the document names {claimed}; this token authenticates {}",
+                caller.actor.id
+            ),
+        );
+    }
+    if ctx.actor.kind != caller.actor.kind {
+        return refuse(
+            "PRINCIPAL_KIND_MISMATCH",
+            format!("{} is registered as {}", caller.actor.id, caller.actor.kind),
+        );
+    }
+    let id = ro_admin::credentials::TokenId::new(&caller.credential).ok()?;
+    match kernel.state().credentials().valid(&id, ctx.at) {
+        Ok(record) if record.principal == caller.actor.id => None,
+        Ok(_) => refuse(
+            "TOKEN_INVALID",
+            format!("token {id} authenticates another principal"),
+        ),
+        Err(problem) => refuse(problem.code(), format!("token {id}: {}", problem.code())),
     }
 }
 
@@ -404,7 +580,12 @@ pub fn apply<R: Read, W: Write>(
             flush(store, &mut held, output)?;
             return Err(e.into());
         }
-        let (ok, mut answer) = run_line(store.kernel_mut(), text, default_actor, clock());
+        let (ok, mut answer) = run_line(
+            store.kernel_mut(),
+            text,
+            Who::Console(default_actor),
+            clock(),
+        );
         match (&mut answer, ok) {
             (Answer::Pending(_), _) => {
                 tally.accepted += 1;

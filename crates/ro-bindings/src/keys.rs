@@ -60,6 +60,13 @@ impl Keys {
         })
     }
 
+    /// The keyed hash a store keeps of an API token's secret: keyed by a key derived from the
+    /// confirmation key, so a copy of the store without its key file cannot test guesses.
+    pub fn token_mac(&self, secret: &[u8]) -> [u8; 32] {
+        let key = blake3::derive_key("ro api token v1", &self.confirmation);
+        *blake3::keyed_hash(&key, secret).as_bytes()
+    }
+
     /// The checkpoint signing key.
     pub fn checkpoint_signing_key(&self) -> ed25519_dalek::SigningKey {
         ed25519_dalek::SigningKey::from_bytes(&self.checkpoint)

@@ -17,4 +17,6 @@ pub mod host;
 pub mod keys;
 pub mod protocol;
 pub mod schema;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod store;

@@ -115,6 +115,102 @@ enum Command {
     /// Print the JSON Schema of every public contract (commands, queries, responses, events,
     /// and the contract's named objects). Needs no store.
     Schema,
+    /// Register a principal (REGISTER_PRINCIPAL), optionally granting it a role: who a token
+    /// can be issued to.
+    Principal {
+        #[command(subcommand)]
+        principal: PrincipalCommand,
+    },
+    /// API tokens for `ro serve`: issue (printed once; the store keeps only a keyed hash of
+    /// the secret, outside the journal) and revoke.
+    Token {
+        #[command(subcommand)]
+        token: TokenCommand,
+    },
+    /// Serve the plane over HTTP until SIGTERM or SIGINT (see the HTTP API in README.md):
+    /// one writer group-commits every connection's commands, the clock ticks the plane, the
+    /// health probes answer without waiting. The store is locked: no other server or console
+    /// writer runs beside it.
+    #[cfg(feature = "serve")]
+    Serve {
+        /// Where to listen (port 0: any free port; the address is printed).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// The most a document's `at` may stray from the host clock, in seconds.
+        #[arg(long, default_value_t = ro_bindings::serve::DEFAULT_SKEW_SECONDS)]
+        max_skew: i64,
+        /// Admit documents dated any time before the host clock (importing a history).
+        #[arg(long)]
+        history: bool,
+        /// Tick the plane every this many milliseconds; 0: never (no scheduler).
+        #[arg(long, default_value_t = 1000)]
+        tick_ms: u64,
+        /// The principal that ticks (a registered service with the operator role).
+        #[arg(long, default_value = "ro-clock")]
+        clock_principal: String,
+        /// Require a token for /health, /healthz, /ops/status and /metrics too.
+        #[arg(long)]
+        closed_probes: bool,
+        /// The largest request body, in bytes.
+        #[arg(long, default_value_t = 8 << 20)]
+        body_limit: usize,
+        /// The most requests waiting for the writer (more are answered 503).
+        #[arg(long, default_value_t = 1024)]
+        queue: usize,
+        /// The longest a request may take, in seconds.
+        #[arg(long, default_value_t = 30)]
+        request_timeout: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum PrincipalCommand {
+    /// Register ID as a human, an agent or a service.
+    Add {
+        /// The principal.
+        id: String,
+        /// human, agent or service.
+        #[arg(long)]
+        kind: String,
+        /// Grant it this role too.
+        #[arg(long)]
+        role: Option<String>,
+        /// The administrator doing it (a human at the console).
+        #[arg(long)]
+        actor: String,
+        /// Date it at this RFC 3339 time instead of the clock.
+        #[arg(long)]
+        at: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Issue a token to a registered principal; prints it once.
+    Issue {
+        /// The principal.
+        principal: String,
+        /// When it stops authenticating (RFC 3339).
+        #[arg(long)]
+        expires: Option<String>,
+        /// The administrator doing it (a human at the console).
+        #[arg(long)]
+        actor: String,
+        /// Date it at this RFC 3339 time instead of the clock.
+        #[arg(long)]
+        at: Option<String>,
+    },
+    /// Revoke a token by its id: it never authenticates again.
+    Revoke {
+        /// The token's id (the part between `ro1.` and the secret).
+        token_id: String,
+        /// The administrator doing it.
+        #[arg(long)]
+        actor: String,
+        /// Date it at this RFC 3339 time instead of the clock.
+        #[arg(long)]
+        at: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -271,6 +367,7 @@ fn main() -> ExitCode {
                 Err(code) => return code,
             };
             let run = || -> Result<host::Tally, HostError> {
+                let _lock = ro_bindings::store::lock(&path, false)?;
                 let mut store = Store::open(&path)?;
                 let mut input = host::open_input(file.as_deref())?;
                 let stdout = std::io::stdout();
@@ -411,6 +508,7 @@ fn main() -> ExitCode {
         }
         Command::Snapshot => {
             let run = || -> Result<serde_json::Value, HostError> {
+                let _lock = ro_bindings::store::lock(&path, false)?;
                 let mut store = Store::open(&path)?;
                 let (seq, bytes) = store.snapshot()?;
                 Ok(serde_json::json!({ "ok": true, "snapshot_seq": seq, "bytes": bytes }))
@@ -421,6 +519,89 @@ fn main() -> ExitCode {
                     ExitCode::SUCCESS
                 }
                 Err(e) => host_fail(&e),
+            }
+        }
+        Command::Principal {
+            principal:
+                PrincipalCommand::Add {
+                    id,
+                    kind,
+                    role,
+                    actor,
+                    at,
+                },
+        } => {
+            let mut lines = vec![
+                serde_json::json!({ "type": "REGISTER_PRINCIPAL", "principal": id, "kind": kind }),
+            ];
+            if let Some(role) = role {
+                lines.push(
+                    serde_json::json!({ "type": "GRANT_ROLE", "principal": id, "role": role }),
+                );
+            }
+            console(&path, &actor, at.as_deref(), &lines)
+        }
+        Command::Token {
+            token:
+                TokenCommand::Issue {
+                    principal,
+                    expires,
+                    actor,
+                    at,
+                },
+        } => issue_token(&path, &principal, expires.as_deref(), &actor, at.as_deref()),
+        Command::Token {
+            token:
+                TokenCommand::Revoke {
+                    token_id,
+                    actor,
+                    at,
+                },
+        } => console(
+            &path,
+            &actor,
+            at.as_deref(),
+            &[serde_json::json!({ "type": "REVOKE_TOKEN", "token_id": token_id })],
+        ),
+        #[cfg(feature = "serve")]
+        Command::Serve {
+            listen,
+            max_skew,
+            history,
+            tick_ms,
+            clock_principal,
+            closed_probes,
+            body_limit,
+            queue,
+            request_timeout,
+        } => {
+            let clock_principal = match actor_arg(&clock_principal, "--clock-principal") {
+                Ok(a) => a,
+                Err(code) => return code,
+            };
+            if max_skew < 0 {
+                return fail("INVALID_ARGUMENT", "--max-skew must not be negative", 2);
+            }
+            let mut config = ro_bindings::serve::Config::new(listen);
+            config.skew_seconds = max_skew;
+            config.history = history;
+            config.tick_every = (tick_ms > 0).then(|| std::time::Duration::from_millis(tick_ms));
+            config.clock_principal = clock_principal;
+            config.open_probes = !closed_probes;
+            config.body_limit = body_limit;
+            config.queue = queue;
+            config.request_timeout = std::time::Duration::from_secs(request_timeout.max(1));
+            let served = ro_bindings::serve::serve(&path, config, |addr| {
+                let _ = writeln!(
+                    std::io::stdout(),
+                    "{}",
+                    serde_json::json!({ "ok": true, "listening": addr.to_string() })
+                );
+                let _ = std::io::stdout().flush();
+            });
+            match served {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(e.code(), &e.to_string(), 2),
             }
         }
         Command::Schema => {
@@ -705,6 +886,110 @@ fn verify(path: &Path, anchor: Option<(u64, ro_core::Digest)>, trust: &Trust<'_>
                 serde_json::json!({ "ok": true, "verified": status, "anchor": anchor, "checkpoint": checkpoint })
             );
             ExitCode::SUCCESS
+        }
+        Err(e) => host_fail(&e),
+    }
+}
+
+/// The time a console command is dated: `--at`, or the clock.
+fn console_time(at: Option<&str>) -> Result<Timestamp, ExitCode> {
+    match at.map(Timestamp::parse_rfc3339).transpose() {
+        Ok(at) => Ok(at.unwrap_or_else(clock)),
+        Err(e) => Err(fail(
+            "INVALID_ARGUMENT",
+            &format!("--at: {e}; use RFC 3339"),
+            2,
+        )),
+    }
+}
+
+/// Applies `lines` at the console as `actor` (a human administrator) at `at` (or the clock),
+/// printing each response. Exit 0 when all were accepted, 1 when one was refused.
+fn console(path: &Path, actor: &str, at: Option<&str>, lines: &[serde_json::Value]) -> ExitCode {
+    let actor = match actor_arg(actor, "--actor") {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    let now = match console_time(at) {
+        Ok(t) => t,
+        Err(code) => return code,
+    };
+    let run = || -> Result<bool, HostError> {
+        let _lock = ro_bindings::store::lock(path, false)?;
+        let mut store = Store::open(path)?;
+        let mut responses = Vec::new();
+        let mut all_ok = true;
+        for line in lines {
+            let (ok, response) =
+                host::execute_line(store.kernel_mut(), &line.to_string(), Some(&actor), now);
+            all_ok &= ok;
+            responses.push(response);
+        }
+        store.commit()?;
+        for response in &responses {
+            writeln!(std::io::stdout(), "{}", host::response_text(response))?;
+        }
+        Ok(all_ok)
+    };
+    match run() {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => host_fail(&e),
+    }
+}
+
+/// `ro token issue`: a new id and secret; the keyed hash of the secret is kept first (an
+/// orphan hash, should the journal refuse, authenticates nothing: the plane never issued
+/// its id), then ISSUE_TOKEN is recorded, then the token is printed, once.
+fn issue_token(
+    path: &Path,
+    principal: &str,
+    expires: Option<&str>,
+    actor: &str,
+    at: Option<&str>,
+) -> ExitCode {
+    let admin = match actor_arg(actor, "--actor") {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    let now = match console_time(at) {
+        Ok(t) => t,
+        Err(code) => return code,
+    };
+    let run = || -> Result<(bool, serde_json::Value), HostError> {
+        let _lock = ro_bindings::store::lock(path, false)?;
+        let mut store = Store::open(path)?;
+        let keys = store.keys().cloned().ok_or_else(|| {
+            HostError::Store(ro_bindings::store::StoreError::KeysMissing(
+                ro_bindings::keys::key_file_for(path),
+            ))
+        })?;
+        let random = ro_bindings::keys::Keys::draw()?;
+        let token_id = format!("tok-{}", hex(random.checkpoint.get(..8).unwrap_or(&[])));
+        let secret = random.confirmation;
+        let line = serde_json::json!({ "type": "ISSUE_TOKEN", "token_id": token_id,
+                                       "principal": principal, "expires_at": expires });
+        store.put_token_mac(&token_id, &keys.token_mac(&secret))?;
+        let (ok, mut response) =
+            host::execute_line(store.kernel_mut(), &line.to_string(), Some(&admin), now);
+        store.commit()?;
+        if ok && let Some(map) = response.as_object_mut() {
+            map.insert(
+                "token".into(),
+                serde_json::Value::String(format!("ro1.{token_id}.{}", hex(&secret))),
+            );
+            map.insert("token_id".into(), serde_json::Value::String(token_id));
+        }
+        Ok((ok, response))
+    };
+    match run() {
+        Ok((ok, response)) => {
+            let _ = writeln!(std::io::stdout(), "{}", host::response_text(&response));
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
         }
         Err(e) => host_fail(&e),
     }

@@ -57,6 +57,35 @@ pub struct Decoded {
     pub request: Request,
     /// When, who, why; for a command, `causation` is its digest.
     pub ctx: Context,
+    /// Whether the document named its actor (`actor` or `operator_id`) rather than taking
+    /// the host's default one.
+    pub actor_named: bool,
+}
+
+/// How far a document's `at` may stray from the host clock, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Skew {
+    /// The most a document may be dated ahead of the host clock.
+    pub ahead: i64,
+    /// The most a document may be dated behind it; `None` admits any earlier time (a
+    /// scripted history), except on a confirmation, which the host always dates.
+    pub behind: Option<i64>,
+}
+
+impl Skew {
+    /// The console's bound: [`MAX_CLOCK_SKEW_SECONDS`] ahead, any time behind.
+    pub const CONSOLE: Skew = Skew {
+        ahead: MAX_CLOCK_SKEW_SECONDS,
+        behind: None,
+    };
+
+    /// The same bound both ways.
+    pub fn both(seconds: i64) -> Skew {
+        Skew {
+            ahead: seconds,
+            behind: Some(seconds),
+        }
+    }
 }
 
 /// Why a line is not a command. Each has a stable code ([`ProtocolError::code`]).
@@ -84,6 +113,9 @@ pub enum ProtocolError {
         /// What is wrong.
         message: String,
     },
+    /// The document's `at` is further from the host clock than the host admits.
+    #[error("field `at`: {0}")]
+    ClockSkew(String),
     /// Neither the document nor the host named an actor.
     #[error("no actor: give `actor`, `operator_id`, or run `ro apply --actor ID`")]
     NoActor,
@@ -98,6 +130,7 @@ impl ProtocolError {
             ProtocolError::UnknownType(_) => "UNKNOWN_COMMAND",
             ProtocolError::Command { .. } => "INVALID_COMMAND",
             ProtocolError::NoActor => "ACTOR_REQUIRED",
+            ProtocolError::ClockSkew(_) => "CLOCK_SKEW",
         }
     }
 
@@ -105,6 +138,7 @@ impl ProtocolError {
     pub fn details(&self) -> Value {
         match self {
             ProtocolError::Field { field, .. } => json!({ "field": field }),
+            ProtocolError::ClockSkew(_) => json!({ "field": "at" }),
             ProtocolError::UnknownType(ty) | ProtocolError::Command { ty, .. } => {
                 json!({ "type": ty })
             }
@@ -334,6 +368,17 @@ pub fn decode(
     default_actor: Option<&Actor>,
     now: Timestamp,
 ) -> Result<Decoded, ProtocolError> {
+    decode_within(line, default_actor, now, Skew::CONSOLE)
+}
+
+/// [`decode`] with the bound on `at` given: a document dated outside `skew` of `now` is
+/// refused with `CLOCK_SKEW` (and nothing is recorded at its claimed time).
+pub fn decode_within(
+    line: &str,
+    default_actor: Option<&Actor>,
+    now: Timestamp,
+    skew: Skew,
+) -> Result<Decoded, ProtocolError> {
     let value: Value = parse_strict(line).map_err(|e| ProtocolError::NotJson(e.to_string()))?;
     let Value::Object(mut map) = value else {
         return Err(ProtocolError::NotJson(
@@ -357,21 +402,30 @@ pub fn decode(
             // a late batch), never a time the host has not reached, or one record dated far
             // ahead would refuse every later command as going back in time.
             let latest = now
-                .checked_add(time::Duration::seconds(MAX_CLOCK_SKEW_SECONDS))
+                .checked_add(time::Duration::seconds(skew.ahead))
                 .unwrap_or(Timestamp::MAX);
             if at > latest {
-                return Err(field(
-                    "at",
-                    format!(
-                        "{at} is ahead of the host clock ({now}) by more than \
-                         {MAX_CLOCK_SKEW_SECONDS} s"
-                    ),
-                ));
+                return Err(ProtocolError::ClockSkew(format!(
+                    "{at} is ahead of the host clock ({now}) by more than {} s",
+                    skew.ahead
+                )));
+            }
+            if let Some(behind) = skew.behind {
+                let earliest = now
+                    .checked_sub(time::Duration::seconds(behind))
+                    .unwrap_or(Timestamp::MIN);
+                if at < earliest {
+                    return Err(ProtocolError::ClockSkew(format!(
+                        "{at} is behind the host clock ({now}) by more than {behind} s; \
+                         send commands without `at` (the host dates them)"
+                    )));
+                }
             }
             at
         }
     };
     let operator = string_field(&mut map, "operator_id")?;
+    let actor_named = operator.is_some() || map.contains_key("actor");
     let actor = match (map.remove("actor"), operator) {
         (Some(_), Some(_)) => {
             return Err(field("operator_id", "give `actor` or `operator_id`, not both"));
@@ -428,13 +482,10 @@ pub fn decode(
             .checked_sub(time::Duration::seconds(MAX_CLOCK_SKEW_SECONDS))
             .unwrap_or(Timestamp::MIN);
         if token.is_some() && named_at && at < earliest {
-            return Err(field(
-                "at",
-                format!(
-                    "{at} is behind the host clock ({now}) by more than {MAX_CLOCK_SKEW_SECONDS} s: \
-                     a confirmation is dated by the host, send it without `at`"
-                ),
-            ));
+            return Err(ProtocolError::ClockSkew(format!(
+                "{at} is behind the host clock ({now}) by more than {MAX_CLOCK_SKEW_SECONDS} s: \
+                 a confirmation is dated by the host, send it without `at`"
+            )));
         }
         let command = command_of(&ty, Value::Object(map))?;
         let digest = command_digest(&command);
@@ -449,8 +500,13 @@ pub fn decode(
         confirmation_token,
         signature,
         claimed_actor: None,
+        credential: None,
     };
-    Ok(Decoded { request, ctx })
+    Ok(Decoded {
+        request,
+        ctx,
+        actor_named,
+    })
 }
 
 /// A command's `signature` field: the key, the Ed25519 signature (hex) over the signing
@@ -586,11 +642,16 @@ mod tests {
         };
         assert!(ahead("2026-01-05T14:35:00Z").is_ok(), "within the skew");
         let e = ahead("9999-12-31T23:59:59.999999999Z").unwrap_err();
-        assert!(
-            matches!(&e, ProtocolError::Field { field, .. } if field == "at"),
-            "{e}"
-        );
-        assert_eq!(e.code(), "INVALID_FIELD");
+        assert!(matches!(&e, ProtocolError::ClockSkew(_)), "{e}");
+        assert_eq!(e.code(), "CLOCK_SKEW");
+        assert_eq!(e.details()["field"], "at");
+        // A host bounding both ways refuses a time long past too; the console does not.
+        let past = r#"{"type":"EMERGENCY_LOCKDOWN","operator_id":"op","at":"2026-01-05T14:00:00Z"}"#;
+        assert!(decode(past, None, now()).is_ok());
+        let e = decode_within(past, None, now(), Skew::both(5)).unwrap_err();
+        assert_eq!(e.code(), "CLOCK_SKEW");
+        let recent = r#"{"type":"EMERGENCY_LOCKDOWN","operator_id":"op","at":"2026-01-05T14:29:57Z"}"#;
+        assert!(decode_within(recent, None, now(), Skew::both(5)).is_ok());
         assert!(d.ctx.correlation_id.is_some() && d.ctx.reason.is_some());
         let Request::Command(command) = &d.request else {
             panic!("a command")

@@ -84,6 +84,11 @@ pub enum StoreError {
         "the store's key file {0} is missing: this copy of the store can be read and verified, not written"
     )]
     KeysMissing(PathBuf),
+    /// A server (`ro serve`) holds the store: write through it, or stop it first.
+    #[error(
+        "a server holds store {0} (its lock file {0}.lock is taken): send commands to it (`ro --server URL`) or stop it first"
+    )]
+    ServerRunning(PathBuf),
 }
 
 impl StoreError {
@@ -98,7 +103,36 @@ impl StoreError {
             StoreError::Conflict { .. } => "STALE_SEQUENCE",
             StoreError::Key(_) => "KEY_UNAVAILABLE",
             StoreError::KeysMissing(_) => "KEY_FILE_MISSING",
+            StoreError::ServerRunning(_) => "SERVER_RUNNING",
         }
+    }
+}
+
+/// Takes the store's lock file (`STORE.lock`): exclusively for a server, which keeps the
+/// plane in memory and must be the only writer; shared for a writer at the console, so any
+/// number of those run together but none beside a server. Held until the file is dropped.
+pub fn lock(path: &Path, exclusive: bool) -> Result<std::fs::File, StoreError> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    let lock_path = PathBuf::from(name);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| StoreError::Key(format!("lock file {}: {e}", lock_path.display())))?;
+    let taken = if exclusive {
+        file.try_lock()
+    } else {
+        file.try_lock_shared()
+    };
+    match taken {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::ServerRunning(path.to_owned())),
+        Err(std::fs::TryLockError::Error(e)) => Err(StoreError::Key(format!(
+            "lock file {}: {e}",
+            lock_path.display()
+        ))),
     }
 }
 
@@ -209,7 +243,8 @@ impl Store {
              CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) STRICT;
              CREATE TABLE journal (seq INTEGER PRIMARY KEY, prev BLOB NOT NULL,
                                    hash BLOB NOT NULL, body BLOB NOT NULL) STRICT;
-             CREATE TABLE snapshots (seq INTEGER PRIMARY KEY, bytes BLOB NOT NULL) STRICT;",
+             CREATE TABLE snapshots (seq INTEGER PRIMARY KEY, bytes BLOB NOT NULL) STRICT;
+             CREATE TABLE api_tokens (token_id TEXT PRIMARY KEY, mac BLOB NOT NULL) STRICT;",
         )
         .map_err(sql)?;
         conn.execute(
@@ -277,7 +312,8 @@ impl Store {
             None => crate::keys::draw_key()?,
         };
         conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS snapshots (seq INTEGER PRIMARY KEY, bytes BLOB NOT NULL) STRICT;",
+            "CREATE TABLE IF NOT EXISTS snapshots (seq INTEGER PRIMARY KEY, bytes BLOB NOT NULL) STRICT;
+             CREATE TABLE IF NOT EXISTS api_tokens (token_id TEXT PRIMARY KEY, mac BLOB NOT NULL) STRICT;",
         )
         .map_err(sql)?;
         let snapshot: Option<Vec<u8>> = if use_snapshot {
@@ -589,6 +625,40 @@ impl Store {
     /// The key file's keys (`None`: opened without them, for reading).
     pub fn keys(&self) -> Option<&Keys> {
         self.keys.as_ref()
+    }
+
+    /// Keeps the keyed hash of an API token's secret ([`Keys::token_mac`]), outside the
+    /// journal: the secret itself is never stored, and the journal records only the token's
+    /// id, principal and expiry. Refused for an id already kept.
+    pub fn put_token_mac(&self, token_id: &str, mac: &[u8; 32]) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO api_tokens (token_id, mac) VALUES (?1, ?2)",
+                params![token_id, &mac[..]],
+            )
+            .map_err(sql_error(&self.path))?;
+        Ok(())
+    }
+
+    /// Every kept token hash, by token id.
+    pub fn token_macs(&self) -> Result<std::collections::BTreeMap<String, [u8; 32]>, StoreError> {
+        let sql = sql_error(&self.path);
+        let mut stmt = self
+            .conn
+            .prepare("SELECT token_id, mac FROM api_tokens")
+            .map_err(sql)?;
+        let mut rows = stmt.query([]).map_err(sql)?;
+        let mut macs = std::collections::BTreeMap::new();
+        while let Some(row) = rows.next().map_err(sql)? {
+            let id: String = row.get(0).map_err(sql)?;
+            let mac: Vec<u8> = row.get(1).map_err(sql)?;
+            let mac: [u8; 32] = mac.try_into().map_err(|_| StoreError::Damaged {
+                seq: 0,
+                message: format!("the kept hash of token {id} is not 32 bytes"),
+            })?;
+            macs.insert(id, mac);
+        }
+        Ok(macs)
     }
 
     /// The plane's kernel: execute commands on it, then [`Store::commit`].

@@ -114,7 +114,7 @@ fn a_document_dated_ahead_of_the_host_clock_is_refused_and_nothing_is_poisoned()
     );
     let answer = &json_lines(&out)[0];
     assert_eq!(answer["ok"], false);
-    assert_eq!(answer["error"]["code"], "INVALID_FIELD", "{answer}");
+    assert_eq!(answer["error"]["code"], "CLOCK_SKEW", "{answer}");
     assert_eq!(answer["error"]["details"]["field"], "at", "{answer}");
     let after = status(&store);
     assert_eq!(
@@ -426,7 +426,7 @@ fn tokens_cannot_be_minted_from_the_store_nor_kept_alive_by_the_callers_clock() 
         ),
     );
     let answer = &json_lines(&out)[0];
-    assert_eq!(code(answer), "INVALID_FIELD", "{answer}");
+    assert_eq!(code(answer), "CLOCK_SKEW", "{answer}");
     assert_eq!(answer["error"]["details"]["field"], "at");
     assert_eq!(status(&store)["head_seq"].as_u64().unwrap(), before);
     let out = ro(

@@ -160,6 +160,10 @@ pub struct Context {
     /// then the authenticated principal): a decider refuses such a command and records the
     /// attempt against the principal who sent it.
     pub claimed_actor: Option<ActorId>,
+    /// The id of the credential (an API token) the host authenticated the actor with: a
+    /// decider refuses, and records, a command whose credential is no longer valid at `at`
+    /// (revoked or expired) or names another principal. `None` at a trusted console.
+    pub credential: Option<String>,
 }
 
 impl Context {
@@ -174,6 +178,7 @@ impl Context {
             confirmation_token: None,
             signature: None,
             claimed_actor: None,
+            credential: None,
         }
     }
 

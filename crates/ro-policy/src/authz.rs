@@ -255,12 +255,19 @@ pub enum DecisionReason {
     UnregisteredPrincipal,
     /// The document names an actor other than the principal the host authenticated.
     ActorMismatch(ActorId),
+    /// The credential the host authenticated the actor with was revoked (its id).
+    CredentialRevoked(String),
+    /// The credential the host authenticated the actor with has expired (its id).
+    CredentialExpired(String),
+    /// The credential is unknown to the plane or authenticates another principal (its id).
+    CredentialInvalid(String),
 }
 
 impl DecisionReason {
     /// A short stable label: `default-deny`, `human-only`, `bootstrap`, `role:NAME`,
     /// `rule:ID`, `kind-mismatch:REGISTERED_KIND`, `unregistered-principal`,
-    /// `actor-mismatch:CLAIMED_ID`.
+    /// `actor-mismatch:CLAIMED_ID`, `credential-revoked:ID`, `credential-expired:ID`,
+    /// `credential-invalid:ID`.
     pub fn label(&self) -> String {
         match self {
             DecisionReason::DefaultDeny => "default-deny".into(),
@@ -271,6 +278,9 @@ impl DecisionReason {
             DecisionReason::KindMismatch(registered) => format!("kind-mismatch:{registered}"),
             DecisionReason::UnregisteredPrincipal => "unregistered-principal".into(),
             DecisionReason::ActorMismatch(claimed) => format!("actor-mismatch:{claimed}"),
+            DecisionReason::CredentialRevoked(id) => format!("credential-revoked:{id}"),
+            DecisionReason::CredentialExpired(id) => format!("credential-expired:{id}"),
+            DecisionReason::CredentialInvalid(id) => format!("credential-invalid:{id}"),
         }
     }
 }

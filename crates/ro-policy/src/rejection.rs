@@ -101,6 +101,27 @@ impl ro_core::Rejection for PolicyRejection {
             Unauthorized { reasons, .. }
                 if reasons
                     .iter()
+                    .any(|r| matches!(r, DecisionReason::CredentialRevoked(_))) =>
+            {
+                "TOKEN_REVOKED"
+            }
+            Unauthorized { reasons, .. }
+                if reasons
+                    .iter()
+                    .any(|r| matches!(r, DecisionReason::CredentialExpired(_))) =>
+            {
+                "TOKEN_EXPIRED"
+            }
+            Unauthorized { reasons, .. }
+                if reasons
+                    .iter()
+                    .any(|r| matches!(r, DecisionReason::CredentialInvalid(_))) =>
+            {
+                "TOKEN_INVALID"
+            }
+            Unauthorized { reasons, .. }
+                if reasons
+                    .iter()
                     .any(|r| matches!(r, DecisionReason::ActorMismatch(_))) =>
             {
                 "ACTOR_MISMATCH"

@@ -75,6 +75,7 @@ pub fn context() -> impl Strategy<Value = Context> {
             confirmation_token: None,
             signature: None,
             claimed_actor: None,
+            credential: None,
         })
 }
 

@@ -1,0 +1,1427 @@
+//! `ro serve`: the plane as an always-on service over HTTP/1.1.
+//!
+//! - **One writer.** A thread owns the [`Store`]: it takes what the connections queued (a
+//!   bounded queue: a full one is answered 503 with `Retry-After`), executes each line in
+//!   arrival order, commits the whole batch in one transaction (group commit) and only then
+//!   answers; a response is never sent for an event that is not durable. Between batches it
+//!   answers queries and reads of the journal.
+//! - **Probes without the writer.** After every commit and every tick the writer publishes a
+//!   view (the status contract, freshness, the head, the tokens the plane knows); `GET
+//!   /ops/status`, `/healthz`, `/health` and `/metrics` read it and never wait.
+//! - **Authenticated principals.** Every `/v1` request carries `Authorization: Bearer
+//!   ro1.<token id>.<secret>` (`ro token issue`). The store keeps a keyed hash of each secret
+//!   outside the journal; the plane knows each token's principal, expiry and revocation. The
+//!   request's actor is the token's principal with its registered kind, whatever the body
+//!   names (see [`host::Caller`]).
+//! - **The host owns time.** Commands are dated by the host clock; a document's `at` is
+//!   accepted within the configured skew (refused `CLOCK_SKEW` outside it), and one dated
+//!   ahead of the host is dated at the host's time: nothing a client sends records a time the
+//!   host has not reached. `--history` admits any earlier time (an explicit import mode).
+//! - **A scheduler that fires.** Every second (by default) the writer sends `TICK` as the
+//!   clock principal: due occurrences become runs, timeouts and retries fire (see
+//!   [`host::execute_line`]). A tick with nothing due appends nothing.
+//! - **Live events.** Every committed record's export line is published; `GET /v1/events`
+//!   streams them as Server-Sent Events with the record's seq as the event id, resumable
+//!   with `Last-Event-ID` or `?after=SEQ`.
+
+#![allow(
+    clippy::result_large_err,
+    reason = "a handler's refusal is the HTTP response itself, built once on the way out"
+)]
+
+use std::{
+    collections::{BTreeMap, VecDeque},
+    convert::Infallible,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    sync::{
+        Arc, Mutex, RwLock,
+        atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use axum::{
+    Router,
+    body::Bytes,
+    extract::{
+        DefaultBodyLimit, Path as UrlPath, Query, Request, State, rejection::BytesRejection,
+    },
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    middleware::{self, Next},
+    response::{
+        IntoResponse, Response,
+        sse::{Event, KeepAlive, Sse},
+    },
+    routing::{get, post},
+};
+use ro_core::{Actor, ActorId, ActorKind, Timestamp};
+use serde_json::{Value, json};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+
+use crate::{
+    host::{self, Caller, Served},
+    protocol::{self, Skew},
+    store::{self, Store, StoreError},
+};
+
+/// How `ro serve` runs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// The most a document's `at` may stray from the host clock, in seconds.
+    pub skew_seconds: i64,
+    /// Admit documents dated any time before the host clock (importing a history).
+    pub history: bool,
+    /// How often the clock ticks the plane; `None`: never (no scheduler).
+    pub tick_every: Option<Duration>,
+    /// Who ticks: a registered service principal allowed `TICK`, `TRIGGER_RUN` and
+    /// `START_ATTEMPT` (the operator role).
+    pub clock_principal: ActorId,
+    /// Answer the health probes without a token.
+    pub open_probes: bool,
+    /// The largest request body, in bytes.
+    pub body_limit: usize,
+    /// The most requests waiting for the writer.
+    pub queue: usize,
+    /// The longest a request may take, reading its body included.
+    pub request_timeout: Duration,
+}
+
+impl Config {
+    /// The defaults, listening on `listen`.
+    pub fn new(listen: SocketAddr) -> Config {
+        Config {
+            listen,
+            skew_seconds: DEFAULT_SKEW_SECONDS,
+            history: false,
+            tick_every: Some(Duration::from_secs(1)),
+            clock_principal: ActorId::new("ro-clock").unwrap_or_else(|_| unreachable_id()),
+            open_probes: true,
+            body_limit: 8 << 20,
+            queue: 1024,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+#[allow(clippy::panic)] // a constant id that is valid; never reached
+fn unreachable_id() -> ActorId {
+    panic!("the default clock principal's id is valid")
+}
+
+/// The default bound on a document's `at`, either way (seconds).
+pub const DEFAULT_SKEW_SECONDS: i64 = 5;
+
+/// The most jobs one group commit takes from the queue.
+const MAX_JOBS: usize = 512;
+
+/// The most records one page of the journal carries (audit pages, SSE catch-up).
+const MAX_PAGE: usize = 1000;
+
+/// Why the server could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The store failed, or another writer holds it.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Binding the address or running the runtime failed.
+    #[error("serve: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl ServeError {
+    /// The stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ServeError::Store(e) => e.code(),
+            ServeError::Io(_) => "IO_ERROR",
+        }
+    }
+}
+
+/// A token as the plane knows it, for authenticating without the writer.
+#[derive(Debug, Clone)]
+struct TokenView {
+    actor: Actor,
+    expires_at: Option<Timestamp>,
+    revoked: bool,
+}
+
+/// What the writer publishes after each commit and tick.
+#[derive(Debug, Clone)]
+struct View {
+    head_seq: u64,
+    /// `GET /ops/status`'s body.
+    status: Arc<str>,
+    /// No critical component is stale.
+    fresh: bool,
+    /// `GET /healthz`'s body.
+    healthz: Arc<str>,
+    /// The plane's health signals, flattened for `/metrics`.
+    signals: Vec<(String, i64)>,
+    tokens: BTreeMap<String, TokenView>,
+}
+
+/// A fixed-bucket histogram.
+struct Histogram {
+    bounds: &'static [u64],
+    counts: Vec<AtomicU64>,
+    sum: AtomicU64,
+    count: AtomicU64,
+}
+
+impl Histogram {
+    fn new(bounds: &'static [u64]) -> Histogram {
+        Histogram {
+            bounds,
+            counts: bounds.iter().map(|_| AtomicU64::new(0)).collect(),
+            sum: AtomicU64::new(0),
+            count: AtomicU64::new(0),
+        }
+    }
+
+    fn observe(&self, value: u64) {
+        if let Some(i) = self.bounds.iter().position(|b| value <= *b)
+            && let Some(c) = self.counts.get(i)
+        {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+        self.sum.fetch_add(value, Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Prometheus text, bounds divided by `scale` (microseconds to seconds: 1e6).
+    fn render(&self, out: &mut String, name: &str, help: &str, scale: u64) {
+        use std::fmt::Write;
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        let mut cumulative = 0;
+        for (bound, count) in self.bounds.iter().zip(&self.counts) {
+            cumulative += count.load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{le=\"{}\"}} {cumulative}",
+                decimal(*bound, scale)
+            );
+        }
+        let total = self.count.load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {total}");
+        let _ = writeln!(
+            out,
+            "{name}_sum {}",
+            decimal(self.sum.load(Ordering::Relaxed), scale)
+        );
+        let _ = writeln!(out, "{name}_count {total}");
+    }
+}
+
+/// `value / scale` as decimal text, without floating point.
+fn decimal(value: u64, scale: u64) -> String {
+    if scale <= 1 {
+        return value.to_string();
+    }
+    let digits = scale.ilog10() as usize;
+    let fraction = format!("{:0digits$}", value % scale);
+    let fraction = fraction.trim_end_matches('0');
+    if fraction.is_empty() {
+        (value / scale).to_string()
+    } else {
+        format!("{}.{fraction}", value / scale)
+    }
+}
+
+const LATENCY_US: &[u64] = &[
+    100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 1_000_000,
+];
+const BATCH: &[u64] = &[1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096, 16384];
+
+/// What `/metrics` counts.
+struct Metrics {
+    /// Lines by type and outcome.
+    commands: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+    commit_us: Histogram,
+    batch_lines: Histogram,
+    sse_subscribers: AtomicUsize,
+    queue_full: AtomicU64,
+    commit_failures: AtomicU64,
+    ticks: AtomicU64,
+}
+
+/// Committed records as `(seq, export line)`, in order.
+type Lines = Arc<Vec<(u64, Arc<str>)>>;
+
+/// A request's reply channel and its answers, held until the commit.
+type Held = (oneshot::Sender<Result<Vec<Served>, String>>, Vec<Served>);
+
+/// What the handlers share.
+struct Shared {
+    jobs: mpsc::Sender<Job>,
+    view: RwLock<Arc<View>>,
+    records: broadcast::Sender<Lines>,
+    metrics: Metrics,
+    macs: BTreeMap<String, [u8; 32]>,
+    mac_key: crate::keys::Keys,
+    /// The last commit succeeded.
+    committing: AtomicBool,
+    /// Why the scheduler stopped, when it did.
+    scheduler: Mutex<Option<String>>,
+    shutdown: watch::Receiver<bool>,
+    config: Config,
+}
+
+/// Work for the writer.
+enum Job {
+    /// Lines of one request (with their line numbers in an NDJSON body), executed in
+    /// order, answered after their commit.
+    Lines {
+        lines: Vec<(Option<u64>, String)>,
+        caller: Caller,
+        reply: oneshot::Sender<Result<Vec<Served>, String>>,
+    },
+    /// A query, answered from the committed state.
+    Query {
+        line: String,
+        caller: Caller,
+        reply: oneshot::Sender<Served>,
+    },
+    /// Export lines of the records after a seq (at most [`MAX_PAGE`]).
+    Records {
+        after: u64,
+        limit: usize,
+        reply: oneshot::Sender<Vec<(u64, Arc<str>)>>,
+    },
+    /// The clock.
+    Tick,
+    /// Answer and commit what is queued before this, then end.
+    Stop,
+}
+
+fn clock() -> Timestamp {
+    let now = time::OffsetDateTime::now_utc();
+    Timestamp::from_unix_nanos(now.unix_timestamp_nanos()).unwrap_or(Timestamp::MIN)
+}
+
+/// Runs the server on the store at `path` until SIGTERM or SIGINT: stops accepting, answers
+/// every request already accepted, commits, returns. `ready` is called with the bound address
+/// once it accepts connections.
+pub fn serve(
+    path: &Path,
+    config: Config,
+    ready: impl FnOnce(SocketAddr),
+) -> Result<(), ServeError> {
+    let lock = store::lock(path, true)?;
+    let store = Store::open(path)?;
+    let keys = store
+        .keys()
+        .cloned()
+        .ok_or_else(|| StoreError::KeysMissing(crate::keys::key_file_for(path)))?;
+    let macs = store.token_macs()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let (jobs_tx, jobs_rx) = mpsc::channel(config.queue.max(1));
+    let (records_tx, _) = broadcast::channel(1024);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let shared = Arc::new(Shared {
+        jobs: jobs_tx,
+        view: RwLock::new(Arc::new(view_of(&store, &config, None, clock()))),
+        records: records_tx,
+        metrics: Metrics {
+            commands: Mutex::new(BTreeMap::new()),
+            commit_us: Histogram::new(LATENCY_US),
+            batch_lines: Histogram::new(BATCH),
+            sse_subscribers: AtomicUsize::new(0),
+            queue_full: AtomicU64::new(0),
+            commit_failures: AtomicU64::new(0),
+            ticks: AtomicU64::new(0),
+        },
+        macs,
+        mac_key: keys,
+        committing: AtomicBool::new(true),
+        scheduler: Mutex::new(None),
+        shutdown: stop_rx,
+        config: config.clone(),
+    });
+    let writer = {
+        let shared = Arc::clone(&shared);
+        let path = path.to_owned();
+        std::thread::Builder::new()
+            .name("ro-writer".into())
+            .spawn(move || Writer::new(store, path, shared).run(jobs_rx))?
+    };
+    let outcome = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(config.listen).await?;
+        ready(listener.local_addr()?);
+        // The clock also refreshes the probes' view (freshness is a matter of time), so it
+        // runs, once a second, even without a scheduler.
+        let every = config.tick_every.unwrap_or(Duration::from_secs(1));
+        let ticker = {
+            let shared = Arc::clone(&shared);
+            tokio::spawn(async move {
+                let mut interval = tokio::time::interval(every);
+                interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    interval.tick().await;
+                    // A full queue skips a tick: the next one catches up what is due.
+                    let _ = shared.jobs.try_send(Job::Tick);
+                }
+            })
+        };
+        let app = router(Arc::clone(&shared));
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                signalled().await;
+                // Live streams end, so the graceful shutdown does not wait for them.
+                let _ = stop_tx.send(true);
+            })
+            .await;
+        ticker.abort();
+        served
+    });
+    // The connections are gone; the writer answers and commits what is queued before the
+    // stop, then ends.
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    let _ = shared.jobs.blocking_send(Job::Stop);
+    drop(shared);
+    let _ = writer.join();
+    drop(lock);
+    Ok(outcome?)
+}
+
+async fn signalled() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}
+
+/// The status contract, freshness and tokens at `now`.
+fn view_of(store: &Store, config: &Config, scheduler: Option<&str>, now: Timestamp) -> View {
+    let plane = store.kernel().state();
+    let query = ro_admin::PlaneQuery::OpsStatus { calendar: None };
+    let clock = Actor::service(config.clock_principal.clone());
+    let answer = plane
+        .query(&query, &clock, now)
+        .ok()
+        .and_then(|a| serde_json::to_value(a).ok())
+        .unwrap_or(Value::Null);
+    let reasons: Vec<String> = answer
+        .get("reason_codes")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let fresh = !reasons.iter().any(|r| r.ends_with("_STALE"));
+    let head = store.head();
+    let state = answer.get("state").cloned().unwrap_or(Value::Null);
+    let status = json!({
+        "status": { "state": state, "reason_codes": reasons },
+        "marketdata": { "is_fresh": fresh },
+        "safety": answer.get("safety").cloned().unwrap_or(Value::Null),
+        "observability": answer.get("observability").cloned().unwrap_or(Value::Null),
+        "scheduler": { "running": scheduler.is_none() && config.tick_every.is_some(),
+                       "waiting_for_release": !plane.safe_to_execute(),
+                       "stopped_because": scheduler },
+        "head_seq": head.seq,
+        "as_of": now,
+    });
+    let healthz = json!({ "ok": fresh, "state": state, "head_seq": head.seq, "as_of": now });
+    let mut signals = Vec::new();
+    if let Some(o) = answer.get("observability") {
+        flatten("ro_plane", o, &mut signals);
+    }
+    let principals = plane.policy().access().principals();
+    let tokens = plane
+        .credentials()
+        .iter()
+        .map(|(id, record)| {
+            let kind = principals
+                .get(&record.principal)
+                .copied()
+                .unwrap_or(ActorKind::Human);
+            (
+                id.to_string(),
+                TokenView {
+                    actor: Actor {
+                        id: record.principal.clone(),
+                        kind,
+                    },
+                    expires_at: record.expires_at,
+                    revoked: record.revoked,
+                },
+            )
+        })
+        .collect();
+    View {
+        head_seq: head.seq,
+        status: host::response_text(&status).into(),
+        fresh,
+        healthz: host::response_text(&healthz).into(),
+        signals,
+        tokens,
+    }
+}
+
+/// The integer leaves of a JSON value as metric names (`prefix_key_key`).
+fn flatten(prefix: &str, value: &Value, out: &mut Vec<(String, i64)>) {
+    match value {
+        Value::Object(map) => {
+            for (key, value) in map {
+                let key: String = key
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                    .collect();
+                flatten(&format!("{prefix}_{key}"), value, out);
+            }
+        }
+        Value::Number(n) => {
+            if let Some(n) = n.as_i64() {
+                out.push((prefix.to_owned(), n));
+            }
+        }
+        Value::Bool(b) => out.push((prefix.to_owned(), i64::from(*b))),
+        _ => {}
+    }
+}
+
+/// The thread that owns the store.
+struct Writer {
+    store: Store,
+    path: PathBuf,
+    shared: Arc<Shared>,
+    /// Why the scheduler stopped.
+    stopped: Option<String>,
+}
+
+impl Writer {
+    fn new(store: Store, path: PathBuf, shared: Arc<Shared>) -> Writer {
+        Writer {
+            store,
+            path,
+            shared,
+            stopped: None,
+        }
+    }
+
+    fn run(mut self, mut jobs: mpsc::Receiver<Job>) {
+        let mut stopping = false;
+        while !stopping && let Some(first) = jobs.blocking_recv() {
+            let mut batch = vec![first];
+            while batch.len() < MAX_JOBS {
+                match jobs.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+            stopping = batch.iter().any(|j| matches!(j, Job::Stop));
+            self.batch(batch);
+        }
+    }
+
+    /// The host's time: the clock, never before the head (a clock stepped back must not
+    /// refuse every command as going back in time).
+    fn now(&self) -> Timestamp {
+        let now = clock();
+        self.store.head().at.map_or(now, |head| now.max(head))
+    }
+
+    fn batch(&mut self, batch: Vec<Job>) {
+        let now = self.now();
+        let before = self.store.head().seq;
+        let mut answered: Vec<Held> = Vec::new();
+        let mut reads = Vec::new();
+        let mut lines = 0u64;
+        let mut ticked = false;
+        for job in batch {
+            match job {
+                Job::Lines {
+                    lines: input,
+                    caller,
+                    reply,
+                } => {
+                    let out: Vec<Served> = input
+                        .iter()
+                        .map(|(no, line)| {
+                            host::execute_served(self.store.kernel_mut(), line, *no, &caller, now)
+                        })
+                        .collect();
+                    lines += out.len() as u64;
+                    answered.push((reply, out));
+                }
+                Job::Tick => ticked |= self.tick(now),
+                Job::Stop => {}
+                read => reads.push(read),
+            }
+        }
+        let started = Instant::now();
+        let committed = self.store.commit();
+        let metrics = &self.shared.metrics;
+        match committed {
+            Ok(_) => {
+                self.shared.committing.store(true, Ordering::Relaxed);
+                if lines > 0 {
+                    let us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+                    metrics.commit_us.observe(us);
+                    metrics.batch_lines.observe(lines);
+                }
+                if let Ok(mut counts) = metrics.commands.lock() {
+                    for served in answered.iter().flat_map(|(_, out)| out) {
+                        let outcome = match (served.ok, served.pending) {
+                            (true, true) => "pending",
+                            (true, false) => "accepted",
+                            (false, _) => "refused",
+                        };
+                        *counts
+                            .entry((served.ty.unwrap_or("OTHER"), outcome))
+                            .or_insert(0) += 1;
+                    }
+                }
+                for (reply, out) in answered {
+                    let _ = reply.send(Ok(out));
+                }
+                self.publish(before);
+            }
+            Err(e) => {
+                // Nothing of this batch is durable: every request hears so, and the plane is
+                // rebuilt from the store (the in-memory one is ahead of it).
+                metrics.commit_failures.fetch_add(1, Ordering::Relaxed);
+                self.shared.committing.store(false, Ordering::Relaxed);
+                let message = format!("{}: {e}; nothing of this request was recorded", e.code());
+                for (reply, _) in answered {
+                    let _ = reply.send(Err(message.clone()));
+                }
+                if let Ok(store) = Store::open(&self.path) {
+                    self.store = store;
+                }
+            }
+        }
+        if ticked || self.store.head().seq != before {
+            self.refresh(now);
+        }
+        for read in reads {
+            self.read(read, now);
+        }
+    }
+
+    /// Sends `TICK` as the clock principal. Returns whether the view should be refreshed.
+    fn tick(&mut self, now: Timestamp) -> bool {
+        self.shared.metrics.ticks.fetch_add(1, Ordering::Relaxed);
+        if self.stopped.is_some() || self.shared.config.tick_every.is_none() {
+            return true;
+        }
+        // While the plane is halted the clock waits (the tick, and the runs it would start,
+        // would be refused and recorded every second); once released, what came due is
+        // caught up by each job's catch-up policy.
+        if !self.store.kernel().state().safe_to_execute() {
+            return true;
+        }
+        let clock = &self.shared.config.clock_principal;
+        let (ok, response) = host::execute_line(
+            self.store.kernel_mut(),
+            r#"{"type":"TICK"}"#,
+            Some(clock),
+            now,
+        );
+        if !ok {
+            let why = format!(
+                "the clock principal {clock} may not tick: {} (register it as a service and grant it the operator role, then restart)",
+                response
+                    .pointer("/error/code")
+                    .and_then(Value::as_str)
+                    .unwrap_or("refused")
+            );
+            if let Ok(mut s) = self.shared.scheduler.lock() {
+                *s = Some(why.clone());
+            }
+            self.stopped = Some(why);
+        }
+        true
+    }
+
+    /// Publishes the records committed after `before` to the live streams.
+    fn publish(&self, before: u64) {
+        let records = self.store.kernel().journal().records_after(before);
+        if records.is_empty() {
+            return;
+        }
+        let lines: Vec<(u64, Arc<str>)> = records.iter().filter_map(export_line).collect();
+        // No subscriber is no error.
+        let _ = self.shared.records.send(Arc::new(lines));
+    }
+
+    fn refresh(&self, now: Timestamp) {
+        let view = view_of(
+            &self.store,
+            &self.shared.config,
+            self.stopped.as_deref(),
+            now,
+        );
+        if let Ok(mut v) = self.shared.view.write() {
+            *v = Arc::new(view);
+        }
+    }
+
+    fn read(&mut self, read: Job, now: Timestamp) {
+        match read {
+            Job::Query {
+                line,
+                caller,
+                reply,
+            } => {
+                let _ = reply.send(host::execute_served(
+                    self.store.kernel_mut(),
+                    &line,
+                    None,
+                    &caller,
+                    now,
+                ));
+            }
+            Job::Records {
+                after,
+                limit,
+                reply,
+            } => {
+                let records = self.store.kernel().journal().records_after(after);
+                let page = records
+                    .iter()
+                    .take(limit.min(MAX_PAGE))
+                    .filter_map(export_line)
+                    .collect();
+                let _ = reply.send(page);
+            }
+            Job::Lines { .. } | Job::Tick | Job::Stop => {}
+        }
+    }
+}
+
+fn export_line(record: &ro_core::Record) -> Option<(u64, Arc<str>)> {
+    let mut out = Vec::with_capacity(record.body.len() + 160);
+    record.write_export_line(&mut out).ok()?;
+    let text = String::from_utf8(out).ok()?;
+    Some((record.seq, text.trim_end().into()))
+}
+
+// ---------------------------------------------------------------------------------------
+// HTTP
+
+fn router(shared: Arc<Shared>) -> Router {
+    let limit = shared.config.body_limit;
+    Router::new()
+        .route("/health", get(health))
+        .route("/healthz", get(healthz))
+        .route("/ops/status", get(ops_status))
+        .route("/metrics", get(metrics))
+        .route("/v1/commands", post(commands))
+        .route("/v1/queries", post(query_post))
+        .route("/v1/queries/{ty}", get(query_get))
+        .route("/v1/heartbeat", get(heartbeat))
+        .route("/v1/audit", get(audit))
+        .route("/v1/events", get(events))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn_with_state(Arc::clone(&shared), timeout))
+        .with_state(shared)
+}
+
+/// A JSON response with a status.
+fn reply(status: StatusCode, body: impl Into<String>) -> Response {
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body.into(),
+    )
+        .into_response()
+}
+
+fn error(status: StatusCode, code: &str, message: &str) -> Response {
+    reply(
+        status,
+        host::response_text(&protocol::error_response(code, message, json!({}))),
+    )
+}
+
+async fn timeout(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    let limit = shared.config.request_timeout;
+    let is_stream = request.uri().path() == "/v1/events";
+    if is_stream {
+        return next.run(request).await;
+    }
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => error(
+            StatusCode::REQUEST_TIMEOUT,
+            "REQUEST_TIMEOUT",
+            &format!(
+                "the request took longer than {} s; a command may still have been recorded: read /v1/audit",
+                limit.as_secs()
+            ),
+        ),
+    }
+}
+
+async fn not_found() -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+        "no such endpoint: see contracts/ro_http_api_v0.openapi.json",
+    )
+}
+
+fn view(shared: &Shared) -> Arc<View> {
+    shared
+        .view
+        .read()
+        .map(|v| Arc::clone(&v))
+        .unwrap_or_else(|poisoned| Arc::clone(&poisoned.into_inner()))
+}
+
+/// The health probes need a token unless configured open.
+fn probe_auth(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
+    if shared.config.open_probes {
+        return None;
+    }
+    authenticate(shared, headers, true).err()
+}
+
+async fn health(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    if let Some(refused) = probe_auth(&shared, &headers) {
+        return refused;
+    }
+    let committing = shared.committing.load(Ordering::Relaxed);
+    let head = view(&shared).head_seq;
+    let body = host::response_text(&json!({ "ok": committing, "head_seq": head }));
+    if committing {
+        reply(StatusCode::OK, body)
+    } else {
+        reply(StatusCode::SERVICE_UNAVAILABLE, body)
+    }
+}
+
+async fn healthz(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    if let Some(refused) = probe_auth(&shared, &headers) {
+        return refused;
+    }
+    let view = view(&shared);
+    let status = if view.fresh {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    reply(status, view.healthz.to_string())
+}
+
+async fn ops_status(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    if let Some(refused) = probe_auth(&shared, &headers) {
+        return refused;
+    }
+    reply(StatusCode::OK, view(&shared).status.to_string())
+}
+
+async fn metrics(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    if let Some(refused) = probe_auth(&shared, &headers) {
+        return refused;
+    }
+    use std::fmt::Write;
+    let view = view(&shared);
+    let m = &shared.metrics;
+    let mut out = String::with_capacity(4096);
+    let _ = writeln!(
+        out,
+        "# HELP ro_commands_total Lines executed, by type and outcome.\n# TYPE ro_commands_total counter"
+    );
+    if let Ok(counts) = m.commands.lock() {
+        for ((ty, outcome), n) in counts.iter() {
+            let _ = writeln!(
+                out,
+                "ro_commands_total{{type=\"{ty}\",outcome=\"{outcome}\"}} {n}"
+            );
+        }
+    }
+    m.commit_us.render(
+        &mut out,
+        "ro_commit_seconds",
+        "Time to commit one group of commands.",
+        1_000_000,
+    );
+    m.batch_lines.render(
+        &mut out,
+        "ro_group_commit_lines",
+        "Lines per group commit.",
+        1,
+    );
+    let gauges: [(&str, &str, u64); 6] = [
+        ("ro_head_seq", "The journal's head.", view.head_seq),
+        (
+            "ro_sse_subscribers",
+            "Live event streams.",
+            m.sse_subscribers.load(Ordering::Relaxed) as u64,
+        ),
+        (
+            "ro_queue_full_total",
+            "Requests answered 503 because the writer's queue was full.",
+            m.queue_full.load(Ordering::Relaxed),
+        ),
+        (
+            "ro_commit_failures_total",
+            "Group commits that failed (nothing of them was recorded).",
+            m.commit_failures.load(Ordering::Relaxed),
+        ),
+        (
+            "ro_ticks_total",
+            "Clock ticks taken by the writer.",
+            m.ticks.load(Ordering::Relaxed),
+        ),
+        (
+            "ro_fresh",
+            "1 when no critical component is stale.",
+            u64::from(view.fresh),
+        ),
+    ];
+    for (name, help, value) in gauges {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+        );
+    }
+    for (name, value) in &view.signals {
+        let _ = writeln!(out, "# TYPE {name} gauge\n{name} {value}");
+    }
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4"),
+        )],
+        out,
+    )
+        .into_response()
+}
+
+/// The caller a bearer token authenticates. `read`: also refuse a token the plane no longer
+/// accepts (a command is refused, and recorded, by the plane instead).
+fn authenticate(shared: &Shared, headers: &HeaderMap, read: bool) -> Result<Caller, Response> {
+    let unauthenticated = |message: &str| {
+        let mut response = error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", message);
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"ro\""),
+        );
+        response
+    };
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Err(unauthenticated(
+            "send `Authorization: Bearer <token>` (`ro token issue` prints one)",
+        ));
+    };
+    let parsed = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|t| t.trim().strip_prefix("ro1."))
+        .and_then(|t| t.rsplit_once('.'))
+        .and_then(|(id, secret)| Some((id, from_hex(secret)?)));
+    let Some((id, secret)) = parsed else {
+        return Err(unauthenticated(
+            "malformed token: expected `ro1.<token id>.<64 hex digits>`",
+        ));
+    };
+    let presented = blake3::Hash::from(shared.mac_key.token_mac(&secret));
+    // Constant-time comparison (blake3::Hash's equality), and the same answer for an unknown
+    // id as for a wrong secret.
+    let matches = shared
+        .macs
+        .get(id)
+        .is_some_and(|kept| presented == blake3::Hash::from(*kept));
+    let view = view(shared);
+    let token = view.tokens.get(id).filter(|_| matches);
+    let Some(token) = token else {
+        return Err(unauthenticated("unknown token or wrong secret"));
+    };
+    if read {
+        let now = clock();
+        let problem = if token.revoked {
+            Some(("TOKEN_REVOKED", "this token was revoked"))
+        } else if token.expires_at.is_some_and(|t| t <= now) {
+            Some(("TOKEN_EXPIRED", "this token has expired"))
+        } else {
+            None
+        };
+        if let Some((code, message)) = problem {
+            return Err(error(StatusCode::UNAUTHORIZED, code, message));
+        }
+    }
+    let config = &shared.config;
+    Ok(Caller {
+        actor: token.actor.clone(),
+        credential: id.to_owned(),
+        skew: Skew {
+            ahead: config.skew_seconds,
+            behind: if config.history {
+                None
+            } else {
+                Some(config.skew_seconds)
+            },
+        },
+    })
+}
+
+fn from_hex(text: &str) -> Option<Vec<u8>> {
+    if text.len() != 64 || !text.is_ascii() {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// The body as text, or why not (too large: 413; not UTF-8: 400).
+fn body_text(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<String, Response> {
+    let bytes = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "BODY_TOO_LARGE",
+                &format!("the body is larger than {limit} bytes; send fewer commands per request"),
+            )
+        } else {
+            error(
+                StatusCode::BAD_REQUEST,
+                "BODY_UNREADABLE",
+                &rejection.body_text(),
+            )
+        }
+    })?;
+    String::from_utf8(bytes.to_vec()).map_err(|_| {
+        error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_JSON",
+            "the body is not UTF-8 text",
+        )
+    })
+}
+
+/// Queues a job, or answers 503 when the writer's queue is full.
+fn enqueue(shared: &Shared, job: Job) -> Result<(), Response> {
+    shared.jobs.try_send(job).map_err(|e| {
+        shared.metrics.queue_full.fetch_add(1, Ordering::Relaxed);
+        let (code, message) = match e {
+            mpsc::error::TrySendError::Full(_) => (
+                "QUEUE_FULL",
+                "the writer is busy: retry after the time in Retry-After",
+            ),
+            mpsc::error::TrySendError::Closed(_) => ("SHUTTING_DOWN", "the server is stopping"),
+        };
+        let mut response = error(StatusCode::SERVICE_UNAVAILABLE, code, message);
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        response
+    })
+}
+
+fn writer_gone() -> Response {
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "SHUTTING_DOWN",
+        "the server stopped before answering",
+    )
+}
+
+/// The HTTP status of one line's answer.
+fn status_of(served: &Served) -> StatusCode {
+    match (served.ok, served.pending, served.code) {
+        (true, true, _) => StatusCode::ACCEPTED,
+        (true, false, _) => StatusCode::OK,
+        (
+            false,
+            _,
+            Some(
+                "INVALID_JSON" | "INVALID_FIELD" | "UNKNOWN_COMMAND" | "INVALID_COMMAND"
+                | "ACTOR_REQUIRED" | "CLOCK_SKEW",
+            ),
+        ) => StatusCode::BAD_REQUEST,
+        (false, _, Some("TOKEN_REVOKED" | "TOKEN_EXPIRED" | "TOKEN_INVALID")) => {
+            StatusCode::UNAUTHORIZED
+        }
+        (
+            false,
+            _,
+            Some(
+                "ACTOR_MISMATCH"
+                | "PRINCIPAL_KIND_MISMATCH"
+                | "UNREGISTERED_PRINCIPAL"
+                | "HUMAN_ONLY_ACTION"
+                | "UNAUTHORIZED"
+                | "SIGNATURE_REQUIRED"
+                | "SIGNATURE_INVALID",
+            ),
+        ) => StatusCode::FORBIDDEN,
+        (false, _, _) => StatusCode::CONFLICT,
+    }
+}
+
+/// `POST /v1/commands`: one JSON document → one response (its status from the outcome); an
+/// NDJSON body (`Content-Type: application/x-ndjson`) → one response line per non-blank line,
+/// in order, 200. The response bodies are `ro apply`'s, byte for byte.
+async fn commands(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let caller = match authenticate(&shared, &headers, false) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let text = match body_text(body, shared.config.body_limit) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let ndjson = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-ndjson"));
+    // As `ro apply` reads its input: blank lines are skipped, and counted.
+    let lines: Vec<(Option<u64>, String)> = if ndjson {
+        text.lines()
+            .zip(1u64..)
+            .filter(|(l, _)| !l.trim().is_empty())
+            .map(|(l, no)| (Some(no), l.to_owned()))
+            .collect()
+    } else {
+        vec![(None, text)]
+    };
+    if lines.is_empty() {
+        return reply(StatusCode::OK, "");
+    }
+    let (tx, rx) = oneshot::channel();
+    if let Err(r) = enqueue(
+        &shared,
+        Job::Lines {
+            lines,
+            caller,
+            reply: tx,
+        },
+    ) {
+        return r;
+    }
+    match rx.await {
+        Ok(Ok(served)) if ndjson => {
+            let mut out = String::with_capacity(served.iter().map(|s| s.body.len() + 1).sum());
+            for s in &served {
+                out.push_str(&s.body);
+                out.push('\n');
+            }
+            (
+                StatusCode::OK,
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/x-ndjson"),
+                )],
+                out,
+            )
+                .into_response()
+        }
+        Ok(Ok(mut served)) => match served.pop() {
+            Some(one) => reply(status_of(&one), one.body),
+            None => writer_gone(),
+        },
+        Ok(Err(message)) => error(StatusCode::SERVICE_UNAVAILABLE, "STORE_ERROR", &message),
+        Err(_) => writer_gone(),
+    }
+}
+
+async fn run_query(shared: &Shared, caller: Caller, line: String) -> Response {
+    let (tx, rx) = oneshot::channel();
+    if let Err(r) = enqueue(
+        shared,
+        Job::Query {
+            line,
+            caller,
+            reply: tx,
+        },
+    ) {
+        return r;
+    }
+    match rx.await {
+        Ok(served) => reply(status_of(&served), served.body),
+        Err(_) => writer_gone(),
+    }
+}
+
+/// `POST /v1/queries`: one query document, answered as `ro apply` answers it. A command sent
+/// here is refused: commands go to `/v1/commands`.
+async fn query_post(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let caller = match authenticate(&shared, &headers, true) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let text = match body_text(body, shared.config.body_limit) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let ty = serde_json::from_str::<Value>(&text)
+        .ok()
+        .and_then(|v| v.get("type").and_then(Value::as_str).map(str::to_owned));
+    if let Some(ty) = ty
+        && !protocol::QUERY_TYPES.contains(&ty.as_str())
+    {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "NOT_A_QUERY",
+            &format!("{ty} is not a query; send commands to POST /v1/commands"),
+        );
+    }
+    run_query(&shared, caller, text).await
+}
+
+/// `GET /v1/queries/{TYPE}?field=value…`: a query from the URL (`NEXT_RUNS`, `READ_ARTIFACT`,
+/// `RUN_STATUS`…); a value that is a whole number is sent as a number.
+async fn query_get(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    UrlPath(ty): UrlPath<String>,
+    Query(params): Query<BTreeMap<String, String>>,
+) -> Response {
+    let caller = match authenticate(&shared, &headers, true) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let ty = ty.to_ascii_uppercase().replace('-', "_");
+    if !protocol::QUERY_TYPES.contains(&ty.as_str()) {
+        return error(
+            StatusCode::NOT_FOUND,
+            "UNKNOWN_QUERY",
+            &format!("no query {ty}; `ro schema` lists them"),
+        );
+    }
+    let mut doc = serde_json::Map::new();
+    for (key, value) in params {
+        let value = value
+            .parse::<u64>()
+            .map(Value::from)
+            .unwrap_or(Value::String(value));
+        doc.insert(key, value);
+    }
+    doc.insert("type".into(), Value::String(ty));
+    run_query(&shared, caller, Value::Object(doc).to_string()).await
+}
+
+/// `GET /v1/heartbeat`.
+async fn heartbeat(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    let caller = match authenticate(&shared, &headers, true) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    run_query(&shared, caller, r#"{"type":"HEARTBEAT"}"#.to_owned()).await
+}
+
+/// `GET /v1/audit?after=SEQ&limit=N`: a page of export lines (as `ro audit` prints them),
+/// `{"ok":true,"records":[…],"next_after":SEQ}`.
+async fn audit(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Query(params): Query<BTreeMap<String, String>>,
+) -> Response {
+    if let Err(r) = authenticate(&shared, &headers, true) {
+        return r;
+    }
+    let number = |name: &str, default: u64| -> Result<u64, Response> {
+        params.get(name).map_or(Ok(default), |v| {
+            v.parse::<u64>().map_err(|_| {
+                error(
+                    StatusCode::BAD_REQUEST,
+                    "INVALID_ARGUMENT",
+                    &format!("`{name}` must be a whole number, got {v:?}"),
+                )
+            })
+        })
+    };
+    let (after, limit) = match (number("after", 0), number("limit", 100)) {
+        (Ok(a), Ok(l)) => (a, usize::try_from(l).unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE)),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    let page = match records(&shared, after, limit).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let next = page.last().map_or(after, |(seq, _)| *seq);
+    let mut out = String::from("{\"next_after\":");
+    out.push_str(&next.to_string());
+    out.push_str(",\"ok\":true,\"records\":[");
+    for (i, (_, line)) in page.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(line);
+    }
+    out.push_str("]}");
+    reply(StatusCode::OK, out)
+}
+
+async fn records(
+    shared: &Shared,
+    after: u64,
+    limit: usize,
+) -> Result<Vec<(u64, Arc<str>)>, Response> {
+    let (tx, rx) = oneshot::channel();
+    enqueue(
+        shared,
+        Job::Records {
+            after,
+            limit,
+            reply: tx,
+        },
+    )?;
+    rx.await.map_err(|_| writer_gone())
+}
+
+/// Counts a live stream while it lives.
+struct Subscribed(Arc<Shared>);
+
+impl Drop for Subscribed {
+    fn drop(&mut self) {
+        self.0
+            .metrics
+            .sse_subscribers
+            .fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A live stream's position.
+struct Stream {
+    shared: Arc<Shared>,
+    live: broadcast::Receiver<Lines>,
+    pending: VecDeque<(u64, Arc<str>)>,
+    /// The last seq sent.
+    sent: u64,
+    stop: watch::Receiver<bool>,
+    _subscribed: Subscribed,
+}
+
+impl Stream {
+    /// The next record, in order, each once: from the journal until the stream has caught up
+    /// with the head, then from the live records (a gap, from a slow reader or a race with
+    /// the subscription, is filled from the journal again). `None` at shutdown.
+    async fn next(&mut self) -> Option<(u64, Arc<str>)> {
+        loop {
+            while let Some((seq, line)) = self.pending.pop_front() {
+                if seq == self.sent + 1 {
+                    self.sent = seq;
+                    return Some((seq, line));
+                }
+                if seq > self.sent + 1 {
+                    // A gap: read it from the journal.
+                    self.pending.clear();
+                    break;
+                }
+            }
+            if *self.stop.borrow() {
+                return None;
+            }
+            if view(&self.shared).head_seq > self.sent {
+                match records(&self.shared, self.sent, MAX_PAGE).await {
+                    Ok(page) if !page.is_empty() => {
+                        self.pending.extend(page);
+                        continue;
+                    }
+                    Ok(_) => {}
+                    Err(_) => return None,
+                }
+            }
+            tokio::select! {
+                received = self.live.recv() => match received {
+                    Ok(batch) => self.pending.extend(batch.iter().filter(|(seq, _)| *seq > self.sent).cloned()),
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        // Fell behind the live records: catch up from the journal.
+                        if let Ok(page) = records(&self.shared, self.sent, MAX_PAGE).await {
+                            self.pending.extend(page);
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                },
+                _ = self.stop.changed() => return None,
+            }
+        }
+    }
+}
+
+/// `GET /v1/events?after=SEQ` (or `Last-Event-ID: SEQ`): every record after SEQ, then each new
+/// one as it commits, as Server-Sent Events (`id` the seq, `event: record`, `data` the export
+/// line).
+async fn events(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Query(params): Query<BTreeMap<String, String>>,
+) -> Response {
+    if let Err(r) = authenticate(&shared, &headers, true) {
+        return r;
+    }
+    let resume = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| params.get("after").cloned());
+    let after = match resume.as_deref().map(str::parse::<u64>).transpose() {
+        Ok(after) => after.unwrap_or(0),
+        Err(_) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "INVALID_ARGUMENT",
+                "`after` and Last-Event-ID are a seq (a whole number)",
+            );
+        }
+    };
+    // Subscribe before reading the head: nothing committed in between is missed.
+    let live = shared.records.subscribe();
+    shared
+        .metrics
+        .sse_subscribers
+        .fetch_add(1, Ordering::Relaxed);
+    let stream = Stream {
+        live,
+        pending: VecDeque::new(),
+        sent: after,
+        stop: shared.shutdown.clone(),
+        _subscribed: Subscribed(Arc::clone(&shared)),
+        shared,
+    };
+    let events = futures_util::stream::unfold(stream, |mut stream| async move {
+        let (seq, line) = stream.next().await?;
+        let event = Event::default()
+            .id(seq.to_string())
+            .event("record")
+            .data(line.as_ref());
+        Some((Ok::<_, Infallible>(event), stream))
+    });
+    Sse::new(events)
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
