@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod checkpoint;
+pub mod client;
 pub mod host;
 pub mod keys;
 pub mod protocol;

@@ -23,6 +23,13 @@ struct Cli {
     /// The store (SQLite file). Defaults to $RO_STORE, then ./ro.db.
     #[arg(long, global = true)]
     store: Option<PathBuf>,
+    /// Speak to a running `ro serve` (http://HOST:PORT) instead of opening a store: `apply`,
+    /// `status`, `audit` and `report` take the same inputs and print the same outputs.
+    #[arg(long, global = true, value_name = "URL")]
+    server: Option<String>,
+    /// The API token to present to `--server` (default: $RO_TOKEN).
+    #[arg(long, global = true, value_name = "TOKEN")]
+    token: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -338,6 +345,13 @@ fn actor_arg(id: &str, flag: &str) -> Result<ActorId, ExitCode> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(url) = cli.server.as_deref() {
+        let token = cli
+            .token
+            .or_else(|| std::env::var("RO_TOKEN").ok())
+            .unwrap_or_default();
+        return remote(url, &token, cli.command);
+    }
     let path = store_path(cli.store);
     match cli.command {
         Command::Init { admin, at } => {
@@ -889,6 +903,109 @@ fn verify(path: &Path, anchor: Option<(u64, ro_core::Digest)>, trust: &Trust<'_>
         }
         Err(e) => host_fail(&e),
     }
+}
+
+/// `ro --server URL …`: the command through a running server.
+fn remote(url: &str, token: &str, command: Command) -> ExitCode {
+    use ro_bindings::client::{Client, ClientError};
+    let client = match Client::new(url, token) {
+        Ok(c) => c,
+        Err(e) => return fail(e.code(), &e.to_string(), 2),
+    };
+    if token.is_empty() {
+        return fail(
+            "INVALID_ARGUMENT",
+            "--server needs --token (or $RO_TOKEN): the server names the actor by its token",
+            2,
+        );
+    }
+    let client_fail = |e: ClientError| fail(e.code(), &e.to_string(), 2);
+    let stdout = std::io::stdout();
+    match command {
+        Command::Apply { actor: Some(_), .. } => fail(
+            "INVALID_ARGUMENT",
+            "--actor is the console's: through --server the actor is the token's principal",
+            2,
+        ),
+        Command::Apply { actor: None, file } => {
+            let input = match host::open_input(file.as_deref()) {
+                Ok(i) => i,
+                Err(e) => return host_fail(&e),
+            };
+            match client.apply(input, &mut stdout.lock()) {
+                Ok(t) if t.refused == 0 && t.pending == 0 => ExitCode::SUCCESS,
+                Ok(t) if t.refused == 0 => ExitCode::from(3),
+                Ok(_) => ExitCode::from(1),
+                Err(e) => client_fail(e),
+            }
+        }
+        Command::Status => match client.get_json("/v1/status") {
+            Ok((true, status)) => print_json(&status),
+            Ok((false, refusal)) => print_refusal(&refusal),
+            Err(e) => client_fail(e),
+        },
+        Command::Audit { admin: false } => {
+            let mut after = 0u64;
+            let mut out = stdout.lock();
+            loop {
+                let page = match client.get_json(&format!("/v1/audit?after={after}&limit=1000")) {
+                    Ok((true, page)) => page,
+                    Ok((false, refusal)) => return print_refusal(&refusal),
+                    Err(e) => return client_fail(e),
+                };
+                let records = page
+                    .get("records")
+                    .and_then(serde_json::Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                if records.is_empty() {
+                    return ExitCode::SUCCESS;
+                }
+                for record in &records {
+                    // The export line: canonical JSON, as `ro audit` prints it.
+                    if writeln!(out, "{}", host::response_text(record)).is_err() {
+                        return ExitCode::SUCCESS;
+                    }
+                }
+                after = page
+                    .get("next_after")
+                    .and_then(serde_json::Value::as_u64)
+                    .unwrap_or(u64::MAX);
+            }
+        }
+        Command::Report { report } if !matches!(report, Report::Signatures { .. }) => {
+            let body = report.query().to_string();
+            match client.request("POST", "/v1/queries", "application/json", "", &body) {
+                Ok(answer) => {
+                    let response: serde_json::Value =
+                        serde_json::from_str(&answer.body).unwrap_or(serde_json::Value::Null);
+                    let _ = writeln!(
+                        stdout.lock(),
+                        "{}",
+                        response.get("result").unwrap_or(&response)
+                    );
+                    if answer.status == 200 {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::from(1)
+                    }
+                }
+                Err(e) => client_fail(e),
+            }
+        }
+        _ => fail(
+            "INVALID_ARGUMENT",
+            "through --server: apply, status, audit and report (not --admin audits or signature \
+             logs); the rest work on the store file",
+            2,
+        ),
+    }
+}
+
+/// A server's refusal, printed as the console prints one (exit 1).
+fn print_refusal(refusal: &serde_json::Value) -> ExitCode {
+    let _ = writeln!(std::io::stdout(), "{}", host::response_text(refusal));
+    ExitCode::from(1)
 }
 
 /// The time a console command is dated: `--at`, or the clock.

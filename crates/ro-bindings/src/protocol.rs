@@ -646,11 +646,13 @@ mod tests {
         assert_eq!(e.code(), "CLOCK_SKEW");
         assert_eq!(e.details()["field"], "at");
         // A host bounding both ways refuses a time long past too; the console does not.
-        let past = r#"{"type":"EMERGENCY_LOCKDOWN","operator_id":"op","at":"2026-01-05T14:00:00Z"}"#;
+        let past =
+            r#"{"type":"EMERGENCY_LOCKDOWN","operator_id":"op","at":"2026-01-05T14:00:00Z"}"#;
         assert!(decode(past, None, now()).is_ok());
         let e = decode_within(past, None, now(), Skew::both(5)).unwrap_err();
         assert_eq!(e.code(), "CLOCK_SKEW");
-        let recent = r#"{"type":"EMERGENCY_LOCKDOWN","operator_id":"op","at":"2026-01-05T14:29:57Z"}"#;
+        let recent =
+            r#"{"type":"EMERGENCY_LOCKDOWN","operator_id":"op","at":"2026-01-05T14:29:57Z"}"#;
         assert!(decode_within(recent, None, now(), Skew::both(5)).is_ok());
         assert!(d.ctx.correlation_id.is_some() && d.ctx.reason.is_some());
         let Request::Command(command) = &d.request else {

@@ -291,6 +291,8 @@ enum Job {
         limit: usize,
         reply: oneshot::Sender<Vec<(u64, Arc<str>)>>,
     },
+    /// `ro status`'s summary of the committed plane.
+    Status { reply: oneshot::Sender<String> },
     /// The clock.
     Tick,
     /// Answer and commit what is queued before this, then end.
@@ -709,6 +711,18 @@ impl Writer {
                     .collect();
                 let _ = reply.send(page);
             }
+            Job::Status { reply } => {
+                let status = host::status(&self.store)
+                    .map(|v| host::response_text(&v))
+                    .unwrap_or_else(|e| {
+                        host::response_text(&protocol::error_response(
+                            e.code(),
+                            &e.to_string(),
+                            json!({}),
+                        ))
+                    });
+                let _ = reply.send(status);
+            }
             Job::Lines { .. } | Job::Tick | Job::Stop => {}
         }
     }
@@ -735,6 +749,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/queries", post(query_post))
         .route("/v1/queries/{ty}", get(query_get))
         .route("/v1/heartbeat", get(heartbeat))
+        .route("/v1/status", get(status))
         .route("/v1/audit", get(audit))
         .route("/v1/events", get(events))
         .fallback(not_found)
@@ -1104,10 +1119,16 @@ async fn commands(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-ndjson"));
-    // As `ro apply` reads its input: blank lines are skipped, and counted.
+    // As `ro apply` reads its input: blank lines are skipped, and counted (from
+    // `X-Ro-Line-Offset` + 1 when a client sends one input in several requests).
+    let offset = headers
+        .get("x-ro-line-offset")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
     let lines: Vec<(Option<u64>, String)> = if ndjson {
         text.lines()
-            .zip(1u64..)
+            .zip(offset.saturating_add(1)..)
             .filter(|(l, _)| !l.trim().is_empty())
             .map(|(l, no)| (Some(no), l.to_owned()))
             .collect()
@@ -1241,6 +1262,21 @@ async fn heartbeat(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Res
         Err(r) => return r,
     };
     run_query(&shared, caller, r#"{"type":"HEARTBEAT"}"#.to_owned()).await
+}
+
+/// `GET /v1/status`: `ro status`'s summary (head, state digest, the plane's posture).
+async fn status(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    if let Err(r) = authenticate(&shared, &headers, true) {
+        return r;
+    }
+    let (tx, rx) = oneshot::channel();
+    if let Err(r) = enqueue(&shared, Job::Status { reply: tx }) {
+        return r;
+    }
+    match rx.await {
+        Ok(body) => reply(StatusCode::OK, body),
+        Err(_) => writer_gone(),
+    }
 }
 
 /// `GET /v1/audit?after=SEQ&limit=N`: a page of export lines (as `ro audit` prints them),

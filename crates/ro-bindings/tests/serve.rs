@@ -694,3 +694,54 @@ fn one_writer_bounded_input_and_clear_refusals() {
         false
     );
 }
+
+#[test]
+fn the_command_line_speaks_to_a_server_as_to_a_store() {
+    let store = plane("client");
+    let alice = token(&store, "alice", &[]);
+    let server = Server::start(&store, &["--tick-ms", "0"]);
+    let url = format!("http://{}", server.addr);
+    let remote = |args: &[&str], stdin: &str| {
+        let mut all = vec!["--server", &url, "--token", &alice];
+        all.extend_from_slice(args);
+        ro(&store, &all, stdin)
+    };
+    // Blank lines are skipped and counted; a refusal names its input line; exit 1.
+    let input = "{\"type\":\"REPORT_COMPONENT\",\"component\":\"feed\",\"healthy\":true}\n\n{\"type\":\"NO_SUCH\"}\n{\"type\":\"HEARTBEAT\"}\n";
+    let out = remote(&["apply"], input);
+    assert_eq!(out.status.code(), Some(1));
+    let answers = json_lines(&out);
+    assert_eq!(answers.len(), 3);
+    assert_eq!(answers[0]["ok"], true);
+    assert_eq!(answers[1]["error"]["code"], "UNKNOWN_COMMAND");
+    assert_eq!(answers[1]["error"]["details"]["line"], 3);
+    assert_eq!(answers[2]["ok"], true);
+    // The console's --actor has no meaning through a server.
+    assert_eq!(
+        remote(&["apply", "--actor", "bot"], "").status.code(),
+        Some(2)
+    );
+    // The same summary and the same journal, byte for byte, as read from the store file.
+    let remote_status = json_lines(&remote(&["status"], ""))[0].clone();
+    let local_status = json_lines(&ro(&store, &["status"], ""))[0].clone();
+    for field in ["head_seq", "head_hash", "state_digest", "plane_id"] {
+        assert_eq!(remote_status[field], local_status[field], "{field}");
+    }
+    let remote_audit = remote(&["audit"], "");
+    assert!(remote_audit.status.success());
+    assert_eq!(remote_audit.stdout, ro(&store, &["audit"], "").stdout);
+    let health = remote(&["report", "health"], "");
+    assert!(
+        health.status.success(),
+        "{}",
+        String::from_utf8_lossy(&health.stdout)
+    );
+    // A wrong token: the server's refusal, exit 1.
+    let out = ro(
+        &store,
+        &["--server", &url, "--token", "ro1.x.00", "status"],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(json_lines(&out)[0]["error"]["code"], "UNAUTHENTICATED");
+}
