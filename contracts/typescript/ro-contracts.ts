@@ -2309,13 +2309,13 @@ export type Request =
 export interface ReleaseLockdownCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -2329,13 +2329,13 @@ export interface ReleaseLockdownCommand {
 export interface AddRuleCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** The rule. */
   rule: Rule;
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
@@ -2351,15 +2351,15 @@ export interface AddRuleCommand {
 export interface ApplyChangeCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The change. */
   change_id: ChangeId;
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -2373,15 +2373,15 @@ export interface ApplyChangeCommand {
 export interface ApproveChangeCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The change. */
   change_id: ChangeId;
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -2396,13 +2396,13 @@ export interface ApproveChangeCommand {
 export interface AttestationQuery {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
-  correlation_id?: CorrelationId;
+  at?: (Timestamp | null);
+  correlation_id?: (CorrelationId | null);
   /** The first UTC day, `YYYY-MM-DD`. */
   from: Day;
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** The last UTC day (at most 366 days after `from`). */
   to: Day;
   type: "ATTESTATION";
@@ -2413,10 +2413,10 @@ export interface AttestationQuery {
 export interface BackfillCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** Window start (inclusive). */
   from: Timestamp;
   /** The job (it must have a schedule). */
@@ -2424,8 +2424,8 @@ export interface BackfillCommand {
   /** The most runs the window may produce. */
   max_runs: number;
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -2441,13 +2441,13 @@ export interface BackfillCommand {
 export interface CancelRunCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** The run. */
   run_id: RunId;
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
@@ -2463,15 +2463,15 @@ export interface CancelRunCommand {
 export interface CaptureLkgCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** The environment. */
   environment: EnvironmentName;
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -2485,15 +2485,15 @@ export interface CaptureLkgCommand {
 export interface ChangeStreamPartitionsCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
+  operator_id?: (ActorId | null);
   /** The new partition count (more than before). */
   partitions: number;
-  reason?: Reason;
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -2509,13 +2509,13 @@ export interface ChangeStreamPartitionsCommand {
 export interface ChangeStreamRetentionCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** The new retention, in hours. */
   retention_hours: number;
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
@@ -2533,13 +2533,13 @@ export interface ChangeStreamRetentionCommand {
 export interface ClearNoGoCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -2553,17 +2553,17 @@ export interface ClearNoGoCommand {
 export interface CompleteAttemptCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** The error code (required when failed). */
   error_code?: string | null;
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
+  operator_id?: (ActorId | null);
   /** `succeeded` or `failed`. */
   outcome: OutcomeKind;
-  reason?: Reason;
+  reason?: (Reason | null);
   /** Whether the failure may be retried (required when failed). */
   retryable?: boolean | null;
   /** The run. */
@@ -2583,15 +2583,15 @@ export interface CompleteAttemptCommand {
 export interface ConfigureConfirmationsCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** Whether a different human must confirm. */
   four_eyes: boolean;
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -2605,15 +2605,15 @@ export interface ConfigureConfirmationsCommand {
 export interface ConfigureShadowWindowCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** At least 1. */
   cycles: number;
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -2627,13 +2627,13 @@ export interface ConfigureShadowWindowCommand {
 export interface CostReportQuery {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
-  correlation_id?: CorrelationId;
+  at?: (Timestamp | null);
+  correlation_id?: (CorrelationId | null);
   /** `YYYY-MM-DD`. */
   day: Day;
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   type: "COST_REPORT";
 }
 
@@ -2641,17 +2641,17 @@ export interface CostReportQuery {
 export interface CreateStreamCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
+  operator_id?: (ActorId | null);
   /** 1 to [`MAX_PARTITIONS`]. */
   partitions: number;
   /** Who may publish. */
   publishers?: Array<ActorId>;
-  reason?: Reason;
+  reason?: (Reason | null);
   /** How long events are kept, in hours (1 to [`MAX_RETENTION_HOURS`]). */
   retention_hours: number;
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
@@ -2671,15 +2671,15 @@ export interface CreateStreamCommand {
 export interface DefineCalendarCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The calendar (its version must exceed the current one). */
   calendar: TradingCalendar;
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -2695,15 +2695,15 @@ export interface DefineDeviationTypeCommand {
   action: DeviationAction;
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** The type's name. */
   deviation_type: DeviationTypeId;
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** How serious. */
   severity: Severity;
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
@@ -2721,17 +2721,17 @@ export interface DefineDeviationTypeCommand {
 export interface DefineEnvironmentCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** Its name. */
   environment: EnvironmentName;
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
+  operator_id?: (ActorId | null);
   /** Whether it is production (deploys are two-step and stop under the production lock). */
   production?: boolean;
-  reason?: Reason;
+  reason?: (Reason | null);
   /** The services it runs. */
   services?: Array<ServiceName>;
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
@@ -2747,15 +2747,15 @@ export interface DefineEnvironmentCommand {
 export interface DefineExclusiveRolesCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
   /** The constraint's id (named when it refuses). */
   constraint: ConstraintId;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** At least two roles. */
   roles: Array<RoleName>;
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
@@ -2771,15 +2771,15 @@ export interface DefineExclusiveRolesCommand {
 export interface DefineJobCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** The definition. */
   definition: JobDefinition;
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -2793,17 +2793,17 @@ export interface DefineJobCommand {
 export interface DefinePoolCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** Most attempts running in it at once. */
   max_running: number;
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
+  operator_id?: (ActorId | null);
   /** The pool. */
   pool: PoolId;
-  reason?: Reason;
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -2817,15 +2817,15 @@ export interface DefinePoolCommand {
 export interface DefineRoleCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
+  operator_id?: (ActorId | null);
   /** What it permits. */
   permissions: ActionSet;
-  reason?: Reason;
+  reason?: (Reason | null);
   /** The role (not a built-in one). */
   role: RoleName;
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
@@ -2844,17 +2844,17 @@ export interface DeployCommand {
   /** The image or bundle, by reference and digest (registered, gate PASS). */
   artifact: ArtifactRef;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The config versions it runs with. */
   config_versions?: Array<ConfigVersionRef>;
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** The environment. */
   environment: EnvironmentName;
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** The service. */
   service: ServiceName;
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
@@ -2872,13 +2872,13 @@ export interface DeployCommand {
 export interface DeployReportQuery {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
-  correlation_id?: CorrelationId;
+  at?: (Timestamp | null);
+  correlation_id?: (CorrelationId | null);
   /** One environment (all when absent). */
   environment?: (EnvironmentName | null);
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   type: "DEPLOY_REPORT";
 }
 
@@ -2886,15 +2886,15 @@ export interface DeployReportQuery {
 export interface DrainJobCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** The job. */
   job_id: JobId;
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -2908,13 +2908,13 @@ export interface DrainJobCommand {
 export interface EmergencyLockdownCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -2928,13 +2928,13 @@ export interface EmergencyLockdownCommand {
 export interface EngageKillSwitchCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -2948,13 +2948,13 @@ export interface EngageKillSwitchCommand {
 export interface ExpireArtifactsCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -2969,15 +2969,15 @@ export interface ExpireArtifactsCommand {
 export interface FreezeCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The components to freeze. */
   components: Array<ComponentId>;
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -2993,15 +2993,15 @@ export interface FreezeCommand {
 export interface GrantRoleCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
+  operator_id?: (ActorId | null);
   /** Who receives it. */
   principal: ActorId;
-  reason?: Reason;
+  reason?: (Reason | null);
   /** The role. */
   role: RoleName;
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
@@ -3019,11 +3019,11 @@ export interface GrantRoleCommand {
 export interface HandoffPackageQuery {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
-  correlation_id?: CorrelationId;
+  at?: (Timestamp | null);
+  correlation_id?: (CorrelationId | null);
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** The story. */
   story: StoryId;
   type: "HANDOFF_PACKAGE";
@@ -3033,15 +3033,15 @@ export interface HandoffPackageQuery {
 export interface HandOffCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
   /** Who receives them. */
   consumer: ConsumerId;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -3057,13 +3057,13 @@ export interface HandOffCommand {
 export interface HealthChecklistQuery {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
-  correlation_id?: CorrelationId;
+  at?: (Timestamp | null);
+  correlation_id?: (CorrelationId | null);
   /** `YYYY-MM-DD`. */
   day?: (Day | null);
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   type: "HEALTH_CHECKLIST";
 }
 
@@ -3071,13 +3071,13 @@ export interface HealthChecklistQuery {
 export interface HeartbeatCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** The run. */
   run_id: RunId;
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
@@ -3094,11 +3094,11 @@ export interface HeartbeatCommand {
 export interface HeartbeatQuery {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
-  correlation_id?: CorrelationId;
+  at?: (Timestamp | null);
+  correlation_id?: (CorrelationId | null);
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   type: "HEARTBEAT";
 }
 
@@ -3107,17 +3107,17 @@ export interface HeartbeatQuery {
 export interface IssueTokenCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** When it stops authenticating (never when absent). */
   expires_at?: (Timestamp | null);
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
+  operator_id?: (ActorId | null);
   /** Whom it authenticates. */
   principal: ActorId;
-  reason?: Reason;
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -3133,11 +3133,11 @@ export interface IssueTokenCommand {
 export interface MissionControlQuery {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
-  correlation_id?: CorrelationId;
+  at?: (Timestamp | null);
+  correlation_id?: (CorrelationId | null);
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   type: "MISSION_CONTROL";
 }
 
@@ -3148,17 +3148,17 @@ export interface NextRunsQuery {
   /** Instants strictly after this one. */
   after: Timestamp;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** A calendar defined on the plane. */
   calendar?: (CalendarName | null);
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** How many. */
   count: number;
   /** Five-field cron expression. */
   cron: string;
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** IANA zone name. */
   timezone: string;
   type: "NEXT_RUNS";
@@ -3168,13 +3168,13 @@ export interface NextRunsQuery {
 export interface ObserveGateCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** The artifact's locator. */
   ref: string;
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
@@ -3193,13 +3193,13 @@ export interface ObserveGateCommand {
 export interface OpsStatusQuery {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** A trading calendar: `MARKET_CLOSED` on its non-trading days. */
   calendar?: (CalendarName | null);
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   type: "OPS_STATUS";
 }
 
@@ -3208,19 +3208,19 @@ export interface OpsStatusQuery {
 export interface OverrideCalendarDateCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** The local date. */
   date: CivilDate;
   /** The calendar. */
   name: CalendarName;
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
+  operator_id?: (ActorId | null);
   /** The override, or none to remove it. */
   override?: (Override | null);
-  reason?: Reason;
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -3234,15 +3234,15 @@ export interface OverrideCalendarDateCommand {
 export interface PauseJobCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** The job. */
   job_id: JobId;
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -3257,11 +3257,11 @@ export interface PauseJobCommand {
 export interface PendingConfirmationsQuery {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
-  correlation_id?: CorrelationId;
+  at?: (Timestamp | null);
+  correlation_id?: (CorrelationId | null);
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   type: "PENDING_CONFIRMATIONS";
 }
 
@@ -3269,13 +3269,13 @@ export interface PendingConfirmationsQuery {
 export interface ProductionLockCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -3289,13 +3289,13 @@ export interface ProductionLockCommand {
 export interface ProductionUnlockCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -3310,13 +3310,13 @@ export interface ProductionUnlockCommand {
 export interface PromoteCandidateCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -3330,19 +3330,19 @@ export interface PromoteCandidateCommand {
 export interface PublishConfigCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The config. */
   config_name: ConfigName;
   /** Its new version. */
   config_version: ConfigVersion;
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** The digest of its content. */
   digest: Digest;
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** Where its content lives. */
   ref?: string | null;
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
@@ -3359,11 +3359,11 @@ export interface PublishConfigCommand {
 export interface ReadArtifactQuery {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
-  correlation_id?: CorrelationId;
+  at?: (Timestamp | null);
+  correlation_id?: (CorrelationId | null);
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** The artifact. */
   ref: Locator;
   type: "READ_ARTIFACT";
@@ -3373,15 +3373,15 @@ export interface ReadArtifactQuery {
 export interface RecordCostCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** Its cost in micro-units. */
   cost_micros: number;
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -3398,10 +3398,10 @@ export interface RecordCostCommand {
 export interface RecordCycleCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** Whether the cycle's output was deterministic (replayed identically). */
   deterministic?: boolean | null;
   /** What the system intends to do. */
@@ -3409,8 +3409,8 @@ export interface RecordCycleCommand {
   /** How long the cycle took. */
   latency_ms?: number | null;
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -3430,14 +3430,14 @@ export interface RecordDerivationCommand {
   /** The immutable artifact holding the derivation, if any. */
   artifact_path?: (Locator | null);
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The author (must be the actor recording it). */
   author: ActorId;
   /** The code version. */
   code_version: string;
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** The cost tier. */
   cost_tier: CostTier;
   /** Derivations this one uses: invalidating one of them invalidates this one. */
@@ -3453,12 +3453,12 @@ export interface RecordDerivationCommand {
   /** Notes. */
   notes?: string;
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
+  operator_id?: (ActorId | null);
   /** Parameters, as text. */
   parameters?: {
     [key: string]: string;
   };
-  reason?: Reason;
+  reason?: (Reason | null);
   /** The command that reproduces it. */
   repro_command: string;
   /** The reviewer, once reviewed (never the author). */
@@ -3488,17 +3488,17 @@ export interface RecordDerivationCommand {
 export interface RecordDeviationCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** When it was detected (not after the command's time; defaults to it). */
   detected_at?: (Timestamp | null);
   /** Its type. */
   deviation_type: DeviationTypeId;
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -3516,14 +3516,14 @@ export interface RecordInfeasibleCommand {
   /** What may be done next. */
   allowed_next_action: string;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The author (must be the actor recording it). */
   author: ActorId;
   /** What it blocks downstream. */
   blocked_downstream: string;
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** What evidence was attempted. */
   evidence_attempted: string;
   /** The derivation that failed, if any. */
@@ -3531,8 +3531,8 @@ export interface RecordInfeasibleCommand {
   /** Its id. */
   infeasible_id: DerivationId;
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason: Reason;
+  operator_id?: (ActorId | null);
+  reason: (Reason | null);
   /** The artifact that would remedy it. */
   required_remediation_artifact: string;
   /** The reviewer, if reviewed. */
@@ -3556,15 +3556,15 @@ export interface RecordInfeasibleCommand {
 export interface RecordReadinessCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** The readiness report, a registered artifact. */
   evidence: Locator;
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** The verdict. */
   result: ReadinessResult;
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
@@ -3580,17 +3580,17 @@ export interface RecordReadinessCommand {
 export interface RecordRolloutCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** The deployment. */
   deployment: number;
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
+  operator_id?: (ActorId | null);
   /** `applied`, `verified` or `failed`. */
   outcome: RolloutState;
-  reason?: Reason;
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -3604,15 +3604,15 @@ export interface RecordRolloutCommand {
 export interface RecordViolationCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** What happened. */
   description: string;
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -3628,19 +3628,19 @@ export interface RecordViolationCommand {
 export interface RegisterArtifactCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** Its class (default `default`). */
   class?: (ArtifactClass | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** Its digest, `alg:hex`. */
   digest: ContentDigest;
   /** The digest's algorithm (defaults to the digest's prefix; must agree with it). */
   digest_alg?: (DigestAlg | null);
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** Where it lives. */
   ref: Locator;
   /** Its content's schema version. */
@@ -3662,15 +3662,15 @@ export interface RegisterModelCommand {
   /** Its artifacts. */
   artifacts?: Array<Locator>;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** The metadata. */
   metadata: unknown;
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -3685,17 +3685,17 @@ export interface RegisterModelCommand {
 export interface RegisterPrincipalCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** Human, agent or service. */
   kind: ActorKind;
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
+  operator_id?: (ActorId | null);
   /** Who. */
   principal: ActorId;
-  reason?: Reason;
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -3709,17 +3709,17 @@ export interface RegisterPrincipalCommand {
 export interface RegisterSecretCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** The keyed fingerprint of its value (computed by the host). */
   fingerprint: Digest;
   /** The secret. */
   name: SecretName;
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -3736,14 +3736,14 @@ export interface RegisterSecretCommand {
 export interface RegisterSigningKeyCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** The key's id. */
   key_id: KeyId;
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
+  operator_id?: (ActorId | null);
   /** Whose key it is. */
   principal: ActorId;
   /** Proof of possession: the new key's signature (128 hex digits) over
@@ -3752,7 +3752,7 @@ export interface RegisterSigningKeyCommand {
   proof?: string | null;
   /** The public key, 64 lowercase hex digits. */
   public_key: string;
-  reason?: Reason;
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -3766,15 +3766,15 @@ export interface RegisterSigningKeyCommand {
 export interface RejectChangeCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The change. */
   change_id: ChangeId;
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -3788,13 +3788,13 @@ export interface RejectChangeCommand {
 export interface ReleaseKillSwitchCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -3808,13 +3808,13 @@ export interface ReleaseKillSwitchCommand {
 export interface RemoveRuleCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** Its id. */
   rule_id: RuleId;
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
@@ -3830,12 +3830,12 @@ export interface RemoveRuleCommand {
 export interface ReportComponentCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The component. */
   component: ComponentName;
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** Whether the plane halts when it is stale or unhealthy. */
   critical?: boolean;
   /** What it depends on. */
@@ -3845,8 +3845,8 @@ export interface ReportComponentCommand {
   /** Whether it reported itself healthy. */
   healthy: boolean;
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -3860,15 +3860,15 @@ export interface ReportComponentCommand {
 export interface ReportDigestMismatchCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** The digest the host computed. */
   observed: ContentDigest;
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** The artifact. */
   ref: Locator;
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
@@ -3884,17 +3884,17 @@ export interface ReportDigestMismatchCommand {
 export interface ReportFailureCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** What was detected. */
   description: string;
   /** `DEGRADED`, `SAFE_MODE` or `FAILED`. */
   mode: FailureMode;
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -3911,13 +3911,13 @@ export interface ReportFailureCommand {
 export interface ReportSignalCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -3931,7 +3931,7 @@ export interface ReportSignalCommand {
 export interface RequestChangeCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** Whether it breaks compatibility (a major version). */
   breaking?: boolean;
   /** A new change id. */
@@ -3940,12 +3940,12 @@ export interface RequestChangeCommand {
   component: ComponentId;
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** What and why. */
   description: string;
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -3959,10 +3959,10 @@ export interface RequestChangeCommand {
 export interface RequestRunCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** Why. */
   intent: Intent;
   /** The job. */
@@ -3970,10 +3970,10 @@ export interface RequestRunCommand {
   /** Its logical time (defaults to the command's time for manual runs). */
   logical_time?: (Timestamp | null);
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
+  operator_id?: (ActorId | null);
   /** Or a partition. */
   partition?: string | null;
-  reason?: Reason;
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -3989,13 +3989,13 @@ export interface RequireSignaturesCommand {
   actions: ActionSet;
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -4010,13 +4010,13 @@ export interface RequireSignaturesCommand {
 export interface ResetFailureStatusCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -4030,15 +4030,15 @@ export interface ResetFailureStatusCommand {
 export interface ResolveDeviationCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** The deviation. */
   deviation_id: DeviationId;
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** How it was resolved. */
   resolution: string;
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
@@ -4054,17 +4054,17 @@ export interface ResolveDeviationCommand {
 export interface RestoreLkgCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** The environment. */
   environment: EnvironmentName;
   /** The capture's number. */
   lkg: number;
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -4078,15 +4078,15 @@ export interface RestoreLkgCommand {
 export interface ResumeJobCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** The job. */
   job_id: JobId;
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -4100,15 +4100,15 @@ export interface ResumeJobCommand {
 export interface ReviewChangeCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The change. */
   change_id: ChangeId;
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -4122,15 +4122,15 @@ export interface ReviewChangeCommand {
 export interface ReviewDerivationCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** The derivation. */
   derivation_id: DerivationId;
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -4144,15 +4144,15 @@ export interface ReviewDerivationCommand {
 export interface RevokeRoleCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
+  operator_id?: (ActorId | null);
   /** Whose. */
   principal: ActorId;
-  reason?: Reason;
+  reason?: (Reason | null);
   /** The role. */
   role: RoleName;
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
@@ -4170,15 +4170,15 @@ export interface RevokeRoleCommand {
 export interface RevokeSigningKeyCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** The key's id. */
   key_id: KeyId;
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -4192,13 +4192,13 @@ export interface RevokeSigningKeyCommand {
 export interface RevokeTokenCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -4214,15 +4214,15 @@ export interface RevokeTokenCommand {
 export interface RollbackDerivationCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** The derivation. */
   derivation_id: DerivationId;
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -4236,13 +4236,13 @@ export interface RollbackDerivationCommand {
 export interface RollbackModelCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -4256,17 +4256,17 @@ export interface RollbackModelCommand {
 export interface RotateSecretCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** The keyed fingerprint of the new value. */
   fingerprint: Digest;
   /** The secret. */
   name: SecretName;
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -4282,11 +4282,11 @@ export interface RotateSecretCommand {
 export interface RunStatusQuery {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
-  correlation_id?: CorrelationId;
+  at?: (Timestamp | null);
+  correlation_id?: (CorrelationId | null);
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** The run. */
   run_id: RunId;
   type: "RUN_STATUS";
@@ -4296,13 +4296,13 @@ export interface RunStatusQuery {
 export interface SetArtifactGateCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** The artifact. */
   ref: Locator;
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
@@ -4320,15 +4320,15 @@ export interface SetArtifactGateCommand {
 export interface SetCanaryRatioCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
+  operator_id?: (ActorId | null);
   /** From 0 to 1, at most 4 decimal places (held in basis points). */
   ratio: Ratio;
-  reason?: Reason;
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -4342,13 +4342,13 @@ export interface SetCanaryRatioCommand {
 export interface SetCandidateModelCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -4364,15 +4364,15 @@ export interface SetCandidateModelCommand {
 export interface SetLimitsCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** The limits. */
   limits: Limits;
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -4386,17 +4386,17 @@ export interface SetLimitsCommand {
 export interface SetMismatchPostureCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The class. */
   class: ArtifactClass;
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
+  operator_id?: (ActorId | null);
   /** Fail closed (default) or warn. */
   posture: MismatchPosture;
-  reason?: Reason;
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -4410,17 +4410,17 @@ export interface SetMismatchPostureCommand {
 export interface SetPrincipalKindCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** The new kind. */
   kind: ActorKind;
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
+  operator_id?: (ActorId | null);
   /** Who. */
   principal: ActorId;
-  reason?: Reason;
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -4434,19 +4434,19 @@ export interface SetPrincipalKindCommand {
 export interface SetRetentionCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The class. */
   class: ArtifactClass;
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** Holidays not counted as trading days. */
   holidays?: Array<Day>;
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
+  operator_id?: (ActorId | null);
   /** The policy. */
   policy: RetentionPolicy;
-  reason?: Reason;
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -4460,17 +4460,17 @@ export interface SetRetentionCommand {
 export interface SkipSlotCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** The job. */
   job_id: JobId;
   /** The slot. */
   logical_time: Timestamp;
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason: Reason;
+  operator_id?: (ActorId | null);
+  reason: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -4484,13 +4484,13 @@ export interface SkipSlotCommand {
 export interface StartAttemptCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** The run. */
   run_id: RunId;
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
@@ -4506,11 +4506,11 @@ export interface StartAttemptCommand {
 export interface StreamsQuery {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
-  correlation_id?: CorrelationId;
+  at?: (Timestamp | null);
+  correlation_id?: (CorrelationId | null);
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   type: "STREAMS";
 }
 
@@ -4519,15 +4519,15 @@ export interface StreamsQuery {
 export interface SupersedeDerivationCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** The derivation to supersede. */
   derivation_id: DerivationId;
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** The full new record (same story and value name, new id). */
   replacement: DerivationRecord;
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
@@ -4543,13 +4543,13 @@ export interface SupersedeDerivationCommand {
 export interface TickCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
@@ -4563,17 +4563,17 @@ export interface TickCommand {
 export interface UpdateDeviationCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
-  at?: Timestamp;
+  at?: (Timestamp | null);
   /** The token from the first step of a two-step command. */
   confirmation_token?: string;
-  correlation_id?: CorrelationId;
+  correlation_id?: (CorrelationId | null);
   /** The deviation. */
   deviation_id: DeviationId;
   /** The update. */
   note: string;
   /** Shorthand for a human actor with this id. */
-  operator_id?: ActorId;
-  reason?: Reason;
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;

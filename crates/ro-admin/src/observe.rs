@@ -308,7 +308,9 @@ impl Observability {
                     .store_errors
                     .get(store)
                     .map_or(0, |r| r.value.1)
-                    .saturating_add(*errors);
+                    .saturating_add(*errors)
+                    // The state stays canonically encodable (exact integers only).
+                    .min(ro_core::canonical::MAX_SAFE_INTEGER);
                 self.store_errors.insert(
                     store.clone(),
                     Reported {

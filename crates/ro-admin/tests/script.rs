@@ -564,3 +564,18 @@ fn tokens_issued_to_registered_principals_revoked_and_audited() {
     "#
     ));
 }
+
+#[test]
+fn a_running_total_stays_an_exact_integer() {
+    // Two reports at the largest exact integer: the total stops there, and the state (and so
+    // its digest and every status) can still be encoded.
+    insta::assert_snapshot!(check(
+        r#"
+        @2026-03-02T14:30:00Z human:alice
+        {"type":"GRANT_ROLE","principal":"alice","role":"admin"}
+        {"type":"REPORT_SIGNAL","signal":"ARTIFACT_STORE_ERRORS","store":"s","errors":9007199254740991}
+        {"type":"REPORT_SIGNAL","signal":"ARTIFACT_STORE_ERRORS","store":"s","errors":9007199254740991}
+        QUERY {"type":"OPS_STATUS"}
+    "#
+    ));
+}

@@ -183,6 +183,8 @@ pub struct Served {
     pub code: Option<&'static str>,
     /// The command's or query's type, when the line decoded.
     pub ty: Option<&'static str>,
+    /// Refused by the plane's decision (its trace recorded), not by the protocol.
+    pub recorded: bool,
 }
 
 /// Executes one line sent by an authenticated `caller`: the same documents and the same
@@ -204,12 +206,15 @@ pub fn execute_served(
         details.insert("line".into(), Value::from(line_no));
     }
     let pending = matches!(answer, Answer::Pending(_));
-    let code = match &answer {
-        Answer::Json(value) => value
-            .pointer("/error/code")
-            .and_then(Value::as_str)
-            .map(static_code),
-        _ => None,
+    let (code, recorded) = match &answer {
+        Answer::Json(value) => (
+            value
+                .pointer("/error/code")
+                .and_then(Value::as_str)
+                .map(static_code),
+            value.pointer("/error/details/recorded_seqs").is_some(),
+        ),
+        _ => (None, false),
     };
     let ty = type_of_line(line);
     Served {
@@ -218,6 +223,7 @@ pub fn execute_served(
         pending,
         code,
         ty,
+        recorded,
     }
 }
 

@@ -16,6 +16,7 @@ pub mod checkpoint;
 pub mod client;
 pub mod host;
 pub mod keys;
+pub mod openapi;
 pub mod protocol;
 pub mod schema;
 #[cfg(feature = "serve")]

@@ -121,7 +121,11 @@ enum Command {
     Snapshot,
     /// Print the JSON Schema of every public contract (commands, queries, responses, events,
     /// and the contract's named objects). Needs no store.
-    Schema,
+    Schema {
+        /// Print the OpenAPI 3.1 description of `ro serve`'s HTTP API instead.
+        #[arg(long)]
+        openapi: bool,
+    },
     /// Register a principal (REGISTER_PRINCIPAL), optionally granting it a role: who a token
     /// can be issued to.
     Principal {
@@ -618,12 +622,13 @@ fn main() -> ExitCode {
                 Err(e) => fail(e.code(), &e.to_string(), 2),
             }
         }
-        Command::Schema => {
-            let _ = write!(
-                std::io::stdout(),
-                "{}",
+        Command::Schema { openapi } => {
+            let text = if openapi {
+                ro_bindings::openapi::document_text()
+            } else {
                 ro_bindings::schema::contracts_text()
-            );
+            };
+            let _ = write!(std::io::stdout(), "{text}");
             ExitCode::SUCCESS
         }
     }

@@ -43,12 +43,13 @@ fn variants(schema: &Value, generator: &SchemaGenerator) -> Vec<Value> {
 
 /// Adds the context fields every document may carry to a command variant's properties.
 fn with_context(mut variant: Value) -> Value {
+    // A context field given as `null` is read as absent (except `actor`).
     let context = json!({
-        "at": { "$ref": "#/$defs/Timestamp", "description": "When; the host stamps its clock when absent." },
+        "at": { "anyOf": [{ "$ref": "#/$defs/Timestamp" }, { "type": "null" }], "description": "When; the host stamps its clock when absent." },
         "actor": { "$ref": "#/$defs/Actor" },
-        "operator_id": { "$ref": "#/$defs/ActorId", "description": "Shorthand for a human actor with this id." },
-        "correlation_id": { "$ref": "#/$defs/CorrelationId" },
-        "reason": { "$ref": "#/$defs/Reason" },
+        "operator_id": { "anyOf": [{ "$ref": "#/$defs/ActorId" }, { "type": "null" }], "description": "Shorthand for a human actor with this id." },
+        "correlation_id": { "anyOf": [{ "$ref": "#/$defs/CorrelationId" }, { "type": "null" }] },
+        "reason": { "anyOf": [{ "$ref": "#/$defs/Reason" }, { "type": "null" }] },
     });
     debug_assert_eq!(
         context.as_object().map(Map::len),
@@ -65,7 +66,7 @@ fn with_context(mut variant: Value) -> Value {
     if let Some(object) = variant.as_object_mut() {
         object.insert(
             "dependentSchemas".into(),
-            json!({ "actor": { "properties": { "operator_id": false } } }),
+            json!({ "actor": { "properties": { "operator_id": { "type": "null" } } } }),
         );
     }
     variant
@@ -404,7 +405,12 @@ fn bounded_integers(value: &mut Value) {
 
 /// The contract document as `ro schema` prints it (pretty, with a final newline).
 pub fn contracts_text() -> String {
-    let mut text = serde_json::to_string_pretty(&sorted(contracts())).unwrap_or_default();
+    pretty_sorted(contracts())
+}
+
+/// A document printed pretty, with its keys sorted and a final newline.
+pub fn pretty_sorted(value: Value) -> String {
+    let mut text = serde_json::to_string_pretty(&sorted(value)).unwrap_or_default();
     text.push('\n');
     text
 }

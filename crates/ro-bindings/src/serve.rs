@@ -292,7 +292,9 @@ enum Job {
         reply: oneshot::Sender<Vec<(u64, Arc<str>)>>,
     },
     /// `ro status`'s summary of the committed plane.
-    Status { reply: oneshot::Sender<String> },
+    Status {
+        reply: oneshot::Sender<Result<String, String>>,
+    },
     /// The clock.
     Tick,
     /// Answer and commit what is queued before this, then end.
@@ -714,7 +716,7 @@ impl Writer {
             Job::Status { reply } => {
                 let status = host::status(&self.store)
                     .map(|v| host::response_text(&v))
-                    .unwrap_or_else(|e| {
+                    .map_err(|e| {
                         host::response_text(&protocol::error_response(
                             e.code(),
                             &e.to_string(),
@@ -1066,9 +1068,13 @@ fn writer_gone() -> Response {
     )
 }
 
-/// The HTTP status of one line's answer.
+/// The HTTP status of one line's answer: a document the protocol could not read is 400, a
+/// refusal by the plane (it names its recorded trace) 409 unless identity or authorization
+/// refused it (403) or its credential (401).
 fn status_of(served: &Served) -> StatusCode {
+    let by_plane = served.recorded;
     match (served.ok, served.pending, served.code) {
+        (false, _, Some("INVALID_COMMAND")) if by_plane => StatusCode::CONFLICT,
         (true, true, _) => StatusCode::ACCEPTED,
         (true, false, _) => StatusCode::OK,
         (
@@ -1274,7 +1280,8 @@ async fn status(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Respon
         return r;
     }
     match rx.await {
-        Ok(body) => reply(StatusCode::OK, body),
+        Ok(Ok(body)) => reply(StatusCode::OK, body),
+        Ok(Err(body)) => reply(StatusCode::INTERNAL_SERVER_ERROR, body),
         Err(_) => writer_gone(),
     }
 }
@@ -1301,7 +1308,16 @@ async fn audit(
         })
     };
     let (after, limit) = match (number("after", 0), number("limit", 100)) {
-        (Ok(a), Ok(l)) => (a, usize::try_from(l).unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE)),
+        (Ok(a), Ok(l)) if (1..=MAX_PAGE as u64).contains(&l) => {
+            (a, usize::try_from(l).unwrap_or(MAX_PAGE))
+        }
+        (Ok(_), Ok(l)) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "INVALID_ARGUMENT",
+                &format!("`limit` is 1 to {MAX_PAGE}, got {l}"),
+            );
+        }
         (Err(r), _) | (_, Err(r)) => return r,
     };
     let page = match records(&shared, after, limit).await {
@@ -1420,20 +1436,21 @@ async fn events(
     if let Err(r) = authenticate(&shared, &headers, true) {
         return r;
     }
-    let resume = headers
+    // Last-Event-ID (a reconnecting client) wins over `after`; both must be a seq.
+    let header = headers
         .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| params.get("after").cloned());
-    let after = match resume.as_deref().map(str::parse::<u64>).transpose() {
-        Ok(after) => after.unwrap_or(0),
-        Err(_) => {
+        .map(|v| v.to_str().ok().and_then(|v| v.trim().parse::<u64>().ok()));
+    let param = params.get("after").map(|v| v.parse::<u64>().ok());
+    let after = match (header, param) {
+        (Some(None), _) | (_, Some(None)) => {
             return error(
                 StatusCode::BAD_REQUEST,
                 "INVALID_ARGUMENT",
                 "`after` and Last-Event-ID are a seq (a whole number)",
             );
         }
+        (Some(Some(seq)), _) | (None, Some(Some(seq))) => seq,
+        (None, None) => 0,
     };
     // Subscribe before reading the head: nothing committed in between is missed.
     let live = shared.records.subscribe();

@@ -38,6 +38,54 @@ fn the_checked_in_schema_is_current() {
     }
 }
 
+#[test]
+fn the_checked_in_openapi_description_is_current() {
+    let generated = ro_bindings::openapi::document_text();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../contracts/ro_http_api_v0.openapi.json");
+    let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
+    if generated != checked_in {
+        if std::env::var_os("RO_UPDATE_CONTRACTS").is_some() {
+            std::fs::write(&path, &generated).unwrap();
+            return;
+        }
+        panic!(
+            "{} is out of date: run `RO_UPDATE_CONTRACTS=1 cargo test -p ro-bindings --test contracts` \
+             (or `ro schema --openapi > contracts/ro_http_api_v0.openapi.json`) and review the diff",
+            path.display()
+        );
+    }
+    // Every schema it references is one it holds.
+    let document: Value = serde_json::from_str(&generated).unwrap();
+    let schemas = document["components"]["schemas"].as_object().unwrap();
+    let mut missing = Vec::new();
+    collect_missing_refs(&document, schemas, &mut missing);
+    assert!(missing.is_empty(), "{missing:?}");
+}
+
+fn collect_missing_refs(
+    value: &Value,
+    schemas: &serde_json::Map<String, Value>,
+    missing: &mut Vec<String>,
+) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(target)) = map.get("$ref") {
+                match target.strip_prefix("#/components/schemas/") {
+                    Some(name) if schemas.contains_key(name) => {}
+                    _ => missing.push(target.clone()),
+                }
+            }
+            map.values()
+                .for_each(|v| collect_missing_refs(v, schemas, missing));
+        }
+        Value::Array(items) => items
+            .iter()
+            .for_each(|v| collect_missing_refs(v, schemas, missing)),
+        _ => {}
+    }
+}
+
 /// A validator for one definition of the contract document (the root for `Request`).
 fn validator(def: &str) -> jsonschema::Validator {
     let mut document = schema::contracts();

@@ -745,3 +745,63 @@ fn the_command_line_speaks_to_a_server_as_to_a_store() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(json_lines(&out)[0]["error"]["code"], "UNAUTHENTICATED");
 }
+
+/// A validator for one schema of the OpenAPI description.
+fn openapi_validator(schema: &str) -> jsonschema::Validator {
+    let mut document = ro_bindings::openapi::document();
+    document["$ref"] = Value::String(format!("#/components/schemas/{schema}"));
+    jsonschema::options().build(&document).unwrap()
+}
+
+#[test]
+fn the_api_answers_as_its_openapi_description_says() {
+    let store = plane("openapi");
+    let alice = token(&store, "alice", &[]);
+    let server = Server::start(&store, &["--tick-ms", "0"]);
+    let addr = &server.addr;
+    assert_eq!(
+        post(
+            addr,
+            &alice,
+            r#"{"type":"REPORT_COMPONENT","component":"feed","healthy":true}"#
+        )
+        .status,
+        200
+    );
+    for (path, token, schema) in [
+        ("/ops/status", None, "OpsStatus"),
+        ("/healthz", None, "Healthz"),
+        ("/health", None, "Health"),
+        ("/v1/status", Some(alice.as_str()), "Status"),
+        (
+            "/v1/audit?after=2&limit=3",
+            Some(alice.as_str()),
+            "AuditPage",
+        ),
+        ("/v1/heartbeat", Some(alice.as_str()), "Response"),
+        (
+            "/v1/queries/next-runs?cron=30%208%20*%20*%201-5&timezone=America/New_York&after=2026-04-01T00:00:00Z&count=2",
+            Some(alice.as_str()),
+            "Response",
+        ),
+        ("/v1/nothing", Some(alice.as_str()), "ErrorResponse"),
+        ("/v1/audit?after=x", Some(alice.as_str()), "ErrorResponse"),
+        ("/v1/heartbeat", None, "ErrorResponse"),
+    ] {
+        let reply = get(addr, path, token);
+        let body = reply.json();
+        let errors: Vec<String> = openapi_validator(schema)
+            .iter_errors(&body)
+            .map(|e| format!("{e} at {}", e.instance_path()))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{path} ({}): {errors:?}\n{body}",
+            reply.status
+        );
+    }
+    // The validator does refuse: an error is no status.
+    let refusal = get(addr, "/v1/heartbeat", None).json();
+    assert!(!openapi_validator("OpsStatus").is_valid(&refusal));
+    assert!(!openapi_validator("AuditPage").is_valid(&json!({"ok": true, "records": []})));
+}
