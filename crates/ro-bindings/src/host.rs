@@ -75,7 +75,12 @@ pub fn execute_line(
     default_actor: Option<&ActorId>,
     now: Timestamp,
 ) -> (bool, Value) {
-    match run_line(kernel, line, Who::Console(default_actor), now) {
+    match run_line(
+        kernel,
+        line,
+        Who::Console(default_actor, protocol::Skew::CONSOLE),
+        now,
+    ) {
         (ok, Answer::Json(value) | Answer::Pending(value)) => (ok, value),
         (ok, Answer::Accepted { before, result }) => (
             ok,
@@ -93,7 +98,12 @@ pub fn execute_line_text(
     default_actor: Option<&ActorId>,
     now: Timestamp,
 ) -> (bool, String) {
-    let (ok, answer) = run_line(kernel, line, Who::Console(default_actor), now);
+    let (ok, answer) = run_line(
+        kernel,
+        line,
+        Who::Console(default_actor, protocol::Skew::CONSOLE),
+        now,
+    );
     (ok, render(kernel, answer))
 }
 
@@ -150,8 +160,8 @@ enum Answer {
 #[derive(Debug, Clone, Copy)]
 enum Who<'a> {
     /// The console: trusted by file access; documents name their actor, or the host's
-    /// default one acts.
-    Console(Option<&'a ActorId>),
+    /// default one acts; `at` within the skew.
+    Console(Option<&'a ActorId>, protocol::Skew),
     /// A principal a host authenticated, with the credential it presented.
     Caller(&'a Caller),
 }
@@ -276,7 +286,7 @@ fn run_line(
     now: Timestamp,
 ) -> (bool, Answer) {
     let decoded = match who {
-        Who::Console(default_actor) => {
+        Who::Console(default_actor, skew) => {
             // The console's actor acts with the kind its principal is registered with (human
             // while no principal is registered: the store's owner at the console).
             let default_actor = default_actor.map(|id| {
@@ -293,7 +303,7 @@ fn run_line(
                     kind,
                 }
             });
-            protocol::decode(line, default_actor.as_ref(), now)
+            protocol::decode_within(line, default_actor.as_ref(), now, skew)
         }
         Who::Caller(caller) => {
             protocol::decode_within(line, Some(&caller.actor), now, caller.skew).map(|mut d| {
@@ -524,6 +534,26 @@ pub fn apply<R: Read, W: Write>(
     default_actor: Option<&ActorId>,
     clock: &mut dyn FnMut() -> Timestamp,
 ) -> Result<Tally, HostError> {
+    apply_within(
+        store,
+        input,
+        output,
+        default_actor,
+        clock,
+        protocol::Skew::CONSOLE,
+    )
+}
+
+/// [`apply`] with the bound on documents' `at` given (`ro apply` bounds it both ways unless
+/// `--history`).
+pub fn apply_within<R: Read, W: Write>(
+    store: &mut Store,
+    input: &mut BufReader<R>,
+    output: &mut W,
+    default_actor: Option<&ActorId>,
+    clock: &mut dyn FnMut() -> Timestamp,
+    skew: protocol::Skew,
+) -> Result<Tally, HostError> {
     let mut tally = Tally::default();
     // The input's line number (every line counts, blank ones too), named in refusals.
     let mut line_no: u64 = 0;
@@ -589,7 +619,7 @@ pub fn apply<R: Read, W: Write>(
         let (ok, mut answer) = run_line(
             store.kernel_mut(),
             text,
-            Who::Console(default_actor),
+            Who::Console(default_actor, skew),
             clock(),
         );
         match (&mut answer, ok) {

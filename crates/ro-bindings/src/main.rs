@@ -59,6 +59,14 @@ enum Command {
         /// The human actor of documents that name none.
         #[arg(long)]
         actor: Option<String>,
+        /// Admit documents dated any time before the host clock (a scripted or imported
+        /// history); without it a document's `at` must be within --max-skew of the clock.
+        #[arg(long)]
+        history: bool,
+        /// The most a document's `at` may stray from the host clock, in seconds (without
+        /// --history; with it, the bound ahead stays 300 s).
+        #[arg(long, default_value_t = protocol::DEFAULT_SKEW_SECONDS)]
+        max_skew: i64,
         /// The input file; standard input when absent or `-`.
         file: Option<PathBuf>,
     },
@@ -375,7 +383,20 @@ fn main() -> ExitCode {
                 Err(e) => host_fail(&e),
             }
         }
-        Command::Apply { actor, file } => {
+        Command::Apply {
+            actor,
+            file,
+            history,
+            max_skew,
+        } => {
+            if max_skew < 0 {
+                return fail("INVALID_ARGUMENT", "--max-skew must not be negative", 2);
+            }
+            let skew = if history {
+                protocol::Skew::CONSOLE
+            } else {
+                protocol::Skew::both(max_skew)
+            };
             let actor = match actor
                 .as_deref()
                 .map(|a| actor_arg(a, "--actor"))
@@ -390,7 +411,14 @@ fn main() -> ExitCode {
                 let mut input = host::open_input(file.as_deref())?;
                 let stdout = std::io::stdout();
                 let mut out = stdout.lock();
-                host::apply(&mut store, &mut input, &mut out, actor.as_ref(), &mut clock)
+                host::apply_within(
+                    &mut store,
+                    &mut input,
+                    &mut out,
+                    actor.as_ref(),
+                    &mut clock,
+                    skew,
+                )
             };
             match run() {
                 Ok(t) if t.refused == 0 && t.pending == 0 => ExitCode::SUCCESS,
@@ -927,12 +955,19 @@ fn remote(url: &str, token: &str, command: Command) -> ExitCode {
     let client_fail = |e: ClientError| fail(e.code(), &e.to_string(), 2);
     let stdout = std::io::stdout();
     match command {
+        Command::Apply { history: true, .. } => fail(
+            "INVALID_ARGUMENT",
+            "--history is the server's to allow (`ro serve --history`), not a client's",
+            2,
+        ),
         Command::Apply { actor: Some(_), .. } => fail(
             "INVALID_ARGUMENT",
             "--actor is the console's: through --server the actor is the token's principal",
             2,
         ),
-        Command::Apply { actor: None, file } => {
+        Command::Apply {
+            actor: None, file, ..
+        } => {
             let input = match host::open_input(file.as_deref()) {
                 Ok(i) => i,
                 Err(e) => return host_fail(&e),

@@ -62,6 +62,10 @@ pub struct Decoded {
     pub actor_named: bool,
 }
 
+/// The default bound on a document's `at`, either way, for `ro serve` and `ro apply`
+/// (seconds).
+pub const DEFAULT_SKEW_SECONDS: i64 = 5;
+
 /// How far a document's `at` may stray from the host clock, in seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Skew {

@@ -111,8 +111,7 @@ fn unreachable_id() -> ActorId {
     panic!("the default clock principal's id is valid")
 }
 
-/// The default bound on a document's `at`, either way (seconds).
-pub const DEFAULT_SKEW_SECONDS: i64 = 5;
+pub use crate::protocol::DEFAULT_SKEW_SECONDS;
 
 /// The most jobs one group commit takes from the queue.
 const MAX_JOBS: usize = 512;
@@ -600,10 +599,15 @@ impl Writer {
                             .or_insert(0) += 1;
                     }
                 }
+                // The view and the live streams first: a client that reads the probes after
+                // its answer sees its own commit.
+                self.publish(before);
+                if ticked || self.store.head().seq != before {
+                    self.refresh(now);
+                }
                 for (reply, out) in answered {
                     let _ = reply.send(Ok(out));
                 }
-                self.publish(before);
             }
             Err(e) => {
                 // Nothing of this batch is durable: every request hears so, and the plane is
@@ -617,10 +621,8 @@ impl Writer {
                 if let Ok(store) = Store::open(&self.path) {
                     self.store = store;
                 }
+                self.refresh(now);
             }
-        }
-        if ticked || self.store.head().seq != before {
-            self.refresh(now);
         }
         for read in reads {
             self.read(read, now);

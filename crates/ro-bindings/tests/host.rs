@@ -101,7 +101,11 @@ fn apply_answers_every_line_in_order_and_stores_are_deterministic() {
             "",
         );
         assert!(init.status.success(), "{init:?}");
-        let out = ro(&store, &["apply", "--actor", "alice"], COMMANDS);
+        let out = ro(
+            &store,
+            &["apply", "--history", "--actor", "alice"],
+            COMMANDS,
+        );
         assert_eq!(out.status.code(), Some(1), "some lines are refused");
         let responses = lines(&out);
         let codes: Vec<String> = responses
@@ -153,7 +157,7 @@ fn apply_answers_every_line_in_order_and_stores_are_deterministic() {
 fn every_accepted_line_exits_zero_and_host_errors_exit_two() {
     let store = temp_store("exit");
     assert_eq!(ro(&store, &["status"], "").status.code(), Some(2));
-    let out = ro(&store, &["apply", "--actor", "alice"], "{}\n");
+    let out = ro(&store, &["apply", "--history", "--actor", "alice"], "{}\n");
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(lines(&out)[0]["error"]["code"], "STORE_MISSING");
     assert!(
@@ -164,12 +168,16 @@ fn every_accepted_line_exits_zero_and_host_errors_exit_two() {
     let again = ro(&store, &["init", "--admin", "alice"], "");
     assert_eq!(again.status.code(), Some(2));
     assert_eq!(lines(&again)[0]["error"]["code"], "STORE_EXISTS");
-    let out = ro(&store, &["apply"], r#"{"type":"EMERGENCY_LOCKDOWN"}"#);
+    let out = ro(
+        &store,
+        &["apply", "--history"],
+        r#"{"type":"EMERGENCY_LOCKDOWN"}"#,
+    );
     assert_eq!(lines(&out)[0]["error"]["code"], "ACTOR_REQUIRED");
     assert_eq!(out.status.code(), Some(1));
     let out = ro(
         &store,
-        &["apply", "--actor", "alice", "-"],
+        &["apply", "--history", "--actor", "alice", "-"],
         "{\"type\":\"EMERGENCY_LOCKDOWN\"}\n\n",
     );
     assert_eq!(out.status.code(), Some(0), "{out:?}");
@@ -189,9 +197,13 @@ fn a_changed_byte_in_any_row_fails_verify_naming_its_seq() {
         .success()
     );
     assert_eq!(
-        ro(&store, &["apply", "--actor", "alice"], COMMANDS)
-            .status
-            .code(),
+        ro(
+            &store,
+            &["apply", "--history", "--actor", "alice"],
+            COMMANDS
+        )
+        .status
+        .code(),
         Some(1)
     );
     let head = lines(&ro(&store, &["status"], ""))[0]["head_seq"]
@@ -389,7 +401,11 @@ fn response_events_are_the_audit_records() {
         .status
         .success()
     );
-    let out = ro(&store, &["apply", "--actor", "alice"], COMMANDS);
+    let out = ro(
+        &store,
+        &["apply", "--history", "--actor", "alice"],
+        COMMANDS,
+    );
     let mut from_responses: Vec<Value> = Vec::new();
     for r in lines(&out) {
         if let Some(events) = r["events"].as_array() {
@@ -432,7 +448,7 @@ fn nothing_acknowledged_is_lost_when_apply_is_killed() {
         let mut child = Command::new(env!("CARGO_BIN_EXE_ro"))
             .arg("--store")
             .arg(&store)
-            .args(["apply", "--actor", "alice"])
+            .args(["apply", "--history", "--actor", "alice"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -503,7 +519,7 @@ fn queries_answer_in_result_and_append_nothing() {
 {"type":"NEXT_RUNS","cron":"30 9 * * 1-5","timezone":"UTC","after":"2026-03-06T00:00:00Z","count":3,"calendar":"nope","at":"2026-01-05T14:32:00Z"}
 {"type":"OPS_STATUS","verbose":true}
 "#;
-    let out = ro(&store, &["apply", "--actor", "alice"], input);
+    let out = ro(&store, &["apply", "--history", "--actor", "alice"], input);
     let r = lines(&out);
     assert_eq!(r.len(), 12);
     assert_eq!(r[1]["ok"], false, "no PASS, no read: {}", r[1]);
@@ -1215,7 +1231,7 @@ fn a_pending_confirmation_exits_three_and_refusals_name_their_line() {
     assert!(init.status.success(), "{init:?}");
     let out = ro(
         &store,
-        &["apply", "--actor", "alice"],
+        &["apply", "--history", "--actor", "alice"],
         "{\"type\":\"EMERGENCY_LOCKDOWN\"}\n{\"type\":\"RELEASE_LOCKDOWN\"}\n",
     );
     assert_eq!(out.status.code(), Some(3), "{out:?}");
@@ -1240,7 +1256,7 @@ fn a_pending_confirmation_exits_three_and_refusals_name_their_line() {
     // Refusals name their input line; blank lines count.
     let out = ro(
         &store,
-        &["apply", "--actor", "alice"],
+        &["apply", "--history", "--actor", "alice"],
         "{\"type\":\"ENGAGE_KILL_SWITCH\"}\n\n{\"type\":\"NOPE\"}\nnot json\n",
     );
     assert_eq!(out.status.code(), Some(1), "{out:?}");

@@ -87,7 +87,11 @@ fn init(store: &std::path::Path) {
         "",
     );
     assert!(out.status.success(), "{out:?}");
-    let out = ro(store, &["apply", "--actor", "alice"], &definitions());
+    let out = ro(
+        store,
+        &["apply", "--history", "--actor", "alice"],
+        &definitions(),
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -96,7 +100,7 @@ fn init(store: &std::path::Path) {
 }
 
 fn apply(store: &std::path::Path, lines: &str) -> Vec<Value> {
-    let out = ro(store, &["apply", "--actor", "alice"], lines);
+    let out = ro(store, &["apply", "--history", "--actor", "alice"], lines);
     assert!(
         out.status.success(),
         "{}",

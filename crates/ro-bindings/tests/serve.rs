@@ -142,7 +142,11 @@ fn the_runbook_over_http_answers_byte_for_byte_as_apply() {
     assert!(runbook.len() >= 15, "{}", runbook.len());
     let (last, most) = runbook.split_last().unwrap();
     let input = format!("{}\n{last}\n", most.join("\n"));
-    let out = ro(&console, &["apply", "--actor", "alice"], &input);
+    let out = ro(
+        &console,
+        &["apply", "--history", "--actor", "alice"],
+        &input,
+    );
     let expected = String::from_utf8(out.stdout).unwrap();
     let expected: Vec<&str> = expected.lines().collect();
     assert_eq!(expected.len(), runbook.len());
@@ -368,7 +372,7 @@ fn the_clock_fires_each_occurrence_once_across_restarts() {
         r#"{{"type":"DEFINE_JOB","definition":{{"job_id":"minutely","version":1,"max_concurrent":1,"schedule":{{"cron":"* * * * *","timezone":"UTC"}},"max_catch_up":1}},"operator_id":"alice","at":"{}"}}"#,
         clock(-300)
     );
-    let out = ro(&store, &["apply"], &format!("{define}\n"));
+    let out = ro(&store, &["apply", "--history"], &format!("{define}\n"));
     assert!(
         out.status.success(),
         "{}",
