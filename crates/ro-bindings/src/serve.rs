@@ -113,6 +113,9 @@ fn unreachable_id() -> ActorId {
 
 pub use crate::protocol::DEFAULT_SKEW_SECONDS;
 
+/// The most requests waiting in the lane of those that make the plane safer.
+const URGENT_QUEUE: usize = 64;
+
 /// The most jobs one group commit takes from the queue.
 const MAX_JOBS: usize = 512;
 
@@ -256,6 +259,9 @@ type Held = (oneshot::Sender<Result<Vec<Served>, String>>, Vec<Served>);
 /// What the handlers share.
 struct Shared {
     jobs: mpsc::Sender<Job>,
+    /// The lane of requests that make the plane safer (a lockdown, the kill switch, a
+    /// pause): taken before the queue at every batch, so a full queue never keeps them out.
+    urgent: mpsc::Sender<Job>,
     view: RwLock<Arc<View>>,
     records: broadcast::Sender<Lines>,
     metrics: Metrics,
@@ -298,6 +304,8 @@ enum Job {
     Tick,
     /// Answer and commit what is queued before this, then end.
     Stop,
+    /// Nothing: wakes the writer to take the urgent lane.
+    Wake,
 }
 
 fn clock() -> Timestamp {
@@ -324,10 +332,12 @@ pub fn serve(
         .enable_all()
         .build()?;
     let (jobs_tx, jobs_rx) = mpsc::channel(config.queue.max(1));
+    let (urgent_tx, urgent_rx) = mpsc::channel(URGENT_QUEUE);
     let (records_tx, _) = broadcast::channel(1024);
     let (stop_tx, stop_rx) = watch::channel(false);
     let shared = Arc::new(Shared {
         jobs: jobs_tx,
+        urgent: urgent_tx,
         view: RwLock::new(Arc::new(view_of(&store, &config, None, clock()))),
         records: records_tx,
         metrics: Metrics {
@@ -351,7 +361,7 @@ pub fn serve(
         let path = path.to_owned();
         std::thread::Builder::new()
             .name("ro-writer".into())
-            .spawn(move || Writer::new(store, path, shared).run(jobs_rx))?
+            .spawn(move || Writer::new(store, path, shared).run(jobs_rx, urgent_rx))?
     };
     let outcome = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
@@ -526,10 +536,15 @@ impl Writer {
         }
     }
 
-    fn run(mut self, mut jobs: mpsc::Receiver<Job>) {
+    fn run(mut self, mut jobs: mpsc::Receiver<Job>, mut urgent: mpsc::Receiver<Job>) {
         let mut stopping = false;
         while !stopping && let Some(first) = jobs.blocking_recv() {
-            let mut batch = vec![first];
+            // What makes the plane safer goes first, whatever waits in the queue.
+            let mut batch = Vec::new();
+            while let Ok(job) = urgent.try_recv() {
+                batch.push(job);
+            }
+            batch.push(first);
             while batch.len() < MAX_JOBS {
                 match jobs.try_recv() {
                     Ok(job) => batch.push(job),
@@ -572,7 +587,7 @@ impl Writer {
                     answered.push((reply, out));
                 }
                 Job::Tick => ticked |= self.tick(now),
-                Job::Stop => {}
+                Job::Stop | Job::Wake => {}
                 read => reads.push(read),
             }
         }
@@ -727,7 +742,7 @@ impl Writer {
                     });
                 let _ = reply.send(status);
             }
-            Job::Lines { .. } | Job::Tick | Job::Stop => {}
+            Job::Lines { .. } | Job::Tick | Job::Stop | Job::Wake => {}
         }
     }
 }
@@ -1043,6 +1058,48 @@ fn body_text(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<String
     })
 }
 
+/// Whether a document is a command that makes the plane safer (its action is
+/// safety-increasing: a lockdown, the kill switch, a pause). Decided without the plane's state:
+/// a cheap look for such a command's name first, then the document decoded.
+fn makes_safer(line: &str, caller: &Caller) -> bool {
+    use ro_policy::{Action, Safety};
+    let named = Action::ALL
+        .iter()
+        .filter(|a| a.safety() == Safety::Increasing)
+        .any(|a| line.contains(a.as_str()));
+    if !named {
+        return false;
+    }
+    let action = match protocol::decode(line, Some(&caller.actor), Timestamp::MAX) {
+        Ok(protocol::Decoded {
+            request: protocol::Request::Command(command),
+            ..
+        }) => match command {
+            ro_admin::PlaneCommand::Admin(c) => Some(c.action().0),
+            ro_admin::PlaneCommand::Jobs(c) => Some(c.action()),
+            ro_admin::PlaneCommand::Policy(c) => Some(c.action().0),
+            // An artifact command's action depends on the plane's state: not urgent.
+            ro_admin::PlaneCommand::Artifacts(_) => None,
+        },
+        _ => None,
+    };
+    action.is_some_and(|a| a.safety() == Safety::Increasing)
+}
+
+/// Queues a job that makes the plane safer in its own lane, and wakes the writer (a wake that
+/// finds the queue full is not needed: the writer is busy and takes the lane next).
+fn enqueue_urgent(shared: &Shared, job: Job) -> Result<(), Response> {
+    match shared.urgent.try_send(job) {
+        Ok(()) => {
+            let _ = shared.jobs.try_send(Job::Wake);
+            Ok(())
+        }
+        // The lane itself is full: wait in the queue like any other request.
+        Err(mpsc::error::TrySendError::Full(job)) => enqueue(shared, job),
+        Err(mpsc::error::TrySendError::Closed(_)) => Err(writer_gone()),
+    }
+}
+
 /// Queues a job, or answers 503 when the writer's queue is full.
 fn enqueue(shared: &Shared, job: Job) -> Result<(), Response> {
     shared.jobs.try_send(job).map_err(|e| {
@@ -1146,15 +1203,22 @@ async fn commands(
     if lines.is_empty() {
         return reply(StatusCode::OK, "");
     }
+    let urgent = lines.len() == 1
+        && lines
+            .first()
+            .is_some_and(|(_, line)| makes_safer(line, &caller));
     let (tx, rx) = oneshot::channel();
-    if let Err(r) = enqueue(
-        &shared,
-        Job::Lines {
-            lines,
-            caller,
-            reply: tx,
-        },
-    ) {
+    let job = Job::Lines {
+        lines,
+        caller,
+        reply: tx,
+    };
+    let queued = if urgent {
+        enqueue_urgent(&shared, job)
+    } else {
+        enqueue(&shared, job)
+    };
+    if let Err(r) = queued {
         return r;
     }
     match rx.await {

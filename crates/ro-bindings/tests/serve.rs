@@ -655,6 +655,20 @@ fn one_writer_bounded_input_and_clear_refusals() {
             })
         })
         .collect();
+    // Meanwhile the panic button: it has a lane of its own, and is never told to come back.
+    let mut pressed = Vec::new();
+    for _ in 0..10 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        pressed.push(
+            post(
+                &addr,
+                &alice,
+                r#"{"type":"EMERGENCY_LOCKDOWN","reason":"drill"}"#,
+            )
+            .status,
+        );
+    }
+    assert_eq!(pressed, vec![200; 10]);
     let replies: Vec<_> = clients
         .into_iter()
         .flat_map(|c| c.join().unwrap())
