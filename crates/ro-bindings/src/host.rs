@@ -560,6 +560,7 @@ pub fn apply_within<R: Read, W: Write>(
     let mut held: Vec<String> = Vec::new();
     let mut bytes: Vec<u8> = Vec::new();
     let mut line = String::new();
+    let mut block = String::new();
     loop {
         bytes.clear();
         // At most MAX_LINE_BYTES (plus its newline) are held; the rest of a longer line is
@@ -606,9 +607,23 @@ pub fn apply_within<R: Read, W: Write>(
                 return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, e).into());
             }
         }
-        let text = line.trim_end_matches(['\n', '\r']);
+        let mut text = line.trim_end_matches(['\n', '\r']);
         if text.trim().is_empty() {
             continue;
+        }
+        // A document printed over several lines (a pretty-printed block: its inner lines
+        // indented, its closing bracket first on its line) is read whole and answered once,
+        // naming its first line.
+        let first_line = line_no;
+        let mut scan = Scan::default();
+        if !text.trim_end().ends_with('}') && scan.feed(text) > 0 {
+            block.clear();
+            block.push_str(text);
+            if let Err(e) = continue_block(input, &mut block, &mut scan, &mut line_no) {
+                flush(store, &mut held, output)?;
+                return Err(e.into());
+            }
+            text = &block;
         }
         // The batch's first line takes the write lock and reads the tail other writers
         // appended; the clock is read after, so the line is dated after what it decides on.
@@ -633,7 +648,7 @@ pub fn apply_within<R: Read, W: Write>(
                     .pointer_mut("/error/details")
                     .and_then(Value::as_object_mut)
                 {
-                    details.insert("line".into(), Value::from(line_no));
+                    details.insert("line".into(), Value::from(first_line));
                 }
             }
             (_, true) => tally.accepted += 1,
@@ -646,6 +661,74 @@ pub fn apply_within<R: Read, W: Write>(
     }
     flush(store, &mut held, output)?;
     Ok(tally)
+}
+
+/// How deep a JSON text leaves its brackets open (strings and escapes skipped).
+#[derive(Debug, Default, Clone, Copy)]
+struct Scan {
+    depth: i64,
+    in_string: bool,
+    escaped: bool,
+}
+
+impl Scan {
+    /// Feeds more text; returns the depth after it.
+    fn feed(&mut self, text: &str) -> i64 {
+        for byte in text.bytes() {
+            if self.in_string {
+                match (self.escaped, byte) {
+                    (true, _) => self.escaped = false,
+                    (false, b'\\') => self.escaped = true,
+                    (false, b'"') => self.in_string = false,
+                    _ => {}
+                }
+                continue;
+            }
+            match byte {
+                b'"' => self.in_string = true,
+                b'{' | b'[' => self.depth += 1,
+                b'}' | b']' => self.depth -= 1,
+                _ => {}
+            }
+        }
+        self.depth
+    }
+}
+
+/// Reads the rest of a block begun in `block`: each following line that continues it (indented,
+/// or opening with its closing bracket) until its brackets close, at most [`MAX_LINE_BYTES`]
+/// in all. A line that starts anew (at its first column) is left for the next document, and
+/// the unfinished block is answered as the invalid JSON it is.
+fn continue_block<R: Read>(
+    input: &mut BufReader<R>,
+    block: &mut String,
+    scan: &mut Scan,
+    line_no: &mut u64,
+) -> std::io::Result<()> {
+    while scan.depth > 0 && block.len() <= MAX_LINE_BYTES {
+        let next = input.fill_buf()?.first().copied();
+        let continues = matches!(next, Some(b' ' | b'\t' | b'}' | b']'));
+        if !continues {
+            return Ok(());
+        }
+        let mut bytes = Vec::new();
+        input
+            .by_ref()
+            .take((MAX_LINE_BYTES + 1 - block.len().min(MAX_LINE_BYTES)) as u64)
+            .read_until(b'\n', &mut bytes)?;
+        *line_no += 1;
+        if bytes.last() != Some(&b'\n') && block.len() + bytes.len() > MAX_LINE_BYTES {
+            // Too long: the rest of this line goes too, and the block is answered as it is.
+            skip_line(input, &mut Vec::new())?;
+            return Ok(());
+        }
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+        scan.feed(text);
+        block.push('\n');
+        block.push_str(text.trim_end_matches(['\n', '\r']));
+    }
+    Ok(())
 }
 
 /// Whether `line` is a command that makes the plane safer (a lockdown, the kill switch, a

@@ -1266,3 +1266,59 @@ fn a_pending_confirmation_exits_three_and_refusals_name_their_line() {
     assert_eq!(answers[1]["error"]["details"]["line"], 3, "{}", answers[1]);
     assert_eq!(answers[2]["error"]["details"]["line"], 4, "{}", answers[2]);
 }
+
+#[test]
+fn documents_printed_over_several_lines_are_read_whole_and_named_by_their_first_line() {
+    let store = temp_store("blocks");
+    assert!(
+        ro(&store, &["init", "--admin", "alice"], "")
+            .status
+            .success()
+    );
+    // As a runbook prints them: one-line documents and pretty-printed blocks, a bracket
+    // inside a string, an unfinished document followed by a new one.
+    let input = r#"{"type":"REPORT_COMPONENT","component":"a","healthy":true}
+{
+  "type": "REPORT_COMPONENT",
+  "component": "b",
+  "healthy": true
+}
+
+{
+  "type": "NOPE",
+  "x": [1, 2, {"y": "}"}]
+}
+{"type":"REPORT_COMPONENT",
+{"type":"REPORT_COMPONENT","component":"c","healthy":true}
+"#;
+    let out = ro(&store, &["apply", "--actor", "alice"], input);
+    let answers = lines(&out);
+    let summary: Vec<(bool, Option<&str>, Option<u64>)> = answers
+        .iter()
+        .map(|a| {
+            (
+                a["ok"] == true,
+                a["error"]["code"].as_str(),
+                a["error"]["details"]["line"].as_u64(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (true, None, None),
+            (true, None, None),
+            (false, Some("UNKNOWN_COMMAND"), Some(8)),
+            (false, Some("INVALID_JSON"), Some(12)),
+            (true, None, None),
+        ],
+        "{answers:?}"
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let components: Vec<String> = answers
+        .iter()
+        .filter_map(|a| a["events"][0]["event"]["event"]["component"].as_str())
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(components, ["a", "b", "c"]);
+}
