@@ -2076,11 +2076,16 @@ export type QueryAnswer = ({
   /** The observability minimums: job success and failure rates, artifact-store
    * errors, stream lag, storage pressure, and their warnings (which never halt). */
   observability: ObservabilityView;
-  /** Why, sorted; empty when `OK`. */
+  /** Every reason something is not open, sorted: the faults, the closed execution gates
+   * (`KILL_SWITCH`, `PRODUCTION_LOCKED`, `READINESS_NO_GO`) and `MARKET_CLOSED`; empty
+   * when all is open. */
   reason_codes: Array<string>;
   /** What may run. */
   safety: SafetyPosture;
-  /** `OK`, `MARKET_CLOSED` or `HALTED`. */
+  /** `HALTED` on a fault (a critical component stale or unhealthy, the emergency
+   * lockdown); otherwise `MARKET_CLOSED` outside the calendar's trading days, else `OK`.
+   * The production lock, the kill switch and a readiness NO-GO leave it `OK`
+   * (observe-only) and close execution. */
   state: string;
 } | {
   /** Every component, by name. */
@@ -2149,11 +2154,16 @@ export type QueryResults = {
     /** The observability minimums: job success and failure rates, artifact-store
      * errors, stream lag, storage pressure, and their warnings (which never halt). */
     observability: ObservabilityView;
-    /** Why, sorted; empty when `OK`. */
+    /** Every reason something is not open, sorted: the faults, the closed execution gates
+     * (`KILL_SWITCH`, `PRODUCTION_LOCKED`, `READINESS_NO_GO`) and `MARKET_CLOSED`; empty
+     * when all is open. */
     reason_codes: Array<string>;
     /** What may run. */
     safety: SafetyPosture;
-    /** `OK`, `MARKET_CLOSED` or `HALTED`. */
+    /** `HALTED` on a fault (a critical component stale or unhealthy, the emergency
+     * lockdown); otherwise `MARKET_CLOSED` outside the calendar's trading days, else `OK`.
+     * The production lock, the kill switch and a readiness NO-GO leave it `OK`
+     * (observe-only) and close execution. */
     state: string;
   };
   /** `PENDING_CONFIRMATIONS`. */
@@ -4668,9 +4678,11 @@ export type RunStatus = ("queued" | "running" | "succeeded" | "failed" | "cancel
 
 /** The safety part of the status contract. */
 export type SafetyPosture = {
-  /** False under the kill switch, a lockdown or a production lock. */
+  /** True only when every gate is open: no fault, no kill switch, no production lock, no
+   * readiness NO-GO (fail-closed). */
   safe_to_execute_orders: boolean;
-  /** False when halted for any reason (a stale critical component included). */
+  /** False on a fault: a critical component stale or unhealthy, the emergency lockdown
+   * (strategies may run observe-only under the production lock and the kill switch). */
   safe_to_run_strategies: boolean;
 };
 

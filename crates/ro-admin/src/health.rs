@@ -6,10 +6,12 @@
 //! Reports are events like any other; whether a component is fresh is decided against the time
 //! the question is asked, never a clock.
 //!
-//! - `OPS_STATUS` answers `HALTED` when the plane is halted (kill switch, lockdown, production
-//!   lock) or a critical component is stale (`<NAME>_STALE`, e.g. `MARKETDATA_STALE`) or
-//!   unhealthy (`<NAME>_UNHEALTHY`); otherwise `MARKET_CLOSED` when a calendar is named and the
-//!   instant is not one of its trading days (expected, not an alert); otherwise `OK`.
+//! - `OPS_STATUS` answers `HALTED` on a fault: a critical component stale (`<NAME>_STALE`, e.g.
+//!   `MARKETDATA_STALE`) or unhealthy (`<NAME>_UNHEALTHY`), or the emergency lockdown;
+//!   otherwise `MARKET_CLOSED` when a calendar is named and the instant is not one of its
+//!   trading days (expected, not an alert); otherwise `OK`. The production lock, the kill switch
+//!   and a readiness NO-GO leave the state alone (observe-only) and close execution:
+//!   `safe_to_execute_orders` is true only when every gate is open.
 //! - `MISSION_CONTROL` lists every component known by report or by being depended upon, each
 //!   `OK`, `STALE`, `UNHEALTHY` or `OFFLINE` (never reported, or silent for three freshness
 //!   periods), with the dependencies that are not `OK`; the view itself is always answered.

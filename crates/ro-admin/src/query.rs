@@ -134,9 +134,14 @@ pub enum QueryAnswer {
     },
     /// `OPS_STATUS`.
     Status {
-        /// `OK`, `MARKET_CLOSED` or `HALTED`.
+        /// `HALTED` on a fault (a critical component stale or unhealthy, the emergency
+        /// lockdown); otherwise `MARKET_CLOSED` outside the calendar's trading days, else `OK`.
+        /// The production lock, the kill switch and a readiness NO-GO leave it `OK`
+        /// (observe-only) and close execution.
         state: &'static str,
-        /// Why, sorted; empty when `OK`.
+        /// Every reason something is not open, sorted: the faults, the closed execution gates
+        /// (`KILL_SWITCH`, `PRODUCTION_LOCKED`, `READINESS_NO_GO`) and `MARKET_CLOSED`; empty
+        /// when all is open.
         reason_codes: Vec<String>,
         /// What may run.
         safety: SafetyPosture,
@@ -198,9 +203,11 @@ pub enum QueryAnswer {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 
 pub struct SafetyPosture {
-    /// False under the kill switch, a lockdown or a production lock.
+    /// True only when every gate is open: no fault, no kill switch, no production lock, no
+    /// readiness NO-GO (fail-closed).
     pub safe_to_execute_orders: bool,
-    /// False when halted for any reason (a stale critical component included).
+    /// False on a fault: a critical component stale or unhealthy, the emergency lockdown
+    /// (strategies may run observe-only under the production lock and the kill switch).
     pub safe_to_run_strategies: bool,
 }
 
@@ -303,29 +310,38 @@ impl Plane {
                             ))
                         })?,
                 };
+                // Faults halt the plane: a critical component stale or unhealthy, the
+                // emergency lockdown. The production lock, the kill switch and a readiness
+                // NO-GO only close execution (observe-only): the state still says whether the
+                // market is open and the data fresh. Execution is fail-closed: every gate must
+                // be open.
                 let plane = self.halt_reasons();
-                let mut components = self.components.halt_reasons(now);
+                let mut faults = self.components.halt_reasons(now);
+                let mut gates: Vec<String> = Vec::new();
+                for reason in plane {
+                    if reason == "LOCKDOWN_ACTIVE" {
+                        faults.push(reason.to_owned());
+                    } else {
+                        gates.push(reason.to_owned());
+                    }
+                }
                 if self.readiness.no_go.is_some() {
-                    components.push("READINESS_NO_GO".to_owned());
+                    gates.push("READINESS_NO_GO".to_owned());
                 }
                 let safety = SafetyPosture {
-                    safe_to_execute_orders: plane.is_empty(),
-                    safe_to_run_strategies: plane.is_empty() && components.is_empty(),
+                    safe_to_execute_orders: faults.is_empty() && gates.is_empty(),
+                    safe_to_run_strategies: faults.is_empty(),
                 };
-                let mut reason_codes: Vec<String> = plane
-                    .iter()
-                    .map(|r| (*r).to_owned())
-                    .chain(components)
-                    .collect();
-                reason_codes.sort();
-                let state = if !reason_codes.is_empty() {
+                let state = if !faults.is_empty() {
                     "HALTED"
                 } else if !market_open {
-                    reason_codes.push("MARKET_CLOSED".into());
+                    gates.push("MARKET_CLOSED".into());
                     "MARKET_CLOSED"
                 } else {
                     "OK"
                 };
+                let mut reason_codes: Vec<String> = faults.into_iter().chain(gates).collect();
+                reason_codes.sort();
                 Ok(QueryAnswer::Status {
                     state,
                     reason_codes,

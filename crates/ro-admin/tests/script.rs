@@ -579,3 +579,28 @@ fn a_running_total_stays_an_exact_integer() {
     "#
     ));
 }
+
+#[test]
+fn the_locked_posture_is_observe_only_not_halted() {
+    // The production lock and the kill switch close execution and leave the state to the
+    // market and the data; the emergency lockdown and a stale critical feed halt.
+    insta::assert_snapshot!(check(
+        r#"
+        @2026-03-02T14:30:00Z human:alice
+        {"type":"GRANT_ROLE","principal":"alice","role":"admin"}
+        {"type":"DEFINE_CALENDAR","calendar":{"name":"equities","version":1,"timezone":"America/New_York","weekmask":[true,true,true,true,true,false,false],"holidays":[]}}
+        {"type":"REPORT_COMPONENT","component":"marketdata","healthy":true,"critical":true,"fresh_for_ms":60000}
+        {"type":"PRODUCTION_LOCK"}
+        {"type":"ENGAGE_KILL_SWITCH"}
+        QUERY {"type":"OPS_STATUS","calendar":"equities"}
+        @2026-03-07T14:30:00Z human:alice
+        {"type":"REPORT_COMPONENT","component":"marketdata","healthy":true,"critical":true,"fresh_for_ms":60000}
+        QUERY {"type":"OPS_STATUS","calendar":"equities"}
+        @2026-03-07T14:35:00Z human:alice
+        QUERY {"type":"OPS_STATUS","calendar":"equities"}
+        {"type":"REPORT_COMPONENT","component":"marketdata","healthy":true,"critical":true,"fresh_for_ms":60000}
+        {"type":"EMERGENCY_LOCKDOWN"}
+        QUERY {"type":"OPS_STATUS","calendar":"equities"}
+    "#
+    ));
+}
