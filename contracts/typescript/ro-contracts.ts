@@ -1263,6 +1263,7 @@ export type PlaneAdminEvent =
   | ProductionUnlocked
   | KillSwitchEngaged
   | KillSwitchReleased
+  | ConfirmationsVoided
   | ConfirmationsConfigured
   | CandidateSet
   | CycleRecorded
@@ -1345,6 +1346,20 @@ export interface KillSwitchReleased {
   /** The reason given. */
   reason?: (Reason | null);
   type: "KillSwitchReleased";
+}
+
+/** The lockdown or the kill switch was pressed again while raised: every pending
+ * confirmation (a release awaiting its second step among them) is void. */
+export interface ConfirmationsVoided {
+  /** Who pressed it. */
+  by: ActorId;
+  /** How many confirmations were pending. */
+  count: number;
+  /** What was pressed: `EMERGENCY_LOCKDOWN` or `ENGAGE_KILL_SWITCH`. */
+  pressed: Action;
+  /** The reason given. */
+  reason?: (Reason | null);
+  type: "ConfirmationsVoided";
 }
 
 /** The confirmation mode changed. */

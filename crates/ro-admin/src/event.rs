@@ -60,6 +60,18 @@ pub enum AdminEvent {
         /// The reason given.
         reason: Option<Reason>,
     },
+    /// The lockdown or the kill switch was pressed again while raised: every pending
+    /// confirmation (a release awaiting its second step among them) is void.
+    ConfirmationsVoided {
+        /// Who pressed it.
+        by: ActorId,
+        /// What was pressed: `EMERGENCY_LOCKDOWN` or `ENGAGE_KILL_SWITCH`.
+        pressed: Action,
+        /// How many confirmations were pending.
+        count: u64,
+        /// The reason given.
+        reason: Option<Reason>,
+    },
     /// The confirmation mode changed.
     ConfirmationsConfigured {
         /// Four-eyes before.
@@ -368,7 +380,8 @@ impl AdminEvent {
             | E::ProductionLocked { .. }
             | E::ProductionUnlocked { .. }
             | E::KillSwitchEngaged { .. }
-            | E::KillSwitchReleased { .. } => Room::Posture,
+            | E::KillSwitchReleased { .. }
+            | E::ConfirmationsVoided { .. } => Room::Posture,
             E::ConfirmationsConfigured { .. }
             | E::ConfirmationRequested { .. }
             | E::ConfirmationConsumed { .. } => Room::Confirmations,

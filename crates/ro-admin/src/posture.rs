@@ -78,6 +78,12 @@ impl Plane {
     ) -> Result<Vec<PlaneEvent>, PlaneRejection> {
         let (by, reason) = (ctx.actor.id.clone(), ctx.reason.clone());
         match admin {
+            AdminCommand::EmergencyLockdown {} if self.lockdown.is_some() => {
+                Ok(self.press_again(by, Action::EmergencyLockdown, reason))
+            }
+            AdminCommand::EngageKillSwitch {} if self.kill_switch.is_some() => {
+                Ok(self.press_again(by, Action::EngageKillSwitch, reason))
+            }
             AdminCommand::EmergencyLockdown {} => Ok(raise(
                 self.lockdown.is_some(),
                 AdminEvent::LockdownRaised { by, reason },
@@ -109,8 +115,28 @@ impl Plane {
         }
     }
 
+    /// The lockdown or the kill switch pressed while already raised: nothing changes but the
+    /// pending confirmations, which are voided (a release someone began is cancelled).
+    fn press_again(
+        &self,
+        by: ro_core::ActorId,
+        pressed: Action,
+        reason: Option<ro_core::Reason>,
+    ) -> Vec<PlaneEvent> {
+        if self.pending.is_empty() {
+            return Vec::new();
+        }
+        vec![PlaneEvent::Admin(AdminEvent::ConfirmationsVoided {
+            by,
+            pressed,
+            count: self.pending.len() as u64,
+            reason,
+        })]
+    }
+
     pub(crate) fn evolve_posture(&mut self, event: &AdminEvent, _meta: &EventMeta<'_>) {
         match event {
+            AdminEvent::ConfirmationsVoided { .. } => self.pending.clear(),
             // A lockdown or the kill switch takes priority over every pending confirmation:
             // those issued before it are void.
             AdminEvent::LockdownRaised { by, .. } => {
@@ -171,6 +197,20 @@ pub(crate) fn classify(event: &AdminEvent) -> Option<Classified> {
             production(),
             reason,
             on("kill_switch", true),
+        ),
+        AdminEvent::ConfirmationsVoided {
+            pressed,
+            count,
+            reason,
+            ..
+        } => applied(
+            *pressed,
+            plane(),
+            reason,
+            (
+                json!({ "pending_confirmations": count }),
+                json!({ "pending_confirmations": 0 }),
+            ),
         ),
         _ => None,
     }

@@ -604,3 +604,23 @@ fn the_locked_posture_is_observe_only_not_halted() {
     "#
     ));
 }
+
+#[test]
+fn pressing_the_lockdown_again_cancels_a_pending_release() {
+    insta::assert_snapshot!(check(
+        r#"
+        @2026-03-02T14:30:00Z human:alice
+        {"type":"GRANT_ROLE","principal":"alice","role":"admin"}
+        {"type":"EMERGENCY_LOCKDOWN"}
+        {"type":"RELEASE_LOCKDOWN"}
+        QUERY {"type":"PENDING_CONFIRMATIONS"}
+        {"type":"EMERGENCY_LOCKDOWN"}
+        QUERY {"type":"PENDING_CONFIRMATIONS"}
+        CONFIRM {"type":"RELEASE_LOCKDOWN"}
+        {"type":"EMERGENCY_LOCKDOWN"}
+        {"type":"ENGAGE_KILL_SWITCH"}
+        {"type":"RELEASE_KILL_SWITCH"}
+        {"type":"ENGAGE_KILL_SWITCH"}
+    "#
+    ));
+}
