@@ -2223,7 +2223,7 @@ export type ReadinessCheck = {
 };
 
 /** A readiness check's verdict. */
-export type ReadinessResult = ("GO" | "NO_GO");
+export type ReadinessResult = ("GO" | "NO_GO" | "UNKNOWN");
 
 /** Why: free text without control characters other than newline and tab. */
 export type Reason = string;

@@ -261,6 +261,9 @@ pub enum ReadinessResult {
     Go,
     /// Not ready: the posture stays conservative until a human clears it.
     NoGo,
+    /// Could not be decided (the check did not run through, an input was missing):
+    /// fail-closed, held as a NO-GO until a human clears it.
+    Unknown,
 }
 
 /// A recorded readiness check.
@@ -373,7 +376,7 @@ impl Plane {
             AdminEvent::ComponentReported(report) => self.components.record(report, meta.at),
             AdminEvent::SignalReported(signal) => self.observability.record(signal, meta.at),
             AdminEvent::ReadinessRecorded { check, .. } => {
-                if check.result == ReadinessResult::NoGo && self.readiness.no_go.is_none() {
+                if check.result != ReadinessResult::Go && self.readiness.no_go.is_none() {
                     self.readiness.no_go = Some(check.clone());
                 }
                 self.readiness.latest = Some(check.clone());

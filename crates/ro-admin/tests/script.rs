@@ -497,6 +497,9 @@ fn readiness_go_no_go_holds_until_a_human_clears_it() {
         CONFIRM {"type":"CLEAR_NO_GO"}
         QUERY {"type":"OPS_STATUS"}
         {"type":"CLEAR_NO_GO"}
+        @2026-03-02T14:30:00Z service:host
+        {"type":"RECORD_READINESS","result":"UNKNOWN","evidence":"audit/readiness-0915.json"}
+        QUERY {"type":"OPS_STATUS"}
     "#
     ));
 }
