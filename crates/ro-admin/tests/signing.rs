@@ -375,13 +375,7 @@ fn a_document_naming_someone_else_than_the_authenticated_principal_is_refused_an
     let before = kernel.head().seq;
     let refused = kernel.execute(&lockdown, &claimed).unwrap_err();
     assert_eq!(refused.code(), "ACTOR_MISMATCH");
-    let recorded: Vec<PlaneEvent> = kernel
-        .journal()
-        .records_after(before)
-        .iter()
-        .map(|r| r.decode::<PlaneEvent>().unwrap().event)
-        .collect();
-    let text = serde_json::to_string(&recorded).unwrap();
+    let text = recorded_after(&kernel, before);
     assert!(
         text.contains("AccessDenied") && text.contains("actor-mismatch:bob"),
         "{text}"
@@ -439,17 +433,22 @@ fn a_command_whose_credential_no_longer_authenticates_is_refused_and_recorded() 
             .execute(&report, &with(credential, minutes))
             .unwrap_err();
         assert_eq!(refused.code(), code, "{credential}");
-        let recorded: Vec<PlaneEvent> = kernel
-            .journal()
-            .records_after(before)
-            .iter()
-            .map(|r| r.decode::<PlaneEvent>().unwrap().event)
-            .collect();
-        let text = serde_json::to_string(&recorded).unwrap();
+        let text = recorded_after(&kernel, before);
         assert!(
             text.contains("AccessDenied") && text.contains(label),
             "{text}"
         );
     }
     check_replay(&kernel);
+}
+
+/// The events recorded after `before`, as JSON text.
+fn recorded_after(kernel: &Kernel<Plane>, before: u64) -> String {
+    let recorded: Vec<PlaneEvent> = kernel
+        .journal()
+        .records_after(before)
+        .iter()
+        .map(|r| r.decode::<PlaneEvent>().unwrap().event)
+        .collect();
+    serde_json::to_string(&recorded).unwrap()
 }

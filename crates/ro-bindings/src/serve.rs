@@ -1100,6 +1100,17 @@ fn enqueue_urgent(shared: &Shared, job: Job) -> Result<(), Response> {
     }
 }
 
+/// The caller ([`authenticate`]) and the body as text ([`body_text`]).
+fn authenticated_body(
+    shared: &Shared,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    read: bool,
+) -> Result<(Caller, String), Response> {
+    let caller = authenticate(shared, headers, read)?;
+    Ok((caller, body_text(body, shared.config.body_limit)?))
+}
+
 /// Queues a job, or answers 503 when the writer's queue is full.
 fn enqueue(shared: &Shared, job: Job) -> Result<(), Response> {
     shared.jobs.try_send(job).map_err(|e| {
@@ -1172,12 +1183,8 @@ async fn commands(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let caller = match authenticate(&shared, &headers, false) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let text = match body_text(body, shared.config.body_limit) {
-        Ok(t) => t,
+    let (caller, text) = match authenticated_body(&shared, &headers, body, false) {
+        Ok(both) => both,
         Err(r) => return r,
     };
     let ndjson = headers
@@ -1272,12 +1279,8 @@ async fn query_post(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let caller = match authenticate(&shared, &headers, true) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let text = match body_text(body, shared.config.body_limit) {
-        Ok(t) => t,
+    let (caller, text) = match authenticated_body(&shared, &headers, body, true) {
+        Ok(both) => both,
         Err(r) => return r,
     };
     let ty = serde_json::from_str::<Value>(&text)

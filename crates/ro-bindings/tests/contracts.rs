@@ -21,19 +21,26 @@ fn contracts_file() -> PathBuf {
 
 #[test]
 fn the_checked_in_schema_is_current() {
-    let generated = schema::contracts_text();
-    let path = contracts_file();
-    let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
+    check_current(
+        &contracts_file(),
+        &schema::contracts_text(),
+        &format!("ro schema > {}", schema::CONTRACTS_PATH),
+    );
+}
+
+/// Fails unless the file at `path` holds `generated` (with `RO_UPDATE_CONTRACTS` set, writes
+/// it instead); `by_hand` says how to regenerate it.
+fn check_current(path: &std::path::Path, generated: &str, by_hand: &str) {
+    let checked_in = std::fs::read_to_string(path).unwrap_or_default();
     if generated != checked_in {
         if std::env::var_os("RO_UPDATE_CONTRACTS").is_some() {
-            std::fs::write(&path, &generated).unwrap();
+            std::fs::write(path, generated).unwrap();
             return;
         }
         panic!(
             "{} is out of date: run `RO_UPDATE_CONTRACTS=1 cargo test -p ro-bindings --test contracts` \
-             (or `ro schema > {}`) and review the diff",
+             (or `{by_hand}`) and review the diff",
             path.display(),
-            schema::CONTRACTS_PATH
         );
     }
 }
@@ -43,18 +50,11 @@ fn the_checked_in_openapi_description_is_current() {
     let generated = ro_bindings::openapi::document_text();
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../contracts/ro_http_api_v0.openapi.json");
-    let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
-    if generated != checked_in {
-        if std::env::var_os("RO_UPDATE_CONTRACTS").is_some() {
-            std::fs::write(&path, &generated).unwrap();
-            return;
-        }
-        panic!(
-            "{} is out of date: run `RO_UPDATE_CONTRACTS=1 cargo test -p ro-bindings --test contracts` \
-             (or `ro schema --openapi > contracts/ro_http_api_v0.openapi.json`) and review the diff",
-            path.display()
-        );
-    }
+    check_current(
+        &path,
+        &generated,
+        "ro schema --openapi > contracts/ro_http_api_v0.openapi.json",
+    );
     // Every schema it references is one it holds.
     let document: Value = serde_json::from_str(&generated).unwrap();
     let schemas = document["components"]["schemas"].as_object().unwrap();
