@@ -4694,7 +4694,7 @@ export type RunStatus = ("queued" | "running" | "succeeded" | "failed" | "cancel
 /** The safety part of the status contract. */
 export type SafetyPosture = {
   /** True only when every gate is open: no fault, no kill switch, no production lock, no
-   * readiness NO-GO (fail-closed). */
+   * readiness NO-GO, the market open when a calendar is named (fail-closed). */
   safe_to_execute_orders: boolean;
   /** False on a fault: a critical component stale or unhealthy, the emergency lockdown
    * (strategies may run observe-only under the production lock and the kill switch). */
@@ -4748,6 +4748,15 @@ export type SecretVersion = string;
 
 /** service name */
 export type ServiceName = string;
+
+/** A trading day's session in the calendar's zone: open from `open`, closed from `close` (or
+ * from the day's early close, if sooner). */
+export type Session = {
+  /** Local closing time, `HH:MM`. */
+  close: string;
+  /** Local opening time, `HH:MM`. */
+  open: string;
+};
 
 /** How serious a deviation is. */
 export type Severity = ("critical" | "high" | "medium" | "low");
@@ -4890,6 +4899,8 @@ export type TradingCalendar = {
   overrides?: {
     [key: string]: Override;
   };
+  /** The trading session of a trading day, in local time; absent: the whole day. */
+  session?: (Session | null);
   /** The IANA zone its dates and closes are in. */
   timezone: string;
   /** Its version (incremented by every change). */

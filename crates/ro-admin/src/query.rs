@@ -204,7 +204,7 @@ pub enum QueryAnswer {
 
 pub struct SafetyPosture {
     /// True only when every gate is open: no fault, no kill switch, no production lock, no
-    /// readiness NO-GO (fail-closed).
+    /// readiness NO-GO, the market open when a calendar is named (fail-closed).
     pub safe_to_execute_orders: bool,
     /// False on a fault: a critical component stale or unhealthy, the emergency lockdown
     /// (strategies may run observe-only under the production lock and the kill switch).
@@ -328,10 +328,6 @@ impl Plane {
                 if self.readiness.no_go.is_some() {
                     gates.push("READINESS_NO_GO".to_owned());
                 }
-                let safety = SafetyPosture {
-                    safe_to_execute_orders: faults.is_empty() && gates.is_empty(),
-                    safe_to_run_strategies: faults.is_empty(),
-                };
                 let state = if !faults.is_empty() {
                     "HALTED"
                 } else if !market_open {
@@ -339,6 +335,10 @@ impl Plane {
                     "MARKET_CLOSED"
                 } else {
                     "OK"
+                };
+                let safety = SafetyPosture {
+                    safe_to_execute_orders: faults.is_empty() && gates.is_empty(),
+                    safe_to_run_strategies: faults.is_empty(),
                 };
                 let mut reason_codes: Vec<String> = faults.into_iter().chain(gates).collect();
                 reason_codes.sort();

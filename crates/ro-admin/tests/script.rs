@@ -627,3 +627,29 @@ fn pressing_the_lockdown_again_cancels_a_pending_release() {
     "#
     ));
 }
+
+#[test]
+fn market_closed_outside_the_session_and_after_an_early_close() {
+    // New York in November is UTC−5: the session is 14:30Z to 21:00Z, the early close of
+    // 27 November at 13:00 local is 18:00Z.
+    insta::assert_snapshot!(check(
+        r#"
+        @2026-11-23T12:00:00Z human:alice
+        {"type":"GRANT_ROLE","principal":"alice","role":"admin"}
+        {"type":"DEFINE_CALENDAR","calendar":{"name":"nyse","version":1,"timezone":"America/New_York","weekmask":[true,true,true,true,true,false,false],"holidays":["2026-11-26"],"early_closes":{"2026-11-27":"13:00"},"session":{"open":"09:30","close":"16:00"}}}
+        {"type":"DEFINE_CALENDAR","calendar":{"name":"bad","version":1,"timezone":"America/New_York","weekmask":[true,true,true,true,true,false,false],"session":{"open":"16:00","close":"09:30"}}}
+        @2026-11-24T01:00:00Z human:alice
+        QUERY {"type":"OPS_STATUS","calendar":"nyse"}
+        @2026-11-24T13:00:00Z human:alice
+        QUERY {"type":"OPS_STATUS","calendar":"nyse"}
+        @2026-11-24T15:00:00Z human:alice
+        QUERY {"type":"OPS_STATUS","calendar":"nyse"}
+        @2026-11-26T15:00:00Z human:alice
+        QUERY {"type":"OPS_STATUS","calendar":"nyse"}
+        @2026-11-27T17:00:00Z human:alice
+        QUERY {"type":"OPS_STATUS","calendar":"nyse"}
+        @2026-11-27T19:00:00Z human:alice
+        QUERY {"type":"OPS_STATUS","calendar":"nyse"}
+    "#
+    ));
+}

@@ -88,6 +88,38 @@ pub struct TradingCalendar {
     #[schemars(with = "BTreeMap<crate::run::CivilDate, Override>")]
     #[rkyv(with = rkyv::with::MapKV<DateAsNumber, rkyv::with::Identity>)]
     pub overrides: BTreeMap<Date, Override>,
+    /// The trading session of a trading day, in local time; absent: the whole day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<Session>,
+}
+
+/// A trading day's session in the calendar's zone: open from `open`, closed from `close` (or
+/// from the day's early close, if sooner).
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
+#[serde(deny_unknown_fields)]
+pub struct Session {
+    /// Local opening time, `HH:MM`.
+    pub open: String,
+    /// Local closing time, `HH:MM`.
+    pub close: String,
+}
+
+/// `HH:MM` as minutes after midnight.
+fn minutes(text: &str) -> Option<u16> {
+    let (h, m) = text.split_once(':')?;
+    let (h, m) = (h.parse::<u16>().ok()?, m.parse::<u16>().ok()?);
+    (text.len() == 5 && h < 24 && m < 60).then_some(h * 60 + m)
 }
 
 impl TradingCalendar {
@@ -101,6 +133,7 @@ impl TradingCalendar {
             holidays: Vec::new(),
             early_closes: BTreeMap::new(),
             overrides: BTreeMap::new(),
+            session: None,
         }
     }
 
@@ -126,14 +159,30 @@ impl TradingCalendar {
         self.weekmask.get(index).copied().unwrap_or(false)
     }
 
-    /// Whether the instant `at` falls on a trading day in the calendar's zone (`None` when
-    /// the zone is unknown to the bundled database or `at` is out of range).
+    /// Whether the instant `at` falls in a trading session in the calendar's zone: on a
+    /// trading day, and within the session (closing at the day's early close, if sooner) when
+    /// the calendar has one (`None` when the zone is unknown to the bundled database or `at`
+    /// is out of range).
     pub fn is_trading_at(&self, at: ro_core::Timestamp) -> Option<bool> {
         let tz = jiff::tz::TimeZoneDatabase::bundled()
             .get(&self.timezone)
             .ok()?;
         let instant = jiff::Timestamp::from_nanosecond(at.unix_nanos()).ok()?;
-        Some(self.is_trading_day(tz.to_datetime(instant).date()))
+        let local = tz.to_datetime(instant);
+        let date = local.date();
+        if !self.is_trading_day(date) {
+            return Some(false);
+        }
+        let Some(session) = &self.session else {
+            return Some(true);
+        };
+        let now = u16::try_from(local.hour()).ok()? * 60 + u16::try_from(local.minute()).ok()?;
+        let open = minutes(&session.open)?;
+        let close = minutes(&session.close)?;
+        let close = self
+            .early_close(date)
+            .map_or(close, |(h, m)| close.min(u16::from(h) * 60 + u16::from(m)));
+        Some(open <= now && now < close)
     }
 
     /// The early close of `date`, if any, as local (hour, minute).
@@ -175,6 +224,18 @@ impl ro_core::Check for TradingCalendar {
                 .is_some_and(|(h, m)| h < 24 && m < 60 && text.len() == 5);
             if !ok {
                 return Err(format!("early close on {date} is {text:?}: write HH:MM"));
+            }
+        }
+        if let Some(session) = &self.session {
+            match (minutes(&session.open), minutes(&session.close)) {
+                (Some(open), Some(close)) if open < close => {}
+                (Some(_), Some(_)) => {
+                    return Err(format!(
+                        "session opens at {} and closes at {}: it must open before it closes",
+                        session.open, session.close
+                    ));
+                }
+                _ => return Err("session open and close are HH:MM local times".into()),
             }
         }
         for (date, o) in &self.overrides {

@@ -40,7 +40,7 @@ pub mod schedule;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use calendar::{CalendarName, Override, TradingCalendar};
+pub use calendar::{CalendarName, Override, Session, TradingCalendar};
 pub use definition::{JobDefinition, JobId, OverlapPolicy, PoolId, RetryPolicy, Timeouts};
 pub use jobs::{Gate, Jobs, JobsCommand, JobsEvent, JobsRejection, OutcomeKind, Room, TimeoutKind};
 pub use run::{
