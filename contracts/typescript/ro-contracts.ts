@@ -826,6 +826,10 @@ export type JobDefinition = {
   overlap?: OverlapPolicy;
   /** A shared pool whose limit also applies. */
   pool?: (PoolId | null);
+  /** The job only reads and reports (a readiness check, a report): its runs start under the
+   * production lock and the kill switch, which close everything else that enables
+   * execution. Only a human declares a job read-only. */
+  read_only?: boolean;
   /** Retries. */
   retry?: RetryPolicy;
   /** When it runs by itself. */

@@ -287,9 +287,11 @@ impl Plane {
         // 2. Guard, from the facts table: during a lockdown only what passes it or makes the
         //    plane safer; under a production lock or the kill switch nothing that enables
         //    execution.
+        //    A read-only job's runs are not execution.
+        let read_only = matches!(command, PlaneCommand::Jobs(c) if self.jobs.of_read_only_job(c));
         self.guard_posture(
             facts.passes_lockdown || action.safety() == Safety::Increasing,
-            facts.enables_execution,
+            facts.enables_execution && !read_only,
         )?;
         // 3. Decide, in the command's domain or room.
         let events = match command {

@@ -653,3 +653,23 @@ fn market_closed_outside_the_session_and_after_an_early_close() {
     "#
     ));
 }
+
+#[test]
+fn read_only_jobs_run_under_the_production_lock_and_the_kill_switch() {
+    insta::assert_snapshot!(check(
+        r#"
+        @2026-03-02T14:30:00Z human:alice
+        {"type":"GRANT_ROLE","principal":"alice","role":"admin"}
+        {"type":"GRANT_ROLE","principal":"bot","role":"operator"}
+        {"type":"DEFINE_JOB","definition":{"job_id":"readiness","version":1,"read_only":true}}
+        {"type":"DEFINE_JOB","definition":{"job_id":"trade","version":1}}
+        {"type":"PRODUCTION_LOCK"}
+        {"type":"ENGAGE_KILL_SWITCH"}
+        {"type":"REQUEST_RUN","job_id":"readiness","intent":"manual","partition":"p-1"}
+        {"type":"REQUEST_RUN","job_id":"trade","intent":"manual","partition":"p-1"}
+        @2026-03-02T14:31:00Z agent:bot
+        {"type":"DEFINE_JOB","definition":{"job_id":"sneaky","version":1,"read_only":true}}
+        {"type":"DEFINE_JOB","definition":{"job_id":"trade","version":2,"read_only":true}}
+    "#
+    ));
+}

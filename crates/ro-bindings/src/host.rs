@@ -391,12 +391,22 @@ const PLAN_ROUNDS: usize = 4;
 /// decides the same.
 fn run_due(kernel: &mut Kernel<ro_admin::Plane>, ctx: &ro_core::Context) {
     for _ in 0..PLAN_ROUNDS {
-        let planned: Vec<JobsCommand> = kernel
-            .state()
+        // While execution is closed (the production lock, the kill switch), only read-only
+        // jobs' runs are started: the others stay due, and are caught up by each job's
+        // catch-up policy once a human opens execution again (sending them now would record
+        // one refusal per job and tick).
+        let plane = kernel.state();
+        let closed = plane.production_locked() || plane.kill_switch();
+        let planned: Vec<JobsCommand> = plane
             .jobs()
             .plan(ctx.at)
             .into_iter()
             .filter(|c| !matches!(c, JobsCommand::Tick {}))
+            .filter(|c| {
+                !closed
+                    || !PlaneCommand::Jobs(c.clone()).facts().enables_execution
+                    || plane.jobs().of_read_only_job(c)
+            })
             .collect();
         if planned.is_empty() {
             return;
@@ -765,13 +775,31 @@ fn flush<W: Write>(
 /// registers `admin` as a human principal: from then on every actor must be registered, and
 /// acts with its registered kind.
 pub fn init(path: &std::path::Path, admin: &ActorId, at: Timestamp) -> Result<Store, HostError> {
+    init_with_posture(path, admin, at, false)
+}
+
+/// [`init`], and when `locked`, the production lock and the kill switch engaged by the admin
+/// from the first moment (execution stays closed until a human releases them, two steps
+/// each).
+pub fn init_with_posture(
+    path: &std::path::Path,
+    admin: &ActorId,
+    at: Timestamp,
+    locked: bool,
+) -> Result<Store, HostError> {
     let mut store = Store::create(path)?;
-    let lines = [
+    let mut lines = vec![
         json!({ "type": "GRANT_ROLE", "principal": admin.as_str(), "role": "admin",
                 "operator_id": admin.as_str(), "reason": "ro init" }),
         json!({ "type": "REGISTER_PRINCIPAL", "principal": admin.as_str(), "kind": "human",
                 "operator_id": admin.as_str(), "reason": "ro init" }),
     ];
+    if locked {
+        for ty in ["PRODUCTION_LOCK", "ENGAGE_KILL_SWITCH"] {
+            lines.push(json!({ "type": ty, "operator_id": admin.as_str(),
+                               "reason": "ro init: the initial posture is locked" }));
+        }
+    }
     for line in lines {
         let (ok, response) = execute_line(store.kernel_mut(), &line.to_string(), None, at);
         if !ok {

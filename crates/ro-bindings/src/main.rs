@@ -44,6 +44,10 @@ enum Command {
         /// Stamp the grant with this RFC 3339 time instead of the clock.
         #[arg(long)]
         at: Option<String>,
+        /// `locked` (the default): production locked and the kill switch engaged from the
+        /// first moment, released by a human in two steps each; `unlocked`: neither.
+        #[arg(long, default_value = "locked", value_parser = ["locked", "unlocked"])]
+        posture: String,
     },
     /// Apply commands, one JSON object per line, answering one JSON response per line.
     ///
@@ -366,7 +370,7 @@ fn main() -> ExitCode {
     }
     let path = store_path(cli.store);
     match cli.command {
-        Command::Init { admin, at } => {
+        Command::Init { admin, at, posture } => {
             let admin = match actor_arg(&admin, "--admin") {
                 Ok(a) => a,
                 Err(code) => return code,
@@ -375,7 +379,9 @@ fn main() -> ExitCode {
                 Ok(at) => at.unwrap_or_else(clock),
                 Err(e) => return fail("INVALID_ARGUMENT", &format!("--at: {e}; use RFC 3339"), 2),
             };
-            match host::init(&path, &admin, at).and_then(|s| host::status(&s)) {
+            match host::init_with_posture(&path, &admin, at, posture == "locked")
+                .and_then(|s| host::status(&s))
+            {
                 Ok(status) => {
                     let _ = writeln!(std::io::stdout(), "{status}");
                     ExitCode::SUCCESS

@@ -453,7 +453,7 @@ fn view_of(store: &Store, config: &Config, scheduler: Option<&str>, now: Timesta
         "safety": answer.get("safety").cloned().unwrap_or(Value::Null),
         "observability": answer.get("observability").cloned().unwrap_or(Value::Null),
         "scheduler": { "running": scheduler.is_none() && config.tick_every.is_some(),
-                       "waiting_for_release": !plane.safe_to_execute(),
+                       "waiting_for_release": plane.lockdown(),
                        "stopped_because": scheduler },
         "head_seq": head.seq,
         "as_of": now,
@@ -650,10 +650,11 @@ impl Writer {
         if self.stopped.is_some() || self.shared.config.tick_every.is_none() {
             return true;
         }
-        // While the plane is halted the clock waits (the tick, and the runs it would start,
-        // would be refused and recorded every second); once released, what came due is
-        // caught up by each job's catch-up policy.
-        if !self.store.kernel().state().safe_to_execute() {
+        // While the lockdown is raised the clock waits (the tick would be refused and recorded
+        // every second); once released, what came due is caught up by each job's catch-up
+        // policy. The production lock and the kill switch refuse only what enables execution:
+        // the clock goes on under them.
+        if self.store.kernel().state().lockdown() {
             return true;
         }
         let clock = &self.shared.config.clock_principal;

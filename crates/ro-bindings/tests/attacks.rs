@@ -87,7 +87,15 @@ fn store_with_history(name: &str) -> PathBuf {
     let store = scratch(name);
     let init = ro(
         &store,
-        &["init", "--admin", "alice", "--at", "2026-01-05T14:30:00Z"],
+        &[
+            "init",
+            "--posture",
+            "unlocked",
+            "--admin",
+            "alice",
+            "--at",
+            "2026-01-05T14:30:00Z",
+        ],
         "",
     );
     assert!(init.status.success(), "{init:?}");
@@ -282,7 +290,11 @@ fn code(answer: &Value) -> &str {
 #[test]
 fn an_agent_cannot_act_as_a_human_by_any_route() {
     let store = scratch("identity");
-    let init = ro(&store, &["init", "--admin", "alice"], "");
+    let init = ro(
+        &store,
+        &["init", "--posture", "unlocked", "--admin", "alice"],
+        "",
+    );
     assert!(init.status.success(), "{init:?}");
     let setup = r#"{"type":"REGISTER_PRINCIPAL","principal":"bot","kind":"agent"}
 {"type":"GRANT_ROLE","principal":"bot","role":"admin"}
@@ -584,7 +596,15 @@ fn signatures_cannot_be_replayed_nor_keys_registered_by_a_claim() {
     let store = scratch("signatures");
     let init = ro(
         &store,
-        &["init", "--admin", "alice", "--at", "2026-01-05T14:30:00Z"],
+        &[
+            "init",
+            "--posture",
+            "unlocked",
+            "--admin",
+            "alice",
+            "--at",
+            "2026-01-05T14:30:00Z",
+        ],
         "",
     );
     assert!(init.status.success(), "{init:?}");
@@ -863,9 +883,13 @@ fn the_panic_button_lands_while_another_writer_streams() {
     };
     let store = scratch("panic");
     assert!(
-        ro(&store, &["init", "--admin", "alice"], "")
-            .status
-            .success()
+        ro(
+            &store,
+            &["init", "--posture", "unlocked", "--admin", "alice"],
+            ""
+        )
+        .status
+        .success()
     );
     let setup = "{\"type\":\"REGISTER_PRINCIPAL\",\"principal\":\"bot\",\"kind\":\"agent\"}\n\
                  {\"type\":\"GRANT_ROLE\",\"principal\":\"bot\",\"role\":\"operator\"}\n";

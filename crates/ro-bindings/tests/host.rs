@@ -97,7 +97,15 @@ fn apply_answers_every_line_in_order_and_stores_are_deterministic() {
         let store = temp_store(name);
         let init = ro(
             &store,
-            &["init", "--admin", "alice", "--at", "2026-01-05T14:30:00Z"],
+            &[
+                "init",
+                "--posture",
+                "unlocked",
+                "--admin",
+                "alice",
+                "--at",
+                "2026-01-05T14:30:00Z",
+            ],
             "",
         );
         assert!(init.status.success(), "{init:?}");
@@ -161,11 +169,19 @@ fn every_accepted_line_exits_zero_and_host_errors_exit_two() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(lines(&out)[0]["error"]["code"], "STORE_MISSING");
     assert!(
-        ro(&store, &["init", "--admin", "alice"], "")
-            .status
-            .success()
+        ro(
+            &store,
+            &["init", "--posture", "unlocked", "--admin", "alice"],
+            ""
+        )
+        .status
+        .success()
     );
-    let again = ro(&store, &["init", "--admin", "alice"], "");
+    let again = ro(
+        &store,
+        &["init", "--posture", "unlocked", "--admin", "alice"],
+        "",
+    );
     assert_eq!(again.status.code(), Some(2));
     assert_eq!(lines(&again)[0]["error"]["code"], "STORE_EXISTS");
     let out = ro(
@@ -190,7 +206,15 @@ fn a_changed_byte_in_any_row_fails_verify_naming_its_seq() {
     assert!(
         ro(
             &store,
-            &["init", "--admin", "alice", "--at", "2026-01-05T14:30:00Z"],
+            &[
+                "init",
+                "--posture",
+                "unlocked",
+                "--admin",
+                "alice",
+                "--at",
+                "2026-01-05T14:30:00Z"
+            ],
             ""
         )
         .status
@@ -395,7 +419,15 @@ fn response_events_are_the_audit_records() {
     assert!(
         ro(
             &store,
-            &["init", "--admin", "alice", "--at", "2026-01-05T14:30:00Z"],
+            &[
+                "init",
+                "--posture",
+                "unlocked",
+                "--admin",
+                "alice",
+                "--at",
+                "2026-01-05T14:30:00Z"
+            ],
             ""
         )
         .status
@@ -431,7 +463,15 @@ fn nothing_acknowledged_is_lost_when_apply_is_killed() {
     assert!(
         ro(
             &store,
-            &["init", "--admin", "alice", "--at", "2026-01-05T14:30:00Z"],
+            &[
+                "init",
+                "--posture",
+                "unlocked",
+                "--admin",
+                "alice",
+                "--at",
+                "2026-01-05T14:30:00Z"
+            ],
             ""
         )
         .status
@@ -500,7 +540,15 @@ fn queries_answer_in_result_and_append_nothing() {
     assert!(
         ro(
             &store,
-            &["init", "--admin", "alice", "--at", "2026-01-05T14:30:00Z"],
+            &[
+                "init",
+                "--posture",
+                "unlocked",
+                "--admin",
+                "alice",
+                "--at",
+                "2026-01-05T14:30:00Z"
+            ],
             ""
         )
         .status
@@ -1225,7 +1273,15 @@ fn a_pending_confirmation_exits_three_and_refusals_name_their_line() {
     let store = temp_store("pending");
     let init = ro(
         &store,
-        &["init", "--admin", "alice", "--at", "2026-01-05T14:30:00Z"],
+        &[
+            "init",
+            "--posture",
+            "unlocked",
+            "--admin",
+            "alice",
+            "--at",
+            "2026-01-05T14:30:00Z",
+        ],
         "",
     );
     assert!(init.status.success(), "{init:?}");
@@ -1271,9 +1327,13 @@ fn a_pending_confirmation_exits_three_and_refusals_name_their_line() {
 fn documents_printed_over_several_lines_are_read_whole_and_named_by_their_first_line() {
     let store = temp_store("blocks");
     assert!(
-        ro(&store, &["init", "--admin", "alice"], "")
-            .status
-            .success()
+        ro(
+            &store,
+            &["init", "--posture", "unlocked", "--admin", "alice"],
+            ""
+        )
+        .status
+        .success()
     );
     // As a runbook prints them: one-line documents and pretty-printed blocks, a bracket
     // inside a string, an unfinished document followed by a new one.
@@ -1321,4 +1381,43 @@ fn documents_printed_over_several_lines_are_read_whole_and_named_by_their_first_
         .map(str::to_owned)
         .collect();
     assert_eq!(components, ["a", "b", "c"]);
+}
+
+#[test]
+fn a_new_plane_starts_locked_and_observe_only() {
+    let store = temp_store("posture");
+    let out = ro(&store, &["init", "--admin", "alice"], "");
+    assert!(out.status.success());
+    let plane = &lines(&out)[0]["plane"];
+    assert_eq!(plane["production_locked"], true, "{plane}");
+    assert_eq!(plane["kill_switch"], true, "{plane}");
+    assert_eq!(plane["safe_to_execute"], false, "{plane}");
+    // Observe-only: the status is OK, execution closed, strategies may run.
+    let out = ro(
+        &store,
+        &["apply", "--actor", "alice"],
+        "{\"type\":\"OPS_STATUS\"}\n",
+    );
+    let status = &lines(&out)[0]["result"];
+    assert_eq!(status["state"], "OK", "{status}");
+    assert_eq!(status["safety"]["safe_to_execute_orders"], false);
+    assert_eq!(status["safety"]["safe_to_run_strategies"], true);
+    assert_eq!(
+        status["reason_codes"],
+        serde_json::json!(["KILL_SWITCH", "PRODUCTION_LOCKED"])
+    );
+    // The unlocked start is explicit.
+    let open = temp_store("posture-open");
+    let out = ro(
+        &open,
+        &["init", "--posture", "unlocked", "--admin", "alice"],
+        "",
+    );
+    assert_eq!(lines(&out)[0]["plane"]["safe_to_execute"], true);
+    let bad = ro(
+        &temp_store("posture-bad"),
+        &["init", "--posture", "open", "--admin", "alice"],
+        "",
+    );
+    assert_eq!(bad.status.code(), Some(2));
 }

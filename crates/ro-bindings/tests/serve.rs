@@ -42,8 +42,8 @@ fn token(store: &std::path::Path, principal: &str, extra: &[&str]) -> String {
     ok(store, &args)[0]["token"].as_str().unwrap().to_owned()
 }
 
-/// A plane begun ten minutes ago: alice (human admin), bot (agent operator), ro-clock (the
-/// service that ticks).
+/// A plane begun ten minutes ago in the default posture (production locked, the kill switch
+/// engaged): alice (human admin), bot (agent operator), ro-clock (the service that ticks).
 fn plane(name: &str) -> common::Scratch {
     let store = scratch("serve", name);
     let t0 = clock(-600);
@@ -112,7 +112,15 @@ fn the_runbook_over_http_answers_byte_for_byte_as_apply() {
     let console = scratch("serve", "runbook-console");
     ok(
         &console,
-        &["init", "--admin", "alice", "--at", "2026-03-02T13:00:00Z"],
+        &[
+            "init",
+            "--posture",
+            "unlocked",
+            "--admin",
+            "alice",
+            "--at",
+            "2026-03-02T13:00:00Z",
+        ],
     );
     let alice = token(&console, "alice", &["--at", "2026-03-02T13:00:00Z"]);
     let served = scratch("serve", "runbook-served");
@@ -366,10 +374,11 @@ fn the_body_never_names_who_you_are_and_every_spoofing_attempt_is_recorded() {
 #[test]
 fn the_clock_fires_each_occurrence_once_across_restarts() {
     let store = plane("clock");
-    // Defined five minutes ago, every minute: the first tick catches up one occurrence and
-    // records the others as skipped (the job's catch-up limit).
+    // Defined five minutes ago, every minute, read-only (so it runs under the default locked
+    // posture): the first tick catches up one occurrence and records the others as skipped
+    // (the job's catch-up limit).
     let define = format!(
-        r#"{{"type":"DEFINE_JOB","definition":{{"job_id":"minutely","version":1,"max_concurrent":1,"schedule":{{"cron":"* * * * *","timezone":"UTC"}},"max_catch_up":1}},"operator_id":"alice","at":"{}"}}"#,
+        r#"{{"type":"DEFINE_JOB","definition":{{"job_id":"minutely","version":1,"max_concurrent":1,"schedule":{{"cron":"* * * * *","timezone":"UTC"}},"max_catch_up":1,"read_only":true}},"operator_id":"alice","at":"{}"}}"#,
         clock(-300)
     );
     let out = ro(&store, &["apply", "--history"], &format!("{define}\n"));

@@ -231,8 +231,17 @@ pub struct JobDefinition {
     /// older are skipped and recorded). At least 1.
     #[serde(default = "one")]
     pub max_catch_up: u32,
+    /// The job only reads and reports (a readiness check, a report): its runs start under the
+    /// production lock and the kill switch, which close everything else that enables
+    /// execution. Only a human declares a job read-only.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub read_only: bool,
 }
 
 fn one() -> u32 {
     1
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }

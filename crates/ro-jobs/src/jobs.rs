@@ -219,6 +219,18 @@ impl Jobs {
         self.jobs.get(id)
     }
 
+    /// Whether `command` starts or requests a run of a read-only job (such commands pass the
+    /// production lock and the kill switch).
+    pub fn of_read_only_job(&self, command: &JobsCommand) -> bool {
+        let job = match command {
+            JobsCommand::RequestRun { job_id, .. } => Some(job_id),
+            JobsCommand::StartAttempt { run_id } => self.run(run_id).map(|r| &r.job_id),
+            _ => None,
+        };
+        job.and_then(|id| self.jobs.get(id))
+            .is_some_and(|j| j.definition.read_only)
+    }
+
     /// A run.
     pub fn run(&self, id: &RunId) -> Option<&Run> {
         self.open.get(id).or_else(|| self.closed.get(id))

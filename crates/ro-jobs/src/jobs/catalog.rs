@@ -19,6 +19,13 @@ impl Jobs {
             C::DefineJob { definition } => {
                 let d = definition.as_ref();
                 d.retry.validate().map_err(R::Invalid)?;
+                if d.read_only && ctx.actor.kind != ro_core::ActorKind::Human {
+                    return Err(R::Invalid(
+                        "only a human declares a job read_only: its runs start under the \
+                         production lock and the kill switch"
+                            .into(),
+                    ));
+                }
                 if d.max_concurrent == 0 || d.max_catch_up == 0 {
                     return Err(R::Invalid(
                         "max_concurrent and max_catch_up are at least 1".into(),
