@@ -4707,6 +4707,9 @@ export type SafetyPosture = {
 
 /** A schedule as written: what events and documents carry. */
 export type ScheduleSpec = {
+  /** Accept a legacy zone name (`EST`, `EST5EDT`, `Etc/GMT+5`…): refused otherwise, since a
+   * schedule in one does not follow a city's clock. */
+  allow_legacy_zone?: boolean;
   /** Five-field cron expression. */
   cron: string;
   /** Fold policy. */

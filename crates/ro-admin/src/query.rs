@@ -286,6 +286,7 @@ impl Plane {
                     timezone: timezone.clone(),
                     gap: Default::default(),
                     fold: Default::default(),
+                    allow_legacy_zone: false,
                 })
                 .map_err(invalid)?;
                 let count = usize::try_from(*count).unwrap_or(usize::MAX);

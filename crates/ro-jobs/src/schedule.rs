@@ -121,6 +121,20 @@ pub struct ScheduleSpec {
     /// Fold policy.
     #[serde(default)]
     pub fold: FoldPolicy,
+    /// Accept a legacy zone name (`EST`, `EST5EDT`, `Etc/GMT+5`…): refused otherwise, since a
+    /// schedule in one does not follow a city's clock.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub allow_legacy_zone: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// A zone name that is not a city's: no `/` (`EST`, `CST6CDT`, `GMT`) or under `Etc/`, UTC
+/// aside.
+fn is_legacy_zone(name: &str) -> bool {
+    !matches!(name, "UTC" | "Etc/UTC") && (!name.contains('/') || name.starts_with("Etc/"))
 }
 
 /// Why a schedule could not be built or evaluated.
@@ -134,6 +148,11 @@ pub enum ScheduleError {
         "unknown time zone {0:?} (IANA names such as America/New_York; database {TZDB_VERSION})"
     )]
     TimeZone(String),
+    /// A legacy zone name without `allow_legacy_zone`.
+    #[error(
+        "time zone {0:?} is a legacy name (a fixed offset or an old rule), not a city's: a market's schedule in it drifts from the local clock at daylight saving; use the city's zone (e.g. America/New_York, or UTC), or set allow_legacy_zone: true"
+    )]
+    LegacyZone(String),
     /// Nothing matches within the search horizon.
     #[error("cron expression {0:?} has no occurrence within {MAX_SEARCH_DAYS} days")]
     NoOccurrence(String),
@@ -202,6 +221,9 @@ impl Schedule {
         let tz = jiff::tz::TimeZoneDatabase::bundled()
             .get(&spec.timezone)
             .map_err(|_| ScheduleError::TimeZone(spec.timezone.clone()))?;
+        if is_legacy_zone(&spec.timezone) && !spec.allow_legacy_zone {
+            return Err(ScheduleError::LegacyZone(spec.timezone.clone()));
+        }
         let pick = |values: Vec<u16>| -> Vec<i8> {
             values
                 .into_iter()

@@ -19,6 +19,7 @@ fn schedule(cron: &str, tz: &str, gap: GapPolicy, fold: FoldPolicy) -> Schedule 
         timezone: tz.into(),
         gap,
         fold,
+        allow_legacy_zone: false,
     })
     .unwrap()
 }
@@ -35,6 +36,7 @@ fn check(cases: &str) -> String {
             timezone: f[1].into(),
             gap,
             fold,
+            allow_legacy_zone: false,
         };
         out.push_str(&format!("{line}\n"));
         let s = match Schedule::new(spec) {
@@ -226,4 +228,29 @@ proptest! {
             prop_assert_eq!(s.next_after(t, None).unwrap(), expected, "from {}", t);
         }
     }
+}
+
+#[test]
+fn legacy_zone_names_are_refused_with_a_hint_unless_allowed() {
+    insta::assert_snapshot!(check(
+        "30 8 * * 1-5 | EST | skip | first | 2026-03-06T00:00:00Z | 2
+         30 8 * * 1-5 | EST5EDT | skip | first | 2026-03-06T00:00:00Z | 2
+         30 8 * * 1-5 | Etc/GMT+5 | skip | first | 2026-03-06T00:00:00Z | 2
+         30 8 * * 1-5 | UTC | skip | first | 2026-03-06T00:00:00Z | 2"
+    ));
+    // Allowed explicitly, EST is a fixed UTC−5: 08:30 EST is 13:30Z on both sides of 8 March.
+    let spec: ScheduleSpec = serde_json::from_str(
+        r#"{"cron":"30 8 * * 1-5","timezone":"EST","allow_legacy_zone":true}"#,
+    )
+    .unwrap();
+    let runs = Schedule::new(spec)
+        .unwrap()
+        .runs(
+            ro_core::Timestamp::parse_rfc3339("2026-03-06T00:00:00Z").unwrap(),
+            2,
+            None,
+        )
+        .unwrap();
+    let runs: Vec<String> = runs.iter().map(ToString::to_string).collect();
+    assert_eq!(runs, ["2026-03-06T13:30:00Z", "2026-03-09T13:30:00Z"]);
 }
