@@ -1309,4 +1309,5 @@ fn the_console_bounds_a_documents_time_both_ways_unless_importing_a_history() {
         "{}",
         String::from_utf8_lossy(&imported.stdout)
     );
+    clean(&[&store]);
 }

@@ -16,7 +16,22 @@ fn at(s: &str) -> Timestamp {
     Timestamp::parse_rfc3339(s).unwrap()
 }
 
-fn store(name: &str) -> Store {
+/// Removes a scratch store's files (and its directory once empty) when dropped, also when the
+/// test fails.
+struct Gone(std::path::PathBuf);
+
+impl Drop for Gone {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm", "-journal", ".keys", ".lock", ".yield"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
+        }
+        if let Some(dir) = self.0.parent() {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+}
+
+fn store(name: &str) -> (Gone, Store) {
     let dir = std::env::temp_dir().join(format!("ro-malformed-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("{name}.db"));
@@ -40,7 +55,7 @@ fn store(name: &str) -> Store {
         assert!(ok, "{response}");
     }
     store.commit().unwrap();
-    store
+    (Gone(path), store)
 }
 
 /// (what, line, expected error code)
@@ -211,7 +226,7 @@ fn corpus() -> Vec<(&'static str, String, &'static str)> {
 
 #[test]
 fn every_malformed_document_is_refused_with_its_code_and_changes_nothing() {
-    let mut store = store("corpus");
+    let (_gone, mut store) = store("corpus");
     let alice = ActorId::new("alice").unwrap();
     let head = store.head();
     let digest = store.kernel().state_digest().unwrap();
@@ -246,7 +261,7 @@ fn every_malformed_document_is_refused_with_its_code_and_changes_nothing() {
 
 #[test]
 fn oversized_lines_and_invalid_utf8_through_apply() {
-    let mut store = store("apply");
+    let (_gone, mut store) = store("apply");
     let head = store.head();
     let mut input = Vec::new();
     input.extend_from_slice(b"{\"type\":\"OPS_STATUS\",\"reason\":\"");

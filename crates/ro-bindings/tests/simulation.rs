@@ -90,6 +90,21 @@ fn simulation_cases() -> u32 {
         .unwrap_or(0)
 }
 
+/// Removes a scratch store's files (and its directory once empty) when dropped, also when the
+/// test fails.
+struct Gone(std::path::PathBuf);
+
+impl Drop for Gone {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm", "-journal", ".keys", ".lock", ".yield"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
+        }
+        if let Some(dir) = self.0.parent() {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+}
+
 fn temp_store(case: u64) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("ro-sim-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -120,6 +135,7 @@ proptest! {
         static CASE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let docs = documents();
         let path = temp_store(CASE.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        let _gone = Gone(path.clone());
         let admin = ActorId::new("alice").unwrap();
         let mut at = Timestamp::parse_rfc3339("2026-03-02T12:00:00Z").unwrap();
         let mut store = Store::create(&path).unwrap();
