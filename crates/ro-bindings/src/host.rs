@@ -43,6 +43,9 @@ pub enum HostError {
     /// Something that cannot be encoded (a bug).
     #[error("encoding: {0}")]
     Encoding(String),
+    /// An argument out of range.
+    #[error("{0}")]
+    InvalidArgument(String),
 }
 
 impl HostError {
@@ -52,6 +55,7 @@ impl HostError {
             HostError::Store(e) => e.code(),
             HostError::Io(_) => "IO_ERROR",
             HostError::Encoding(_) => "ENCODING_FAILED",
+            HostError::InvalidArgument(_) => "INVALID_ARGUMENT",
         }
     }
 }
@@ -814,7 +818,37 @@ pub fn init_with_posture(
 
 /// `ro status`: the head, the state digest and a summary of the plane.
 pub fn status(store: &Store) -> Result<Value, HostError> {
-    let kernel = store.kernel();
+    let opened_from = match store.restored() {
+        Some(ro_core::Restored::FromSnapshot { seq }) => json!({ "snapshot_seq": seq }),
+        Some(ro_core::Restored::FullReplay { reason }) => {
+            json!({ "full_replay": true, "snapshot_refused": reason.to_string() })
+        }
+        None => json!({ "full_replay": true }),
+    };
+    summary(store.kernel(), opened_from)
+}
+
+/// `ro status --at-seq SEQ`: the plane as it stood once record SEQ was written, rebuilt from
+/// the journal's first SEQ records (what an incident's reader reproduces offline).
+pub fn status_at(store: &Store, seq: u64) -> Result<Value, HostError> {
+    let records = store.kernel().journal().records();
+    let head = store.head().seq;
+    let prefix = usize::try_from(seq)
+        .ok()
+        .and_then(|n| records.get(..n))
+        .ok_or_else(|| {
+            HostError::InvalidArgument(format!("--at-seq {seq}: the journal holds {head} records"))
+        })?;
+    let key = store.keys().map_or([0; 32], |k| k.confirmation);
+    let damaged = |e: String| HostError::Store(StoreError::Damaged { seq, message: e });
+    let journal = ro_core::Journal::from_records(prefix.iter().cloned())
+        .map_err(|e| damaged(e.to_string()))?;
+    let kernel = Kernel::resume(ro_admin::Plane::with_confirmation_key(key), 0, journal)
+        .map_err(|e| damaged(e.to_string()))?;
+    summary(&kernel, json!({ "replayed_to_seq": seq }))
+}
+
+fn summary(kernel: &Kernel<ro_admin::Plane>, opened_from: Value) -> Result<Value, HostError> {
     let head = kernel.head();
     let plane = kernel.state();
     let digest = kernel
@@ -826,13 +860,7 @@ pub fn status(store: &Store) -> Result<Value, HostError> {
         "head_at": head.at.map(|t| t.to_string()),
         "plane_id": plane.signing().plane_id().to_string(),
         "state_digest": digest.to_string(),
-        "opened_from": match store.restored() {
-            Some(ro_core::Restored::FromSnapshot { seq }) => json!({ "snapshot_seq": seq }),
-            Some(ro_core::Restored::FullReplay { reason }) => {
-                json!({ "full_replay": true, "snapshot_refused": reason.to_string() })
-            }
-            None => json!({ "full_replay": true }),
-        },
+        "opened_from": opened_from,
         "plane": {
             "lockdown": plane.lockdown(),
             "production_locked": plane.production_locked(),

@@ -75,7 +75,12 @@ enum Command {
         file: Option<PathBuf>,
     },
     /// Print the head, the state digest and a summary of the plane as JSON.
-    Status,
+    Status {
+        /// The plane as it stood once record SEQ was written, rebuilt from the journal's
+        /// first SEQ records (reproducing an incident offline).
+        #[arg(long, value_name = "SEQ")]
+        at_seq: Option<u64>,
+    },
     /// Re-read the whole journal, check every hash and rebuild the state; then check that
     /// every kept snapshot records the state the journal produces at its seq. The chain alone
     /// shows only that the records read are the ones written; against whoever can write the
@@ -433,16 +438,20 @@ fn main() -> ExitCode {
                 Err(e) => host_fail(&e),
             }
         }
-        Command::Status => match Store::open(&path)
-            .map_err(HostError::from)
-            .and_then(|s| host::status(&s))
-        {
-            Ok(status) => {
-                let _ = writeln!(std::io::stdout(), "{status}");
-                ExitCode::SUCCESS
+        Command::Status { at_seq } => {
+            match Store::open(&path)
+                .map_err(HostError::from)
+                .and_then(|s| match at_seq {
+                    Some(seq) => host::status_at(&s, seq),
+                    None => host::status(&s),
+                }) {
+                Ok(status) => {
+                    let _ = writeln!(std::io::stdout(), "{status}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => host_fail(&e),
             }
-            Err(e) => host_fail(&e),
-        },
+        }
         Command::Verify {
             expect_head,
             export,
@@ -985,7 +994,7 @@ fn remote(url: &str, token: &str, command: Command) -> ExitCode {
                 Err(e) => client_fail(e),
             }
         }
-        Command::Status => match client.get_json("/v1/status") {
+        Command::Status { at_seq: None } => match client.get_json("/v1/status") {
             Ok((true, status)) => print_json(&status),
             Ok((false, refusal)) => print_refusal(&refusal),
             Err(e) => client_fail(e),
@@ -1041,8 +1050,8 @@ fn remote(url: &str, token: &str, command: Command) -> ExitCode {
         }
         _ => fail(
             "INVALID_ARGUMENT",
-            "through --server: apply, status, audit and report (not --admin audits or signature \
-             logs); the rest work on the store file",
+            "through --server: apply, status, audit and report (not status --at-seq, --admin \
+             audits or signature logs); the rest work on the store file",
             2,
         ),
     }

@@ -1421,3 +1421,52 @@ fn a_new_plane_starts_locked_and_observe_only() {
     );
     assert_eq!(bad.status.code(), Some(2));
 }
+
+#[test]
+fn the_plane_is_rebuilt_as_of_any_seq() {
+    let store = temp_store("at-seq");
+    assert!(
+        ro(
+            &store,
+            &[
+                "init",
+                "--posture",
+                "unlocked",
+                "--admin",
+                "alice",
+                "--at",
+                "2026-03-02T13:00:00Z"
+            ],
+            ""
+        )
+        .status
+        .success()
+    );
+    let mut seen = Vec::new();
+    for (i, doc) in [
+        r#"{"type":"EMERGENCY_LOCKDOWN","at":"2026-03-02T13:01:00Z"}"#,
+        r#"{"type":"REPORT_COMPONENT","component":"feed","healthy":true,"at":"2026-03-02T13:02:00Z"}"#,
+        r#"{"type":"ENGAGE_KILL_SWITCH","at":"2026-03-02T13:03:00Z"}"#,
+    ]
+    .iter()
+    .enumerate()
+    {
+        let out = ro(&store, &["apply", "--history", "--actor", "alice"], &format!("{doc}\n"));
+        assert!(out.status.success(), "{i}: {out:?}");
+        seen.push(lines(&ro(&store, &["status"], ""))[0].clone());
+    }
+    for then in &seen {
+        let seq = then["head_seq"].as_u64().unwrap().to_string();
+        let now = lines(&ro(&store, &["status", "--at-seq", &seq], ""))[0].clone();
+        for field in ["head_seq", "head_hash", "head_at", "state_digest", "plane"] {
+            assert_eq!(now[field], then[field], "{field} at seq {seq}");
+        }
+        assert_eq!(
+            now["opened_from"]["replayed_to_seq"].as_u64(),
+            then["head_seq"].as_u64()
+        );
+    }
+    let beyond = ro(&store, &["status", "--at-seq", "999"], "");
+    assert_eq!(beyond.status.code(), Some(2));
+    assert_eq!(lines(&beyond)[0]["error"]["code"], "INVALID_ARGUMENT");
+}
