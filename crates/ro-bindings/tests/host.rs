@@ -95,19 +95,7 @@ fn apply_answers_every_line_in_order_and_stores_are_deterministic() {
     let mut status = Vec::new();
     for name in ["det-a", "det-b"] {
         let store = temp_store(name);
-        let init = ro(
-            &store,
-            &[
-                "init",
-                "--posture",
-                "unlocked",
-                "--admin",
-                "alice",
-                "--at",
-                "2026-01-05T14:30:00Z",
-            ],
-            "",
-        );
+        let init = init_open(&store, Some("2026-01-05T14:30:00Z"));
         assert!(init.status.success(), "{init:?}");
         let out = ro(
             &store,
@@ -168,20 +156,8 @@ fn every_accepted_line_exits_zero_and_host_errors_exit_two() {
     let out = ro(&store, &["apply", "--history", "--actor", "alice"], "{}\n");
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(lines(&out)[0]["error"]["code"], "STORE_MISSING");
-    assert!(
-        ro(
-            &store,
-            &["init", "--posture", "unlocked", "--admin", "alice"],
-            ""
-        )
-        .status
-        .success()
-    );
-    let again = ro(
-        &store,
-        &["init", "--posture", "unlocked", "--admin", "alice"],
-        "",
-    );
+    assert!(init_open(&store, None).status.success());
+    let again = init_open(&store, None);
     assert_eq!(again.status.code(), Some(2));
     assert_eq!(lines(&again)[0]["error"]["code"], "STORE_EXISTS");
     let out = ro(
@@ -204,21 +180,9 @@ fn every_accepted_line_exits_zero_and_host_errors_exit_two() {
 fn a_changed_byte_in_any_row_fails_verify_naming_its_seq() {
     let store = temp_store("tamper");
     assert!(
-        ro(
-            &store,
-            &[
-                "init",
-                "--posture",
-                "unlocked",
-                "--admin",
-                "alice",
-                "--at",
-                "2026-01-05T14:30:00Z"
-            ],
-            ""
-        )
-        .status
-        .success()
+        init_open(&store, Some("2026-01-05T14:30:00Z"))
+            .status
+            .success()
     );
     assert_eq!(
         ro(
@@ -417,21 +381,9 @@ fn group_commit_acknowledges_only_after_the_commit() {
 fn response_events_are_the_audit_records() {
     let store = temp_store("events");
     assert!(
-        ro(
-            &store,
-            &[
-                "init",
-                "--posture",
-                "unlocked",
-                "--admin",
-                "alice",
-                "--at",
-                "2026-01-05T14:30:00Z"
-            ],
-            ""
-        )
-        .status
-        .success()
+        init_open(&store, Some("2026-01-05T14:30:00Z"))
+            .status
+            .success()
     );
     let out = ro(
         &store,
@@ -461,21 +413,9 @@ fn nothing_acknowledged_is_lost_when_apply_is_killed() {
     use std::io::BufRead;
     let store = temp_store("sigkill");
     assert!(
-        ro(
-            &store,
-            &[
-                "init",
-                "--posture",
-                "unlocked",
-                "--admin",
-                "alice",
-                "--at",
-                "2026-01-05T14:30:00Z"
-            ],
-            ""
-        )
-        .status
-        .success()
+        init_open(&store, Some("2026-01-05T14:30:00Z"))
+            .status
+            .success()
     );
     for (round, kill_after) in [1usize, 37, 400, 1500, 2999].into_iter().enumerate() {
         let mut input = String::new();
@@ -538,21 +478,9 @@ fn nothing_acknowledged_is_lost_when_apply_is_killed() {
 fn queries_answer_in_result_and_append_nothing() {
     let store = temp_store("queries");
     assert!(
-        ro(
-            &store,
-            &[
-                "init",
-                "--posture",
-                "unlocked",
-                "--admin",
-                "alice",
-                "--at",
-                "2026-01-05T14:30:00Z"
-            ],
-            ""
-        )
-        .status
-        .success()
+        init_open(&store, Some("2026-01-05T14:30:00Z"))
+            .status
+            .success()
     );
     let input = r#"{"type":"REGISTER_ARTIFACT","ref":"runs/r-1/report.json","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000001","at":"2026-01-05T14:31:00Z"}
 {"type":"READ_ARTIFACT","ref":"runs/r-1/report.json","at":"2026-01-05T14:31:00Z"}
@@ -1271,19 +1199,7 @@ fn verify_refuses_a_snapshot_the_journal_does_not_produce() {
 #[test]
 fn a_pending_confirmation_exits_three_and_refusals_name_their_line() {
     let store = temp_store("pending");
-    let init = ro(
-        &store,
-        &[
-            "init",
-            "--posture",
-            "unlocked",
-            "--admin",
-            "alice",
-            "--at",
-            "2026-01-05T14:30:00Z",
-        ],
-        "",
-    );
+    let init = init_open(&store, Some("2026-01-05T14:30:00Z"));
     assert!(init.status.success(), "{init:?}");
     let out = ro(
         &store,
@@ -1326,15 +1242,7 @@ fn a_pending_confirmation_exits_three_and_refusals_name_their_line() {
 #[test]
 fn documents_printed_over_several_lines_are_read_whole_and_named_by_their_first_line() {
     let store = temp_store("blocks");
-    assert!(
-        ro(
-            &store,
-            &["init", "--posture", "unlocked", "--admin", "alice"],
-            ""
-        )
-        .status
-        .success()
-    );
+    assert!(init_open(&store, None).status.success());
     // As a runbook prints them: one-line documents and pretty-printed blocks, a bracket
     // inside a string, an unfinished document followed by a new one.
     let input = r#"{"type":"REPORT_COMPONENT","component":"a","healthy":true}
@@ -1408,11 +1316,7 @@ fn a_new_plane_starts_locked_and_observe_only() {
     );
     // The unlocked start is explicit.
     let open = temp_store("posture-open");
-    let out = ro(
-        &open,
-        &["init", "--posture", "unlocked", "--admin", "alice"],
-        "",
-    );
+    let out = init_open(&open, None);
     assert_eq!(lines(&out)[0]["plane"]["safe_to_execute"], true);
     let bad = ro(
         &temp_store("posture-bad"),
@@ -1426,21 +1330,9 @@ fn a_new_plane_starts_locked_and_observe_only() {
 fn the_plane_is_rebuilt_as_of_any_seq() {
     let store = temp_store("at-seq");
     assert!(
-        ro(
-            &store,
-            &[
-                "init",
-                "--posture",
-                "unlocked",
-                "--admin",
-                "alice",
-                "--at",
-                "2026-03-02T13:00:00Z"
-            ],
-            ""
-        )
-        .status
-        .success()
+        init_open(&store, Some("2026-03-02T13:00:00Z"))
+            .status
+            .success()
     );
     let mut seen = Vec::new();
     for (i, doc) in [
@@ -1469,4 +1361,11 @@ fn the_plane_is_rebuilt_as_of_any_seq() {
     let beyond = ro(&store, &["status", "--at-seq", "999"], "");
     assert_eq!(beyond.status.code(), Some(2));
     assert_eq!(lines(&beyond)[0]["error"]["code"], "INVALID_ARGUMENT");
+}
+
+/// `ro init` of an open plane (no production lock, no kill switch) with alice as admin.
+fn init_open(store: &PathBuf, at: Option<&str>) -> Output {
+    let mut args = vec!["init", "--posture", "unlocked", "--admin", "alice"];
+    args.extend(at.map(|at| ["--at", at]).into_iter().flatten());
+    ro(store, &args, "")
 }
