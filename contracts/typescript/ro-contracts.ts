@@ -3,7 +3,7 @@
 
 /** Everything an actor can ask of the plane. The set is closed: an unknown name is
  * refused when parsed, and nothing outside it can be permitted. */
-export type Action = ("READ_ARTIFACT" | "REGISTER_ARTIFACT" | "SET_ARTIFACT_GATE" | "SHORTEN_RETENTION" | "EXTEND_RETENTION" | "RECORD_DERIVATION" | "REVIEW_DERIVATION" | "SUPERSEDE_DERIVATION" | "RECORD_INFEASIBLE" | "ROLLBACK_DERIVATION" | "TRIGGER_RUN" | "REQUEST_REPLAY" | "PAUSE_JOB" | "DRAIN_JOB" | "CANCEL_RUN" | "RESUME_JOB" | "DEPLOY" | "CREATE_STREAM" | "PUBLISH_STREAM" | "SUBSCRIBE_STREAM" | "CHANGE_STREAM_RETENTION" | "CHANGE_STREAM_PARTITIONS" | "REGISTER_MODEL" | "SET_CANDIDATE_MODEL" | "RECORD_CYCLE" | "SET_CANARY_RATIO" | "APPROVE_PROMOTION" | "PROMOTE_MODEL" | "ROLLBACK_MODEL" | "EMERGENCY_LOCKDOWN" | "RELEASE_LOCKDOWN" | "ENGAGE_KILL_SWITCH" | "RELEASE_KILL_SWITCH" | "PRODUCTION_LOCK" | "PRODUCTION_UNLOCK" | "HALT" | "RESET_FAILURE_STATUS" | "GRANT_ROLE" | "REVOKE_ROLE" | "DEFINE_ROLE" | "ADD_PERMIT_RULE" | "ADD_FORBID_RULE" | "REMOVE_RULE" | "DEFINE_CONSTRAINT" | "FREEZE" | "REQUEST_CHANGE" | "REVIEW_CHANGE" | "APPROVE_CHANGE" | "REJECT_CHANGE" | "APPLY_CHANGE" | "PUBLISH_CONFIG" | "REGISTER_SECRET" | "ROTATE_SECRET" | "SET_LIMITS" | "RECORD_COST" | "DEFINE_DEVIATION_TYPE" | "RECORD_DEVIATION" | "UPDATE_DEVIATION" | "RESOLVE_DEVIATION" | "TICK" | "SET_MISMATCH_POSTURE" | "EXPIRE_ARTIFACTS" | "HAND_OFF" | "RECORD_VIOLATION" | "DEFINE_JOB" | "DEFINE_POOL" | "DEFINE_CALENDAR" | "OBSERVE_GATE" | "REPORT_ATTEMPT" | "CONFIGURE_CONFIRMATIONS" | "REPORT_FAILURE" | "CONFIGURE_SHADOW_WINDOW" | "REPORT_COMPONENT" | "DEFINE_ENVIRONMENT" | "REPORT_ROLLOUT" | "CAPTURE_LKG" | "RESTORE_LKG" | "RECORD_READINESS" | "CLEAR_NO_GO" | "REGISTER_SIGNING_KEY" | "REQUIRE_SIGNATURES" | "REGISTER_PRINCIPAL" | "SET_PRINCIPAL_KIND" | "REVOKE_SIGNING_KEY" | "ISSUE_TOKEN" | "REVOKE_TOKEN");
+export type Action = ("READ_ARTIFACT" | "REGISTER_ARTIFACT" | "SET_ARTIFACT_GATE" | "SHORTEN_RETENTION" | "EXTEND_RETENTION" | "RECORD_DERIVATION" | "REVIEW_DERIVATION" | "SUPERSEDE_DERIVATION" | "RECORD_INFEASIBLE" | "ROLLBACK_DERIVATION" | "TRIGGER_RUN" | "REQUEST_REPLAY" | "PAUSE_JOB" | "DRAIN_JOB" | "CANCEL_RUN" | "RESUME_JOB" | "DEPLOY" | "CREATE_STREAM" | "PUBLISH_STREAM" | "SUBSCRIBE_STREAM" | "CHANGE_STREAM_RETENTION" | "CHANGE_STREAM_PARTITIONS" | "REGISTER_MODEL" | "SET_CANDIDATE_MODEL" | "RECORD_CYCLE" | "SET_CANARY_RATIO" | "APPROVE_PROMOTION" | "PROMOTE_MODEL" | "ROLLBACK_MODEL" | "EMERGENCY_LOCKDOWN" | "RELEASE_LOCKDOWN" | "ENGAGE_KILL_SWITCH" | "RELEASE_KILL_SWITCH" | "PRODUCTION_LOCK" | "PRODUCTION_UNLOCK" | "HALT" | "RESET_FAILURE_STATUS" | "GRANT_ROLE" | "REVOKE_ROLE" | "DEFINE_ROLE" | "ADD_PERMIT_RULE" | "ADD_FORBID_RULE" | "REMOVE_RULE" | "DEFINE_CONSTRAINT" | "FREEZE" | "REQUEST_CHANGE" | "REVIEW_CHANGE" | "APPROVE_CHANGE" | "REJECT_CHANGE" | "APPLY_CHANGE" | "PUBLISH_CONFIG" | "REGISTER_SECRET" | "ROTATE_SECRET" | "SET_LIMITS" | "RECORD_COST" | "DEFINE_DEVIATION_TYPE" | "RECORD_DEVIATION" | "UPDATE_DEVIATION" | "RESOLVE_DEVIATION" | "TICK" | "SET_MISMATCH_POSTURE" | "EXPIRE_ARTIFACTS" | "HAND_OFF" | "RECORD_VIOLATION" | "DEFINE_JOB" | "DEFINE_POOL" | "DEFINE_CALENDAR" | "OBSERVE_GATE" | "REPORT_ATTEMPT" | "CONFIGURE_CONFIRMATIONS" | "REPORT_FAILURE" | "CONFIGURE_SHADOW_WINDOW" | "REPORT_COMPONENT" | "DEFINE_ENVIRONMENT" | "REPORT_ROLLOUT" | "CAPTURE_LKG" | "RESTORE_LKG" | "RECORD_READINESS" | "CLEAR_NO_GO" | "REGISTER_SIGNING_KEY" | "REQUIRE_SIGNATURES" | "REGISTER_PRINCIPAL" | "SET_PRINCIPAL_KIND" | "REVOKE_SIGNING_KEY" | "ISSUE_TOKEN" | "REVOKE_TOKEN" | "CONFIGURE_ALERTS" | "ACKNOWLEDGE_ALERT" | "RESOLVE_ALERT");
 
 /** A set of actions, written in declaration order. */
 export type ActionSet = Array<Action>;
@@ -55,6 +55,57 @@ export type AdminEvent = {
 
 /** What became of an admin action. */
 export type AdminResult = ("APPLIED" | "DENIED");
+
+/** A rule's route. */
+export type AlertClass = ("PAGE" | "TICKET" | "IGNORE_WHEN_CLOSED");
+
+/** The alert routing: a rule per trigger (the default for a trigger without one) and the
+ * market calendar. */
+export type AlertConfig = {
+  /** The calendar whose sessions say when the market is open (a calendar defined with
+   * `DEFINE_CALENDAR`); without one the market is always open. */
+  calendar?: (CalendarName | null);
+  /** The rules, at most one per trigger. */
+  rules?: Array<AlertRule>;
+};
+
+/** One trigger's routing. */
+export type AlertRule = {
+  /** The route. */
+  class: AlertClass;
+  /** Who is alerted, primary first (1 to 8). */
+  owners: Array<OwnerName>;
+  /** The trigger. */
+  trigger: AlertTrigger;
+};
+
+/** What raises an alert (a closed set). */
+export type AlertTrigger = ("EXECUTION_ENABLED" | "COMPONENT_FAULT" | "FAILURE_REPORTED" | "READINESS_NOT_GO" | "DEVIATION_OPENED");
+
+/** An alert as the plane holds it. */
+export type AlertView = {
+  /** Who acknowledged it, if anyone. */
+  acknowledged_by?: (ActorId | null);
+  /** Its number (1, 2, …). */
+  alert: number;
+  /** Whose command raised it (the plane's clock for a fault seen at a tick). */
+  caused_by: ActorId;
+  /** Who is alerted, primary first. */
+  owners: Array<OwnerName>;
+  /** When it was raised. */
+  raised_at: Timestamp;
+  /** When it was resolved, if it was. */
+  resolved_at?: (Timestamp | null);
+  /** How it is delivered. */
+  route: Route;
+  /** Its severity. */
+  severity: Severity2;
+  /** What it is about: a reason code (`MARKETDATA_STALE`), a released gate
+   * (`KILL_SWITCH`), a failure mode, a deviation id. */
+  subject: string;
+  /** What raised it. */
+  trigger: AlertTrigger;
+};
 
 /** artifact class */
 export type ArtifactClass = string;
@@ -1247,6 +1298,9 @@ export type Override = ({
   minute: number;
 });
 
+/** owner name */
+export type OwnerName = string;
+
 /** A pending confirmation as `PENDING_CONFIRMATIONS` shows it. */
 export type PendingView = {
   /** Who must confirm (under four-eyes: who may not). */
@@ -1291,6 +1345,10 @@ export type PlaneAdminEvent =
   | LkgCaptured
   | TokenIssued
   | TokenRevoked
+  | AlertsConfigured
+  | AlertRaised
+  | AlertAcknowledged
+  | AlertResolved
   | StreamCreated
   | StreamRetentionChanged
   | StreamPartitionsChanged
@@ -1669,6 +1727,63 @@ export interface TokenRevoked {
   /** The token. */
   token_id: TokenId;
   type: "TokenRevoked";
+}
+
+/** The alert routing was replaced. */
+export interface AlertsConfigured {
+  /** After. */
+  after: AlertConfig;
+  /** Before. */
+  before: AlertConfig;
+  /** Who changed it. */
+  by: ActorId;
+  /** The reason given. */
+  reason?: (Reason | null);
+  type: "AlertsConfigured";
+}
+
+/** An alert was raised, in the same append as what raised it. */
+export interface AlertRaised {
+  /** Its number (1, 2, …). */
+  alert: number;
+  /** Whose command raised it (the plane's clock for a fault seen at a tick). */
+  caused_by: ActorId;
+  /** Who is alerted, primary first. */
+  owners: Array<OwnerName>;
+  /** How it is delivered. */
+  route: Route;
+  /** Its severity. */
+  severity: Severity2;
+  /** What it is about: a reason code (`MARKETDATA_STALE`), a released gate
+   * (`KILL_SWITCH`), a failure mode, a deviation id. */
+  subject: string;
+  /** What raised it. */
+  trigger: AlertTrigger;
+  type: "AlertRaised";
+}
+
+/** An alert was acknowledged. */
+export interface AlertAcknowledged {
+  /** The alert. */
+  alert: number;
+  /** Who acknowledged it. */
+  by: ActorId;
+  /** The reason given. */
+  reason?: (Reason | null);
+  type: "AlertAcknowledged";
+}
+
+/** An alert was resolved: by hand, or by the plane when its condition cleared. */
+export interface AlertResolved {
+  /** The alert. */
+  alert: number;
+  /** Whether the plane resolved it. */
+  automatic: boolean;
+  /** Who resolved it (whose command saw the condition clear, when automatic). */
+  by: ActorId;
+  /** The reason given. */
+  reason?: (Reason | null);
+  type: "AlertResolved";
 }
 
 /** A stream was created. */
@@ -2133,12 +2248,24 @@ export type QueryAnswer = ({
 } | Heartbeat | {
   /** Soonest expiry first. */
   pending: Array<PendingView>;
-} | HealthChecklist | CostReport | Attestation | { [key: string]: unknown });
+} | HealthChecklist | CostReport | Attestation | {
+  /** Oldest first. */
+  alerts: Array<AlertView>;
+  /** The routing in force. */
+  routing: AlertConfig;
+} | { [key: string]: unknown });
 
 export type QueryResult = QueryAnswer;
 
 /** The `result` of each query, by its `type` (a map for typed clients: a query's response carries the result shape named here). */
 export type QueryResults = {
+  /** `ALERTS`. */
+  ALERTS: {
+    /** Oldest first. */
+    alerts: Array<AlertView>;
+    /** The routing in force. */
+    routing: AlertConfig;
+  };
   /** `ATTESTATION`. */
   ATTESTATION: Attestation;
   COST_REPORT: (CostReport | { [key: string]: unknown });
@@ -2235,7 +2362,9 @@ export type Reason = string;
 /** One input line of `ro apply`: a command or a query. `type` names it; the context fields at, actor, operator_id, correlation_id and reason may accompany any of them; unknown fields are refused. */
 export type Request =
   | ReleaseLockdownCommand
+  | AcknowledgeAlertCommand
   | AddRuleCommand
+  | AlertsQuery
   | ApplyChangeCommand
   | ApproveChangeCommand
   | AttestationQuery
@@ -2246,6 +2375,7 @@ export type Request =
   | ChangeStreamRetentionCommand
   | ClearNoGoCommand
   | CompleteAttemptCommand
+  | ConfigureAlertsCommand
   | ConfigureConfirmationsCommand
   | ConfigureShadowWindowCommand
   | CostReportQuery
@@ -2307,6 +2437,7 @@ export type Request =
   | RequestRunCommand
   | RequireSignaturesCommand
   | ResetFailureStatusCommand
+  | ResolveAlertCommand
   | ResolveDeviationCommand
   | RestoreLkgCommand
   | ResumeJobCommand
@@ -2354,6 +2485,28 @@ export interface ReleaseLockdownCommand {
   type: "RELEASE_LOCKDOWN" | "UNRELEASE_LOCKDOWN";
 }
 
+/** Acknowledges an open alert: someone is on it. */
+export interface AcknowledgeAlertCommand {
+  actor?: Actor;
+  /** The alert's number. */
+  alert: number;
+  /** When; the host stamps its clock when absent. */
+  at?: (Timestamp | null);
+  /** The token from the first step of a two-step command. */
+  confirmation_token?: string;
+  correlation_id?: (CorrelationId | null);
+  /** Shorthand for a human actor with this id. */
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
+  /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
+  signature?: {
+    key_id: string;
+    nonce: string;
+    sig: string;
+  };
+  type: "ACKNOWLEDGE_ALERT";
+}
+
 /** Adds a permit or forbid rule. */
 export interface AddRuleCommand {
   actor?: Actor;
@@ -2374,6 +2527,20 @@ export interface AddRuleCommand {
     sig: string;
   };
   type: "ADD_RULE";
+}
+
+/** Query (answered in `result`, appends nothing). The alerts raised, oldest first, and the routing in force. */
+export interface AlertsQuery {
+  actor?: Actor;
+  /** When; the host stamps its clock when absent. */
+  at?: (Timestamp | null);
+  correlation_id?: (CorrelationId | null);
+  /** Only the alerts not yet resolved. */
+  open_only?: boolean;
+  /** Shorthand for a human actor with this id. */
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
+  type: "ALERTS";
 }
 
 /** Applies an approved change: the baseline version moves. */
@@ -2604,6 +2771,31 @@ export interface CompleteAttemptCommand {
     sig: string;
   };
   type: "COMPLETE_ATTEMPT";
+}
+
+/** Replaces the alert routing: a rule per trigger and the market calendar (human-only). */
+export interface ConfigureAlertsCommand {
+  actor?: Actor;
+  /** When; the host stamps its clock when absent. */
+  at?: (Timestamp | null);
+  /** The calendar whose sessions say when the market is open (a calendar defined with
+   * `DEFINE_CALENDAR`); without one the market is always open. */
+  calendar?: (CalendarName | null);
+  /** The token from the first step of a two-step command. */
+  confirmation_token?: string;
+  correlation_id?: (CorrelationId | null);
+  /** Shorthand for a human actor with this id. */
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
+  /** The rules, at most one per trigger. */
+  rules?: Array<AlertRule>;
+  /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
+  signature?: {
+    key_id: string;
+    nonce: string;
+    sig: string;
+  };
+  type: "CONFIGURE_ALERTS";
 }
 
 /** Turns four-eyes confirmation on or off (human-only): when on, the second step of a
@@ -4055,6 +4247,28 @@ export interface ResetFailureStatusCommand {
   type: "RESET_FAILURE_STATUS";
 }
 
+/** Resolves an open alert (a component fault resolves itself once the component is OK). */
+export interface ResolveAlertCommand {
+  actor?: Actor;
+  /** The alert's number. */
+  alert: number;
+  /** When; the host stamps its clock when absent. */
+  at?: (Timestamp | null);
+  /** The token from the first step of a two-step command. */
+  confirmation_token?: string;
+  correlation_id?: (CorrelationId | null);
+  /** Shorthand for a human actor with this id. */
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
+  /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
+  signature?: {
+    key_id: string;
+    nonce: string;
+    sig: string;
+  };
+  type: "RESOLVE_ALERT";
+}
+
 /** Resolves an open deviation. */
 export interface ResolveDeviationCommand {
   actor?: Actor;
@@ -4672,6 +4886,9 @@ export type RoleName = string;
 /** Where a rollout stands. */
 export type RolloutState = ("requested" | "applied" | "verified" | "failed");
 
+/** How a raised alert is delivered. */
+export type Route = ("PAGE" | "TICKET");
+
 /** A custom rule: who, which actions, on which resources, with which effect. */
 export type Rule = {
   /** Which actions. */
@@ -4767,6 +4984,9 @@ export type Session = {
 
 /** How serious a deviation is. */
 export type Severity = ("critical" | "high" | "medium" | "low");
+
+/** How severe an alert is, `SEV0` the most. */
+export type Severity2 = ("SEV0" | "SEV1" | "SEV2" | "SEV3");
 
 /** The signature log of one recorded cycle : every signed
  * operation since the previous cycle, the cycle's own `RECORD_CYCLE` included when it was

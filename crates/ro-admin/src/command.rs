@@ -36,6 +36,8 @@ pub enum Room {
     Streams,
     /// API tokens ([`crate::credentials`]).
     Credentials,
+    /// Alert routing and alerts ([`crate::alerts`]).
+    Alerts,
 }
 
 // The facts of every admin command. Actions that make the plane safer pass a lockdown by their
@@ -75,6 +77,9 @@ ro_policy::command_facts! { AdminCommand in Room;
     RestoreLkg = "RESTORE_LKG" in Room::Deploy, two_step;
     IssueToken = "ISSUE_TOKEN" in Room::Credentials;
     RevokeToken = "REVOKE_TOKEN" in Room::Credentials;
+    ConfigureAlerts = "CONFIGURE_ALERTS" in Room::Alerts;
+    AcknowledgeAlert = "ACKNOWLEDGE_ALERT" in Room::Alerts, passes_lockdown;
+    ResolveAlert = "RESOLVE_ALERT" in Room::Alerts, passes_lockdown;
 }
 
 /// The plane's own commands.
@@ -248,6 +253,18 @@ pub enum AdminCommand {
     /// Returns the failure status to `NORMAL`, resolving open incidents (human-only,
     /// two-step).
     ResetFailureStatus {},
+    /// Replaces the alert routing: a rule per trigger and the market calendar (human-only).
+    ConfigureAlerts(ro_core::Valid<crate::alerts::AlertConfig>),
+    /// Acknowledges an open alert: someone is on it.
+    AcknowledgeAlert {
+        /// The alert's number.
+        alert: u64,
+    },
+    /// Resolves an open alert (a component fault resolves itself once the component is OK).
+    ResolveAlert {
+        /// The alert's number.
+        alert: u64,
+    },
 }
 
 impl AdminCommand {
@@ -321,6 +338,11 @@ impl AdminCommand {
             C::RevokeToken { token_id } => {
                 (Action::RevokeToken, format!("token:{token_id}").into())
             }
+            C::ConfigureAlerts(_) => fixed(Action::ConfigureAlerts, "alerts"),
+            C::AcknowledgeAlert { alert } => {
+                (Action::AcknowledgeAlert, format!("alert:{alert}").into())
+            }
+            C::ResolveAlert { alert } => (Action::ResolveAlert, format!("alert:{alert}").into()),
         }
     }
 }

@@ -303,6 +303,39 @@ pub enum AdminEvent {
         /// The reason given.
         reason: Option<Reason>,
     },
+    /// The alert routing was replaced.
+    AlertsConfigured {
+        /// Before.
+        before: crate::alerts::AlertConfig,
+        /// After.
+        after: crate::alerts::AlertConfig,
+        /// Who changed it.
+        by: ActorId,
+        /// The reason given.
+        reason: Option<Reason>,
+    },
+    /// An alert was raised, in the same append as what raised it.
+    AlertRaised(crate::alerts::AlertRaised),
+    /// An alert was acknowledged.
+    AlertAcknowledged {
+        /// The alert.
+        alert: u64,
+        /// Who acknowledged it.
+        by: ActorId,
+        /// The reason given.
+        reason: Option<Reason>,
+    },
+    /// An alert was resolved: by hand, or by the plane when its condition cleared.
+    AlertResolved {
+        /// The alert.
+        alert: u64,
+        /// Who resolved it (whose command saw the condition clear, when automatic).
+        by: ActorId,
+        /// Whether the plane resolved it.
+        automatic: bool,
+        /// The reason given.
+        reason: Option<Reason>,
+    },
     /// A stream was created.
     StreamCreated {
         /// Its settings.
@@ -410,6 +443,10 @@ impl AdminEvent {
             | E::StreamRetentionChanged { .. }
             | E::StreamPartitionsChanged { .. } => Room::Streams,
             E::TokenIssued { .. } | E::TokenRevoked { .. } => Room::Credentials,
+            E::AlertsConfigured { .. }
+            | E::AlertRaised(_)
+            | E::AlertAcknowledged { .. }
+            | E::AlertResolved { .. } => Room::Alerts,
         }
     }
 }

@@ -17,6 +17,7 @@
 //! | [`deploy`] | environments, deployments, rollouts, last-known-good |
 //! | [`streams`] | event-bus streams, retention and partitions |
 //! | [`credentials`] | API tokens: issued, expiring, revoked (never their secrets) |
+//! | [`alerts`] | alert routing as data; alerts raised, acknowledged, resolved |
 //! | [`query`] | the read-only queries and reports; [`attestation`], [`audit`] |
 //!
 //! ```
@@ -39,6 +40,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod alerts;
 pub mod attestation;
 pub mod audit;
 pub mod command;
@@ -169,6 +171,7 @@ impl ro_core::Event for PlaneEvent {
     rkyv::Deserialize,
 )]
 pub struct Plane {
+    alerts: alerts::Alerts,
     artifacts: Artifacts,
     components: Components,
     credentials: credentials::Credentials,
@@ -319,6 +322,7 @@ impl Plane {
                 Room::Deploy => self.decide_deploy(admin, ctx)?,
                 Room::Streams => self.decide_streams(admin, ctx)?,
                 Room::Credentials => self.decide_credentials(admin, ctx)?,
+                Room::Alerts => self.decide_alerts(admin, ctx)?,
             },
         };
         Ok(events)
@@ -405,6 +409,8 @@ impl Decider for Plane {
             let consumed = self.confirm(digest(), ctx)?;
             events.insert(0, PlaneEvent::Admin(consumed));
         }
+        // What the decision raises or resolves, in the same append.
+        self.derive_alerts(Some(command), &mut events, ctx);
         if events.is_empty() || signed.is_empty() {
             // An idempotent repeat records nothing, not even the verification.
             return Ok(events);
@@ -414,6 +420,71 @@ impl Decider for Plane {
     }
 
     fn refusal_events(
+        &self,
+        command: &PlaneCommand,
+        rejection: &PlaneRejection,
+        ctx: &Context,
+    ) -> Vec<PlaneEvent> {
+        let mut events = self.refusal_events_of(command, rejection, ctx);
+        // A refusal that opens a deviation (an agent attempting a human-only action) alerts.
+        if !events.is_empty() {
+            self.derive_alerts(None, &mut events, ctx);
+        }
+        events
+    }
+
+    fn evolve(&mut self, event: &PlaneEvent, meta: &EventMeta<'_>) {
+        if meta.seq == 1 {
+            self.signing.set_plane_id(signing::plane_id_of(meta));
+        }
+        match event {
+            PlaneEvent::Policy(e) => self.policy.evolve(e, meta),
+            PlaneEvent::Artifacts(e) => self.artifacts.evolve(e, meta),
+            PlaneEvent::Jobs(e) => {
+                // Counted first: the outcomes counted never create a run and a run's job never
+                // changes, so the answer is the same either way, but before `evolve` closes the
+                // run it is found among the few open runs rather than the many closed ones.
+                self.count_outcome(e, meta.at);
+                self.jobs.evolve(e, meta);
+            }
+            PlaneEvent::Admin(e) => match e.room() {
+                Room::Registry => self.evolve_registry(e, meta),
+                Room::Health => self.evolve_health(e, meta),
+                Room::Posture => self.evolve_posture(e, meta),
+                Room::Confirmations => self.evolve_confirmations(e, meta),
+                Room::Signing => self.evolve_signing(e, meta),
+                Room::Deploy => self.evolve_deploy(e, meta),
+                Room::Streams => self.evolve_streams(e),
+                Room::Credentials => self.evolve_credentials(e),
+                Room::Alerts => self.evolve_alerts(e, meta),
+            },
+        }
+    }
+
+    fn restored(&mut self) {
+        self.policy.restored();
+        self.artifacts.restored();
+        self.jobs.restored();
+    }
+
+    fn check_invariants(&self) -> Result<(), InvariantViolation> {
+        self.policy.check_invariants()?;
+        self.artifacts.check_invariants()?;
+        self.jobs.check_invariants()?;
+        self.registry.check().map_err(InvariantViolation)?;
+        if self.pending.len() as u64 > self.issued {
+            return Err(InvariantViolation(
+                "more pending confirmations than were issued".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Plane {
+    /// The events a refusal records: a confirmation issued, an access denied (and the
+    /// deviation it opens), a signature rejected.
+    fn refusal_events_of(
         &self,
         command: &PlaneCommand,
         rejection: &PlaneRejection,
@@ -456,52 +527,6 @@ impl Decider for Plane {
             },
             _ => Vec::new(),
         }
-    }
-
-    fn evolve(&mut self, event: &PlaneEvent, meta: &EventMeta<'_>) {
-        if meta.seq == 1 {
-            self.signing.set_plane_id(signing::plane_id_of(meta));
-        }
-        match event {
-            PlaneEvent::Policy(e) => self.policy.evolve(e, meta),
-            PlaneEvent::Artifacts(e) => self.artifacts.evolve(e, meta),
-            PlaneEvent::Jobs(e) => {
-                // Counted first: the outcomes counted never create a run and a run's job never
-                // changes, so the answer is the same either way, but before `evolve` closes the
-                // run it is found among the few open runs rather than the many closed ones.
-                self.count_outcome(e, meta.at);
-                self.jobs.evolve(e, meta);
-            }
-            PlaneEvent::Admin(e) => match e.room() {
-                Room::Registry => self.evolve_registry(e, meta),
-                Room::Health => self.evolve_health(e, meta),
-                Room::Posture => self.evolve_posture(e, meta),
-                Room::Confirmations => self.evolve_confirmations(e, meta),
-                Room::Signing => self.evolve_signing(e, meta),
-                Room::Deploy => self.evolve_deploy(e, meta),
-                Room::Streams => self.evolve_streams(e),
-                Room::Credentials => self.evolve_credentials(e),
-            },
-        }
-    }
-
-    fn restored(&mut self) {
-        self.policy.restored();
-        self.artifacts.restored();
-        self.jobs.restored();
-    }
-
-    fn check_invariants(&self) -> Result<(), InvariantViolation> {
-        self.policy.check_invariants()?;
-        self.artifacts.check_invariants()?;
-        self.jobs.check_invariants()?;
-        self.registry.check().map_err(InvariantViolation)?;
-        if self.pending.len() as u64 > self.issued {
-            return Err(InvariantViolation(
-                "more pending confirmations than were issued".into(),
-            ));
-        }
-        Ok(())
     }
 }
 

@@ -94,6 +94,12 @@ pub enum PlaneQuery {
         #[serde(default)]
         day: Option<Day>,
     },
+    /// The alerts raised, oldest first, and the routing in force.
+    Alerts {
+        /// Only the alerts not yet resolved.
+        #[serde(default)]
+        open_only: bool,
+    },
 }
 
 impl PlaneQuery {
@@ -113,6 +119,7 @@ impl PlaneQuery {
         "ATTESTATION",
         "HEALTH_CHECKLIST",
         "PENDING_CONFIRMATIONS",
+        "ALERTS",
     ];
 }
 
@@ -194,6 +201,13 @@ pub enum QueryAnswer {
     Cost(ro_policy::CostReport),
     /// `ATTESTATION`.
     Attestation(attestation::Attestation),
+    /// `ALERTS`.
+    Alerts {
+        /// Oldest first.
+        alerts: Vec<crate::alerts::AlertView>,
+        /// The routing in force.
+        routing: crate::alerts::AlertConfig,
+    },
     /// A query with nothing to report (`HEALTH_CHECKLIST` before any cycle, `COST_REPORT`
     /// before limits are set).
     Nothing {},
@@ -435,6 +449,15 @@ impl Plane {
             PlaneQuery::HealthChecklist { day } => Ok(match day.or(self.registry.last_day()) {
                 Some(day) => QueryAnswer::HealthChecklist(self.registry.health_checklist(day)),
                 None => QueryAnswer::Nothing {},
+            }),
+            PlaneQuery::Alerts { open_only } => Ok(QueryAnswer::Alerts {
+                alerts: self
+                    .alerts
+                    .iter()
+                    .filter(|a| !open_only || a.resolved_at.is_none())
+                    .cloned()
+                    .collect(),
+                routing: self.alerts.config().clone(),
             }),
         }
     }

@@ -240,7 +240,8 @@ proptest! {
                 }
             }
             if let Err(ExecuteError::Rejected(PlaneRejection::Policy(ro_policy::PolicyRejection::Unauthorized { .. }) | PlaneRejection::LockdownActive)) = &result {
-                let denied = kernel.journal().records().iter().rev().take(2)
+                // The denial, the deviation it may open and the alert that deviation raises.
+                let denied = kernel.journal().records().iter().rev().take(3)
                     .map(|r| r.decode::<ro_admin::PlaneEvent>().unwrap())
                     .filter_map(|e| ro_admin::audit::admin_record(&e))
                     .any(|r| r.result == ro_admin::audit::AdminResult::Denied && r.action_type == action);

@@ -673,3 +673,56 @@ fn read_only_jobs_run_under_the_production_lock_and_the_kill_switch() {
     "#
     ));
 }
+
+#[test]
+fn alerts_are_raised_with_what_raised_them() {
+    // Execution enablement pages at Sev-0 whoever does it; a critical component's fault is
+    // raised at the clock's tick while the market is open and resolved by the plane when the
+    // component is OK again; while the market is closed it raises nothing; a NO-GO tickets
+    // early in the morning and pages within 15 minutes of the open (New York in March before
+    // the change is UTC−5: open 14:30Z).
+    insta::assert_snapshot!(check(
+        r#"
+        @2026-03-02T12:00:00Z human:alice
+        {"type":"GRANT_ROLE","principal":"alice","role":"admin"}
+        {"type":"GRANT_ROLE","principal":"bob","role":"admin"}
+        {"type":"GRANT_ROLE","principal":"clock","role":"operator"}
+        {"type":"DEFINE_CALENDAR","calendar":{"name":"nyse","version":1,"timezone":"America/New_York","weekmask":[true,true,true,true,true,false,false],"session":{"open":"09:30","close":"16:00"}}}
+        {"type":"CONFIGURE_ALERTS","calendar":"nyse","rules":[{"trigger":"EXECUTION_ENABLED","class":"TICKET","owners":["ops-on-call"]}]}
+        {"type":"CONFIGURE_ALERTS","calendar":"nyse","rules":[{"trigger":"COMPONENT_FAULT","class":"IGNORE_WHEN_CLOSED","owners":["ops-on-call","marketdata-owner"]},{"trigger":"COMPONENT_FAULT","class":"PAGE","owners":["ops-on-call"]}]}
+        {"type":"CONFIGURE_ALERTS","calendar":"nope","rules":[]}
+        {"type":"CONFIGURE_ALERTS","calendar":"nyse","rules":[{"trigger":"COMPONENT_FAULT","class":"IGNORE_WHEN_CLOSED","owners":["ops-on-call","marketdata-owner"]}]}
+        {"type":"PRODUCTION_LOCK"}
+        {"type":"ENGAGE_KILL_SWITCH"}
+        {"type":"REPORT_COMPONENT","component":"marketdata","healthy":true,"critical":true,"fresh_for_ms":60000}
+        {"type":"REGISTER_ARTIFACT","ref":"audit/readiness.json","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000001"}
+        @2026-03-02T13:30:00Z service:clock
+        {"type":"TICK"}
+        {"type":"RECORD_READINESS","result":"NO_GO","evidence":"audit/readiness.json"}
+        @2026-03-02T14:16:00Z service:clock
+        {"type":"RECORD_READINESS","result":"UNKNOWN","evidence":"audit/readiness.json"}
+        @2026-03-02T14:31:00Z service:clock
+        {"type":"TICK"}
+        {"type":"TICK"}
+        QUERY {"type":"ALERTS","open_only":true}
+        @2026-03-02T14:32:00Z human:alice
+        {"type":"RESOLVE_ALERT","alert":3}
+        {"type":"ACKNOWLEDGE_ALERT","alert":3}
+        {"type":"ACKNOWLEDGE_ALERT","alert":3}
+        {"type":"ACKNOWLEDGE_ALERT","alert":99}
+        {"type":"REPORT_COMPONENT","component":"marketdata","healthy":true,"critical":true,"fresh_for_ms":60000}
+        {"type":"RESOLVE_ALERT","alert":3}
+        {"type":"RESOLVE_ALERT","alert":1}
+        {"type":"CLEAR_NO_GO"}
+        CONFIRM {"type":"CLEAR_NO_GO"}
+        {"type":"RELEASE_KILL_SWITCH"}
+        CONFIRM {"type":"RELEASE_KILL_SWITCH"}
+        @2026-03-02T14:33:00Z human:bob
+        {"type":"PRODUCTION_UNLOCK"}
+        CONFIRM {"type":"PRODUCTION_UNLOCK"}
+        @2026-03-02T23:00:00Z service:clock
+        {"type":"TICK"}
+        QUERY {"type":"ALERTS","open_only":true}
+    "#
+    ));
+}

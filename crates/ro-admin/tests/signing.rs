@@ -162,7 +162,11 @@ fn signatures_are_required_verified_and_failures_recorded() {
                     .to_owned()
             })
             .collect();
-        assert_eq!(recorded, ["SignatureRejected", "DeviationOpened"], "{what}");
+        assert_eq!(
+            recorded,
+            ["SignatureRejected", "DeviationOpened", "AlertRaised"],
+            "{what}"
+        );
         assert!(!kernel.state().lockdown(), "{what}");
     }
     assert_eq!(kernel.state().policy().deviations().len(), 4);

@@ -188,6 +188,14 @@ enum Command {
         /// The longest a request may take, in seconds.
         #[arg(long, default_value_t = 30)]
         request_timeout: u64,
+        /// The trading calendar /ops/status answers by (MARKET_CLOSED outside its sessions);
+        /// default: the alert routing's calendar, if any.
+        #[arg(long)]
+        calendar: Option<String>,
+        /// A shell command run for each alert raised, the alert's record on its standard
+        /// input (off by default).
+        #[arg(long)]
+        alert_hook: Option<String>,
     },
 }
 
@@ -635,6 +643,8 @@ fn main() -> ExitCode {
             body_limit,
             queue,
             request_timeout,
+            calendar,
+            alert_hook,
         } => {
             let clock_principal = match actor_arg(&clock_principal, "--clock-principal") {
                 Ok(a) => a,
@@ -652,6 +662,11 @@ fn main() -> ExitCode {
             config.body_limit = body_limit;
             config.queue = queue;
             config.request_timeout = std::time::Duration::from_secs(request_timeout.max(1));
+            config.calendar = match calendar.map(ro_jobs::CalendarName::new).transpose() {
+                Ok(c) => c,
+                Err(e) => return fail("INVALID_ARGUMENT", &format!("--calendar: {e}"), 2),
+            };
+            config.alert_hook = alert_hook;
             let served = ro_bindings::serve::serve(&path, config, |addr| {
                 let _ = writeln!(
                     std::io::stdout(),

@@ -87,6 +87,12 @@ pub struct Config {
     pub queue: usize,
     /// The longest a request may take, reading its body included.
     pub request_timeout: Duration,
+    /// The trading calendar `/ops/status` answers by (`MARKET_CLOSED` outside its sessions);
+    /// `None`: the alert routing's calendar, if it names one.
+    pub calendar: Option<ro_jobs::CalendarName>,
+    /// A shell command run for each alert raised, with the alert's record (one export line)
+    /// on its standard input and `RO_ALERT_SEQ` in its environment; `None`: no delivery.
+    pub alert_hook: Option<String>,
 }
 
 impl Config {
@@ -102,6 +108,8 @@ impl Config {
             body_limit: 8 << 20,
             queue: 1024,
             request_timeout: Duration::from_secs(30),
+            calendar: None,
+            alert_hook: None,
         }
     }
 }
@@ -131,6 +139,9 @@ pub enum ServeError {
     /// Binding the address or running the runtime failed.
     #[error("serve: {0}")]
     Io(#[from] std::io::Error),
+    /// The configuration names something the plane does not hold.
+    #[error("serve: {0}")]
+    Config(String),
 }
 
 impl ServeError {
@@ -139,6 +150,7 @@ impl ServeError {
         match self {
             ServeError::Store(e) => e.code(),
             ServeError::Io(_) => "IO_ERROR",
+            ServeError::Config(_) => "INVALID_ARGUMENT",
         }
     }
 }
@@ -248,6 +260,12 @@ struct Metrics {
     queue_full: AtomicU64,
     commit_failures: AtomicU64,
     ticks: AtomicU64,
+    /// Alerts the hook delivered.
+    hook_delivered: AtomicU64,
+    /// Alerts the hook failed to deliver (or timed out on).
+    hook_failed: AtomicU64,
+    /// Alerts not handed to the hook: its queue was full.
+    hook_dropped: AtomicU64,
 }
 
 /// Committed records as `(seq, export line)`, in order.
@@ -269,6 +287,8 @@ struct Shared {
     mac_key: crate::keys::Keys,
     /// The last commit succeeded.
     committing: AtomicBool,
+    /// Alerts for the hook to deliver, when one is configured.
+    alert_hook: Option<std::sync::mpsc::SyncSender<(u64, Arc<str>)>>,
     /// Why the scheduler stopped, when it did.
     scheduler: Mutex<Option<String>>,
     shutdown: watch::Receiver<bool>,
@@ -328,6 +348,14 @@ pub fn serve(
         .cloned()
         .ok_or_else(|| StoreError::KeysMissing(crate::keys::key_file_for(path)))?;
     let macs = store.token_macs()?;
+    if let Some(name) = &config.calendar
+        && store.kernel().state().jobs().calendar(name).is_none()
+    {
+        return Err(ServeError::Config(format!(
+            "--calendar {name}: no such calendar; define it with DEFINE_CALENDAR"
+        )));
+    }
+    let (hook_tx, hook_rx) = std::sync::mpsc::sync_channel(HOOK_QUEUE);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -348,7 +376,11 @@ pub fn serve(
             queue_full: AtomicU64::new(0),
             commit_failures: AtomicU64::new(0),
             ticks: AtomicU64::new(0),
+            hook_delivered: AtomicU64::new(0),
+            hook_failed: AtomicU64::new(0),
+            hook_dropped: AtomicU64::new(0),
         },
+        alert_hook: config.alert_hook.is_some().then_some(hook_tx),
         macs,
         mac_key: keys,
         committing: AtomicBool::new(true),
@@ -362,6 +394,17 @@ pub fn serve(
         std::thread::Builder::new()
             .name("ro-writer".into())
             .spawn(move || Writer::new(store, path, shared).run(jobs_rx, urgent_rx))?
+    };
+    let hook = match config.alert_hook.clone() {
+        Some(command) => {
+            let shared = Arc::clone(&shared);
+            Some(
+                std::thread::Builder::new()
+                    .name("ro-alert-hook".into())
+                    .spawn(move || deliver_alerts(&command, &hook_rx, &shared.metrics))?,
+            )
+        }
+        None => None,
     };
     let outcome = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
@@ -398,6 +441,10 @@ pub fn serve(
     let _ = shared.jobs.blocking_send(Job::Stop);
     drop(shared);
     let _ = writer.join();
+    // The writer held the last sender: the hook delivers what is queued, then ends.
+    if let Some(hook) = hook {
+        let _ = hook.join();
+    }
     drop(lock);
     Ok(outcome?)
 }
@@ -425,10 +472,71 @@ async fn signalled() {
     }
 }
 
+/// The most alerts waiting for the hook (more are counted as dropped: the journal and the
+/// `ALERTS` query still hold them).
+const HOOK_QUEUE: usize = 256;
+
+/// The longest one run of the alert hook may take before it is killed.
+const HOOK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs the alert hook once per alert, in order, until the writer is gone.
+fn deliver_alerts(
+    command: &str,
+    alerts: &std::sync::mpsc::Receiver<(u64, Arc<str>)>,
+    metrics: &Metrics,
+) {
+    while let Ok((seq, line)) = alerts.recv() {
+        let delivered = run_hook(command, seq, &line);
+        let outcome = if delivered {
+            &metrics.hook_delivered
+        } else {
+            &metrics.hook_failed
+        };
+        outcome.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// `sh -c COMMAND` with the alert's line on standard input: delivered when it exits 0 within
+/// [`HOOK_TIMEOUT`].
+fn run_hook(command: &str, seq: u64, line: &str) -> bool {
+    use std::io::Write as _;
+    let spawned = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .env("RO_ALERT_SEQ", seq.to_string())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn();
+    let Ok(mut child) = spawned else {
+        return false;
+    };
+    if let Some(mut stdin) = child.stdin.take() {
+        // A hook that does not read its input is no failure of ours.
+        let _ = stdin.write_all(line.as_bytes());
+        let _ = stdin.write_all(b"\n");
+    }
+    let deadline = Instant::now() + HOOK_TIMEOUT;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return status.success(),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return false;
+            }
+        }
+    }
+}
+
 /// The status contract, freshness and tokens at `now`.
 fn view_of(store: &Store, config: &Config, scheduler: Option<&str>, now: Timestamp) -> View {
     let plane = store.kernel().state();
-    let query = ro_admin::PlaneQuery::OpsStatus { calendar: None };
+    let calendar = config
+        .calendar
+        .clone()
+        .or_else(|| plane.alerts().config().calendar.clone());
+    let query = ro_admin::PlaneQuery::OpsStatus { calendar };
     let clock = Actor::service(config.clock_principal.clone());
     let answer = plane
         .query(&query, &clock, now)
@@ -687,6 +795,18 @@ impl Writer {
             return;
         }
         let lines: Vec<(u64, Arc<str>)> = records.iter().filter_map(export_line).collect();
+        if let Some(hook) = &self.shared.alert_hook {
+            for (seq, line) in &lines {
+                if line.contains(r#""type":"AlertRaised""#)
+                    && hook.try_send((*seq, Arc::clone(line))).is_err()
+                {
+                    self.shared
+                        .metrics
+                        .hook_dropped
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
         // No subscriber is no error.
         let _ = self.shared.records.send(Arc::new(lines));
     }
@@ -907,7 +1027,7 @@ async fn metrics(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Respo
         "Lines per group commit.",
         1,
     );
-    let gauges: [(&str, &str, u64); 6] = [
+    let gauges: [(&str, &str, u64); 9] = [
         ("ro_head_seq", "The journal's head.", view.head_seq),
         (
             "ro_sse_subscribers",
@@ -933,6 +1053,21 @@ async fn metrics(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Respo
             "ro_fresh",
             "1 when no critical component is stale.",
             u64::from(view.fresh),
+        ),
+        (
+            "ro_alert_hook_delivered_total",
+            "Alerts the hook delivered (exit 0).",
+            m.hook_delivered.load(Ordering::Relaxed),
+        ),
+        (
+            "ro_alert_hook_failed_total",
+            "Alerts the hook failed to deliver (non-zero exit, no start, timeout).",
+            m.hook_failed.load(Ordering::Relaxed),
+        ),
+        (
+            "ro_alert_hook_dropped_total",
+            "Alerts not handed to the hook because its queue was full.",
+            m.hook_dropped.load(Ordering::Relaxed),
         ),
     ];
     for (name, help, value) in gauges {
@@ -1321,10 +1456,15 @@ async fn query_get(
     }
     let mut doc = serde_json::Map::new();
     for (key, value) in params {
-        let value = value
-            .parse::<u64>()
-            .map(Value::from)
-            .unwrap_or(Value::String(value));
+        // Numbers and booleans as JSON's, everything else as text.
+        let value = match value.as_str() {
+            "true" => Value::Bool(true),
+            "false" => Value::Bool(false),
+            _ => value
+                .parse::<u64>()
+                .map(Value::from)
+                .unwrap_or(Value::String(value)),
+        };
         doc.insert(key, value);
     }
     doc.insert("type".into(), Value::String(ty));

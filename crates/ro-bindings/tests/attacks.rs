@@ -345,14 +345,14 @@ fn an_agent_cannot_act_as_a_human_by_any_route() {
             assert_eq!(code(answer), expected, "{route}: {fields}: {answer}");
             assert_eq!(
                 recorded(answer),
-                2,
-                "{route}: {fields}: the denial and the deviation are recorded: {answer}"
+                3,
+                "{route}: {fields}: the denial, the deviation and its alert are recorded: {answer}"
             );
         }
         let after = status(&store);
         assert_eq!(
             after["head_seq"].as_u64().unwrap(),
-            before + 2 * human_only.len() as u64,
+            before + 3 * human_only.len() as u64,
             "{route}: only the records of the denials"
         );
         assert_eq!(after["plane"]["lockdown"], false, "{route}");

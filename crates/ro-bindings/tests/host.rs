@@ -712,7 +712,9 @@ fn the_runbook_documents_work_as_written() {
     let (_, heartbeat) = send(store, r#"{"type":"HEARTBEAT"}"#);
     assert_eq!(heartbeat["result"]["failure_status"], "FAILED");
     let incident = &heartbeat["result"]["open_incidents"][0];
-    assert_eq!(incident["audit_seq"], failed["seq"]);
+    // The failure's own record (its alert follows it in the same append).
+    assert_eq!(incident["audit_seq"], failed["events"][0]["seq"]);
+    assert_eq!(failed["events"][1]["event"]["event"]["type"], "AlertRaised");
     assert_eq!(
         incident["audit_hash"],
         head_before.to_string().as_str(),

@@ -832,3 +832,79 @@ fn the_api_answers_as_its_openapi_description_says() {
     assert!(!openapi_validator("OpsStatus").is_valid(&refusal));
     assert!(!openapi_validator("AuditPage").is_valid(&json!({"ok": true, "records": []})));
 }
+
+#[test]
+fn every_enabling_of_execution_raises_a_sev0_alert_the_hook_delivers() {
+    let store = plane("alert-hook");
+    let alice = token(&store, "alice", &[]);
+    let delivered = store.with_extension("alerts.jsonl");
+    let _ = std::fs::remove_file(&delivered);
+    // An unknown calendar is refused at start, before anything listens.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ro"))
+        .arg("--store")
+        .arg(&*store)
+        .args(["serve", "--listen", "127.0.0.1:0", "--calendar", "nope"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("INVALID_ARGUMENT"));
+    let hook = format!("cat >> '{}'", delivered.display());
+    let server = Server::start(&store, &["--tick-ms", "0", "--alert-hook", &hook]);
+    // Releasing the kill switch and unlocking production, each in two steps by a human.
+    for release in ["RELEASE_KILL_SWITCH", "PRODUCTION_UNLOCK"] {
+        let first = post(&server.addr, &alice, &format!(r#"{{"type":"{release}"}}"#)).json();
+        let confirmation = first["confirmation_token"].as_str().unwrap();
+        let second = post(
+            &server.addr,
+            &alice,
+            &format!(r#"{{"type":"{release}","confirmation_token":"{confirmation}"}}"#),
+        )
+        .json();
+        assert_eq!(second["ok"], true, "{second}");
+        let raised = &second["events"].as_array().unwrap().last().unwrap()["event"]["event"];
+        assert_eq!(raised["type"], "AlertRaised", "{second}");
+        assert_eq!(raised["severity"], "SEV0");
+        assert_eq!(raised["route"], "PAGE");
+        assert_eq!(raised["caused_by"], "alice");
+    }
+    // The query lists both, open.
+    let alerts = get(
+        &server.addr,
+        "/v1/queries/ALERTS?open_only=true",
+        Some(&alice),
+    )
+    .json();
+    let subjects: Vec<&str> = alerts["result"]["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["subject"].as_str().unwrap())
+        .collect();
+    assert_eq!(subjects, ["KILL_SWITCH", "PRODUCTION_LOCKED"], "{alerts}");
+    // The hook received each alert's record once, in order (it runs beside the writer: wait
+    // for it, bounded).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let lines = loop {
+        let text = std::fs::read_to_string(&delivered).unwrap_or_default();
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        if lines.len() >= 2 || std::time::Instant::now() > deadline {
+            break lines;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let got: Vec<&str> = lines
+        .iter()
+        .map(|l| l["event"]["event"]["subject"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, ["KILL_SWITCH", "PRODUCTION_LOCKED"]);
+    let metrics = get(&server.addr, "/metrics", None).body;
+    assert!(
+        metrics.contains("ro_alert_hook_delivered_total 2"),
+        "{metrics}"
+    );
+    drop(server);
+    let _ = std::fs::remove_file(&delivered);
+}

@@ -156,6 +156,9 @@ actions! {
     RevokeSigningKey = "REVOKE_SIGNING_KEY", Increasing, "Revoke a signing key: it never verifies again.";
     IssueToken = "ISSUE_TOKEN", Reducing, "Issue an API token that authenticates a principal to a host.";
     RevokeToken = "REVOKE_TOKEN", Increasing, "Revoke an API token: it never authenticates again.";
+    ConfigureAlerts = "CONFIGURE_ALERTS", Reducing, "Replace the alert routing (could silence an alert: fail-closed).";
+    AcknowledgeAlert = "ACKNOWLEDGE_ALERT", Routine, "Acknowledge an open alert.";
+    ResolveAlert = "RESOLVE_ALERT", Routine, "Resolve an open alert.";
 }
 
 impl fmt::Display for Action {
