@@ -71,6 +71,7 @@ fn build(jobs: u32, runs_per_job: u32) -> (Jobs, Timestamp) {
                     run_id: id.clone(),
                     number: 1,
                     error_code: "E".into(),
+                    process: None,
                     retryable: true,
                 },
             );
@@ -99,6 +100,7 @@ fn build(jobs: u32, runs_per_job: u32) -> (Jobs, Timestamp) {
                     JobsEvent::AttemptSucceeded {
                         run_id: id,
                         number: 2,
+                        process: None,
                     },
                 );
             }

@@ -848,6 +848,8 @@ export type JobAttemptRecord = {
   error_code?: string | null;
   /** The job. */
   job_id: JobId;
+  /** The process the runner ran, when it reported one: the evidence of what ran. */
+  process?: (ProcessRecord | null);
   /** Whether its failure was retryable. */
   retryable?: boolean | null;
   /** Where it stands. */
@@ -1014,6 +1016,8 @@ export interface AttemptHeartbeat {
 export interface AttemptSucceeded {
   /** The attempt. */
   number: number;
+  /** The process the runner ran, when it reported one. */
+  process?: (ProcessRecord | null);
   /** The run. */
   run_id: RunId;
   type: "AttemptSucceeded";
@@ -1025,6 +1029,8 @@ export interface AttemptFailed {
   error_code: string;
   /** The attempt. */
   number: number;
+  /** The process the runner ran, when it reported one. */
+  process?: (ProcessRecord | null);
   /** Whether it was retryable. */
   retryable: boolean;
   /** The run. */
@@ -2199,6 +2205,16 @@ export type PrincipalMatch = ("any" | {
   kind: ActorKind;
 });
 
+/** What a runner ran for an attempt: its command line and exit code. Command lines are
+ * evidence kept forever: an argument that looks like a secret (`password=`, `token=`,
+ * `secret=`, `key=` …) is refused; pass a secret reference instead. */
+export type ProcessRecord = {
+  /** The command line, program first (1 to 64 arguments of at most 1024 bytes). */
+  argv: Array<string>;
+  /** The exit code. */
+  exit_code: number;
+};
+
 /** The answer to a [`PlaneQuery`]; serialized as the response's `result`. */
 export type QueryAnswer = ({
   /** The reference. */
@@ -2759,6 +2775,8 @@ export interface CompleteAttemptCommand {
   operator_id?: (ActorId | null);
   /** `succeeded` or `failed`. */
   outcome: OutcomeKind;
+  /** The process the runner ran: its command line and exit code (a success exits 0). */
+  process?: (ProcessRecord | null);
   reason?: (Reason | null);
   /** Whether the failure may be retried (required when failed). */
   retryable?: boolean | null;

@@ -642,6 +642,21 @@ impl Decider for Jobs {
 }
 
 impl Jobs {
+    /// Keeps the process a runner reported on the run's latest attempt.
+    fn record_process(&mut self, run_id: &RunId, process: &Option<crate::run::ProcessRecord>) {
+        if process.is_none() {
+            return;
+        }
+        if let Some(a) = self
+            .open
+            .get_mut(run_id)
+            .or_else(|| self.closed.get_mut(run_id))
+            .and_then(|r| r.attempts.last_mut())
+        {
+            a.process.clone_from(process);
+        }
+    }
+
     fn end_attempt(
         &mut self,
         run_id: &RunId,

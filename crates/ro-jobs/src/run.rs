@@ -174,6 +174,9 @@ pub struct Attempt {
     pub not_before: Timestamp,
     /// 1, 2, … within the run.
     pub number: u32,
+    /// The process the runner ran, when it reported one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub process: Option<ProcessRecord>,
     /// Whether its failure was retryable.
     pub retryable: Option<bool>,
     /// When it started.
@@ -230,6 +233,67 @@ pub struct JobAttemptRecord {
     pub error_code: Option<String>,
     /// Whether its failure was retryable.
     pub retryable: Option<bool>,
+    /// The process the runner ran, when it reported one: the evidence of what ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub process: Option<ProcessRecord>,
+}
+
+/// The most arguments a reported command line holds.
+pub const MAX_ARGS: usize = 64;
+/// The longest one argument, in bytes.
+pub const MAX_ARG_BYTES: usize = 1024;
+
+/// What a runner ran for an attempt: its command line and exit code. Command lines are
+/// evidence kept forever: an argument that looks like a secret (`password=`, `token=`,
+/// `secret=`, `key=` …) is refused; pass a secret reference instead.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
+#[serde(deny_unknown_fields)]
+pub struct ProcessRecord {
+    /// The command line, program first (1 to 64 arguments of at most 1024 bytes).
+    pub argv: Vec<String>,
+    /// The exit code.
+    pub exit_code: i32,
+}
+
+impl ro_core::Check for ProcessRecord {
+    fn check(&self) -> Result<(), String> {
+        if self.argv.is_empty() || self.argv.len() > MAX_ARGS {
+            return Err(format!("argv holds 1 to {MAX_ARGS} arguments"));
+        }
+        for (i, arg) in self.argv.iter().enumerate() {
+            if arg.len() > MAX_ARG_BYTES {
+                return Err(format!("argv[{i}] is longer than {MAX_ARG_BYTES} bytes"));
+            }
+            let lower = arg.to_ascii_lowercase();
+            let secretive = ["password", "passwd", "secret", "token", "api_key", "apikey"]
+                .iter()
+                .any(|word| {
+                    // `password=…`, `token:…`, or a flag whose next argument is the value.
+                    lower.contains(&format!("{word}="))
+                        || lower.contains(&format!("{word}:"))
+                        || lower == format!("--{word}")
+                        || lower == format!("-{word}")
+                });
+            if secretive {
+                return Err(format!(
+                    "argv[{i}] looks like it carries a secret; command lines are kept forever: \
+                     pass a secret reference (REGISTER_SECRET) instead"
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Where a run stands.
@@ -325,6 +389,7 @@ impl Run {
                 },
                 error_code: a.error_code.clone(),
                 retryable: a.retryable,
+                process: a.process.clone(),
             })
             .collect()
     }
@@ -356,6 +421,10 @@ mod key_order_tests {
             last_heartbeat_at: Some(at),
             not_before: at,
             number: 2,
+            process: Some(ProcessRecord {
+                argv: vec!["./check.sh".into()],
+                exit_code: 1,
+            }),
             retryable: Some(true),
             started_at: Some(at),
             status: AttemptStatus::Failed,

@@ -104,6 +104,7 @@ pub fn commands(state: &Jobs, mv: &Move, now: Timestamp) -> Vec<JobsCommand> {
                         outcome: OutcomeKind::Succeeded,
                         error_code: None,
                         retryable: None,
+                        process: None,
                     }
                 } else {
                     JobsCommand::CompleteAttempt {
@@ -111,6 +112,7 @@ pub fn commands(state: &Jobs, mv: &Move, now: Timestamp) -> Vec<JobsCommand> {
                         outcome: OutcomeKind::Failed,
                         error_code: Some("E".into()),
                         retryable: Some(*retryable),
+                        process: None,
                     }
                 }
             })

@@ -131,3 +131,25 @@ fn calendars_versions_and_ad_hoc_closures() {
     "#
     ));
 }
+
+#[test]
+fn a_run_records_the_command_line_and_exit_code_its_runner_reports() {
+    let run = ro_jobs::run_id(
+        &"readiness".parse().unwrap(),
+        &ro_jobs::LogicalKey::Partition("2026-03-06".into()),
+        ro_jobs::Intent::Manual,
+    );
+    insta::assert_snapshot!(check(&r#"
+        {"type":"DEFINE_JOB","definition":{"job_id":"readiness","version":1,"retry":{"max_attempts":2,"initial_interval_ms":1000,"max_interval_ms":1000,"jitter_bp":0}}}
+        {"type":"REQUEST_RUN","job_id":"readiness","intent":"manual","partition":"2026-03-06"}
+        {"type":"START_ATTEMPT","run_id":"RUNID"}
+        {"type":"COMPLETE_ATTEMPT","run_id":"RUNID","outcome":"succeeded","process":{"argv":["./scripts/readiness_check.sh"],"exit_code":2}}
+        {"type":"COMPLETE_ATTEMPT","run_id":"RUNID","outcome":"failed","error_code":"EXIT_2","retryable":true,"process":{"argv":["./scripts/readiness_check.sh","--password=hunter2"],"exit_code":2}}
+        {"type":"COMPLETE_ATTEMPT","run_id":"RUNID","outcome":"failed","error_code":"EXIT_2","retryable":true,"process":{"argv":[],"exit_code":2}}
+        {"type":"COMPLETE_ATTEMPT","run_id":"RUNID","outcome":"failed","error_code":"EXIT_2","retryable":true,"process":{"argv":["./scripts/readiness_check.sh","--namespace","trading-floor"],"exit_code":2}}
+        @2026-03-06T13:00:02Z
+        RUN PLAN
+        {"type":"START_ATTEMPT","run_id":"RUNID"}
+        {"type":"COMPLETE_ATTEMPT","run_id":"RUNID","outcome":"succeeded","process":{"argv":["./scripts/readiness_check.sh","--namespace","trading-floor"],"exit_code":0}}
+    "#.replace("RUNID", run.as_str())));
+}

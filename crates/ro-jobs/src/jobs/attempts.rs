@@ -45,8 +45,19 @@ impl Jobs {
                 outcome,
                 error_code,
                 retryable,
+                process,
             } => {
                 let r = run(run_id)?;
+                let process = process.as_deref().cloned();
+                if let Some(p) = &process
+                    && *outcome == OutcomeKind::Succeeded
+                    && p.exit_code != 0
+                {
+                    return Err(R::Invalid(format!(
+                        "a success exits 0, this process exited {}: report it as failed",
+                        p.exit_code
+                    )));
+                }
                 let Some(a) = r
                     .attempts
                     .last()
@@ -62,6 +73,7 @@ impl Jobs {
                     (OutcomeKind::Succeeded, None, None) => Ok(vec![E::AttemptSucceeded {
                         run_id: run_id.clone(),
                         number: a.number,
+                        process,
                     }]),
                     (OutcomeKind::Succeeded, _, _) => Err(R::Invalid(
                         "a success carries no error_code or retryable".into(),
@@ -78,6 +90,7 @@ impl Jobs {
                                 run_id: run_id.clone(),
                                 number: a.number,
                                 error_code: error_code.clone(),
+                                process,
                                 retryable: *retryable,
                             },
                             self.after_failure(run_id, r, a.number, error_code, *retryable, ctx.at),
@@ -139,14 +152,18 @@ impl Jobs {
                     a.updated_at_utc = at;
                 }
             }
-            E::AttemptSucceeded { run_id, .. } => {
+            E::AttemptSucceeded {
+                run_id, process, ..
+            } => {
                 self.end_attempt(run_id, AttemptStatus::Succeeded, None, None, at);
+                self.record_process(run_id, process);
                 self.close_run(run_id, RunStatus::Succeeded);
             }
             E::AttemptFailed {
                 run_id,
                 error_code,
                 retryable,
+                process,
                 ..
             } => {
                 self.end_attempt(
@@ -156,6 +173,7 @@ impl Jobs {
                     Some(*retryable),
                     at,
                 );
+                self.record_process(run_id, process);
             }
             E::AttemptTimedOut { run_id, kind, .. } => {
                 self.end_attempt(
@@ -182,6 +200,7 @@ impl Jobs {
                         started_at: None,
                         last_heartbeat_at: None,
                         error_code: None,
+                        process: None,
                         retryable: None,
                     });
                 }

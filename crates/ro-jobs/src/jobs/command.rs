@@ -103,6 +103,9 @@ pub enum JobsCommand {
         /// Whether the failure may be retried (required when failed).
         #[serde(default)]
         retryable: Option<bool>,
+        /// The process the runner ran: its command line and exit code (a success exits 0).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        process: Option<ro_core::Valid<crate::run::ProcessRecord>>,
     },
     /// Cancels a run.
     CancelRun {

@@ -78,6 +78,9 @@ pub enum JobsEvent {
     AttemptSucceeded {
         /// The attempt.
         number: u32,
+        /// The process the runner ran, when it reported one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        process: Option<crate::run::ProcessRecord>,
         /// The run.
         run_id: RunId,
     },
@@ -87,6 +90,9 @@ pub enum JobsEvent {
         error_code: String,
         /// The attempt.
         number: u32,
+        /// The process the runner ran, when it reported one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        process: Option<crate::run::ProcessRecord>,
         /// Whether it was retryable.
         retryable: bool,
         /// The run.

@@ -178,6 +178,7 @@ impl Jobs {
                     started_at: None,
                     last_heartbeat_at: None,
                     error_code: None,
+                    process: None,
                     retryable: None,
                 };
                 self.open.insert(
