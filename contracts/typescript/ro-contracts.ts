@@ -792,6 +792,8 @@ export type Incident = {
   detected_at: Timestamp;
   /** The incident's number (1, 2, …). */
   incident: number;
+  /** The incident's UUID (version 8, derived from the plane id and the audit hash: the same on every host); names its file `incident_<UUID>.json`. Added by the host in query results. */
+  incident_id?: string;
   /** The mode it raised. */
   mode: FailureMode;
   /** Who reported it. */
@@ -1196,6 +1198,9 @@ export type Lkg = {
   environment: EnvironmentName;
   /** Its number (1, 2, … per plane). */
   lkg: number;
+  /** The safety posture when it was captured (absent on captures recorded before it was
+   * kept). */
+  posture?: (PostureAtCapture | null);
 };
 
 /** An artifact's address: relative segments of ASCII letters, digits and - _ . : @ = separated by /, no empty, . or .. segment. */
@@ -2195,6 +2200,18 @@ export interface AccessDenied {
 
 /** pool id */
 export type PoolId = string;
+
+/** The plane's safety posture at a capture. */
+export type PostureAtCapture = {
+  /** The kill switch was engaged. */
+  kill_switch: boolean;
+  /** The emergency lockdown was raised. */
+  lockdown: boolean;
+  /** A readiness NO-GO was in force. */
+  no_go: boolean;
+  /** Production was locked. */
+  production_locked: boolean;
+};
 
 /** Whom a rule applies to. */
 export type PrincipalMatch = ("any" | {

@@ -197,6 +197,36 @@ pub struct Lkg {
     pub captured_at: Timestamp,
     /// The deployments it pins, by service.
     pub deployments: Vec<DeploymentSpec>,
+    /// The safety posture when it was captured (absent on captures recorded before it was
+    /// kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub posture: Option<PostureAtCapture>,
+}
+
+/// The plane's safety posture at a capture.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
+#[serde(deny_unknown_fields)]
+pub struct PostureAtCapture {
+    /// The emergency lockdown was raised.
+    pub lockdown: bool,
+    /// Production was locked.
+    pub production_locked: bool,
+    /// The kill switch was engaged.
+    pub kill_switch: bool,
+    /// A readiness NO-GO was in force.
+    pub no_go: bool,
 }
 
 /// Environments, deployments and captures.
@@ -473,6 +503,12 @@ impl Plane {
                         environment: environment.clone(),
                         captured_at: ctx.at,
                         deployments,
+                        posture: Some(PostureAtCapture {
+                            lockdown: self.lockdown(),
+                            production_locked: self.production_locked(),
+                            kill_switch: self.kill_switch(),
+                            no_go: self.readiness.no_go.is_some(),
+                        }),
                     },
                     by,
                     reason,

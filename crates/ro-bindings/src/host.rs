@@ -497,7 +497,7 @@ fn answer(
 
 /// Incidents name the seq that recorded them; the host, which holds the journal, adds the
 /// audit hash: the journal's head hash at detection (the `prev` of that record).
-fn add_audit_hashes(kernel: &Kernel<ro_admin::Plane>, result: &mut Value) {
+pub(crate) fn add_audit_hashes(kernel: &Kernel<ro_admin::Plane>, result: &mut Value) {
     let Some(incidents) = result
         .get_mut("open_incidents")
         .and_then(Value::as_array_mut)
@@ -511,6 +511,11 @@ fn add_audit_hashes(kernel: &Kernel<ro_admin::Plane>, result: &mut Value) {
             .and_then(|seq| kernel.journal().get(seq))
             .map(|record| record.prev.to_string());
         if let (Some(hash), Some(map)) = (hash, incident.as_object_mut()) {
+            let plane_id = kernel.state().signing().plane_id().to_string();
+            map.insert(
+                "incident_id".into(),
+                Value::String(crate::evidence::incident_id(&plane_id, &hash)),
+            );
             map.insert("audit_hash".into(), Value::String(hash));
         }
     }
@@ -831,6 +836,12 @@ pub fn status(store: &Store) -> Result<Value, HostError> {
 /// `ro status --at-seq SEQ`: the plane as it stood once record SEQ was written, rebuilt from
 /// the journal's first SEQ records (what an incident's reader reproduces offline).
 pub fn status_at(store: &Store, seq: u64) -> Result<Value, HostError> {
+    let kernel = kernel_at(store, seq)?;
+    summary(&kernel, json!({ "replayed_to_seq": seq }))
+}
+
+/// The plane rebuilt from the journal's first `seq` records.
+pub(crate) fn kernel_at(store: &Store, seq: u64) -> Result<Kernel<ro_admin::Plane>, HostError> {
     let records = store.kernel().journal().records();
     let head = store.head().seq;
     let prefix = usize::try_from(seq)
@@ -843,12 +854,14 @@ pub fn status_at(store: &Store, seq: u64) -> Result<Value, HostError> {
     let damaged = |e: String| HostError::Store(StoreError::Damaged { seq, message: e });
     let journal = ro_core::Journal::from_records(prefix.iter().cloned())
         .map_err(|e| damaged(e.to_string()))?;
-    let kernel = Kernel::resume(ro_admin::Plane::with_confirmation_key(key), 0, journal)
-        .map_err(|e| damaged(e.to_string()))?;
-    summary(&kernel, json!({ "replayed_to_seq": seq }))
+    Kernel::resume(ro_admin::Plane::with_confirmation_key(key), 0, journal)
+        .map_err(|e| damaged(e.to_string()))
 }
 
-fn summary(kernel: &Kernel<ro_admin::Plane>, opened_from: Value) -> Result<Value, HostError> {
+pub(crate) fn summary(
+    kernel: &Kernel<ro_admin::Plane>,
+    opened_from: Value,
+) -> Result<Value, HostError> {
     let head = kernel.head();
     let plane = kernel.state();
     let digest = kernel

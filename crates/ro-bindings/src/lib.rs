@@ -14,6 +14,7 @@
 
 pub mod checkpoint;
 pub mod client;
+pub mod evidence;
 pub mod host;
 pub mod keys;
 pub mod openapi;

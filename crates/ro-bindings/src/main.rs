@@ -133,6 +133,24 @@ enum Command {
         #[command(subcommand)]
         report: Report,
     },
+    /// Write an evidence bundle (status, readiness and deploy reports, alerts, config
+    /// snapshot, inventory, the last day's job runs, the last-known-good manifest) under
+    /// DIR/ops_runs/<UTC>_<KIND>/ with a manifest of BLAKE3 digests and the journal's head; or,
+    /// with --verify, check a bundle against its manifest and the journal.
+    Evidence {
+        /// The audit artifacts directory (e.g. audit_artifacts).
+        #[arg(long, required_unless_present = "verify")]
+        dir: Option<PathBuf>,
+        /// pre-market, post-market, deploy or incident.
+        #[arg(long, default_value = "pre-market")]
+        bundle: String,
+        /// The instant the bundle is of (RFC 3339; default: now).
+        #[arg(long)]
+        at: Option<String>,
+        /// Verify the bundle in this directory instead (exit 1 when it does not verify).
+        #[arg(long, value_name = "BUNDLE_DIR", conflicts_with = "dir")]
+        verify: Option<PathBuf>,
+    },
     /// Write a snapshot of the plane into the store (rkyv; the next open replays only the
     /// records after it). Prints its seq and size.
     Snapshot,
@@ -314,6 +332,19 @@ enum Report {
         #[arg(long)]
         story: String,
     },
+    /// The alerts raised (all, or only those not resolved), with the routing in force.
+    Alerts {
+        /// Only the alerts not yet resolved.
+        #[arg(long)]
+        open: bool,
+    },
+    /// Write DIR/incident_<UUID>.json for every incident: its audit hash and the state as it
+    /// stood once the failure was recorded; one JSON line per file.
+    Incidents {
+        /// The directory (e.g. failures).
+        #[arg(long)]
+        dir: PathBuf,
+    },
     /// The per-cycle signature log: for each recorded cycle (or the one asked for), the signed
     /// operations since the previous cycle, verified or not, one JSON line per cycle.
     Signatures {
@@ -335,7 +366,8 @@ impl Report {
             Report::Handoff { story } => {
                 serde_json::json!({ "type": "HANDOFF_PACKAGE", "story": story })
             }
-            Report::Signatures { .. } => serde_json::Value::Null,
+            Report::Alerts { open } => serde_json::json!({ "type": "ALERTS", "open_only": open }),
+            Report::Signatures { .. } | Report::Incidents { .. } => serde_json::Value::Null,
         }
     }
 }
@@ -546,6 +578,21 @@ fn main() -> ExitCode {
                 Err(e) => host_fail(&e),
             }
         }
+        Command::Report {
+            report: Report::Incidents { dir },
+        } => match Store::open(&path)
+            .map_err(HostError::from)
+            .and_then(|s| ro_bindings::evidence::write_incidents(&s, &dir))
+        {
+            Ok(lines) => {
+                let mut out = std::io::stdout().lock();
+                for line in lines {
+                    let _ = writeln!(out, "{line}");
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => host_fail(&e),
+        },
         Command::Report { report } => {
             let run = || -> Result<(bool, serde_json::Value), HostError> {
                 let mut store = Store::open(&path)?;
@@ -566,6 +613,46 @@ fn main() -> ExitCode {
                         "{}",
                         response.get("result").unwrap_or(&response)
                     );
+                    if ok {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::from(1)
+                    }
+                }
+                Err(e) => host_fail(&e),
+            }
+        }
+        Command::Evidence {
+            dir,
+            bundle,
+            at,
+            verify,
+        } => {
+            let Some(kind) = ro_bindings::evidence::Bundle::parse(&bundle) else {
+                return fail(
+                    "INVALID_ARGUMENT",
+                    "--bundle: pre-market, post-market, deploy or incident",
+                    2,
+                );
+            };
+            let at = match console_time(at.as_deref()) {
+                Ok(at) => at,
+                Err(code) => return code,
+            };
+            let run = || -> Result<serde_json::Value, HostError> {
+                let store = Store::open(&path)?;
+                match (&verify, &dir) {
+                    (Some(bundle_dir), _) => {
+                        ro_bindings::evidence::verify_bundle(&store, bundle_dir)
+                    }
+                    (None, Some(dir)) => ro_bindings::evidence::write_bundle(&store, dir, kind, at),
+                    (None, None) => Err(HostError::InvalidArgument("--dir or --verify".into())),
+                }
+            };
+            match run() {
+                Ok(v) => {
+                    let ok = v.get("ok") == Some(&serde_json::Value::Bool(true));
+                    let _ = writeln!(std::io::stdout(), "{v}");
                     if ok {
                         ExitCode::SUCCESS
                     } else {
@@ -1043,7 +1130,9 @@ fn remote(url: &str, token: &str, command: Command) -> ExitCode {
                     .unwrap_or(u64::MAX);
             }
         }
-        Command::Report { report } if !matches!(report, Report::Signatures { .. }) => {
+        Command::Report { report }
+            if !matches!(report, Report::Signatures { .. } | Report::Incidents { .. }) =>
+        {
             let body = report.query().to_string();
             match client.request("POST", "/v1/queries", "application/json", "", &body) {
                 Ok(answer) => {
@@ -1066,7 +1155,7 @@ fn remote(url: &str, token: &str, command: Command) -> ExitCode {
         _ => fail(
             "INVALID_ARGUMENT",
             "through --server: apply, status, audit and report (not status --at-seq, --admin \
-             audits or signature logs); the rest work on the store file",
+             audits, signature logs or incident files); the rest work on the store file",
             2,
         ),
     }

@@ -255,6 +255,10 @@ pub fn contracts() -> Value {
             "audit_hash".into(),
             json!({ "$ref": "#/$defs/Digest", "description": "The journal's head hash at detection (the `prev` of record `audit_seq`); added by the host in query results." }),
         );
+        properties.insert(
+            "incident_id".into(),
+            json!({ "type": "string", "format": "uuid", "description": "The incident's UUID (version 8, derived from the plane id and the audit hash: the same on every host); names its file `incident_<UUID>.json`. Added by the host in query results." }),
+        );
     }
     let secret_rotation = defs
         .get("PolicyEvent")

@@ -214,6 +214,21 @@ impl Jobs {
         self.calendars.get(name)
     }
 
+    /// Every job, by id.
+    pub fn jobs(&self) -> impl Iterator<Item = (&JobId, &JobEntry)> {
+        self.jobs.iter()
+    }
+
+    /// Every calendar, by name.
+    pub fn calendars(&self) -> impl Iterator<Item = &TradingCalendar> {
+        self.calendars.values()
+    }
+
+    /// Every run, open or closed, by id.
+    pub fn runs(&self) -> impl Iterator<Item = (&RunId, &Run)> {
+        self.open.iter().chain(self.closed.iter())
+    }
+
     /// A job.
     pub fn job(&self, id: &JobId) -> Option<&JobEntry> {
         self.jobs.get(id)
