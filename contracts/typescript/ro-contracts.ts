@@ -3,7 +3,7 @@
 
 /** Everything an actor can ask of the plane. The set is closed: an unknown name is
  * refused when parsed, and nothing outside it can be permitted. */
-export type Action = ("READ_ARTIFACT" | "REGISTER_ARTIFACT" | "SET_ARTIFACT_GATE" | "SHORTEN_RETENTION" | "EXTEND_RETENTION" | "RECORD_DERIVATION" | "REVIEW_DERIVATION" | "SUPERSEDE_DERIVATION" | "RECORD_INFEASIBLE" | "ROLLBACK_DERIVATION" | "TRIGGER_RUN" | "REQUEST_REPLAY" | "PAUSE_JOB" | "DRAIN_JOB" | "CANCEL_RUN" | "RESUME_JOB" | "DEPLOY" | "CREATE_STREAM" | "PUBLISH_STREAM" | "SUBSCRIBE_STREAM" | "CHANGE_STREAM_RETENTION" | "CHANGE_STREAM_PARTITIONS" | "REGISTER_MODEL" | "SET_CANDIDATE_MODEL" | "RECORD_CYCLE" | "SET_CANARY_RATIO" | "APPROVE_PROMOTION" | "PROMOTE_MODEL" | "ROLLBACK_MODEL" | "EMERGENCY_LOCKDOWN" | "RELEASE_LOCKDOWN" | "ENGAGE_KILL_SWITCH" | "RELEASE_KILL_SWITCH" | "PRODUCTION_LOCK" | "PRODUCTION_UNLOCK" | "HALT" | "RESET_FAILURE_STATUS" | "GRANT_ROLE" | "REVOKE_ROLE" | "DEFINE_ROLE" | "ADD_PERMIT_RULE" | "ADD_FORBID_RULE" | "REMOVE_RULE" | "DEFINE_CONSTRAINT" | "FREEZE" | "REQUEST_CHANGE" | "REVIEW_CHANGE" | "APPROVE_CHANGE" | "REJECT_CHANGE" | "APPLY_CHANGE" | "PUBLISH_CONFIG" | "REGISTER_SECRET" | "ROTATE_SECRET" | "SET_LIMITS" | "RECORD_COST" | "DEFINE_DEVIATION_TYPE" | "RECORD_DEVIATION" | "UPDATE_DEVIATION" | "RESOLVE_DEVIATION" | "TICK" | "SET_MISMATCH_POSTURE" | "EXPIRE_ARTIFACTS" | "HAND_OFF" | "RECORD_VIOLATION" | "DEFINE_JOB" | "DEFINE_POOL" | "DEFINE_CALENDAR" | "OBSERVE_GATE" | "REPORT_ATTEMPT" | "CONFIGURE_CONFIRMATIONS" | "REPORT_FAILURE" | "CONFIGURE_SHADOW_WINDOW" | "REPORT_COMPONENT" | "DEFINE_ENVIRONMENT" | "REPORT_ROLLOUT" | "CAPTURE_LKG" | "RESTORE_LKG" | "RECORD_READINESS" | "CLEAR_NO_GO" | "REGISTER_SIGNING_KEY" | "REQUIRE_SIGNATURES" | "REGISTER_PRINCIPAL" | "SET_PRINCIPAL_KIND" | "REVOKE_SIGNING_KEY" | "ISSUE_TOKEN" | "REVOKE_TOKEN" | "CONFIGURE_ALERTS" | "ACKNOWLEDGE_ALERT" | "RESOLVE_ALERT");
+export type Action = ("READ_ARTIFACT" | "REGISTER_ARTIFACT" | "SET_ARTIFACT_GATE" | "SHORTEN_RETENTION" | "EXTEND_RETENTION" | "RECORD_DERIVATION" | "REVIEW_DERIVATION" | "SUPERSEDE_DERIVATION" | "RECORD_INFEASIBLE" | "ROLLBACK_DERIVATION" | "TRIGGER_RUN" | "REQUEST_REPLAY" | "PAUSE_JOB" | "DRAIN_JOB" | "CANCEL_RUN" | "RESUME_JOB" | "DEPLOY" | "CREATE_STREAM" | "PUBLISH_STREAM" | "SUBSCRIBE_STREAM" | "CHANGE_STREAM_RETENTION" | "CHANGE_STREAM_PARTITIONS" | "REGISTER_MODEL" | "SET_CANDIDATE_MODEL" | "RECORD_CYCLE" | "SET_CANARY_RATIO" | "APPROVE_PROMOTION" | "PROMOTE_MODEL" | "ROLLBACK_MODEL" | "EMERGENCY_LOCKDOWN" | "RELEASE_LOCKDOWN" | "ENGAGE_KILL_SWITCH" | "RELEASE_KILL_SWITCH" | "PRODUCTION_LOCK" | "PRODUCTION_UNLOCK" | "HALT" | "RESET_FAILURE_STATUS" | "GRANT_ROLE" | "REVOKE_ROLE" | "DEFINE_ROLE" | "ADD_PERMIT_RULE" | "ADD_FORBID_RULE" | "REMOVE_RULE" | "DEFINE_CONSTRAINT" | "FREEZE" | "REQUEST_CHANGE" | "REVIEW_CHANGE" | "APPROVE_CHANGE" | "REJECT_CHANGE" | "APPLY_CHANGE" | "PUBLISH_CONFIG" | "REGISTER_SECRET" | "ROTATE_SECRET" | "SET_LIMITS" | "RECORD_COST" | "DEFINE_DEVIATION_TYPE" | "RECORD_DEVIATION" | "UPDATE_DEVIATION" | "RESOLVE_DEVIATION" | "TICK" | "SET_MISMATCH_POSTURE" | "EXPIRE_ARTIFACTS" | "HAND_OFF" | "RECORD_VIOLATION" | "DEFINE_JOB" | "DEFINE_POOL" | "DEFINE_CALENDAR" | "OBSERVE_GATE" | "REPORT_ATTEMPT" | "CONFIGURE_CONFIRMATIONS" | "REPORT_FAILURE" | "CONFIGURE_SHADOW_WINDOW" | "REPORT_COMPONENT" | "DEFINE_ENVIRONMENT" | "REPORT_ROLLOUT" | "CAPTURE_LKG" | "RESTORE_LKG" | "RECORD_READINESS" | "CLEAR_NO_GO" | "REGISTER_SIGNING_KEY" | "REQUIRE_SIGNATURES" | "REGISTER_PRINCIPAL" | "SET_PRINCIPAL_KIND" | "REVOKE_SIGNING_KEY" | "ISSUE_TOKEN" | "REVOKE_TOKEN" | "CONFIGURE_ALERTS" | "ACKNOWLEDGE_ALERT" | "RESOLVE_ALERT" | "DEFINE_INTENTS");
 
 /** A set of actions, written in declaration order. */
 export type ActionSet = Array<Action>;
@@ -410,6 +410,9 @@ export type CommandResult = ({
   intent: CycleIntent;
   /** Whether the cycle counted toward the shadow window. */
   shadow: boolean;
+} | {
+  /** Always `true`. */
+  unchanged: boolean;
 } | { [key: string]: unknown });
 
 /** component id */
@@ -1339,6 +1342,7 @@ export type PlaneAdminEvent =
   | CanaryRatioSet
   | CandidatePromoted
   | ModelRolledBack
+  | IntentsDefined
   | ShadowWindowConfigured
   | FailureReported
   | ComponentReported
@@ -1522,6 +1526,19 @@ export interface ModelRolledBack {
   /** The version active now. */
   to: ModelVersion;
   type: "ModelRolledBack";
+}
+
+/** The set of intents a cycle may carry was defined. */
+export interface IntentsDefined {
+  /** After, sorted. */
+  after: Array<CycleIntent>;
+  /** Before, sorted. */
+  before: Array<CycleIntent>;
+  /** Who defined it. */
+  by: ActorId;
+  /** The reason given. */
+  reason?: (Reason | null);
+  type: "IntentsDefined";
 }
 
 /** The shadow window changed. */
@@ -2417,6 +2434,7 @@ export type Request =
   | DefineDeviationTypeCommand
   | DefineEnvironmentCommand
   | DefineExclusiveRolesCommand
+  | DefineIntentsCommand
   | DefineJobCommand
   | DefinePoolCommand
   | DefineRoleCommand
@@ -3021,6 +3039,28 @@ export interface DefineExclusiveRolesCommand {
     sig: string;
   };
   type: "DEFINE_EXCLUSIVE_ROLES";
+}
+
+/** Defines the closed set of intents a cycle may carry (human-only; `STOP` always in it). */
+export interface DefineIntentsCommand {
+  actor?: Actor;
+  /** When; the host stamps its clock when absent. */
+  at?: (Timestamp | null);
+  /** The token from the first step of a two-step command. */
+  confirmation_token?: string;
+  correlation_id?: (CorrelationId | null);
+  /** The intents. */
+  intents: Array<CycleIntent>;
+  /** Shorthand for a human actor with this id. */
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
+  /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
+  signature?: {
+    key_id: string;
+    nonce: string;
+    sig: string;
+  };
+  type: "DEFINE_INTENTS";
 }
 
 /** Defines or redefines (with a higher version) a job. */

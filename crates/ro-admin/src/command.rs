@@ -58,6 +58,7 @@ ro_policy::command_facts! { AdminCommand in Room;
     PromoteCandidate = "PROMOTE_CANDIDATE" in Room::Registry, two_step, enables_execution;
     RollbackModel = "ROLLBACK_MODEL" in Room::Registry, two_step;
     ConfigureShadowWindow = "CONFIGURE_SHADOW_WINDOW" in Room::Registry, when_loosening;
+    DefineIntents = "DEFINE_INTENTS" in Room::Registry;
     ReportFailure = "REPORT_FAILURE" in Room::Registry;
     ResetFailureStatus = "RESET_FAILURE_STATUS" in Room::Registry, two_step;
     ReportComponent = "REPORT_COMPONENT" in Room::Health, passes_lockdown;
@@ -253,6 +254,11 @@ pub enum AdminCommand {
     /// Returns the failure status to `NORMAL`, resolving open incidents (human-only,
     /// two-step).
     ResetFailureStatus {},
+    /// Defines the closed set of intents a cycle may carry (human-only; `STOP` always in it).
+    DefineIntents {
+        /// The intents.
+        intents: Vec<Intent>,
+    },
     /// Replaces the alert routing: a rule per trigger and the market calendar (human-only).
     ConfigureAlerts(ro_core::Valid<crate::alerts::AlertConfig>),
     /// Acknowledges an open alert: someone is on it.
@@ -286,6 +292,7 @@ impl AdminCommand {
             C::PromoteCandidate {} => fixed(Action::PromoteModel, "registry"),
             C::RollbackModel {} => fixed(Action::RollbackModel, "registry"),
             C::ConfigureShadowWindow { .. } => fixed(Action::ConfigureShadowWindow, "registry"),
+            C::DefineIntents { .. } => fixed(Action::DefineIntents, "registry"),
             C::ReportFailure { .. } => fixed(Action::ReportFailure, "plane"),
             C::ReportComponent(_) => fixed(Action::ReportComponent, "components"),
             // A signal is a monitor's report like a component's heartbeat.

@@ -132,6 +132,17 @@ pub enum AdminEvent {
         /// The reason given.
         reason: Option<Reason>,
     },
+    /// The set of intents a cycle may carry was defined.
+    IntentsDefined {
+        /// Before, sorted.
+        before: Vec<crate::registry::Intent>,
+        /// After, sorted.
+        after: Vec<crate::registry::Intent>,
+        /// Who defined it.
+        by: ActorId,
+        /// The reason given.
+        reason: Option<Reason>,
+    },
     /// The shadow window changed.
     ShadowWindowConfigured {
         /// Cycles before.
@@ -424,6 +435,7 @@ impl AdminEvent {
             | E::CandidatePromoted { .. }
             | E::ModelRolledBack { .. }
             | E::ShadowWindowConfigured { .. }
+            | E::IntentsDefined { .. }
             | E::FailureReported { .. }
             | E::FailureStatusReset { .. } => Room::Registry,
             E::ComponentReported(_)

@@ -238,13 +238,21 @@ pub enum CommandResult {
         /// Whether the cycle counted toward the shadow window.
         shadow: bool,
     },
+    /// A command that appended nothing: an idempotent repeat (the same registration again,
+    /// raising what is raised), said so rather than answered silently.
+    Unchanged {
+        /// Always `true`.
+        unchanged: bool,
+    },
     /// Every other command.
     Empty {},
 }
 
 /// The `result` of a command whose events are `events`.
 pub fn command_result<'a>(events: impl IntoIterator<Item = &'a PlaneEvent>) -> CommandResult {
+    let mut any = false;
     for event in events {
+        any = true;
         if let PlaneEvent::Admin(AdminEvent::CycleRecorded(cycle)) = event {
             return CommandResult::Cycle {
                 intent: cycle.intent.clone(),
@@ -253,7 +261,11 @@ pub fn command_result<'a>(events: impl IntoIterator<Item = &'a PlaneEvent>) -> C
             };
         }
     }
-    CommandResult::Empty {}
+    if any {
+        CommandResult::Empty {}
+    } else {
+        CommandResult::Unchanged { unchanged: true }
+    }
 }
 
 impl Plane {

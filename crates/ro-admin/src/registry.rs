@@ -302,6 +302,9 @@ pub struct CycleRecorded {
     pub violation: bool,
 }
 
+/// The intents a cycle may carry until a human defines the set (`DEFINE_INTENTS`).
+pub const DEFAULT_INTENTS: [&str; 4] = ["BUY", "HOLD", "SELL", "STOP"];
+
 /// The registry's state.
 #[derive(
     Debug, Clone, PartialEq, Eq, Serialize, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
@@ -313,11 +316,34 @@ pub struct Registry {
     days: BTreeMap<Day, CycleStats>,
     failure: FailureMode,
     incidents: Vec<Incident>,
+    /// The intents a cycle may carry, once a human defined them ([`DEFAULT_INTENTS`] before).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    intents: Option<Vec<Intent>>,
     last_day: Option<Day>,
     /// Earlier active versions, most recent last (what rollback returns to).
     previous: Vec<ModelVersion>,
     shadow_cycles: u64,
     shadow_window: u64,
+}
+
+impl Registry {
+    /// The intents a cycle may carry, sorted.
+    pub fn intents(&self) -> Vec<Intent> {
+        match &self.intents {
+            Some(set) => set.clone(),
+            None => DEFAULT_INTENTS
+                .iter()
+                .map(|i| Intent((*i).to_owned()))
+                .collect(),
+        }
+    }
+
+    fn allows(&self, intent: &Intent) -> bool {
+        match &self.intents {
+            Some(set) => set.contains(intent),
+            None => DEFAULT_INTENTS.contains(&intent.as_str()),
+        }
+    }
 }
 
 impl Default for Registry {
@@ -331,6 +357,7 @@ impl Default for Registry {
             canary: Ratio::ZERO,
             failure: FailureMode::Normal,
             incidents: Vec::new(),
+            intents: None,
             days: BTreeMap::new(),
             last_day: None,
         }
@@ -704,6 +731,18 @@ impl Plane {
                 deterministic,
             } => {
                 validate_cycle(*latency_ms).map_err(PlaneRejection::InvalidArgument)?;
+                if !self.registry.allows(intent) {
+                    let known: Vec<String> = self
+                        .registry
+                        .intents()
+                        .iter()
+                        .map(|i| i.as_str().to_owned())
+                        .collect();
+                    return Err(PlaneRejection::InvalidArgument(format!(
+                        "unknown intent {intent}: one of {}; DEFINE_INTENTS changes the set",
+                        known.join(", ")
+                    )));
+                }
                 let halted = !self.safe_to_execute();
                 let stop = Intent::stop();
                 let forced_stop = halted && *intent != stop;
@@ -773,6 +812,31 @@ impl Plane {
                     by,
                     reason,
                 })])
+            }
+            AdminCommand::DefineIntents { intents } => {
+                let mut after = intents.clone();
+                after.sort();
+                after.dedup();
+                if after.len() != intents.len() {
+                    return Err(PlaneRejection::InvalidArgument(
+                        "each intent is named once".into(),
+                    ));
+                }
+                if !after.contains(&Intent::stop()) || after.len() > 64 {
+                    return Err(PlaneRejection::InvalidArgument(
+                        "the intents include STOP (what a halted plane forces), at most 64".into(),
+                    ));
+                }
+                let before = self.registry.intents();
+                Ok(raise(
+                    before == after,
+                    AdminEvent::IntentsDefined {
+                        before,
+                        after,
+                        by,
+                        reason,
+                    },
+                ))
             }
             AdminCommand::ConfigureShadowWindow { cycles } => {
                 if *cycles == 0 {
@@ -849,6 +913,10 @@ impl Plane {
                 by,
             },
             AdminEvent::FailureStatusReset { .. } => Change::Reset,
+            AdminEvent::IntentsDefined { after, .. } => {
+                self.registry.intents = Some(after.clone());
+                return;
+            }
             _ => return,
         };
         self.registry.apply(change, at, seq);
@@ -905,6 +973,17 @@ pub(crate) fn classify(event: &AdminEvent) -> Option<Classified> {
             vec![format!("model:{from}"), format!("model:{to}")],
             reason,
             (json!({ "active": from }), json!({ "active": to })),
+        ),
+        AdminEvent::IntentsDefined {
+            before,
+            after,
+            reason,
+            ..
+        } => applied(
+            Action::DefineIntents,
+            registry(),
+            reason,
+            (json!({ "intents": before }), json!({ "intents": after })),
         ),
         AdminEvent::ShadowWindowConfigured {
             before,

@@ -726,3 +726,24 @@ fn alerts_are_raised_with_what_raised_them() {
     "#
     ));
 }
+
+#[test]
+fn cycle_intents_are_a_closed_set_a_human_defines() {
+    insta::assert_snapshot!(check(
+        r#"
+        @2026-03-02T14:30:00Z human:alice
+        {"type":"GRANT_ROLE","principal":"alice","role":"admin"}
+        {"type":"GRANT_ROLE","principal":"bot","role":"operator"}
+        {"type":"RECORD_CYCLE","intent":"BUY"}
+        {"type":"RECORD_CYCLE","intent":"BUYY"}
+        {"type":"DEFINE_INTENTS","intents":["HOLD","REBALANCE"]}
+        {"type":"DEFINE_INTENTS","intents":["HOLD","STOP","HOLD"]}
+        {"type":"DEFINE_INTENTS","intents":["REBALANCE","HOLD","STOP"]}
+        {"type":"DEFINE_INTENTS","intents":["HOLD","REBALANCE","STOP"]}
+        {"type":"RECORD_CYCLE","intent":"BUY"}
+        {"type":"RECORD_CYCLE","intent":"REBALANCE"}
+        @2026-03-02T14:31:00Z agent:bot
+        {"type":"DEFINE_INTENTS","intents":["BUY","STOP"]}
+    "#
+    ));
+}

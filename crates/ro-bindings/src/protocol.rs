@@ -229,6 +229,71 @@ fn inexact_number(json: &str) -> Option<&str> {
     None
 }
 
+/// Model metadata holds an operator's figures exactly: a number with a fraction or an
+/// exponent inside the top-level `metadata` member (`"auc": 0.91`) becomes a string of its
+/// text as written (`"auc": "0.91"`), never rounded through a double nor refused. `None` when
+/// there is nothing to rewrite (or the text is not JSON: the parser says why).
+pub fn quote_metadata_decimals(json: &str) -> Option<String> {
+    if !json.contains("\"metadata\"") {
+        return None;
+    }
+    let bytes = json.as_bytes();
+    let mut out = String::new();
+    let mut copied = 0;
+    let (mut depth, mut i) = (0usize, 0usize);
+    let mut top_key: Option<&str> = None;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'"' => {
+                let start = i;
+                i += 1;
+                while let Some(&c) = bytes.get(i) {
+                    i += if c == b'\\' { 2 } else { 1 };
+                    if c == b'"' {
+                        break;
+                    }
+                }
+                // A string at the top level followed by `:` is a member's key.
+                let rest = json.get(i..).unwrap_or_default().trim_start();
+                if depth == 1 && rest.starts_with(':') {
+                    top_key = json.get(start + 1..i.saturating_sub(1));
+                }
+            }
+            b'{' | b'[' => {
+                depth += 1;
+                i += 1;
+            }
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                i += 1;
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                while bytes
+                    .get(i)
+                    .is_some_and(|c| matches!(c, b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9'))
+                {
+                    i += 1;
+                }
+                let token = json.get(start..i)?;
+                if top_key == Some("metadata") && token.contains(['.', 'e', 'E']) {
+                    out.push_str(json.get(copied..start)?);
+                    out.push('"');
+                    out.push_str(token);
+                    out.push('"');
+                    copied = i;
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    if copied == 0 {
+        return None;
+    }
+    out.push_str(json.get(copied..)?);
+    Some(out)
+}
+
 /// Whether the double nearest to the decimal `token` has exactly its value.
 fn reads_exactly(token: &str) -> bool {
     let Ok(double) = token.parse::<f64>() else {
@@ -383,6 +448,8 @@ pub fn decode_within(
     now: Timestamp,
     skew: Skew,
 ) -> Result<Decoded, ProtocolError> {
+    let quoted = quote_metadata_decimals(line);
+    let line = quoted.as_deref().unwrap_or(line);
     let value: Value = parse_strict(line).map_err(|e| ProtocolError::NotJson(e.to_string()))?;
     let Value::Object(mut map) = value else {
         return Err(ProtocolError::NotJson(
@@ -526,6 +593,8 @@ struct SignatureField {
 
 /// Adds `confirmation_token` to a command line (what a client does on the second step).
 pub fn with_confirmation_token(line: &str, token: &str) -> Result<String, ProtocolError> {
+    let quoted = quote_metadata_decimals(line);
+    let line = quoted.as_deref().unwrap_or(line);
     let value: Value = parse_strict(line).map_err(|e| ProtocolError::NotJson(e.to_string()))?;
     let Value::Object(mut map) = value else {
         return Err(ProtocolError::NotJson(

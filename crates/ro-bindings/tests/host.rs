@@ -1371,3 +1371,52 @@ fn init_open(store: &PathBuf, at: Option<&str>) -> Output {
     args.extend(at.map(|at| ["--at", at]).into_iter().flatten());
     ro(store, &args, "")
 }
+
+#[test]
+fn model_metadata_keeps_decimals_exactly_and_a_repeat_says_it_changed_nothing() {
+    let path = temp_store("decimals");
+    let alice = ActorId::new("alice").unwrap();
+    let mut store = host::init(&path, &alice, at("2026-01-05T14:30:00Z")).unwrap();
+    let now = at("2026-01-05T14:31:00Z");
+    // As an operator writes it, pretty-printed or not: every decimal held as its text.
+    let register = r#"{"type":"REGISTER_MODEL","metadata":{"version":"M-A-V1","auc":0.91,"loss":1e-3,"precise":0.123456789012345678901234567890,"curve":[0.5,2,{"x":-0.25}],"note":"3.14 in a string stays"}}"#;
+    let (ok, answer) = host::execute_line(store.kernel_mut(), register, Some(&alice), now);
+    assert!(ok, "{answer}");
+    let metadata: Value = serde_json::from_str(
+        answer["events"][0]["event"]["event"]["metadata"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(metadata["auc"], "0.91");
+    assert_eq!(metadata["loss"], "1e-3");
+    assert_eq!(metadata["precise"], "0.123456789012345678901234567890");
+    assert_eq!(
+        metadata["curve"],
+        serde_json::json!(["0.5", 2, {"x": "-0.25"}])
+    );
+    assert_eq!(metadata["note"], "3.14 in a string stays");
+    // The same registration again: accepted, nothing recorded, and the answer says so.
+    let (ok, again) = host::execute_line(store.kernel_mut(), register, Some(&alice), now);
+    assert!(ok, "{again}");
+    assert_eq!(again["events"], serde_json::json!([]));
+    assert_eq!(again["result"], serde_json::json!({ "unchanged": true }));
+    // Other metadata under the same version: refused.
+    let (ok, other) = host::execute_line(
+        store.kernel_mut(),
+        r#"{"type":"REGISTER_MODEL","metadata":{"version":"M-A-V1","auc":0.92}}"#,
+        Some(&alice),
+        now,
+    );
+    assert!(!ok);
+    assert_eq!(other["error"]["code"], "MODEL_VERSION_EXISTS", "{other}");
+    // Decimals elsewhere are still read exactly or refused, never rounded.
+    let (ok, ratio) = host::execute_line(
+        store.kernel_mut(),
+        r#"{"type":"SET_CANARY_RATIO","ratio":0.99999999999999999999}"#,
+        Some(&alice),
+        now,
+    );
+    assert!(!ok);
+    assert_eq!(ratio["error"]["code"], "INVALID_JSON", "{ratio}");
+}

@@ -159,6 +159,7 @@ actions! {
     ConfigureAlerts = "CONFIGURE_ALERTS", Reducing, "Replace the alert routing (could silence an alert: fail-closed).";
     AcknowledgeAlert = "ACKNOWLEDGE_ALERT", Routine, "Acknowledge an open alert.";
     ResolveAlert = "RESOLVE_ALERT", Routine, "Resolve an open alert.";
+    DefineIntents = "DEFINE_INTENTS", Reducing, "Define the closed set of intents a cycle may carry.";
 }
 
 impl fmt::Display for Action {
