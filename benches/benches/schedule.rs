@@ -16,6 +16,7 @@ fn year(c: &mut Criterion) {
         gap: GapPolicy::Skip,
         fold: FoldPolicy::First,
         allow_legacy_zone: false,
+        market_hours: false,
     };
     let start = Timestamp::parse_rfc3339("2026-01-01T00:00:00Z").unwrap();
     let end = Timestamp::parse_rfc3339("2027-01-01T00:00:00Z").unwrap();

@@ -3,7 +3,7 @@
 
 /** Everything an actor can ask of the plane. The set is closed: an unknown name is
  * refused when parsed, and nothing outside it can be permitted. */
-export type Action = ("READ_ARTIFACT" | "REGISTER_ARTIFACT" | "SET_ARTIFACT_GATE" | "SHORTEN_RETENTION" | "EXTEND_RETENTION" | "RECORD_DERIVATION" | "REVIEW_DERIVATION" | "SUPERSEDE_DERIVATION" | "RECORD_INFEASIBLE" | "ROLLBACK_DERIVATION" | "TRIGGER_RUN" | "REQUEST_REPLAY" | "PAUSE_JOB" | "DRAIN_JOB" | "CANCEL_RUN" | "RESUME_JOB" | "DEPLOY" | "CREATE_STREAM" | "PUBLISH_STREAM" | "SUBSCRIBE_STREAM" | "CHANGE_STREAM_RETENTION" | "CHANGE_STREAM_PARTITIONS" | "REGISTER_MODEL" | "SET_CANDIDATE_MODEL" | "RECORD_CYCLE" | "SET_CANARY_RATIO" | "APPROVE_PROMOTION" | "PROMOTE_MODEL" | "ROLLBACK_MODEL" | "EMERGENCY_LOCKDOWN" | "RELEASE_LOCKDOWN" | "ENGAGE_KILL_SWITCH" | "RELEASE_KILL_SWITCH" | "PRODUCTION_LOCK" | "PRODUCTION_UNLOCK" | "HALT" | "RESET_FAILURE_STATUS" | "GRANT_ROLE" | "REVOKE_ROLE" | "DEFINE_ROLE" | "ADD_PERMIT_RULE" | "ADD_FORBID_RULE" | "REMOVE_RULE" | "DEFINE_CONSTRAINT" | "FREEZE" | "REQUEST_CHANGE" | "REVIEW_CHANGE" | "APPROVE_CHANGE" | "REJECT_CHANGE" | "APPLY_CHANGE" | "PUBLISH_CONFIG" | "REGISTER_SECRET" | "ROTATE_SECRET" | "SET_LIMITS" | "RECORD_COST" | "DEFINE_DEVIATION_TYPE" | "RECORD_DEVIATION" | "UPDATE_DEVIATION" | "RESOLVE_DEVIATION" | "TICK" | "SET_MISMATCH_POSTURE" | "EXPIRE_ARTIFACTS" | "HAND_OFF" | "RECORD_VIOLATION" | "DEFINE_JOB" | "DEFINE_POOL" | "DEFINE_CALENDAR" | "OBSERVE_GATE" | "REPORT_ATTEMPT" | "CONFIGURE_CONFIRMATIONS" | "REPORT_FAILURE" | "CONFIGURE_SHADOW_WINDOW" | "REPORT_COMPONENT" | "DEFINE_ENVIRONMENT" | "REPORT_ROLLOUT" | "CAPTURE_LKG" | "RESTORE_LKG" | "RECORD_READINESS" | "CLEAR_NO_GO" | "REGISTER_SIGNING_KEY" | "REQUIRE_SIGNATURES" | "REGISTER_PRINCIPAL" | "SET_PRINCIPAL_KIND" | "REVOKE_SIGNING_KEY" | "ISSUE_TOKEN" | "REVOKE_TOKEN" | "CONFIGURE_ALERTS" | "ACKNOWLEDGE_ALERT" | "RESOLVE_ALERT" | "DEFINE_INTENTS");
+export type Action = ("READ_ARTIFACT" | "REGISTER_ARTIFACT" | "SET_ARTIFACT_GATE" | "SHORTEN_RETENTION" | "EXTEND_RETENTION" | "RECORD_DERIVATION" | "REVIEW_DERIVATION" | "SUPERSEDE_DERIVATION" | "RECORD_INFEASIBLE" | "ROLLBACK_DERIVATION" | "TRIGGER_RUN" | "REQUEST_REPLAY" | "PAUSE_JOB" | "DRAIN_JOB" | "CANCEL_RUN" | "RESUME_JOB" | "DEPLOY" | "CREATE_STREAM" | "PUBLISH_STREAM" | "SUBSCRIBE_STREAM" | "CHANGE_STREAM_RETENTION" | "CHANGE_STREAM_PARTITIONS" | "REGISTER_MODEL" | "SET_CANDIDATE_MODEL" | "RECORD_CYCLE" | "SET_CANARY_RATIO" | "APPROVE_PROMOTION" | "PROMOTE_MODEL" | "ROLLBACK_MODEL" | "EMERGENCY_LOCKDOWN" | "RELEASE_LOCKDOWN" | "ENGAGE_KILL_SWITCH" | "RELEASE_KILL_SWITCH" | "PRODUCTION_LOCK" | "PRODUCTION_UNLOCK" | "HALT" | "RESET_FAILURE_STATUS" | "GRANT_ROLE" | "REVOKE_ROLE" | "DEFINE_ROLE" | "ADD_PERMIT_RULE" | "ADD_FORBID_RULE" | "REMOVE_RULE" | "DEFINE_CONSTRAINT" | "FREEZE" | "REQUEST_CHANGE" | "REVIEW_CHANGE" | "APPROVE_CHANGE" | "REJECT_CHANGE" | "APPLY_CHANGE" | "PUBLISH_CONFIG" | "REGISTER_SECRET" | "ROTATE_SECRET" | "SET_LIMITS" | "RECORD_COST" | "DEFINE_DEVIATION_TYPE" | "RECORD_DEVIATION" | "UPDATE_DEVIATION" | "RESOLVE_DEVIATION" | "TICK" | "SET_MISMATCH_POSTURE" | "EXPIRE_ARTIFACTS" | "HAND_OFF" | "RECORD_VIOLATION" | "DEFINE_JOB" | "DEFINE_POOL" | "DEFINE_CALENDAR" | "OBSERVE_GATE" | "REPORT_ATTEMPT" | "CONFIGURE_CONFIRMATIONS" | "REPORT_FAILURE" | "CONFIGURE_SHADOW_WINDOW" | "REPORT_COMPONENT" | "DEFINE_ENVIRONMENT" | "REPORT_ROLLOUT" | "CAPTURE_LKG" | "RESTORE_LKG" | "RECORD_READINESS" | "CLEAR_NO_GO" | "REGISTER_SIGNING_KEY" | "REQUIRE_SIGNATURES" | "REGISTER_PRINCIPAL" | "SET_PRINCIPAL_KIND" | "REVOKE_SIGNING_KEY" | "ISSUE_TOKEN" | "REVOKE_TOKEN" | "CONFIGURE_ALERTS" | "ACKNOWLEDGE_ALERT" | "RESOLVE_ALERT" | "DEFINE_INTENTS" | "QUARANTINE_EXPERIENCE");
 
 /** A set of actions, written in declaration order. */
 export type ActionSet = Array<Action>;
@@ -536,6 +536,10 @@ export type DailySummary = {
 /** A UTC calendar day, YYYY-MM-DD. */
 export type Day = string;
 
+/** A decimal number held exactly as its text (`"0.91"`, `"-3"`, `"1e-3"`): never a double.
+ * Decodes from a string or an integer. */
+export type Decimal = string;
+
 /** One row of the deploy report. */
 export type DeployedService = {
   /** The deployment in effect (none when never deployed). */
@@ -696,6 +700,9 @@ export type ErrorResponse = {
   ok: false;
 };
 
+/** experience id */
+export type ExperienceId = string;
+
 /** The failure status: `NORMAL`, or a mode beyond it, in increasing severity. */
 export type FailureMode = ("NORMAL" | "DEGRADED" | "SAFE_MODE" | "FAILED");
 
@@ -778,8 +785,12 @@ export type Heartbeat = {
   lockdown: boolean;
   /** Shadow progress and the latest day's figures. */
   monitoring: Monitoring;
+  /** The latest online figures of the active and the candidate model. */
+  online_ml_metrics: OnlineMlMetrics;
   /** Incidents not yet resolved. */
   open_incidents: Array<Incident>;
+  /** How many experiences are kept out of learning (the `QUARANTINE` query lists them). */
+  quarantined_experiences: number;
 };
 
 /** One incident: a failure reported, with where in the journal it was detected. */
@@ -1219,6 +1230,14 @@ export type LogicalKey = ({
   partition: string;
 });
 
+/** A model's latest figures. */
+export type MetricsReport = {
+  /** When they were reported. */
+  at: Timestamp;
+  /** The figures, by name. */
+  metrics: Record<string, never>;
+};
+
 /** What a reported digest mismatch does. */
 export type MismatchPosture = ("fail_closed" | "warn");
 
@@ -1258,6 +1277,14 @@ export type ObservabilityView = {
   /** `STORAGE_PRESSURE_<VOLUME>` at or above 90 %, `ARTIFACT_STORE_ERRORS_<STORE>` when the
    * latest report counted errors; sorted. Warnings never halt. */
   warnings: Array<string>;
+};
+
+/** The online figures of the models in play. */
+export type OnlineMlMetrics = {
+  /** The active model's latest report. */
+  active?: (MetricsReport | null);
+  /** The candidate's latest report. */
+  candidate?: (MetricsReport | null);
 };
 
 /** One signed operation in a cycle's log. */
@@ -1360,6 +1387,8 @@ export type PlaneAdminEvent =
   | LkgCaptured
   | TokenIssued
   | TokenRevoked
+  | MlMetricsReported
+  | ExperienceQuarantined
   | AlertsConfigured
   | AlertRaised
   | AlertAcknowledged
@@ -1755,6 +1784,30 @@ export interface TokenRevoked {
   /** The token. */
   token_id: TokenId;
   type: "TokenRevoked";
+}
+
+/** A model's online figures were reported. */
+export interface MlMetricsReported {
+  /** The figures. */
+  metrics: Record<string, never>;
+  /** The model version. */
+  model: ModelVersion;
+  type: "MlMetricsReported";
+}
+
+/** An experience was kept out of learning. */
+export interface ExperienceQuarantined {
+  /** Who quarantined it. */
+  by: ActorId;
+  /** What was seen. */
+  detail: string;
+  /** The experience itself or what shows the problem (a registered artifact), if any. */
+  evidence?: (Locator | null);
+  /** The experience. */
+  experience: ExperienceId;
+  /** Why, as a code (`A-Z`, `0-9`, `_`). */
+  reason_code: string;
+  type: "ExperienceQuarantined";
 }
 
 /** The alert routing was replaced. */
@@ -2249,6 +2302,22 @@ export type ProcessRecord = {
   exit_code: number;
 };
 
+/** One row of the `QUARANTINE` query. */
+export type QuarantineView = {
+  /** When it was quarantined. */
+  at: Timestamp;
+  /** Who quarantined it. */
+  by: ActorId;
+  /** What was seen. */
+  detail: string;
+  /** The experience itself or what shows the problem (a registered artifact), if any. */
+  evidence?: (Locator | null);
+  /** The experience. */
+  experience: ExperienceId;
+  /** Why, as a code (`A-Z`, `0-9`, `_`). */
+  reason_code: string;
+};
+
 /** The answer to a [`PlaneQuery`]; serialized as the response's `result`. */
 export type QueryAnswer = ({
   /** The reference. */
@@ -2299,6 +2368,9 @@ export type QueryAnswer = ({
   /** Soonest expiry first. */
   pending: Array<PendingView>;
 } | HealthChecklist | CostReport | Attestation | {
+  /** By experience id. */
+  quarantine: Array<QuarantineView>;
+} | {
   /** Oldest first. */
   alerts: Array<AlertView>;
   /** The routing in force. */
@@ -2366,6 +2438,11 @@ export type QueryResults = {
   PENDING_CONFIRMATIONS: {
     /** Soonest expiry first. */
     pending: Array<PendingView>;
+  };
+  /** `QUARANTINE`. */
+  QUARANTINE: {
+    /** By experience id. */
+    quarantine: Array<QuarantineView>;
   };
   /** `READ_ARTIFACT`. */
   READ_ARTIFACT: {
@@ -2463,6 +2540,8 @@ export type Request =
   | ProductionUnlockCommand
   | PromoteCandidateCommand
   | PublishConfigCommand
+  | QuarantineQuery
+  | QuarantineExperienceCommand
   | ReadArtifactQuery
   | RecordCostCommand
   | RecordCycleCommand
@@ -2483,6 +2562,7 @@ export type Request =
   | ReportComponentCommand
   | ReportDigestMismatchCommand
   | ReportFailureCommand
+  | ReportMlMetricsCommand
   | ReportSignalCommand
   | RequestChangeCommand
   | RequestRunCommand
@@ -3452,6 +3532,8 @@ export interface NextRunsQuery {
   count: number;
   /** Five-field cron expression. */
   cron: string;
+  /** Only the instants inside the calendar's trading session. */
+  market_hours?: boolean;
   /** Shorthand for a human actor with this id. */
   operator_id?: (ActorId | null);
   reason?: (Reason | null);
@@ -3648,6 +3730,46 @@ export interface PublishConfigCommand {
     sig: string;
   };
   type: "PUBLISH_CONFIG";
+}
+
+/** Query (answered in `result`, appends nothing). The experiences kept out of learning, by id. */
+export interface QuarantineQuery {
+  actor?: Actor;
+  /** When; the host stamps its clock when absent. */
+  at?: (Timestamp | null);
+  correlation_id?: (CorrelationId | null);
+  /** Shorthand for a human actor with this id. */
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
+  type: "QUARANTINE";
+}
+
+/** Keeps an experience out of learning, with why. */
+export interface QuarantineExperienceCommand {
+  actor?: Actor;
+  /** When; the host stamps its clock when absent. */
+  at?: (Timestamp | null);
+  /** The token from the first step of a two-step command. */
+  confirmation_token?: string;
+  correlation_id?: (CorrelationId | null);
+  /** What was seen (at most 512 bytes). */
+  detail?: string;
+  /** A registered artifact showing it. */
+  evidence?: (Locator | null);
+  /** The experience. */
+  experience: ExperienceId;
+  /** Shorthand for a human actor with this id. */
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
+  /** Why, as a code (`A-Z`, `0-9`, `_`). */
+  reason_code: string;
+  /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
+  signature?: {
+    key_id: string;
+    nonce: string;
+    sig: string;
+  };
+  type: "QUARANTINE_EXPERIENCE";
 }
 
 /** Query (answered in `result`, appends nothing). An artifact's reference, refused unless its gate is PASS (authorized as
@@ -4200,6 +4322,30 @@ export interface ReportFailureCommand {
   /** A registered artifact holding a state snapshot to reproduce it offline. */
   snapshot?: (Locator | null);
   type: "REPORT_FAILURE";
+}
+
+/** Reports a registered model's latest online figures, as exact decimals. */
+export interface ReportMlMetricsCommand {
+  actor?: Actor;
+  /** When; the host stamps its clock when absent. */
+  at?: (Timestamp | null);
+  /** The token from the first step of a two-step command. */
+  confirmation_token?: string;
+  correlation_id?: (CorrelationId | null);
+  /** The figures, by name (1 to 32): decimal strings or integers. */
+  metrics: Record<string, never>;
+  /** The model version. */
+  model: ModelVersion;
+  /** Shorthand for a human actor with this id. */
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
+  /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
+  signature?: {
+    key_id: string;
+    nonce: string;
+    sig: string;
+  };
+  type: "REPORT_ML_METRICS";
 }
 
 /** Reports an observability signal (the host's monitor): artifact-store errors, stream
@@ -5008,6 +5154,10 @@ export type ScheduleSpec = {
   fold?: FoldPolicy;
   /** Gap policy. */
   gap?: GapPolicy;
+  /** Only the occurrences inside the calendar's trading session (from the open, before the
+   * close or the day's early close): "every 15 minutes in market hours". Needs a calendar
+   * with a session. */
+  market_hours?: boolean;
   /** IANA zone name, e.g. `America/New_York`. */
   timezone: string;
 };

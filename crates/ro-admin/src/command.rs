@@ -38,6 +38,8 @@ pub enum Room {
     Credentials,
     /// Alert routing and alerts ([`crate::alerts`]).
     Alerts,
+    /// Online ML metrics and the quarantine ([`crate::learning`]).
+    Learning,
 }
 
 // The facts of every admin command. Actions that make the plane safer pass a lockdown by their
@@ -81,6 +83,8 @@ ro_policy::command_facts! { AdminCommand in Room;
     ConfigureAlerts = "CONFIGURE_ALERTS" in Room::Alerts;
     AcknowledgeAlert = "ACKNOWLEDGE_ALERT" in Room::Alerts, passes_lockdown;
     ResolveAlert = "RESOLVE_ALERT" in Room::Alerts, passes_lockdown;
+    ReportMlMetrics = "REPORT_ML_METRICS" in Room::Learning, passes_lockdown;
+    QuarantineExperience = "QUARANTINE_EXPERIENCE" in Room::Learning;
 }
 
 /// The plane's own commands.
@@ -259,6 +263,26 @@ pub enum AdminCommand {
         /// The intents.
         intents: Vec<Intent>,
     },
+    /// Reports a registered model's latest online figures, as exact decimals.
+    ReportMlMetrics {
+        /// The model version.
+        model: ModelVersion,
+        /// The figures, by name (1 to 32): decimal strings or integers.
+        metrics: std::collections::BTreeMap<crate::learning::MetricName, crate::learning::Decimal>,
+    },
+    /// Keeps an experience out of learning, with why.
+    QuarantineExperience {
+        /// The experience.
+        experience: crate::learning::ExperienceId,
+        /// Why, as a code (`A-Z`, `0-9`, `_`).
+        reason_code: String,
+        /// What was seen (at most 512 bytes).
+        #[serde(default)]
+        detail: String,
+        /// A registered artifact showing it.
+        #[serde(default)]
+        evidence: Option<Locator>,
+    },
     /// Replaces the alert routing: a rule per trigger and the market calendar (human-only).
     ConfigureAlerts(ro_core::Valid<crate::alerts::AlertConfig>),
     /// Acknowledges an open alert: someone is on it.
@@ -346,6 +370,9 @@ impl AdminCommand {
                 (Action::RevokeToken, format!("token:{token_id}").into())
             }
             C::ConfigureAlerts(_) => fixed(Action::ConfigureAlerts, "alerts"),
+            // Figures are reported like cycles, by the governed system.
+            C::ReportMlMetrics { .. } => fixed(Action::RecordCycle, "registry"),
+            C::QuarantineExperience { .. } => fixed(Action::QuarantineExperience, "quarantine"),
             C::AcknowledgeAlert { alert } => {
                 (Action::AcknowledgeAlert, format!("alert:{alert}").into())
             }

@@ -314,6 +314,15 @@ pub enum AdminEvent {
         /// The reason given.
         reason: Option<Reason>,
     },
+    /// A model's online figures were reported.
+    MlMetricsReported {
+        /// The model version.
+        model: ModelVersion,
+        /// The figures.
+        metrics: std::collections::BTreeMap<crate::learning::MetricName, crate::learning::Decimal>,
+    },
+    /// An experience was kept out of learning.
+    ExperienceQuarantined(crate::learning::Quarantined),
     /// The alert routing was replaced.
     AlertsConfigured {
         /// Before.
@@ -455,6 +464,7 @@ impl AdminEvent {
             | E::StreamRetentionChanged { .. }
             | E::StreamPartitionsChanged { .. } => Room::Streams,
             E::TokenIssued { .. } | E::TokenRevoked { .. } => Room::Credentials,
+            E::MlMetricsReported { .. } | E::ExperienceQuarantined(_) => Room::Learning,
             E::AlertsConfigured { .. }
             | E::AlertRaised(_)
             | E::AlertAcknowledged { .. }

@@ -18,6 +18,7 @@
 //! | [`streams`] | event-bus streams, retention and partitions |
 //! | [`credentials`] | API tokens: issued, expiring, revoked (never their secrets) |
 //! | [`alerts`] | alert routing as data; alerts raised, acknowledged, resolved |
+//! | [`learning`] | online ML metrics and the quarantine of experiences |
 //! | [`query`] | the read-only queries and reports; [`attestation`], [`audit`] |
 //!
 //! ```
@@ -49,6 +50,7 @@ pub mod credentials;
 pub mod deploy;
 pub mod event;
 pub mod health;
+pub mod learning;
 pub mod observe;
 pub mod posture;
 pub mod query;
@@ -181,6 +183,7 @@ pub struct Plane {
     issued: u64,
     jobs: Jobs,
     kill_switch: Option<ActorId>,
+    learning: learning::Learning,
     lockdown: Option<ActorId>,
     observability: observe::Observability,
     pending: BTreeMap<Digest, Pending>,
@@ -323,6 +326,7 @@ impl Plane {
                 Room::Streams => self.decide_streams(admin, ctx)?,
                 Room::Credentials => self.decide_credentials(admin, ctx)?,
                 Room::Alerts => self.decide_alerts(admin, ctx)?,
+                Room::Learning => self.decide_learning(admin, ctx)?,
             },
         };
         Ok(events)
@@ -457,6 +461,7 @@ impl Decider for Plane {
                 Room::Streams => self.evolve_streams(e),
                 Room::Credentials => self.evolve_credentials(e),
                 Room::Alerts => self.evolve_alerts(e, meta),
+                Room::Learning => self.evolve_learning(e, meta),
             },
         }
     }

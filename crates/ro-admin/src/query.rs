@@ -46,6 +46,9 @@ pub enum PlaneQuery {
         /// A calendar defined on the plane.
         #[serde(default)]
         calendar: Option<CalendarName>,
+        /// Only the instants inside the calendar's trading session.
+        #[serde(default)]
+        market_hours: bool,
     },
     /// The status contract: `OK`, `MARKET_CLOSED` or `HALTED` with reason codes, at the
     /// query's time.
@@ -94,6 +97,8 @@ pub enum PlaneQuery {
         #[serde(default)]
         day: Option<Day>,
     },
+    /// The experiences kept out of learning, by id.
+    Quarantine {},
     /// The alerts raised, oldest first, and the routing in force.
     Alerts {
         /// Only the alerts not yet resolved.
@@ -120,6 +125,7 @@ impl PlaneQuery {
         "HEALTH_CHECKLIST",
         "PENDING_CONFIRMATIONS",
         "ALERTS",
+        "QUARANTINE",
     ];
 }
 
@@ -201,6 +207,11 @@ pub enum QueryAnswer {
     Cost(ro_policy::CostReport),
     /// `ATTESTATION`.
     Attestation(attestation::Attestation),
+    /// `QUARANTINE`.
+    Quarantine {
+        /// By experience id.
+        quarantine: Vec<crate::learning::QuarantineView>,
+    },
     /// `ALERTS`.
     Alerts {
         /// Oldest first.
@@ -296,6 +307,7 @@ impl Plane {
                 after,
                 count,
                 calendar,
+                market_hours,
             } => {
                 let calendar = match calendar {
                     None => None,
@@ -313,6 +325,7 @@ impl Plane {
                     gap: Default::default(),
                     fold: Default::default(),
                     allow_legacy_zone: false,
+                    market_hours: *market_hours,
                 })
                 .map_err(invalid)?;
                 let count = usize::try_from(*count).unwrap_or(usize::MAX);
@@ -448,9 +461,21 @@ impl Plane {
             PlaneQuery::PendingConfirmations {} => Ok(QueryAnswer::PendingConfirmations {
                 pending: self.pending_views(now),
             }),
-            PlaneQuery::Heartbeat {} => Ok(QueryAnswer::Heartbeat(
-                self.registry.heartbeat(self.lockdown.is_some()),
-            )),
+            PlaneQuery::Heartbeat {} => {
+                let mut heartbeat = self.registry.heartbeat(self.lockdown.is_some());
+                let of = |m: &Option<ro_artifacts::ModelVersion>| {
+                    m.as_ref().and_then(|m| self.learning.metrics(m)).cloned()
+                };
+                heartbeat.online_ml_metrics = crate::registry::OnlineMlMetrics {
+                    active: of(&heartbeat.active_model),
+                    candidate: of(&heartbeat.candidate_model),
+                };
+                heartbeat.quarantined_experiences = self.learning.quarantined();
+                Ok(QueryAnswer::Heartbeat(heartbeat))
+            }
+            PlaneQuery::Quarantine {} => Ok(QueryAnswer::Quarantine {
+                quarantine: self.learning.quarantine(),
+            }),
             PlaneQuery::Attestation { from, to } => Ok(QueryAnswer::Attestation(
                 attestation::attest(self, *from, *to).map_err(PlaneRejection::InvalidQuery)?,
             )),

@@ -556,6 +556,8 @@ impl Registry {
                 .filter(|i| i.resolved_at.is_none())
                 .cloned()
                 .collect(),
+            online_ml_metrics: OnlineMlMetrics::default(),
+            quarantined_experiences: 0,
         }
     }
 
@@ -641,6 +643,19 @@ pub struct Heartbeat {
     pub monitoring: Monitoring,
     /// Incidents not yet resolved.
     pub open_incidents: Vec<Incident>,
+    /// The latest online figures of the active and the candidate model.
+    pub online_ml_metrics: OnlineMlMetrics,
+    /// How many experiences are kept out of learning (the `QUARANTINE` query lists them).
+    pub quarantined_experiences: u64,
+}
+
+/// The online figures of the models in play.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct OnlineMlMetrics {
+    /// The active model's latest report.
+    pub active: Option<crate::learning::MetricsReport>,
+    /// The candidate's latest report.
+    pub candidate: Option<crate::learning::MetricsReport>,
 }
 
 /// The monitoring part of the heartbeat: rates in basis points, `null` without data.

@@ -747,3 +747,29 @@ fn cycle_intents_are_a_closed_set_a_human_defines() {
     "#
     ));
 }
+
+#[test]
+fn online_ml_metrics_and_the_quarantine() {
+    insta::assert_snapshot!(check(
+        r#"
+        @2026-03-02T14:30:00Z human:alice
+        {"type":"GRANT_ROLE","principal":"alice","role":"admin"}
+        {"type":"GRANT_ROLE","principal":"learner","role":"operator"}
+        {"type":"REGISTER_MODEL","metadata":{"version":"M-A-V1"}}
+        {"type":"SET_CANDIDATE_MODEL","version":"M-A-V1"}
+        @2026-03-02T14:31:00Z agent:learner
+        {"type":"REPORT_ML_METRICS","model":"M-A-V1","metrics":{"auc":"0.91","drift_psi":"1e-3","samples":1200}}
+        {"type":"REPORT_ML_METRICS","model":"M-A-V1","metrics":{"auc":"0.9.1"}}
+        {"type":"REPORT_ML_METRICS","model":"M-B-V1","metrics":{"auc":"0.5"}}
+        {"type":"REPORT_ML_METRICS","model":"M-A-V1","metrics":{}}
+        {"type":"QUARANTINE_EXPERIENCE","experience":"exp-0001","reason_code":"LABEL_LEAK","detail":"the label was visible in the features"}
+        {"type":"QUARANTINE_EXPERIENCE","experience":"exp-0001","reason_code":"OTHER"}
+        {"type":"QUARANTINE_EXPERIENCE","experience":"exp-0002","reason_code":"bad code"}
+        {"type":"EMERGENCY_LOCKDOWN"}
+        {"type":"QUARANTINE_EXPERIENCE","experience":"exp-0002","reason_code":"OUTLIER"}
+        {"type":"REPORT_ML_METRICS","model":"M-A-V1","metrics":{"auc":"0.89"}}
+        QUERY {"type":"HEARTBEAT"}
+        QUERY {"type":"QUARANTINE"}
+    "#
+    ));
+}

@@ -332,6 +332,8 @@ enum Report {
         #[arg(long)]
         story: String,
     },
+    /// The experiences kept out of learning (the runbook's quarantine), by id.
+    Quarantine,
     /// The alerts raised (all, or only those not resolved), with the routing in force.
     Alerts {
         /// Only the alerts not yet resolved.
@@ -367,6 +369,7 @@ impl Report {
                 serde_json::json!({ "type": "HANDOFF_PACKAGE", "story": story })
             }
             Report::Alerts { open } => serde_json::json!({ "type": "ALERTS", "open_only": open }),
+            Report::Quarantine => serde_json::json!({ "type": "QUARANTINE" }),
             Report::Signatures { .. } | Report::Incidents { .. } => serde_json::Value::Null,
         }
     }

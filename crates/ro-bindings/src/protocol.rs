@@ -229,12 +229,14 @@ fn inexact_number(json: &str) -> Option<&str> {
     None
 }
 
-/// Model metadata holds an operator's figures exactly: a number with a fraction or an
-/// exponent inside the top-level `metadata` member (`"auc": 0.91`) becomes a string of its
-/// text as written (`"auc": "0.91"`), never rounded through a double nor refused. `None` when
-/// there is nothing to rewrite (or the text is not JSON: the parser says why).
+/// Model metadata and reported figures hold an operator's numbers exactly: a number with a
+/// fraction or an exponent inside the top-level `metadata` or `metrics` member (`"auc": 0.91`)
+/// becomes a string of its text as written (`"auc": "0.91"`), never rounded through a double
+/// nor refused. `None` when there is nothing to rewrite (or the text is not JSON: the parser
+/// says why).
 pub fn quote_metadata_decimals(json: &str) -> Option<String> {
-    if !json.contains("\"metadata\"") {
+    const FIGURES: [&str; 2] = ["metadata", "metrics"];
+    if !FIGURES.iter().any(|k| json.contains(&format!("\"{k}\""))) {
         return None;
     }
     let bytes = json.as_bytes();
@@ -276,7 +278,8 @@ pub fn quote_metadata_decimals(json: &str) -> Option<String> {
                     i += 1;
                 }
                 let token = json.get(start..i)?;
-                if top_key == Some("metadata") && token.contains(['.', 'e', 'E']) {
+                if top_key.is_some_and(|k| FIGURES.contains(&k)) && token.contains(['.', 'e', 'E'])
+                {
                     out.push_str(json.get(copied..start)?);
                     out.push('"');
                     out.push_str(token);

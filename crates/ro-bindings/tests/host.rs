@@ -1420,3 +1420,91 @@ fn model_metadata_keeps_decimals_exactly_and_a_repeat_says_it_changed_nothing() 
     assert!(!ok);
     assert_eq!(ratio["error"]["code"], "INVALID_JSON", "{ratio}");
 }
+
+/// New York's offset from UTC at `t`, by the rule, not the zone database: daylight time from
+/// the second Sunday of March at 02:00 local to the first Sunday of November at 02:00 local.
+fn new_york_offset_hours(t: time::OffsetDateTime) -> i64 {
+    let nth_sunday = |month: time::Month, n: u8| {
+        let first = time::Date::from_calendar_date(t.year(), month, 1).unwrap();
+        let to_sunday = (7 - first.weekday().number_days_from_sunday()) % 7;
+        first + time::Duration::days(i64::from(to_sunday) + 7 * (i64::from(n) - 1))
+    };
+    // 02:00 EST is 07:00Z; 02:00 EDT is 06:00Z.
+    let starts = nth_sunday(time::Month::March, 2)
+        .with_hms(7, 0, 0)
+        .unwrap()
+        .assume_utc();
+    let ends = nth_sunday(time::Month::November, 1)
+        .with_hms(6, 0, 0)
+        .unwrap()
+        .assume_utc();
+    if t >= starts && t < ends { -4 } else { -5 }
+}
+
+/// Whether the exchange is open at `t`, computed independently of the plane: weekdays, the
+/// published holidays and 13:00 early closes of the period, 09:30 to 16:00 local.
+fn exchange_open(t: time::OffsetDateTime) -> bool {
+    let local = t + time::Duration::hours(new_york_offset_hours(t));
+    let date = local.date().to_string();
+    let weekend = matches!(
+        local.weekday(),
+        time::Weekday::Saturday | time::Weekday::Sunday
+    );
+    if weekend || ["2026-11-26", "2026-12-25"].contains(&date.as_str()) {
+        return false;
+    }
+    let minute = u32::from(local.hour()) * 60 + u32::from(local.minute());
+    let close = if ["2026-11-27", "2026-12-24"].contains(&date.as_str()) {
+        13 * 60
+    } else {
+        16 * 60
+    };
+    (9 * 60 + 30..close).contains(&minute)
+}
+
+#[test]
+fn the_locked_posture_reports_ok_in_market_hours_and_market_closed_outside_every_quarter_hour() {
+    // Five weeks: the return to standard time (1 November), Thanksgiving (closed) and the
+    // early close the day after, under the default posture (production locked, kill switch
+    // engaged), with the shipped calendar and fresh market data.
+    let path = temp_store("quarter-hours");
+    let alice = ActorId::new("alice").unwrap();
+    let start = time::macros::datetime!(2026-10-26 04:00 UTC);
+    let stamp =
+        |t: time::OffsetDateTime| Timestamp::from_unix_nanos(t.unix_timestamp_nanos()).unwrap();
+    let mut store = host::init_with_posture(&path, &alice, stamp(start), true).unwrap();
+    let calendar = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../calendars/nyse-2026.json"),
+    )
+    .unwrap();
+    let (ok, defined) =
+        host::execute_line(store.kernel_mut(), &calendar, Some(&alice), stamp(start));
+    assert!(ok, "{defined}");
+    let report = r#"{"type":"REPORT_COMPONENT","component":"marketdata","healthy":true,"critical":true,"fresh_for_ms":1200000}"#;
+    let status = r#"{"type":"OPS_STATUS","calendar":"nyse"}"#;
+    let (mut open, mut closed) = (0, 0);
+    let mut t = start;
+    while t < time::macros::datetime!(2026-11-30 05:00 UTC) {
+        let now = stamp(t);
+        assert!(host::execute_line(store.kernel_mut(), report, Some(&alice), now).0);
+        let (ok, answer) = host::execute_line(store.kernel_mut(), status, Some(&alice), now);
+        assert!(ok, "{answer}");
+        let result = &answer["result"];
+        let expected = if exchange_open(t) {
+            "OK"
+        } else {
+            "MARKET_CLOSED"
+        };
+        assert_eq!(result["state"], expected, "{t}: {result}");
+        assert_eq!(result["safety"]["safe_to_execute_orders"], false, "{t}");
+        assert_eq!(result["safety"]["safe_to_run_strategies"], true, "{t}");
+        if expected == "OK" {
+            open += 1;
+        } else {
+            closed += 1;
+        }
+        t += time::Duration::minutes(15);
+    }
+    // 23 full sessions of 26 quarter hours, and the early close's 14.
+    assert_eq!((open, closed), (23 * 26 + 14, 3364 - 23 * 26 - 14));
+}

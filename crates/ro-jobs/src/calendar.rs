@@ -185,6 +185,40 @@ impl TradingCalendar {
         Some(open <= now && now < close)
     }
 
+    /// The first instant at or after `at` inside a trading session: `at` itself when the
+    /// market is open, else the next trading day's open (`None` without a session, with an
+    /// unknown zone, or when no session opens within a year).
+    pub fn session_open_at_or_after(&self, at: ro_core::Timestamp) -> Option<ro_core::Timestamp> {
+        if self.is_trading_at(at)? {
+            return Some(at);
+        }
+        let session = self.session.as_ref()?;
+        let open = minutes(&session.open)?;
+        let tz = jiff::tz::TimeZoneDatabase::bundled()
+            .get(&self.timezone)
+            .ok()?;
+        let instant = jiff::Timestamp::from_nanosecond(at.unix_nanos()).ok()?;
+        let start = tz.to_datetime(instant).date();
+        for offset in 0..=370 {
+            let date = start.checked_add(jiff::Span::new().days(offset)).ok()?;
+            if !self.is_trading_day(date) {
+                continue;
+            }
+            let local = date.at(
+                i8::try_from(open / 60).ok()?,
+                i8::try_from(open % 60).ok()?,
+                0,
+                0,
+            );
+            let t = tz.to_ambiguous_timestamp(local).later().ok()?;
+            let t = ro_core::Timestamp::from_unix_nanos(t.as_nanosecond()).ok()?;
+            if t >= at {
+                return Some(t);
+            }
+        }
+        None
+    }
+
     /// The early close of `date`, if any, as local (hour, minute).
     pub fn early_close(&self, date: Date) -> Option<(u8, u8)> {
         if let Some(Override::EarlyClose { hour, minute }) = self.overrides.get(&date) {

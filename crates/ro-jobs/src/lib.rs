@@ -22,6 +22,7 @@
 //!     gap: GapPolicy::Skip,
 //!     fold: FoldPolicy::First,
 //!     allow_legacy_zone: false,
+//!     market_hours: false,
 //! })?;
 //! // Across the March 2026 daylight-saving change, 08:30 local stays 08:30 local.
 //! let runs = daily.runs(Timestamp::parse_rfc3339("2026-03-06T00:00:00Z")?, 3, None)?;

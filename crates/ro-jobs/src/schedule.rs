@@ -125,6 +125,11 @@ pub struct ScheduleSpec {
     /// schedule in one does not follow a city's clock.
     #[serde(default, skip_serializing_if = "is_false")]
     pub allow_legacy_zone: bool,
+    /// Only the occurrences inside the calendar's trading session (from the open, before the
+    /// close or the day's early close): "every 15 minutes in market hours". Needs a calendar
+    /// with a session.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub market_hours: bool,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -162,6 +167,11 @@ pub enum ScheduleError {
     /// A time falls outside what can be represented.
     #[error("time out of range")]
     OutOfRange,
+    /// `market_hours` without a calendar that has a session.
+    #[error(
+        "market_hours needs a trading calendar with a session (open and close): name one with a session"
+    )]
+    NoSession,
 }
 
 /// A parsed, zone-resolved schedule.
@@ -372,8 +382,38 @@ impl Schedule {
     }
 
     /// The first instant strictly after `after`, on a trading day of `calendar` when one is
-    /// given.
+    /// given, and inside its session when the schedule says `market_hours`.
     pub fn next_after(
+        &self,
+        after: Timestamp,
+        calendar: Option<&TradingCalendar>,
+    ) -> Result<Timestamp, ScheduleError> {
+        if !self.spec.market_hours {
+            return self.next_on_trading_day(after, calendar);
+        }
+        let Some(calendar) = calendar.filter(|c| c.session.is_some()) else {
+            return Err(ScheduleError::NoSession);
+        };
+        // An occurrence outside the session skips to the next session's open: one step per
+        // session passed, not per occurrence.
+        let mut after = after;
+        for _ in 0..=MAX_SEARCH_DAYS {
+            let t = self.next_on_trading_day(after, Some(calendar))?;
+            if calendar.is_trading_at(t) == Some(true) {
+                return Ok(t);
+            }
+            let open = calendar
+                .session_open_at_or_after(t)
+                .ok_or_else(|| ScheduleError::NoOccurrence(self.spec.cron.clone()))?;
+            after = open
+                .checked_sub(time::Duration::nanoseconds(1))
+                .ok_or(ScheduleError::OutOfRange)?
+                .max(t);
+        }
+        Err(ScheduleError::NoOccurrence(self.spec.cron.clone()))
+    }
+
+    fn next_on_trading_day(
         &self,
         after: Timestamp,
         calendar: Option<&TradingCalendar>,

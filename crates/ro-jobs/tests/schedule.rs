@@ -20,6 +20,7 @@ fn schedule(cron: &str, tz: &str, gap: GapPolicy, fold: FoldPolicy) -> Schedule 
         gap,
         fold,
         allow_legacy_zone: false,
+        market_hours: false,
     })
     .unwrap()
 }
@@ -37,6 +38,7 @@ fn check(cases: &str) -> String {
             gap,
             fold,
             allow_legacy_zone: false,
+            market_hours: false,
         };
         out.push_str(&format!("{line}\n"));
         let s = match Schedule::new(spec) {
@@ -253,4 +255,75 @@ fn legacy_zone_names_are_refused_with_a_hint_unless_allowed() {
         .unwrap();
     let runs: Vec<String> = runs.iter().map(ToString::to_string).collect();
     assert_eq!(runs, ["2026-03-06T13:30:00Z", "2026-03-09T13:30:00Z"]);
+}
+
+/// The shipped exchange calendar (`calendars/nyse-2026.json`, a `DEFINE_CALENDAR` document).
+fn shipped_calendar() -> TradingCalendar {
+    let text = include_str!("../../../calendars/nyse-2026.json");
+    let doc: serde_json::Value = serde_json::from_str(text).unwrap();
+    serde_json::from_value(doc["calendar"].clone()).unwrap()
+}
+
+#[test]
+fn market_hours_keep_the_occurrences_inside_the_session() {
+    let calendar = shipped_calendar();
+    let spec = |cron: &str| ScheduleSpec {
+        cron: cron.into(),
+        timezone: "America/New_York".into(),
+        gap: GapPolicy::Skip,
+        fold: FoldPolicy::First,
+        allow_legacy_zone: false,
+        market_hours: true,
+    };
+    let mut out = String::new();
+    // Every half hour in market hours across Thanksgiving (closed) and its early close
+    // (13:00), then every 15 minutes across the return to standard time (1 November).
+    for (cron, after, count) in [
+        ("*/30 * * * *", "2026-11-25T00:00:00Z", 21),
+        ("*/15 * * * 1-5", "2026-10-30T19:00:00Z", 8),
+    ] {
+        out.push_str(&format!("{cron} after {after}\n"));
+        let s = Schedule::new(spec(cron)).unwrap();
+        let runs = s
+            .runs(
+                Timestamp::parse_rfc3339(after).unwrap(),
+                count,
+                Some(&calendar),
+            )
+            .unwrap();
+        let zone = jiff::tz::TimeZone::get("America/New_York").unwrap();
+        for r in runs {
+            assert_eq!(calendar.is_trading_at(r), Some(true), "{r}");
+            let ts = jiff::Timestamp::from_second(r.unix_seconds()).unwrap();
+            out.push_str(&format!(
+                "  {r}  {}\n",
+                zone.to_datetime(ts).strftime("%a %Y-%m-%d %H:%M")
+            ));
+        }
+    }
+    // Before the open every day: never in market hours.
+    let never = Schedule::new(spec("30 8 * * 1-5")).unwrap();
+    out.push_str(&format!(
+        "30 8 * * 1-5 → {}\n",
+        never
+            .next_after(
+                Timestamp::parse_rfc3339("2026-11-25T00:00:00Z").unwrap(),
+                Some(&calendar)
+            )
+            .unwrap_err()
+    ));
+    // Without a calendar that has a session, refused.
+    let mut sessionless = calendar.clone();
+    sessionless.session = None;
+    out.push_str(&format!(
+        "no session → {}\n",
+        Schedule::new(spec("*/30 * * * *"))
+            .unwrap()
+            .next_after(
+                Timestamp::parse_rfc3339("2026-11-25T00:00:00Z").unwrap(),
+                Some(&sessionless)
+            )
+            .unwrap_err()
+    ));
+    insta::assert_snapshot!(out);
 }

@@ -160,6 +160,7 @@ actions! {
     AcknowledgeAlert = "ACKNOWLEDGE_ALERT", Routine, "Acknowledge an open alert.";
     ResolveAlert = "RESOLVE_ALERT", Routine, "Resolve an open alert.";
     DefineIntents = "DEFINE_INTENTS", Reducing, "Define the closed set of intents a cycle may carry.";
+    QuarantineExperience = "QUARANTINE_EXPERIENCE", Increasing, "Keep an experience out of learning.";
 }
 
 impl fmt::Display for Action {

@@ -39,6 +39,24 @@ impl Jobs {
                 {
                     return Err(R::Invalid(format!("calendar {c} is not defined")));
                 }
+                if d.schedule.as_ref().is_some_and(|s| s.market_hours)
+                    && d.calendar
+                        .as_ref()
+                        .and_then(|c| self.calendars.get(c))
+                        .is_none_or(|c| c.session.is_none())
+                {
+                    return Err(R::Schedule(crate::ScheduleError::NoSession));
+                }
+                // A market-hours schedule whose times all fall outside the session would never
+                // run: refused now rather than found silent later.
+                if let (Some(spec), Some(c)) = (&d.schedule, &d.calendar)
+                    && spec.market_hours
+                {
+                    let calendar = self.calendars.get(c);
+                    Schedule::new(spec.clone())
+                        .and_then(|s| s.next_after(ctx.at, calendar))
+                        .map_err(R::Schedule)?;
+                }
                 if let Some(pool) = &d.pool
                     && !self.pools.contains_key(pool)
                 {
