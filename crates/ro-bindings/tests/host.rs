@@ -1508,3 +1508,133 @@ fn the_locked_posture_reports_ok_in_market_hours_and_market_closed_outside_every
     // 23 full sessions of 26 quarter hours, and the early close's 14.
     assert_eq!((open, closed), (23 * 26 + 14, 3364 - 23 * 26 - 14));
 }
+
+/// The operator runbook run as a script would run it: its documents exactly as printed there
+/// (pretty-printed blocks, `operator_id`, `UNRELEASE_LOCKDOWN`), through `ro apply`, each
+/// two-step command sent again with the token the first answer gave, and the incident
+/// investigation through the files `ro report incidents` writes.
+#[test]
+fn a_script_completes_the_operator_runbook_from_its_printed_documents() {
+    let store = temp_store("runbook-script");
+    assert!(
+        ro(&store, &["init", "--admin", "Op-01", "--posture", "unlocked"], "")
+            .status
+            .success()
+    );
+    let apply = |input: &str| -> (Option<i32>, Vec<Value>) {
+        let out = ro(&store, &["apply", "--actor", "Op-01"], input);
+        (out.status.code(), lines(&out))
+    };
+    // A document sent again with its confirmation token, as the answer says.
+    let confirm = |block: &str, token: &str| {
+        block.replacen('{', &format!("{{ \"confirmation_token\": \"{token}\",\n"), 1)
+    };
+    let two_step = |block: &str| -> Value {
+        let (code, first) = apply(block);
+        assert_eq!(code, Some(3), "the first step is pending: {first:?}");
+        assert_eq!(first[0]["confirmation_required"], true);
+        assert!(first[0]["expires_at"].is_string(), "{:?}", first[0]);
+        let token = first[0]["confirmation_token"].as_str().unwrap().to_owned();
+        let (code, second) = apply(&confirm(block, &token));
+        assert_eq!(code, Some(0), "{second:?}");
+        second[0].clone()
+    };
+    let cycles = |n: usize| "{\"type\":\"RECORD_CYCLE\",\"intent\":\"HOLD\"}\n".repeat(n);
+    // The model in production before the runbook starts (what rollback returns to).
+    let (code, _) = apply(
+        "{\"type\":\"REGISTER_MODEL\",\"metadata\":{\"version\":\"M-Base-V0\"}}\n{\"type\":\"SET_CANDIDATE_MODEL\",\"version\":\"M-Base-V0\"}\n",
+    );
+    assert_eq!(code, Some(0));
+    assert_eq!(apply(&cycles(1000)).0, Some(0));
+    two_step("{ \"type\": \"PROMOTE_CANDIDATE\", \"operator_id\": \"Op-01\" }");
+
+    // 1. Model promotion: registration, shadow evaluation, canary, promotion.
+    let (code, registered) = apply(
+        r#"{
+  "type": "REGISTER_MODEL",
+  "metadata": { "version": "M-MyModel-V1" }
+}
+"#,
+    );
+    assert_eq!(code, Some(0), "{registered:?}");
+    assert_eq!(
+        apply(r#"{ "type": "SET_CANDIDATE_MODEL", "version": "M-MyModel-V1" }"#).0,
+        Some(0)
+    );
+    assert_eq!(apply(&cycles(1000)).0, Some(0));
+    let (_, heartbeat) = apply(r#"{ "type": "HEARTBEAT" }"#);
+    let result = &heartbeat[0]["result"];
+    assert_eq!(result["monitoring"]["shadow_complete"], true, "{result}");
+    assert!(result["online_ml_metrics"].is_object(), "{result}");
+    let (code, canary) = apply(r#"{ "type": "SET_CANARY_RATIO", "ratio": 0.05 }"#);
+    assert_eq!(code, Some(0), "{canary:?}");
+    let (code, first) = apply(r#"{ "type": "PROMOTE_CANDIDATE", "operator_id": "Op-01" }"#);
+    assert_eq!(code, Some(3));
+    let token = first[0]["confirmation_token"].as_str().unwrap();
+    let (code, promoted) = apply(
+        &r#"{ "type": "PROMOTE_CANDIDATE", "operator_id": "Op-01", "confirmation_token": "TOKEN_HERE" }"#
+            .replace("TOKEN_HERE", token),
+    );
+    assert_eq!(code, Some(0), "{promoted:?}");
+    let (_, heartbeat) = apply(r#"{ "type": "HEARTBEAT" }"#);
+    assert_eq!(heartbeat[0]["result"]["active_model"], "M-MyModel-V1");
+
+    // 2. Emergency responses: the panic button, its release, the instant rollback.
+    assert_eq!(
+        apply(r#"{ "type": "EMERGENCY_LOCKDOWN", "operator_id": "Op-01" }"#).0,
+        Some(0)
+    );
+    let (_, cycle) = apply(&cycles(1));
+    assert_eq!(cycle[0]["result"]["intent"], "STOP", "{cycle:?}");
+    let (code, blocked) = apply(r#"{ "type": "SET_CANARY_RATIO", "ratio": 0.1 }"#);
+    assert_eq!(code, Some(1));
+    assert_eq!(blocked[0]["error"]["code"], "LOCKDOWN_ACTIVE");
+    two_step(
+        r#"{ "type": "UNRELEASE_LOCKDOWN", "operator_id": "Op-01" }
+"#,
+    );
+    two_step(r#"{ "type": "ROLLBACK_MODEL", "operator_id": "Op-01" }"#);
+    let (_, heartbeat) = apply(r#"{ "type": "HEARTBEAT" }"#);
+    assert_eq!(heartbeat[0]["result"]["active_model"], "M-Base-V0");
+    assert_eq!(heartbeat[0]["result"]["lockdown"], false);
+
+    // 3. Incident investigation: the failure, its file, the reset.
+    let (code, _) = apply(
+        "{\"type\":\"REPORT_FAILURE\",\"mode\":\"FAILED\",\"description\":\"position limits breached\"}\n",
+    );
+    assert_eq!(code, Some(0));
+    let (_, heartbeat) = apply(r#"{ "type": "HEARTBEAT" }"#);
+    assert_eq!(heartbeat[0]["result"]["failure_status"], "FAILED");
+    let failures = store.with_file_name("failures");
+    let out = ro(
+        &store,
+        &["report", "incidents", "--dir", failures.to_str().unwrap()],
+        "",
+    );
+    assert!(out.status.success(), "{out:?}");
+    let id = heartbeat[0]["result"]["open_incidents"][0]["incident_id"]
+        .as_str()
+        .unwrap();
+    let incident: Value = serde_json::from_slice(
+        &std::fs::read(failures.join(format!("incident_{id}.json"))).unwrap(),
+    )
+    .unwrap();
+    assert!(incident["audit_hash"].as_str().unwrap().starts_with("blake3:"));
+    assert_eq!(
+        incident["state_snapshot"]["heartbeat"]["failure_status"],
+        "FAILED"
+    );
+    two_step(
+        r#"{ "type": "RESET_FAILURE_STATUS", "operator_id": "Op-01" }
+"#,
+    );
+    let (_, heartbeat) = apply(r#"{ "type": "HEARTBEAT" }"#);
+    assert_eq!(heartbeat[0]["result"]["failure_status"], "NORMAL");
+
+    // 4. The daily checklist: the figures, the active model, the quarantine.
+    let health = ro(&store, &["report", "health"], "");
+    assert!(health.status.success(), "{health:?}");
+    let quarantine = ro(&store, &["report", "quarantine"], "");
+    assert!(quarantine.status.success());
+    assert_eq!(lines(&quarantine)[0]["quarantine"], serde_json::json!([]));
+}
