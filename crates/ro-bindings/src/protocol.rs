@@ -514,10 +514,18 @@ pub fn decode_within(
         .map(CorrelationId::new)
         .transpose()
         .map_err(|e| field("correlation_id", e))?;
-    let reason = string_field(&mut map, "reason")?
-        .map(Reason::new)
-        .transpose()
-        .map_err(|e| field("reason", e))?;
+    // A typed INFEASIBLE record's `reason` is its own field (cost-data, capacity, power,
+    // mapping, null), as the derivation template names it; the context reason of that one
+    // command is not given.
+    let own_reason = matches!(map.get("type"), Some(Value::String(t)) if t == "RECORD_INFEASIBLE");
+    let reason = if own_reason {
+        None
+    } else {
+        string_field(&mut map, "reason")?
+            .map(Reason::new)
+            .transpose()
+            .map_err(|e| field("reason", e))?
+    };
     let ty = match map.get("type") {
         Some(Value::String(ty)) => ty.clone(),
         Some(other) => return Err(field("type", format!("expected a string, got {other}"))),

@@ -1517,9 +1517,13 @@ fn the_locked_posture_reports_ok_in_market_hours_and_market_closed_outside_every
 fn a_script_completes_the_operator_runbook_from_its_printed_documents() {
     let store = temp_store("runbook-script");
     assert!(
-        ro(&store, &["init", "--admin", "Op-01", "--posture", "unlocked"], "")
-            .status
-            .success()
+        ro(
+            &store,
+            &["init", "--admin", "Op-01", "--posture", "unlocked"],
+            ""
+        )
+        .status
+        .success()
     );
     let apply = |input: &str| -> (Option<i32>, Vec<Value>) {
         let out = ro(&store, &["apply", "--actor", "Op-01"], input);
@@ -1527,7 +1531,11 @@ fn a_script_completes_the_operator_runbook_from_its_printed_documents() {
     };
     // A document sent again with its confirmation token, as the answer says.
     let confirm = |block: &str, token: &str| {
-        block.replacen('{', &format!("{{ \"confirmation_token\": \"{token}\",\n"), 1)
+        block.replacen(
+            '{',
+            &format!("{{ \"confirmation_token\": \"{token}\",\n"),
+            1,
+        )
     };
     let two_step = |block: &str| -> Value {
         let (code, first) = apply(block);
@@ -1619,7 +1627,12 @@ fn a_script_completes_the_operator_runbook_from_its_printed_documents() {
         &std::fs::read(failures.join(format!("incident_{id}.json"))).unwrap(),
     )
     .unwrap();
-    assert!(incident["audit_hash"].as_str().unwrap().starts_with("blake3:"));
+    assert!(
+        incident["audit_hash"]
+            .as_str()
+            .unwrap()
+            .starts_with("blake3:")
+    );
     assert_eq!(
         incident["state_snapshot"]["heartbeat"]["failure_status"],
         "FAILED"
@@ -1637,4 +1650,31 @@ fn a_script_completes_the_operator_runbook_from_its_printed_documents() {
     let quarantine = ro(&store, &["report", "quarantine"], "");
     assert!(quarantine.status.success());
     assert_eq!(lines(&quarantine)[0]["quarantine"], serde_json::json!([]));
+}
+
+#[test]
+fn an_infeasible_record_goes_through_the_host_with_its_typed_reason() {
+    let path = temp_store("infeasible");
+    let alice = ActorId::new("alice").unwrap();
+    let mut store = host::init(&path, &alice, at("2026-01-05T14:30:00Z")).unwrap();
+    let now = at("2026-01-05T14:31:00Z");
+    let record = r#"{"type":"RECORD_INFEASIBLE","infeasible_id":"inf-1","story":"s-2","reason":"cost-data","trigger":"only tier D quotes","evidence_attempted":"three vendor quotes","allowed_next_action":"obtain audited cost data","blocked_downstream":"charter lock","required_remediation_artifact":"audited cost report","author":"alice"}"#;
+    let (ok, answer) = host::execute_line(store.kernel_mut(), record, Some(&alice), now);
+    assert!(ok, "{answer}");
+    let event = &answer["events"][0]["event"]["event"];
+    assert_eq!(event["record"]["reason"], "cost-data", "{answer}");
+    // A reason outside the typed set is refused, naming the field.
+    let (ok, bad) = host::execute_line(
+        store.kernel_mut(),
+        &record
+            .replace("cost-data", "vibes")
+            .replace("inf-1", "inf-2"),
+        Some(&alice),
+        now,
+    );
+    assert!(!ok);
+    assert!(
+        bad["error"]["message"].as_str().unwrap().contains("vibes"),
+        "{bad}"
+    );
 }
