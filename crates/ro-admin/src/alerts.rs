@@ -27,7 +27,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::audit::{Classified, applied};
-use crate::health::ComponentReport;
 use crate::{AdminCommand, AdminEvent, Plane, PlaneCommand, PlaneEvent, PlaneRejection};
 
 /// The most rules one configuration holds (one per trigger).
@@ -439,16 +438,36 @@ impl Plane {
                 return;
             }
         };
-        // The faults as they stand once this decision is applied, against the open ones.
-        let faults = self.faults_after(report, ctx.at);
-        let market_open = self.alert_market_open(ctx.at);
-        let (class, _) = self.alerts.config.rule(AlertTrigger::ComponentFault);
-        for fault in &faults {
-            let key = condition_key(AlertTrigger::ComponentFault, fault);
-            if !self.alerts.open_conditions.contains_key(&key)
-                && (market_open || class != AlertClass::IgnoreWhenClosed)
-            {
-                raised.push((AlertTrigger::ComponentFault, fault.clone()));
+        // The faults as they stand once this decision is applied, against the open ones (the
+        // common case, nothing at fault and nothing open, allocates nothing).
+        let faults = self.components.halt_reasons_after(report, ctx.at);
+        if faults.is_empty() && self.alerts.open_conditions.is_empty() {
+            if !raised.is_empty() {
+                self.append_raised(raised, Vec::new(), events, ctx);
+            }
+            return;
+        }
+        let mut new_faults = faults
+            .iter()
+            .filter(|f| {
+                !self
+                    .alerts
+                    .open_conditions
+                    .contains_key(&condition_key(AlertTrigger::ComponentFault, f))
+            })
+            .peekable();
+        if new_faults.peek().is_some() {
+            let ignored = self
+                .alerts
+                .config
+                .rules
+                .iter()
+                .find(|r| r.trigger == AlertTrigger::ComponentFault)
+                .map_or(AlertTrigger::ComponentFault.default_route(), |r| r.class)
+                == AlertClass::IgnoreWhenClosed
+                && !self.alert_market_open(ctx.at);
+            if !ignored {
+                raised.extend(new_faults.map(|f| (AlertTrigger::ComponentFault, f.clone())));
             }
         }
         let cleared: Vec<u64> = self
@@ -462,17 +481,6 @@ impl Plane {
             .map(|(_, id)| *id)
             .collect();
         self.append_raised(raised, cleared, events, ctx);
-    }
-
-    fn faults_after(&self, report: Option<&ComponentReport>, now: Timestamp) -> Vec<String> {
-        match report {
-            None => self.components.halt_reasons(now),
-            Some(report) => {
-                let mut after = self.components.clone();
-                after.record(report, now);
-                after.halt_reasons(now)
-            }
-        }
     }
 
     fn append_raised(

@@ -179,10 +179,21 @@ impl Components {
 
     /// The reason codes of critical components that are not `OK` at `now`, sorted.
     pub fn halt_reasons(&self, now: Timestamp) -> Vec<String> {
+        self.halt_reasons_after(None, now)
+    }
+
+    /// [`Components::halt_reasons`] once `report` (received at `now`, so fresh) is recorded,
+    /// without recording it.
+    pub(crate) fn halt_reasons_after(
+        &self,
+        report: Option<&ComponentReport>,
+        now: Timestamp,
+    ) -> Vec<String> {
+        let replaced = report.map(|r| &r.component);
         let mut reasons: Vec<String> = self
             .seen
             .iter()
-            .filter(|(_, seen)| seen.report.critical)
+            .filter(|(name, seen)| seen.report.critical && Some(*name) != replaced)
             .filter_map(|(name, _)| {
                 let suffix = match self.status(name, now) {
                     ComponentStatus::Ok => return None,
@@ -192,6 +203,15 @@ impl Components {
                 Some(format!("{}_{suffix}", reason_name(name.as_str())))
             })
             .collect();
+        if let Some(report) = report
+            && report.critical
+            && !report.healthy
+        {
+            reasons.push(format!(
+                "{}_UNHEALTHY",
+                reason_name(report.component.as_str())
+            ));
+        }
         reasons.sort();
         reasons
     }
