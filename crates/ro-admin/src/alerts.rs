@@ -3,7 +3,7 @@
 //!
 //! | trigger | raised by | severity | default route |
 //! |---|---|---|---|
-//! | `EXECUTION_ENABLED` | every release of an execution gate: the kill switch, the production lock, the lockdown, a readiness NO-GO; by anyone | SEV0 | page (fixed) |
+//! | `EXECUTION_ENABLED` | every release of an execution gate: the kill switch, the production lock, the lockdown, a readiness NO-GO, a deviation that halted or paused the plane; by anyone | SEV0 | page (fixed) |
 //! | `COMPONENT_FAULT` | a critical component turning stale or unhealthy (seen at the clock's `TICK` and at each `REPORT_COMPONENT`); resolved by the plane when it is `OK` again | SEV1 | page, ignored while the market is closed |
 //! | `FAILURE_REPORTED` | `REPORT_FAILURE` | SEV1 | page |
 //! | `READINESS_NOT_GO` | a readiness `NO_GO` or `UNKNOWN` | SEV2 | page when the market opens within 15 minutes or is open, ticket before |
@@ -425,6 +425,23 @@ impl Plane {
                     ..
                 }) => {
                     raised.push((AlertTrigger::DeviationOpened, deviation_id.to_string()));
+                }
+                // Resolving a deviation that halted or paused the plane reopens execution.
+                PlaneEvent::Policy(ro_policy::PolicyEvent::DeviationResolved {
+                    deviation_id,
+                    ..
+                }) if matches!(
+                    self.policy.deviation_action(deviation_id),
+                    Some(
+                        ro_policy::deviation::DeviationAction::Halt
+                            | ro_policy::deviation::DeviationAction::Pause
+                    )
+                ) =>
+                {
+                    raised.push((
+                        AlertTrigger::ExecutionEnabled,
+                        format!("DEVIATION_{deviation_id}"),
+                    ));
                 }
                 _ => {}
             }

@@ -524,6 +524,7 @@ impl Plane {
             PlaneRejection::LockdownActive => denied("lockdown"),
             PlaneRejection::ProductionLocked => denied("production_lock"),
             PlaneRejection::KillSwitchEngaged => denied("kill_switch"),
+            PlaneRejection::DeviationOpen => denied("deviation"),
             PlaneRejection::Policy(r) => match command {
                 PlaneCommand::Policy(c) => {
                     wrap_all(self.policy.refusal_events(c, r, ctx), PlaneEvent::Policy)

@@ -30,14 +30,38 @@ impl Plane {
         self.kill_switch.is_some()
     }
 
-    /// Whether execution may go on: no lockdown, no production lock, no kill switch.
+    /// Whether execution may go on: no lockdown, no production lock, no kill switch, and no
+    /// open deviation whose type halts or pauses (until a human resolves it).
     pub fn safe_to_execute(&self) -> bool {
-        self.lockdown.is_none() && self.production_lock.is_none() && self.kill_switch.is_none()
+        self.lockdown.is_none()
+            && self.production_lock.is_none()
+            && self.kill_switch.is_none()
+            && !self.deviation_halts()
+            && !self.deviation_pauses()
+    }
+
+    /// An open deviation whose type's action is `halt` (a failed signature): a fault.
+    pub(crate) fn deviation_halts(&self) -> bool {
+        self.policy
+            .has_open_deviation(ro_policy::deviation::DeviationAction::Halt)
+    }
+
+    /// An open deviation whose type's action is `pause` (a compliance failure): execution
+    /// closed, observe-only.
+    pub(crate) fn deviation_pauses(&self) -> bool {
+        self.policy
+            .has_open_deviation(ro_policy::deviation::DeviationAction::Pause)
     }
 
     /// Why the plane is halted, as sorted reason codes (empty when execution may go on).
     pub fn halt_reasons(&self) -> Vec<&'static str> {
         let mut reasons = Vec::new();
+        if self.deviation_halts() {
+            reasons.push("DEVIATION_HALT");
+        }
+        if self.deviation_pauses() {
+            reasons.push("DEVIATION_PAUSE");
+        }
         if self.kill_switch.is_some() {
             reasons.push("KILL_SWITCH");
         }
@@ -63,6 +87,9 @@ impl Plane {
         if enables_execution {
             if self.kill_switch.is_some() {
                 return Err(PlaneRejection::KillSwitchEngaged);
+            }
+            if self.deviation_halts() || self.deviation_pauses() {
+                return Err(PlaneRejection::DeviationOpen);
             }
             if self.production_lock.is_some() {
                 return Err(PlaneRejection::ProductionLocked);

@@ -359,7 +359,7 @@ impl Plane {
                 let mut faults = self.components.halt_reasons(now);
                 let mut gates: Vec<String> = Vec::new();
                 for reason in plane {
-                    if reason == "LOCKDOWN_ACTIVE" {
+                    if matches!(reason, "LOCKDOWN_ACTIVE" | "DEVIATION_HALT") {
                         faults.push(reason.to_owned());
                     } else {
                         gates.push(reason.to_owned());

@@ -761,18 +761,29 @@ impl Plane {
                 let halted = !self.safe_to_execute();
                 let stop = Intent::stop();
                 let forced_stop = halted && *intent != stop;
-                Ok(vec![PlaneEvent::Admin(AdminEvent::CycleRecorded(
-                    CycleRecorded {
-                        intent: if halted { stop } else { intent.clone() },
-                        forced_stop,
-                        requested_intent: forced_stop.then(|| intent.clone()),
-                        latency_ms: *latency_ms,
-                        violation: violation.unwrap_or(false),
-                        survived: *survived,
-                        deterministic: *deterministic,
-                        shadow: !halted && self.registry.candidate().is_some(),
-                    },
-                ))])
+                // A cycle that violated a rule opens its compliance deviation by itself (its
+                // type pauses production until a human resolves it).
+                let deviation = (*violation == Some(true))
+                    .then(|| {
+                        self.policy.deviation_event(
+                            "compliance_failure",
+                            ctx.at,
+                            format!("a cycle reported a rule violation (intent {intent})"),
+                        )
+                    })
+                    .flatten()
+                    .map(PlaneEvent::Policy);
+                let cycle = PlaneEvent::Admin(AdminEvent::CycleRecorded(CycleRecorded {
+                    intent: if halted { stop } else { intent.clone() },
+                    forced_stop,
+                    requested_intent: forced_stop.then(|| intent.clone()),
+                    latency_ms: *latency_ms,
+                    violation: violation.unwrap_or(false),
+                    survived: *survived,
+                    deterministic: *deterministic,
+                    shadow: !halted && self.registry.candidate().is_some(),
+                }));
+                Ok(std::iter::once(cycle).chain(deviation).collect())
             }
             AdminCommand::SetCanaryRatio { ratio } => {
                 if self.registry.candidate().is_none() && *ratio != Ratio::ZERO {

@@ -30,6 +30,11 @@ pub enum PlaneRejection {
     /// The kill switch is engaged: execution is halted.
     #[error("the kill switch is engaged: execution is halted until a human releases it")]
     KillSwitchEngaged,
+    /// A deviation whose type halts or pauses is open: nothing may enable execution.
+    #[error(
+        "a deviation that halts or pauses the plane is open: nothing may enable execution until a human resolves it (RESOLVE_DEVIATION)"
+    )]
+    DeviationOpen,
     /// The command takes two steps: this is the first, answered with the token to send back
     /// with the same command (its digest is recorded, never the token; Debug redacts it).
     #[error("confirmation required: re-send the same command with the confirmation token")]
@@ -87,6 +92,7 @@ impl ro_core::Rejection for PlaneRejection {
             PlaneRejection::LockdownActive => "LOCKDOWN_ACTIVE",
             PlaneRejection::ProductionLocked => "PRODUCTION_LOCKED",
             PlaneRejection::KillSwitchEngaged => "KILL_SWITCH",
+            PlaneRejection::DeviationOpen => "DEVIATION_OPEN",
             PlaneRejection::ConfirmationRequired(_) => "CONFIRMATION_REQUIRED",
             PlaneRejection::ConfirmationRefused(_) => "CONFIRMATION_REFUSED",
             PlaneRejection::Invalid(_) | PlaneRejection::InvalidArgument(_) => "INVALID_COMMAND",

@@ -223,6 +223,7 @@ fn model_promotion_lockdown_and_rollback() {
         {"type":"RECORD_CYCLE","intent":"HOLD","latency_ms":12,"survived":true}
         {"type":"PROMOTE_CANDIDATE"}
         {"type":"RECORD_CYCLE","intent":"BUY","latency_ms":70,"violation":true,"survived":true}
+        {"type":"RESOLVE_DEVIATION","deviation_id":"dev-000001","resolution":"the violation was reviewed"}
         {"type":"RECORD_CYCLE","intent":"hold"}
         {"type":"RECORD_CYCLE","intent":"HOLD","latency_ms":3600001}
         {"type":"PROMOTE_CANDIDATE"}
@@ -770,6 +771,34 @@ fn online_ml_metrics_and_the_quarantine() {
         {"type":"REPORT_ML_METRICS","model":"M-A-V1","metrics":{"auc":"0.89"}}
         QUERY {"type":"HEARTBEAT"}
         QUERY {"type":"QUARANTINE"}
+    "#
+    ));
+}
+
+#[test]
+fn deviations_act_a_failed_signature_halts_a_violation_pauses_until_a_human_resolves() {
+    // A compliance failure (opened by a violating cycle itself) pauses production: cycles are
+    // forced to STOP, nothing enables execution, the status stays observe-only. A halting
+    // deviation (a failed signature's type) makes the status HALTED. Both hold until a human
+    // resolves them.
+    insta::assert_snapshot!(check(
+        r#"
+        @2026-03-02T14:30:00Z human:alice
+        {"type":"GRANT_ROLE","principal":"alice","role":"admin"}
+        {"type":"GRANT_ROLE","principal":"bot","role":"operator"}
+        {"type":"DEFINE_JOB","definition":{"job_id":"trade","version":1}}
+        @2026-03-02T14:31:00Z agent:bot
+        {"type":"RECORD_CYCLE","intent":"BUY","violation":true}
+        {"type":"RECORD_CYCLE","intent":"BUY"}
+        {"type":"REQUEST_RUN","job_id":"trade","intent":"manual","partition":"p-1"}
+        QUERY {"type":"OPS_STATUS"}
+        {"type":"RESOLVE_DEVIATION","deviation_id":"dev-000001","resolution":"rule fixed"}
+        @2026-03-02T14:32:00Z human:alice | the rule was fixed and checked
+        {"type":"RESOLVE_DEVIATION","deviation_id":"dev-000001","resolution":"rule fixed"}
+        {"type":"RECORD_CYCLE","intent":"BUY"}
+        {"type":"RECORD_DEVIATION","deviation_type":"signature_verification_failure","summary":"a signed step did not verify"}
+        QUERY {"type":"OPS_STATUS"}
+        {"type":"RECORD_CYCLE","intent":"BUY"}
     "#
     ));
 }

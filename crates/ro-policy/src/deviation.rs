@@ -299,6 +299,26 @@ impl Policy {
 }
 
 impl Policy {
+    /// Whether any deviation whose type's action is `action` is open (until a human resolves
+    /// it, the plane acts on it: see `ro_admin`'s posture).
+    pub fn has_open_deviation(&self, action: DeviationAction) -> bool {
+        self.deviations.values().any(|d| {
+            d.resolved_at.is_none()
+                && self
+                    .deviation_types
+                    .get(&d.deviation_type)
+                    .is_some_and(|t| t.action == action)
+        })
+    }
+
+    /// What deviation `id`'s type does while it is open.
+    pub fn deviation_action(&self, id: &DeviationId) -> Option<DeviationAction> {
+        let d = self.deviations.get(id)?;
+        self.deviation_types
+            .get(&d.deviation_type)
+            .map(|t| t.action)
+    }
+
     /// The open deviations whose type's action is `action`.
     pub fn open_deviations_with(&self, action: DeviationAction) -> Vec<&DeviationId> {
         self.deviations
