@@ -363,6 +363,14 @@ export type Attestation = {
   violations: number;
 };
 
+/** The frozen baseline. */
+export type Baseline = {
+  /** The frozen components. */
+  frozen: Array<ComponentId>;
+  /** Its version. */
+  version: BaselineVersion;
+};
+
 /** A baseline version, `v{major}.{minor}`. */
 export type BaselineVersion = {
   /** Incremented by a breaking change (minor resets to 0). */
@@ -386,6 +394,43 @@ export type CalendarName = string;
 
 /** change id */
 export type ChangeId = string;
+
+/** Where a change request stands. */
+export type ChangeStatus = ({
+  status: "requested";
+} | {
+  /** The reviewer. */
+  by: ActorId;
+  status: "reviewed";
+} | {
+  /** The approver. */
+  by: ActorId;
+  status: "approved";
+} | {
+  /** Who rejected it. */
+  by: ActorId;
+  status: "rejected";
+} | {
+  status: "applied";
+  /** The new baseline version. */
+  version: BaselineVersion;
+});
+
+/** One row of the `CHANGE_CONTROL` query. */
+export type ChangeView = {
+  /** Whether the change breaks compatibility (a major version). */
+  breaking: boolean;
+  /** Its id. */
+  change_id: ChangeId;
+  /** The component to change (one request, one change). */
+  component: ComponentId;
+  /** What and why. */
+  description: string;
+  /** Who asked. */
+  requested_by: ActorId;
+  /** Where it stands. */
+  status: ChangeStatus;
+};
 
 /** One check of the health checklist. */
 export type Check = {
@@ -652,6 +697,32 @@ export type DeviationType = {
 
 /** deviation type */
 export type DeviationTypeId = string;
+
+/** One row of the `DEVIATIONS` query. */
+export type DeviationView = {
+  /** What its type does while it is open. */
+  action?: (DeviationAction | null);
+  /** When it was detected (the SLA clock starts here). */
+  detected_at: Timestamp;
+  /** Its id. */
+  deviation_id: DeviationId;
+  /** Its type. */
+  deviation_type: DeviationTypeId;
+  /** When the SLA window closes. */
+  due_at: Timestamp;
+  /** Whether the SLA was missed (escalated). */
+  escalated: boolean;
+  /** Past its SLA window at the query's time and not resolved. */
+  overdue: boolean;
+  /** When it was resolved, if it was. */
+  resolved_at?: (Timestamp | null);
+  /** Its type's severity, when the type is defined. */
+  severity?: (Severity | null);
+  /** What was seen. */
+  summary: string;
+  /** Status updates posted. */
+  updates: number;
+};
 
 /** A blake3 digest. */
 export type Digest = string;
@@ -2368,6 +2439,14 @@ export type QueryAnswer = ({
   /** Soonest expiry first. */
   pending: Array<PendingView>;
 } | HealthChecklist | CostReport | Attestation | {
+  /** By id. */
+  deviations: Array<DeviationView>;
+} | {
+  /** The frozen baseline, if any. */
+  baseline?: (Baseline | null);
+  /** Every change request, by id. */
+  change_requests: Array<ChangeView>;
+} | {
   /** By experience id. */
   quarantine: Array<QuarantineView>;
 } | {
@@ -2390,6 +2469,13 @@ export type QueryResults = {
   };
   /** `ATTESTATION`. */
   ATTESTATION: Attestation;
+  /** `CHANGE_CONTROL`. */
+  CHANGE_CONTROL: {
+    /** The frozen baseline, if any. */
+    baseline?: (Baseline | null);
+    /** Every change request, by id. */
+    change_requests: Array<ChangeView>;
+  };
   COST_REPORT: (CostReport | { [key: string]: unknown });
   /** `DEPLOY_REPORT`. */
   DEPLOY_REPORT: {
@@ -2397,6 +2483,11 @@ export type QueryResults = {
     last_known_good: Record<string, never>;
     /** Every service of the environments asked about. */
     services: Array<DeployedService>;
+  };
+  /** `DEVIATIONS`. */
+  DEVIATIONS: {
+    /** By id. */
+    deviations: Array<DeviationView>;
   };
   /** `HANDOFF_PACKAGE`. */
   HANDOFF_PACKAGE: HandoffPackage;
@@ -2498,6 +2589,7 @@ export type Request =
   | BackfillCommand
   | CancelRunCommand
   | CaptureLkgCommand
+  | ChangeControlQuery
   | ChangeStreamPartitionsCommand
   | ChangeStreamRetentionCommand
   | ClearNoGoCommand
@@ -2517,6 +2609,7 @@ export type Request =
   | DefineRoleCommand
   | DeployCommand
   | DeployReportQuery
+  | DeviationsQuery
   | DrainJobCommand
   | EmergencyLockdownCommand
   | EngageKillSwitchCommand
@@ -2806,6 +2899,18 @@ export interface CaptureLkgCommand {
     sig: string;
   };
   type: "CAPTURE_LKG";
+}
+
+/** Query (answered in `result`, appends nothing). Change control: the frozen baseline and every change request with where it stands. */
+export interface ChangeControlQuery {
+  actor?: Actor;
+  /** When; the host stamps its clock when absent. */
+  at?: (Timestamp | null);
+  correlation_id?: (CorrelationId | null);
+  /** Shorthand for a human actor with this id. */
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
+  type: "CHANGE_CONTROL";
 }
 
 /** Grows a stream's partitions (human-only). */
@@ -3256,6 +3361,21 @@ export interface DeployReportQuery {
   operator_id?: (ActorId | null);
   reason?: (Reason | null);
   type: "DEPLOY_REPORT";
+}
+
+/** Query (answered in `result`, appends nothing). The deviations, by id, with their type's severity and action, due time, escalation and
+ * resolution. */
+export interface DeviationsQuery {
+  actor?: Actor;
+  /** When; the host stamps its clock when absent. */
+  at?: (Timestamp | null);
+  correlation_id?: (CorrelationId | null);
+  /** Only those not yet resolved. */
+  open_only?: boolean;
+  /** Shorthand for a human actor with this id. */
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
+  type: "DEVIATIONS";
 }
 
 /** Drains a job: no new starts, running attempts finish. */

@@ -99,6 +99,15 @@ pub enum PlaneQuery {
     },
     /// The experiences kept out of learning, by id.
     Quarantine {},
+    /// The deviations, by id, with their type's severity and action, due time, escalation and
+    /// resolution.
+    Deviations {
+        /// Only those not yet resolved.
+        #[serde(default)]
+        open_only: bool,
+    },
+    /// Change control: the frozen baseline and every change request with where it stands.
+    ChangeControl {},
     /// The alerts raised, oldest first, and the routing in force.
     Alerts {
         /// Only the alerts not yet resolved.
@@ -126,6 +135,8 @@ impl PlaneQuery {
         "PENDING_CONFIRMATIONS",
         "ALERTS",
         "QUARANTINE",
+        "DEVIATIONS",
+        "CHANGE_CONTROL",
     ];
 }
 
@@ -207,6 +218,18 @@ pub enum QueryAnswer {
     Cost(ro_policy::CostReport),
     /// `ATTESTATION`.
     Attestation(attestation::Attestation),
+    /// `DEVIATIONS`.
+    Deviations {
+        /// By id.
+        deviations: Vec<DeviationView>,
+    },
+    /// `CHANGE_CONTROL`.
+    ChangeControl {
+        /// The frozen baseline, if any.
+        baseline: Option<ro_policy::change::Baseline>,
+        /// Every change request, by id.
+        change_requests: Vec<ChangeView>,
+    },
     /// `QUARANTINE`.
     Quarantine {
         /// By experience id.
@@ -222,6 +245,32 @@ pub enum QueryAnswer {
     /// A query with nothing to report (`HEALTH_CHECKLIST` before any cycle, `COST_REPORT`
     /// before limits are set).
     Nothing {},
+}
+
+/// One row of the `DEVIATIONS` query.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct DeviationView {
+    /// Its id.
+    pub deviation_id: ro_policy::deviation::DeviationId,
+    /// The record.
+    #[serde(flatten)]
+    pub deviation: ro_policy::deviation::Deviation,
+    /// Its type's severity, when the type is defined.
+    pub severity: Option<ro_policy::deviation::Severity>,
+    /// What its type does while it is open.
+    pub action: Option<ro_policy::deviation::DeviationAction>,
+    /// Past its SLA window at the query's time and not resolved.
+    pub overdue: bool,
+}
+
+/// One row of the `CHANGE_CONTROL` query.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct ChangeView {
+    /// Its id.
+    pub change_id: ro_policy::change::ChangeId,
+    /// The request.
+    #[serde(flatten)]
+    pub request: ro_policy::change::ChangeRequest,
 }
 
 /// The safety part of the status contract.
@@ -473,6 +522,36 @@ impl Plane {
                 heartbeat.quarantined_experiences = self.learning.quarantined();
                 Ok(QueryAnswer::Heartbeat(heartbeat))
             }
+            PlaneQuery::Deviations { open_only } => Ok(QueryAnswer::Deviations {
+                deviations: self
+                    .policy
+                    .deviations()
+                    .iter()
+                    .filter(|(_, d)| !open_only || d.resolved_at.is_none())
+                    .map(|(id, d)| {
+                        let t = self.policy.deviation_type(&d.deviation_type);
+                        DeviationView {
+                            deviation_id: id.clone(),
+                            deviation: d.clone(),
+                            severity: t.map(|t| t.severity),
+                            action: t.map(|t| t.action),
+                            overdue: d.resolved_at.is_none() && d.due_at <= now,
+                        }
+                    })
+                    .collect(),
+            }),
+            PlaneQuery::ChangeControl {} => Ok(QueryAnswer::ChangeControl {
+                baseline: self.policy.baseline().cloned(),
+                change_requests: self
+                    .policy
+                    .changes()
+                    .iter()
+                    .map(|(id, r)| ChangeView {
+                        change_id: id.clone(),
+                        request: r.clone(),
+                    })
+                    .collect(),
+            }),
             PlaneQuery::Quarantine {} => Ok(QueryAnswer::Quarantine {
                 quarantine: self.learning.quarantine(),
             }),

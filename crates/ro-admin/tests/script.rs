@@ -799,6 +799,11 @@ fn deviations_act_a_failed_signature_halts_a_violation_pauses_until_a_human_reso
         {"type":"RECORD_DEVIATION","deviation_type":"signature_verification_failure","summary":"a signed step did not verify"}
         QUERY {"type":"OPS_STATUS"}
         {"type":"RECORD_CYCLE","intent":"BUY"}
+        @2026-03-02T16:00:00Z human:alice
+        QUERY {"type":"DEVIATIONS","open_only":true}
+        {"type":"FREEZE","version":{"major":1,"minor":0},"components":["orchestrator"]}
+        {"type":"REQUEST_CHANGE","change_id":"cr-1","component":"orchestrator","description":"raise the cycle rate"}
+        QUERY {"type":"CHANGE_CONTROL"}
     "#
     ));
 }

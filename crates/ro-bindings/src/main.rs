@@ -334,6 +334,14 @@ enum Report {
     },
     /// The experiences kept out of learning (the runbook's quarantine), by id.
     Quarantine,
+    /// The deviations (all, or only those not resolved): severity, action, due, overdue.
+    Deviations {
+        /// Only the deviations not yet resolved.
+        #[arg(long)]
+        open: bool,
+    },
+    /// Change control: the frozen baseline and every change request.
+    Changes,
     /// The alerts raised (all, or only those not resolved), with the routing in force.
     Alerts {
         /// Only the alerts not yet resolved.
@@ -370,6 +378,10 @@ impl Report {
             }
             Report::Alerts { open } => serde_json::json!({ "type": "ALERTS", "open_only": open }),
             Report::Quarantine => serde_json::json!({ "type": "QUARANTINE" }),
+            Report::Deviations { open } => {
+                serde_json::json!({ "type": "DEVIATIONS", "open_only": open })
+            }
+            Report::Changes => serde_json::json!({ "type": "CHANGE_CONTROL" }),
             Report::Signatures { .. } | Report::Incidents { .. } => serde_json::Value::Null,
         }
     }

@@ -1678,3 +1678,38 @@ fn an_infeasible_record_goes_through_the_host_with_its_typed_reason() {
         "{bad}"
     );
 }
+
+/// Issue 28's first rule through the host: a violating cycle opens its compliance deviation,
+/// which pauses production until a human resolves it; operators see it in the deviations
+/// report and the change control in its own.
+#[test]
+fn a_violation_pauses_production_until_a_human_resolves_it_through_the_host() {
+    let store = temp_store("deviation-acts");
+    assert!(init_open(&store, None).status.success());
+    let apply = |input: &str| lines(&ro(&store, &["apply", "--actor", "alice"], input));
+    let cycle = apply("{\"type\":\"RECORD_CYCLE\",\"intent\":\"BUY\",\"violation\":true}\n");
+    assert_eq!(
+        cycle[0]["events"][1]["event"]["event"]["type"],
+        "DeviationOpened"
+    );
+    let next = apply("{\"type\":\"RECORD_CYCLE\",\"intent\":\"BUY\"}\n");
+    assert_eq!(next[0]["result"]["intent"], "STOP", "{next:?}");
+    let status = apply("{\"type\":\"OPS_STATUS\"}\n");
+    assert_eq!(
+        status[0]["result"]["reason_codes"],
+        serde_json::json!(["DEVIATION_PAUSE"])
+    );
+    let report = lines(&ro(&store, &["report", "deviations", "--open"], ""));
+    let open = &report[0]["deviations"];
+    assert_eq!(open[0]["deviation_type"], "compliance_failure");
+    assert_eq!(open[0]["action"], "pause");
+    let id = open[0]["deviation_id"].as_str().unwrap().to_owned();
+    let resolved = apply(&format!(
+        "{{\"type\":\"RESOLVE_DEVIATION\",\"deviation_id\":\"{id}\",\"resolution\":\"reviewed\",\"reason\":\"the rule was fixed\"}}\n"
+    ));
+    assert_eq!(resolved[0]["ok"], true, "{resolved:?}");
+    let after = apply("{\"type\":\"RECORD_CYCLE\",\"intent\":\"BUY\"}\n");
+    assert_eq!(after[0]["result"]["intent"], "BUY");
+    let changes = lines(&ro(&store, &["report", "changes"], ""));
+    assert_eq!(changes[0]["baseline"], Value::Null);
+}

@@ -311,6 +311,11 @@ impl Policy {
         })
     }
 
+    /// A deviation type.
+    pub fn deviation_type(&self, id: &DeviationTypeId) -> Option<&DeviationType> {
+        self.deviation_types.get(id)
+    }
+
     /// What deviation `id`'s type does while it is open.
     pub fn deviation_action(&self, id: &DeviationId) -> Option<DeviationAction> {
         let d = self.deviations.get(id)?;

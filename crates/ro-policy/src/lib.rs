@@ -180,6 +180,11 @@ impl Policy {
         self.baseline.as_ref()
     }
 
+    /// Every change request, by id.
+    pub fn changes(&self) -> &BTreeMap<ChangeId, ChangeRequest> {
+        &self.changes
+    }
+
     /// A change request.
     pub fn change(&self, id: &ChangeId) -> Option<&ChangeRequest> {
         self.changes.get(id)
