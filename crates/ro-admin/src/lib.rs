@@ -299,6 +299,24 @@ impl Plane {
             facts.passes_lockdown || action.safety() == Safety::Increasing,
             facts.enables_execution && !read_only,
         )?;
+        //    Freeze discipline: a controlled (safety-reducing) command on a frozen component (its
+        //    resource, or the resource's kind) passes only by applying an approved change
+        //    request for it, in the same append; change control itself is exempt.
+        let applies = match self.controlled_component(action, resource) {
+            None => None,
+            Some(component) => Some(
+                self.policy
+                    .approved_change_for(component)
+                    .cloned()
+                    .ok_or_else(|| {
+                        PlaneRejection::Policy(PolicyRejection::Freeze(format!(
+                            "{component} is frozen: request a change (REQUEST_CHANGE), have it \
+                             reviewed and approved; the approved change lets this command \
+                             through once and is applied with it"
+                        )))
+                    })?,
+            ),
+        };
         // 3. Decide, in the command's domain or room.
         let events = match command {
             PlaneCommand::Policy(c) => wrap(
@@ -329,7 +347,38 @@ impl Plane {
                 Room::Learning => self.decide_learning(admin, ctx)?,
             },
         };
+        let mut events = events;
+        if let Some(change) = applies
+            && !events.is_empty()
+            && let Some(applied) = self.policy.change_applied_event(&change)
+        {
+            events.push(PlaneEvent::Policy(applied));
+        }
         Ok(events)
+    }
+}
+
+impl Plane {
+    /// The frozen component a command falls under when it is controlled (safety-reducing,
+    /// and not change control itself).
+    fn controlled_component(
+        &self,
+        action: Action,
+        resource: &str,
+    ) -> Option<&ro_policy::ComponentId> {
+        let change_control = matches!(
+            action,
+            Action::Freeze
+                | Action::RequestChange
+                | Action::ReviewChange
+                | Action::ApproveChange
+                | Action::RejectChange
+                | Action::ApplyChange
+        );
+        if change_control || action.safety() != Safety::Reducing {
+            return None;
+        }
+        self.policy.frozen_component(resource)
     }
 }
 

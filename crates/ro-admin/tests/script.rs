@@ -807,3 +807,30 @@ fn deviations_act_a_failed_signature_halts_a_violation_pauses_until_a_human_reso
     "#
     ));
 }
+
+#[test]
+fn a_freeze_holds_a_frozen_component_changes_only_through_an_approved_change() {
+    // Controlled (safety-reducing) commands map to a component, their resource or its kind:
+    // frozen, they are refused unless an approved change request for it is applied with them.
+    insta::assert_snapshot!(check(
+        r#"
+        @2026-01-05T14:30:00Z human:alice
+        {"type":"GRANT_ROLE","principal":"alice","role":"admin"}
+        {"type":"GRANT_ROLE","principal":"rita","role":"reviewer"}
+        {"type":"GRANT_ROLE","principal":"olga","role":"risk_owner"}
+        {"type":"SET_LIMITS","limits":{"per_unit_ceiling_micros":50000,"daily_budget_micros":100000,"daily_rate":4}}
+        {"type":"FREEZE","version":{"major":1,"minor":0},"components":["limits","config"]}
+        {"type":"SET_LIMITS","limits":{"per_unit_ceiling_micros":90000,"daily_budget_micros":100000,"daily_rate":4}}
+        {"type":"PUBLISH_CONFIG","config_name":"risk","config_version":"1.0.0","ref":"configs/risk-1.0.0.json","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000001"}
+        {"type":"REQUEST_CHANGE","change_id":"cr-1","component":"limits","description":"raise the per-unit ceiling"}
+        @2026-01-05T15:00:00Z human:rita
+        {"type":"REVIEW_CHANGE","change_id":"cr-1"}
+        @2026-01-05T15:10:00Z human:olga
+        {"type":"APPROVE_CHANGE","change_id":"cr-1"}
+        @2026-01-05T15:20:00Z human:alice
+        {"type":"SET_LIMITS","limits":{"per_unit_ceiling_micros":90000,"daily_budget_micros":100000,"daily_rate":4}}
+        {"type":"SET_LIMITS","limits":{"per_unit_ceiling_micros":99000,"daily_budget_micros":100000,"daily_rate":4}}
+        QUERY {"type":"CHANGE_CONTROL"}
+    "#
+    ));
+}

@@ -1713,3 +1713,23 @@ fn a_violation_pauses_production_until_a_human_resolves_it_through_the_host() {
     let changes = lines(&ro(&store, &["report", "changes"], ""));
     assert_eq!(changes[0]["baseline"], Value::Null);
 }
+
+/// Issue 28's freeze rule through the host: a frozen component refuses a controlled command.
+#[test]
+fn a_frozen_component_refuses_a_controlled_command_through_the_host() {
+    let store = temp_store("freeze-holds");
+    assert!(init_open(&store, None).status.success());
+    let out = ro(
+        &store,
+        &["apply", "--actor", "alice"],
+        "{\"type\":\"FREEZE\",\"version\":{\"major\":1,\"minor\":0},\"components\":[\"limits\"]}\n{\"type\":\"SET_LIMITS\",\"limits\":{\"per_unit_ceiling_micros\":90000,\"daily_budget_micros\":100000,\"daily_rate\":4},\"reason\":\"raise it\"}\n",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let answers = lines(&out);
+    assert_eq!(answers[0]["ok"], true);
+    assert_eq!(
+        answers[1]["error"]["code"], "FREEZE_DISCIPLINE",
+        "{answers:?}"
+    );
+    assert_eq!(answers[1]["error"]["details"]["line"], 2);
+}

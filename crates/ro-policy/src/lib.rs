@@ -202,6 +202,39 @@ impl Policy {
         }
     }
 
+    /// The frozen component a controlled command on `resource` falls under: the resource
+    /// itself (`limits`, `environment:prod`) or its kind (`config` freezes every `config:…`).
+    pub fn frozen_component(&self, resource: &str) -> Option<&ComponentId> {
+        let frozen = &self.baseline.as_ref()?.frozen;
+        let kind = resource.split_once(':').map(|(kind, _)| kind);
+        frozen
+            .iter()
+            .find(|c| c.as_str() == resource || Some(c.as_str()) == kind)
+    }
+
+    /// The oldest approved change request for `component` not yet applied: what lets one
+    /// controlled command on a frozen component through (and is applied by it).
+    pub fn approved_change_for(&self, component: &ComponentId) -> Option<&ChangeId> {
+        self.changes
+            .iter()
+            .find(|(_, cr)| {
+                cr.component == *component && matches!(cr.status, ChangeStatus::Approved { .. })
+            })
+            .map(|(id, _)| id)
+    }
+
+    /// The event that applies approved change `id` (a new baseline version).
+    pub fn change_applied_event(&self, id: &ChangeId) -> Option<PolicyEvent> {
+        let cr = self.changes.get(id)?;
+        let before = self.baseline.as_ref()?.version;
+        Some(PolicyEvent::ChangeApplied {
+            change_id: id.clone(),
+            component: cr.component.clone(),
+            before,
+            after: before.next(cr.breaking),
+        })
+    }
+
     /// A published config version.
     pub fn config(&self, name: &ConfigName, version: &ConfigVersion) -> Option<&ConfigVersionRef> {
         self.configs.get(name)?.get(version)
