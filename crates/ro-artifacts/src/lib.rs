@@ -213,6 +213,24 @@ impl Artifacts {
         }
     }
 
+    /// Whether derivation `id` is eligible for lock and so is everything it depends on,
+    /// transitively: a lockable value resting on tier C or D evidence, or on anything not
+    /// eligible itself (unreviewed, superseded, invalidated, unknown), is not lockable.
+    pub fn lockable_with_upstream(&self, id: &DerivationId) -> bool {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut stack = vec![id];
+        while let Some(next) = stack.pop() {
+            if !seen.insert(next) {
+                continue;
+            }
+            match self.derivations.get(next) {
+                Some(d) if d.eligible_for_lock() => stack.extend(d.record.depends_on.iter()),
+                _ => return false,
+            }
+        }
+        true
+    }
+
     /// The handoff package of `story`.
     pub fn handoff_package(&self, story: &StoryId) -> HandoffPackage {
         let mut eligible = Vec::new();
@@ -228,7 +246,7 @@ impl Artifacts {
                 DerivationStatus::Superseded => "superseded",
                 DerivationStatus::Invalidated => "invalidated",
             };
-            if d.eligible_for_lock() {
+            if self.lockable_with_upstream(id) {
                 eligible.push(id.clone());
             } else if d.status == DerivationStatus::Active {
                 blocking.push(id.clone());

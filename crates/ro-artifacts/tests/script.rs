@@ -151,6 +151,7 @@ fn derivations_supersede_invalidate_and_hand_off() {
         {}
         {}
         {}
+        {}
         {{"type":"HAND_OFF","story":"s-2","consumer":"lock-desk"}}
         {{"type":"REVIEW_DERIVATION","derivation_id":"cap"}}
         @2026-01-05T15:00:00Z human:rev
@@ -158,6 +159,7 @@ fn derivations_supersede_invalidate_and_hand_off() {
         {{"type":"REVIEW_DERIVATION","derivation_id":"p90"}}
         {{"type":"REVIEW_DERIVATION","derivation_id":"budget"}}
         {{"type":"REVIEW_DERIVATION","derivation_id":"ctx"}}
+        {{"type":"REVIEW_DERIVATION","derivation_id":"lean"}}
         HANDOFF s-2
         {{"type":"HAND_OFF","story":"s-2","consumer":"lock-desk"}}
         @2026-01-06T09:00:00Z human:ana
@@ -180,6 +182,8 @@ fn derivations_supersede_invalidate_and_hand_off() {
         r("bad-c", "ana", "cost_context2", "C", "lockable", ""),
         r("bad-d", "ana", "cost_tier_d", "D", "non-lockable", ""),
         r("bad-author", "rev", "someone_elses", "A", "lockable", ""),
+        // Tier A and lockable, but resting on tier C context: not lockable.
+        r("lean", "ana", "lean_value", "A", "lockable", r#""ctx""#),
         record("cap-2", "ana", "other_value", "A", "lockable", ""),
         record("cap-2", "ana", "capacity", "C", "non-lockable", ""),
     );

@@ -1733,3 +1733,57 @@ fn a_frozen_component_refuses_a_controlled_command_through_the_host() {
     );
     assert_eq!(answers[1]["error"]["details"]["line"], 2);
 }
+
+/// Issue 28's tier rule through the host: a lockable tier-A value resting on tier-C context is
+/// not eligible for lock.
+#[test]
+fn a_value_resting_on_tier_c_is_not_lockable_through_the_host() {
+    let store = temp_store("tier-c");
+    assert!(init_open(&store, None).status.success());
+    assert!(
+        ro(
+            &store,
+            &[
+                "principal",
+                "add",
+                "rev",
+                "--kind",
+                "human",
+                "--role",
+                "reviewer",
+                "--actor",
+                "alice"
+            ],
+            ""
+        )
+        .status
+        .success()
+    );
+    let record = |id: &str, tier: &str, lockability: &str, deps: &str| {
+        format!(
+            "{{\"type\":\"RECORD_DERIVATION\",\"derivation_id\":\"{id}\",\"story\":\"s-1\",\"value_name\":\"{id}_value\",\"value\":\"0.7\",\"units\":\"ratio\",\"lockability\":\"{lockability}\",\"cost_tier\":\"{tier}\",\"artifact_path\":\"derivations/{id}.yaml\",\"git_sha\":\"b06d4e3\",\"input_hashes\":[\"blake3:{}\"],\"code_version\":\"1.4.0\",\"parameters\":{{}},\"author\":\"alice\",\"repro_command\":\"make derive\",\"depends_on\":[{deps}]}}\n",
+            "0".repeat(63) + "1"
+        )
+    };
+    let input =
+        record("ctx", "C", "non-lockable", "") + &record("lean", "A", "lockable", "\"ctx\"");
+    let out = ro(&store, &["apply", "--actor", "alice"], &input);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let reviews = "{\"type\":\"REVIEW_DERIVATION\",\"derivation_id\":\"ctx\"}\n{\"type\":\"REVIEW_DERIVATION\",\"derivation_id\":\"lean\"}\n";
+    assert!(
+        ro(&store, &["apply", "--actor", "rev"], reviews)
+            .status
+            .success()
+    );
+    let package = lines(&ro(&store, &["report", "handoff", "--story", "s-1"], ""));
+    assert_eq!(
+        package[0]["eligible_for_lock"],
+        serde_json::json!([]),
+        "{package:?}"
+    );
+    assert_eq!(package[0]["blocking"], serde_json::json!(["ctx", "lean"]));
+}
