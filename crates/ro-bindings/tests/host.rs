@@ -1787,3 +1787,43 @@ fn a_value_resting_on_tier_c_is_not_lockable_through_the_host() {
     );
     assert_eq!(package[0]["blocking"], serde_json::json!(["ctx", "lean"]));
 }
+
+/// Issue 28's permissions through the host: the built-in analyst launches nothing.
+#[test]
+fn an_analyst_launches_nothing_through_the_host() {
+    let store = temp_store("analyst-runs");
+    assert!(init_open(&store, None).status.success());
+    assert!(
+        ro(
+            &store,
+            &[
+                "principal",
+                "add",
+                "ana",
+                "--kind",
+                "human",
+                "--role",
+                "analyst",
+                "--actor",
+                "alice"
+            ],
+            ""
+        )
+        .status
+        .success()
+    );
+    let defined = ro(
+        &store,
+        &["apply", "--actor", "alice"],
+        "{\"type\":\"DEFINE_JOB\",\"definition\":{\"job_id\":\"report\",\"version\":1}}\n",
+    );
+    assert!(defined.status.success());
+    let out = ro(
+        &store,
+        &["apply", "--actor", "ana"],
+        "{\"type\":\"REQUEST_RUN\",\"job_id\":\"report\",\"intent\":\"manual\",\"partition\":\"p-1\"}\n",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let answer = &lines(&out)[0];
+    assert_eq!(answer["error"]["code"], "UNAUTHORIZED", "{answer}");
+}

@@ -74,7 +74,7 @@ pub fn builtin_roles() -> BTreeMap<&'static str, ActionSet> {
             SupersedeDerivation,
             RecordInfeasible,
             HandOff,
-            TriggerRun,
+            // An analyst derives and records; it launches nothing (no TRIGGER_RUN).
             SubscribeStream,
             RequestChange,
             RecordDeviation,
