@@ -665,7 +665,8 @@ export type DerivationRecord = {
   repro_command: string;
   /** The reviewer, once reviewed (never the author). */
   reviewer?: (ActorId | null);
-  /** The run id that produced it, if any (provenance only). */
+  /** The run id that produced it, if any (provenance only; the derivation template's
+   * `mlflow_run_id` is accepted as the same field). */
   run_id?: string | null;
   /** The story it belongs to. */
   story: StoryId;
@@ -4001,7 +4002,8 @@ export interface RecordDerivationCommand {
   repro_command: string;
   /** The reviewer, once reviewed (never the author). */
   reviewer?: (ActorId | null);
-  /** The run id that produced it, if any (provenance only). */
+  /** The run id that produced it, if any (provenance only; the derivation template's
+   * `mlflow_run_id` is accepted as the same field). */
   run_id?: string | null;
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {

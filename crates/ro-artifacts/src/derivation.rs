@@ -116,8 +116,9 @@ pub struct DerivationRecord {
     /// The immutable artifact holding the derivation, if any.
     #[serde(default)]
     pub artifact_path: Option<Locator>,
-    /// The run id that produced it, if any (provenance only).
-    #[serde(default)]
+    /// The run id that produced it, if any (provenance only; the derivation template's
+    /// `mlflow_run_id` is accepted as the same field).
+    #[serde(default, alias = "mlflow_run_id")]
     pub run_id: Option<String>,
     /// The commit the code was at.
     pub git_sha: String,

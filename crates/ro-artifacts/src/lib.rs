@@ -344,12 +344,33 @@ impl Artifacts {
         }
         for (field, text) in [
             ("value_name", &r.value_name),
+            ("value", &r.value),
+            ("units", &r.units),
             ("git_sha", &r.git_sha),
+            ("code_version", &r.code_version),
             ("repro_command", &r.repro_command),
         ] {
             if text.trim().is_empty() {
                 return Err(ArtifactRejection::Invalid(format!(
                     "{field} is required: every value carries its provenance"
+                )));
+            }
+        }
+        // A signed derivation records a value: a placeholder is what a typed INFEASIBLE record
+        // replaces.
+        const PLACEHOLDERS: [&str; 8] =
+            ["tbd", "todo", "tba", "n/a", "na", "?", "xxx", "placeholder"];
+        if PLACEHOLDERS.contains(&r.value.trim().to_ascii_lowercase().as_str()) {
+            return Err(ArtifactRejection::Invalid(format!(
+                "value {:?} is a placeholder: derive the value, or record it INFEASIBLE with why",
+                r.value
+            )));
+        }
+        for hash in &r.input_hashes {
+            if !is_content_digest(hash) {
+                return Err(ArtifactRejection::Invalid(format!(
+                    "input hash {:?} is not a digest: write ALG:HEX, e.g. blake3: and 64 hex digits",
+                    hash.chars().take(80).collect::<String>()
                 )));
             }
         }
@@ -534,3 +555,20 @@ impl Decider for Artifacts {
 
 #[cfg(feature = "testing")]
 pub mod testing;
+
+/// `ALG:HEX`: a lowercase algorithm name and 32 to 128 lowercase hex digits, an even count.
+fn is_content_digest(text: &str) -> bool {
+    let Some((alg, hex)) = text.split_once(':') else {
+        return false;
+    };
+    !alg.is_empty()
+        && alg.len() <= 16
+        && alg
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && (32..=128).contains(&hex.len())
+        && hex.len() % 2 == 0
+        && hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}

@@ -205,3 +205,25 @@ fn model_versions() {
     "#
     )));
 }
+
+#[test]
+fn derivation_content_rules_no_placeholders_digests_that_are_digests() {
+    let base = record("v-1", "ana", "capacity", "A", "lockable", "");
+    let variant = |from: &str, to: &str| {
+        let mut v: serde_json::Value = serde_json::from_str(&base.replace(from, to)).unwrap();
+        v["type"] = "RECORD_DERIVATION".into();
+        String::from_utf8(ro_core::canonical::value_to_canonical_vec(&v).unwrap()).unwrap()
+    };
+    let script = format!(
+        "@2026-01-05T14:30:00Z human:ana\n{}\n{}\n{}\n{}\n{}\n",
+        variant(r#""value":"0.7""#, r#""value":"TBD""#),
+        variant(r#""units":"ratio""#, r#""units":"""#),
+        variant(r#""code_version":"1.4.0""#, r#""code_version":" ""#),
+        variant(&format!(r#""blake3:{D1}""#), r#""not-a-hash""#),
+        variant(
+            r#""artifact_path":"derivations/v-1.yaml""#,
+            r#""mlflow_run_id":"run-42""#
+        ),
+    );
+    insta::assert_snapshot!(check(&script));
+}

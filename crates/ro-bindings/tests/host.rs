@@ -1827,3 +1827,37 @@ fn an_analyst_launches_nothing_through_the_host() {
     let answer = &lines(&out)[0];
     assert_eq!(answer["error"]["code"], "UNAUTHORIZED", "{answer}");
 }
+
+/// Issue 28's derivation content rules through the host: placeholders and non-digests are
+/// refused; the template's `mlflow_run_id` is the run id.
+#[test]
+fn derivation_content_rules_hold_through_the_host() {
+    let store = temp_store("derivation-content");
+    assert!(init_open(&store, None).status.success());
+    let doc = |value: &str, hash: &str| {
+        format!(
+            "{{\"type\":\"RECORD_DERIVATION\",\"derivation_id\":\"v-1\",\"story\":\"s-1\",\"value_name\":\"capacity\",\"value\":\"{value}\",\"units\":\"ratio\",\"lockability\":\"lockable\",\"cost_tier\":\"A\",\"mlflow_run_id\":\"run-42\",\"git_sha\":\"b06d4e3\",\"input_hashes\":[\"{hash}\"],\"code_version\":\"1.4.0\",\"author\":\"alice\",\"repro_command\":\"make derive\"}}\n"
+        )
+    };
+    let digest = format!("blake3:{}", "0".repeat(63) + "1");
+    let input = doc("TBD", &digest) + &doc("0.7", "not-a-hash") + &doc("0.7", &digest);
+    let out = ro(&store, &["apply", "--actor", "alice"], &input);
+    let answers = lines(&out);
+    assert!(
+        answers[0]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("placeholder")
+    );
+    assert!(
+        answers[1]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not a digest")
+    );
+    assert_eq!(answers[2]["ok"], true, "{:?}", answers[2]);
+    assert_eq!(
+        answers[2]["events"][0]["event"]["event"]["record"]["run_id"],
+        "run-42"
+    );
+}
