@@ -22,22 +22,19 @@
 
 use std::{
     io::Write,
-    path::{Path, PathBuf},
+    path::Path,
     process::{Command, Output, Stdio},
 };
+
+mod common;
 
 use ro_core::{Digest, journal::chain_hash};
 use serde_json::Value;
 
-/// A scratch store of this test process in a directory of its own (removed first if a run
-/// left one behind); [`clean`] removes it.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir()
-        .join(format!("ro-attacks-{}", std::process::id()))
-        .join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join("store.db")
+/// A scratch store of this test process in a directory of its own, removed with everything
+/// beside it when dropped, also when the test fails.
+fn scratch(name: &str) -> common::Scratch {
+    common::scratch("attacks", name)
 }
 
 /// Removes scratch stores (their directories, with every file a test wrote beside them).
@@ -83,7 +80,7 @@ fn status(store: &Path) -> Value {
 
 /// A store with an admin (`alice`, seqs 1 and 2), two registered humans (3, 4), an analyst
 /// grant (5), an operator grant (6) and a lockdown (7).
-fn store_with_history(name: &str) -> PathBuf {
+fn store_with_history(name: &str) -> common::Scratch {
     let store = scratch(name);
     let init = ro(
         &store,
@@ -462,7 +459,7 @@ fn tokens_cannot_be_minted_from_the_store_nor_kept_alive_by_the_callers_clock() 
 
     // A copy without its key file: read and verified, never written.
     let copy = scratch("keys-copy");
-    std::fs::copy(&store, &copy).unwrap();
+    std::fs::copy(&*store, &*copy).unwrap();
     assert!(ro(&copy, &["verify"], "").status.success());
     let out = ro(
         &copy,
@@ -486,8 +483,8 @@ fn tokens_cannot_be_minted_from_the_store_nor_kept_alive_by_the_callers_clock() 
 
     // A store from before the key file, its key in `meta`: moved out on open.
     let legacy = scratch("keys-legacy");
-    std::fs::copy(&store, &legacy).unwrap();
-    let conn = rusqlite::Connection::open(&legacy).unwrap();
+    std::fs::copy(&*store, &*legacy).unwrap();
+    let conn = rusqlite::Connection::open(&*legacy).unwrap();
     conn.execute(
         "INSERT INTO meta (key, value) VALUES ('confirmation_key', ?1)",
         [&[7u8; 32][..]],
@@ -495,7 +492,7 @@ fn tokens_cannot_be_minted_from_the_store_nor_kept_alive_by_the_callers_clock() 
     .unwrap();
     drop(conn);
     assert!(ro(&legacy, &["status"], "").status.success());
-    let conn = rusqlite::Connection::open(&legacy).unwrap();
+    let conn = rusqlite::Connection::open(&*legacy).unwrap();
     let left: i64 = conn
         .query_row(
             "SELECT count(*) FROM meta WHERE key = 'confirmation_key'",
