@@ -89,6 +89,21 @@ pub(crate) type Classified = (
     AdminResult,
 );
 
+/// A change request's step: its status before and after.
+fn change_step(
+    action: Action,
+    change_id: &ro_policy::ChangeId,
+    before: &str,
+    after: &str,
+) -> Option<Classified> {
+    applied(
+        action,
+        vec![format!("change:{change_id}")],
+        &None,
+        (json!({ "status": before }), json!({ "status": after })),
+    )
+}
+
 /// An applied action's classification.
 pub(crate) fn applied(
     action: Action,
@@ -227,6 +242,134 @@ fn classify(event: &PlaneEvent) -> Option<Classified> {
                 plane(),
                 reason,
                 (json!(before), json!(after)),
+            ),
+            PolicyEvent::RoleDefined {
+                role,
+                before,
+                after,
+                reason,
+            } => applied(
+                Action::DefineRole,
+                vec![format!("role:{role}")],
+                reason,
+                (
+                    before.map_or(Value::Null, |b| json!({ "actions": b })),
+                    json!({ "actions": after }),
+                ),
+            ),
+            PolicyEvent::RuleAdded { rule, reason } => applied(
+                match rule.effect {
+                    ro_policy::authz::Effect::Permit => Action::AddPermitRule,
+                    ro_policy::authz::Effect::Forbid => Action::AddForbidRule,
+                },
+                vec![format!("rule:{}", rule.id)],
+                reason,
+                (Value::Null, json!(rule)),
+            ),
+            PolicyEvent::RuleRemoved { rule, reason } => applied(
+                Action::RemoveRule,
+                vec![format!("rule:{}", rule.id)],
+                reason,
+                (json!(rule), Value::Null),
+            ),
+            PolicyEvent::ExclusiveRolesDefined { constraint, roles } => applied(
+                Action::DefineConstraint,
+                vec![format!("constraint:{constraint}")],
+                &None,
+                (Value::Null, json!({ "exclusive_roles": roles })),
+            ),
+            PolicyEvent::BaselineFrozen {
+                version,
+                components,
+            } => applied(
+                Action::Freeze,
+                components
+                    .iter()
+                    .map(|c| format!("component:{c}"))
+                    .collect(),
+                &None,
+                (
+                    Value::Null,
+                    json!({ "baseline": version, "frozen": components }),
+                ),
+            ),
+            PolicyEvent::ChangeRequested {
+                change_id,
+                component,
+                description,
+                breaking,
+            } => applied(
+                Action::RequestChange,
+                vec![
+                    format!("change:{change_id}"),
+                    format!("component:{component}"),
+                ],
+                &None,
+                (
+                    Value::Null,
+                    json!({ "status": "requested", "description": description, "breaking": breaking }),
+                ),
+            ),
+            PolicyEvent::ChangeReviewed { change_id } => {
+                change_step(Action::ReviewChange, change_id, "requested", "reviewed")
+            }
+            PolicyEvent::ChangeApproved { change_id } => {
+                change_step(Action::ApproveChange, change_id, "reviewed", "approved")
+            }
+            PolicyEvent::ChangeRejected { change_id } => {
+                change_step(Action::RejectChange, change_id, "in review", "rejected")
+            }
+            PolicyEvent::ChangeApplied {
+                change_id,
+                component,
+                before,
+                after,
+            } => applied(
+                Action::ApplyChange,
+                vec![
+                    format!("change:{change_id}"),
+                    format!("component:{component}"),
+                ],
+                &None,
+                (json!({ "baseline": before }), json!({ "baseline": after })),
+            ),
+            PolicyEvent::ConfigPublished { config } => applied(
+                Action::PublishConfig,
+                vec![format!("config:{}", config.config_name)],
+                &None,
+                (Value::Null, json!(config)),
+            ),
+            PolicyEvent::SecretRegistered { secret } => applied(
+                Action::RegisterSecret,
+                vec![format!("secret:{}", secret.name)],
+                &None,
+                (
+                    Value::Null,
+                    json!({ "version": secret.version, "fingerprint": secret.fingerprint }),
+                ),
+            ),
+            PolicyEvent::DeviationTypeDefined {
+                deviation_type,
+                before,
+                after,
+                reason,
+            } => applied(
+                Action::DefineDeviationType,
+                vec![format!("deviation_type:{deviation_type}")],
+                reason,
+                (json!(before), json!(after)),
+            ),
+            PolicyEvent::DeviationResolved {
+                deviation_id,
+                resolution,
+            } => applied(
+                Action::ResolveDeviation,
+                vec![format!("deviation:{deviation_id}")],
+                &None,
+                (
+                    json!({ "status": "open" }),
+                    json!({ "status": "resolved", "resolution": resolution }),
+                ),
             ),
             PolicyEvent::AccessDenied {
                 action,

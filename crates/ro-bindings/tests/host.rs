@@ -1861,3 +1861,52 @@ fn derivation_content_rules_hold_through_the_host() {
         "run-42"
     );
 }
+
+/// Issue 28's complete audit through the host: change control, config publication, rule and
+/// role definitions and deviation resolutions are admin actions in `audit --admin`.
+#[test]
+fn change_control_configs_rules_and_resolutions_are_in_the_admin_audit() {
+    let store = temp_store("admin-audit");
+    assert!(init_open(&store, None).status.success());
+    let input = [
+        r#"{"type":"FREEZE","version":{"major":1,"minor":0},"components":["orchestrator"]}"#,
+        r#"{"type":"REQUEST_CHANGE","change_id":"cr-1","component":"orchestrator","description":"raise the rate"}"#,
+        r#"{"type":"PUBLISH_CONFIG","config_name":"risk","config_version":"1.0.0","ref":"configs/risk.json","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000001"}"#,
+        r#"{"type":"DEFINE_ROLE","role":"auditor","permissions":["READ_ARTIFACT"]}"#,
+        r#"{"type":"RECORD_DEVIATION","deviation_type":"determinism_threshold_failure","summary":"94 % over 100 cycles"}"#,
+    ]
+    .join("\n")
+        + "\n";
+    let out = ro(&store, &["apply", "--actor", "alice"], &input);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let id = lines(&out)[4]["events"][0]["event"]["event"]["deviation_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let resolve = format!(
+        "{{\"type\":\"RESOLVE_DEVIATION\",\"deviation_id\":\"{id}\",\"resolution\":\"threshold back above 95 %\"}}\n"
+    );
+    assert!(
+        ro(&store, &["apply", "--actor", "alice"], &resolve)
+            .status
+            .success()
+    );
+    let audit = lines(&ro(&store, &["audit", "--admin"], ""));
+    let actions: Vec<&str> = audit
+        .iter()
+        .map(|r| r["action_type"].as_str().unwrap())
+        .collect();
+    for expected in [
+        "FREEZE",
+        "REQUEST_CHANGE",
+        "PUBLISH_CONFIG",
+        "DEFINE_ROLE",
+        "RESOLVE_DEVIATION",
+    ] {
+        assert!(actions.contains(&expected), "{expected} in {actions:?}");
+    }
+}
