@@ -317,6 +317,27 @@ impl Plane {
                     })?,
             ),
         };
+        // A job runs only with config versions that were published (and, when it pins a
+        // digest, with that content).
+        if let PlaneCommand::Jobs(ro_jobs::JobsCommand::DefineJob { definition }) = command {
+            for pin in &definition.config_versions {
+                let published = self.policy.config(&pin.config_name, &pin.config_version);
+                let matches =
+                    published.is_some_and(|p| pin.digest.is_none() || pin.digest == p.digest);
+                if !matches {
+                    return Err(PlaneRejection::InvalidArgument(format!(
+                        "config {} {} {}: publish it with PUBLISH_CONFIG first",
+                        pin.config_name,
+                        pin.config_version,
+                        if published.is_some() {
+                            "was published with another digest"
+                        } else {
+                            "was never published"
+                        }
+                    )));
+                }
+            }
+        }
         // 3. Decide, in the command's domain or room.
         let events = match command {
             PlaneCommand::Policy(c) => wrap(

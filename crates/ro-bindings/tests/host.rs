@@ -1910,3 +1910,29 @@ fn change_control_configs_rules_and_resolutions_are_in_the_admin_audit() {
         assert!(actions.contains(&expected), "{expected} in {actions:?}");
     }
 }
+
+/// Issue 28's config rule through the host: a job names only published config versions.
+#[test]
+fn a_job_names_only_published_config_versions_through_the_host() {
+    let store = temp_store("job-configs");
+    assert!(init_open(&store, None).status.success());
+    let job = |version: u32, config_version: &str| {
+        format!(
+            "{{\"type\":\"DEFINE_JOB\",\"definition\":{{\"job_id\":\"report\",\"version\":{version},\"config_versions\":[{{\"config_name\":\"risk\",\"config_version\":\"{config_version}\"}}]}}}}\n"
+        )
+    };
+    let input = job(1, "2.0.0")
+        + "{\"type\":\"PUBLISH_CONFIG\",\"config_name\":\"risk\",\"config_version\":\"2.0.0\",\"ref\":\"configs/risk.json\",\"digest\":\"blake3:0000000000000000000000000000000000000000000000000000000000000001\"}\n"
+        + &job(1, "2.0.0");
+    let answers = lines(&ro(&store, &["apply", "--actor", "alice"], &input));
+    assert!(
+        answers[0]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("was never published"),
+        "{:?}",
+        answers[0]
+    );
+    assert_eq!(answers[1]["ok"], true);
+    assert_eq!(answers[2]["ok"], true, "{:?}", answers[2]);
+}
