@@ -80,7 +80,7 @@ export type AlertRule = {
 };
 
 /** What raises an alert (a closed set). */
-export type AlertTrigger = ("EXECUTION_ENABLED" | "COMPONENT_FAULT" | "FAILURE_REPORTED" | "READINESS_NOT_GO" | "DEVIATION_OPENED");
+export type AlertTrigger = ("EXECUTION_ENABLED" | "COMPONENT_FAULT" | "FAILURE_REPORTED" | "READINESS_NOT_GO" | "DEVIATION_OPENED" | "LIMIT_BREACH");
 
 /** An alert as the plane holds it. */
 export type AlertView = {

@@ -8,6 +8,7 @@
 //! | `FAILURE_REPORTED` | `REPORT_FAILURE` | SEV1 | page |
 //! | `READINESS_NOT_GO` | a readiness `NO_GO` or `UNKNOWN` | SEV2 | page when the market opens within 15 minutes or is open, ticket before |
 //! | `DEVIATION_OPENED` | a recorded deviation | SEV3 | ticket |
+//! | `LIMIT_BREACH` | an economic limit near its alert threshold, a unit blocked by a limit | SEV2 | ticket |
 //!
 //! `CONFIGURE_ALERTS` (human-only) replaces the rules: each trigger's route (`PAGE`, `TICKET`,
 //! `IGNORE_WHEN_CLOSED`) and owners (primary first), and the market calendar that says when
@@ -69,16 +70,19 @@ pub enum AlertTrigger {
     ReadinessNotGo,
     /// A recorded deviation.
     DeviationOpened,
+    /// An economic limit near its threshold (ticket) or a unit blocked by one (page).
+    LimitBreach,
 }
 
 impl AlertTrigger {
     /// Every trigger.
-    pub const ALL: [AlertTrigger; 5] = [
+    pub const ALL: [AlertTrigger; 6] = [
         AlertTrigger::ExecutionEnabled,
         AlertTrigger::ComponentFault,
         AlertTrigger::FailureReported,
         AlertTrigger::ReadinessNotGo,
         AlertTrigger::DeviationOpened,
+        AlertTrigger::LimitBreach,
     ];
 
     /// The trigger's fixed severity.
@@ -86,7 +90,7 @@ impl AlertTrigger {
         match self {
             AlertTrigger::ExecutionEnabled => Severity::Sev0,
             AlertTrigger::ComponentFault | AlertTrigger::FailureReported => Severity::Sev1,
-            AlertTrigger::ReadinessNotGo => Severity::Sev2,
+            AlertTrigger::ReadinessNotGo | AlertTrigger::LimitBreach => Severity::Sev2,
             AlertTrigger::DeviationOpened => Severity::Sev3,
         }
     }
@@ -97,7 +101,7 @@ impl AlertTrigger {
             | AlertTrigger::FailureReported
             | AlertTrigger::ReadinessNotGo => AlertClass::Page,
             AlertTrigger::ComponentFault => AlertClass::IgnoreWhenClosed,
-            AlertTrigger::DeviationOpened => AlertClass::Ticket,
+            AlertTrigger::DeviationOpened | AlertTrigger::LimitBreach => AlertClass::Ticket,
         }
     }
 }
@@ -425,6 +429,19 @@ impl Plane {
                     ..
                 }) => {
                     raised.push((AlertTrigger::DeviationOpened, deviation_id.to_string()));
+                }
+                // A limit near its threshold, and a unit a limit blocked.
+                PlaneEvent::Policy(ro_policy::PolicyEvent::LimitAlertRaised { limit, .. }) => {
+                    raised.push((
+                        AlertTrigger::LimitBreach,
+                        json_name(limit).to_ascii_uppercase(),
+                    ));
+                }
+                PlaneEvent::Policy(ro_policy::PolicyEvent::CostBlocked { limit, .. }) => {
+                    raised.push((
+                        AlertTrigger::LimitBreach,
+                        format!("{}_BLOCKED", json_name(limit).to_ascii_uppercase()),
+                    ));
                 }
                 // Resolving a deviation that halted or paused the plane reopens execution.
                 PlaneEvent::Policy(ro_policy::PolicyEvent::DeviationResolved {

@@ -1936,3 +1936,23 @@ fn a_job_names_only_published_config_versions_through_the_host() {
     assert_eq!(answers[1]["ok"], true);
     assert_eq!(answers[2]["ok"], true, "{:?}", answers[2]);
 }
+
+/// Issue 28's breaches under alerts through the host: a unit a limit blocked raises an alert.
+#[test]
+fn a_limit_breach_is_listed_under_alerts_through_the_host() {
+    let store = temp_store("limit-alerts");
+    assert!(init_open(&store, None).status.success());
+    let input = "{\"type\":\"SET_LIMITS\",\"limits\":{\"per_unit_ceiling_micros\":50000,\"daily_budget_micros\":100000,\"daily_rate\":4}}\n{\"type\":\"RECORD_COST\",\"unit_id\":\"u-1\",\"cost_micros\":90000}\n";
+    let answers = lines(&ro(&store, &["apply", "--actor", "alice"], input));
+    assert_eq!(answers[0]["ok"], true);
+    assert_eq!(answers[1]["ok"], false, "{:?}", answers[1]);
+    let alerts = lines(&ro(&store, &["report", "alerts", "--open"], ""));
+    let subjects: Vec<&str> = alerts[0]["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["trigger"] == "LIMIT_BREACH")
+        .map(|a| a["subject"].as_str().unwrap())
+        .collect();
+    assert_eq!(subjects, ["COST_CEILING_BLOCKED"], "{alerts:?}");
+}
