@@ -36,30 +36,19 @@ impl Plane {
         self.lockdown.is_none()
             && self.production_lock.is_none()
             && self.kill_switch.is_none()
-            && !self.deviation_halts()
-            && !self.deviation_pauses()
-    }
-
-    /// An open deviation whose type's action is `halt` (a failed signature): a fault.
-    pub(crate) fn deviation_halts(&self) -> bool {
-        self.policy
-            .has_open_deviation(ro_policy::deviation::DeviationAction::Halt)
-    }
-
-    /// An open deviation whose type's action is `pause` (a compliance failure): execution
-    /// closed, observe-only.
-    pub(crate) fn deviation_pauses(&self) -> bool {
-        self.policy
-            .has_open_deviation(ro_policy::deviation::DeviationAction::Pause)
+            && self.policy.open_halt_and_pause() == (false, false)
     }
 
     /// Why the plane is halted, as sorted reason codes (empty when execution may go on).
     pub fn halt_reasons(&self) -> Vec<&'static str> {
         let mut reasons = Vec::new();
-        if self.deviation_halts() {
+        // An open deviation whose type halts (a failed signature) is a fault; one whose type
+        // pauses (a compliance failure) closes execution, observe-only.
+        let (halt, pause) = self.policy.open_halt_and_pause();
+        if halt {
             reasons.push("DEVIATION_HALT");
         }
-        if self.deviation_pauses() {
+        if pause {
             reasons.push("DEVIATION_PAUSE");
         }
         if self.kill_switch.is_some() {
@@ -88,7 +77,7 @@ impl Plane {
             if self.kill_switch.is_some() {
                 return Err(PlaneRejection::KillSwitchEngaged);
             }
-            if self.deviation_halts() || self.deviation_pauses() {
+            if self.policy.open_halt_and_pause() != (false, false) {
                 return Err(PlaneRejection::DeviationOpen);
             }
             if self.production_lock.is_some() {

@@ -299,16 +299,26 @@ impl Policy {
 }
 
 impl Policy {
-    /// Whether any deviation whose type's action is `action` is open (until a human resolves
-    /// it, the plane acts on it: see `ro_admin`'s posture).
-    pub fn has_open_deviation(&self, action: DeviationAction) -> bool {
-        self.deviations.values().any(|d| {
-            d.resolved_at.is_none()
-                && self
-                    .deviation_types
-                    .get(&d.deviation_type)
-                    .is_some_and(|t| t.action == action)
-        })
+    /// Whether an open deviation's type halts, and whether one pauses, in one pass over the
+    /// deviations (until a human resolves them, the plane acts on them: see `ro_admin`'s
+    /// posture).
+    pub fn open_halt_and_pause(&self) -> (bool, bool) {
+        let (mut halt, mut pause) = (false, false);
+        for d in self.deviations.values().filter(|d| d.resolved_at.is_none()) {
+            match self
+                .deviation_types
+                .get(&d.deviation_type)
+                .map(|t| t.action)
+            {
+                Some(DeviationAction::Halt) => halt = true,
+                Some(DeviationAction::Pause) => pause = true,
+                _ => {}
+            }
+            if halt && pause {
+                break;
+            }
+        }
+        (halt, pause)
     }
 
     /// A deviation type.
