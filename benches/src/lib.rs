@@ -127,7 +127,7 @@ pub mod plane {
 
     /// Command `i` of the stream and its context (time advances 1 ms per command). Every 20
     /// commands: 6 artifact registrations, 2 gates, a run requested, started and completed,
-    /// 5 cycles of the governed system, an input gate observed, a component heartbeat, and a
+    /// 5 cycles of the governed system, an input gate reported (agreeing with the store), a component heartbeat, and a
     /// second run requested and cancelled (an admin action).
     pub fn step(i: u64) -> (PlaneCommand, Context) {
         let at = Timestamp::from_unix_nanos(
@@ -185,7 +185,7 @@ pub mod plane {
                 command(
                     "jobs",
                     json!({"type": "OBSERVE_GATE",
-                "ref": format!("marketdata/{}", i % 100), "status": "PASS"}),
+                "ref": format!("runs/r-{}/report.json", i - 16), "status": "PASS"}),
                 ),
             ),
             17 => (

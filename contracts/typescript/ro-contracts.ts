@@ -3663,7 +3663,9 @@ export interface NextRunsQuery {
   type: "NEXT_RUNS";
 }
 
-/** Records an input artifact's gate, as observed from the artifact store. */
+/** Records an input artifact's gate, as observed from the artifact store. In the plane the
+ * store's gates reach the jobs by themselves; a report must agree with the store (a PASS
+ * for an artifact it does not hold, or any contradiction, is refused and recorded). */
 export interface ObserveGateCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */

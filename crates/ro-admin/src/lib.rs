@@ -67,7 +67,9 @@ use std::collections::BTreeMap;
 use ro_artifacts::{ArtifactCommand, ArtifactEvent, Artifacts};
 use ro_core::{Actor, ActorId, Context, Decider, Digest, EventMeta, InvariantViolation};
 use ro_jobs::{Jobs, JobsCommand, JobsEvent};
-use ro_policy::{Action, Policy, PolicyCommand, PolicyEvent, PolicyRejection, Request, Safety};
+use ro_policy::{
+    Action, Policy, PolicyCommand, PolicyEvent, PolicyRejection, Request, Safety, gate::Gate,
+};
 use serde::{Deserialize, Serialize};
 
 pub use command::{AdminCommand, Room};
@@ -338,6 +340,18 @@ impl Plane {
                 }
             }
         }
+        // A job's input gate is the artifact store's: a report that contradicts it (or a PASS
+        // for an artifact the store does not hold) is refused, and recorded.
+        if let PlaneCommand::Jobs(ro_jobs::JobsCommand::ObserveGate { locator, status }) = command {
+            let store = self.artifacts.gate_of(locator);
+            if store.map_or(*status == Gate::Pass, |g| g != *status) {
+                return Err(PlaneRejection::GateContradictsStore {
+                    locator: locator.clone(),
+                    reported: status.name(),
+                    store: store.map_or("UNREGISTERED", Gate::name),
+                });
+            }
+        }
         // 3. Decide, in the command's domain or room.
         let events = match command {
             PlaneCommand::Policy(c) => wrap(
@@ -369,6 +383,9 @@ impl Plane {
             },
         };
         let mut events = events;
+        if matches!(command, PlaneCommand::Artifacts(_)) {
+            self.gates_reach_jobs(&mut events);
+        }
         if let Some(change) = applies
             && !events.is_empty()
             && let Some(applied) = self.policy.change_applied_event(&change)
@@ -380,6 +397,50 @@ impl Plane {
 }
 
 impl Plane {
+    /// The jobs see the artifact store's gates: every gate the store's events set (registered
+    /// PENDING, set, failed closed on a digest mismatch, FAIL once tombstoned) is observed by
+    /// the jobs in the same append, when it changes what they see.
+    fn gates_reach_jobs(&self, events: &mut Vec<PlaneEvent>) {
+        use ro_artifacts::ArtifactEvent as A;
+        let mut observed = Vec::new();
+        for event in events.iter() {
+            let (locator, gate) = match event {
+                PlaneEvent::Artifacts(A::ArtifactRegistered { artifact, .. }) => {
+                    (&artifact.locator, Gate::Pending)
+                }
+                PlaneEvent::Artifacts(A::GateSet { locator, after, .. }) => (locator, *after),
+                PlaneEvent::Artifacts(A::DigestMismatchDetected { locator, gate, .. }) => {
+                    (locator, *gate)
+                }
+                PlaneEvent::Artifacts(A::ArtifactTombstoned { locator, .. }) => {
+                    (locator, Gate::Fail)
+                }
+                _ => continue,
+            };
+            let locator = locator.as_str();
+            let last = observed
+                .iter()
+                .rev()
+                .find_map(|(l, g): &(&str, Gate)| (*l == locator).then_some(*g))
+                .or_else(|| self.jobs.gate(locator));
+            // An input the jobs never saw is not PASS already: a gate other than PASS for it
+            // changes nothing they decide, so it is not repeated.
+            if last != Some(gate) && (last.is_some() || gate == Gate::Pass) {
+                observed.push((locator, gate));
+            }
+        }
+        let observed: Vec<PlaneEvent> = observed
+            .into_iter()
+            .map(|(locator, status)| {
+                PlaneEvent::Jobs(ro_jobs::JobsEvent::GateObserved {
+                    locator: locator.to_owned(),
+                    status,
+                })
+            })
+            .collect();
+        events.extend(observed);
+    }
+
     /// The frozen component a command falls under when it is controlled (safety-reducing,
     /// and not change control itself).
     fn controlled_component(
@@ -595,6 +656,7 @@ impl Plane {
             PlaneRejection::ProductionLocked => denied("production_lock"),
             PlaneRejection::KillSwitchEngaged => denied("kill_switch"),
             PlaneRejection::DeviationOpen => denied("deviation"),
+            PlaneRejection::GateContradictsStore { .. } => denied("gate_contradicts_store"),
             PlaneRejection::Policy(r) => match command {
                 PlaneCommand::Policy(c) => {
                     wrap_all(self.policy.refusal_events(c, r, ctx), PlaneEvent::Policy)

@@ -35,6 +35,20 @@ pub enum PlaneRejection {
         "a deviation that halts or pauses the plane is open: nothing may enable execution until a human resolves it (RESOLVE_DEVIATION)"
     )]
     DeviationOpen,
+    /// A reported input gate contradicts the artifact store, which holds gates: an artifact's
+    /// gate is set there (`SET_ARTIFACT_GATE`), and a PASS is never taken on a caller's word.
+    #[error(
+        "the artifact store holds {locator}'s gate as {store}, not {reported}: gates are set in \
+         the artifact store (REGISTER_ARTIFACT, SET_ARTIFACT_GATE) and reach the jobs with it"
+    )]
+    GateContradictsStore {
+        /// The input.
+        locator: String,
+        /// What the caller reported.
+        reported: &'static str,
+        /// What the store holds (`UNREGISTERED` for an artifact it does not know).
+        store: &'static str,
+    },
     /// The command takes two steps: this is the first, answered with the token to send back
     /// with the same command (its digest is recorded, never the token; Debug redacts it).
     #[error("confirmation required: re-send the same command with the confirmation token")]
@@ -93,6 +107,7 @@ impl ro_core::Rejection for PlaneRejection {
             PlaneRejection::ProductionLocked => "PRODUCTION_LOCKED",
             PlaneRejection::KillSwitchEngaged => "KILL_SWITCH",
             PlaneRejection::DeviationOpen => "DEVIATION_OPEN",
+            PlaneRejection::GateContradictsStore { .. } => "GATE_CONTRADICTS_STORE",
             PlaneRejection::ConfirmationRequired(_) => "CONFIRMATION_REQUIRED",
             PlaneRejection::ConfirmationRefused(_) => "CONFIRMATION_REFUSED",
             PlaneRejection::Invalid(_) | PlaneRejection::InvalidArgument(_) => "INVALID_COMMAND",

@@ -145,6 +145,17 @@ impl Artifacts {
         self.artifacts.get(locator).map(|a| &**a)
     }
 
+    /// The gate the artifact store holds for `locator`, as jobs reading it see it: its gate,
+    /// FAIL once retention tombstoned it, `None` when it is not registered.
+    pub fn gate_of(&self, locator: &str) -> Option<Gate> {
+        let a = self.artifacts.get(&Locator::new(locator).ok()?)?;
+        Some(if a.tombstoned_at.is_some() {
+            Gate::Fail
+        } else {
+            a.gate
+        })
+    }
+
     /// How many artifacts are registered (tombstoned ones included).
     pub fn len(&self) -> usize {
         self.artifacts.len()
@@ -165,14 +176,9 @@ impl Artifacts {
             return Err(ArtifactRejection::Tombstoned(locator.clone()));
         }
         if a.gate != Gate::Pass {
-            let gate = match a.gate {
-                Gate::Pending => "PENDING",
-                Gate::Fail => "FAIL",
-                Gate::Pass => "PASS",
-            };
             return Err(ArtifactRejection::NotReadable {
                 locator: locator.clone(),
-                why: format!("its gate is {gate}"),
+                why: format!("its gate is {}", a.gate.name()),
             });
         }
         Ok(&a.artifact)

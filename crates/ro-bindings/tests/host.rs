@@ -551,8 +551,11 @@ fn queries_answer_in_result_and_append_nothing() {
     let head = lines(&ro(&store, &["status"], ""))[0]["head_seq"]
         .as_u64()
         .unwrap();
-    assert_eq!(head, 5, "init (2) + register + gate + lockdown");
-    assert_eq!(seqs.last(), Some(&5));
+    assert_eq!(
+        head, 6,
+        "init (2) + register + gate (and the jobs observing it) + lockdown"
+    );
+    assert_eq!(seqs.last(), Some(&6));
 }
 
 #[test]
@@ -1955,4 +1958,66 @@ fn a_limit_breach_is_listed_under_alerts_through_the_host() {
         .map(|a| a["subject"].as_str().unwrap())
         .collect();
     assert_eq!(subjects, ["COST_CEILING_BLOCKED"], "{alerts:?}");
+}
+
+/// Issue 28's gates rule through the host: a job's input gate is the artifact store's; a
+/// caller's PASS for an unregistered or failed input is refused and recorded, and a PASS set in
+/// the store unblocks the run.
+#[test]
+fn job_input_gates_come_from_the_artifact_store_through_the_host() {
+    let store = temp_store("job-gates");
+    assert!(init_open(&store, None).status.success());
+    let apply = |input: &str| lines(&ro(&store, &["apply", "--actor", "alice"], input));
+    let defined = apply(
+        "{\"type\":\"DEFINE_JOB\",\"definition\":{\"job_id\":\"report\",\"version\":1,\"inputs\":[\"data/prices.parquet\"]}}\n{\"type\":\"REQUEST_RUN\",\"job_id\":\"report\",\"intent\":\"manual\",\"partition\":\"p-1\"}\n",
+    );
+    assert_eq!(defined[1]["ok"], true, "{defined:?}");
+    let run_id = defined[1]["events"][0]["event"]["event"]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let start = format!("{{\"type\":\"START_ATTEMPT\",\"run_id\":\"{run_id}\"}}\n");
+    let pass = "{\"type\":\"OBSERVE_GATE\",\"ref\":\"data/prices.parquet\",\"status\":\"PASS\"}\n";
+    // Never registered: a caller's PASS is refused, and the run does not start.
+    let unregistered = apply(&(pass.to_owned() + &start));
+    assert_eq!(
+        unregistered[0]["error"]["code"], "GATE_CONTRADICTS_STORE",
+        "{unregistered:?}"
+    );
+    assert!(
+        unregistered[0]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("as UNREGISTERED, not PASS")
+    );
+    assert_eq!(unregistered[1]["error"]["code"], "INPUTS_NOT_PASS");
+    // Registered and failed in the store: still refused.
+    let failed = apply(&format!(
+        "{{\"type\":\"REGISTER_ARTIFACT\",\"ref\":\"data/prices.parquet\",\"digest\":\"blake3:{:064x}\"}}\n{{\"type\":\"SET_ARTIFACT_GATE\",\"ref\":\"data/prices.parquet\",\"status\":\"FAIL\"}}\n{pass}{start}",
+        7
+    ));
+    assert_eq!(failed[0]["ok"], true, "{failed:?}");
+    assert_eq!(failed[1]["ok"], true, "{failed:?}");
+    assert_eq!(failed[2]["error"]["code"], "GATE_CONTRADICTS_STORE");
+    assert_eq!(failed[3]["error"]["code"], "INPUTS_NOT_PASS");
+    // Both refusals are on the record.
+    let audit = String::from_utf8(ro(&store, &["audit"], "").stdout).unwrap();
+    assert_eq!(
+        audit.matches("gate_contradicts_store").count(),
+        2,
+        "{audit}"
+    );
+    // A PASS set in the store reaches the job in the same append, and the run starts.
+    let passed = apply(&format!(
+        "{{\"type\":\"SET_ARTIFACT_GATE\",\"ref\":\"data/prices.parquet\",\"status\":\"PASS\",\"reason\":\"checked\"}}\n{pass}{start}"
+    ));
+    let types: Vec<&str> = passed[0]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"]["event"]["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["GateSet", "GateObserved"], "{passed:?}");
+    assert_eq!(passed[1]["ok"], true, "an agreeing report is accepted");
+    assert_eq!(passed[2]["ok"], true, "{:?}", passed[2]);
 }

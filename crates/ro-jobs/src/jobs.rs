@@ -261,6 +261,11 @@ impl Jobs {
         self.jobs.get(job).map_or(0, |j| j.running)
     }
 
+    /// The gate last observed for an input.
+    pub fn gate(&self, locator: &str) -> Option<Gate> {
+        self.gates.get(locator).copied()
+    }
+
     /// The inputs a run still waits for (not PASS), in definition order.
     pub fn waiting_for(&self, run: &Run) -> Vec<String> {
         self.jobs

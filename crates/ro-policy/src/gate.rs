@@ -26,3 +26,14 @@ pub enum Gate {
     /// Failed: may not be read.
     Fail,
 }
+
+impl Gate {
+    /// The gate's wire name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Gate::Pending => "PENDING",
+            Gate::Pass => "PASS",
+            Gate::Fail => "FAIL",
+        }
+    }
+}

@@ -39,7 +39,9 @@ pub enum JobsCommand {
         /// Most attempts running in it at once.
         max_running: u32,
     },
-    /// Records an input artifact's gate, as observed from the artifact store.
+    /// Records an input artifact's gate, as observed from the artifact store. In the plane the
+    /// store's gates reach the jobs by themselves; a report must agree with the store (a PASS
+    /// for an artifact it does not hold, or any contradiction, is refused and recorded).
     ObserveGate {
         /// The artifact's locator.
         #[serde(rename = "ref")]
