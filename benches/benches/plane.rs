@@ -191,7 +191,8 @@ fn signed(c: &mut Criterion) {
     let cycle: PlaneCommand = serde_json::from_value(serde_json::json!({"domain": "admin", "command": {"type": "RECORD_CYCLE", "intent": "HOLD", "latency_ms": 5}})).unwrap();
     let mut plain = setup();
     let mut signed_kernel = setup();
-    let ctx = Context::new(at(0), alice.clone());
+    let ctx = Context::new(at(0), alice.clone())
+        .with_reason(ro_core::Reason::new("bench setup").unwrap());
     let plane_id = signed_kernel.state().signing().plane_id();
     // Each registers its own key with proof of possession; then alice (who holds a key)
     // requires signatures for cycles.
@@ -209,7 +210,11 @@ fn signed(c: &mut Criterion) {
             proof: Some(hex(&proof.to_bytes())),
         });
         signed_kernel
-            .execute(&register, &Context::new(at(0), who.clone()))
+            .execute(
+                &register,
+                &Context::new(at(0), who.clone())
+                    .with_reason(ro_core::Reason::new("bench setup").unwrap()),
+            )
             .unwrap();
     }
     let require: PlaneCommand = serde_json::from_value(serde_json::json!({"domain": "admin", "command": {"type": "REQUIRE_SIGNATURES", "actions": ["RECORD_CYCLE"]}})).unwrap();

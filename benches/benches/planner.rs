@@ -37,6 +37,7 @@ fn build(jobs: u32, runs_per_job: u32) -> (Jobs, Timestamp) {
             &mut state,
             t0,
             JobsEvent::JobDefined {
+                reason: None,
                 definition: Box::new(definition),
                 tzdb_version: ro_jobs::TZDB_VERSION.into(),
             },
@@ -49,6 +50,7 @@ fn build(jobs: u32, runs_per_job: u32) -> (Jobs, Timestamp) {
                 &mut state,
                 at,
                 JobsEvent::RunRequested {
+                    reason: None,
                     run_id: id.clone(),
                     job_id: job_id.clone(),
                     job_version: 1,

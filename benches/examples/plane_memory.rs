@@ -76,7 +76,8 @@ fn main() {
     let before = rss_kib();
     let mut plane = Plane::with_confirmation_key([1; 32]);
     let mut seq = 0;
-    let ctx = Context::new(t0, alice.clone());
+    let ctx =
+        Context::new(t0, alice.clone()).with_reason(ro_core::Reason::new("bench setup").unwrap());
     for (to, role) in [("alice", "admin"), ("worker", "operator")] {
         let c = command(
             "policy",

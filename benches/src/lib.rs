@@ -84,7 +84,8 @@ pub mod plane {
     pub fn setup() -> Kernel<Plane> {
         let mut k =
             Kernel::resume(Plane::with_confirmation_key([1; 32]), 0, Journal::new()).unwrap();
-        let ctx = Context::new(Timestamp::from_unix_seconds(T0).unwrap(), who("alice"));
+        let ctx = Context::new(Timestamp::from_unix_seconds(T0).unwrap(), who("alice"))
+            .with_reason(ro_core::Reason::new("bench setup").unwrap());
         for (to, role) in [
             ("alice", "admin"),
             ("ana", "analyst"),
@@ -211,7 +212,14 @@ pub mod plane {
                 ),
             ),
         };
-        (cmd, Context::new(at, actor))
+        let ctx = Context::new(at, actor);
+        // The cancellation is an admin action: it says why.
+        let ctx = if i % 20 == 19 {
+            ctx.with_reason(ro_core::Reason::new("superseded").unwrap())
+        } else {
+            ctx
+        };
+        (cmd, ctx)
     }
 }
 

@@ -173,6 +173,8 @@ export interface MismatchPostureSet {
   before: MismatchPosture;
   /** The class. */
   class: ArtifactClass;
+  /** Why (required of a person or agent acting; absent on records written before). */
+  reason?: (Reason | null);
   type: "MismatchPostureSet";
 }
 
@@ -1033,6 +1035,8 @@ export type JobsEvent =
 export interface JobDefined {
   /** The definition. */
   definition: JobDefinition;
+  /** Why (required of a person or agent acting; absent on records written before). */
+  reason?: (Reason | null);
   type: "JobDefined";
   /** The tz database version its schedule was checked against. */
   tzdb_version: string;
@@ -1044,6 +1048,8 @@ export interface PoolDefined {
   max_running: number;
   /** The pool. */
   pool: PoolId;
+  /** Why (required of a person or agent acting; absent on records written before). */
+  reason?: (Reason | null);
   type: "PoolDefined";
 }
 
@@ -1066,6 +1072,8 @@ export interface RunRequested {
   job_version: number;
   /** What for. */
   logical: LogicalKey;
+  /** Why (required of a person or agent acting; absent on records written before). */
+  reason?: (Reason | null);
   /** The run. */
   run_id: RunId;
   type: "RunRequested";
@@ -1197,6 +1205,8 @@ export interface JobResumed {
 export interface CalendarDefined {
   /** The calendar. */
   calendar: TradingCalendar;
+  /** Why (required of a person or agent acting; absent on records written before). */
+  reason?: (Reason | null);
   type: "CalendarDefined";
   /** The tz database version its zone was checked against. */
   tzdb_version: string;
@@ -2136,6 +2146,8 @@ export interface RuleRemoved {
 export interface ExclusiveRolesDefined {
   /** Its id. */
   constraint: ConstraintId;
+  /** Why (required of a person or agent acting; absent on records written before). */
+  reason?: (Reason | null);
   /** The mutually exclusive roles. */
   roles: Array<RoleName>;
   type: "ExclusiveRolesDefined";
@@ -2145,6 +2157,8 @@ export interface ExclusiveRolesDefined {
 export interface BaselineFrozen {
   /** The components newly frozen. */
   components: Array<ComponentId>;
+  /** Why (required of a person or agent acting; absent on records written before). */
+  reason?: (Reason | null);
   type: "BaselineFrozen";
   /** The baseline version. */
   version: BaselineVersion;
@@ -2160,6 +2174,8 @@ export interface ChangeRequested {
   component: ComponentId;
   /** What and why. */
   description: string;
+  /** Why (required of a person or agent acting; absent on records written before). */
+  reason?: (Reason | null);
   type: "ChangeRequested";
 }
 
@@ -2167,6 +2183,8 @@ export interface ChangeRequested {
 export interface ChangeReviewed {
   /** The change. */
   change_id: ChangeId;
+  /** Why (required of a person or agent acting; absent on records written before). */
+  reason?: (Reason | null);
   type: "ChangeReviewed";
 }
 
@@ -2174,6 +2192,8 @@ export interface ChangeReviewed {
 export interface ChangeApproved {
   /** The change. */
   change_id: ChangeId;
+  /** Why (required of a person or agent acting; absent on records written before). */
+  reason?: (Reason | null);
   type: "ChangeApproved";
 }
 
@@ -2181,6 +2201,8 @@ export interface ChangeApproved {
 export interface ChangeRejected {
   /** The change. */
   change_id: ChangeId;
+  /** Why (required of a person or agent acting; absent on records written before). */
+  reason?: (Reason | null);
   type: "ChangeRejected";
 }
 
@@ -2194,6 +2216,8 @@ export interface ChangeApplied {
   change_id: ChangeId;
   /** The component changed. */
   component: ComponentId;
+  /** Why (required of a person or agent acting; absent on records written before). */
+  reason?: (Reason | null);
   type: "ChangeApplied";
 }
 
@@ -2201,11 +2225,15 @@ export interface ChangeApplied {
 export interface ConfigPublished {
   /** The version. */
   config: ConfigVersionRef;
+  /** Why (required of a person or agent acting; absent on records written before). */
+  reason?: (Reason | null);
   type: "ConfigPublished";
 }
 
 /** A secret was registered. */
 export interface SecretRegistered {
+  /** Why (required of a person or agent acting; absent on records written before). */
+  reason?: (Reason | null);
   /** The reference. */
   secret: SecretRef;
   type: "SecretRegistered";
@@ -2315,6 +2343,8 @@ export interface DeviationUpdated {
 export interface DeviationResolved {
   /** The deviation. */
   deviation_id: DeviationId;
+  /** Why (required of a person or agent acting; absent on records written before). */
+  reason?: (Reason | null);
   /** How. */
   resolution: string;
   type: "DeviationResolved";

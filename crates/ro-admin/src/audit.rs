@@ -79,6 +79,37 @@ pub fn admin_record(envelope: &Envelope<PlaneEvent>) -> Option<AdminRecord> {
     })
 }
 
+/// Whether `event` is the admin record of `action` taking effect (the command's own record,
+/// not one its decision raised on the way, such as an alert or a deviation).
+pub(crate) fn records_applied(event: &PlaneEvent, action: Action) -> bool {
+    classify(event)
+        .is_some_and(|(a, _, _, _, result)| a == action && result == AdminResult::Applied)
+}
+
+/// The admin actions that may be taken without a reason (their record then says none was
+/// given): the stops (a stop is never held back for want of words), reports whose record is
+/// their own account (a readiness check's evidence, a failure's description), and the operator
+/// runbook's documents, which the protocol accepts exactly as written (the model promotion
+/// path and the lockdown's release).
+pub(crate) fn reason_optional(action: Action) -> bool {
+    matches!(
+        action,
+        Action::EmergencyLockdown
+            | Action::EngageKillSwitch
+            | Action::Halt
+            | Action::ProductionLock
+            | Action::RecordReadiness
+            | Action::ReportFailure
+            | Action::RegisterModel
+            | Action::SetCandidateModel
+            | Action::SetCanaryRatio
+            | Action::PromoteModel
+            | Action::RollbackModel
+            | Action::ReleaseLockdown
+            | Action::ResetFailureStatus
+    )
+}
+
 /// What the audit reads from one event: the action, its targets, the reason, before and after,
 /// and the result. Each room classifies its own events.
 pub(crate) type Classified = (
@@ -93,13 +124,14 @@ pub(crate) type Classified = (
 fn change_step(
     action: Action,
     change_id: &ro_policy::ChangeId,
+    reason: &Option<Reason>,
     before: &str,
     after: &str,
 ) -> Option<Classified> {
     applied(
         action,
         vec![format!("change:{change_id}")],
-        &None,
+        reason,
         (json!({ "status": before }), json!({ "status": after })),
     )
 }
@@ -145,6 +177,45 @@ fn classify(event: &PlaneEvent) -> Option<Classified> {
                 )
             };
             match e {
+                JobsEvent::JobDefined {
+                    definition, reason, ..
+                } => applied(
+                    Action::DefineJob,
+                    vec![format!("job:{}", definition.job_id)],
+                    reason,
+                    (Value::Null, json!(definition)),
+                ),
+                JobsEvent::PoolDefined {
+                    pool,
+                    max_running,
+                    reason,
+                } => applied(
+                    Action::DefinePool,
+                    vec![format!("pool:{pool}")],
+                    reason,
+                    (Value::Null, json!({ "max_running": max_running })),
+                ),
+                JobsEvent::CalendarDefined {
+                    calendar, reason, ..
+                } => applied(
+                    Action::DefineCalendar,
+                    vec![format!("calendar:{}", calendar.name)],
+                    reason,
+                    (Value::Null, json!(calendar)),
+                ),
+                JobsEvent::CalendarOverridden {
+                    name,
+                    date,
+                    before,
+                    after,
+                    reason,
+                    ..
+                } => applied(
+                    Action::DefineCalendar,
+                    vec![format!("calendar:{name}"), format!("date:{date}")],
+                    reason,
+                    (json!(before), json!(after)),
+                ),
                 JobsEvent::JobPaused { job_id, reason } => {
                     job(Action::PauseJob, job_id, reason, "active", "paused")
                 }
@@ -165,11 +236,12 @@ fn classify(event: &PlaneEvent) -> Option<Classified> {
                     job_id,
                     intent: ro_jobs::Intent::Replay | ro_jobs::Intent::Backfill,
                     logical,
+                    reason,
                     ..
                 } => applied(
                     Action::RequestReplay,
                     vec![format!("job:{job_id}"), format!("run:{run_id}")],
-                    &None,
+                    reason,
                     (Value::Null, json!({ "logical": logical })),
                 ),
                 _ => None,
@@ -272,22 +344,27 @@ fn classify(event: &PlaneEvent) -> Option<Classified> {
                 reason,
                 (json!(rule), Value::Null),
             ),
-            PolicyEvent::ExclusiveRolesDefined { constraint, roles } => applied(
+            PolicyEvent::ExclusiveRolesDefined {
+                constraint,
+                roles,
+                reason,
+            } => applied(
                 Action::DefineConstraint,
                 vec![format!("constraint:{constraint}")],
-                &None,
+                reason,
                 (Value::Null, json!({ "exclusive_roles": roles })),
             ),
             PolicyEvent::BaselineFrozen {
                 version,
                 components,
+                reason,
             } => applied(
                 Action::Freeze,
                 components
                     .iter()
                     .map(|c| format!("component:{c}"))
                     .collect(),
-                &None,
+                reason,
                 (
                     Value::Null,
                     json!({ "baseline": version, "frozen": components }),
@@ -298,51 +375,65 @@ fn classify(event: &PlaneEvent) -> Option<Classified> {
                 component,
                 description,
                 breaking,
+                reason,
             } => applied(
                 Action::RequestChange,
                 vec![
                     format!("change:{change_id}"),
                     format!("component:{component}"),
                 ],
-                &None,
+                reason,
                 (
                     Value::Null,
                     json!({ "status": "requested", "description": description, "breaking": breaking }),
                 ),
             ),
-            PolicyEvent::ChangeReviewed { change_id } => {
-                change_step(Action::ReviewChange, change_id, "requested", "reviewed")
-            }
-            PolicyEvent::ChangeApproved { change_id } => {
-                change_step(Action::ApproveChange, change_id, "reviewed", "approved")
-            }
-            PolicyEvent::ChangeRejected { change_id } => {
-                change_step(Action::RejectChange, change_id, "in review", "rejected")
-            }
+            PolicyEvent::ChangeReviewed { change_id, reason } => change_step(
+                Action::ReviewChange,
+                change_id,
+                reason,
+                "requested",
+                "reviewed",
+            ),
+            PolicyEvent::ChangeApproved { change_id, reason } => change_step(
+                Action::ApproveChange,
+                change_id,
+                reason,
+                "reviewed",
+                "approved",
+            ),
+            PolicyEvent::ChangeRejected { change_id, reason } => change_step(
+                Action::RejectChange,
+                change_id,
+                reason,
+                "in review",
+                "rejected",
+            ),
             PolicyEvent::ChangeApplied {
                 change_id,
                 component,
                 before,
                 after,
+                reason,
             } => applied(
                 Action::ApplyChange,
                 vec![
                     format!("change:{change_id}"),
                     format!("component:{component}"),
                 ],
-                &None,
+                reason,
                 (json!({ "baseline": before }), json!({ "baseline": after })),
             ),
-            PolicyEvent::ConfigPublished { config } => applied(
+            PolicyEvent::ConfigPublished { config, reason } => applied(
                 Action::PublishConfig,
                 vec![format!("config:{}", config.config_name)],
-                &None,
+                reason,
                 (Value::Null, json!(config)),
             ),
-            PolicyEvent::SecretRegistered { secret } => applied(
+            PolicyEvent::SecretRegistered { secret, reason } => applied(
                 Action::RegisterSecret,
                 vec![format!("secret:{}", secret.name)],
-                &None,
+                reason,
                 (
                     Value::Null,
                     json!({ "version": secret.version, "fingerprint": secret.fingerprint }),
@@ -362,10 +453,11 @@ fn classify(event: &PlaneEvent) -> Option<Classified> {
             PolicyEvent::DeviationResolved {
                 deviation_id,
                 resolution,
+                reason,
             } => applied(
                 Action::ResolveDeviation,
                 vec![format!("deviation:{deviation_id}")],
-                &None,
+                reason,
                 (
                     json!({ "status": "open" }),
                     json!({ "status": "resolved", "resolution": resolution }),
@@ -408,10 +500,11 @@ fn classify(event: &PlaneEvent) -> Option<Classified> {
                 class,
                 before,
                 after,
+                reason,
             } => applied(
                 Action::SetMismatchPosture,
                 vec![format!("class:{class}")],
-                &None,
+                reason,
                 (json!(before), json!(after)),
             ),
             ArtifactEvent::DerivationRolledBack {

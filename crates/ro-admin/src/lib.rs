@@ -23,11 +23,12 @@
 //!
 //! ```
 //! use ro_admin::{Plane, PlaneCommand, AdminCommand};
-//! use ro_core::{Context, Kernel, testing::{agent, human, t0}};
+//! use ro_core::{Context, Kernel, Reason, testing::{agent, human, t0}};
 //!
 //! let plane = Plane::with_confirmation_key([7; 32]);
 //! let mut kernel = Kernel::resume(plane, 0, ro_core::Journal::new())?;
-//! let ctx = Context::new(t0(), human("alice"));
+//! // Every admin action gives a reason; it is kept on its audit record.
+//! let ctx = Context::new(t0(), human("alice")).with_reason(Reason::new("onboarding")?);
 //! kernel.execute(&PlaneCommand::Policy(serde_json::from_str(r#"{"type":"GRANT_ROLE","principal":"alice","role":"admin"}"#)?), &ctx)?;
 //! kernel.execute(&PlaneCommand::Policy(serde_json::from_str(r#"{"type":"GRANT_ROLE","principal":"bot","role":"operator"}"#)?), &ctx)?;
 //! // An agent may raise the lockdown (safer) …
@@ -388,7 +389,9 @@ impl Plane {
         }
         if let Some(change) = applies
             && !events.is_empty()
-            && let Some(applied) = self.policy.change_applied_event(&change)
+            && let Some(applied) = self
+                .policy
+                .change_applied_event(&change, ctx.reason.as_ref())
         {
             events.push(PlaneEvent::Policy(applied));
         }
@@ -540,6 +543,13 @@ impl Decider for Plane {
             ));
         }
         let mut events = self.decide_one(command, &facts, (action, &resource), ctx)?;
+        // Every admin action says why, on both steps of a two-step one.
+        if ctx.reason.is_none()
+            && !audit::reason_optional(action)
+            && events.iter().any(|e| audit::records_applied(e, action))
+        {
+            return Err(PlaneRejection::ReasonRequired(action));
+        }
         if two_step {
             let consumed = self.confirm(digest(), ctx)?;
             events.insert(0, PlaneEvent::Admin(consumed));

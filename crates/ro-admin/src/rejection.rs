@@ -49,6 +49,13 @@ pub enum PlaneRejection {
         /// What the store holds (`UNREGISTERED` for an artifact it does not know).
         store: &'static str,
     },
+    /// An admin action without a reason: every admin record says why (see
+    /// `audit::reason_optional` for the few that may not).
+    #[error(
+        "{0} is an admin action: give a reason (the document's \"reason\" field): \
+         it is kept on the audit record"
+    )]
+    ReasonRequired(Action),
     /// The command takes two steps: this is the first, answered with the token to send back
     /// with the same command (its digest is recorded, never the token; Debug redacts it).
     #[error("confirmation required: re-send the same command with the confirmation token")]
@@ -108,6 +115,7 @@ impl ro_core::Rejection for PlaneRejection {
             PlaneRejection::KillSwitchEngaged => "KILL_SWITCH",
             PlaneRejection::DeviationOpen => "DEVIATION_OPEN",
             PlaneRejection::GateContradictsStore { .. } => "GATE_CONTRADICTS_STORE",
+            PlaneRejection::ReasonRequired(_) => "REASON_REQUIRED",
             PlaneRejection::ConfirmationRequired(_) => "CONFIRMATION_REQUIRED",
             PlaneRejection::ConfirmationRefused(_) => "CONFIRMATION_REFUSED",
             PlaneRejection::Invalid(_) | PlaneRejection::InvalidArgument(_) => "INVALID_COMMAND",

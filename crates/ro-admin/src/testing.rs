@@ -21,7 +21,7 @@
 //!     for (actor, command, secs) in steps {
 //!         at = at.checked_add(time::Duration::seconds(secs)).unwrap();
 //!         let locked = kernel.state().lockdown();
-//!         let result = kernel.execute(&command, &Context::new(at, actor.clone()));
+//!         let result = kernel.execute(&command, &testing::context(at, actor.clone()));
 //!         let lifts = matches!(command, PlaneCommand::Admin(AdminCommand::ReleaseLockdown { .. }));
 //!         if locked && lifts && !actor.is_human() {
 //!             prop_assert!(result.is_err(), "{actor:?} lifted the lockdown");
@@ -157,6 +157,15 @@ pub fn execute_confirmed(
     }
 }
 
+/// The context the cast acts in at `at`: `actor`, with a reason (every admin action gives one).
+#[allow(clippy::panic)] // a test helper: a fixed reason that stopped being valid must fail loudly
+pub fn context(at: Timestamp, actor: Actor) -> Context {
+    match ro_core::Reason::new("per runbook") {
+        Ok(reason) => Context::new(at, actor).with_reason(reason),
+        Err(e) => panic!("the kit's reason is valid: {e}"),
+    }
+}
+
 /// A plane keyed with [`SAMPLE_KEY`] whose history, recorded at [`start`] by `alice`, grants
 /// the [`CAST`] their roles, defines job `report` (a hundred concurrent runs), registers the
 /// [`MODELS`] and sets a two-cycle shadow window.
@@ -176,7 +185,7 @@ pub fn sample_plane() -> Kernel<Plane> {
     let Some(root) = cast_member(0) else {
         panic!("the cast has an admin")
     };
-    let ctx = Context::new(start(), root);
+    let ctx = context(start(), root);
     let mut commands: Vec<Option<PlaneCommand>> = CAST
         .iter()
         .map(|(id, _, role)| {
@@ -215,7 +224,7 @@ pub fn events() -> impl Strategy<Value = Vec<PlaneEvent>> {
             .into_iter()
             .map(|(actor, command, secs)| {
                 at = at.checked_add(time::Duration::seconds(secs)).unwrap_or(at);
-                (Context::new(at, actor), command)
+                (context(at, actor), command)
             })
             .collect();
         ro_core::testing::events_of(&mut kernel, commands)

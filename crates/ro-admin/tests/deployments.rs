@@ -233,7 +233,7 @@ fn sign(
 }
 
 fn setup(kernel: &mut Kernel<Plane>, at: Timestamp) {
-    let root = Context::new(at, actor(0));
+    let root = Context::new(at, actor(0)).with_reason(ro_core::Reason::new("per runbook").unwrap());
     for (to, role) in [
         ("alice", "admin"),
         ("olga", "operator"),
@@ -280,7 +280,11 @@ fn setup(kernel: &mut Kernel<Plane>, at: Timestamp) {
         let register = admin(json!({"type": "REGISTER_SIGNING_KEY", "key_id": key_id,
             "principal": who, "public_key": hex(&public), "proof": hex(&proof.to_bytes())}));
         kernel
-            .execute(&register, &Context::new(at, actor(i)))
+            .execute(
+                &register,
+                &Context::new(at, actor(i))
+                    .with_reason(ro_core::Reason::new("per runbook").unwrap()),
+            )
             .unwrap();
     }
 }
@@ -372,7 +376,7 @@ proptest! {
                 }
             };
             let who = actor(by);
-            let mut ctx = Context::new(at, who.clone());
+            let mut ctx = Context::new(at, who.clone()).with_reason(ro_core::Reason::new("per runbook").unwrap());
             ctx.signature = signature;
             let first = run(&mut kernel, &command, &ctx, needs_signature_check)?;
             if tampered {

@@ -217,7 +217,7 @@ proptest! {
             }
             };
             let who = actor(by);
-            let mut ctx = Context::new(at, who.clone());
+            let mut ctx = Context::new(at, who.clone()).with_reason(ro_core::Reason::new("per runbook").unwrap());
             if let Some(token) = &token {
                 ctx = ctx.with_confirmation_token(ConfirmationToken::new(token.clone()));
             }
@@ -307,19 +307,25 @@ fn expired_confirmations_are_forgotten() {
     let t0 = Timestamp::parse_rfc3339("2026-01-05T14:30:00Z").unwrap();
     let at = |secs: i64| Timestamp::from_unix_seconds(t0.unix_seconds() + secs).unwrap();
     kernel
-        .execute(&grant("alice", "admin"), &Context::new(at(0), actor(0)))
+        .execute(
+            &grant("alice", "admin"),
+            &Context::new(at(0), actor(0))
+                .with_reason(ro_core::Reason::new("per runbook").unwrap()),
+        )
         .unwrap();
     kernel
         .execute(
             &PlaneCommand::Admin(AdminCommand::EmergencyLockdown {}),
-            &Context::new(at(0), actor(0)),
+            &Context::new(at(0), actor(0))
+                .with_reason(ro_core::Reason::new("per runbook").unwrap()),
         )
         .unwrap();
     let release = PlaneCommand::Admin(AdminCommand::ReleaseLockdown {});
     let ttl = ro_admin::CONFIRMATION_TTL_SECONDS;
     let mut first_token = None;
     for i in 0..50 {
-        let ctx = Context::new(at(i * ttl / 2), actor(0));
+        let ctx = Context::new(at(i * ttl / 2), actor(0))
+            .with_reason(ro_core::Reason::new("per runbook").unwrap());
         let result = kernel.execute(&release, &ctx);
         let Err(ExecuteError::Rejected(PlaneRejection::ConfirmationRequired(token))) = result
         else {
@@ -334,7 +340,9 @@ fn expired_confirmations_are_forgotten() {
         );
     }
     assert_eq!(kernel.state().confirmations_issued(), 50);
-    let late = Context::new(at(50 * ttl), actor(0)).with_confirmation_token(first_token.unwrap());
+    let late = Context::new(at(50 * ttl), actor(0))
+        .with_reason(ro_core::Reason::new("per runbook").unwrap())
+        .with_confirmation_token(first_token.unwrap());
     let result = kernel.execute(&release, &late);
     assert!(matches!(
         result,
@@ -354,7 +362,7 @@ fn plane_snapshots_restore_or_fall_back() {
     let key = [9; 32];
     let mut kernel = Kernel::resume(Plane::with_confirmation_key(key), 0, Journal::new()).unwrap();
     let t0 = Timestamp::parse_rfc3339("2026-03-02T13:00:00Z").unwrap();
-    let ctx = Context::new(t0, actor(0));
+    let ctx = Context::new(t0, actor(0)).with_reason(ro_core::Reason::new("per runbook").unwrap());
     for doc in [
         json!({"domain": "policy", "command": {"type": "GRANT_ROLE", "principal": "alice", "role": "admin"}}),
         json!({"domain": "jobs", "command": {"type": "DEFINE_CALENDAR", "calendar": {"name": "equities", "version": 1, "timezone": "America/New_York", "weekmask": [true, true, true, true, true, false, false], "holidays": ["2026-03-04"], "early_closes": {"2026-03-05": "13:00"}}}}),

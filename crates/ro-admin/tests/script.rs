@@ -108,28 +108,28 @@ fn check(text: &str) -> String {
 fn authorization_lockdown_and_two_step_release() {
     insta::assert_snapshot!(check(
         r#"
-        @2026-01-05T14:30:00Z human:alice
+        @2026-01-05T14:30:00Z human:alice | per runbook
         {"type":"GRANT_ROLE","principal":"alice","role":"admin"}
         {"type":"GRANT_ROLE","principal":"ana","role":"analyst"}
         {"type":"GRANT_ROLE","principal":"bot","role":"operator"}
         {"type":"GRANT_ROLE","principal":"olga","role":"operator"}
-        @2026-01-05T14:31:00Z human:ana
+        @2026-01-05T14:31:00Z human:ana | per runbook
         {"type":"REGISTER_ARTIFACT","ref":"runs/r-1/report.json","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000001"}
         {"type":"DEFINE_POOL","pool":"gpu","max_running":1}
         @2026-01-05T14:32:00Z agent:bot | readings out of range
         {"type":"EMERGENCY_LOCKDOWN"}
         {"type":"EMERGENCY_LOCKDOWN"}
-        @2026-01-05T14:33:00Z human:ana
+        @2026-01-05T14:33:00Z human:ana | per runbook
         {"type":"REGISTER_ARTIFACT","ref":"runs/r-2/report.json","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000002"}
-        @2026-01-05T14:33:00Z human:alice
+        @2026-01-05T14:33:00Z human:alice | per runbook
         {"type":"GRANT_ROLE","principal":"carol","role":"analyst"}
         {"type":"REVOKE_ROLE","principal":"ana","role":"analyst"}
-        @2026-01-05T14:34:00Z agent:bot
+        @2026-01-05T14:34:00Z agent:bot | per runbook
         {"type":"RELEASE_LOCKDOWN"}
         @2026-01-05T14:35:00Z human:olga | root cause fixed
         {"type":"RELEASE_LOCKDOWN"}
         CONFIRM-WRONG {"type":"RELEASE_LOCKDOWN"}
-        @2026-01-05T14:35:30Z human:alice
+        @2026-01-05T14:35:30Z human:alice | per runbook
         CONFIRM-AS olga {"type":"RELEASE_LOCKDOWN"}
         @2026-01-05T14:41:00Z human:olga | root cause fixed
         CONFIRM {"type":"RELEASE_LOCKDOWN"}
@@ -137,7 +137,7 @@ fn authorization_lockdown_and_two_step_release() {
         CONFIRM {"type":"RELEASE_LOCKDOWN"}
         CONFIRM {"type":"RELEASE_LOCKDOWN"}
         {"type":"RELEASE_LOCKDOWN"}
-        @2026-01-05T14:42:00Z human:ana
+        @2026-01-05T14:42:00Z human:ana | per runbook
         {"type":"REGISTER_ARTIFACT","ref":"runs/r-2/report.json","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000002"}
     "#
     ));
@@ -147,7 +147,7 @@ fn authorization_lockdown_and_two_step_release() {
 fn production_lock_and_kill_switch() {
     insta::assert_snapshot!(check(
         r#"
-        @2026-01-05T14:30:00Z human:alice
+        @2026-01-05T14:30:00Z human:alice | per runbook
         {"type":"GRANT_ROLE","principal":"alice","role":"admin"}
         {"type":"GRANT_ROLE","principal":"bot","role":"operator"}
         {"type":"GRANT_ROLE","principal":"olga","role":"operator"}
@@ -157,7 +157,7 @@ fn production_lock_and_kill_switch() {
         @2026-01-05T14:32:00Z human:olga | investigating
         {"type":"REQUEST_RUN","job_id":"report","intent":"manual","partition":"p-1"}
         {"type":"PAUSE_JOB","job_id":"report"}
-        @2026-01-05T14:33:00Z agent:bot
+        @2026-01-05T14:33:00Z agent:bot | per runbook
         {"type":"PRODUCTION_UNLOCK"}
         @2026-01-05T14:34:00Z human:olga | prices fresh again
         {"type":"PRODUCTION_UNLOCK"}
@@ -181,7 +181,7 @@ fn production_lock_and_kill_switch() {
 fn four_eyes_confirmation() {
     insta::assert_snapshot!(check(
         r#"
-        @2026-01-05T14:30:00Z human:alice
+        @2026-01-05T14:30:00Z human:alice | per runbook
         {"type":"GRANT_ROLE","principal":"alice","role":"admin"}
         {"type":"GRANT_ROLE","principal":"olga","role":"operator"}
         {"type":"GRANT_ROLE","principal":"pete","role":"operator"}
@@ -189,7 +189,7 @@ fn four_eyes_confirmation() {
         @2026-01-05T14:31:00Z human:alice | two people for every release
         {"type":"CONFIGURE_CONFIRMATIONS","four_eyes":true}
         {"type":"CONFIGURE_CONFIRMATIONS","four_eyes":true}
-        @2026-01-05T14:32:00Z agent:bot
+        @2026-01-05T14:32:00Z agent:bot | per runbook
         {"type":"CONFIGURE_CONFIRMATIONS","four_eyes":false}
         @2026-01-05T14:33:00Z human:olga | sensor fault
         {"type":"EMERGENCY_LOCKDOWN"}
@@ -207,11 +207,11 @@ fn four_eyes_confirmation() {
 fn model_promotion_lockdown_and_rollback() {
     insta::assert_snapshot!(check(
         r#"
-        @2026-01-05T14:30:00Z human:alice
+        @2026-01-05T14:30:00Z human:alice | per runbook
         {"type":"GRANT_ROLE","principal":"alice","role":"admin"}
         {"type":"GRANT_ROLE","principal":"olga","role":"operator"}
         {"type":"GRANT_ROLE","principal":"bot","role":"operator"}
-        @2026-01-05T14:31:00Z human:olga
+        @2026-01-05T14:31:00Z human:olga | per runbook
         {"type":"SET_CANDIDATE_MODEL","version":"M-Ghost-V1"}
         {"type":"REGISTER_MODEL","metadata":{"version":"M-Base-V1"}}
         {"type":"REGISTER_MODEL","metadata":{"version":"M-Next-V2","trained_on":"2026-01-02"}}
@@ -229,7 +229,7 @@ fn model_promotion_lockdown_and_rollback() {
         {"type":"PROMOTE_CANDIDATE"}
         CONFIRM {"type":"PROMOTE_CANDIDATE"}
         {"type":"SET_CANDIDATE_MODEL","version":"M-Next-V2"}
-        @2026-01-05T14:32:00Z agent:bot
+        @2026-01-05T14:32:00Z agent:bot | per runbook
         {"type":"SET_CANARY_RATIO","ratio":"0.05"}
         @2026-01-05T14:32:00Z human:olga | canary on live traffic
         {"type":"SET_CANARY_RATIO","ratio":"0.05"}
@@ -239,7 +239,7 @@ fn model_promotion_lockdown_and_rollback() {
         {"type":"EMERGENCY_LOCKDOWN"}
         {"type":"RECORD_CYCLE","intent":"BUY","latency_ms":8,"survived":true}
         QUERY {"type":"HEARTBEAT"}
-        @2026-01-05T14:34:00Z human:olga
+        @2026-01-05T14:34:00Z human:olga | per runbook
         {"type":"RECORD_CYCLE","intent":"HOLD","latency_ms":8,"survived":false}
         CONFIRM {"type":"PROMOTE_CANDIDATE"}
         {"type":"SET_CANDIDATE_MODEL","version":"M-Base-V1"}
@@ -264,7 +264,7 @@ fn model_promotion_lockdown_and_rollback() {
 fn failure_status_and_incidents() {
     insta::assert_snapshot!(check(
         r#"
-        @2026-01-05T14:30:00Z human:alice
+        @2026-01-05T14:30:00Z human:alice | per runbook
         {"type":"GRANT_ROLE","principal":"alice","role":"admin"}
         {"type":"GRANT_ROLE","principal":"olga","role":"operator"}
         {"type":"GRANT_ROLE","principal":"bot","role":"operator"}
@@ -274,7 +274,7 @@ fn failure_status_and_incidents() {
         CONFIRM {"type":"CONFIGURE_SHADOW_WINDOW","cycles":1}
         {"type":"SET_CANDIDATE_MODEL","version":"M-A-V1"}
         {"type":"RECORD_CYCLE","intent":"HOLD"}
-        @2026-01-05T14:31:00Z agent:bot
+        @2026-01-05T14:31:00Z agent:bot | per runbook
         {"type":"RESET_FAILURE_STATUS"}
         {"type":"REPORT_FAILURE","mode":"NORMAL","description":"fine"}
         {"type":"REPORT_FAILURE","mode":"DEGRADED","description":"  "}
@@ -299,13 +299,13 @@ fn failure_status_and_incidents() {
 fn components_freshness_status_and_mission_control() {
     insta::assert_snapshot!(check(
         r#"
-        @2026-03-02T14:30:00Z human:alice
+        @2026-03-02T14:30:00Z human:alice | per runbook
         {"type":"GRANT_ROLE","principal":"alice","role":"admin"}
         {"type":"GRANT_ROLE","principal":"monitor","role":"operator"}
         {"type":"DEFINE_CALENDAR","calendar":{"name":"equities","version":1,"timezone":"America/New_York","weekmask":[true,true,true,true,true,false,false]}}
         QUERY {"type":"OPS_STATUS","calendar":"equities"}
         QUERY {"type":"OPS_STATUS","calendar":"lunar"}
-        @2026-03-02T14:30:00Z service:monitor
+        @2026-03-02T14:30:00Z service:monitor | per runbook
         {"type":"REPORT_COMPONENT","component":"marketdata","healthy":true,"critical":true,"fresh_for_ms":60000}
         {"type":"REPORT_COMPONENT","component":"strategy-engine","healthy":true,"critical":true,"depends_on":["marketdata"]}
         {"type":"REPORT_COMPONENT","component":"mission-control","healthy":true,"depends_on":["ops-ui","strategy-engine"]}
@@ -313,7 +313,7 @@ fn components_freshness_status_and_mission_control() {
         {"type":"REPORT_COMPONENT","component":"ops-ui","healthy":true,"depends_on":["ops-ui"]}
         QUERY {"type":"OPS_STATUS","calendar":"equities"}
         QUERY {"type":"MISSION_CONTROL"}
-        @2026-03-02T14:31:30Z service:monitor
+        @2026-03-02T14:31:30Z service:monitor | per runbook
         QUERY {"type":"OPS_STATUS","calendar":"equities"}
         QUERY {"type":"MISSION_CONTROL"}
         {"type":"REPORT_COMPONENT","component":"marketdata","healthy":false,"critical":true,"fresh_for_ms":60000}
@@ -321,12 +321,12 @@ fn components_freshness_status_and_mission_control() {
         {"type":"EMERGENCY_LOCKDOWN"}
         {"type":"REPORT_COMPONENT","component":"marketdata","healthy":true,"critical":true,"fresh_for_ms":60000}
         QUERY {"type":"OPS_STATUS"}
-        @2026-03-07T15:00:00Z service:monitor
+        @2026-03-07T15:00:00Z service:monitor | per runbook
         QUERY {"type":"MISSION_CONTROL"}
-        @2026-03-07T15:00:00Z human:alice
+        @2026-03-07T15:00:00Z human:alice | per runbook
         {"type":"RELEASE_LOCKDOWN"}
         CONFIRM {"type":"RELEASE_LOCKDOWN"}
-        @2026-03-07T15:00:00Z service:monitor
+        @2026-03-07T15:00:00Z service:monitor | per runbook
         {"type":"REPORT_COMPONENT","component":"marketdata","healthy":true,"critical":true}
         {"type":"REPORT_COMPONENT","component":"strategy-engine","healthy":true,"critical":true}
         QUERY {"type":"OPS_STATUS","calendar":"equities"}
@@ -339,19 +339,19 @@ fn components_freshness_status_and_mission_control() {
 fn attestation_of_a_period() {
     insta::assert_snapshot!(check(
         r#"
-        @2026-03-02T14:30:00Z human:alice
+        @2026-03-02T14:30:00Z human:alice | per runbook
         {"type":"GRANT_ROLE","principal":"alice","role":"admin"}
         {"type":"GRANT_ROLE","principal":"worker","role":"operator"}
         {"type":"SET_LIMITS","limits":{"per_unit_ceiling_micros":50000,"daily_budget_micros":100000,"daily_rate":4}}
         QUERY {"type":"ATTESTATION","from":"2026-03-02","to":"2026-03-01"}
         QUERY {"type":"ATTESTATION","from":"2026-03-01","to":"2027-03-03"}
         QUERY {"type":"ATTESTATION","from":"2026-03-01","to":"2026-03-07"}
-        @2026-03-02T14:31:00Z service:worker
+        @2026-03-02T14:31:00Z service:worker | per runbook
         {"type":"RECORD_CYCLE","intent":"HOLD","deterministic":true}
         {"type":"RECORD_CYCLE","intent":"HOLD","deterministic":true}
         {"type":"RECORD_COST","unit_id":"u-1","cost_micros":1000}
         QUERY {"type":"ATTESTATION","from":"2026-03-01","to":"2026-03-07"}
-        @2026-03-03T14:31:00Z service:worker
+        @2026-03-03T14:31:00Z service:worker | per runbook
         {"type":"RECORD_CYCLE","intent":"BUY","deterministic":false,"violation":true}
         {"type":"RECORD_COST","unit_id":"u-2","cost_micros":90000}
         QUERY {"type":"ATTESTATION","from":"2026-03-01","to":"2026-03-07"}
@@ -364,17 +364,17 @@ fn attestation_of_a_period() {
 fn streams_created_changed_and_audited() {
     insta::assert_snapshot!(check(
         r#"
-        @2026-03-02T14:30:00Z human:alice
+        @2026-03-02T14:30:00Z human:alice | per runbook
         {"type":"GRANT_ROLE","principal":"alice","role":"admin"}
         {"type":"GRANT_ROLE","principal":"olga","role":"operator"}
         {"type":"GRANT_ROLE","principal":"bot","role":"admin"}
-        @2026-03-02T14:31:00Z human:olga
+        @2026-03-02T14:31:00Z human:olga | per runbook
         {"type":"CREATE_STREAM","stream":"orders","partitions":0,"retention_hours":168}
         {"type":"CREATE_STREAM","stream":"orders","partitions":12,"retention_hours":168,"publishers":["gateway"],"subscribers":["risk","ledger"]}
         {"type":"CREATE_STREAM","stream":"orders","partitions":12,"retention_hours":168,"publishers":["gateway"],"subscribers":["risk","ledger"]}
         {"type":"CREATE_STREAM","stream":"orders","partitions":6,"retention_hours":168}
         {"type":"CHANGE_STREAM_RETENTION","stream":"orders","retention_hours":24}
-        @2026-03-02T14:32:00Z agent:bot
+        @2026-03-02T14:32:00Z agent:bot | per runbook
         {"type":"CHANGE_STREAM_RETENTION","stream":"orders","retention_hours":24}
         @2026-03-02T14:33:00Z human:alice | disk pressure on the bus
         {"type":"CHANGE_STREAM_RETENTION","stream":"fills","retention_hours":24}
@@ -393,7 +393,7 @@ fn streams_created_changed_and_audited() {
 fn two_steps_for_every_safety_reducing_admin_action() {
     insta::assert_snapshot!(check(
         r#"
-        @2026-01-05T14:30:00Z human:alice
+        @2026-01-05T14:30:00Z human:alice | per runbook
         {"type":"GRANT_ROLE","principal":"alice","role":"admin"}
         {"type":"GRANT_ROLE","principal":"pete","role":"admin"}
         @2026-01-05T14:31:00Z human:alice | storage budget
@@ -423,7 +423,7 @@ fn two_steps_for_every_safety_reducing_admin_action() {
 fn environments_deployments_rollouts_and_last_known_good() {
     insta::assert_snapshot!(check(
         r#"
-        @2026-03-02T14:00:00Z human:alice
+        @2026-03-02T14:00:00Z human:alice | per runbook
         {"type":"GRANT_ROLE","principal":"alice","role":"admin"}
         {"type":"GRANT_ROLE","principal":"bot","role":"admin"}
         {"type":"GRANT_ROLE","principal":"worker","role":"operator"}
@@ -438,12 +438,12 @@ fn environments_deployments_rollouts_and_last_known_good() {
         {"type":"DEPLOY","environment":"stage","service":"web","version":"1.4.0","artifact":{"ref":"images/api-1.4.0.tar","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000001","digest_alg":"blake3"}}
         {"type":"DEPLOY","environment":"qa","service":"api","version":"1.4.0","artifact":{"ref":"images/api-1.4.0.tar","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000001","digest_alg":"blake3"}}
         {"type":"DEPLOY","environment":"stage","service":"api","version":"1.4.0","artifact":{"ref":"images/api-1.4.0.tar","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000001","digest_alg":"blake3"}}
-        @2026-03-02T14:05:00Z agent:bot
+        @2026-03-02T14:05:00Z agent:bot | per runbook
         {"type":"DEPLOY","environment":"prod","service":"api","version":"1.4.0","artifact":{"ref":"images/api-1.4.0.tar","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000001","digest_alg":"blake3"}}
         @2026-03-02T14:10:00Z human:alice | release 1.4.0
         {"type":"DEPLOY","environment":"prod","service":"api","version":"1.4.0","artifact":{"ref":"images/api-1.4.0.tar","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000001","digest_alg":"blake3"}}
         CONFIRM {"type":"DEPLOY","environment":"prod","service":"api","version":"1.4.0","artifact":{"ref":"images/api-1.4.0.tar","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000001","digest_alg":"blake3"}}
-        @2026-03-02T14:12:00Z service:worker
+        @2026-03-02T14:12:00Z service:worker | per runbook
         {"type":"RECORD_ROLLOUT","deployment":2,"outcome":"verified"}
         {"type":"RECORD_ROLLOUT","deployment":2,"outcome":"applied"}
         {"type":"RECORD_ROLLOUT","deployment":2,"outcome":"verified"}
@@ -453,7 +453,7 @@ fn environments_deployments_rollouts_and_last_known_good() {
         @2026-03-02T14:20:00Z human:alice | release 1.5.0
         {"type":"DEPLOY","environment":"prod","service":"api","version":"1.5.0","artifact":{"ref":"images/api-1.5.0.tar","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000002","digest_alg":"blake3"}}
         CONFIRM {"type":"DEPLOY","environment":"prod","service":"api","version":"1.5.0","artifact":{"ref":"images/api-1.5.0.tar","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000002","digest_alg":"blake3"}}
-        @2026-03-02T14:22:00Z service:worker
+        @2026-03-02T14:22:00Z service:worker | per runbook
         {"type":"RECORD_ROLLOUT","deployment":3,"outcome":"applied"}
         {"type":"RECORD_ROLLOUT","deployment":3,"outcome":"failed"}
         {"type":"REPORT_COMPONENT","component":"api","healthy":true,"critical":true}
@@ -477,28 +477,28 @@ fn environments_deployments_rollouts_and_last_known_good() {
 fn readiness_go_no_go_holds_until_a_human_clears_it() {
     insta::assert_snapshot!(check(
         r#"
-        @2026-03-02T13:30:00Z human:alice
+        @2026-03-02T13:30:00Z human:alice | per runbook
         {"type":"GRANT_ROLE","principal":"alice","role":"admin"}
         {"type":"GRANT_ROLE","principal":"host","role":"operator"}
         {"type":"GRANT_ROLE","principal":"bot","role":"admin"}
         {"type":"REGISTER_ARTIFACT","ref":"audit/readiness-0830.json","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000001"}
         {"type":"REGISTER_ARTIFACT","ref":"audit/readiness-0915.json","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000002"}
-        @2026-03-02T13:30:00Z service:host
+        @2026-03-02T13:30:00Z service:host | per runbook
         {"type":"RECORD_READINESS","result":"NO_GO","evidence":"audit/missing.json"}
         {"type":"RECORD_READINESS","result":"NO_GO","evidence":"audit/readiness-0830.json"}
         QUERY {"type":"OPS_STATUS"}
-        @2026-03-02T14:15:00Z service:host
+        @2026-03-02T14:15:00Z service:host | per runbook
         {"type":"RECORD_READINESS","result":"GO","evidence":"audit/readiness-0915.json"}
         QUERY {"type":"OPS_STATUS"}
         {"type":"CLEAR_NO_GO"}
-        @2026-03-02T14:16:00Z agent:bot
+        @2026-03-02T14:16:00Z agent:bot | per runbook
         {"type":"CLEAR_NO_GO"}
         @2026-03-02T14:20:00Z human:alice | feed restored, checked by hand
         {"type":"CLEAR_NO_GO"}
         CONFIRM {"type":"CLEAR_NO_GO"}
         QUERY {"type":"OPS_STATUS"}
         {"type":"CLEAR_NO_GO"}
-        @2026-03-02T14:30:00Z service:host
+        @2026-03-02T14:30:00Z service:host | per runbook
         {"type":"RECORD_READINESS","result":"UNKNOWN","evidence":"audit/readiness-0915.json"}
         QUERY {"type":"OPS_STATUS"}
     "#
@@ -509,7 +509,7 @@ fn readiness_go_no_go_holds_until_a_human_clears_it() {
 fn observability_minimums_in_the_status() {
     insta::assert_snapshot!(check(
         r#"
-        @2026-03-02T14:30:00Z human:alice
+        @2026-03-02T14:30:00Z human:alice | per runbook
         {"type":"GRANT_ROLE","principal":"alice","role":"admin"}
         {"type":"GRANT_ROLE","principal":"monitor","role":"operator"}
         {"type":"DEFINE_JOB","definition":{"job_id":"report","version":1,"retry":{"max_attempts":2,"initial_interval_ms":1000,"max_interval_ms":1000,"jitter_bp":0}}}
@@ -518,12 +518,12 @@ fn observability_minimums_in_the_status() {
         QUERY {"type":"OPS_STATUS"}
         {"type":"REQUEST_RUN","job_id":"report","intent":"manual","partition":"p-1"}
         {"type":"REQUEST_RUN","job_id":"train","intent":"manual","partition":"p-1"}
-        @2026-03-02T14:31:00Z service:monitor
+        @2026-03-02T14:31:00Z service:monitor | per runbook
         {"type":"START_ATTEMPT","run_id":"run-0f204a49226875927f6c"}
         {"type":"COMPLETE_ATTEMPT","run_id":"run-0f204a49226875927f6c","outcome":"failed","error_code":"UPSTREAM_503","retryable":true}
         {"type":"START_ATTEMPT","run_id":"run-fe7e3f744064284bbd36"}
         {"type":"COMPLETE_ATTEMPT","run_id":"run-fe7e3f744064284bbd36","outcome":"failed","error_code":"OOM","retryable":false}
-        @2026-03-02T14:32:00Z service:monitor
+        @2026-03-02T14:32:00Z service:monitor | per runbook
         {"type":"START_ATTEMPT","run_id":"run-0f204a49226875927f6c"}
         {"type":"COMPLETE_ATTEMPT","run_id":"run-0f204a49226875927f6c","outcome":"succeeded"}
         {"type":"REPORT_SIGNAL","signal":"ARTIFACT_STORE_ERRORS","store":"artifact-store","errors":3,"correlation":[{"run":"run-fe7e3f744064284bbd36"},{"train_run":"tr-42"},{"bundle":"b-7"}]}
@@ -535,11 +535,11 @@ fn observability_minimums_in_the_status() {
         {"type":"REPORT_SIGNAL","signal":"DISK_SMELL","volume":"journal-disk"}
         {"type":"REPORT_SIGNAL","signal":"STREAM_LAG","stream":"orders","lag_events":1,"partition":3}
         QUERY {"type":"OPS_STATUS"}
-        @2026-03-02T14:33:00Z agent:bot
+        @2026-03-02T14:33:00Z agent:bot | per runbook
         {"type":"REPORT_SIGNAL","signal":"STREAM_LAG","stream":"orders","lag_events":0}
-        @2026-03-02T14:33:00Z human:alice
+        @2026-03-02T14:33:00Z human:alice | per runbook
         {"type":"EMERGENCY_LOCKDOWN"}
-        @2026-03-02T14:34:00Z service:monitor
+        @2026-03-02T14:34:00Z service:monitor | per runbook
         {"type":"REPORT_SIGNAL","signal":"ARTIFACT_STORE_ERRORS","store":"artifact-store","errors":0}
         {"type":"REPORT_SIGNAL","signal":"STORAGE_PRESSURE","volume":"journal-disk","used_bytes":500,"capacity_bytes":1000}
         QUERY {"type":"OPS_STATUS"}
@@ -551,7 +551,7 @@ fn observability_minimums_in_the_status() {
 fn tokens_issued_to_registered_principals_revoked_and_audited() {
     insta::assert_snapshot!(check(
         r#"
-        @2026-03-02T14:30:00Z human:alice
+        @2026-03-02T14:30:00Z human:alice | per runbook
         {"type":"GRANT_ROLE","principal":"alice","role":"admin"}
         {"type":"REGISTER_PRINCIPAL","principal":"alice","kind":"human"}
         {"type":"REGISTER_PRINCIPAL","principal":"bot","kind":"agent"}
@@ -560,7 +560,7 @@ fn tokens_issued_to_registered_principals_revoked_and_audited() {
         {"type":"ISSUE_TOKEN","token_id":"tok-1","principal":"bot","expires_at":"2026-03-02T14:00:00Z"}
         {"type":"ISSUE_TOKEN","token_id":"tok-1","principal":"bot","expires_at":"2026-03-03T14:00:00Z"}
         {"type":"ISSUE_TOKEN","token_id":"tok-1","principal":"alice"}
-        @2026-03-02T14:31:00Z agent:bot
+        @2026-03-02T14:31:00Z agent:bot | per runbook
         {"type":"ISSUE_TOKEN","token_id":"tok-2","principal":"bot"}
         {"type":"REVOKE_TOKEN","token_id":"tok-9"}
         {"type":"REVOKE_TOKEN","token_id":"tok-1"}
@@ -575,7 +575,7 @@ fn a_running_total_stays_an_exact_integer() {
     // its digest and every status) can still be encoded.
     insta::assert_snapshot!(check(
         r#"
-        @2026-03-02T14:30:00Z human:alice
+        @2026-03-02T14:30:00Z human:alice | per runbook
         {"type":"GRANT_ROLE","principal":"alice","role":"admin"}
         {"type":"REPORT_SIGNAL","signal":"ARTIFACT_STORE_ERRORS","store":"s","errors":9007199254740991}
         {"type":"REPORT_SIGNAL","signal":"ARTIFACT_STORE_ERRORS","store":"s","errors":9007199254740991}
@@ -590,17 +590,17 @@ fn the_locked_posture_is_observe_only_not_halted() {
     // market and the data; the emergency lockdown and a stale critical feed halt.
     insta::assert_snapshot!(check(
         r#"
-        @2026-03-02T14:30:00Z human:alice
+        @2026-03-02T14:30:00Z human:alice | per runbook
         {"type":"GRANT_ROLE","principal":"alice","role":"admin"}
         {"type":"DEFINE_CALENDAR","calendar":{"name":"equities","version":1,"timezone":"America/New_York","weekmask":[true,true,true,true,true,false,false],"holidays":[]}}
         {"type":"REPORT_COMPONENT","component":"marketdata","healthy":true,"critical":true,"fresh_for_ms":60000}
         {"type":"PRODUCTION_LOCK"}
         {"type":"ENGAGE_KILL_SWITCH"}
         QUERY {"type":"OPS_STATUS","calendar":"equities"}
-        @2026-03-07T14:30:00Z human:alice
+        @2026-03-07T14:30:00Z human:alice | per runbook
         {"type":"REPORT_COMPONENT","component":"marketdata","healthy":true,"critical":true,"fresh_for_ms":60000}
         QUERY {"type":"OPS_STATUS","calendar":"equities"}
-        @2026-03-07T14:35:00Z human:alice
+        @2026-03-07T14:35:00Z human:alice | per runbook
         QUERY {"type":"OPS_STATUS","calendar":"equities"}
         {"type":"REPORT_COMPONENT","component":"marketdata","healthy":true,"critical":true,"fresh_for_ms":60000}
         {"type":"EMERGENCY_LOCKDOWN"}
@@ -613,7 +613,7 @@ fn the_locked_posture_is_observe_only_not_halted() {
 fn pressing_the_lockdown_again_cancels_a_pending_release() {
     insta::assert_snapshot!(check(
         r#"
-        @2026-03-02T14:30:00Z human:alice
+        @2026-03-02T14:30:00Z human:alice | per runbook
         {"type":"GRANT_ROLE","principal":"alice","role":"admin"}
         {"type":"EMERGENCY_LOCKDOWN"}
         {"type":"RELEASE_LOCKDOWN"}
@@ -635,21 +635,21 @@ fn market_closed_outside_the_session_and_after_an_early_close() {
     // 27 November at 13:00 local is 18:00Z.
     insta::assert_snapshot!(check(
         r#"
-        @2026-11-23T12:00:00Z human:alice
+        @2026-11-23T12:00:00Z human:alice | per runbook
         {"type":"GRANT_ROLE","principal":"alice","role":"admin"}
         {"type":"DEFINE_CALENDAR","calendar":{"name":"nyse","version":1,"timezone":"America/New_York","weekmask":[true,true,true,true,true,false,false],"holidays":["2026-11-26"],"early_closes":{"2026-11-27":"13:00"},"session":{"open":"09:30","close":"16:00"}}}
         {"type":"DEFINE_CALENDAR","calendar":{"name":"bad","version":1,"timezone":"America/New_York","weekmask":[true,true,true,true,true,false,false],"session":{"open":"16:00","close":"09:30"}}}
-        @2026-11-24T01:00:00Z human:alice
+        @2026-11-24T01:00:00Z human:alice | per runbook
         QUERY {"type":"OPS_STATUS","calendar":"nyse"}
-        @2026-11-24T13:00:00Z human:alice
+        @2026-11-24T13:00:00Z human:alice | per runbook
         QUERY {"type":"OPS_STATUS","calendar":"nyse"}
-        @2026-11-24T15:00:00Z human:alice
+        @2026-11-24T15:00:00Z human:alice | per runbook
         QUERY {"type":"OPS_STATUS","calendar":"nyse"}
-        @2026-11-26T15:00:00Z human:alice
+        @2026-11-26T15:00:00Z human:alice | per runbook
         QUERY {"type":"OPS_STATUS","calendar":"nyse"}
-        @2026-11-27T17:00:00Z human:alice
+        @2026-11-27T17:00:00Z human:alice | per runbook
         QUERY {"type":"OPS_STATUS","calendar":"nyse"}
-        @2026-11-27T19:00:00Z human:alice
+        @2026-11-27T19:00:00Z human:alice | per runbook
         QUERY {"type":"OPS_STATUS","calendar":"nyse"}
     "#
     ));
@@ -659,7 +659,7 @@ fn market_closed_outside_the_session_and_after_an_early_close() {
 fn read_only_jobs_run_under_the_production_lock_and_the_kill_switch() {
     insta::assert_snapshot!(check(
         r#"
-        @2026-03-02T14:30:00Z human:alice
+        @2026-03-02T14:30:00Z human:alice | per runbook
         {"type":"GRANT_ROLE","principal":"alice","role":"admin"}
         {"type":"GRANT_ROLE","principal":"bot","role":"operator"}
         {"type":"DEFINE_JOB","definition":{"job_id":"readiness","version":1,"read_only":true}}
@@ -668,7 +668,7 @@ fn read_only_jobs_run_under_the_production_lock_and_the_kill_switch() {
         {"type":"ENGAGE_KILL_SWITCH"}
         {"type":"REQUEST_RUN","job_id":"readiness","intent":"manual","partition":"p-1"}
         {"type":"REQUEST_RUN","job_id":"trade","intent":"manual","partition":"p-1"}
-        @2026-03-02T14:31:00Z agent:bot
+        @2026-03-02T14:31:00Z agent:bot | per runbook
         {"type":"DEFINE_JOB","definition":{"job_id":"sneaky","version":1,"read_only":true}}
         {"type":"DEFINE_JOB","definition":{"job_id":"trade","version":2,"read_only":true}}
     "#
@@ -684,7 +684,7 @@ fn alerts_are_raised_with_what_raised_them() {
     // the change is UTC−5: open 14:30Z).
     insta::assert_snapshot!(check(
         r#"
-        @2026-03-02T12:00:00Z human:alice
+        @2026-03-02T12:00:00Z human:alice | per runbook
         {"type":"GRANT_ROLE","principal":"alice","role":"admin"}
         {"type":"GRANT_ROLE","principal":"bob","role":"admin"}
         {"type":"GRANT_ROLE","principal":"clock","role":"operator"}
@@ -697,16 +697,16 @@ fn alerts_are_raised_with_what_raised_them() {
         {"type":"ENGAGE_KILL_SWITCH"}
         {"type":"REPORT_COMPONENT","component":"marketdata","healthy":true,"critical":true,"fresh_for_ms":60000}
         {"type":"REGISTER_ARTIFACT","ref":"audit/readiness.json","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000001"}
-        @2026-03-02T13:30:00Z service:clock
+        @2026-03-02T13:30:00Z service:clock | per runbook
         {"type":"TICK"}
         {"type":"RECORD_READINESS","result":"NO_GO","evidence":"audit/readiness.json"}
-        @2026-03-02T14:16:00Z service:clock
+        @2026-03-02T14:16:00Z service:clock | per runbook
         {"type":"RECORD_READINESS","result":"UNKNOWN","evidence":"audit/readiness.json"}
-        @2026-03-02T14:31:00Z service:clock
+        @2026-03-02T14:31:00Z service:clock | per runbook
         {"type":"TICK"}
         {"type":"TICK"}
         QUERY {"type":"ALERTS","open_only":true}
-        @2026-03-02T14:32:00Z human:alice
+        @2026-03-02T14:32:00Z human:alice | per runbook
         {"type":"RESOLVE_ALERT","alert":3}
         {"type":"ACKNOWLEDGE_ALERT","alert":3}
         {"type":"ACKNOWLEDGE_ALERT","alert":3}
@@ -718,10 +718,10 @@ fn alerts_are_raised_with_what_raised_them() {
         CONFIRM {"type":"CLEAR_NO_GO"}
         {"type":"RELEASE_KILL_SWITCH"}
         CONFIRM {"type":"RELEASE_KILL_SWITCH"}
-        @2026-03-02T14:33:00Z human:bob
+        @2026-03-02T14:33:00Z human:bob | per runbook
         {"type":"PRODUCTION_UNLOCK"}
         CONFIRM {"type":"PRODUCTION_UNLOCK"}
-        @2026-03-02T23:00:00Z service:clock
+        @2026-03-02T23:00:00Z service:clock | per runbook
         {"type":"TICK"}
         QUERY {"type":"ALERTS","open_only":true}
     "#
@@ -732,7 +732,7 @@ fn alerts_are_raised_with_what_raised_them() {
 fn cycle_intents_are_a_closed_set_a_human_defines() {
     insta::assert_snapshot!(check(
         r#"
-        @2026-03-02T14:30:00Z human:alice
+        @2026-03-02T14:30:00Z human:alice | per runbook
         {"type":"GRANT_ROLE","principal":"alice","role":"admin"}
         {"type":"GRANT_ROLE","principal":"bot","role":"operator"}
         {"type":"RECORD_CYCLE","intent":"BUY"}
@@ -743,7 +743,7 @@ fn cycle_intents_are_a_closed_set_a_human_defines() {
         {"type":"DEFINE_INTENTS","intents":["HOLD","REBALANCE","STOP"]}
         {"type":"RECORD_CYCLE","intent":"BUY"}
         {"type":"RECORD_CYCLE","intent":"REBALANCE"}
-        @2026-03-02T14:31:00Z agent:bot
+        @2026-03-02T14:31:00Z agent:bot | per runbook
         {"type":"DEFINE_INTENTS","intents":["BUY","STOP"]}
     "#
     ));
@@ -753,12 +753,12 @@ fn cycle_intents_are_a_closed_set_a_human_defines() {
 fn online_ml_metrics_and_the_quarantine() {
     insta::assert_snapshot!(check(
         r#"
-        @2026-03-02T14:30:00Z human:alice
+        @2026-03-02T14:30:00Z human:alice | per runbook
         {"type":"GRANT_ROLE","principal":"alice","role":"admin"}
         {"type":"GRANT_ROLE","principal":"learner","role":"operator"}
         {"type":"REGISTER_MODEL","metadata":{"version":"M-A-V1"}}
         {"type":"SET_CANDIDATE_MODEL","version":"M-A-V1"}
-        @2026-03-02T14:31:00Z agent:learner
+        @2026-03-02T14:31:00Z agent:learner | per runbook
         {"type":"REPORT_ML_METRICS","model":"M-A-V1","metrics":{"auc":"0.91","drift_psi":"1e-3","samples":1200}}
         {"type":"REPORT_ML_METRICS","model":"M-A-V1","metrics":{"auc":"0.9.1"}}
         {"type":"REPORT_ML_METRICS","model":"M-B-V1","metrics":{"auc":"0.5"}}
@@ -783,11 +783,11 @@ fn deviations_act_a_failed_signature_halts_a_violation_pauses_until_a_human_reso
     // resolves them.
     insta::assert_snapshot!(check(
         r#"
-        @2026-03-02T14:30:00Z human:alice
+        @2026-03-02T14:30:00Z human:alice | per runbook
         {"type":"GRANT_ROLE","principal":"alice","role":"admin"}
         {"type":"GRANT_ROLE","principal":"bot","role":"operator"}
         {"type":"DEFINE_JOB","definition":{"job_id":"trade","version":1}}
-        @2026-03-02T14:31:00Z agent:bot
+        @2026-03-02T14:31:00Z agent:bot | per runbook
         {"type":"RECORD_CYCLE","intent":"BUY","violation":true}
         {"type":"RECORD_CYCLE","intent":"BUY"}
         {"type":"REQUEST_RUN","job_id":"trade","intent":"manual","partition":"p-1"}
@@ -799,7 +799,7 @@ fn deviations_act_a_failed_signature_halts_a_violation_pauses_until_a_human_reso
         {"type":"RECORD_DEVIATION","deviation_type":"signature_verification_failure","summary":"a signed step did not verify"}
         QUERY {"type":"OPS_STATUS"}
         {"type":"RECORD_CYCLE","intent":"BUY"}
-        @2026-03-02T16:00:00Z human:alice
+        @2026-03-02T16:00:00Z human:alice | per runbook
         QUERY {"type":"DEVIATIONS","open_only":true}
         {"type":"FREEZE","version":{"major":1,"minor":0},"components":["orchestrator"]}
         {"type":"REQUEST_CHANGE","change_id":"cr-1","component":"orchestrator","description":"raise the cycle rate"}
@@ -814,7 +814,7 @@ fn a_freeze_holds_a_frozen_component_changes_only_through_an_approved_change() {
     // frozen, they are refused unless an approved change request for it is applied with them.
     insta::assert_snapshot!(check(
         r#"
-        @2026-01-05T14:30:00Z human:alice
+        @2026-01-05T14:30:00Z human:alice | per runbook
         {"type":"GRANT_ROLE","principal":"alice","role":"admin"}
         {"type":"GRANT_ROLE","principal":"rita","role":"reviewer"}
         {"type":"GRANT_ROLE","principal":"olga","role":"risk_owner"}
@@ -823,11 +823,11 @@ fn a_freeze_holds_a_frozen_component_changes_only_through_an_approved_change() {
         {"type":"SET_LIMITS","limits":{"per_unit_ceiling_micros":90000,"daily_budget_micros":100000,"daily_rate":4}}
         {"type":"PUBLISH_CONFIG","config_name":"risk","config_version":"1.0.0","ref":"configs/risk-1.0.0.json","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000001"}
         {"type":"REQUEST_CHANGE","change_id":"cr-1","component":"limits","description":"raise the per-unit ceiling"}
-        @2026-01-05T15:00:00Z human:rita
+        @2026-01-05T15:00:00Z human:rita | per runbook
         {"type":"REVIEW_CHANGE","change_id":"cr-1"}
-        @2026-01-05T15:10:00Z human:olga
+        @2026-01-05T15:10:00Z human:olga | per runbook
         {"type":"APPROVE_CHANGE","change_id":"cr-1"}
-        @2026-01-05T15:20:00Z human:alice
+        @2026-01-05T15:20:00Z human:alice | per runbook
         {"type":"SET_LIMITS","limits":{"per_unit_ceiling_micros":90000,"daily_budget_micros":100000,"daily_rate":4}}
         {"type":"SET_LIMITS","limits":{"per_unit_ceiling_micros":99000,"daily_budget_micros":100000,"daily_rate":4}}
         QUERY {"type":"CHANGE_CONTROL"}

@@ -80,7 +80,11 @@ fn register_own(kernel: &mut Kernel<Plane>, key: &SigningKey, key_id: &str, who:
         proof: Some(hex(&proof.to_bytes())),
     });
     kernel
-        .execute(&register, &Context::new(at(), who.clone()))
+        .execute(
+            &register,
+            &Context::new(at(), who.clone())
+                .with_reason(ro_core::Reason::new("per runbook").unwrap()),
+        )
         .unwrap();
 }
 
@@ -89,7 +93,8 @@ fn signatures_are_required_verified_and_failures_recorded() {
     let at = at();
     let alice = Actor::human(ActorId::new("alice").unwrap());
     let mallory = Actor::human(ActorId::new("mallory").unwrap());
-    let ctx = Context::new(at, alice.clone());
+    let ctx =
+        Context::new(at, alice.clone()).with_reason(ro_core::Reason::new("per runbook").unwrap());
     let mut kernel =
         Kernel::resume(Plane::with_confirmation_key([5; 32]), 0, Journal::new()).unwrap();
     for principal in ["alice", "mallory"] {
@@ -196,13 +201,15 @@ fn signatures_are_required_verified_and_failures_recorded() {
     // action is refused too: actions not in the set need no signature.
     let by_mallory = kernel.execute(
         &lockdown,
-        &Context::new(at, mallory.clone()).with_signature(signed(
-            &kernel,
-            &mallory_key,
-            "k-mallory",
-            &mallory,
-            &lockdown,
-        )),
+        &Context::new(at, mallory.clone())
+            .with_reason(ro_core::Reason::new("per runbook").unwrap())
+            .with_signature(signed(
+                &kernel,
+                &mallory_key,
+                "k-mallory",
+                &mallory,
+                &lockdown,
+            )),
     );
     assert!(
         matches!(by_mallory, Ok(ref e) if e.is_empty()),
@@ -335,7 +342,8 @@ fn signatures_are_required_verified_and_failures_recorded() {
 #[test]
 fn a_signed_command_cannot_be_replayed_at_another_time() {
     let alice = Actor::human(ActorId::new("alice").unwrap());
-    let ctx = Context::new(at(), alice.clone());
+    let ctx =
+        Context::new(at(), alice.clone()).with_reason(ro_core::Reason::new("per runbook").unwrap());
     let mut kernel =
         Kernel::resume(Plane::with_confirmation_key([5; 32]), 0, Journal::new()).unwrap();
     let grant = json!({"domain": "policy", "command": {"type": "GRANT_ROLE", "principal": "alice", "role": "admin"}});
@@ -353,6 +361,7 @@ fn a_signed_command_cannot_be_replayed_at_another_time() {
         Timestamp::parse_rfc3339("2026-03-02T13:05:00Z").unwrap(),
         alice,
     )
+    .with_reason(ro_core::Reason::new("per runbook").unwrap())
     .with_signature(signature);
     let replay = kernel.execute(&cycle, &later).unwrap_err();
     assert_eq!(
@@ -367,7 +376,8 @@ fn a_signed_command_cannot_be_replayed_at_another_time() {
 #[test]
 fn a_document_naming_someone_else_than_the_authenticated_principal_is_refused_and_recorded() {
     let alice = Actor::human(ActorId::new("alice").unwrap());
-    let ctx = Context::new(at(), alice.clone());
+    let ctx =
+        Context::new(at(), alice.clone()).with_reason(ro_core::Reason::new("per runbook").unwrap());
     let mut kernel =
         Kernel::resume(Plane::with_confirmation_key([5; 32]), 0, Journal::new()).unwrap();
     let grant = json!({"domain": "policy", "command": {"type": "GRANT_ROLE", "principal": "alice", "role": "admin"}});
@@ -395,7 +405,8 @@ fn a_document_naming_someone_else_than_the_authenticated_principal_is_refused_an
 #[test]
 fn a_command_whose_credential_no_longer_authenticates_is_refused_and_recorded() {
     let alice = Actor::human(ActorId::new("alice").unwrap());
-    let ctx = Context::new(at(), alice.clone());
+    let ctx =
+        Context::new(at(), alice.clone()).with_reason(ro_core::Reason::new("per runbook").unwrap());
     let mut kernel =
         Kernel::resume(Plane::with_confirmation_key([5; 32]), 0, Journal::new()).unwrap();
     for setup in [

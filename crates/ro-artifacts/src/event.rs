@@ -47,6 +47,9 @@ pub enum ArtifactEvent {
         before: MismatchPosture,
         /// After.
         after: MismatchPosture,
+        /// Why (required of a person or agent acting; absent on records written before).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<Reason>,
     },
     /// A class's retention changed.
     RetentionChanged {

@@ -250,7 +250,7 @@ impl Artifacts {
     pub(crate) fn decide_store(
         &self,
         command: &ArtifactCommand,
-        _ctx: &Context,
+        ctx: &Context,
     ) -> Result<Vec<ArtifactEvent>, ArtifactRejection> {
         use ArtifactCommand as C;
         use ArtifactEvent as E;
@@ -342,6 +342,7 @@ impl Artifacts {
                     return Ok(Vec::new());
                 }
                 Ok(vec![E::MismatchPostureSet {
+                    reason: ctx.reason.clone(),
                     class: class.clone(),
                     before,
                     after: *posture,

@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 
 use ro_admin::{PlaneCommand, PlaneQuery, PlaneRejection};
-use ro_core::{Actor, ActorId, ActorKind, ExecuteError, Kernel, Rejection, Timestamp};
+use ro_core::{Actor, ActorId, ActorKind, ExecuteError, Kernel, Reason, Rejection, Timestamp};
 use ro_jobs::JobsCommand;
 use serde_json::{Value, json};
 
@@ -82,7 +82,7 @@ pub fn execute_line(
     match run_line(
         kernel,
         line,
-        Who::Console(default_actor, protocol::Skew::CONSOLE),
+        Who::Console(default_actor, None, protocol::Skew::CONSOLE),
         now,
     ) {
         (ok, Answer::Json(value) | Answer::Pending(value)) => (ok, value),
@@ -105,7 +105,7 @@ pub fn execute_line_text(
     let (ok, answer) = run_line(
         kernel,
         line,
-        Who::Console(default_actor, protocol::Skew::CONSOLE),
+        Who::Console(default_actor, None, protocol::Skew::CONSOLE),
         now,
     );
     (ok, render(kernel, answer))
@@ -164,8 +164,9 @@ enum Answer {
 #[derive(Debug, Clone, Copy)]
 enum Who<'a> {
     /// The console: trusted by file access; documents name their actor, or the host's
-    /// default one acts; `at` within the skew.
-    Console(Option<&'a ActorId>, protocol::Skew),
+    /// default one acts (with the default reason, for documents that give none); `at` within
+    /// the skew.
+    Console(Option<&'a ActorId>, Option<&'a Reason>, protocol::Skew),
     /// A principal a host authenticated, with the credential it presented.
     Caller(&'a Caller),
 }
@@ -290,7 +291,7 @@ fn run_line(
     now: Timestamp,
 ) -> (bool, Answer) {
     let decoded = match who {
-        Who::Console(default_actor, skew) => {
+        Who::Console(default_actor, default_reason, skew) => {
             // The console's actor acts with the kind its principal is registered with (human
             // while no principal is registered: the store's owner at the console).
             let default_actor = default_actor.map(|id| {
@@ -307,7 +308,12 @@ fn run_line(
                     kind,
                 }
             });
-            protocol::decode_within(line, default_actor.as_ref(), now, skew)
+            protocol::decode_within(line, default_actor.as_ref(), now, skew).map(|mut d| {
+                if d.ctx.reason.is_none() {
+                    d.ctx.reason = default_reason.cloned();
+                }
+                d
+            })
         }
         Who::Caller(caller) => {
             protocol::decode_within(line, Some(&caller.actor), now, caller.skew).map(|mut d| {
@@ -557,19 +563,19 @@ pub fn apply<R: Read, W: Write>(
         store,
         input,
         output,
-        default_actor,
+        (default_actor, None),
         clock,
         protocol::Skew::CONSOLE,
     )
 }
 
 /// [`apply`] with the bound on documents' `at` given (`ro apply` bounds it both ways unless
-/// `--history`).
+/// `--history`), and the reason of documents that give none (`--reason`).
 pub fn apply_within<R: Read, W: Write>(
     store: &mut Store,
     input: &mut BufReader<R>,
     output: &mut W,
-    default_actor: Option<&ActorId>,
+    (default_actor, default_reason): (Option<&ActorId>, Option<&Reason>),
     clock: &mut dyn FnMut() -> Timestamp,
     skew: protocol::Skew,
 ) -> Result<Tally, HostError> {
@@ -653,7 +659,7 @@ pub fn apply_within<R: Read, W: Write>(
         let (ok, mut answer) = run_line(
             store.kernel_mut(),
             text,
-            Who::Console(default_actor, skew),
+            Who::Console(default_actor, default_reason, skew),
             clock(),
         );
         match (&mut answer, ok) {

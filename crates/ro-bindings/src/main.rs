@@ -14,7 +14,7 @@ use ro_bindings::{
     protocol,
     store::Store,
 };
-use ro_core::{ActorId, Timestamp};
+use ro_core::{ActorId, Reason, Timestamp};
 
 /// The Run/Operate plane: hash-chained, replayable, governed.
 #[derive(Parser)]
@@ -63,6 +63,10 @@ enum Command {
         /// The human actor of documents that name none.
         #[arg(long)]
         actor: Option<String>,
+        /// The reason of documents that give none (every admin action gives one; it is kept
+        /// on its audit record).
+        #[arg(long)]
+        reason: Option<String>,
         /// Admit documents dated any time before the host clock (a scripted or imported
         /// history); without it a document's `at` must be within --max-skew of the clock.
         #[arg(long)]
@@ -232,6 +236,9 @@ enum PrincipalCommand {
         /// The administrator doing it (a human at the console).
         #[arg(long)]
         actor: String,
+        /// Why (kept on the audit record).
+        #[arg(long)]
+        reason: String,
         /// Date it at this RFC 3339 time instead of the clock.
         #[arg(long)]
         at: Option<String>,
@@ -250,6 +257,9 @@ enum TokenCommand {
         /// The administrator doing it (a human at the console).
         #[arg(long)]
         actor: String,
+        /// Why (kept on the audit record).
+        #[arg(long)]
+        reason: String,
         /// Date it at this RFC 3339 time instead of the clock.
         #[arg(long)]
         at: Option<String>,
@@ -261,6 +271,9 @@ enum TokenCommand {
         /// The administrator doing it.
         #[arg(long)]
         actor: String,
+        /// Why (kept on the audit record).
+        #[arg(long)]
+        reason: String,
         /// Date it at this RFC 3339 time instead of the clock.
         #[arg(long)]
         at: Option<String>,
@@ -451,10 +464,15 @@ fn main() -> ExitCode {
         }
         Command::Apply {
             actor,
+            reason,
             file,
             history,
             max_skew,
         } => {
+            let reason = match reason.map(Reason::new).transpose() {
+                Ok(reason) => reason,
+                Err(e) => return fail("INVALID_ARGUMENT", &format!("--reason: {e}"), 2),
+            };
             if max_skew < 0 {
                 return fail("INVALID_ARGUMENT", "--max-skew must not be negative", 2);
             }
@@ -481,7 +499,7 @@ fn main() -> ExitCode {
                     &mut store,
                     &mut input,
                     &mut out,
-                    actor.as_ref(),
+                    (actor.as_ref(), reason.as_ref()),
                     &mut clock,
                     skew,
                 )
@@ -699,16 +717,16 @@ fn main() -> ExitCode {
                     kind,
                     role,
                     actor,
+                    reason,
                     at,
                 },
         } => {
-            let mut lines = vec![
-                serde_json::json!({ "type": "REGISTER_PRINCIPAL", "principal": id, "kind": kind }),
-            ];
+            let mut lines = vec![serde_json::json!({ "type": "REGISTER_PRINCIPAL",
+                                                     "principal": id, "kind": kind,
+                                                     "reason": reason })];
             if let Some(role) = role {
-                lines.push(
-                    serde_json::json!({ "type": "GRANT_ROLE", "principal": id, "role": role }),
-                );
+                lines.push(serde_json::json!({ "type": "GRANT_ROLE", "principal": id,
+                                               "role": role, "reason": reason }));
             }
             console(&path, &actor, at.as_deref(), &lines)
         }
@@ -718,21 +736,32 @@ fn main() -> ExitCode {
                     principal,
                     expires,
                     actor,
+                    reason,
                     at,
                 },
-        } => issue_token(&path, &principal, expires.as_deref(), &actor, at.as_deref()),
+        } => issue_token(
+            &path,
+            &principal,
+            expires.as_deref(),
+            (&actor, &reason),
+            at.as_deref(),
+        ),
         Command::Token {
             token:
                 TokenCommand::Revoke {
                     token_id,
                     actor,
+                    reason,
                     at,
                 },
         } => console(
             &path,
             &actor,
             at.as_deref(),
-            &[serde_json::json!({ "type": "REVOKE_TOKEN", "token_id": token_id })],
+            &[
+                serde_json::json!({ "type": "REVOKE_TOKEN", "token_id": token_id,
+                                  "reason": reason }),
+            ],
         ),
         #[cfg(feature = "serve")]
         Command::Serve {
@@ -1098,6 +1127,13 @@ fn remote(url: &str, token: &str, command: Command) -> ExitCode {
             2,
         ),
         Command::Apply {
+            reason: Some(_), ..
+        } => fail(
+            "INVALID_ARGUMENT",
+            "--reason is the console's: through --server each document gives its own \"reason\"",
+            2,
+        ),
+        Command::Apply {
             actor: None, file, ..
         } => {
             let input = match host::open_input(file.as_deref()) {
@@ -1236,7 +1272,7 @@ fn issue_token(
     path: &Path,
     principal: &str,
     expires: Option<&str>,
-    actor: &str,
+    (actor, reason): (&str, &str),
     at: Option<&str>,
 ) -> ExitCode {
     let admin = match actor_arg(actor, "--actor") {
@@ -1259,7 +1295,8 @@ fn issue_token(
         let token_id = format!("tok-{}", hex(random.checkpoint.get(..8).unwrap_or(&[])));
         let secret = random.confirmation;
         let line = serde_json::json!({ "type": "ISSUE_TOKEN", "token_id": token_id,
-                                       "principal": principal, "expires_at": expires });
+                                       "principal": principal, "expires_at": expires,
+                                       "reason": reason });
         store.put_token_mac(&token_id, &keys.token_mac(&secret))?;
         let (ok, mut response) =
             host::execute_line(store.kernel_mut(), &line.to_string(), Some(&admin), now);

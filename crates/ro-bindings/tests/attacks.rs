@@ -102,7 +102,18 @@ fn store_with_history(name: &str) -> common::Scratch {
 {"type":"GRANT_ROLE","principal":"olga","role":"operator","at":"2026-01-05T14:32:00Z"}
 {"type":"EMERGENCY_LOCKDOWN","at":"2026-01-05T14:33:00Z"}
 "#;
-    let out = ro(&store, &["apply", "--history", "--actor", "alice"], history);
+    let out = ro(
+        &store,
+        &[
+            "apply",
+            "--reason",
+            "per runbook",
+            "--history",
+            "--actor",
+            "alice",
+        ],
+        history,
+    );
     assert!(out.status.success(), "{out:?}");
     store
 }
@@ -114,7 +125,14 @@ fn a_document_dated_ahead_of_the_host_clock_is_refused_and_nothing_is_poisoned()
     let poison = r#"{"type":"GRANT_ROLE","principal":"nobody","role":"admin","actor":{"id":"nobody","kind":"agent"},"at":"9999-12-31T23:59:59.999999999Z"}"#;
     let out = ro(
         &store,
-        &["apply", "--history", "--actor", "alice"],
+        &[
+            "apply",
+            "--reason",
+            "per runbook",
+            "--history",
+            "--actor",
+            "alice",
+        ],
         &format!("{poison}\n"),
     );
     let answer = &json_lines(&out)[0];
@@ -130,7 +148,14 @@ fn a_document_dated_ahead_of_the_host_clock_is_refused_and_nothing_is_poisoned()
     // The panic button still lands at the host's time.
     let out = ro(
         &store,
-        &["apply", "--history", "--actor", "olga"],
+        &[
+            "apply",
+            "--reason",
+            "per runbook",
+            "--history",
+            "--actor",
+            "olga",
+        ],
         "{\"type\":\"ENGAGE_KILL_SWITCH\"}\n",
     );
     let answer = &json_lines(&out)[0];
@@ -242,7 +267,14 @@ fn a_ratio_written_beyond_a_doubles_precision_is_refused_not_rounded() {
     ];
     let out = ro(
         &store,
-        &["apply", "--history", "--actor", "alice"],
+        &[
+            "apply",
+            "--reason",
+            "per runbook",
+            "--history",
+            "--actor",
+            "alice",
+        ],
         &lines.join("\n"),
     );
     let answers = json_lines(&out);
@@ -296,7 +328,18 @@ fn an_agent_cannot_act_as_a_human_by_any_route() {
     let setup = r#"{"type":"REGISTER_PRINCIPAL","principal":"bot","kind":"agent"}
 {"type":"GRANT_ROLE","principal":"bot","role":"admin"}
 "#;
-    let out = ro(&store, &["apply", "--history", "--actor", "alice"], setup);
+    let out = ro(
+        &store,
+        &[
+            "apply",
+            "--reason",
+            "per runbook",
+            "--history",
+            "--actor",
+            "alice",
+        ],
+        setup,
+    );
     let answers = json_lines(&out);
     assert_eq!(answers[0]["ok"], true, "{}", answers[0]);
     assert_eq!(answers[1]["ok"], true, "{}", answers[1]);
@@ -313,19 +356,26 @@ fn an_agent_cannot_act_as_a_human_by_any_route() {
         (
             "actor names human",
             r#","actor":{"id":"bot","kind":"human"}"#,
-            vec!["apply", "--history"],
+            vec!["apply", "--reason", "per runbook", "--history"],
             "PRINCIPAL_KIND_MISMATCH",
         ),
         (
             "operator_id",
             r#","operator_id":"bot""#,
-            vec!["apply", "--history"],
+            vec!["apply", "--reason", "per runbook", "--history"],
             "PRINCIPAL_KIND_MISMATCH",
         ),
         (
             "--actor",
             "",
-            vec!["apply", "--history", "--actor", "bot"],
+            vec![
+                "apply",
+                "--reason",
+                "per runbook",
+                "--history",
+                "--actor",
+                "bot",
+            ],
             "HUMAN_ONLY_ACTION",
         ),
     ] {
@@ -357,7 +407,7 @@ fn an_agent_cannot_act_as_a_human_by_any_route() {
     // Someone nobody registered is refused whatever it calls itself, and recorded.
     let out = ro(
         &store,
-        &["apply", "--history"],
+        &["apply", "--reason", "per runbook", "--history"],
         "{\"type\":\"ENGAGE_KILL_SWITCH\",\"actor\":{\"id\":\"mallory\",\"kind\":\"human\"}}\n",
     );
     let answer = &json_lines(&out)[0];
@@ -366,7 +416,14 @@ fn an_agent_cannot_act_as_a_human_by_any_route() {
     // A kind changes only by a human, in two steps, audited with before and after.
     let out = ro(
         &store,
-        &["apply", "--history", "--actor", "alice"],
+        &[
+            "apply",
+            "--reason",
+            "per runbook",
+            "--history",
+            "--actor",
+            "alice",
+        ],
         "{\"type\":\"SET_PRINCIPAL_KIND\",\"principal\":\"bot\",\"kind\":\"service\",\"reason\":\"now a scheduler\"}\n",
     );
     let first = &json_lines(&out)[0];
@@ -375,7 +432,18 @@ fn an_agent_cannot_act_as_a_human_by_any_route() {
         "{{\"type\":\"SET_PRINCIPAL_KIND\",\"principal\":\"bot\",\"kind\":\"service\",\"reason\":\"now a scheduler\",\"confirmation_token\":\"{}\"}}\n",
         first["confirmation_token"].as_str().unwrap()
     );
-    let out = ro(&store, &["apply", "--history", "--actor", "alice"], &second);
+    let out = ro(
+        &store,
+        &[
+            "apply",
+            "--reason",
+            "per runbook",
+            "--history",
+            "--actor",
+            "alice",
+        ],
+        &second,
+    );
     assert_eq!(json_lines(&out)[0]["ok"], true, "{out:?}");
     let admin = json_lines(&ro(&store, &["audit", "--admin"], ""));
     let changed = admin
@@ -425,7 +493,14 @@ fn tokens_cannot_be_minted_from_the_store_nor_kept_alive_by_the_callers_clock() 
     // has expired, and the refusal is recorded.
     let out = ro(
         &store,
-        &["apply", "--history", "--actor", "alice"],
+        &[
+            "apply",
+            "--reason",
+            "per runbook",
+            "--history",
+            "--actor",
+            "alice",
+        ],
         "{\"type\":\"RELEASE_LOCKDOWN\",\"at\":\"2026-01-05T14:40:00Z\"}\n",
     );
     let first = &json_lines(&out)[0];
@@ -433,7 +508,14 @@ fn tokens_cannot_be_minted_from_the_store_nor_kept_alive_by_the_callers_clock() 
     let before = status(&store)["head_seq"].as_u64().unwrap();
     let out = ro(
         &store,
-        &["apply", "--history", "--actor", "alice"],
+        &[
+            "apply",
+            "--reason",
+            "per runbook",
+            "--history",
+            "--actor",
+            "alice",
+        ],
         &format!(
             "{{\"type\":\"RELEASE_LOCKDOWN\",\"at\":\"2026-01-05T14:40:00Z\",\"confirmation_token\":\"{token}\"}}\n"
         ),
@@ -444,7 +526,14 @@ fn tokens_cannot_be_minted_from_the_store_nor_kept_alive_by_the_callers_clock() 
     assert_eq!(status(&store)["head_seq"].as_u64().unwrap(), before);
     let out = ro(
         &store,
-        &["apply", "--history", "--actor", "alice"],
+        &[
+            "apply",
+            "--reason",
+            "per runbook",
+            "--history",
+            "--actor",
+            "alice",
+        ],
         &format!("{{\"type\":\"RELEASE_LOCKDOWN\",\"confirmation_token\":\"{token}\"}}\n"),
     );
     let answer = &json_lines(&out)[0];
@@ -463,7 +552,14 @@ fn tokens_cannot_be_minted_from_the_store_nor_kept_alive_by_the_callers_clock() 
     assert!(ro(&copy, &["verify"], "").status.success());
     let out = ro(
         &copy,
-        &["apply", "--history", "--actor", "alice"],
+        &[
+            "apply",
+            "--reason",
+            "per runbook",
+            "--history",
+            "--actor",
+            "alice",
+        ],
         "{\"type\":\"REVOKE_ROLE\",\"principal\":\"ana\",\"role\":\"analyst\"}\n",
     );
     assert_eq!(out.status.code(), Some(2), "{out:?}");
@@ -516,7 +612,14 @@ fn tokens_cannot_be_minted_from_the_store_nor_kept_alive_by_the_callers_clock() 
     );
     let out = ro(
         &legacy,
-        &["apply", "--history", "--actor", "alice"],
+        &[
+            "apply",
+            "--reason",
+            "per runbook",
+            "--history",
+            "--actor",
+            "alice",
+        ],
         "{\"type\":\"REVOKE_ROLE\",\"principal\":\"ana\",\"role\":\"analyst\"}\n",
     );
     assert!(out.status.success(), "{out:?}");
@@ -613,7 +716,14 @@ fn signatures_cannot_be_replayed_nor_keys_registered_by_a_claim() {
     ];
     let out = ro(
         &store,
-        &["apply", "--history", "--actor", "alice"],
+        &[
+            "apply",
+            "--reason",
+            "per runbook",
+            "--history",
+            "--actor",
+            "alice",
+        ],
         &(setup.join("\n") + "\n"),
     );
     assert!(out.status.success(), "{out:?}");
@@ -639,7 +749,14 @@ fn signatures_cannot_be_replayed_nor_keys_registered_by_a_claim() {
     wrong["public_key"] = Value::String(hex(svc_key.verifying_key().as_bytes()));
     let out = ro(
         &store,
-        &["apply", "--history", "--actor", "svc"],
+        &[
+            "apply",
+            "--reason",
+            "per runbook",
+            "--history",
+            "--actor",
+            "svc",
+        ],
         &format!("{unproven}\n{wrong}\n"),
     );
     for answer in json_lines(&out) {
@@ -656,7 +773,14 @@ fn signatures_cannot_be_replayed_nor_keys_registered_by_a_claim() {
     );
     let out = ro(
         &store,
-        &["apply", "--history", "--actor", "svc"],
+        &[
+            "apply",
+            "--reason",
+            "per runbook",
+            "--history",
+            "--actor",
+            "svc",
+        ],
         &format!("{for_alice}\n"),
     );
     assert_eq!(code(&json_lines(&out)[0]), "HUMAN_ONLY_ACTION");
@@ -664,7 +788,14 @@ fn signatures_cannot_be_replayed_nor_keys_registered_by_a_claim() {
     // for releasing a lockdown.
     let out = ro(
         &store,
-        &["apply", "--history", "--actor", "svc"],
+        &[
+            "apply",
+            "--reason",
+            "per runbook",
+            "--history",
+            "--actor",
+            "svc",
+        ],
         &format!(
             "{}\n",
             registration(&store, "svc", "k-svc", &svc_key, "2026-01-05T14:31:30Z")
@@ -673,7 +804,14 @@ fn signatures_cannot_be_replayed_nor_keys_registered_by_a_claim() {
     assert!(out.status.success(), "{out:?}");
     let out = ro(
         &store,
-        &["apply", "--history", "--actor", "alice"],
+        &[
+            "apply",
+            "--reason",
+            "per runbook",
+            "--history",
+            "--actor",
+            "alice",
+        ],
         &format!(
             "{}\n{}\n",
             registration(
@@ -692,14 +830,22 @@ fn signatures_cannot_be_replayed_nor_keys_registered_by_a_claim() {
     let svc = ro_core::Actor::service(ro_core::ActorId::new("svc").unwrap());
     let cycle = serde_json::json!({"type":"RECORD_CYCLE","intent":"HOLD","at":"2026-01-05T14:33:00Z","actor":{"id":"svc","kind":"service"}});
     let line = signed_line(&store, &cycle, &svc, "k-svc", &svc_key, "cycle-000001");
-    let out = ro(&store, &["apply", "--history"], &format!("{line}\n"));
+    let out = ro(
+        &store,
+        &["apply", "--reason", "per runbook", "--history"],
+        &format!("{line}\n"),
+    );
     assert!(out.status.success(), "{out:?}");
     for (what, attempt) in [
         ("the same line", line.clone()),
         ("the kind changed", line.replace("\"service\"", "\"human\"")),
     ] {
         let before = status(&store)["head_seq"].as_u64().unwrap();
-        let out = ro(&store, &["apply", "--history"], &format!("{attempt}\n"));
+        let out = ro(
+            &store,
+            &["apply", "--reason", "per runbook", "--history"],
+            &format!("{attempt}\n"),
+        );
         let answer = &json_lines(&out)[0];
         assert_eq!(answer["ok"], false, "{what}: {answer}");
         assert!(
@@ -733,7 +879,11 @@ fn signatures_cannot_be_replayed_nor_keys_registered_by_a_claim() {
             "sig": hex(&svc_key.sign(&message).to_bytes()), "nonce": "cycle-000002"});
         doc.to_string()
     };
-    let out = ro(&store, &["apply", "--history"], &format!("{foreign}\n"));
+    let out = ro(
+        &store,
+        &["apply", "--reason", "per runbook", "--history"],
+        &format!("{foreign}\n"),
+    );
     assert_eq!(code(&json_lines(&out)[0]), "SIGNATURE_INVALID");
 
     // A signed two-step release, then a later lockdown at the same instant: the release
@@ -745,7 +895,14 @@ fn signatures_cannot_be_replayed_nor_keys_registered_by_a_claim() {
     assert!(
         ro(
             &store,
-            &["apply", "--history", "--actor", "alice"],
+            &[
+                "apply",
+                "--reason",
+                "per runbook",
+                "--history",
+                "--actor",
+                "alice"
+            ],
             &format!("{raise}\n")
         )
         .status
@@ -762,20 +919,31 @@ fn signatures_cannot_be_replayed_nor_keys_registered_by_a_claim() {
     );
     let out = ro(
         &store,
-        &["apply", "--history"],
+        &["apply", "--reason", "per runbook", "--history"],
         &format!("{signed_release}\n"),
     );
     let first = &json_lines(&out)[0];
     assert_eq!(first["confirmation_required"], true, "{first}");
     let mut second: Value = serde_json::from_str(&signed_release).unwrap();
     second["confirmation_token"] = first["confirmation_token"].clone();
-    let out = ro(&store, &["apply", "--history"], &format!("{second}\n"));
+    let out = ro(
+        &store,
+        &["apply", "--reason", "per runbook", "--history"],
+        &format!("{second}\n"),
+    );
     assert!(out.status.success(), "{out:?}");
     assert_eq!(status(&store)["plane"]["lockdown"], false);
     assert!(
         ro(
             &store,
-            &["apply", "--history", "--actor", "alice"],
+            &[
+                "apply",
+                "--reason",
+                "per runbook",
+                "--history",
+                "--actor",
+                "alice"
+            ],
             &format!("{raise}\n")
         )
         .status
@@ -792,7 +960,11 @@ fn signatures_cannot_be_replayed_nor_keys_registered_by_a_claim() {
         .unwrap();
     let rebuilt = serde_json::json!({"type":"RELEASE_LOCKDOWN","at": now,"operator_id":"alice",
         "signature": {"key_id": "k-alice", "sig": verified["event"]["event"]["signature"], "nonce": verified["event"]["event"]["nonce"]}});
-    let out = ro(&store, &["apply", "--history"], &format!("{rebuilt}\n"));
+    let out = ro(
+        &store,
+        &["apply", "--reason", "per runbook", "--history"],
+        &format!("{rebuilt}\n"),
+    );
     assert_eq!(code(&json_lines(&out)[0]), "SIGNATURE_INVALID", "{out:?}");
     assert_eq!(status(&store)["plane"]["lockdown"], true);
 
@@ -802,7 +974,14 @@ fn signatures_cannot_be_replayed_nor_keys_registered_by_a_claim() {
     let claim = registration(&store, "alice", "k-alice-2", &mallory_key, &now);
     let out = ro(
         &store,
-        &["apply", "--history", "--actor", "alice"],
+        &[
+            "apply",
+            "--reason",
+            "per runbook",
+            "--history",
+            "--actor",
+            "alice",
+        ],
         &format!("{claim}\n"),
     );
     let answer = &json_lines(&out)[0];
@@ -810,7 +989,14 @@ fn signatures_cannot_be_replayed_nor_keys_registered_by_a_claim() {
     assert_eq!(recorded(answer), 1);
     let out = ro(
         &store,
-        &["apply", "--history", "--actor", "alice"],
+        &[
+            "apply",
+            "--reason",
+            "per runbook",
+            "--history",
+            "--actor",
+            "alice",
+        ],
         &format!(
             "{}\n",
             serde_json::json!({"type":"REQUIRE_SIGNATURES","actions":[],"at": now})
@@ -821,7 +1007,7 @@ fn signatures_cannot_be_replayed_nor_keys_registered_by_a_claim() {
     let revoke = serde_json::json!({"type":"REVOKE_SIGNING_KEY","key_id":"k-svc","at": now,"operator_id":"alice"});
     let out = ro(
         &store,
-        &["apply", "--history"],
+        &["apply", "--reason", "per runbook", "--history"],
         &format!(
             "{}\n",
             signed_line(
@@ -839,7 +1025,7 @@ fn signatures_cannot_be_replayed_nor_keys_registered_by_a_claim() {
     late["at"] = Value::String(now.clone());
     let out = ro(
         &store,
-        &["apply", "--history"],
+        &["apply", "--reason", "per runbook", "--history"],
         &format!(
             "{}\n",
             signed_line(&store, &late, &svc, "k-svc", &svc_key, "cycle-000003")
@@ -891,14 +1077,32 @@ fn the_panic_button_lands_while_another_writer_streams() {
     let setup = "{\"type\":\"REGISTER_PRINCIPAL\",\"principal\":\"bot\",\"kind\":\"agent\"}\n\
                  {\"type\":\"GRANT_ROLE\",\"principal\":\"bot\",\"role\":\"operator\"}\n";
     assert!(
-        ro(&store, &["apply", "--history", "--actor", "alice"], setup)
-            .status
-            .success()
+        ro(
+            &store,
+            &[
+                "apply",
+                "--reason",
+                "per runbook",
+                "--history",
+                "--actor",
+                "alice"
+            ],
+            setup
+        )
+        .status
+        .success()
     );
     let mut agent = Command::new(env!("CARGO_BIN_EXE_ro"))
         .arg("--store")
         .arg(&store)
-        .args(["apply", "--history", "--actor", "bot"])
+        .args([
+            "apply",
+            "--reason",
+            "per runbook",
+            "--history",
+            "--actor",
+            "bot",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -949,7 +1153,14 @@ fn the_panic_button_lands_while_another_writer_streams() {
         let before = head_seq(&store);
         let out = ro(
             &store,
-            &["apply", "--history", "--actor", "alice"],
+            &[
+                "apply",
+                "--reason",
+                "per runbook",
+                "--history",
+                "--actor",
+                "alice",
+            ],
             "{\"type\":\"EMERGENCY_LOCKDOWN\",\"reason\":\"panic button\"}\n",
         );
         let answers = json_lines(&out);
@@ -1153,9 +1364,20 @@ fn a_signed_checkpoint_catches_every_rewrite_of_an_export() {
     // is in it (inclusion proof), each checked against checkpoints alone.
     let more = "{\"type\":\"REVOKE_ROLE\",\"principal\":\"ana\",\"role\":\"analyst\"}\n";
     assert!(
-        ro(&store, &["apply", "--history", "--actor", "alice"], more)
-            .status
-            .success()
+        ro(
+            &store,
+            &[
+                "apply",
+                "--reason",
+                "per runbook",
+                "--history",
+                "--actor",
+                "alice"
+            ],
+            more
+        )
+        .status
+        .success()
     );
     let cp2 = file(
         "cp2.json",
@@ -1284,7 +1506,11 @@ fn the_console_bounds_a_documents_time_both_ways_unless_importing_a_history() {
         "{{\"type\":\"REPORT_COMPONENT\",\"component\":\"feed\",\"healthy\":true,\"at\":\"{hour_ago}\"}}\n"
     );
     let before = status(&store)["head_seq"].as_u64().unwrap();
-    let out = ro(&store, &["apply", "--actor", "alice"], &late);
+    let out = ro(
+        &store,
+        &["apply", "--reason", "per runbook", "--actor", "alice"],
+        &late,
+    );
     assert_eq!(out.status.code(), Some(1));
     let answer = &json_lines(&out)[0];
     assert_eq!(code(answer), "CLOCK_SKEW", "{answer}");
@@ -1292,7 +1518,15 @@ fn the_console_bounds_a_documents_time_both_ways_unless_importing_a_history() {
     // A wider bound, or an import, admits it.
     let wide = ro(
         &store,
-        &["apply", "--actor", "alice", "--max-skew", "7200"],
+        &[
+            "apply",
+            "--reason",
+            "per runbook",
+            "--actor",
+            "alice",
+            "--max-skew",
+            "7200",
+        ],
         &late,
     );
     assert!(
@@ -1300,7 +1534,18 @@ fn the_console_bounds_a_documents_time_both_ways_unless_importing_a_history() {
         "{}",
         String::from_utf8_lossy(&wide.stdout)
     );
-    let imported = ro(&store, &["apply", "--history", "--actor", "alice"], &late);
+    let imported = ro(
+        &store,
+        &[
+            "apply",
+            "--reason",
+            "per runbook",
+            "--history",
+            "--actor",
+            "alice",
+        ],
+        &late,
+    );
     assert!(
         imported.status.success(),
         "{}",

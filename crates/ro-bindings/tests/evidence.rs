@@ -34,6 +34,8 @@ fn history(name: &str) -> common::Scratch {
             "operator",
             "--actor",
             "alice",
+            "--reason",
+            "onboarding",
             "--at",
             T0,
         ],
@@ -51,7 +53,14 @@ fn history(name: &str) -> common::Scratch {
     ];
     let out = ro(
         &store,
-        &["apply", "--history", "--actor", "alice"],
+        &[
+            "apply",
+            "--reason",
+            "per runbook",
+            "--history",
+            "--actor",
+            "alice",
+        ],
         &(lines.join("\n") + "\n"),
     );
     assert!(
@@ -71,7 +80,14 @@ fn history(name: &str) -> common::Scratch {
     ];
     let out = ro(
         &store,
-        &["apply", "--history", "--actor", "runner"],
+        &[
+            "apply",
+            "--reason",
+            "per runbook",
+            "--history",
+            "--actor",
+            "runner",
+        ],
         &(runner.join("\n") + "\n"),
     );
     assert!(
@@ -81,7 +97,14 @@ fn history(name: &str) -> common::Scratch {
     );
     let out = ro(
         &store,
-        &["apply", "--history", "--actor", "alice"],
+        &[
+            "apply",
+            "--reason",
+            "per runbook",
+            "--history",
+            "--actor",
+            "alice",
+        ],
         "{\"type\":\"REPORT_FAILURE\",\"mode\":\"DEGRADED\",\"description\":\"latency above 50 ms\",\"at\":\"2026-03-02T13:40:00Z\"}\n",
     );
     assert!(out.status.success(), "{out:?}");
@@ -210,7 +233,14 @@ fn a_bundle_verifies_against_the_journal_and_any_change_is_named() {
     // Later records do not change what the journal proves of the bundle.
     let out = ro(
         &store,
-        &["apply", "--history", "--actor", "alice"],
+        &[
+            "apply",
+            "--reason",
+            "per runbook",
+            "--history",
+            "--actor",
+            "alice",
+        ],
         "{\"type\":\"REPORT_COMPONENT\",\"component\":\"marketdata\",\"healthy\":false,\"critical\":true,\"at\":\"2026-03-02T14:10:00Z\"}\n",
     );
     assert!(out.status.success());
@@ -301,7 +331,14 @@ fn incidents_are_written_once_by_uuid_with_the_state_at_detection() {
     assert_eq!(&id[14..15], "8");
     let heartbeat = json_lines(&ro(
         &store,
-        &["apply", "--history", "--actor", "alice"],
+        &[
+            "apply",
+            "--reason",
+            "per runbook",
+            "--history",
+            "--actor",
+            "alice",
+        ],
         "{\"type\":\"HEARTBEAT\"}\n",
     ))[0]
         .clone();

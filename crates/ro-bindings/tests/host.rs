@@ -99,7 +99,14 @@ fn apply_answers_every_line_in_order_and_stores_are_deterministic() {
         assert!(init.status.success(), "{init:?}");
         let out = ro(
             &store,
-            &["apply", "--history", "--actor", "alice"],
+            &[
+                "apply",
+                "--reason",
+                "per runbook",
+                "--history",
+                "--actor",
+                "alice",
+            ],
             COMMANDS,
         );
         assert_eq!(out.status.code(), Some(1), "some lines are refused");
@@ -153,7 +160,18 @@ fn apply_answers_every_line_in_order_and_stores_are_deterministic() {
 fn every_accepted_line_exits_zero_and_host_errors_exit_two() {
     let store = temp_store("exit");
     assert_eq!(ro(&store, &["status"], "").status.code(), Some(2));
-    let out = ro(&store, &["apply", "--history", "--actor", "alice"], "{}\n");
+    let out = ro(
+        &store,
+        &[
+            "apply",
+            "--reason",
+            "per runbook",
+            "--history",
+            "--actor",
+            "alice",
+        ],
+        "{}\n",
+    );
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(lines(&out)[0]["error"]["code"], "STORE_MISSING");
     assert!(init_open(&store, None).status.success());
@@ -162,14 +180,22 @@ fn every_accepted_line_exits_zero_and_host_errors_exit_two() {
     assert_eq!(lines(&again)[0]["error"]["code"], "STORE_EXISTS");
     let out = ro(
         &store,
-        &["apply", "--history"],
+        &["apply", "--reason", "per runbook", "--history"],
         r#"{"type":"EMERGENCY_LOCKDOWN"}"#,
     );
     assert_eq!(lines(&out)[0]["error"]["code"], "ACTOR_REQUIRED");
     assert_eq!(out.status.code(), Some(1));
     let out = ro(
         &store,
-        &["apply", "--history", "--actor", "alice", "-"],
+        &[
+            "apply",
+            "--reason",
+            "per runbook",
+            "--history",
+            "--actor",
+            "alice",
+            "-",
+        ],
         "{\"type\":\"EMERGENCY_LOCKDOWN\"}\n\n",
     );
     assert_eq!(out.status.code(), Some(0), "{out:?}");
@@ -187,7 +213,14 @@ fn a_changed_byte_in_any_row_fails_verify_naming_its_seq() {
     assert_eq!(
         ro(
             &store,
-            &["apply", "--history", "--actor", "alice"],
+            &[
+                "apply",
+                "--reason",
+                "per runbook",
+                "--history",
+                "--actor",
+                "alice"
+            ],
             COMMANDS
         )
         .status
@@ -387,7 +420,14 @@ fn response_events_are_the_audit_records() {
     );
     let out = ro(
         &store,
-        &["apply", "--history", "--actor", "alice"],
+        &[
+            "apply",
+            "--reason",
+            "per runbook",
+            "--history",
+            "--actor",
+            "alice",
+        ],
         COMMANDS,
     );
     let mut from_responses: Vec<Value> = Vec::new();
@@ -428,7 +468,14 @@ fn nothing_acknowledged_is_lost_when_apply_is_killed() {
         let mut child = Command::new(env!("CARGO_BIN_EXE_ro"))
             .arg("--store")
             .arg(&store)
-            .args(["apply", "--history", "--actor", "alice"])
+            .args([
+                "apply",
+                "--reason",
+                "per runbook",
+                "--history",
+                "--actor",
+                "alice",
+            ])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -495,7 +542,18 @@ fn queries_answer_in_result_and_append_nothing() {
 {"type":"NEXT_RUNS","cron":"30 9 * * 1-5","timezone":"UTC","after":"2026-03-06T00:00:00Z","count":3,"calendar":"nope","at":"2026-01-05T14:32:00Z"}
 {"type":"OPS_STATUS","verbose":true}
 "#;
-    let out = ro(&store, &["apply", "--history", "--actor", "alice"], input);
+    let out = ro(
+        &store,
+        &[
+            "apply",
+            "--reason",
+            "per runbook",
+            "--history",
+            "--actor",
+            "alice",
+        ],
+        input,
+    );
     let r = lines(&out);
     assert_eq!(r.len(), 12);
     assert_eq!(r[1]["ok"], false, "no PASS, no read: {}", r[1]);
@@ -620,7 +678,10 @@ fn the_runbook_documents_work_as_written() {
     }
     // Shortening the shadow window is safety-reducing: two steps, the token in a field the
     // command does not have of its own.
-    two_step(store, r#"{"type":"CONFIGURE_SHADOW_WINDOW","cycles":3}"#);
+    two_step(
+        store,
+        r#"{"type":"CONFIGURE_SHADOW_WINDOW","cycles":3,"reason":"a short window for the drill"}"#,
+    );
     for _ in 0..3 {
         assert!(send(store, r#"{"type":"RECORD_CYCLE","intent":"HOLD"}"#).0);
     }
@@ -939,7 +1000,7 @@ fn signed_documents_through_the_protocol() {
         &public,
     ));
     let register = format!(
-        r#"{{"type":"REGISTER_SIGNING_KEY","key_id":"k-op","principal":"Op-01","public_key":"{}","proof":"{}"}}"#,
+        r#"{{"type":"REGISTER_SIGNING_KEY","key_id":"k-op","principal":"Op-01","public_key":"{}","proof":"{}","reason":"the operator signs"}}"#,
         hex(&public),
         hex(&proof.to_bytes())
     );
@@ -948,7 +1009,7 @@ fn signed_documents_through_the_protocol() {
     assert!(
         send(
             store,
-            r#"{"type":"REQUIRE_SIGNATURES","actions":["EMERGENCY_LOCKDOWN"]}"#
+            r#"{"type":"REQUIRE_SIGNATURES","actions":["EMERGENCY_LOCKDOWN"],"reason":"stops are signed"}"#
         )
         .0
     );
@@ -1208,7 +1269,14 @@ fn a_pending_confirmation_exits_three_and_refusals_name_their_line() {
     assert!(init.status.success(), "{init:?}");
     let out = ro(
         &store,
-        &["apply", "--history", "--actor", "alice"],
+        &[
+            "apply",
+            "--reason",
+            "per runbook",
+            "--history",
+            "--actor",
+            "alice",
+        ],
         "{\"type\":\"EMERGENCY_LOCKDOWN\"}\n{\"type\":\"RELEASE_LOCKDOWN\"}\n",
     );
     assert_eq!(out.status.code(), Some(3), "{out:?}");
@@ -1233,7 +1301,14 @@ fn a_pending_confirmation_exits_three_and_refusals_name_their_line() {
     // Refusals name their input line; blank lines count.
     let out = ro(
         &store,
-        &["apply", "--history", "--actor", "alice"],
+        &[
+            "apply",
+            "--reason",
+            "per runbook",
+            "--history",
+            "--actor",
+            "alice",
+        ],
         "{\"type\":\"ENGAGE_KILL_SWITCH\"}\n\n{\"type\":\"NOPE\"}\nnot json\n",
     );
     assert_eq!(out.status.code(), Some(1), "{out:?}");
@@ -1264,7 +1339,11 @@ fn documents_printed_over_several_lines_are_read_whole_and_named_by_their_first_
 {"type":"REPORT_COMPONENT",
 {"type":"REPORT_COMPONENT","component":"c","healthy":true}
 "#;
-    let out = ro(&store, &["apply", "--actor", "alice"], input);
+    let out = ro(
+        &store,
+        &["apply", "--reason", "per runbook", "--actor", "alice"],
+        input,
+    );
     let answers = lines(&out);
     let summary: Vec<(bool, Option<&str>, Option<u64>)> = answers
         .iter()
@@ -1308,7 +1387,7 @@ fn a_new_plane_starts_locked_and_observe_only() {
     // Observe-only: the status is OK, execution closed, strategies may run.
     let out = ro(
         &store,
-        &["apply", "--actor", "alice"],
+        &["apply", "--reason", "per runbook", "--actor", "alice"],
         "{\"type\":\"OPS_STATUS\"}\n",
     );
     let status = &lines(&out)[0]["result"];
@@ -1348,7 +1427,7 @@ fn the_plane_is_rebuilt_as_of_any_seq() {
     .iter()
     .enumerate()
     {
-        let out = ro(&store, &["apply", "--history", "--actor", "alice"], &format!("{doc}\n"));
+        let out = ro(&store, &["apply", "--reason", "per runbook", "--history", "--actor", "alice"], &format!("{doc}\n"));
         assert!(out.status.success(), "{i}: {out:?}");
         seen.push(lines(&ro(&store, &["status"], ""))[0].clone());
     }
@@ -1529,7 +1608,11 @@ fn a_script_completes_the_operator_runbook_from_its_printed_documents() {
         .success()
     );
     let apply = |input: &str| -> (Option<i32>, Vec<Value>) {
-        let out = ro(&store, &["apply", "--actor", "Op-01"], input);
+        let out = ro(
+            &store,
+            &["apply", "--reason", "per runbook", "--actor", "Op-01"],
+            input,
+        );
         (out.status.code(), lines(&out))
     };
     // A document sent again with its confirmation token, as the answer says.
@@ -1689,7 +1772,13 @@ fn an_infeasible_record_goes_through_the_host_with_its_typed_reason() {
 fn a_violation_pauses_production_until_a_human_resolves_it_through_the_host() {
     let store = temp_store("deviation-acts");
     assert!(init_open(&store, None).status.success());
-    let apply = |input: &str| lines(&ro(&store, &["apply", "--actor", "alice"], input));
+    let apply = |input: &str| {
+        lines(&ro(
+            &store,
+            &["apply", "--reason", "per runbook", "--actor", "alice"],
+            input,
+        ))
+    };
     let cycle = apply("{\"type\":\"RECORD_CYCLE\",\"intent\":\"BUY\",\"violation\":true}\n");
     assert_eq!(
         cycle[0]["events"][1]["event"]["event"]["type"],
@@ -1724,7 +1813,7 @@ fn a_frozen_component_refuses_a_controlled_command_through_the_host() {
     assert!(init_open(&store, None).status.success());
     let out = ro(
         &store,
-        &["apply", "--actor", "alice"],
+        &["apply", "--reason", "per runbook", "--actor", "alice"],
         "{\"type\":\"FREEZE\",\"version\":{\"major\":1,\"minor\":0},\"components\":[\"limits\"]}\n{\"type\":\"SET_LIMITS\",\"limits\":{\"per_unit_ceiling_micros\":90000,\"daily_budget_micros\":100000,\"daily_rate\":4},\"reason\":\"raise it\"}\n",
     );
     assert_eq!(out.status.code(), Some(1));
@@ -1755,7 +1844,9 @@ fn a_value_resting_on_tier_c_is_not_lockable_through_the_host() {
                 "--role",
                 "reviewer",
                 "--actor",
-                "alice"
+                "alice",
+                "--reason",
+                "onboarding"
             ],
             ""
         )
@@ -1770,7 +1861,11 @@ fn a_value_resting_on_tier_c_is_not_lockable_through_the_host() {
     };
     let input =
         record("ctx", "C", "non-lockable", "") + &record("lean", "A", "lockable", "\"ctx\"");
-    let out = ro(&store, &["apply", "--actor", "alice"], &input);
+    let out = ro(
+        &store,
+        &["apply", "--reason", "per runbook", "--actor", "alice"],
+        &input,
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -1778,9 +1873,13 @@ fn a_value_resting_on_tier_c_is_not_lockable_through_the_host() {
     );
     let reviews = "{\"type\":\"REVIEW_DERIVATION\",\"derivation_id\":\"ctx\"}\n{\"type\":\"REVIEW_DERIVATION\",\"derivation_id\":\"lean\"}\n";
     assert!(
-        ro(&store, &["apply", "--actor", "rev"], reviews)
-            .status
-            .success()
+        ro(
+            &store,
+            &["apply", "--reason", "per runbook", "--actor", "rev"],
+            reviews
+        )
+        .status
+        .success()
     );
     let package = lines(&ro(&store, &["report", "handoff", "--story", "s-1"], ""));
     assert_eq!(
@@ -1808,7 +1907,9 @@ fn an_analyst_launches_nothing_through_the_host() {
                 "--role",
                 "analyst",
                 "--actor",
-                "alice"
+                "alice",
+                "--reason",
+                "onboarding"
             ],
             ""
         )
@@ -1817,13 +1918,13 @@ fn an_analyst_launches_nothing_through_the_host() {
     );
     let defined = ro(
         &store,
-        &["apply", "--actor", "alice"],
+        &["apply", "--reason", "per runbook", "--actor", "alice"],
         "{\"type\":\"DEFINE_JOB\",\"definition\":{\"job_id\":\"report\",\"version\":1}}\n",
     );
     assert!(defined.status.success());
     let out = ro(
         &store,
-        &["apply", "--actor", "ana"],
+        &["apply", "--reason", "per runbook", "--actor", "ana"],
         "{\"type\":\"REQUEST_RUN\",\"job_id\":\"report\",\"intent\":\"manual\",\"partition\":\"p-1\"}\n",
     );
     assert_eq!(out.status.code(), Some(1));
@@ -1844,7 +1945,11 @@ fn derivation_content_rules_hold_through_the_host() {
     };
     let digest = format!("blake3:{}", "0".repeat(63) + "1");
     let input = doc("TBD", &digest) + &doc("0.7", "not-a-hash") + &doc("0.7", &digest);
-    let out = ro(&store, &["apply", "--actor", "alice"], &input);
+    let out = ro(
+        &store,
+        &["apply", "--reason", "per runbook", "--actor", "alice"],
+        &input,
+    );
     let answers = lines(&out);
     assert!(
         answers[0]["error"]["message"]
@@ -1880,7 +1985,11 @@ fn change_control_configs_rules_and_resolutions_are_in_the_admin_audit() {
     ]
     .join("\n")
         + "\n";
-    let out = ro(&store, &["apply", "--actor", "alice"], &input);
+    let out = ro(
+        &store,
+        &["apply", "--reason", "per runbook", "--actor", "alice"],
+        &input,
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -1894,9 +2003,13 @@ fn change_control_configs_rules_and_resolutions_are_in_the_admin_audit() {
         "{{\"type\":\"RESOLVE_DEVIATION\",\"deviation_id\":\"{id}\",\"resolution\":\"threshold back above 95 %\"}}\n"
     );
     assert!(
-        ro(&store, &["apply", "--actor", "alice"], &resolve)
-            .status
-            .success()
+        ro(
+            &store,
+            &["apply", "--reason", "per runbook", "--actor", "alice"],
+            &resolve
+        )
+        .status
+        .success()
     );
     let audit = lines(&ro(&store, &["audit", "--admin"], ""));
     let actions: Vec<&str> = audit
@@ -1927,7 +2040,11 @@ fn a_job_names_only_published_config_versions_through_the_host() {
     let input = job(1, "2.0.0")
         + "{\"type\":\"PUBLISH_CONFIG\",\"config_name\":\"risk\",\"config_version\":\"2.0.0\",\"ref\":\"configs/risk.json\",\"digest\":\"blake3:0000000000000000000000000000000000000000000000000000000000000001\"}\n"
         + &job(1, "2.0.0");
-    let answers = lines(&ro(&store, &["apply", "--actor", "alice"], &input));
+    let answers = lines(&ro(
+        &store,
+        &["apply", "--reason", "per runbook", "--actor", "alice"],
+        &input,
+    ));
     assert!(
         answers[0]["error"]["message"]
             .as_str()
@@ -1946,7 +2063,11 @@ fn a_limit_breach_is_listed_under_alerts_through_the_host() {
     let store = temp_store("limit-alerts");
     assert!(init_open(&store, None).status.success());
     let input = "{\"type\":\"SET_LIMITS\",\"limits\":{\"per_unit_ceiling_micros\":50000,\"daily_budget_micros\":100000,\"daily_rate\":4}}\n{\"type\":\"RECORD_COST\",\"unit_id\":\"u-1\",\"cost_micros\":90000}\n";
-    let answers = lines(&ro(&store, &["apply", "--actor", "alice"], input));
+    let answers = lines(&ro(
+        &store,
+        &["apply", "--reason", "per runbook", "--actor", "alice"],
+        input,
+    ));
     assert_eq!(answers[0]["ok"], true);
     assert_eq!(answers[1]["ok"], false, "{:?}", answers[1]);
     let alerts = lines(&ro(&store, &["report", "alerts", "--open"], ""));
@@ -1967,7 +2088,13 @@ fn a_limit_breach_is_listed_under_alerts_through_the_host() {
 fn job_input_gates_come_from_the_artifact_store_through_the_host() {
     let store = temp_store("job-gates");
     assert!(init_open(&store, None).status.success());
-    let apply = |input: &str| lines(&ro(&store, &["apply", "--actor", "alice"], input));
+    let apply = |input: &str| {
+        lines(&ro(
+            &store,
+            &["apply", "--reason", "per runbook", "--actor", "alice"],
+            input,
+        ))
+    };
     let defined = apply(
         "{\"type\":\"DEFINE_JOB\",\"definition\":{\"job_id\":\"report\",\"version\":1,\"inputs\":[\"data/prices.parquet\"]}}\n{\"type\":\"REQUEST_RUN\",\"job_id\":\"report\",\"intent\":\"manual\",\"partition\":\"p-1\"}\n",
     );
@@ -2020,4 +2147,55 @@ fn job_input_gates_come_from_the_artifact_store_through_the_host() {
     assert_eq!(types, ["GateSet", "GateObserved"], "{passed:?}");
     assert_eq!(passed[1]["ok"], true, "an agreeing report is accepted");
     assert_eq!(passed[2]["ok"], true, "{:?}", passed[2]);
+}
+
+/// Issue 28's audit rule through the host: an admin action without a reason is refused
+/// (`REASON_REQUIRED`, on the first step of a two-step one too); given by the document or by
+/// `--reason`, the reason is on its `audit --admin` record, change-control steps included.
+#[test]
+fn every_admin_action_says_why_through_the_host() {
+    let store = temp_store("reasons");
+    assert!(init_open(&store, None).status.success());
+    let bare = |input: &str| lines(&ro(&store, &["apply", "--actor", "alice"], input));
+    // A stop is never held back for want of words.
+    let stop = bare("{\"type\":\"ENGAGE_KILL_SWITCH\"}\n");
+    assert_eq!(stop[0]["ok"], true, "{stop:?}");
+    let head = |store: &PathBuf| lines(&ro(store, &["status"], ""))[0]["head_seq"].clone();
+    let before = head(&store);
+    let refused = bare(
+        "{\"type\":\"DEFINE_JOB\",\"definition\":{\"job_id\":\"report\",\"version\":1}}\n{\"type\":\"CREATE_STREAM\",\"stream\":\"prices\",\"partitions\":2,\"retention_hours\":168}\n{\"type\":\"RELEASE_KILL_SWITCH\"}\n",
+    );
+    for (i, answer) in refused.iter().enumerate() {
+        assert_eq!(
+            answer["error"]["code"], "REASON_REQUIRED",
+            "line {i}: {answer}"
+        );
+    }
+    assert_eq!(head(&store), before, "nothing recorded");
+    // The document's reason, or the console's --reason for documents that give none.
+    let given = lines(&ro(
+        &store,
+        &["apply", "--actor", "alice", "--reason", "nightly report"],
+        "{\"type\":\"DEFINE_JOB\",\"definition\":{\"job_id\":\"report\",\"version\":1}}\n{\"type\":\"PAUSE_JOB\",\"job_id\":\"report\",\"reason\":\"upstream late\"}\n{\"type\":\"FREEZE\",\"version\":{\"major\":1,\"minor\":0},\"components\":[\"limits\"]}\n{\"type\":\"REQUEST_CHANGE\",\"change_id\":\"cr-1\",\"component\":\"limits\",\"description\":\"raise the ceiling\"}\n",
+    ));
+    assert!(given.iter().all(|a| a["ok"] == true), "{given:?}");
+    let resume = bare("{\"type\":\"DRAIN_JOB\",\"job_id\":\"report\"}\n");
+    assert_eq!(resume[0]["error"]["code"], "REASON_REQUIRED", "{resume:?}");
+    let admin = lines(&ro(&store, &["audit", "--admin"], ""));
+    let reason_of = |action: &str| {
+        admin
+            .iter()
+            .find(|r| r["action_type"] == action)
+            .map(|r| r["reason"].clone())
+            .unwrap_or_else(|| panic!("no {action} record: {admin:?}"))
+    };
+    assert_eq!(reason_of("DEFINE_JOB"), "nightly report");
+    assert_eq!(reason_of("PAUSE_JOB"), "upstream late");
+    assert_eq!(reason_of("FREEZE"), "nightly report");
+    assert_eq!(reason_of("REQUEST_CHANGE"), "nightly report");
+    // The runbook's documents stay accepted as written (a protocol fixed point).
+    let runbook = bare(
+        "{\"type\":\"REGISTER_MODEL\",\"metadata\":{\"version\":\"M-1\"}}\n{\"type\":\"SET_CANDIDATE_MODEL\",\"version\":\"M-1\"}\n",
+    );
+    assert!(runbook.iter().all(|a| a["ok"] == true), "{runbook:?}");
 }

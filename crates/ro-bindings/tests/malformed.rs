@@ -42,9 +42,9 @@ fn store(name: &str) -> (Gone, Store) {
     let mut store = host::init(&path, &alice, at("2026-01-05T14:30:00Z")).unwrap();
     // Some state worth protecting: a pool, an artifact, a job.
     for line in [
-        r#"{"type":"DEFINE_POOL","pool":"batch","max_running":2}"#,
+        r#"{"type":"DEFINE_POOL","pool":"batch","max_running":2,"reason":"batch capacity"}"#,
         r#"{"type":"REGISTER_ARTIFACT","ref":"runs/r-1/a.json","digest":"blake3:0000000000000000000000000000000000000000000000000000000000000001"}"#,
-        r#"{"type":"DEFINE_JOB","definition":{"job_id":"report","version":1}}"#,
+        r#"{"type":"DEFINE_JOB","definition":{"job_id":"report","version":1},"reason":"nightly"}"#,
     ] {
         let (ok, response) = host::execute_line(
             store.kernel_mut(),

@@ -97,7 +97,14 @@ fn init(store: &std::path::Path) {
     assert!(out.status.success(), "{out:?}");
     let out = ro(
         store,
-        &["apply", "--history", "--actor", "alice"],
+        &[
+            "apply",
+            "--reason",
+            "per runbook",
+            "--history",
+            "--actor",
+            "alice",
+        ],
         &definitions(),
     );
     assert!(
@@ -108,7 +115,18 @@ fn init(store: &std::path::Path) {
 }
 
 fn apply(store: &std::path::Path, lines: &str) -> Vec<Value> {
-    let out = ro(store, &["apply", "--history", "--actor", "alice"], lines);
+    let out = ro(
+        store,
+        &[
+            "apply",
+            "--reason",
+            "per runbook",
+            "--history",
+            "--actor",
+            "alice",
+        ],
+        lines,
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -230,7 +248,18 @@ fn under_the_locked_posture_only_read_only_jobs_fire_and_nothing_is_refused_per_
         "{definitions}\n{}",
         ticks(THU_MAR_5, THU_MAR_5 + 3 * 3600 + 1)
     );
-    let out = ro(&store, &["apply", "--history", "--actor", "alice"], &input);
+    let out = ro(
+        &store,
+        &[
+            "apply",
+            "--reason",
+            "per runbook",
+            "--history",
+            "--actor",
+            "alice",
+        ],
+        &input,
+    );
     let responses = json_lines(&out);
     let events: Vec<&Value> = responses
         .iter()

@@ -37,7 +37,15 @@ fn ok(store: &std::path::Path, args: &[&str]) -> Vec<Value> {
 
 /// Issues a token to `principal` (by alice) and returns it.
 fn token(store: &std::path::Path, principal: &str, extra: &[&str]) -> String {
-    let mut args = vec!["token", "issue", principal, "--actor", "alice"];
+    let mut args = vec![
+        "token",
+        "issue",
+        principal,
+        "--actor",
+        "alice",
+        "--reason",
+        "onboarding",
+    ];
     args.extend_from_slice(extra);
     ok(store, &args)[0]["token"].as_str().unwrap().to_owned()
 }
@@ -64,6 +72,8 @@ fn plane(name: &str) -> common::Scratch {
                 role,
                 "--actor",
                 "alice",
+                "--reason",
+                "onboarding",
                 "--at",
                 &t0,
             ],
@@ -152,7 +162,14 @@ fn the_runbook_over_http_answers_byte_for_byte_as_apply() {
     let input = format!("{}\n{last}\n", most.join("\n"));
     let out = ro(
         &console,
-        &["apply", "--history", "--actor", "alice"],
+        &[
+            "apply",
+            "--reason",
+            "per runbook",
+            "--history",
+            "--actor",
+            "alice",
+        ],
         &input,
     );
     let expected = String::from_utf8(out.stdout).unwrap();
@@ -203,7 +220,15 @@ fn the_body_never_names_who_you_are_and_every_spoofing_attempt_is_recorded() {
     let revoked_id = revoked.split('.').nth(1).unwrap().to_owned();
     ok(
         &store,
-        &["token", "revoke", &revoked_id, "--actor", "alice"],
+        &[
+            "token",
+            "revoke",
+            &revoked_id,
+            "--actor",
+            "alice",
+            "--reason",
+            "suspected leak",
+        ],
     );
     // Expired before the server starts: issued at t0, valid for a minute.
     let expires = time::OffsetDateTime::parse(&t0, &time::format_description::well_known::Rfc3339)
@@ -381,7 +406,11 @@ fn the_clock_fires_each_occurrence_once_across_restarts() {
         r#"{{"type":"DEFINE_JOB","definition":{{"job_id":"minutely","version":1,"max_concurrent":1,"schedule":{{"cron":"* * * * *","timezone":"UTC"}},"max_catch_up":1,"read_only":true}},"operator_id":"alice","at":"{}"}}"#,
         clock(-300)
     );
-    let out = ro(&store, &["apply", "--history"], &format!("{define}\n"));
+    let out = ro(
+        &store,
+        &["apply", "--reason", "per runbook", "--history"],
+        &format!("{define}\n"),
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -618,7 +647,7 @@ fn one_writer_bounded_input_and_clear_refusals() {
     assert_eq!(json_lines(&second)[0]["error"]["code"], "SERVER_RUNNING");
     let apply = ro(
         &store,
-        &["apply", "--actor", "alice"],
+        &["apply", "--reason", "per runbook", "--actor", "alice"],
         "{\"type\":\"TICK\"}\n",
     );
     assert_eq!(json_lines(&apply)[0]["error"]["code"], "SERVER_RUNNING");
@@ -745,7 +774,9 @@ fn the_command_line_speaks_to_a_server_as_to_a_store() {
     assert_eq!(answers[2]["ok"], true);
     // The console's --actor has no meaning through a server.
     assert_eq!(
-        remote(&["apply", "--actor", "bot"], "").status.code(),
+        remote(&["apply", "--reason", "per runbook", "--actor", "bot"], "")
+            .status
+            .code(),
         Some(2)
     );
     // The same summary and the same journal, byte for byte, as read from the store file.
@@ -852,12 +883,15 @@ fn every_enabling_of_execution_raises_a_sev0_alert_the_hook_delivers() {
     let server = Server::start(&store, &["--tick-ms", "0", "--alert-hook", &hook]);
     // Releasing the kill switch and unlocking production, each in two steps by a human.
     for release in ["RELEASE_KILL_SWITCH", "PRODUCTION_UNLOCK"] {
-        let first = post(&server.addr, &alice, &format!(r#"{{"type":"{release}"}}"#)).json();
+        let body = format!(r#"{{"type":"{release}","reason":"the drill is over"}}"#);
+        let first = post(&server.addr, &alice, &body).json();
         let confirmation = first["confirmation_token"].as_str().unwrap();
         let second = post(
             &server.addr,
             &alice,
-            &format!(r#"{{"type":"{release}","confirmation_token":"{confirmation}"}}"#),
+            &format!(
+                r#"{{"type":"{release}","reason":"the drill is over","confirmation_token":"{confirmation}"}}"#
+            ),
         )
         .json();
         assert_eq!(second["ok"], true, "{second}");

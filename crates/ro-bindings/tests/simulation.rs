@@ -141,7 +141,7 @@ proptest! {
         let mut store = Store::create(&path).unwrap();
         // The empty plane with the store's confirmation key: what a rollback folds from.
         let initial = store.kernel().state().clone();
-        let grant = r#"{"type":"GRANT_ROLE","principal":"alice","role":"admin","operator_id":"alice"}"#;
+        let grant = r#"{"type":"GRANT_ROLE","principal":"alice","role":"admin","operator_id":"alice","reason":"bootstrap"}"#;
         prop_assert!(host::execute_line(store.kernel_mut(), grant, Some(&admin), at).0);
         store.commit().unwrap();
         let mut reference = store.kernel().clone();

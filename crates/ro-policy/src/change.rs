@@ -212,6 +212,7 @@ impl Policy {
                     return Ok(Vec::new());
                 }
                 Ok(vec![E::BaselineFrozen {
+                    reason: ctx.reason.clone(),
                     version: *version,
                     components: new,
                 }])
@@ -234,6 +235,7 @@ impl Policy {
                     )));
                 }
                 Ok(vec![E::ChangeRequested {
+                    reason: ctx.reason.clone(),
                     change_id: change_id.clone(),
                     component: component.clone(),
                     description: description.clone(),
@@ -251,6 +253,7 @@ impl Policy {
                 }
                 require_distinct("reviewer-not-requester", &cr.requested_by, &ctx.actor.id)?;
                 Ok(vec![E::ChangeReviewed {
+                    reason: ctx.reason.clone(),
                     change_id: change_id.clone(),
                 }])
             }
@@ -265,6 +268,7 @@ impl Policy {
                 }
                 require_distinct("approver-not-requester", &cr.requested_by, &ctx.actor.id)?;
                 Ok(vec![E::ChangeApproved {
+                    reason: ctx.reason.clone(),
                     change_id: change_id.clone(),
                 }])
             }
@@ -281,6 +285,7 @@ impl Policy {
                     });
                 }
                 Ok(vec![E::ChangeRejected {
+                    reason: ctx.reason.clone(),
                     change_id: change_id.clone(),
                 }])
             }
@@ -299,6 +304,7 @@ impl Policy {
                     .map(|b| b.version)
                     .ok_or_else(|| R::Freeze("no baseline".into()))?;
                 Ok(vec![E::ChangeApplied {
+                    reason: ctx.reason.clone(),
                     change_id: change_id.clone(),
                     component: cr.component.clone(),
                     before,
@@ -315,6 +321,7 @@ impl Policy {
             E::BaselineFrozen {
                 version,
                 components,
+                ..
             } => {
                 let baseline = self.baseline.get_or_insert_with(|| Baseline {
                     version: *version,
@@ -327,6 +334,7 @@ impl Policy {
                 component,
                 description,
                 breaking,
+                ..
             } => {
                 self.changes.insert(
                     change_id.clone(),
@@ -339,19 +347,19 @@ impl Policy {
                     },
                 );
             }
-            E::ChangeReviewed { change_id } => self.set_change_status(
+            E::ChangeReviewed { change_id, .. } => self.set_change_status(
                 change_id,
                 ChangeStatus::Reviewed {
                     by: meta.actor.id.clone(),
                 },
             ),
-            E::ChangeApproved { change_id } => self.set_change_status(
+            E::ChangeApproved { change_id, .. } => self.set_change_status(
                 change_id,
                 ChangeStatus::Approved {
                     by: meta.actor.id.clone(),
                 },
             ),
-            E::ChangeRejected { change_id } => self.set_change_status(
+            E::ChangeRejected { change_id, .. } => self.set_change_status(
                 change_id,
                 ChangeStatus::Rejected {
                     by: meta.actor.id.clone(),

@@ -76,6 +76,7 @@ impl Policy {
                         version: config_version.clone(),
                     }),
                     None => Ok(vec![E::ConfigPublished {
+                        reason: ctx.reason.clone(),
                         config: ConfigVersionRef {
                             config_name: config_name.clone(),
                             config_version: config_version.clone(),
@@ -90,7 +91,7 @@ impl Policy {
     }
 
     pub(crate) fn evolve_configs(&mut self, event: &PolicyEvent, _meta: &EventMeta<'_>) {
-        if let PolicyEvent::ConfigPublished { config } = event {
+        if let PolicyEvent::ConfigPublished { config, .. } = event {
             self.configs
                 .entry(config.config_name.clone())
                 .or_default()

@@ -229,6 +229,7 @@ impl Policy {
                     return Err(R::DeviationResolved(deviation_id.clone()));
                 }
                 Ok(vec![E::DeviationResolved {
+                    reason: ctx.reason.clone(),
                     deviation_id: deviation_id.clone(),
                     resolution: resolution.clone(),
                 }])

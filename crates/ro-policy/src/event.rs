@@ -84,6 +84,9 @@ pub enum PolicyEvent {
         constraint: ConstraintId,
         /// The mutually exclusive roles.
         roles: BTreeSet<RoleName>,
+        /// Why (required of a person or agent acting; absent on records written before).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<Reason>,
     },
     /// Components were frozen.
     BaselineFrozen {
@@ -91,6 +94,9 @@ pub enum PolicyEvent {
         version: BaselineVersion,
         /// The components newly frozen.
         components: BTreeSet<ComponentId>,
+        /// Why (required of a person or agent acting; absent on records written before).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<Reason>,
     },
     /// A change was requested.
     ChangeRequested {
@@ -102,21 +108,33 @@ pub enum PolicyEvent {
         description: String,
         /// Whether it breaks compatibility.
         breaking: bool,
+        /// Why (required of a person or agent acting; absent on records written before).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<Reason>,
     },
     /// A change was reviewed.
     ChangeReviewed {
         /// The change.
         change_id: ChangeId,
+        /// Why (required of a person or agent acting; absent on records written before).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<Reason>,
     },
     /// A change was approved.
     ChangeApproved {
         /// The change.
         change_id: ChangeId,
+        /// Why (required of a person or agent acting; absent on records written before).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<Reason>,
     },
     /// A change was rejected.
     ChangeRejected {
         /// The change.
         change_id: ChangeId,
+        /// Why (required of a person or agent acting; absent on records written before).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<Reason>,
     },
     /// A change was applied; the baseline moved.
     ChangeApplied {
@@ -128,16 +146,25 @@ pub enum PolicyEvent {
         before: BaselineVersion,
         /// The baseline version after.
         after: BaselineVersion,
+        /// Why (required of a person or agent acting; absent on records written before).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<Reason>,
     },
     /// A config version was published.
     ConfigPublished {
         /// The version.
         config: ConfigVersionRef,
+        /// Why (required of a person or agent acting; absent on records written before).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<Reason>,
     },
     /// A secret was registered.
     SecretRegistered {
         /// The reference.
         secret: SecretRef,
+        /// Why (required of a person or agent acting; absent on records written before).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<Reason>,
     },
     /// A secret was rotated (the contract's `SecretRotationEvent`).
     SecretRotated {
@@ -229,6 +256,9 @@ pub enum PolicyEvent {
         deviation_id: DeviationId,
         /// How.
         resolution: String,
+        /// Why (required of a person or agent acting; absent on records written before).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<Reason>,
     },
     /// A deviation's SLA window passed unresolved: escalate.
     SlaMissed {

@@ -223,11 +223,17 @@ impl Policy {
             .map(|(id, _)| id)
     }
 
-    /// The event that applies approved change `id` (a new baseline version).
-    pub fn change_applied_event(&self, id: &ChangeId) -> Option<PolicyEvent> {
+    /// The event that applies approved change `id` (a new baseline version), with the reason of
+    /// the command that applies it.
+    pub fn change_applied_event(
+        &self,
+        id: &ChangeId,
+        reason: Option<&ro_core::Reason>,
+    ) -> Option<PolicyEvent> {
         let cr = self.changes.get(id)?;
         let before = self.baseline.as_ref()?.version;
         Some(PolicyEvent::ChangeApplied {
+            reason: reason.cloned(),
             change_id: id.clone(),
             component: cr.component.clone(),
             before,

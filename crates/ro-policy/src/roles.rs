@@ -183,6 +183,7 @@ impl Policy {
                     }
                 }
                 Ok(vec![E::ExclusiveRolesDefined {
+                    reason: ctx.reason.clone(),
                     constraint: constraint.clone(),
                     roles: roles.clone(),
                 }])
@@ -221,7 +222,9 @@ impl Policy {
             E::RuleRemoved { rule, .. } => {
                 self.access.remove_rule(&rule.id);
             }
-            E::ExclusiveRolesDefined { constraint, roles } => {
+            E::ExclusiveRolesDefined {
+                constraint, roles, ..
+            } => {
                 self.access.add_exclusive(constraint.clone(), roles.clone());
             }
             E::AccessDenied { .. } => {}

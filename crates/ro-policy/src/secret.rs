@@ -127,6 +127,7 @@ impl Policy {
                     return Err(R::Secret(name.clone(), "already exists: rotate it instead"));
                 }
                 Ok(vec![E::SecretRegistered {
+                    reason: ctx.reason.clone(),
                     secret: SecretRef {
                         name: name.clone(),
                         version: version.clone(),
@@ -179,7 +180,7 @@ impl Policy {
     pub(crate) fn evolve_secrets(&mut self, event: &PolicyEvent, _meta: &EventMeta<'_>) {
         use PolicyEvent as E;
         match event {
-            E::SecretRegistered { secret } => {
+            E::SecretRegistered { secret, .. } => {
                 self.secrets
                     .entry(secret.name.clone())
                     .or_default()

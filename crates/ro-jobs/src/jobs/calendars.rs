@@ -28,6 +28,7 @@ impl Jobs {
                     }
                 }
                 Ok(vec![E::CalendarDefined {
+                    reason: ctx.reason.clone(),
                     calendar: Box::new((***calendar).clone()),
                     tzdb_version: crate::TZDB_VERSION.into(),
                 }])

@@ -74,6 +74,7 @@ impl Jobs {
                     }
                 }
                 Ok(vec![E::JobDefined {
+                    reason: ctx.reason.clone(),
                     definition: definition.clone(),
                     tzdb_version: crate::TZDB_VERSION.into(),
                 }])
@@ -86,6 +87,7 @@ impl Jobs {
                     return Ok(Vec::new());
                 }
                 Ok(vec![E::PoolDefined {
+                    reason: ctx.reason.clone(),
                     pool: pool.clone(),
                     max_running: *max_running,
                 }])
@@ -157,7 +159,9 @@ impl Jobs {
                 }
                 self.refresh_job(&job_id);
             }
-            E::PoolDefined { pool, max_running } => {
+            E::PoolDefined {
+                pool, max_running, ..
+            } => {
                 self.pools.insert(pool.clone(), *max_running);
             }
             E::JobPaused { job_id, .. } => {

@@ -22,6 +22,9 @@ pub enum JobsEvent {
         definition: Box<JobDefinition>,
         /// The tz database version its schedule was checked against.
         tzdb_version: String,
+        /// Why (required of a person or agent acting; absent on records written before).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<Reason>,
     },
     /// A pool's limit was set.
     PoolDefined {
@@ -29,6 +32,9 @@ pub enum JobsEvent {
         pool: PoolId,
         /// Its limit.
         max_running: u32,
+        /// Why (required of a person or agent acting; absent on records written before).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<Reason>,
     },
     /// An input gate was observed.
     GateObserved {
@@ -50,6 +56,9 @@ pub enum JobsEvent {
         logical: LogicalKey,
         /// The run.
         run_id: RunId,
+        /// Why (required of a person or agent acting; absent on records written before).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<Reason>,
     },
     /// A scheduled slot was skipped.
     SlotSkipped {
@@ -157,6 +166,9 @@ pub enum JobsEvent {
         calendar: Box<TradingCalendar>,
         /// The tz database version its zone was checked against.
         tzdb_version: String,
+        /// Why (required of a person or agent acting; absent on records written before).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<Reason>,
     },
     /// A dated override was set or removed.
     CalendarOverridden {

@@ -58,6 +58,7 @@ impl Jobs {
                     return Ok(Vec::new());
                 }
                 Ok(vec![E::RunRequested {
+                    reason: ctx.reason.clone(),
                     run_id: id,
                     job_id: job_id.clone(),
                     job_version: j.definition.version,
@@ -123,6 +124,7 @@ impl Jobs {
                     .map(|t| (run_id(job_id, &LogicalKey::Time(t), Intent::Backfill), t))
                     .filter(|(id, _)| self.run(id).is_none())
                     .map(|(id, t)| E::RunRequested {
+                        reason: ctx.reason.clone(),
                         run_id: id,
                         job_id: job_id.clone(),
                         job_version: j.definition.version,
@@ -162,6 +164,7 @@ impl Jobs {
                 job_version,
                 intent,
                 logical,
+                ..
             } => {
                 if let (Intent::Scheduled, LogicalKey::Time(t), Some(j)) =
                     (intent, logical, self.jobs.get_mut(job_id))
