@@ -3,7 +3,7 @@
 
 /** Everything an actor can ask of the plane. The set is closed: an unknown name is
  * refused when parsed, and nothing outside it can be permitted. */
-export type Action = ("READ_ARTIFACT" | "REGISTER_ARTIFACT" | "SET_ARTIFACT_GATE" | "SHORTEN_RETENTION" | "EXTEND_RETENTION" | "RECORD_DERIVATION" | "REVIEW_DERIVATION" | "SUPERSEDE_DERIVATION" | "RECORD_INFEASIBLE" | "ROLLBACK_DERIVATION" | "TRIGGER_RUN" | "REQUEST_REPLAY" | "PAUSE_JOB" | "DRAIN_JOB" | "CANCEL_RUN" | "RESUME_JOB" | "DEPLOY" | "CREATE_STREAM" | "PUBLISH_STREAM" | "SUBSCRIBE_STREAM" | "CHANGE_STREAM_RETENTION" | "CHANGE_STREAM_PARTITIONS" | "REGISTER_MODEL" | "SET_CANDIDATE_MODEL" | "RECORD_CYCLE" | "SET_CANARY_RATIO" | "APPROVE_PROMOTION" | "PROMOTE_MODEL" | "ROLLBACK_MODEL" | "EMERGENCY_LOCKDOWN" | "RELEASE_LOCKDOWN" | "ENGAGE_KILL_SWITCH" | "RELEASE_KILL_SWITCH" | "PRODUCTION_LOCK" | "PRODUCTION_UNLOCK" | "HALT" | "RESET_FAILURE_STATUS" | "GRANT_ROLE" | "REVOKE_ROLE" | "DEFINE_ROLE" | "ADD_PERMIT_RULE" | "ADD_FORBID_RULE" | "REMOVE_RULE" | "DEFINE_CONSTRAINT" | "FREEZE" | "REQUEST_CHANGE" | "REVIEW_CHANGE" | "APPROVE_CHANGE" | "REJECT_CHANGE" | "APPLY_CHANGE" | "PUBLISH_CONFIG" | "REGISTER_SECRET" | "ROTATE_SECRET" | "SET_LIMITS" | "RECORD_COST" | "DEFINE_DEVIATION_TYPE" | "RECORD_DEVIATION" | "UPDATE_DEVIATION" | "RESOLVE_DEVIATION" | "TICK" | "SET_MISMATCH_POSTURE" | "EXPIRE_ARTIFACTS" | "HAND_OFF" | "RECORD_VIOLATION" | "DEFINE_JOB" | "DEFINE_POOL" | "DEFINE_CALENDAR" | "OBSERVE_GATE" | "REPORT_ATTEMPT" | "CONFIGURE_CONFIRMATIONS" | "REPORT_FAILURE" | "CONFIGURE_SHADOW_WINDOW" | "REPORT_COMPONENT" | "DEFINE_ENVIRONMENT" | "REPORT_ROLLOUT" | "CAPTURE_LKG" | "RESTORE_LKG" | "RECORD_READINESS" | "CLEAR_NO_GO" | "REGISTER_SIGNING_KEY" | "REQUIRE_SIGNATURES" | "REGISTER_PRINCIPAL" | "SET_PRINCIPAL_KIND" | "REVOKE_SIGNING_KEY" | "ISSUE_TOKEN" | "REVOKE_TOKEN" | "CONFIGURE_ALERTS" | "ACKNOWLEDGE_ALERT" | "RESOLVE_ALERT" | "DEFINE_INTENTS" | "QUARANTINE_EXPERIENCE");
+export type Action = ("READ_ARTIFACT" | "REGISTER_ARTIFACT" | "SET_ARTIFACT_GATE" | "SHORTEN_RETENTION" | "EXTEND_RETENTION" | "RECORD_DERIVATION" | "REVIEW_DERIVATION" | "SUPERSEDE_DERIVATION" | "RECORD_INFEASIBLE" | "ROLLBACK_DERIVATION" | "TRIGGER_RUN" | "REQUEST_REPLAY" | "PAUSE_JOB" | "DRAIN_JOB" | "CANCEL_RUN" | "RESUME_JOB" | "DEPLOY" | "CREATE_STREAM" | "PUBLISH_STREAM" | "SUBSCRIBE_STREAM" | "CHANGE_STREAM_RETENTION" | "CHANGE_STREAM_PARTITIONS" | "CHANGE_STREAM_ACCESS" | "REGISTER_MODEL" | "SET_CANDIDATE_MODEL" | "RECORD_CYCLE" | "SET_CANARY_RATIO" | "APPROVE_PROMOTION" | "PROMOTE_MODEL" | "ROLLBACK_MODEL" | "EMERGENCY_LOCKDOWN" | "RELEASE_LOCKDOWN" | "ENGAGE_KILL_SWITCH" | "RELEASE_KILL_SWITCH" | "PRODUCTION_LOCK" | "PRODUCTION_UNLOCK" | "HALT" | "RESET_FAILURE_STATUS" | "GRANT_ROLE" | "REVOKE_ROLE" | "DEFINE_ROLE" | "ADD_PERMIT_RULE" | "ADD_FORBID_RULE" | "REMOVE_RULE" | "DEFINE_CONSTRAINT" | "FREEZE" | "REQUEST_CHANGE" | "REVIEW_CHANGE" | "APPROVE_CHANGE" | "REJECT_CHANGE" | "APPLY_CHANGE" | "PUBLISH_CONFIG" | "REGISTER_SECRET" | "ROTATE_SECRET" | "SET_LIMITS" | "RECORD_COST" | "DEFINE_DEVIATION_TYPE" | "RECORD_DEVIATION" | "UPDATE_DEVIATION" | "RESOLVE_DEVIATION" | "TICK" | "SET_MISMATCH_POSTURE" | "EXPIRE_ARTIFACTS" | "HAND_OFF" | "RECORD_VIOLATION" | "DEFINE_JOB" | "DEFINE_POOL" | "DEFINE_CALENDAR" | "OBSERVE_GATE" | "REPORT_ATTEMPT" | "CONFIGURE_CONFIRMATIONS" | "REPORT_FAILURE" | "CONFIGURE_SHADOW_WINDOW" | "REPORT_COMPONENT" | "DEFINE_ENVIRONMENT" | "REPORT_ROLLOUT" | "CAPTURE_LKG" | "RESTORE_LKG" | "RECORD_READINESS" | "CLEAR_NO_GO" | "REGISTER_SIGNING_KEY" | "REQUIRE_SIGNATURES" | "REGISTER_PRINCIPAL" | "SET_PRINCIPAL_KIND" | "REVOKE_SIGNING_KEY" | "ISSUE_TOKEN" | "REVOKE_TOKEN" | "CONFIGURE_ALERTS" | "ACKNOWLEDGE_ALERT" | "RESOLVE_ALERT" | "DEFINE_INTENTS" | "QUARANTINE_EXPERIENCE");
 
 /** A set of actions, written in declaration order. */
 export type ActionSet = Array<Action>;
@@ -1449,6 +1449,7 @@ export type PlaneAdminEvent =
   | CandidateSet
   | CycleRecorded
   | CanaryRatioSet
+  | PromotionApproved
   | CandidatePromoted
   | ModelRolledBack
   | IntentsDefined
@@ -1476,6 +1477,7 @@ export type PlaneAdminEvent =
   | AlertAcknowledged
   | AlertResolved
   | StreamCreated
+  | StreamAccessChanged
   | StreamRetentionChanged
   | StreamPartitionsChanged
   | FailureStatusReset
@@ -1609,6 +1611,17 @@ export interface CanaryRatioSet {
   /** The reason given. */
   reason?: (Reason | null);
   type: "CanaryRatioSet";
+}
+
+/** The candidate was approved for promotion. */
+export interface PromotionApproved {
+  /** Who approved it. */
+  by: ActorId;
+  /** The reason given. */
+  reason?: (Reason | null);
+  type: "PromotionApproved";
+  /** The candidate version. */
+  version: ModelVersion;
 }
 
 /** The candidate became the active model. */
@@ -1960,6 +1973,23 @@ export interface StreamCreated {
   type: "StreamCreated";
 }
 
+/** Who may publish to or subscribe to a stream changed. */
+export interface StreamAccessChanged {
+  /** Publishers and subscribers after. */
+  after: StreamAccess;
+  /** Publishers and subscribers before. */
+  before: StreamAccess;
+  /** Who changed it. */
+  by: ActorId;
+  /** The reason given. */
+  reason?: (Reason | null);
+  /** The stream. */
+  stream: StreamName;
+  type: "StreamAccessChanged";
+  /** The stream's settings version after. */
+  version: number;
+}
+
 /** A stream's retention changed. */
 export interface StreamRetentionChanged {
   /** Hours after. */
@@ -1977,6 +2007,8 @@ export interface StreamRetentionChanged {
   /** The stream. */
   stream: StreamName;
   type: "StreamRetentionChanged";
+  /** The stream's settings version after (absent on records written before versions). */
+  version?: number;
 }
 
 /** A stream's partitions grew. */
@@ -1992,6 +2024,8 @@ export interface StreamPartitionsChanged {
   /** The stream. */
   stream: StreamName;
   type: "StreamPartitionsChanged";
+  /** The stream's settings version after (absent on records written before versions). */
+  version?: number;
 }
 
 /** The failure status returned to `NORMAL`. */
@@ -2455,8 +2489,8 @@ export type QueryAnswer = ({
   /** Every service of the environments asked about. */
   services: Array<DeployedService>;
 } | {
-  /** By name. */
-  streams: Array<StreamSpec>;
+  /** By name, with their settings versions. */
+  streams: Array<StreamView>;
 } | {
   /** Its attempts, oldest first. */
   attempts: Array<JobAttemptRecord>;
@@ -2584,8 +2618,8 @@ export type QueryResults = {
   };
   /** `STREAMS`. */
   STREAMS: {
-    /** By name. */
-    streams: Array<StreamSpec>;
+    /** By name, with their settings versions. */
+    streams: Array<StreamView>;
   };
 };
 
@@ -2616,11 +2650,13 @@ export type Request =
   | AlertsQuery
   | ApplyChangeCommand
   | ApproveChangeCommand
+  | ApprovePromotionCommand
   | AttestationQuery
   | BackfillCommand
   | CancelRunCommand
   | CaptureLkgCommand
   | ChangeControlQuery
+  | ChangeStreamAccessCommand
   | ChangeStreamPartitionsCommand
   | ChangeStreamRetentionCommand
   | ClearNoGoCommand
@@ -2842,6 +2878,29 @@ export interface ApproveChangeCommand {
   type: "APPROVE_CHANGE";
 }
 
+/** Approves the candidate for promotion (a holder of `APPROVE_PROMOTION`, such as the risk
+ * owner): a promoter without that permission promotes only an approved candidate. */
+export interface ApprovePromotionCommand {
+  actor?: Actor;
+  /** When; the host stamps its clock when absent. */
+  at?: (Timestamp | null);
+  /** The token from the first step of a two-step command. */
+  confirmation_token?: string;
+  correlation_id?: (CorrelationId | null);
+  /** Shorthand for a human actor with this id. */
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
+  /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
+  signature?: {
+    key_id: string;
+    nonce: string;
+    sig: string;
+  };
+  type: "APPROVE_PROMOTION";
+  /** The candidate version approved. */
+  version: ModelVersion;
+}
+
 /** Query (answered in `result`, appends nothing). The attestation of a period: compliance, economic safety,
  * determinism and deviations, with an outcome. */
 export interface AttestationQuery {
@@ -2942,6 +3001,33 @@ export interface ChangeControlQuery {
   operator_id?: (ActorId | null);
   reason?: (Reason | null);
   type: "CHANGE_CONTROL";
+}
+
+/** Replaces who may publish to or subscribe to a stream (human-only; two-step when it
+ * admits anyone new). A list not given stays as it is. */
+export interface ChangeStreamAccessCommand {
+  actor?: Actor;
+  /** When; the host stamps its clock when absent. */
+  at?: (Timestamp | null);
+  /** The token from the first step of a two-step command. */
+  confirmation_token?: string;
+  correlation_id?: (CorrelationId | null);
+  /** Shorthand for a human actor with this id. */
+  operator_id?: (ActorId | null);
+  /** Who may publish, from now on. */
+  publishers?: Array<ActorId> | null;
+  reason?: (Reason | null);
+  /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
+  signature?: {
+    key_id: string;
+    nonce: string;
+    sig: string;
+  };
+  /** The stream. */
+  stream: StreamName;
+  /** Who may subscribe, from now on. */
+  subscribers?: Array<ActorId> | null;
+  type: "CHANGE_STREAM_ACCESS";
 }
 
 /** Grows a stream's partitions (human-only). */
@@ -3837,7 +3923,7 @@ export interface ProductionUnlockCommand {
 }
 
 /** Promotes the candidate to active (human-only, two-step; refused before the shadow
- * window is complete). */
+ * window is complete, and without an approval unless the promoter may approve). */
 export interface PromoteCandidateCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */
@@ -5440,6 +5526,14 @@ export type StoryAttestation = {
 /** story id */
 export type StoryId = string;
 
+/** Who may publish to and subscribe to a stream. */
+export type StreamAccess = {
+  /** Who may publish. */
+  publishers: Array<ActorId>;
+  /** Who may subscribe. */
+  subscribers: Array<ActorId>;
+};
+
 /** A stream's lag. */
 export type StreamLag = {
   /** What it concerned. */
@@ -5467,6 +5561,22 @@ export type StreamSpec = {
   stream: StreamName;
   /** Who may subscribe. */
   subscribers?: Array<ActorId>;
+};
+
+/** A stream as the `STREAMS` query lists it: its settings and their version. */
+export type StreamView = {
+  /** 1 to [`MAX_PARTITIONS`]. */
+  partitions: number;
+  /** Who may publish. */
+  publishers?: Array<ActorId>;
+  /** How long events are kept, in hours (1 to [`MAX_RETENTION_HOURS`]). */
+  retention_hours: number;
+  /** The stream. */
+  stream: StreamName;
+  /** Who may subscribe. */
+  subscribers?: Array<ActorId>;
+  /** 1 at creation, one more at each change of retention, partitions or access. */
+  version: number;
 };
 
 /** subject id */

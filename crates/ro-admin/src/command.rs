@@ -57,6 +57,7 @@ ro_policy::command_facts! { AdminCommand in Room;
     SetCandidateModel = "SET_CANDIDATE_MODEL" in Room::Registry;
     RecordCycle = "RECORD_CYCLE" in Room::Registry, passes_lockdown;
     SetCanaryRatio = "SET_CANARY_RATIO" in Room::Registry;
+    ApprovePromotion = "APPROVE_PROMOTION" in Room::Registry;
     PromoteCandidate = "PROMOTE_CANDIDATE" in Room::Registry, two_step, enables_execution;
     RollbackModel = "ROLLBACK_MODEL" in Room::Registry, two_step;
     ConfigureShadowWindow = "CONFIGURE_SHADOW_WINDOW" in Room::Registry, when_loosening;
@@ -70,6 +71,7 @@ ro_policy::command_facts! { AdminCommand in Room;
     CreateStream = "CREATE_STREAM" in Room::Streams;
     ChangeStreamRetention = "CHANGE_STREAM_RETENTION" in Room::Streams, when_loosening;
     ChangeStreamPartitions = "CHANGE_STREAM_PARTITIONS" in Room::Streams;
+    ChangeStreamAccess = "CHANGE_STREAM_ACCESS" in Room::Streams, when_loosening;
     RegisterSigningKey = "REGISTER_SIGNING_KEY" in Room::Signing, when_loosening;
     RevokeSigningKey = "REVOKE_SIGNING_KEY" in Room::Signing;
     RequireSignatures = "REQUIRE_SIGNATURES" in Room::Signing;
@@ -140,8 +142,14 @@ pub enum AdminCommand {
         /// From 0 to 1, at most 4 decimal places (held in basis points).
         ratio: Ratio,
     },
+    /// Approves the candidate for promotion (a holder of `APPROVE_PROMOTION`, such as the risk
+    /// owner): a promoter without that permission promotes only an approved candidate.
+    ApprovePromotion {
+        /// The candidate version approved.
+        version: ModelVersion,
+    },
     /// Promotes the candidate to active (human-only, two-step; refused before the shadow
-    /// window is complete).
+    /// window is complete, and without an approval unless the promoter may approve).
     PromoteCandidate {},
     /// Makes the previous active model active again (human-only, two-step).
     RollbackModel {},
@@ -255,6 +263,18 @@ pub enum AdminCommand {
         /// The new partition count (more than before).
         partitions: u32,
     },
+    /// Replaces who may publish to or subscribe to a stream (human-only; two-step when it
+    /// admits anyone new). A list not given stays as it is.
+    ChangeStreamAccess {
+        /// The stream.
+        stream: StreamName,
+        /// Who may publish, from now on.
+        #[serde(default)]
+        publishers: Option<std::collections::BTreeSet<ro_core::ActorId>>,
+        /// Who may subscribe, from now on.
+        #[serde(default)]
+        subscribers: Option<std::collections::BTreeSet<ro_core::ActorId>>,
+    },
     /// Returns the failure status to `NORMAL`, resolving open incidents (human-only,
     /// two-step).
     ResetFailureStatus {},
@@ -313,6 +333,7 @@ impl AdminCommand {
             C::SetCandidateModel { .. } => fixed(Action::SetCandidateModel, "registry"),
             C::RecordCycle { .. } => fixed(Action::RecordCycle, "registry"),
             C::SetCanaryRatio { .. } => fixed(Action::SetCanaryRatio, "registry"),
+            C::ApprovePromotion { .. } => fixed(Action::ApprovePromotion, "registry"),
             C::PromoteCandidate {} => fixed(Action::PromoteModel, "registry"),
             C::RollbackModel {} => fixed(Action::RollbackModel, "registry"),
             C::ConfigureShadowWindow { .. } => fixed(Action::ConfigureShadowWindow, "registry"),
@@ -360,6 +381,10 @@ impl AdminCommand {
             ),
             C::ChangeStreamPartitions { stream, .. } => (
                 Action::ChangeStreamPartitions,
+                format!("stream:{stream}").into(),
+            ),
+            C::ChangeStreamAccess { stream, .. } => (
+                Action::ChangeStreamAccess,
                 format!("stream:{stream}").into(),
             ),
             C::ResetFailureStatus {} => fixed(Action::ResetFailureStatus, "plane"),

@@ -242,6 +242,18 @@ impl Plane {
                 .streams
                 .get(stream)
                 .is_some_and(|s| *retention_hours < s.retention_hours),
+            PlaneCommand::Admin(AdminCommand::ChangeStreamAccess {
+                stream,
+                publishers,
+                subscribers,
+            }) => self.streams.get(stream).is_some_and(|s| {
+                publishers
+                    .as_ref()
+                    .is_some_and(|p| !p.is_subset(&s.publishers))
+                    || subscribers
+                        .as_ref()
+                        .is_some_and(|p| !p.is_subset(&s.subscribers))
+            }),
             PlaneCommand::Jobs(JobsCommand::ResumeJob { .. }) => true,
             _ => false,
         }

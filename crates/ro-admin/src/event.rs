@@ -108,6 +108,15 @@ pub enum AdminEvent {
         /// The reason given.
         reason: Option<Reason>,
     },
+    /// The candidate was approved for promotion.
+    PromotionApproved {
+        /// The candidate version.
+        version: ModelVersion,
+        /// Who approved it.
+        by: ActorId,
+        /// The reason given.
+        reason: Option<Reason>,
+    },
     /// The candidate became the active model.
     CandidatePromoted {
         /// The new active version.
@@ -365,6 +374,21 @@ pub enum AdminEvent {
         /// The reason given.
         reason: Option<Reason>,
     },
+    /// Who may publish to or subscribe to a stream changed.
+    StreamAccessChanged {
+        /// The stream.
+        stream: StreamName,
+        /// Publishers and subscribers before.
+        before: crate::streams::StreamAccess,
+        /// Publishers and subscribers after.
+        after: crate::streams::StreamAccess,
+        /// The stream's settings version after.
+        version: u32,
+        /// Who changed it.
+        by: ActorId,
+        /// The reason given.
+        reason: Option<Reason>,
+    },
     /// A stream's retention changed.
     StreamRetentionChanged {
         /// The stream.
@@ -377,6 +401,9 @@ pub enum AdminEvent {
         shortens_replay_window: bool,
         /// The operational fact, when it shrank.
         note: Option<String>,
+        /// The stream's settings version after (absent on records written before versions).
+        #[serde(default, skip_serializing_if = "is_zero")]
+        version: u32,
         /// Who changed it.
         by: ActorId,
         /// The reason given.
@@ -390,6 +417,9 @@ pub enum AdminEvent {
         before: u32,
         /// Partitions after.
         after: u32,
+        /// The stream's settings version after (absent on records written before versions).
+        #[serde(default, skip_serializing_if = "is_zero")]
+        version: u32,
         /// Who changed them.
         by: ActorId,
         /// The reason given.
@@ -441,6 +471,7 @@ impl AdminEvent {
             E::CandidateSet { .. }
             | E::CycleRecorded(_)
             | E::CanaryRatioSet { .. }
+            | E::PromotionApproved { .. }
             | E::CandidatePromoted { .. }
             | E::ModelRolledBack { .. }
             | E::ShadowWindowConfigured { .. }
@@ -462,7 +493,8 @@ impl AdminEvent {
             | E::LkgCaptured { .. } => Room::Deploy,
             E::StreamCreated { .. }
             | E::StreamRetentionChanged { .. }
-            | E::StreamPartitionsChanged { .. } => Room::Streams,
+            | E::StreamPartitionsChanged { .. }
+            | E::StreamAccessChanged { .. } => Room::Streams,
             E::TokenIssued { .. } | E::TokenRevoked { .. } => Room::Credentials,
             E::MlMetricsReported { .. } | E::ExperienceQuarantined(_) => Room::Learning,
             E::AlertsConfigured { .. }
@@ -471,4 +503,10 @@ impl AdminEvent {
             | E::AlertResolved { .. } => Room::Alerts,
         }
     }
+}
+
+/// Whether a count is zero (a field absent on records written before it existed).
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }

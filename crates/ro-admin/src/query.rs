@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::deploy::{DeployedService, EnvironmentName};
 use crate::health::ComponentView;
 use crate::registry::{HealthChecklist, Heartbeat, Intent};
-use crate::streams::StreamSpec;
+use crate::streams::StreamView;
 use crate::{AdminEvent, Plane, PlaneEvent, PlaneRejection, attestation, deploy, health, observe};
 
 /// A read-only question to the plane: answered from the state, appending nothing, and
@@ -191,8 +191,8 @@ pub enum QueryAnswer {
     },
     /// `STREAMS`.
     Streams {
-        /// By name.
-        streams: Vec<StreamSpec>,
+        /// By name, with their settings versions.
+        streams: Vec<StreamView>,
     },
     /// `RUN_STATUS`.
     Run {
@@ -488,7 +488,14 @@ impl Plane {
                 })
             }
             PlaneQuery::Streams {} => Ok(QueryAnswer::Streams {
-                streams: self.streams.all().cloned().collect(),
+                streams: self
+                    .streams
+                    .all()
+                    .map(|spec| StreamView {
+                        spec: spec.clone(),
+                        version: self.streams.version(&spec.stream),
+                    })
+                    .collect(),
             }),
             PlaneQuery::MissionControl {} => Ok(QueryAnswer::MissionControl {
                 state: "OK",

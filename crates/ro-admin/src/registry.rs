@@ -311,6 +311,9 @@ pub const DEFAULT_INTENTS: [&str; 4] = ["BUY", "HOLD", "SELL", "STOP"];
 )]
 pub struct Registry {
     active: Option<ModelVersion>,
+    /// Who approved the current candidate for promotion, if anyone has.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    approved_by: Option<ActorId>,
     canary: Ratio,
     candidate: Option<ModelVersion>,
     days: BTreeMap<Day, CycleStats>,
@@ -350,6 +353,7 @@ impl Default for Registry {
     fn default() -> Self {
         Registry {
             active: None,
+            approved_by: None,
             previous: Vec::new(),
             candidate: None,
             shadow_cycles: 0,
@@ -442,6 +446,7 @@ impl Registry {
         match change {
             Change::Candidate(version) => {
                 self.candidate = Some(version.clone());
+                self.approved_by = None;
                 self.shadow_cycles = 0;
                 self.canary = Ratio::ZERO;
             }
@@ -459,6 +464,7 @@ impl Registry {
                     self.previous.push(old);
                 }
                 self.candidate = None;
+                self.approved_by = None;
                 self.shadow_cycles = 0;
                 self.canary = Ratio::ZERO;
             }
@@ -801,6 +807,24 @@ impl Plane {
                     },
                 ))
             }
+            AdminCommand::ApprovePromotion { version } => {
+                if self.registry.candidate() != Some(version) {
+                    return Err(PlaneRejection::InvalidArgument(format!(
+                        "{version} is not the candidate model ({}): approve the candidate",
+                        self.registry
+                            .candidate()
+                            .map_or_else(|| "there is none".to_owned(), ToString::to_string)
+                    )));
+                }
+                Ok(raise(
+                    self.registry.approved_by.is_some(),
+                    AdminEvent::PromotionApproved {
+                        version: version.clone(),
+                        by,
+                        reason,
+                    },
+                ))
+            }
             AdminCommand::PromoteCandidate {} => {
                 let Some(version) = self.registry.candidate() else {
                     return Err(PlaneRejection::Invalid(
@@ -815,6 +839,14 @@ impl Plane {
                 }
                 if self.registry.failure() != FailureMode::Normal {
                     return Err(PlaneRejection::FailureStatusActive(self.registry.failure()));
+                }
+                // A promoter who may not approve promotes only an approved candidate.
+                if self.registry.approved_by.is_none()
+                    && self
+                        .authorize(Action::ApprovePromotion, "registry", &ctx.actor)
+                        .is_err()
+                {
+                    return Err(PlaneRejection::PromotionNotApproved(version.clone()));
                 }
                 Ok(vec![PlaneEvent::Admin(AdminEvent::CandidatePromoted {
                     version: version.clone(),
@@ -925,6 +957,10 @@ impl Plane {
             AdminEvent::CycleRecorded(cycle) => Change::Cycle(cycle),
             AdminEvent::CanaryRatioSet { after, .. } => Change::Canary(*after),
             AdminEvent::CandidatePromoted { version, .. } => Change::Promoted(version),
+            AdminEvent::PromotionApproved { by, .. } => {
+                self.registry.approved_by = Some(by.clone());
+                return;
+            }
             AdminEvent::ModelRolledBack { to, .. } => Change::RolledBack(to),
             AdminEvent::ShadowWindowConfigured { after, .. } => Change::ShadowWindow(*after),
             AdminEvent::FailureReported {
@@ -980,6 +1016,14 @@ pub(crate) fn classify(event: &AdminEvent) -> Option<Classified> {
                 json!({ "canary_ratio": before }),
                 json!({ "canary_ratio": after }),
             ),
+        ),
+        AdminEvent::PromotionApproved {
+            version, reason, ..
+        } => applied(
+            Action::ApprovePromotion,
+            vec![format!("model:{version}")],
+            reason,
+            (json!({ "approved": false }), json!({ "approved": true })),
         ),
         AdminEvent::CandidatePromoted {
             version,

@@ -95,6 +95,11 @@ pub enum PlaneRejection {
         /// Shadow cycles needed.
         window: u64,
     },
+    /// The candidate has no approval and the promoter may not approve it.
+    #[error(
+        "candidate {0} is not approved for promotion: a holder of APPROVE_PROMOTION (the risk owner) approves it first (APPROVE_PROMOTION)"
+    )]
+    PromotionNotApproved(ModelVersion),
     /// The failure status is not `NORMAL`: investigate and reset it first.
     #[error("the failure status is {0}: investigate the open incidents and reset it first")]
     FailureStatusActive(FailureMode),
@@ -126,6 +131,7 @@ impl ro_core::Rejection for PlaneRejection {
             PlaneRejection::SignatureInvalid(_) => "SIGNATURE_INVALID",
             PlaneRejection::KeyUnproven(_) => "KEY_POSSESSION_UNPROVEN",
             PlaneRejection::ShadowWindowIncomplete { .. } => "SHADOW_WINDOW_INCOMPLETE",
+            PlaneRejection::PromotionNotApproved(_) => "PROMOTION_NOT_APPROVED",
             PlaneRejection::FailureStatusActive(_) => "FAILURE_STATUS_ACTIVE",
             PlaneRejection::InvalidQuery(_) => "INVALID_QUERY",
         }

@@ -9,7 +9,13 @@
 //!   and its event carries `shortens_replay_window: true` and the operational note.
 //! - `CHANGE_STREAM_PARTITIONS` (human-only): partitions only grow (shrinking would reassign
 //!   keys and lose ordering).
-//! - Queries: `STREAMS` lists them; `may_publish`/`may_subscribe` answer access.
+//! - `CHANGE_STREAM_ACCESS` (human-only): replaces who may publish or subscribe; two-step when
+//!   it admits anyone new.
+//! - Every change moves the stream's settings version (1 at creation), carried by its event.
+//! - A principal is listed as a publisher (subscriber) only if a role grants it
+//!   `PUBLISH_STREAM` (`SUBSCRIBE_STREAM`); [`Plane::may_publish`] and
+//!   [`Plane::may_subscribe`] need both, the list and the permission, at the time asked.
+//! - Queries: `STREAMS` lists them with their versions.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -98,6 +104,38 @@ pub fn check_retention(hours: u64) -> Result<(), String> {
     }
 }
 
+/// Who may publish to and subscribe to a stream.
+#[derive(
+    Debug,
+    Clone,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
+#[serde(deny_unknown_fields)]
+pub struct StreamAccess {
+    /// Who may publish.
+    pub publishers: BTreeSet<ActorId>,
+    /// Who may subscribe.
+    pub subscribers: BTreeSet<ActorId>,
+}
+
+/// A stream as the `STREAMS` query lists it: its settings and their version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct StreamView {
+    /// Its settings.
+    #[serde(flatten)]
+    pub spec: StreamSpec,
+    /// 1 at creation, one more at each change of retention, partitions or access.
+    pub version: u32,
+}
+
 /// The streams.
 #[derive(
     Debug,
@@ -112,6 +150,9 @@ pub fn check_retention(hours: u64) -> Result<(), String> {
 )]
 pub struct Streams {
     streams: BTreeMap<StreamName, StreamSpec>,
+    /// Each stream's settings version (absent: 1, a stream created before versions).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    versions: BTreeMap<StreamName, u32>,
 }
 
 impl Streams {
@@ -125,15 +166,21 @@ impl Streams {
         self.streams.values()
     }
 
-    /// Whether `actor` may publish to `stream`.
-    pub fn may_publish(&self, stream: &StreamName, actor: &ActorId) -> bool {
+    /// A stream's settings version (1 at creation).
+    pub fn version(&self, name: &StreamName) -> u32 {
+        self.versions.get(name).copied().unwrap_or(1)
+    }
+
+    /// Whether `actor` is listed as a publisher of `stream` (see [`Plane::may_publish`] for
+    /// whether it may publish).
+    pub fn lists_publisher(&self, stream: &StreamName, actor: &ActorId) -> bool {
         self.streams
             .get(stream)
             .is_some_and(|s| s.publishers.contains(actor))
     }
 
-    /// Whether `actor` may subscribe to `stream`.
-    pub fn may_subscribe(&self, stream: &StreamName, actor: &ActorId) -> bool {
+    /// Whether `actor` is listed as a subscriber of `stream`.
+    pub fn lists_subscriber(&self, stream: &StreamName, actor: &ActorId) -> bool {
         self.streams
             .get(stream)
             .is_some_and(|s| s.subscribers.contains(actor))
@@ -141,6 +188,20 @@ impl Streams {
 
     pub(crate) fn create(&mut self, spec: &StreamSpec) {
         self.streams.insert(spec.stream.clone(), spec.clone());
+        self.versions.insert(spec.stream.clone(), 1);
+    }
+
+    fn set_version(&mut self, stream: &StreamName, version: u32) {
+        if version > 0 {
+            self.versions.insert(stream.clone(), version);
+        }
+    }
+
+    pub(crate) fn set_access(&mut self, stream: &StreamName, access: &StreamAccess) {
+        if let Some(s) = self.streams.get_mut(stream) {
+            s.publishers.clone_from(&access.publishers);
+            s.subscribers.clone_from(&access.subscribers);
+        }
     }
 
     pub(crate) fn set_retention(&mut self, stream: &StreamName, hours: u64) {
@@ -162,6 +223,59 @@ impl Plane {
         &self.streams
     }
 
+    /// Whether `actor` may publish to `stream` now: listed as a publisher, and a role grants
+    /// it `PUBLISH_STREAM`.
+    pub fn may_publish(&self, stream: &StreamName, actor: &ro_core::Actor) -> bool {
+        self.streams.lists_publisher(stream, &actor.id)
+            && self
+                .authorize(Action::PublishStream, &format!("stream:{stream}"), actor)
+                .is_ok()
+    }
+
+    /// Whether `actor` may subscribe to `stream` now: listed, and a role grants it
+    /// `SUBSCRIBE_STREAM`.
+    pub fn may_subscribe(&self, stream: &StreamName, actor: &ro_core::Actor) -> bool {
+        self.streams.lists_subscriber(stream, &actor.id)
+            && self
+                .authorize(Action::SubscribeStream, &format!("stream:{stream}"), actor)
+                .is_ok()
+    }
+
+    /// Refuses an access list naming a principal no role lets publish (subscribe).
+    fn check_access(
+        &self,
+        stream: &StreamName,
+        publishers: &BTreeSet<ActorId>,
+        subscribers: &BTreeSet<ActorId>,
+    ) -> Result<(), PlaneRejection> {
+        let resource = format!("stream:{stream}");
+        let lists = [
+            (publishers, Action::PublishStream),
+            (subscribers, Action::SubscribeStream),
+        ];
+        for (list, action) in lists {
+            for id in list {
+                let kind = self
+                    .policy
+                    .access()
+                    .principals()
+                    .get(id)
+                    .copied()
+                    .unwrap_or(ro_core::ActorKind::Human);
+                let actor = ro_core::Actor {
+                    id: id.clone(),
+                    kind,
+                };
+                if self.authorize(action, &resource, &actor).is_err() {
+                    return Err(PlaneRejection::InvalidArgument(format!(
+                        "{id} is listed for {stream} but no role grants it {action}: grant one first"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
     pub(crate) fn decide_streams(
         &self,
         admin: &AdminCommand,
@@ -175,12 +289,54 @@ impl Plane {
                     "stream {} exists with other settings; change its retention or partitions explicitly",
                     spec.stream
                 ))),
-                None => Ok(vec![PlaneEvent::Admin(AdminEvent::StreamCreated {
-                    spec: (**spec).clone(),
+                None => {
+                    self.check_access(&spec.stream, &spec.publishers, &spec.subscribers)?;
+                    Ok(vec![PlaneEvent::Admin(AdminEvent::StreamCreated {
+                        spec: (**spec).clone(),
+                        by,
+                        reason,
+                    })])
+                }
+            },
+            AdminCommand::ChangeStreamAccess {
+                stream,
+                publishers,
+                subscribers,
+            } => {
+                let current = self
+                    .streams
+                    .get(stream)
+                    .ok_or_else(|| PlaneRejection::UnknownStream(stream.clone()))?;
+                let before = StreamAccess {
+                    publishers: current.publishers.clone(),
+                    subscribers: current.subscribers.clone(),
+                };
+                let after = StreamAccess {
+                    publishers: publishers
+                        .clone()
+                        .unwrap_or_else(|| before.publishers.clone()),
+                    subscribers: subscribers
+                        .clone()
+                        .unwrap_or_else(|| before.subscribers.clone()),
+                };
+                if after.publishers.len() > MAX_ACCESS || after.subscribers.len() > MAX_ACCESS {
+                    return Err(PlaneRejection::InvalidArgument(format!(
+                        "at most {MAX_ACCESS} principals per access list"
+                    )));
+                }
+                if after == before {
+                    return Ok(Vec::new());
+                }
+                self.check_access(stream, &after.publishers, &after.subscribers)?;
+                Ok(vec![PlaneEvent::Admin(AdminEvent::StreamAccessChanged {
+                    stream: stream.clone(),
+                    before,
+                    after,
+                    version: self.streams.version(stream).saturating_add(1),
                     by,
                     reason,
-                })]),
-            },
+                })])
+            }
             AdminCommand::ChangeStreamRetention {
                 stream,
                 retention_hours,
@@ -203,6 +359,7 @@ impl Plane {
                         after: *retention_hours,
                         shortens_replay_window: shortens,
                         note: shortens.then(|| REPLAY_WINDOW_NOTE.to_owned()),
+                        version: self.streams.version(stream).saturating_add(1),
                         by,
                         reason,
                     },
@@ -226,6 +383,7 @@ impl Plane {
                         stream: stream.clone(),
                         before,
                         after: *partitions,
+                        version: self.streams.version(stream).saturating_add(1),
                         by,
                         reason,
                     },
@@ -238,11 +396,32 @@ impl Plane {
     pub(crate) fn evolve_streams(&mut self, event: &AdminEvent) {
         match event {
             AdminEvent::StreamCreated { spec, .. } => self.streams.create(spec),
-            AdminEvent::StreamRetentionChanged { stream, after, .. } => {
+            AdminEvent::StreamRetentionChanged {
+                stream,
+                after,
+                version,
+                ..
+            } => {
                 self.streams.set_retention(stream, *after);
+                self.streams.set_version(stream, *version);
             }
-            AdminEvent::StreamPartitionsChanged { stream, after, .. } => {
+            AdminEvent::StreamPartitionsChanged {
+                stream,
+                after,
+                version,
+                ..
+            } => {
                 self.streams.set_partitions(stream, *after);
+                self.streams.set_version(stream, *version);
+            }
+            AdminEvent::StreamAccessChanged {
+                stream,
+                after,
+                version,
+                ..
+            } => {
+                self.streams.set_access(stream, after);
+                self.streams.set_version(stream, *version);
             }
             _ => {}
         }
@@ -273,6 +452,22 @@ pub(crate) fn classify(event: &AdminEvent) -> Option<Classified> {
             (
                 json!({ "retention_hours": before }),
                 json!({ "retention_hours": after, "shortens_replay_window": shortens_replay_window, "note": note }),
+            ),
+        ),
+        AdminEvent::StreamAccessChanged {
+            stream,
+            before,
+            after,
+            version,
+            reason,
+            ..
+        } => applied(
+            Action::ChangeStreamAccess,
+            vec![format!("stream:{stream}")],
+            reason,
+            (
+                json!(before),
+                json!({ "access": after, "version": version }),
             ),
         ),
         AdminEvent::StreamPartitionsChanged {

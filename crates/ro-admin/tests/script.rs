@@ -211,6 +211,7 @@ fn model_promotion_lockdown_and_rollback() {
         {"type":"GRANT_ROLE","principal":"alice","role":"admin"}
         {"type":"GRANT_ROLE","principal":"olga","role":"operator"}
         {"type":"GRANT_ROLE","principal":"bot","role":"operator"}
+        {"type":"GRANT_ROLE","principal":"rita","role":"risk_owner"}
         @2026-01-05T14:31:00Z human:olga | per runbook
         {"type":"SET_CANDIDATE_MODEL","version":"M-Ghost-V1"}
         {"type":"REGISTER_MODEL","metadata":{"version":"M-Base-V1"}}
@@ -227,6 +228,11 @@ fn model_promotion_lockdown_and_rollback() {
         {"type":"RECORD_CYCLE","intent":"hold"}
         {"type":"RECORD_CYCLE","intent":"HOLD","latency_ms":3600001}
         {"type":"PROMOTE_CANDIDATE"}
+        @2026-01-05T14:31:00Z human:rita | backtest and shadow reviewed
+        {"type":"APPROVE_PROMOTION","version":"M-Next-V2"}
+        {"type":"APPROVE_PROMOTION","version":"M-Base-V1"}
+        @2026-01-05T14:31:00Z human:olga | per runbook
+        {"type":"PROMOTE_CANDIDATE"}
         CONFIRM {"type":"PROMOTE_CANDIDATE"}
         {"type":"SET_CANDIDATE_MODEL","version":"M-Next-V2"}
         @2026-01-05T14:32:00Z agent:bot | per runbook
@@ -235,6 +241,8 @@ fn model_promotion_lockdown_and_rollback() {
         {"type":"SET_CANARY_RATIO","ratio":"0.05"}
         {"type":"RECORD_CYCLE","intent":"HOLD","latency_ms":9,"survived":true}
         {"type":"PROMOTE_CANDIDATE"}
+        @2026-01-05T14:32:00Z human:rita | canary reviewed
+        {"type":"APPROVE_PROMOTION","version":"M-Next-V2"}
         @2026-01-05T14:33:00Z agent:bot | erratic orders
         {"type":"EMERGENCY_LOCKDOWN"}
         {"type":"RECORD_CYCLE","intent":"BUY","latency_ms":8,"survived":true}
@@ -274,6 +282,7 @@ fn failure_status_and_incidents() {
         CONFIRM {"type":"CONFIGURE_SHADOW_WINDOW","cycles":1}
         {"type":"SET_CANDIDATE_MODEL","version":"M-A-V1"}
         {"type":"RECORD_CYCLE","intent":"HOLD"}
+        {"type":"APPROVE_PROMOTION","version":"M-A-V1"}
         @2026-01-05T14:31:00Z agent:bot | per runbook
         {"type":"RESET_FAILURE_STATUS"}
         {"type":"REPORT_FAILURE","mode":"NORMAL","description":"fine"}
@@ -371,6 +380,13 @@ fn streams_created_changed_and_audited() {
         @2026-03-02T14:31:00Z human:olga | per runbook
         {"type":"CREATE_STREAM","stream":"orders","partitions":0,"retention_hours":168}
         {"type":"CREATE_STREAM","stream":"orders","partitions":12,"retention_hours":168,"publishers":["gateway"],"subscribers":["risk","ledger"]}
+        @2026-03-02T14:31:00Z human:alice | the order flow's parties
+        {"type":"GRANT_ROLE","principal":"gateway","role":"operator"}
+        {"type":"GRANT_ROLE","principal":"risk","role":"reviewer"}
+        {"type":"GRANT_ROLE","principal":"ledger","role":"analyst"}
+        {"type":"GRANT_ROLE","principal":"auditor","role":"reviewer"}
+        @2026-03-02T14:31:00Z human:olga | per runbook
+        {"type":"CREATE_STREAM","stream":"orders","partitions":12,"retention_hours":168,"publishers":["gateway"],"subscribers":["risk","ledger"]}
         {"type":"CREATE_STREAM","stream":"orders","partitions":12,"retention_hours":168,"publishers":["gateway"],"subscribers":["risk","ledger"]}
         {"type":"CREATE_STREAM","stream":"orders","partitions":6,"retention_hours":168}
         {"type":"CHANGE_STREAM_RETENTION","stream":"orders","retention_hours":24}
@@ -384,6 +400,10 @@ fn streams_created_changed_and_audited() {
         CONFIRM {"type":"CHANGE_STREAM_RETENTION","stream":"orders","retention_hours":1000}
         {"type":"CHANGE_STREAM_PARTITIONS","stream":"orders","partitions":6}
         {"type":"CHANGE_STREAM_PARTITIONS","stream":"orders","partitions":24}
+        {"type":"CHANGE_STREAM_ACCESS","stream":"orders","publishers":["ledger"]}
+        {"type":"CHANGE_STREAM_ACCESS","stream":"orders","subscribers":["risk"]}
+        {"type":"CHANGE_STREAM_ACCESS","stream":"orders","subscribers":["risk","auditor"]}
+        CONFIRM {"type":"CHANGE_STREAM_ACCESS","stream":"orders","subscribers":["risk","auditor"]}
         QUERY {"type":"STREAMS"}
     "#
     ));

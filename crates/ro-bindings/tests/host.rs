@@ -2199,3 +2199,133 @@ fn every_admin_action_says_why_through_the_host() {
     );
     assert!(runbook.iter().all(|a| a["ok"] == true), "{runbook:?}");
 }
+
+/// Issue 28's promotion approval through the host: an operator promotes only a candidate a
+/// holder of APPROVE_PROMOTION approved; the approval is on the admin audit.
+#[test]
+fn an_operator_promotes_only_an_approved_candidate_through_the_host() {
+    let store = temp_store("promotion-approval");
+    assert!(init_open(&store, None).status.success());
+    for (who, role) in [("olga", "operator"), ("rita", "risk_owner")] {
+        let out = ro(
+            &store,
+            &[
+                "principal",
+                "add",
+                who,
+                "--kind",
+                "human",
+                "--role",
+                role,
+                "--actor",
+                "alice",
+                "--reason",
+                "onboarding",
+            ],
+            "",
+        );
+        assert!(out.status.success(), "{out:?}");
+    }
+    let as_who = |who: &str, input: &str| {
+        lines(&ro(
+            &store,
+            &["apply", "--actor", who, "--reason", "shadow passed"],
+            input,
+        ))
+    };
+    let setup = "{\"type\":\"REGISTER_MODEL\",\"metadata\":{\"version\":\"M-1\"}}\n{\"type\":\"SET_CANDIDATE_MODEL\",\"version\":\"M-1\"}\n";
+    assert!(as_who("alice", setup).iter().all(|a| a["ok"] == true));
+    let window = "{\"type\":\"CONFIGURE_SHADOW_WINDOW\",\"cycles\":5}\n";
+    let token = as_who("alice", window)[0]["confirmation_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let confirmed = as_who(
+        "alice",
+        &format!(
+            "{{\"type\":\"CONFIGURE_SHADOW_WINDOW\",\"cycles\":5,\"confirmation_token\":\"{token}\"}}\n"
+        ),
+    );
+    assert_eq!(confirmed[0]["ok"], true, "{confirmed:?}");
+    let cycles = "{\"type\":\"RECORD_CYCLE\",\"intent\":\"HOLD\"}\n".repeat(5);
+    assert!(as_who("olga", &cycles).iter().all(|a| a["ok"] == true));
+    let promote = "{\"type\":\"PROMOTE_CANDIDATE\"}\n";
+    let refused = as_who("olga", promote);
+    assert_eq!(
+        refused[0]["error"]["code"], "PROMOTION_NOT_APPROVED",
+        "{refused:?}"
+    );
+    // The operator cannot approve it; the risk owner can.
+    let approve = "{\"type\":\"APPROVE_PROMOTION\",\"version\":\"M-1\"}\n";
+    assert_eq!(as_who("olga", approve)[0]["ok"], false);
+    assert_eq!(as_who("rita", approve)[0]["ok"], true);
+    let first = as_who("olga", promote);
+    assert_eq!(first[0]["confirmation_required"], true, "{first:?}");
+    let token = first[0]["confirmation_token"].as_str().unwrap();
+    let second = as_who(
+        "olga",
+        &format!("{{\"type\":\"PROMOTE_CANDIDATE\",\"confirmation_token\":\"{token}\"}}\n"),
+    );
+    assert_eq!(second[0]["ok"], true, "{second:?}");
+    let admin = lines(&ro(&store, &["audit", "--admin"], ""));
+    let approval = admin
+        .iter()
+        .find(|r| r["action_type"] == "APPROVE_PROMOTION" && r["result"] == "APPLIED")
+        .expect("the approval is on the admin audit");
+    assert_eq!(approval["actor"]["id"], "rita");
+}
+
+/// Issue 28's stream permissions through the host: only a principal a role lets publish
+/// (subscribe) is listed; access changes after creation, two-step when it admits anyone new,
+/// and every change moves the stream's version.
+#[test]
+fn stream_access_is_checked_changed_and_versioned_through_the_host() {
+    let store = temp_store("stream-access");
+    assert!(init_open(&store, None).status.success());
+    let apply = |input: &str| {
+        lines(&ro(
+            &store,
+            &["apply", "--actor", "alice", "--reason", "the order feed"],
+            input,
+        ))
+    };
+    let create = "{\"type\":\"CREATE_STREAM\",\"stream\":\"orders\",\"partitions\":4,\"retention_hours\":24,\"publishers\":[\"gateway\"],\"subscribers\":[\"risk\"]}\n";
+    let refused = apply(create);
+    assert!(
+        refused[0]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no role grants it PUBLISH_STREAM"),
+        "{refused:?}"
+    );
+    let grants = "{\"type\":\"REGISTER_PRINCIPAL\",\"principal\":\"gateway\",\"kind\":\"service\"}\n{\"type\":\"REGISTER_PRINCIPAL\",\"principal\":\"risk\",\"kind\":\"service\"}\n{\"type\":\"REGISTER_PRINCIPAL\",\"principal\":\"audit\",\"kind\":\"human\"}\n{\"type\":\"GRANT_ROLE\",\"principal\":\"gateway\",\"role\":\"operator\"}\n{\"type\":\"GRANT_ROLE\",\"principal\":\"risk\",\"role\":\"reviewer\"}\n{\"type\":\"GRANT_ROLE\",\"principal\":\"audit\",\"role\":\"reviewer\"}\n";
+    assert!(
+        apply(&(grants.to_owned() + create))
+            .iter()
+            .all(|a| a["ok"] == true)
+    );
+    // Narrowing is one step; admitting someone new takes two.
+    let narrow =
+        apply("{\"type\":\"CHANGE_STREAM_ACCESS\",\"stream\":\"orders\",\"publishers\":[]}\n");
+    assert_eq!(narrow[0]["ok"], true, "{narrow:?}");
+    let widen = "{\"type\":\"CHANGE_STREAM_ACCESS\",\"stream\":\"orders\",\"subscribers\":[\"risk\",\"audit\"]}";
+    let first = apply(&format!("{widen}\n"));
+    assert_eq!(first[0]["confirmation_required"], true, "{first:?}");
+    let token = first[0]["confirmation_token"].as_str().unwrap();
+    let second = apply(&format!(
+        "{},\"confirmation_token\":\"{token}\"}}\n",
+        widen.trim_end_matches('}')
+    ));
+    assert_eq!(second[0]["ok"], true, "{second:?}");
+    let streams = apply("{\"type\":\"STREAMS\"}\n");
+    let orders = &streams[0]["result"]["streams"][0];
+    assert_eq!(orders["version"], 3, "{orders}");
+    assert_eq!(orders["publishers"], serde_json::json!([]));
+    assert_eq!(orders["subscribers"], serde_json::json!(["audit", "risk"]));
+    let admin = lines(&ro(&store, &["audit", "--admin"], ""));
+    let changes = admin
+        .iter()
+        .filter(|r| r["action_type"] == "CHANGE_STREAM_ACCESS" && r["result"] == "APPLIED")
+        .count();
+    assert_eq!(changes, 2);
+}

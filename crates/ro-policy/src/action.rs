@@ -92,6 +92,7 @@ actions! {
     SubscribeStream = "SUBSCRIBE_STREAM", Routine, "Subscribe to a stream.";
     ChangeStreamRetention = "CHANGE_STREAM_RETENTION", Reducing, "Change a stream's retention (may shorten its replay window).";
     ChangeStreamPartitions = "CHANGE_STREAM_PARTITIONS", Reducing, "Change a stream's partitions.";
+    ChangeStreamAccess = "CHANGE_STREAM_ACCESS", Reducing, "Change who may publish to or subscribe to a stream.";
     RegisterModel = "REGISTER_MODEL", Routine, "Register a model version.";
     SetCandidateModel = "SET_CANDIDATE_MODEL", Routine, "Set the candidate model (starts the shadow window).";
     RecordCycle = "RECORD_CYCLE", Routine, "Record one cycle of the governed system.";
