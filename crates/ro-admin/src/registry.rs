@@ -717,7 +717,28 @@ pub struct HealthChecklist {
     pub failure_status: FailureMode,
 }
 
+/// The deviation a day's determinism below the floor opens.
+const DETERMINISM_DEVIATION: &str = "determinism_threshold_failure";
+
 impl Plane {
+    /// The day's determinism rate with this cycle, in basis points, when the cycle was not
+    /// deterministic, the rate falls below the floor, and no such deviation is open.
+    fn determinism_below_floor(&self, deterministic: Option<bool>, at: Timestamp) -> Option<u32> {
+        if deterministic != Some(false) {
+            return None;
+        }
+        let (yes, reported) = self
+            .registry
+            .day(Day::of(at))
+            .map_or((0, 0), |d| (d.deterministic, d.determinism_reported));
+        let bp = ro_core::ratio::basis_points(yes, reported.saturating_add(1))?;
+        let open =
+            self.policy.deviations().values().any(|d| {
+                d.resolved_at.is_none() && d.deviation_type.as_str() == DETERMINISM_DEVIATION
+            });
+        (bp < crate::attestation::DETERMINISM_FLOOR_BP && !open).then_some(bp)
+    }
+
     pub(crate) fn decide_registry(
         &self,
         admin: &AdminCommand,
@@ -769,16 +790,33 @@ impl Plane {
                 let forced_stop = halted && *intent != stop;
                 // A cycle that violated a rule opens its compliance deviation by itself (its
                 // type pauses production until a human resolves it).
-                let deviation = (*violation == Some(true))
-                    .then(|| {
-                        self.policy.deviation_event(
-                            "compliance_failure",
-                            ctx.at,
-                            format!("a cycle reported a rule violation (intent {intent})"),
-                        )
-                    })
-                    .flatten()
-                    .map(PlaneEvent::Policy);
+                let mut opened = Vec::new();
+                if *violation == Some(true) {
+                    opened.push((
+                        "compliance_failure",
+                        format!("a cycle reported a rule violation (intent {intent})"),
+                    ));
+                }
+                // A cycle that was not deterministic and takes the day's determinism below the
+                // floor opens its deviation by itself, once while one is open.
+                if let Some(bp) = self.determinism_below_floor(*deterministic, ctx.at) {
+                    opened.push((
+                        DETERMINISM_DEVIATION,
+                        format!(
+                            "the day's determinism is {bp} bp, below the floor of {} bp",
+                            crate::attestation::DETERMINISM_FLOOR_BP
+                        ),
+                    ));
+                }
+                let deviations =
+                    opened
+                        .into_iter()
+                        .zip(1u64..)
+                        .filter_map(|((kind, summary), offset)| {
+                            self.policy
+                                .open_deviation_event(offset, kind, ctx.at, summary)
+                                .map(PlaneEvent::Policy)
+                        });
                 let cycle = PlaneEvent::Admin(AdminEvent::CycleRecorded(CycleRecorded {
                     intent: if halted { stop } else { intent.clone() },
                     forced_stop,
@@ -789,7 +827,7 @@ impl Plane {
                     deterministic: *deterministic,
                     shadow: !halted && self.registry.candidate().is_some(),
                 }));
-                Ok(std::iter::once(cycle).chain(deviation).collect())
+                Ok(std::iter::once(cycle).chain(deviations).collect())
             }
             AdminCommand::SetCanaryRatio { ratio } => {
                 if self.registry.candidate().is_none() && *ratio != Ratio::ZERO {

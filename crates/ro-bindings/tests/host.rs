@@ -2329,3 +2329,41 @@ fn stream_access_is_checked_changed_and_versioned_through_the_host() {
         .count();
     assert_eq!(changes, 2);
 }
+
+/// Issue 28's determinism rule through the host: a cycle that takes the day's determinism
+/// below the floor opens its deviation by itself (once), which pauses production (the
+/// attestation's FAIL) until a human resolves it.
+#[test]
+fn determinism_below_the_floor_pauses_production_through_the_host() {
+    let store = temp_store("determinism");
+    assert!(init_open(&store, None).status.success());
+    let apply = |input: &str| lines(&ro(&store, &["apply", "--actor", "alice"], input));
+    let good = "{\"type\":\"RECORD_CYCLE\",\"intent\":\"HOLD\",\"deterministic\":true}\n";
+    let bad = "{\"type\":\"RECORD_CYCLE\",\"intent\":\"BUY\",\"deterministic\":false}\n";
+    // 19 deterministic cycles and 1 that is not: 95 %, at the floor, nothing opens.
+    let at_floor = apply(&(good.repeat(19) + bad));
+    assert!(at_floor.iter().all(|a| a["ok"] == true));
+    let opened = |answers: &[Value]| {
+        answers
+            .iter()
+            .flat_map(|a| a["events"].as_array().cloned().unwrap_or_default())
+            .filter(|e| e["event"]["event"]["type"] == "DeviationOpened")
+            .count()
+    };
+    assert_eq!(opened(&at_floor), 0);
+    // One more below it: the deviation opens with the cycle, once.
+    let below = apply(&(bad.to_owned() + bad));
+    assert_eq!(opened(&below), 1, "{below:?}");
+    let status = apply("{\"type\":\"OPS_STATUS\"}\n");
+    assert_eq!(
+        status[0]["result"]["reason_codes"],
+        serde_json::json!(["DEVIATION_PAUSE"])
+    );
+    let next = apply(bad);
+    assert_eq!(next[0]["result"]["intent"], "STOP", "{next:?}");
+    let report = lines(&ro(&store, &["report", "deviations", "--open"], ""));
+    assert_eq!(
+        report[0]["deviations"][0]["deviation_type"],
+        "determinism_threshold_failure"
+    );
+}

@@ -114,7 +114,9 @@ pub fn builtin_deviation_types() -> Vec<(&'static str, DeviationType)> {
         ("budget_breach", t(Critical, 2, Block)),
         ("rate_limit_breach", t(Critical, 2, Block)),
         ("compliance_failure", t(Critical, 4, Pause)),
-        ("determinism_threshold_failure", t(High, 24, Alert)),
+        // Below the determinism floor an attestation fails, and a failing attestation pauses
+        // production: so does the deviation (a human may redefine the type's action).
+        ("determinism_threshold_failure", t(High, 24, Pause)),
         ("agent_attempted_human_only_action", t(Critical, 1, Alert)),
     ]
 }
@@ -362,7 +364,9 @@ impl Policy {
         self.open_deviation_event(1, kind, at, summary)
     }
 
-    pub(crate) fn open_deviation_event(
+    /// The event opening a deviation of type `kind`, the `offset`-th one opened by the same
+    /// decision (1 for the first); `None` if the type is not defined.
+    pub fn open_deviation_event(
         &self,
         offset: u64,
         kind: &str,
