@@ -3,7 +3,7 @@
 
 /** Everything an actor can ask of the plane. The set is closed: an unknown name is
  * refused when parsed, and nothing outside it can be permitted. */
-export type Action = ("READ_ARTIFACT" | "REGISTER_ARTIFACT" | "SET_ARTIFACT_GATE" | "SHORTEN_RETENTION" | "EXTEND_RETENTION" | "RECORD_DERIVATION" | "REVIEW_DERIVATION" | "SUPERSEDE_DERIVATION" | "RECORD_INFEASIBLE" | "ROLLBACK_DERIVATION" | "TRIGGER_RUN" | "REQUEST_REPLAY" | "PAUSE_JOB" | "DRAIN_JOB" | "CANCEL_RUN" | "RESUME_JOB" | "DEPLOY" | "CREATE_STREAM" | "PUBLISH_STREAM" | "SUBSCRIBE_STREAM" | "CHANGE_STREAM_RETENTION" | "CHANGE_STREAM_PARTITIONS" | "CHANGE_STREAM_ACCESS" | "REGISTER_MODEL" | "SET_CANDIDATE_MODEL" | "RECORD_CYCLE" | "SET_CANARY_RATIO" | "APPROVE_PROMOTION" | "PROMOTE_MODEL" | "ROLLBACK_MODEL" | "EMERGENCY_LOCKDOWN" | "RELEASE_LOCKDOWN" | "ENGAGE_KILL_SWITCH" | "RELEASE_KILL_SWITCH" | "PRODUCTION_LOCK" | "PRODUCTION_UNLOCK" | "HALT" | "RESET_FAILURE_STATUS" | "GRANT_ROLE" | "REVOKE_ROLE" | "DEFINE_ROLE" | "ADD_PERMIT_RULE" | "ADD_FORBID_RULE" | "REMOVE_RULE" | "DEFINE_CONSTRAINT" | "FREEZE" | "REQUEST_CHANGE" | "REVIEW_CHANGE" | "APPROVE_CHANGE" | "REJECT_CHANGE" | "APPLY_CHANGE" | "PUBLISH_CONFIG" | "REGISTER_SECRET" | "ROTATE_SECRET" | "SET_LIMITS" | "RECORD_COST" | "DEFINE_DEVIATION_TYPE" | "RECORD_DEVIATION" | "UPDATE_DEVIATION" | "RESOLVE_DEVIATION" | "TICK" | "SET_MISMATCH_POSTURE" | "EXPIRE_ARTIFACTS" | "HAND_OFF" | "RECORD_VIOLATION" | "DEFINE_JOB" | "DEFINE_POOL" | "DEFINE_CALENDAR" | "OBSERVE_GATE" | "REPORT_ATTEMPT" | "CONFIGURE_CONFIRMATIONS" | "REPORT_FAILURE" | "CONFIGURE_SHADOW_WINDOW" | "REPORT_COMPONENT" | "DEFINE_ENVIRONMENT" | "REPORT_ROLLOUT" | "CAPTURE_LKG" | "RESTORE_LKG" | "RECORD_READINESS" | "CLEAR_NO_GO" | "REGISTER_SIGNING_KEY" | "REQUIRE_SIGNATURES" | "REGISTER_PRINCIPAL" | "SET_PRINCIPAL_KIND" | "REVOKE_SIGNING_KEY" | "ISSUE_TOKEN" | "REVOKE_TOKEN" | "CONFIGURE_ALERTS" | "ACKNOWLEDGE_ALERT" | "RESOLVE_ALERT" | "DEFINE_INTENTS" | "QUARANTINE_EXPERIENCE");
+export type Action = ("READ_ARTIFACT" | "REGISTER_ARTIFACT" | "SET_ARTIFACT_GATE" | "SHORTEN_RETENTION" | "EXTEND_RETENTION" | "RECORD_DERIVATION" | "REVIEW_DERIVATION" | "SUPERSEDE_DERIVATION" | "RECORD_INFEASIBLE" | "ROLLBACK_DERIVATION" | "TRIGGER_RUN" | "REQUEST_REPLAY" | "PAUSE_JOB" | "DRAIN_JOB" | "CANCEL_RUN" | "RESUME_JOB" | "DEPLOY" | "CREATE_STREAM" | "PUBLISH_STREAM" | "SUBSCRIBE_STREAM" | "CHANGE_STREAM_RETENTION" | "CHANGE_STREAM_PARTITIONS" | "CHANGE_STREAM_ACCESS" | "REGISTER_MODEL" | "SET_CANDIDATE_MODEL" | "RECORD_CYCLE" | "SET_CANARY_RATIO" | "APPROVE_PROMOTION" | "PROMOTE_MODEL" | "ROLLBACK_MODEL" | "EMERGENCY_LOCKDOWN" | "RELEASE_LOCKDOWN" | "ENGAGE_KILL_SWITCH" | "RELEASE_KILL_SWITCH" | "PRODUCTION_LOCK" | "PRODUCTION_UNLOCK" | "HALT" | "RESET_FAILURE_STATUS" | "GRANT_ROLE" | "REVOKE_ROLE" | "DEFINE_ROLE" | "ADD_PERMIT_RULE" | "ADD_FORBID_RULE" | "REMOVE_RULE" | "DEFINE_CONSTRAINT" | "FREEZE" | "REQUEST_CHANGE" | "REVIEW_CHANGE" | "APPROVE_CHANGE" | "REJECT_CHANGE" | "APPLY_CHANGE" | "PUBLISH_CONFIG" | "REGISTER_SECRET" | "ROTATE_SECRET" | "SET_LIMITS" | "RECORD_COST" | "DEFINE_DEVIATION_TYPE" | "RECORD_DEVIATION" | "UPDATE_DEVIATION" | "RESOLVE_DEVIATION" | "TICK" | "SET_ADDRESSING" | "SET_MISMATCH_POSTURE" | "EXPIRE_ARTIFACTS" | "HAND_OFF" | "RECORD_VIOLATION" | "DEFINE_JOB" | "DEFINE_POOL" | "DEFINE_CALENDAR" | "OBSERVE_GATE" | "REPORT_ATTEMPT" | "CONFIGURE_CONFIRMATIONS" | "REPORT_FAILURE" | "CONFIGURE_SHADOW_WINDOW" | "REPORT_COMPONENT" | "DEFINE_ENVIRONMENT" | "REPORT_ROLLOUT" | "CAPTURE_LKG" | "RESTORE_LKG" | "RECORD_READINESS" | "CLEAR_NO_GO" | "REGISTER_SIGNING_KEY" | "REQUIRE_SIGNATURES" | "REGISTER_PRINCIPAL" | "SET_PRINCIPAL_KIND" | "REVOKE_SIGNING_KEY" | "ISSUE_TOKEN" | "REVOKE_TOKEN" | "CONFIGURE_ALERTS" | "ACKNOWLEDGE_ALERT" | "RESOLVE_ALERT" | "DEFINE_INTENTS" | "QUARANTINE_EXPERIENCE");
 
 /** A set of actions, written in declaration order. */
 export type ActionSet = Array<Action>;
@@ -115,6 +115,7 @@ export type ArtifactEvent =
   | ArtifactRegistered
   | GateSet
   | DigestMismatchDetected
+  | AddressingSet
   | MismatchPostureSet
   | RetentionChanged
   | ArtifactTombstoned
@@ -163,6 +164,19 @@ export interface DigestMismatchDetected {
   /** The artifact. */
   ref: Locator;
   type: "DigestMismatchDetected";
+}
+
+/** A class's addressing template was set. */
+export interface AddressingSet {
+  /** The template after. */
+  after: string;
+  /** The template before, if any. */
+  before?: string | null;
+  /** The class. */
+  class: ArtifactClass;
+  /** Why. */
+  reason?: (Reason | null);
+  type: "AddressingSet";
 }
 
 /** A class's mismatch posture was set. */
@@ -782,6 +796,22 @@ export type FailureMode = ("NORMAL" | "DEGRADED" | "SAFE_MODE" | "FAILED");
 
 /** What to do with a local time that happens twice. */
 export type FoldPolicy = ("first" | "second" | "both");
+
+/** An artifact the `ARTIFACTS` query found. */
+export type FoundArtifact = {
+  /** The reference. */
+  artifact: ArtifactRef;
+  /** Its class. */
+  class: ArtifactClass;
+  /** Its gate (read it with `READ_ARTIFACT`, which needs PASS). */
+  gate: Gate;
+  /** Its token values, read from its locator by its class's template. */
+  tokens: {
+    [key: string]: string;
+  };
+  /** Whether retention expired it. */
+  tombstoned: boolean;
+};
 
 /** What to do with a local time skipped by a forward transition. */
 export type GapPolicy = ("skip" | "run_at_end");
@@ -2458,6 +2488,9 @@ export type QuarantineView = {
 export type QueryAnswer = ({
   /** The reference. */
   artifact: ArtifactRef;
+} | {
+  /** By locator. */
+  artifacts: Array<FoundArtifact>;
 } | HandoffPackage | {
   /** The instants, in order. */
   runs: Array<Timestamp>;
@@ -2494,8 +2527,12 @@ export type QueryAnswer = ({
 } | {
   /** Its attempts, oldest first. */
   attempts: Array<JobAttemptRecord>;
+  /** The config versions that version pinned (what the run ran with). */
+  config_versions: Array<ConfigVersionRef>;
   /** The job. */
   job_id: JobId;
+  /** The job's version the run was requested under. */
+  job_version: number;
   /** The run. */
   run_id: RunId;
   /** Where it stands. */
@@ -2531,6 +2568,11 @@ export type QueryResults = {
     alerts: Array<AlertView>;
     /** The routing in force. */
     routing: AlertConfig;
+  };
+  /** `ARTIFACTS`. */
+  ARTIFACTS: {
+    /** By locator. */
+    artifacts: Array<FoundArtifact>;
   };
   /** `ATTESTATION`. */
   ATTESTATION: Attestation;
@@ -2609,8 +2651,12 @@ export type QueryResults = {
   RUN_STATUS: {
     /** Its attempts, oldest first. */
     attempts: Array<JobAttemptRecord>;
+    /** The config versions that version pinned (what the run ran with). */
+    config_versions: Array<ConfigVersionRef>;
     /** The job. */
     job_id: JobId;
+    /** The job's version the run was requested under. */
+    job_version: number;
     /** The run. */
     run_id: RunId;
     /** Where it stands. */
@@ -2651,6 +2697,7 @@ export type Request =
   | ApplyChangeCommand
   | ApproveChangeCommand
   | ApprovePromotionCommand
+  | ArtifactsQuery
   | AttestationQuery
   | BackfillCommand
   | CancelRunCommand
@@ -2741,6 +2788,7 @@ export type Request =
   | RollbackModelCommand
   | RotateSecretCommand
   | RunStatusQuery
+  | SetAddressingCommand
   | SetArtifactGateCommand
   | SetCanaryRatioCommand
   | SetCandidateModelCommand
@@ -2899,6 +2947,25 @@ export interface ApprovePromotionCommand {
   type: "APPROVE_PROMOTION";
   /** The candidate version approved. */
   version: ModelVersion;
+}
+
+/** Query (answered in `result`, appends nothing). The artifacts whose locator carries the given token values by their class's addressing
+ * template (`{"run_id": "r-1"}`, `{"bundle_id": "b-7"}`), with all their tokens. */
+export interface ArtifactsQuery {
+  actor?: Actor;
+  /** When; the host stamps its clock when absent. */
+  at?: (Timestamp | null);
+  /** Only this class's. */
+  class?: (ArtifactClass | null);
+  correlation_id?: (CorrelationId | null);
+  /** Shorthand for a human actor with this id. */
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
+  /** Token values every artifact listed carries (none: every artifact with a template). */
+  tokens?: {
+    [key: string]: string;
+  };
+  type: "ARTIFACTS";
 }
 
 /** Query (answered in `result`, appends nothing). The attestation of a period: compliance, economic safety,
@@ -4994,6 +5061,32 @@ export interface RunStatusQuery {
   /** The run. */
   run_id: RunId;
   type: "RUN_STATUS";
+}
+
+/** Sets the addressing template a class's artifacts follow from now on (such as
+ * `runs/{run_id}/report.json`): a registration of that class whose locator does not
+ * follow it is refused, and its tokens find the artifact (the `ARTIFACTS` query). */
+export interface SetAddressingCommand {
+  actor?: Actor;
+  /** When; the host stamps its clock when absent. */
+  at?: (Timestamp | null);
+  /** The class. */
+  class: ArtifactClass;
+  /** The token from the first step of a two-step command. */
+  confirmation_token?: string;
+  correlation_id?: (CorrelationId | null);
+  /** Shorthand for a human actor with this id. */
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
+  /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
+  signature?: {
+    key_id: string;
+    nonce: string;
+    sig: string;
+  };
+  /** The template. */
+  template: string;
+  type: "SET_ADDRESSING";
 }
 
 /** Records an artifact's gate result. */

@@ -496,6 +496,17 @@ fn classify(event: &PlaneEvent) -> Option<Classified> {
                     (json!(before), json!(after)),
                 )
             }
+            ArtifactEvent::AddressingSet {
+                class,
+                before,
+                after,
+                reason,
+            } => applied(
+                Action::SetAddressing,
+                vec![format!("class:{class}")],
+                reason,
+                (json!({ "template": before }), json!({ "template": after })),
+            ),
             ArtifactEvent::MismatchPostureSet {
                 class,
                 before,

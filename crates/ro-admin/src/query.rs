@@ -27,6 +27,16 @@ pub enum PlaneQuery {
         #[serde(rename = "ref")]
         locator: Locator,
     },
+    /// The artifacts whose locator carries the given token values by their class's addressing
+    /// template (`{"run_id": "r-1"}`, `{"bundle_id": "b-7"}`), with all their tokens.
+    Artifacts {
+        /// Only this class's.
+        #[serde(default)]
+        class: Option<ro_artifacts::ArtifactClass>,
+        /// Token values every artifact listed carries (none: every artifact with a template).
+        #[serde(default)]
+        tokens: BTreeMap<String, String>,
+    },
     /// The handoff package of a story.
     HandoffPackage {
         /// The story.
@@ -122,6 +132,7 @@ impl PlaneQuery {
     pub const TYPES: &'static [&'static str] = &[
         "READ_ARTIFACT",
         "HANDOFF_PACKAGE",
+        "ARTIFACTS",
         "NEXT_RUNS",
         "OPS_STATUS",
         "MISSION_CONTROL",
@@ -148,6 +159,11 @@ pub enum QueryAnswer {
     Artifact {
         /// The reference.
         artifact: ArtifactRef,
+    },
+    /// `ARTIFACTS`.
+    Artifacts {
+        /// By locator.
+        artifacts: Vec<FoundArtifact>,
     },
     /// `HANDOFF_PACKAGE`.
     Handoff(HandoffPackage),
@@ -200,6 +216,10 @@ pub enum QueryAnswer {
         run_id: ro_jobs::RunId,
         /// The job.
         job_id: ro_jobs::JobId,
+        /// The job's version the run was requested under.
+        job_version: u32,
+        /// The config versions that version pinned (what the run ran with).
+        config_versions: Vec<ro_policy::ConfigVersionRef>,
         /// Where it stands.
         status: ro_jobs::RunStatus,
         /// Its attempts, oldest first.
@@ -345,6 +365,23 @@ impl Plane {
                     .map_err(PlaneRejection::Artifacts)?;
                 Ok(QueryAnswer::Artifact {
                     artifact: artifact.clone(),
+                })
+            }
+            PlaneQuery::Artifacts { class, tokens } => {
+                self.authorize(Action::ReadArtifact, "artifacts", actor)?;
+                Ok(QueryAnswer::Artifacts {
+                    artifacts: self
+                        .artifacts
+                        .find(class.as_ref(), tokens)
+                        .into_iter()
+                        .map(|(a, tokens)| FoundArtifact {
+                            artifact: a.artifact.clone(),
+                            class: a.class.clone(),
+                            gate: a.gate,
+                            tombstoned: a.tombstoned_at.is_some(),
+                            tokens,
+                        })
+                        .collect(),
                 })
             }
             PlaneQuery::HandoffPackage { story } => {
@@ -510,6 +547,12 @@ impl Plane {
                 Ok(QueryAnswer::Run {
                     run_id: run_id.clone(),
                     job_id: run.job_id.clone(),
+                    job_version: run.job_version,
+                    config_versions: self
+                        .jobs
+                        .config_versions_of(&run.job_id, run.job_version)
+                        .map(<[_]>::to_vec)
+                        .unwrap_or_default(),
                     status: run.status,
                     attempts: run.attempt_records(run_id),
                 })
@@ -584,4 +627,19 @@ impl Plane {
             }),
         }
     }
+}
+
+/// An artifact the `ARTIFACTS` query found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct FoundArtifact {
+    /// The reference.
+    pub artifact: ArtifactRef,
+    /// Its class.
+    pub class: ro_artifacts::ArtifactClass,
+    /// Its gate (read it with `READ_ARTIFACT`, which needs PASS).
+    pub gate: ro_policy::gate::Gate,
+    /// Whether retention expired it.
+    pub tombstoned: bool,
+    /// Its token values, read from its locator by its class's template.
+    pub tokens: BTreeMap<String, String>,
 }

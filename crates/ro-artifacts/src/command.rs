@@ -60,6 +60,15 @@ pub enum ArtifactCommand {
         /// The digest the host computed.
         observed: ContentDigest,
     },
+    /// Sets the addressing template a class's artifacts follow from now on (such as
+    /// `runs/{run_id}/report.json`): a registration of that class whose locator does not
+    /// follow it is refused, and its tokens find the artifact (the `ARTIFACTS` query).
+    SetAddressing {
+        /// The class.
+        class: ArtifactClass,
+        /// The template.
+        template: String,
+    },
     /// Sets how a class responds to digest mismatches.
     SetMismatchPosture {
         /// The class.
@@ -133,6 +142,7 @@ ro_policy::command_facts! { ArtifactCommand in Room;
     SetArtifactGate = "SET_ARTIFACT_GATE" in Room::Store;
     ReportDigestMismatch = "REPORT_DIGEST_MISMATCH" in Room::Store;
     SetMismatchPosture = "SET_MISMATCH_POSTURE" in Room::Store;
+    SetAddressing = "SET_ADDRESSING" in Room::Store;
     SetRetention = "SET_RETENTION" in Room::Retention, when_loosening;
     ExpireArtifacts = "EXPIRE_ARTIFACTS" in Room::Retention;
     RecordDerivation = "RECORD_DERIVATION" in Room::Derivations;

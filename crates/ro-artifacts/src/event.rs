@@ -39,6 +39,17 @@ pub enum ArtifactEvent {
         /// The gate after (FAIL when failing closed).
         gate: Gate,
     },
+    /// A class's addressing template was set.
+    AddressingSet {
+        /// The class.
+        class: ArtifactClass,
+        /// The template before, if any.
+        before: Option<String>,
+        /// The template after.
+        after: String,
+        /// Why.
+        reason: Option<Reason>,
+    },
     /// A class's mismatch posture was set.
     MismatchPostureSet {
         /// The class.
@@ -176,7 +187,8 @@ impl ArtifactEvent {
             E::ArtifactRegistered { .. }
             | E::GateSet { .. }
             | E::DigestMismatchDetected { .. }
-            | E::MismatchPostureSet { .. } => Room::Store,
+            | E::MismatchPostureSet { .. }
+            | E::AddressingSet { .. } => Room::Store,
             E::RetentionChanged { .. } | E::ArtifactTombstoned { .. } => Room::Retention,
             E::DerivationRecorded { .. }
             | E::DerivationReviewed { .. }

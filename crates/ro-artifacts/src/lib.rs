@@ -97,6 +97,9 @@ pub const MAX_METADATA_BYTES: usize = 16 * 1024;
     schemars::JsonSchema,
 )]
 pub struct Artifacts {
+    /// Each class's addressing template, once a human set one.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    addressing: BTreeMap<ArtifactClass, String>,
     /// Boxed: a registration inserts into the middle of this map, and a B-tree insert shifts
     /// the values after it; a pointer shifts far cheaper than a whole record.
     artifacts: BTreeMap<Locator, Box<Artifact>>,
@@ -156,6 +159,38 @@ impl Artifacts {
         })
     }
 
+    /// A class's addressing template, if one was set.
+    pub fn addressing(&self, class: &ArtifactClass) -> Option<&str> {
+        self.addressing.get(class).map(String::as_str)
+    }
+
+    /// The artifacts whose locator, read by their class's addressing template, carries every
+    /// token value asked for (`run_id`, `bundle_id`, ...), with all their token values; only
+    /// `class`'s when given. Artifacts of classes without a template have no tokens.
+    pub fn find(
+        &self,
+        class: Option<&ArtifactClass>,
+        tokens: &BTreeMap<String, String>,
+    ) -> Vec<(&Artifact, BTreeMap<String, String>)> {
+        let templates: BTreeMap<&ArtifactClass, AddressTemplate> = self
+            .addressing
+            .iter()
+            .filter(|(c, _)| class.is_none_or(|want| want == *c))
+            .filter_map(|(c, t)| Some((c, AddressTemplate::parse(t).ok()?)))
+            .collect();
+        self.artifacts
+            .values()
+            .filter_map(|a| {
+                let template = templates.get(&a.class)?;
+                let values = template.parse_locator(&a.artifact.locator).ok()?;
+                tokens
+                    .iter()
+                    .all(|(k, v)| values.get(k) == Some(v))
+                    .then_some((&**a, values))
+            })
+            .collect()
+    }
+
     /// How many artifacts are registered (tombstoned ones included).
     pub fn len(&self) -> usize {
         self.artifacts.len()
@@ -202,6 +237,7 @@ impl Artifacts {
             C::RegisterArtifact { .. } => Action::RegisterArtifact,
             C::SetArtifactGate { .. } | C::ReportDigestMismatch { .. } => Action::SetArtifactGate,
             C::SetMismatchPosture { .. } => Action::SetMismatchPosture,
+            C::SetAddressing { .. } => Action::SetAddressing,
             C::SetRetention { class, policy, .. } => match self.retention.get(class) {
                 Some((before, _)) if !policy.shortens(before) => Action::ExtendRetention,
                 None => Action::ExtendRetention,

@@ -282,6 +282,18 @@ impl Artifacts {
                         existing: existing.artifact.digest,
                     });
                 }
+                // A new artifact follows its class's addressing template.
+                let class = class.clone().unwrap_or_else(default_class);
+                if let Some(template) = self.addressing.get(&class) {
+                    let follows = AddressTemplate::parse(template)
+                        .and_then(|t| t.parse_locator(locator))
+                        .is_ok();
+                    if !follows {
+                        return Err(R::Invalid(format!(
+                            "{locator} does not follow class {class}'s addressing template {template}"
+                        )));
+                    }
+                }
                 Ok(vec![E::ArtifactRegistered {
                     artifact: ArtifactRef {
                         locator: locator.clone(),
@@ -290,7 +302,20 @@ impl Artifacts {
                         schema_version: schema_version.clone(),
                         size_bytes: *size_bytes,
                     },
-                    class: class.clone().unwrap_or_else(default_class),
+                    class,
+                }])
+            }
+            C::SetAddressing { class, template } => {
+                AddressTemplate::parse(template).map_err(|e| R::Invalid(e.to_string()))?;
+                let before = self.addressing.get(class).cloned();
+                if before.as_deref() == Some(template.as_str()) {
+                    return Ok(Vec::new());
+                }
+                Ok(vec![E::AddressingSet {
+                    class: class.clone(),
+                    before,
+                    after: template.clone(),
+                    reason: ctx.reason.clone(),
                 }])
             }
             C::SetArtifactGate { locator, status } => {
@@ -390,6 +415,9 @@ impl Artifacts {
             }
             E::MismatchPostureSet { class, after, .. } => {
                 self.postures.insert(class.clone(), *after);
+            }
+            E::AddressingSet { class, after, .. } => {
+                self.addressing.insert(class.clone(), after.clone());
             }
             _ => {}
         }

@@ -2055,6 +2055,29 @@ fn a_job_names_only_published_config_versions_through_the_host() {
     );
     assert_eq!(answers[1]["ok"], true);
     assert_eq!(answers[2]["ok"], true, "{:?}", answers[2]);
+    // A run shows the config versions it ran with, even after the job moved on.
+    let request = "{\"type\":\"REQUEST_RUN\",\"job_id\":\"report\",\"intent\":\"manual\",\"partition\":\"p-1\"}\n";
+    let requested = lines(&ro(&store, &["apply", "--actor", "alice"], request));
+    let run_id = requested[0]["events"][0]["event"]["event"]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let moved_on = "{\"type\":\"PUBLISH_CONFIG\",\"config_name\":\"risk\",\"config_version\":\"2.1.0\",\"ref\":\"configs/risk-2.1.json\",\"digest\":\"blake3:0000000000000000000000000000000000000000000000000000000000000002\"}\n".to_owned()
+        + &job(2, "2.1.0");
+    let moved = lines(&ro(
+        &store,
+        &["apply", "--actor", "alice", "--reason", "risk 2.1"],
+        &moved_on,
+    ));
+    assert!(moved.iter().all(|a| a["ok"] == true), "{moved:?}");
+    let status = lines(&ro(
+        &store,
+        &["apply", "--actor", "alice"],
+        &format!("{{\"type\":\"RUN_STATUS\",\"run_id\":\"{run_id}\"}}\n"),
+    ));
+    let result = &status[0]["result"];
+    assert_eq!(result["job_version"], 1, "{status:?}");
+    assert_eq!(result["config_versions"][0]["config_version"], "2.0.0");
 }
 
 /// Issue 28's breaches under alerts through the host: a unit a limit blocked raises an alert.
@@ -2366,4 +2389,64 @@ fn determinism_below_the_floor_pauses_production_through_the_host() {
         report[0]["deviations"][0]["deviation_type"],
         "determinism_threshold_failure"
     );
+}
+
+/// Issue 28's addressing through the host: a class's template refuses a registration that
+/// does not follow it, and its tokens find the artifacts of a run or a bundle.
+#[test]
+fn addressing_templates_hold_and_find_artifacts_by_run_through_the_host() {
+    let store = temp_store("addressing");
+    assert!(init_open(&store, None).status.success());
+    let apply = |input: &str| {
+        lines(&ro(
+            &store,
+            &["apply", "--actor", "alice", "--reason", "run outputs"],
+            input,
+        ))
+    };
+    let register = |locator: &str, n: u32| {
+        format!(
+            "{{\"type\":\"REGISTER_ARTIFACT\",\"ref\":\"{locator}\",\"class\":\"reports\",\"digest\":\"blake3:{n:064x}\"}}\n"
+        )
+    };
+    let set = "{\"type\":\"SET_ADDRESSING\",\"class\":\"reports\",\"template\":\"runs/{run_id}/bundle={bundle_id}/report.json\"}\n";
+    let answers = apply(
+        &(set.to_owned()
+            + &register("runs/r-1/bundle=b-7/report.json", 1)
+            + &register("runs/r-2/bundle=b-7/report.json", 2)
+            + &register("elsewhere/report.json", 3)
+            + "{\"type\":\"SET_ADDRESSING\",\"class\":\"reports\",\"template\":\"runs/{run_id}{bundle_id}\"}\n"),
+    );
+    assert_eq!(answers[0]["ok"], true, "{answers:?}");
+    assert_eq!(answers[1]["ok"], true);
+    assert_eq!(answers[2]["ok"], true);
+    assert!(
+        answers[3]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("does not follow class reports's addressing template"),
+        "{answers:?}"
+    );
+    assert_eq!(
+        answers[4]["ok"], false,
+        "a template whose tokens cannot be told apart"
+    );
+    let find = |tokens: &str| {
+        apply(&format!(
+            "{{\"type\":\"ARTIFACTS\",\"tokens\":{tokens}}}\n"
+        ))[0]["result"]["artifacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["artifact"]["ref"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        find("{\"run_id\":\"r-2\"}"),
+        ["runs/r-2/bundle=b-7/report.json"]
+    );
+    assert_eq!(find("{\"bundle_id\":\"b-7\"}").len(), 2);
+    assert!(find("{\"run_id\":\"r-9\"}").is_empty());
+    let admin = lines(&ro(&store, &["audit", "--admin"], ""));
+    assert!(admin.iter().any(|r| r["action_type"] == "SET_ADDRESSING"));
 }

@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use ro_core::{Context, Decider, EventMeta, InvariantViolation, Timestamp};
+use ro_policy::ConfigVersionRef;
 use serde::{Deserialize, Serialize};
 
 mod attempts;
@@ -191,6 +192,10 @@ pub struct Jobs {
     closed: BTreeMap<RunId, Run>,
     gates: BTreeMap<String, Gate>,
     jobs: BTreeMap<JobId, JobEntry>,
+    /// The config versions pinned by definitions since replaced, by job and version (what a
+    /// run requested under an earlier version ran with).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    past_pins: BTreeMap<JobId, BTreeMap<u32, Vec<ConfigVersionRef>>>,
     /// Runs not yet over (the planner walks these without lookups).
     open: BTreeMap<RunId, Run>,
     pools: BTreeMap<PoolId, u32>,
@@ -259,6 +264,20 @@ impl Jobs {
     /// How many attempts of `job` are running.
     pub fn running(&self, job: &JobId) -> u32 {
         self.jobs.get(job).map_or(0, |j| j.running)
+    }
+
+    /// The config versions `job` pinned at `version` (its current definition's, or a replaced
+    /// one's); `None` for a job or version never defined with pins.
+    pub fn config_versions_of(&self, job: &JobId, version: u32) -> Option<&[ConfigVersionRef]> {
+        let current = self.jobs.get(job).map(|j| &j.definition);
+        match current {
+            Some(d) if d.version == version => Some(&d.config_versions),
+            _ => self
+                .past_pins
+                .get(job)
+                .and_then(|v| v.get(&version))
+                .map(Vec::as_slice),
+        }
     }
 
     /// The gate last observed for an input.

@@ -131,6 +131,7 @@ actions! {
     UpdateDeviation = "UPDATE_DEVIATION", Routine, "Post a status update on a deviation.";
     ResolveDeviation = "RESOLVE_DEVIATION", Reducing, "Resolve a deviation.";
     Tick = "TICK", Routine, "Advance explicit time: raise escalations that are due.";
+    SetAddressing = "SET_ADDRESSING", Reducing, "Set the addressing template a class's artifacts must follow.";
     SetMismatchPosture = "SET_MISMATCH_POSTURE", Reducing, "Set how a class of artifacts answers digest mismatches (fail-closed or warn: either way, fail-closed).";
     ExpireArtifacts = "EXPIRE_ARTIFACTS", Routine, "Apply retention: tombstone expired artifacts.";
     HandOff = "HAND_OFF", Routine, "Hand a story's eligible values to a downstream consumer.";

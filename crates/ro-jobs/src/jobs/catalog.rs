@@ -144,6 +144,17 @@ impl Jobs {
                 // index here, before the cache is reset (refresh_job only moves an entry it
                 // can still see).
                 let stale_slot = entry.compiled.1.take();
+                if entry.definition.version != definition.version
+                    && !entry.definition.config_versions.is_empty()
+                {
+                    self.past_pins
+                        .entry(definition.job_id.clone())
+                        .or_default()
+                        .insert(
+                            entry.definition.version,
+                            entry.definition.config_versions.clone(),
+                        );
+                }
                 entry.definition = definition.as_ref().clone();
                 // Definitions are validated before they are recorded, so this compiles.
                 entry.compiled = CompiledSchedule(
