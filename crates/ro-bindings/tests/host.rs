@@ -2450,3 +2450,34 @@ fn addressing_templates_hold_and_find_artifacts_by_run_through_the_host() {
     let admin = lines(&ro(&store, &["audit", "--admin"], ""));
     assert!(admin.iter().any(|r| r["action_type"] == "SET_ADDRESSING"));
 }
+
+/// Issue 28's protected SLA windows through the host: a built-in deviation type is redefined
+/// only stricter.
+#[test]
+fn built_in_deviation_types_are_only_made_stricter_through_the_host() {
+    let store = temp_store("builtin-slas");
+    assert!(init_open(&store, None).status.success());
+    let define = |sla: u32, severity: &str, action: &str| {
+        format!(
+            "{{\"type\":\"DEFINE_DEVIATION_TYPE\",\"deviation_type\":\"signature_verification_failure\",\"severity\":\"{severity}\",\"sla_seconds\":{sla},\"action\":\"{action}\"}}\n"
+        )
+    };
+    let answers = lines(&ro(
+        &store,
+        &["apply", "--actor", "alice", "--reason", "tune the SLAs"],
+        &(define(7200, "critical", "halt")
+            + &define(3600, "high", "halt")
+            + &define(3600, "critical", "alert")
+            + &define(1800, "critical", "halt")),
+    ));
+    for (i, refused) in answers.iter().take(3).enumerate() {
+        assert!(
+            refused["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("may only be made stricter"),
+            "line {i}: {refused}"
+        );
+    }
+    assert_eq!(answers[3]["ok"], true, "{:?}", answers[3]);
+}

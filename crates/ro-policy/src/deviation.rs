@@ -99,6 +99,22 @@ pub struct DeviationType {
     pub sla_seconds: u32,
 }
 
+impl DeviationType {
+    /// Whether this type is at least as strict as `other`: an SLA window no longer, a
+    /// severity no lower, an action no weaker (halt, pause, block, alert, strongest first).
+    pub fn at_least_as_strict_as(&self, other: &DeviationType) -> bool {
+        let rank = |a: DeviationAction| match a {
+            DeviationAction::Halt => 0,
+            DeviationAction::Pause => 1,
+            DeviationAction::Block => 2,
+            DeviationAction::Alert => 3,
+        };
+        self.sla_seconds <= other.sla_seconds
+            && self.severity <= other.severity
+            && rank(self.action) <= rank(other.action)
+    }
+}
+
 /// The built-in deviation types.
 pub fn builtin_deviation_types() -> Vec<(&'static str, DeviationType)> {
     use DeviationAction::*;
@@ -115,7 +131,7 @@ pub fn builtin_deviation_types() -> Vec<(&'static str, DeviationType)> {
         ("rate_limit_breach", t(Critical, 2, Block)),
         ("compliance_failure", t(Critical, 4, Pause)),
         // Below the determinism floor an attestation fails, and a failing attestation pauses
-        // production: so does the deviation (a human may redefine the type's action).
+        // production: so does the deviation (built-in types are only made stricter).
         ("determinism_threshold_failure", t(High, 24, Pause)),
         ("agent_attempted_human_only_action", t(Critical, 1, Alert)),
     ]
@@ -175,6 +191,19 @@ impl Policy {
                     sla_seconds: *sla_seconds,
                     action: *action,
                 };
+                // A built-in type is a floor: redefined only stricter (a shorter SLA window, a
+                // higher severity, a stronger action), never looser than shipped.
+                if let Some(floor) = builtin_deviation_types()
+                    .into_iter()
+                    .find(|(name, _)| *name == deviation_type.as_str())
+                    .map(|(_, t)| t)
+                    && !after.at_least_as_strict_as(&floor)
+                {
+                    return Err(R::Invalid(format!(
+                        "{deviation_type} is built in: its SLA window ({} s), severity ({:?}) and action ({:?}) may only be made stricter",
+                        floor.sla_seconds, floor.severity, floor.action
+                    )));
+                }
                 let before = self.deviation_types.get(deviation_type).cloned();
                 if before.as_ref() == Some(&after) {
                     return Ok(Vec::new());
