@@ -710,6 +710,9 @@ export type DeviationType = {
   severity: Severity;
   /** Seconds from detection to the SLA deadline (1 to 30 days). */
   sla_seconds: number;
+  /** While open, a status update (`UPDATE_DEVIATION`) is due this many seconds after the
+   * detection or the last update ([`STATUS_UPDATE_SECONDS`] unless defined otherwise). */
+  update_every_seconds?: number;
 };
 
 /** deviation type */
@@ -729,14 +732,24 @@ export type DeviationView = {
   due_at: Timestamp;
   /** Whether the SLA was missed (escalated). */
   escalated: boolean;
+  /** When the last status update was posted, if one was. */
+  last_update_at?: (Timestamp | null);
+  /** While open, when its next status update is due (its type's cadence after the
+   * detection or the last update). */
+  next_update_due?: (Timestamp | null);
   /** Past its SLA window at the query's time and not resolved. */
   overdue: boolean;
+  /** Who its status updates and alerts go to (the alert routing's owners of
+   * `DEVIATION_OPENED`). */
+  recipients: Array<OwnerName>;
   /** When it was resolved, if it was. */
   resolved_at?: (Timestamp | null);
   /** Its type's severity, when the type is defined. */
   severity?: (Severity | null);
   /** What was seen. */
   summary: string;
+  /** Open with its status update past due at the query's time. */
+  update_overdue: boolean;
   /** Status updates posted. */
   updates: number;
 };
@@ -3358,6 +3371,8 @@ export interface DefineDeviationTypeCommand {
   /** The SLA window in seconds (60 to 2,592,000). */
   sla_seconds: number;
   type: "DEFINE_DEVIATION_TYPE";
+  /** Seconds between status updates while open (60 to 2,592,000; default 1800). */
+  update_every_seconds?: number | null;
 }
 
 /** Defines or redefines an environment (human-only). */

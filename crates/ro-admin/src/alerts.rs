@@ -230,6 +230,11 @@ pub struct AlertConfig {
 }
 
 impl AlertConfig {
+    /// Who a trigger's alerts go to (the routing's owners, `ops-on-call` by default).
+    pub fn owners(&self, trigger: AlertTrigger) -> Vec<OwnerName> {
+        self.rule(trigger).1
+    }
+
     fn rule(&self, trigger: AlertTrigger) -> (AlertClass, Vec<OwnerName>) {
         match self.rules.iter().find(|r| r.trigger == trigger) {
             Some(rule) => (rule.class, rule.owners.clone()),

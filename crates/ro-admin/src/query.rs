@@ -281,6 +281,14 @@ pub struct DeviationView {
     pub action: Option<ro_policy::deviation::DeviationAction>,
     /// Past its SLA window at the query's time and not resolved.
     pub overdue: bool,
+    /// While open, when its next status update is due (its type's cadence after the
+    /// detection or the last update).
+    pub next_update_due: Option<ro_core::Timestamp>,
+    /// Open with its status update past due at the query's time.
+    pub update_overdue: bool,
+    /// Who its status updates and alerts go to (the alert routing's owners of
+    /// `DEVIATION_OPENED`).
+    pub recipients: Vec<crate::alerts::OwnerName>,
 }
 
 /// One row of the `CHANGE_CONTROL` query.
@@ -580,12 +588,26 @@ impl Plane {
                     .filter(|(_, d)| !open_only || d.resolved_at.is_none())
                     .map(|(id, d)| {
                         let t = self.policy.deviation_type(&d.deviation_type);
+                        let next_update_due = match (d.resolved_at, t) {
+                            (None, Some(t)) => {
+                                d.last_update_at.unwrap_or(d.detected_at).checked_add(
+                                    time::Duration::seconds(i64::from(t.update_every_seconds)),
+                                )
+                            }
+                            _ => None,
+                        };
                         DeviationView {
                             deviation_id: id.clone(),
                             deviation: d.clone(),
                             severity: t.map(|t| t.severity),
                             action: t.map(|t| t.action),
                             overdue: d.resolved_at.is_none() && d.due_at <= now,
+                            next_update_due,
+                            update_overdue: next_update_due.is_some_and(|due| due <= now),
+                            recipients: self
+                                .alerts()
+                                .config()
+                                .owners(crate::alerts::AlertTrigger::DeviationOpened),
                         }
                     })
                     .collect(),

@@ -184,6 +184,9 @@ pub enum PolicyCommand {
         sla_seconds: u32,
         /// What it does while open.
         action: DeviationAction,
+        /// Seconds between status updates while open (60 to 2,592,000; default 1800).
+        #[serde(default)]
+        update_every_seconds: Option<u32>,
     },
     /// Records a detected deviation; its SLA clock starts at detection.
     RecordDeviation {

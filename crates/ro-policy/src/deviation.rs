@@ -97,6 +97,18 @@ pub struct DeviationType {
     pub severity: Severity,
     /// Seconds from detection to the SLA deadline (1 to 30 days).
     pub sla_seconds: u32,
+    /// While open, a status update (`UPDATE_DEVIATION`) is due this many seconds after the
+    /// detection or the last update ([`STATUS_UPDATE_SECONDS`] unless defined otherwise).
+    #[serde(default = "default_update_every")]
+    pub update_every_seconds: u32,
+}
+
+/// How often an open deviation's status is updated, unless its type says otherwise: every
+/// 30 minutes during an active investigation.
+pub const STATUS_UPDATE_SECONDS: u32 = 1_800;
+
+fn default_update_every() -> u32 {
+    STATUS_UPDATE_SECONDS
 }
 
 impl DeviationType {
@@ -110,6 +122,7 @@ impl DeviationType {
             DeviationAction::Alert => 3,
         };
         self.sla_seconds <= other.sla_seconds
+            && self.update_every_seconds <= other.update_every_seconds
             && self.severity <= other.severity
             && rank(self.action) <= rank(other.action)
     }
@@ -123,6 +136,7 @@ pub fn builtin_deviation_types() -> Vec<(&'static str, DeviationType)> {
         severity,
         sla_seconds: hours * 3600,
         action,
+        update_every_seconds: STATUS_UPDATE_SECONDS,
     };
     vec![
         ("signature_verification_failure", t(Critical, 1, Halt)),
@@ -130,9 +144,9 @@ pub fn builtin_deviation_types() -> Vec<(&'static str, DeviationType)> {
         ("budget_breach", t(Critical, 2, Block)),
         ("rate_limit_breach", t(Critical, 2, Block)),
         ("compliance_failure", t(Critical, 4, Pause)),
-        // Below the determinism floor an attestation fails, and a failing attestation pauses
-        // production: so does the deviation (built-in types are only made stricter).
-        ("determinism_threshold_failure", t(High, 24, Pause)),
+        // Alert and investigate; a human may make it pause production (built-in types are
+        // only made stricter).
+        ("determinism_threshold_failure", t(High, 24, Alert)),
         ("agent_attempted_human_only_action", t(Critical, 1, Alert)),
     ]
 }
@@ -160,6 +174,9 @@ pub struct Deviation {
     pub summary: String,
     /// Status updates posted.
     pub updates: u32,
+    /// When the last status update was posted, if one was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_update_at: Option<Timestamp>,
     /// Whether the SLA was missed (escalated).
     pub escalated: bool,
     /// When it was resolved, if it was.
@@ -182,14 +199,22 @@ impl Policy {
                 severity,
                 sla_seconds,
                 action,
+                update_every_seconds,
             } => {
                 if !(60..=2_592_000).contains(sla_seconds) {
                     return Err(R::Invalid("sla_seconds is 60 to 2592000 (30 days)".into()));
+                }
+                let update_every_seconds = update_every_seconds.unwrap_or(STATUS_UPDATE_SECONDS);
+                if !(60..=2_592_000).contains(&update_every_seconds) {
+                    return Err(R::Invalid(
+                        "update_every_seconds is 60 to 2592000 (30 days)".into(),
+                    ));
                 }
                 let after = DeviationType {
                     severity: *severity,
                     sla_seconds: *sla_seconds,
                     action: *action,
+                    update_every_seconds,
                 };
                 // A built-in type is a floor: redefined only stricter (a shorter SLA window, a
                 // higher severity, a stronger action), never looser than shipped.
@@ -200,8 +225,8 @@ impl Policy {
                     && !after.at_least_as_strict_as(&floor)
                 {
                     return Err(R::Invalid(format!(
-                        "{deviation_type} is built in: its SLA window ({} s), severity ({:?}) and action ({:?}) may only be made stricter",
-                        floor.sla_seconds, floor.severity, floor.action
+                        "{deviation_type} is built in: its SLA window ({} s), status updates (every {} s), severity ({:?}) and action ({:?}) may only be made stricter",
+                        floor.sla_seconds, floor.update_every_seconds, floor.severity, floor.action
                     )));
                 }
                 let before = self.deviation_types.get(deviation_type).cloned();
@@ -305,6 +330,7 @@ impl Policy {
                         due_at: *due_at,
                         summary: summary.clone(),
                         updates: 0,
+                        last_update_at: None,
                         escalated: false,
                         resolved_at: None,
                     },
@@ -313,6 +339,7 @@ impl Policy {
             E::DeviationUpdated { deviation_id, .. } => {
                 if let Some(d) = self.deviations.get_mut(deviation_id) {
                     d.updates = d.updates.saturating_add(1);
+                    d.last_update_at = Some(meta.at);
                 }
             }
             E::DeviationResolved { deviation_id, .. } => {
