@@ -590,6 +590,9 @@ export type DailySummary = {
   min_cost_per_unit_micros: number;
   /** Total cost. */
   total_cost_micros: number;
+  /** Cycles of the governed system that day (the plane, which records cycles, fills it;
+   * 0 from the policy alone). */
+  total_cycles?: number;
   /** Units recorded. */
   total_units: number;
 };

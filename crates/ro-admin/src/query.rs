@@ -631,7 +631,13 @@ impl Plane {
                 attestation::attest(self, *from, *to).map_err(PlaneRejection::InvalidQuery)?,
             )),
             PlaneQuery::CostReport { day } => Ok(match self.policy.cost_report(*day) {
-                Some(report) => QueryAnswer::Cost(report),
+                Some(mut report) => {
+                    report.daily_summary.total_cycles = self
+                        .registry
+                        .day(report.report_date)
+                        .map_or(0, |d| d.cycles);
+                    QueryAnswer::Cost(report)
+                }
                 None => QueryAnswer::Nothing {},
             }),
             PlaneQuery::HealthChecklist { day } => Ok(match day.or(self.registry.last_day()) {

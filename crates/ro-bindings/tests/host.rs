@@ -2518,3 +2518,34 @@ fn built_in_deviation_types_are_only_made_stricter_through_the_host() {
     }
     assert_eq!(answers[3]["ok"], true, "{:?}", answers[3]);
 }
+
+/// Issue 28's cycle counts through the host: the daily cost report counts the day's cycles.
+#[test]
+fn the_cost_report_counts_the_days_cycles_through_the_host() {
+    let store = temp_store("cost-cycles");
+    assert!(
+        init_open(&store, Some("2026-03-02T13:00:00Z"))
+            .status
+            .success()
+    );
+    let at = "\"at\":\"2026-03-02T14:00:00Z\"";
+    let input = format!(
+        "{{\"type\":\"SET_LIMITS\",\"limits\":{{\"per_unit_ceiling_micros\":50000,\"daily_budget_micros\":100000,\"daily_rate\":4}},{at}}}\n{{\"type\":\"RECORD_COST\",\"unit_id\":\"u-1\",\"cost_micros\":20000,{at}}}\n{{\"type\":\"RECORD_CYCLE\",\"intent\":\"HOLD\",{at}}}\n{{\"type\":\"RECORD_CYCLE\",\"intent\":\"BUY\",{at}}}\n"
+    );
+    let answers = lines(&ro(
+        &store,
+        &[
+            "apply",
+            "--history",
+            "--actor",
+            "alice",
+            "--reason",
+            "budget",
+        ],
+        &input,
+    ));
+    assert!(answers.iter().all(|a| a["ok"] == true), "{answers:?}");
+    let report = lines(&ro(&store, &["report", "cost", "--day", "2026-03-02"], ""));
+    assert_eq!(report[0]["daily_summary"]["total_cycles"], 2, "{report:?}");
+    assert_eq!(report[0]["daily_summary"]["total_units"], 1);
+}

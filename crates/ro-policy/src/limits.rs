@@ -277,6 +277,10 @@ pub struct CostReport {
 /// Totals of one day.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DailySummary {
+    /// Cycles of the governed system that day (the plane, which records cycles, fills it;
+    /// 0 from the policy alone).
+    #[serde(default)]
+    pub total_cycles: u64,
     /// Units recorded.
     pub total_units: u64,
     /// Total cost.
@@ -355,6 +359,7 @@ pub fn cost_report(days: &BTreeMap<Day, DayStats>, limits: &Limits, day: Day) ->
     CostReport {
         report_date: day,
         daily_summary: DailySummary {
+            total_cycles: 0,
             total_units: stats.units,
             total_cost_micros: stats.total_micros,
             average_cost_per_unit_micros: stats.total_micros.checked_div(stats.units).unwrap_or(0),
