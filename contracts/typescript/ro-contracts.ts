@@ -3,7 +3,7 @@
 
 /** Everything an actor can ask of the plane. The set is closed: an unknown name is
  * refused when parsed, and nothing outside it can be permitted. */
-export type Action = ("READ_ARTIFACT" | "REGISTER_ARTIFACT" | "SET_ARTIFACT_GATE" | "SHORTEN_RETENTION" | "EXTEND_RETENTION" | "RECORD_DERIVATION" | "REVIEW_DERIVATION" | "SUPERSEDE_DERIVATION" | "RECORD_INFEASIBLE" | "ROLLBACK_DERIVATION" | "TRIGGER_RUN" | "REQUEST_REPLAY" | "PAUSE_JOB" | "DRAIN_JOB" | "CANCEL_RUN" | "RESUME_JOB" | "DEPLOY" | "CREATE_STREAM" | "PUBLISH_STREAM" | "SUBSCRIBE_STREAM" | "CHANGE_STREAM_RETENTION" | "CHANGE_STREAM_PARTITIONS" | "CHANGE_STREAM_ACCESS" | "REGISTER_MODEL" | "SET_CANDIDATE_MODEL" | "RECORD_CYCLE" | "SET_CANARY_RATIO" | "APPROVE_PROMOTION" | "PROMOTE_MODEL" | "ROLLBACK_MODEL" | "EMERGENCY_LOCKDOWN" | "RELEASE_LOCKDOWN" | "ENGAGE_KILL_SWITCH" | "RELEASE_KILL_SWITCH" | "PRODUCTION_LOCK" | "PRODUCTION_UNLOCK" | "HALT" | "RESET_FAILURE_STATUS" | "GRANT_ROLE" | "REVOKE_ROLE" | "DEFINE_ROLE" | "ADD_PERMIT_RULE" | "ADD_FORBID_RULE" | "REMOVE_RULE" | "DEFINE_CONSTRAINT" | "FREEZE" | "REQUEST_CHANGE" | "REVIEW_CHANGE" | "APPROVE_CHANGE" | "REJECT_CHANGE" | "APPLY_CHANGE" | "PUBLISH_CONFIG" | "REGISTER_SECRET" | "ROTATE_SECRET" | "SET_LIMITS" | "RECORD_COST" | "DEFINE_DEVIATION_TYPE" | "RECORD_DEVIATION" | "UPDATE_DEVIATION" | "RESOLVE_DEVIATION" | "TICK" | "SET_ADDRESSING" | "SET_MISMATCH_POSTURE" | "EXPIRE_ARTIFACTS" | "HAND_OFF" | "RECORD_VIOLATION" | "DEFINE_JOB" | "DEFINE_POOL" | "DEFINE_CALENDAR" | "OBSERVE_GATE" | "REPORT_ATTEMPT" | "CONFIGURE_CONFIRMATIONS" | "REPORT_FAILURE" | "CONFIGURE_SHADOW_WINDOW" | "REPORT_COMPONENT" | "DEFINE_ENVIRONMENT" | "REPORT_ROLLOUT" | "CAPTURE_LKG" | "RESTORE_LKG" | "RECORD_READINESS" | "CLEAR_NO_GO" | "REGISTER_SIGNING_KEY" | "REQUIRE_SIGNATURES" | "REGISTER_PRINCIPAL" | "SET_PRINCIPAL_KIND" | "REVOKE_SIGNING_KEY" | "ISSUE_TOKEN" | "REVOKE_TOKEN" | "CONFIGURE_ALERTS" | "ACKNOWLEDGE_ALERT" | "RESOLVE_ALERT" | "DEFINE_INTENTS" | "QUARANTINE_EXPERIENCE");
+export type Action = ("READ_ARTIFACT" | "REGISTER_ARTIFACT" | "SET_ARTIFACT_GATE" | "SHORTEN_RETENTION" | "EXTEND_RETENTION" | "RECORD_DERIVATION" | "REVIEW_DERIVATION" | "SUPERSEDE_DERIVATION" | "RECORD_INFEASIBLE" | "ROLLBACK_DERIVATION" | "TRIGGER_RUN" | "REQUEST_REPLAY" | "PAUSE_JOB" | "DRAIN_JOB" | "CANCEL_RUN" | "RESUME_JOB" | "DEPLOY" | "CREATE_STREAM" | "PUBLISH_STREAM" | "SUBSCRIBE_STREAM" | "CHANGE_STREAM_RETENTION" | "CHANGE_STREAM_PARTITIONS" | "CHANGE_STREAM_ACCESS" | "REGISTER_MODEL" | "SET_CANDIDATE_MODEL" | "RECORD_CYCLE" | "SET_CANARY_RATIO" | "APPROVE_PROMOTION" | "PROMOTE_MODEL" | "ROLLBACK_MODEL" | "EMERGENCY_LOCKDOWN" | "RELEASE_LOCKDOWN" | "ENGAGE_KILL_SWITCH" | "RELEASE_KILL_SWITCH" | "PRODUCTION_LOCK" | "PRODUCTION_UNLOCK" | "HALT" | "RESET_FAILURE_STATUS" | "GRANT_ROLE" | "REVOKE_ROLE" | "DEFINE_ROLE" | "ADD_PERMIT_RULE" | "ADD_FORBID_RULE" | "REMOVE_RULE" | "DEFINE_CONSTRAINT" | "FREEZE" | "REQUEST_CHANGE" | "REVIEW_CHANGE" | "APPROVE_CHANGE" | "REJECT_CHANGE" | "APPLY_CHANGE" | "PUBLISH_CONFIG" | "REGISTER_SECRET" | "ROTATE_SECRET" | "SET_LIMITS" | "RECORD_COST" | "DEFINE_DEVIATION_TYPE" | "RECORD_DEVIATION" | "UPDATE_DEVIATION" | "RESOLVE_DEVIATION" | "TICK" | "SET_ADDRESSING" | "SET_MISMATCH_POSTURE" | "EXPIRE_ARTIFACTS" | "RAISE_BLOCKER" | "DECIDE_BLOCKER" | "HAND_OFF" | "RECORD_VIOLATION" | "DEFINE_JOB" | "DEFINE_POOL" | "DEFINE_CALENDAR" | "OBSERVE_GATE" | "REPORT_ATTEMPT" | "CONFIGURE_CONFIRMATIONS" | "REPORT_FAILURE" | "CONFIGURE_SHADOW_WINDOW" | "REPORT_COMPONENT" | "DEFINE_ENVIRONMENT" | "REPORT_ROLLOUT" | "CAPTURE_LKG" | "RESTORE_LKG" | "RECORD_READINESS" | "CLEAR_NO_GO" | "REGISTER_SIGNING_KEY" | "REQUIRE_SIGNATURES" | "REGISTER_PRINCIPAL" | "SET_PRINCIPAL_KIND" | "REVOKE_SIGNING_KEY" | "ISSUE_TOKEN" | "REVOKE_TOKEN" | "CONFIGURE_ALERTS" | "ACKNOWLEDGE_ALERT" | "RESOLVE_ALERT" | "DEFINE_INTENTS" | "QUARANTINE_EXPERIENCE");
 
 /** A set of actions, written in declaration order. */
 export type ActionSet = Array<Action>;
@@ -129,6 +129,8 @@ export type ArtifactEvent =
   | DerivationRolledBack
   | HandedOff
   | ViolationRecorded
+  | BlockerRaised
+  | BlockerDecided
   | ModelRegistered;
 
 /** An artifact was registered (gate PENDING). */
@@ -311,9 +313,39 @@ export interface HandedOff {
 export interface ViolationRecorded {
   /** What happened. */
   description: string;
+  /** The story's values it invalidated, with every value resting on them, sorted
+   * (absent on records written before violations invalidated). */
+  invalidated?: Array<DerivationId>;
   /** The story. */
   story: StoryId;
   type: "ViolationRecorded";
+}
+
+/** A story was stopped on a question only an operator can answer: it is not handed off
+ * until the blocker is decided. */
+export interface BlockerRaised {
+  /** The blocker. */
+  blocker_id: string;
+  /** Who raised it. */
+  by: ActorId;
+  /** The question. */
+  question: string;
+  /** The story. */
+  story: StoryId;
+  type: "BlockerRaised";
+}
+
+/** An operator decided a blocker. */
+export interface BlockerDecided {
+  /** The blocker. */
+  blocker_id: string;
+  /** Who decided. */
+  by: ActorId;
+  /** The decision. */
+  decision: string;
+  /** The story. */
+  story: StoryId;
+  type: "BlockerDecided";
 }
 
 /** A model version was registered. */
@@ -393,6 +425,26 @@ export type BaselineVersion = {
   major: number;
   /** Incremented by a non-breaking change. */
   minor: number;
+};
+
+/** A question that stops a story until an operator decides it. */
+export type Blocker = {
+  /** Who decided it. */
+  decided_by?: (ActorId | null);
+  /** The decision, once there is one. */
+  decision?: string | null;
+  /** The question. */
+  question: string;
+  /** Who raised it. */
+  raised_by: ActorId;
+};
+
+/** A blocker in a handoff package. */
+export type BlockerView = {
+  /** The blocker. */
+  blocker: Blocker;
+  /** Its id. */
+  blocker_id: string;
 };
 
 /** Usage of the limits. */
@@ -843,6 +895,8 @@ export type HandoffEntry = {
   derivation_id: DerivationId;
   /** Declared lockability. */
   lockability: Lockability;
+  /** The whole record, as signed off (provenance, parameters, reproduction, notes). */
+  record: DerivationRecord;
   /** Reviewer, if reviewed. */
   reviewer?: (ActorId | null);
   /** `active`, `superseded` or `invalidated`. */
@@ -859,6 +913,8 @@ export type HandoffEntry = {
 export type HandoffPackage = {
   /** The attestation that no forbidden action was recorded. */
   attestation: StoryAttestation;
+  /** The story's blockers, decided or not. */
+  blockers?: Array<BlockerView>;
   /** Values blocking the lock: tier C, unreviewed, and typed INFEASIBLE records. */
   blocking: Array<DerivationId>;
   /** Every derivation of the story with its standing. */
@@ -2729,6 +2785,7 @@ export type Request =
   | ConfigureShadowWindowCommand
   | CostReportQuery
   | CreateStreamCommand
+  | DecideBlockerCommand
   | DefineCalendarCommand
   | DefineDeviationTypeCommand
   | DefineEnvironmentCommand
@@ -2765,6 +2822,7 @@ export type Request =
   | PublishConfigCommand
   | QuarantineQuery
   | QuarantineExperienceCommand
+  | RaiseBlockerCommand
   | ReadArtifactQuery
   | RecordCostCommand
   | RecordCycleCommand
@@ -3324,6 +3382,32 @@ export interface CreateStreamCommand {
   /** Who may subscribe. */
   subscribers?: Array<ActorId>;
   type: "CREATE_STREAM";
+}
+
+/** Decides a blocker (human-only). */
+export interface DecideBlockerCommand {
+  actor?: Actor;
+  /** When; the host stamps its clock when absent. */
+  at?: (Timestamp | null);
+  /** The blocker. */
+  blocker_id: string;
+  /** The token from the first step of a two-step command. */
+  confirmation_token?: string;
+  correlation_id?: (CorrelationId | null);
+  /** The decision. */
+  decision: string;
+  /** Shorthand for a human actor with this id. */
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
+  /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
+  signature?: {
+    key_id: string;
+    nonce: string;
+    sig: string;
+  };
+  /** The story. */
+  story: StoryId;
+  type: "DECIDE_BLOCKER";
 }
 
 /** Defines a trading calendar, or a new version of it. */
@@ -4096,6 +4180,33 @@ export interface QuarantineExperienceCommand {
   type: "QUARANTINE_EXPERIENCE";
 }
 
+/** Stops a story on a question only an operator can answer (STOP and ask): the story is
+ * not handed off until the blocker is decided. */
+export interface RaiseBlockerCommand {
+  actor?: Actor;
+  /** When; the host stamps its clock when absent. */
+  at?: (Timestamp | null);
+  /** The blocker's id (1 to 64 letters, digits, `-`, `_`). */
+  blocker_id: string;
+  /** The token from the first step of a two-step command. */
+  confirmation_token?: string;
+  correlation_id?: (CorrelationId | null);
+  /** Shorthand for a human actor with this id. */
+  operator_id?: (ActorId | null);
+  /** The question. */
+  question: string;
+  reason?: (Reason | null);
+  /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
+  signature?: {
+    key_id: string;
+    nonce: string;
+    sig: string;
+  };
+  /** The story. */
+  story: StoryId;
+  type: "RAISE_BLOCKER";
+}
+
 /** Query (answered in `result`, appends nothing). An artifact's reference, refused unless its gate is PASS (authorized as
  * `READ_ARTIFACT`). */
 export interface ReadArtifactQuery {
@@ -4343,7 +4454,8 @@ export interface RecordRolloutCommand {
   type: "RECORD_ROLLOUT";
 }
 
-/** Records that a forbidden action happened in a story (the attestation then fails). */
+/** Records that a forbidden action happened in a story: its attestation fails, and its
+ * values (and what rests on them) are invalidated. */
 export interface RecordViolationCommand {
   actor?: Actor;
   /** When; the host stamps its clock when absent. */

@@ -387,6 +387,18 @@ impl Plane {
         if matches!(command, PlaneCommand::Artifacts(_)) {
             self.gates_reach_jobs(&mut events);
         }
+        // A forbidden action recorded in a story opens its compliance deviation (which pauses
+        // production until a human resolves it), in the same append.
+        if let PlaneCommand::Artifacts(ArtifactCommand::RecordViolation { story, .. }) = command
+            && !events.is_empty()
+            && let Some(opened) = self.policy.deviation_event(
+                "compliance_failure",
+                ctx.at,
+                format!("a forbidden action was recorded in story {story}"),
+            )
+        {
+            events.push(PlaneEvent::Policy(opened));
+        }
         if let Some(change) = applies
             && !events.is_empty()
             && let Some(applied) = self

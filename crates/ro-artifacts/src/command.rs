@@ -117,7 +117,27 @@ pub enum ArtifactCommand {
         /// Who receives them.
         consumer: ConsumerId,
     },
-    /// Records that a forbidden action happened in a story (the attestation then fails).
+    /// Stops a story on a question only an operator can answer (STOP and ask): the story is
+    /// not handed off until the blocker is decided.
+    RaiseBlocker {
+        /// The story.
+        story: StoryId,
+        /// The blocker's id (1 to 64 letters, digits, `-`, `_`).
+        blocker_id: String,
+        /// The question.
+        question: String,
+    },
+    /// Decides a blocker (human-only).
+    DecideBlocker {
+        /// The story.
+        story: StoryId,
+        /// The blocker.
+        blocker_id: String,
+        /// The decision.
+        decision: String,
+    },
+    /// Records that a forbidden action happened in a story: its attestation fails, and its
+    /// values (and what rests on them) are invalidated.
     RecordViolation {
         /// The story.
         story: StoryId,
@@ -151,6 +171,8 @@ ro_policy::command_facts! { ArtifactCommand in Room;
     RecordInfeasible = "RECORD_INFEASIBLE" in Room::Derivations;
     RollbackDerivation = "ROLLBACK_DERIVATION" in Room::Derivations;
     HandOff = "HAND_OFF" in Room::Stories;
+    RaiseBlocker = "RAISE_BLOCKER" in Room::Stories;
+    DecideBlocker = "DECIDE_BLOCKER" in Room::Stories;
     RecordViolation = "RECORD_VIOLATION" in Room::Stories;
     RegisterModel = "REGISTER_MODEL" in Room::Models;
 }

@@ -162,6 +162,33 @@ pub enum ArtifactEvent {
         story: StoryId,
         /// What happened.
         description: String,
+        /// The story's values it invalidated, with every value resting on them, sorted
+        /// (absent on records written before violations invalidated).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        invalidated: Vec<DerivationId>,
+    },
+    /// A story was stopped on a question only an operator can answer: it is not handed off
+    /// until the blocker is decided.
+    BlockerRaised {
+        /// The story.
+        story: StoryId,
+        /// The blocker.
+        blocker_id: String,
+        /// The question.
+        question: String,
+        /// Who raised it.
+        by: ActorId,
+    },
+    /// An operator decided a blocker.
+    BlockerDecided {
+        /// The story.
+        story: StoryId,
+        /// The blocker.
+        blocker_id: String,
+        /// The decision.
+        decision: String,
+        /// Who decided.
+        by: ActorId,
     },
     /// A model version was registered.
     ModelRegistered {
@@ -198,7 +225,10 @@ impl ArtifactEvent {
             | E::DownstreamNotified { .. }
             | E::LockabilityReevaluated { .. }
             | E::InfeasibleRecorded { .. } => Room::Derivations,
-            E::HandedOff { .. } | E::ViolationRecorded { .. } => Room::Stories,
+            E::HandedOff { .. }
+            | E::ViolationRecorded { .. }
+            | E::BlockerRaised { .. }
+            | E::BlockerDecided { .. } => Room::Stories,
             E::ModelRegistered { .. } => Room::Models,
         }
     }

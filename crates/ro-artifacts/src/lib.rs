@@ -74,7 +74,9 @@ pub use retention::RetentionPolicy;
 pub use store::{
     Artifact, ArtifactClass, ArtifactRef, ContentDigest, DigestAlg, Gate, MismatchPosture,
 };
-pub use story::{Attestation, ConsumerId, HandoffEntry, HandoffPackage, StoryId};
+pub use story::{
+    Attestation, Blocker, BlockerView, ConsumerId, HandoffEntry, HandoffPackage, StoryId,
+};
 
 /// The class artifacts belong to when none is named.
 pub const DEFAULT_CLASS: &str = "default";
@@ -113,6 +115,9 @@ pub struct Artifacts {
     postures: BTreeMap<ArtifactClass, MismatchPosture>,
     retention: BTreeMap<ArtifactClass, (RetentionPolicy, BTreeSet<Day>)>,
     violations: BTreeMap<StoryId, Vec<String>>,
+    /// Each story's blockers: the question, and the decision once there is one.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    blockers: BTreeMap<StoryId, BTreeMap<String, Blocker>>,
 }
 
 /// A record's author is the actor recording it: nobody signs in another's name.
@@ -251,6 +256,8 @@ impl Artifacts {
             C::RollbackDerivation { .. } => Action::RollbackDerivation,
             C::HandOff { .. } => Action::HandOff,
             C::RecordViolation { .. } => Action::RecordViolation,
+            C::RaiseBlocker { .. } => Action::RaiseBlocker,
+            C::DecideBlocker { .. } => Action::DecideBlocker,
             C::RegisterModel { .. } => Action::RegisterModel,
         }
     }
@@ -302,6 +309,7 @@ impl Artifacts {
                 lockability: d.record.lockability,
                 reviewer: d.reviewed_by.clone(),
                 status: status.into(),
+                record: d.record.clone(),
             });
         }
         let infeasible: Vec<InfeasibleRecord> = self
@@ -323,6 +331,16 @@ impl Artifacts {
                 no_forbidden_action: violations.is_empty(),
                 violations,
             },
+            blockers: self
+                .blockers
+                .get(story)
+                .into_iter()
+                .flatten()
+                .map(|(id, b)| BlockerView {
+                    blocker_id: id.clone(),
+                    blocker: b.clone(),
+                })
+                .collect(),
         }
     }
 

@@ -1,4 +1,6 @@
-//! The stories room: the handoff package of a story and the violations recorded against it.
+//! The stories room: the handoff package of a story, the violations recorded against it (each
+//! invalidates the story's values, and what rests on them) and its blockers (a question only
+//! an operator answers: no handoff until it is decided).
 
 use ro_core::{ActorId, Context, EventMeta};
 
@@ -35,6 +37,42 @@ pub struct HandoffPackage {
     pub infeasible: Vec<InfeasibleRecord>,
     /// The attestation that no forbidden action was recorded.
     pub attestation: Attestation,
+    /// The story's blockers, decided or not.
+    #[serde(default)]
+    pub blockers: Vec<BlockerView>,
+}
+
+/// A question that stops a story until an operator decides it.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+    schemars::JsonSchema,
+)]
+pub struct Blocker {
+    /// The question.
+    pub question: String,
+    /// Who raised it.
+    pub raised_by: ActorId,
+    /// The decision, once there is one.
+    pub decision: Option<String>,
+    /// Who decided it.
+    pub decided_by: Option<ActorId>,
+}
+
+/// A blocker in a handoff package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct BlockerView {
+    /// Its id.
+    pub blocker_id: String,
+    /// The blocker.
+    pub blocker: Blocker,
 }
 
 /// One derivation in a handoff package.
@@ -56,6 +94,8 @@ pub struct HandoffEntry {
     pub reviewer: Option<ActorId>,
     /// `active`, `superseded` or `invalidated`.
     pub status: String,
+    /// The whole record, as signed off (provenance, parameters, reproduction, notes).
+    pub record: DerivationRecord,
 }
 
 /// Whether the story's journal records any forbidden action.
@@ -72,7 +112,7 @@ impl Artifacts {
     pub(crate) fn decide_story(
         &self,
         command: &ArtifactCommand,
-        _ctx: &Context,
+        ctx: &Context,
     ) -> Result<Vec<ArtifactEvent>, ArtifactRejection> {
         use ArtifactCommand as C;
         use ArtifactEvent as E;
@@ -80,14 +120,25 @@ impl Artifacts {
         match command {
             C::HandOff { story, consumer } => {
                 let package = self.handoff_package(story);
-                if package.eligible_for_lock.is_empty() {
+                // A story whose every value is typed INFEASIBLE hands off its records.
+                if package.eligible_for_lock.is_empty() && package.infeasible.is_empty() {
                     return Err(R::Invalid(format!(
-                        "story {story} has no value eligible for lock"
+                        "story {story} has no value eligible for lock and no INFEASIBLE record"
                     )));
                 }
                 if !package.attestation.no_forbidden_action {
                     return Err(R::Invalid(format!(
                         "story {story} recorded a forbidden action: its attestation fails"
+                    )));
+                }
+                if let Some(open) = package
+                    .blockers
+                    .iter()
+                    .find(|b| b.blocker.decision.is_none())
+                {
+                    return Err(R::Invalid(format!(
+                        "story {story} is stopped on blocker {} ({}): an operator decides it first (DECIDE_BLOCKER)",
+                        open.blocker_id, open.blocker.question
                     )));
                 }
                 Ok(vec![E::HandedOff {
@@ -101,10 +152,80 @@ impl Artifacts {
                 if description.trim().is_empty() {
                     return Err(R::Invalid("description is required".into()));
                 }
-                Ok(vec![E::ViolationRecorded {
+                // A forbidden action taints the story's values and everything resting on them.
+                let mut invalidated: BTreeSet<DerivationId> = BTreeSet::new();
+                for (id, _) in self.derivations.iter().filter(|(_, d)| {
+                    &d.record.story == story && d.status == DerivationStatus::Active
+                }) {
+                    invalidated.insert(id.clone());
+                    invalidated.extend(self.transitive_dependents(id));
+                }
+                let invalidated: Vec<DerivationId> = invalidated.into_iter().collect();
+                let notify: Vec<ArtifactEvent> = invalidated
+                    .iter()
+                    .filter_map(|id| self.derivations.get(id).map(|d| (id, d)))
+                    .flat_map(|(id, d)| {
+                        d.handed_to.iter().map(move |c| E::DownstreamNotified {
+                            derivation_id: id.clone(),
+                            consumer: c.clone(),
+                        })
+                    })
+                    .collect();
+                let mut events = vec![E::ViolationRecorded {
                     story: story.clone(),
                     description: description.clone(),
+                    invalidated,
+                }];
+                events.extend(notify);
+                Ok(events)
+            }
+            C::RaiseBlocker {
+                story,
+                blocker_id,
+                question,
+            } => {
+                check_blocker_id(blocker_id)?;
+                check_text("question", question, true)?;
+                if let Some(existing) = self.blockers.get(story).and_then(|b| b.get(blocker_id)) {
+                    if existing.question == *question {
+                        return Ok(Vec::new());
+                    }
+                    return Err(R::Invalid(format!(
+                        "blocker {blocker_id} of story {story} exists with another question"
+                    )));
+                }
+                Ok(vec![E::BlockerRaised {
+                    story: story.clone(),
+                    blocker_id: blocker_id.clone(),
+                    question: question.clone(),
+                    by: ctx.actor.id.clone(),
                 }])
+            }
+            C::DecideBlocker {
+                story,
+                blocker_id,
+                decision,
+            } => {
+                check_text("decision", decision, true)?;
+                let blocker = self
+                    .blockers
+                    .get(story)
+                    .and_then(|b| b.get(blocker_id))
+                    .ok_or_else(|| {
+                        R::Invalid(format!("story {story} has no blocker {blocker_id}"))
+                    })?;
+                match &blocker.decision {
+                    Some(d) if d == decision => Ok(Vec::new()),
+                    Some(_) => Err(R::Invalid(format!(
+                        "blocker {blocker_id} was decided already; raise a new one"
+                    ))),
+                    None => Ok(vec![E::BlockerDecided {
+                        story: story.clone(),
+                        blocker_id: blocker_id.clone(),
+                        decision: decision.clone(),
+                        by: ctx.actor.id.clone(),
+                    }]),
+                }
             }
             _ => Err(misrouted()),
         }
@@ -126,13 +247,68 @@ impl Artifacts {
                     }
                 }
             }
-            E::ViolationRecorded { story, description } => {
+            E::ViolationRecorded {
+                story,
+                description,
+                invalidated,
+            } => {
                 self.violations
                     .entry(story.clone())
                     .or_default()
                     .push(description.clone());
+                for id in invalidated {
+                    if let Some(d) = self.derivations.get_mut(id) {
+                        d.status = DerivationStatus::Invalidated;
+                    }
+                }
+            }
+            E::BlockerRaised {
+                story,
+                blocker_id,
+                question,
+                by,
+            } => {
+                self.blockers.entry(story.clone()).or_default().insert(
+                    blocker_id.clone(),
+                    Blocker {
+                        question: question.clone(),
+                        raised_by: by.clone(),
+                        decision: None,
+                        decided_by: None,
+                    },
+                );
+            }
+            E::BlockerDecided {
+                story,
+                blocker_id,
+                decision,
+                by,
+            } => {
+                if let Some(b) = self
+                    .blockers
+                    .get_mut(story)
+                    .and_then(|b| b.get_mut(blocker_id))
+                {
+                    b.decision = Some(decision.clone());
+                    b.decided_by = Some(by.clone());
+                }
             }
             _ => {}
         }
+    }
+}
+
+/// Checks a blocker id: 1 to 64 ASCII letters, digits, `-` or `_`.
+fn check_blocker_id(id: &str) -> Result<(), ArtifactRejection> {
+    if (1..=64).contains(&id.len())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        Ok(())
+    } else {
+        Err(ArtifactRejection::Invalid(
+            "blocker_id is 1 to 64 letters, digits, - or _".into(),
+        ))
     }
 }

@@ -2549,3 +2549,70 @@ fn the_cost_report_counts_the_days_cycles_through_the_host() {
     assert_eq!(report[0]["daily_summary"]["total_cycles"], 2, "{report:?}");
     assert_eq!(report[0]["daily_summary"]["total_units"], 1);
 }
+
+/// Issue 28's story rules through the host: a forbidden action invalidates the story's values
+/// and opens its compliance deviation; a blocker holds the handoff until an operator decides
+/// it; a story whose every value is INFEASIBLE hands off its records.
+#[test]
+fn violations_invalidate_and_blockers_hold_a_story_through_the_host() {
+    let store = temp_store("story-rules");
+    assert!(init_open(&store, None).status.success());
+    let apply = |input: &str| {
+        lines(&ro(
+            &store,
+            &["apply", "--actor", "alice", "--reason", "story s-1"],
+            input,
+        ))
+    };
+    let hash = format!("blake3:{:064x}", 5);
+    let derive = format!(
+        "{{\"type\":\"RECORD_DERIVATION\",\"derivation_id\":\"v-1\",\"story\":\"s-1\",\"value_name\":\"capacity\",\"value\":\"0.42\",\"units\":\"ratio\",\"lockability\":\"lockable\",\"cost_tier\":\"A\",\"run_id\":\"run-42\",\"git_sha\":\"b06d4e3\",\"input_hashes\":[\"{hash}\"],\"code_version\":\"1.4.0\",\"author\":\"alice\",\"repro_command\":\"make derive\"}}\n"
+    );
+    let violation = "{\"type\":\"RECORD_VIOLATION\",\"story\":\"s-1\",\"description\":\"a training job was launched to check a value\"}\n";
+    let answers = apply(&(derive + violation));
+    assert_eq!(answers[0]["ok"], true, "{answers:?}");
+    let types: Vec<&str> = answers[1]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"]["event"]["type"].as_str().unwrap())
+        .collect();
+    assert!(types.contains(&"DeviationOpened"), "{types:?}");
+    assert_eq!(
+        answers[1]["events"][0]["event"]["event"]["invalidated"],
+        serde_json::json!(["v-1"])
+    );
+    let status = apply("{\"type\":\"OPS_STATUS\"}\n");
+    assert_eq!(
+        status[0]["result"]["reason_codes"],
+        serde_json::json!(["DEVIATION_PAUSE"])
+    );
+    // Another story: every value INFEASIBLE, stopped on a question until an operator decides.
+    let infeasible = r#"{"type":"RECORD_INFEASIBLE","infeasible_id":"inf-1","story":"s-2","reason":"cost-data","trigger":"only tier D quotes","evidence_attempted":"three vendor quotes","allowed_next_action":"obtain audited cost data","blocked_downstream":"charter lock","required_remediation_artifact":"audited cost report","author":"alice"}"#;
+    let blocker = "{\"type\":\"RAISE_BLOCKER\",\"story\":\"s-2\",\"blocker_id\":\"b-1\",\"question\":\"may the estimate use last year's quotes?\"}\n";
+    let hand_off = "{\"type\":\"HAND_OFF\",\"story\":\"s-2\",\"consumer\":\"lock-desk\"}\n";
+    let held = apply(&format!("{infeasible}\n{blocker}{hand_off}"));
+    assert_eq!(held[0]["ok"], true, "{held:?}");
+    assert_eq!(held[1]["ok"], true, "{held:?}");
+    assert!(
+        held[2]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("stopped on blocker b-1"),
+        "{held:?}"
+    );
+    let decided = apply(&format!(
+        "{{\"type\":\"DECIDE_BLOCKER\",\"story\":\"s-2\",\"blocker_id\":\"b-1\",\"decision\":\"no: wait for audited data\"}}\n{hand_off}{{\"type\":\"HANDOFF_PACKAGE\",\"story\":\"s-2\"}}\n"
+    ));
+    assert_eq!(decided[0]["ok"], true, "{decided:?}");
+    assert_eq!(
+        decided[1]["ok"], true,
+        "an all-INFEASIBLE story hands off: {decided:?}"
+    );
+    let package = &decided[2]["result"];
+    assert_eq!(
+        package["blockers"][0]["blocker"]["decision"],
+        "no: wait for audited data"
+    );
+    assert_eq!(package["infeasible"][0]["infeasible_id"], "inf-1");
+}
