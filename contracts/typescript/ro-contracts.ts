@@ -3,7 +3,7 @@
 
 /** Everything an actor can ask of the plane. The set is closed: an unknown name is
  * refused when parsed, and nothing outside it can be permitted. */
-export type Action = ("READ_ARTIFACT" | "REGISTER_ARTIFACT" | "SET_ARTIFACT_GATE" | "SHORTEN_RETENTION" | "EXTEND_RETENTION" | "RECORD_DERIVATION" | "REVIEW_DERIVATION" | "SUPERSEDE_DERIVATION" | "RECORD_INFEASIBLE" | "ROLLBACK_DERIVATION" | "TRIGGER_RUN" | "REQUEST_REPLAY" | "PAUSE_JOB" | "DRAIN_JOB" | "CANCEL_RUN" | "RESUME_JOB" | "DEPLOY" | "CREATE_STREAM" | "PUBLISH_STREAM" | "SUBSCRIBE_STREAM" | "CHANGE_STREAM_RETENTION" | "CHANGE_STREAM_PARTITIONS" | "CHANGE_STREAM_ACCESS" | "REGISTER_MODEL" | "SET_CANDIDATE_MODEL" | "RECORD_CYCLE" | "SET_CANARY_RATIO" | "APPROVE_PROMOTION" | "PROMOTE_MODEL" | "ROLLBACK_MODEL" | "EMERGENCY_LOCKDOWN" | "RELEASE_LOCKDOWN" | "ENGAGE_KILL_SWITCH" | "RELEASE_KILL_SWITCH" | "PRODUCTION_LOCK" | "PRODUCTION_UNLOCK" | "HALT" | "RESET_FAILURE_STATUS" | "GRANT_ROLE" | "REVOKE_ROLE" | "DEFINE_ROLE" | "ADD_PERMIT_RULE" | "ADD_FORBID_RULE" | "REMOVE_RULE" | "DEFINE_CONSTRAINT" | "FREEZE" | "REQUEST_CHANGE" | "REVIEW_CHANGE" | "APPROVE_CHANGE" | "REJECT_CHANGE" | "APPLY_CHANGE" | "PUBLISH_CONFIG" | "REGISTER_SECRET" | "ROTATE_SECRET" | "SET_LIMITS" | "RECORD_COST" | "DEFINE_DEVIATION_TYPE" | "RECORD_DEVIATION" | "UPDATE_DEVIATION" | "RESOLVE_DEVIATION" | "TICK" | "SET_ADDRESSING" | "SET_MISMATCH_POSTURE" | "EXPIRE_ARTIFACTS" | "RAISE_BLOCKER" | "DECIDE_BLOCKER" | "HAND_OFF" | "RECORD_VIOLATION" | "DEFINE_JOB" | "DEFINE_POOL" | "DEFINE_CALENDAR" | "OBSERVE_GATE" | "REPORT_ATTEMPT" | "CONFIGURE_CONFIRMATIONS" | "REPORT_FAILURE" | "CONFIGURE_SHADOW_WINDOW" | "REPORT_COMPONENT" | "DEFINE_ENVIRONMENT" | "REPORT_ROLLOUT" | "CAPTURE_LKG" | "RESTORE_LKG" | "RECORD_READINESS" | "CLEAR_NO_GO" | "REGISTER_SIGNING_KEY" | "REQUIRE_SIGNATURES" | "REGISTER_PRINCIPAL" | "SET_PRINCIPAL_KIND" | "REVOKE_SIGNING_KEY" | "ISSUE_TOKEN" | "REVOKE_TOKEN" | "CONFIGURE_ALERTS" | "ACKNOWLEDGE_ALERT" | "RESOLVE_ALERT" | "DEFINE_INTENTS" | "QUARANTINE_EXPERIENCE");
+export type Action = ("READ_ARTIFACT" | "REGISTER_ARTIFACT" | "SET_ARTIFACT_GATE" | "SHORTEN_RETENTION" | "EXTEND_RETENTION" | "RECORD_DERIVATION" | "REVIEW_DERIVATION" | "SUPERSEDE_DERIVATION" | "RECORD_INFEASIBLE" | "ROLLBACK_DERIVATION" | "TRIGGER_RUN" | "REQUEST_REPLAY" | "PAUSE_JOB" | "DRAIN_JOB" | "CANCEL_RUN" | "RESUME_JOB" | "DEPLOY" | "CREATE_STREAM" | "PUBLISH_STREAM" | "SUBSCRIBE_STREAM" | "CHANGE_STREAM_RETENTION" | "CHANGE_STREAM_PARTITIONS" | "CHANGE_STREAM_ACCESS" | "REGISTER_MODEL" | "SET_CANDIDATE_MODEL" | "RECORD_CYCLE" | "SET_CANARY_RATIO" | "APPROVE_PROMOTION" | "PROMOTE_MODEL" | "ROLLBACK_MODEL" | "EMERGENCY_LOCKDOWN" | "RELEASE_LOCKDOWN" | "ENGAGE_KILL_SWITCH" | "RELEASE_KILL_SWITCH" | "PRODUCTION_LOCK" | "PRODUCTION_UNLOCK" | "HALT" | "RESET_FAILURE_STATUS" | "GRANT_ROLE" | "REVOKE_ROLE" | "DEFINE_ROLE" | "ADD_PERMIT_RULE" | "ADD_FORBID_RULE" | "REMOVE_RULE" | "DEFINE_CONSTRAINT" | "FREEZE" | "REQUEST_CHANGE" | "REVIEW_CHANGE" | "APPROVE_CHANGE" | "REJECT_CHANGE" | "APPLY_CHANGE" | "PUBLISH_CONFIG" | "REGISTER_SECRET" | "ROTATE_SECRET" | "SET_LIMITS" | "RECORD_COST" | "DEFINE_DEVIATION_TYPE" | "RECORD_DEVIATION" | "UPDATE_DEVIATION" | "RESOLVE_DEVIATION" | "TICK" | "SET_ADDRESSING" | "SET_MISMATCH_POSTURE" | "EXPIRE_ARTIFACTS" | "DEFINE_STORY" | "RISK_REVIEW" | "RAISE_BLOCKER" | "DECIDE_BLOCKER" | "HAND_OFF" | "RECORD_VIOLATION" | "DEFINE_JOB" | "DEFINE_POOL" | "DEFINE_CALENDAR" | "OBSERVE_GATE" | "REPORT_ATTEMPT" | "CONFIGURE_CONFIRMATIONS" | "REPORT_FAILURE" | "CONFIGURE_SHADOW_WINDOW" | "REPORT_COMPONENT" | "DEFINE_ENVIRONMENT" | "REPORT_ROLLOUT" | "CAPTURE_LKG" | "RESTORE_LKG" | "RECORD_READINESS" | "CLEAR_NO_GO" | "REGISTER_SIGNING_KEY" | "REQUIRE_SIGNATURES" | "REGISTER_PRINCIPAL" | "SET_PRINCIPAL_KIND" | "REVOKE_SIGNING_KEY" | "ISSUE_TOKEN" | "REVOKE_TOKEN" | "CONFIGURE_ALERTS" | "ACKNOWLEDGE_ALERT" | "RESOLVE_ALERT" | "DEFINE_INTENTS" | "QUARANTINE_EXPERIENCE");
 
 /** A set of actions, written in declaration order. */
 export type ActionSet = Array<Action>;
@@ -129,6 +129,8 @@ export type ArtifactEvent =
   | DerivationRolledBack
   | HandedOff
   | ViolationRecorded
+  | StoryDefined
+  | RiskReviewed
   | BlockerRaised
   | BlockerDecided
   | ModelRegistered;
@@ -319,6 +321,26 @@ export interface ViolationRecorded {
   /** The story. */
   story: StoryId;
   type: "ViolationRecorded";
+}
+
+/** A story's definition was set. */
+export interface StoryDefined {
+  /** Why. */
+  reason?: (Reason | null);
+  /** What it owes. */
+  spec: StorySpec;
+  /** The story. */
+  story: StoryId;
+  type: "StoryDefined";
+}
+
+/** A risk owner reviewed a derivation. */
+export interface RiskReviewed {
+  /** The derivation. */
+  derivation_id: DerivationId;
+  /** The review. */
+  review: RiskNote;
+  type: "RiskReviewed";
 }
 
 /** A story was stopped on a question only an operator can answer: it is not handed off
@@ -899,6 +921,8 @@ export type HandoffEntry = {
   record: DerivationRecord;
   /** Reviewer, if reviewed. */
   reviewer?: (ActorId | null);
+  /** The risk owner's review, when the value has one. */
+  risk_review?: (RiskNote | null);
   /** `active`, `superseded` or `invalidated`. */
   status: string;
   /** Units. */
@@ -923,8 +947,12 @@ export type HandoffPackage = {
   eligible_for_lock: Array<DerivationId>;
   /** The typed INFEASIBLE records. */
   infeasible: Array<InfeasibleRecord>;
+  /** Its required values and where each stands (empty until the story is defined). */
+  required_values?: Array<RequiredValue>;
   /** The story. */
   story: StoryId;
+  /** Its threats to validity. */
+  threats_to_validity?: string;
 };
 
 /** The daily health checklist. */
@@ -1023,6 +1051,8 @@ export type InfeasibleRecord = {
   timestamp?: (Timestamp | null);
   /** What triggered it. */
   trigger: string;
+  /** The required value it answers for (see `DEFINE_STORY`), if any. */
+  value_name?: string | null;
 };
 
 /** Why a run exists. */
@@ -2794,6 +2824,7 @@ export type Request =
   | DefineJobCommand
   | DefinePoolCommand
   | DefineRoleCommand
+  | DefineStoryCommand
   | DeployCommand
   | DeployReportQuery
   | DeviationsQuery
@@ -2858,6 +2889,7 @@ export type Request =
   | RevokeRoleCommand
   | RevokeSigningKeyCommand
   | RevokeTokenCommand
+  | RiskReviewCommand
   | RollbackDerivationCommand
   | RollbackModelCommand
   | RotateSecretCommand
@@ -3602,6 +3634,36 @@ export interface DefineRoleCommand {
     sig: string;
   };
   type: "DEFINE_ROLE";
+}
+
+/** Defines what a story owes: the values it must derive (or record INFEASIBLE) before it
+ * is handed off, those a risk owner reviews before they are eligible for lock (cost,
+ * capacity), and its threats to validity (carried in the handoff package). */
+export interface DefineStoryCommand {
+  actor?: Actor;
+  /** When; the host stamps its clock when absent. */
+  at?: (Timestamp | null);
+  /** The token from the first step of a two-step command. */
+  confirmation_token?: string;
+  correlation_id?: (CorrelationId | null);
+  /** Shorthand for a human actor with this id. */
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
+  /** The value names it must answer for. */
+  required_values?: Array<string>;
+  /** The value names a risk owner reviews. */
+  risk_reviewed_values?: Array<string>;
+  /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
+  signature?: {
+    key_id: string;
+    nonce: string;
+    sig: string;
+  };
+  /** The story. */
+  story: StoryId;
+  /** What could make its values wrong. */
+  threats_to_validity?: string;
+  type: "DEFINE_STORY";
 }
 
 /** Deploys a service version pinned to an artifact digest (human-only; two-step into
@@ -4404,6 +4466,8 @@ export interface RecordInfeasibleCommand {
   /** What triggered it. */
   trigger: string;
   type: "RECORD_INFEASIBLE";
+  /** The required value it answers for (see `DEFINE_STORY`), if any. */
+  value_name?: string | null;
 }
 
 /** Records a readiness check (GO or NO-GO) with its evidence artifact (the host). */
@@ -5111,6 +5175,30 @@ export interface RevokeTokenCommand {
   type: "REVOKE_TOKEN";
 }
 
+/** A risk owner's review of a derivation (a holder of `RISK_REVIEW`, never its author). */
+export interface RiskReviewCommand {
+  actor?: Actor;
+  /** When; the host stamps its clock when absent. */
+  at?: (Timestamp | null);
+  /** The token from the first step of a two-step command. */
+  confirmation_token?: string;
+  correlation_id?: (CorrelationId | null);
+  /** The derivation. */
+  derivation_id: DerivationId;
+  /** The risk owner's note (carried in the handoff package). */
+  note: string;
+  /** Shorthand for a human actor with this id. */
+  operator_id?: (ActorId | null);
+  reason?: (Reason | null);
+  /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
+  signature?: {
+    key_id: string;
+    nonce: string;
+    sig: string;
+  };
+  type: "RISK_REVIEW";
+}
+
 /** Invalidates a derivation and its dependents (a reason is required). */
 export interface RollbackDerivationCommand {
   actor?: Actor;
@@ -5510,6 +5598,15 @@ export interface UpdateDeviationCommand {
   type: "UPDATE_DEVIATION";
 }
 
+/** Where one of a story's required values stands. */
+export type RequiredValue = {
+  /** `derived` (an active derivation), `infeasible` (a typed record answers for it) or
+   * `missing`. */
+  status: string;
+  /** The value's name. */
+  value_name: string;
+};
+
 /** One output line of `ro apply`, in input order, printed after the command's events are durable. */
 export type Response =
   | AcceptedResponse
@@ -5562,6 +5659,14 @@ export type RetryPolicy = {
   max_interval_ms: number;
   /** Error codes that are never retried. */
   non_retryable_error_codes?: Array<string>;
+};
+
+/** A risk owner's review of a value. */
+export type RiskNote = {
+  /** The risk owner. */
+  by: ActorId;
+  /** The note. */
+  note: string;
 };
 
 /** role name */
@@ -5748,6 +5853,16 @@ export type StoryAttestation = {
 
 /** story id */
 export type StoryId = string;
+
+/** What a story owes before it is handed off. */
+export type StorySpec = {
+  /** The value names it must derive or record INFEASIBLE. */
+  required_values: Array<string>;
+  /** The value names a risk owner reviews before they are eligible for lock. */
+  risk_reviewed_values: Array<string>;
+  /** What could make its values wrong. */
+  threats_to_validity: string;
+};
 
 /** Who may publish to and subscribe to a stream. */
 export type StreamAccess = {

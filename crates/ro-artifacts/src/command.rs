@@ -117,6 +117,29 @@ pub enum ArtifactCommand {
         /// Who receives them.
         consumer: ConsumerId,
     },
+    /// Defines what a story owes: the values it must derive (or record INFEASIBLE) before it
+    /// is handed off, those a risk owner reviews before they are eligible for lock (cost,
+    /// capacity), and its threats to validity (carried in the handoff package).
+    DefineStory {
+        /// The story.
+        story: StoryId,
+        /// The value names it must answer for.
+        #[serde(default)]
+        required_values: std::collections::BTreeSet<String>,
+        /// The value names a risk owner reviews.
+        #[serde(default)]
+        risk_reviewed_values: std::collections::BTreeSet<String>,
+        /// What could make its values wrong.
+        #[serde(default)]
+        threats_to_validity: String,
+    },
+    /// A risk owner's review of a derivation (a holder of `RISK_REVIEW`, never its author).
+    RiskReview {
+        /// The derivation.
+        derivation_id: DerivationId,
+        /// The risk owner's note (carried in the handoff package).
+        note: String,
+    },
     /// Stops a story on a question only an operator can answer (STOP and ask): the story is
     /// not handed off until the blocker is decided.
     RaiseBlocker {
@@ -172,6 +195,8 @@ ro_policy::command_facts! { ArtifactCommand in Room;
     RollbackDerivation = "ROLLBACK_DERIVATION" in Room::Derivations;
     HandOff = "HAND_OFF" in Room::Stories;
     RaiseBlocker = "RAISE_BLOCKER" in Room::Stories;
+    DefineStory = "DEFINE_STORY" in Room::Stories;
+    RiskReview = "RISK_REVIEW" in Room::Stories;
     DecideBlocker = "DECIDE_BLOCKER" in Room::Stories;
     RecordViolation = "RECORD_VIOLATION" in Room::Stories;
     RegisterModel = "REGISTER_MODEL" in Room::Models;

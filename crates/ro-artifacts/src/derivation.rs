@@ -201,6 +201,9 @@ pub struct InfeasibleRecord {
     /// The derivation that failed, if any.
     #[serde(default)]
     pub failed_derivation: Option<DerivationId>,
+    /// The required value it answers for (see `DEFINE_STORY`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_name: Option<String>,
     /// What evidence was attempted.
     pub evidence_attempted: String,
     /// What may be done next.

@@ -167,6 +167,22 @@ pub enum ArtifactEvent {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         invalidated: Vec<DerivationId>,
     },
+    /// A story's definition was set.
+    StoryDefined {
+        /// The story.
+        story: StoryId,
+        /// What it owes.
+        spec: StorySpec,
+        /// Why.
+        reason: Option<Reason>,
+    },
+    /// A risk owner reviewed a derivation.
+    RiskReviewed {
+        /// The derivation.
+        derivation_id: DerivationId,
+        /// The review.
+        review: RiskNote,
+    },
     /// A story was stopped on a question only an operator can answer: it is not handed off
     /// until the blocker is decided.
     BlockerRaised {
@@ -228,7 +244,9 @@ impl ArtifactEvent {
             E::HandedOff { .. }
             | E::ViolationRecorded { .. }
             | E::BlockerRaised { .. }
-            | E::BlockerDecided { .. } => Room::Stories,
+            | E::BlockerDecided { .. }
+            | E::StoryDefined { .. }
+            | E::RiskReviewed { .. } => Room::Stories,
             E::ModelRegistered { .. } => Room::Models,
         }
     }

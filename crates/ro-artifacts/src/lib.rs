@@ -75,7 +75,8 @@ pub use store::{
     Artifact, ArtifactClass, ArtifactRef, ContentDigest, DigestAlg, Gate, MismatchPosture,
 };
 pub use story::{
-    Attestation, Blocker, BlockerView, ConsumerId, HandoffEntry, HandoffPackage, StoryId,
+    Attestation, Blocker, BlockerView, ConsumerId, HandoffEntry, HandoffPackage, RequiredValue,
+    RiskNote, StoryId, StorySpec,
 };
 
 /// The class artifacts belong to when none is named.
@@ -115,6 +116,12 @@ pub struct Artifacts {
     postures: BTreeMap<ArtifactClass, MismatchPosture>,
     retention: BTreeMap<ArtifactClass, (RetentionPolicy, BTreeSet<Day>)>,
     violations: BTreeMap<StoryId, Vec<String>>,
+    /// Each story's definition (required values, risk-reviewed values, threats to validity).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    stories: BTreeMap<StoryId, StorySpec>,
+    /// Risk owners' reviews, by derivation.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    risk_reviews: BTreeMap<DerivationId, RiskNote>,
     /// Each story's blockers: the question, and the decision once there is one.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     blockers: BTreeMap<StoryId, BTreeMap<String, Blocker>>,
@@ -257,6 +264,8 @@ impl Artifacts {
             C::HandOff { .. } => Action::HandOff,
             C::RecordViolation { .. } => Action::RecordViolation,
             C::RaiseBlocker { .. } => Action::RaiseBlocker,
+            C::DefineStory { .. } => Action::DefineStory,
+            C::RiskReview { .. } => Action::RiskReview,
             C::DecideBlocker { .. } => Action::DecideBlocker,
             C::RegisterModel { .. } => Action::RegisterModel,
         }
@@ -273,11 +282,22 @@ impl Artifacts {
                 continue;
             }
             match self.derivations.get(next) {
-                Some(d) if d.eligible_for_lock() => stack.extend(d.record.depends_on.iter()),
+                Some(d) if d.eligible_for_lock() && self.risk_cleared(next, d) => {
+                    stack.extend(d.record.depends_on.iter());
+                }
                 _ => return false,
             }
         }
         true
+    }
+
+    /// Whether a derivation's value, when its story has a risk owner review it, was reviewed.
+    fn risk_cleared(&self, id: &DerivationId, d: &Derivation) -> bool {
+        let reviewed_by_risk = self
+            .stories
+            .get(&d.record.story)
+            .is_some_and(|s| s.risk_reviewed_values.contains(&d.record.value_name));
+        !reviewed_by_risk || self.risk_reviews.contains_key(id)
     }
 
     /// The handoff package of `story`.
@@ -310,6 +330,7 @@ impl Artifacts {
                 reviewer: d.reviewed_by.clone(),
                 status: status.into(),
                 record: d.record.clone(),
+                risk_review: self.risk_reviews.get(id).cloned(),
             });
         }
         let infeasible: Vec<InfeasibleRecord> = self
@@ -320,6 +341,30 @@ impl Artifacts {
             .collect();
         blocking.extend(infeasible.iter().map(|r| r.infeasible_id.clone()));
         blocking.sort();
+        let spec = self.stories.get(story);
+        let required_values = spec
+            .into_iter()
+            .flat_map(|s| &s.required_values)
+            .map(|name| {
+                let derived = entries
+                    .iter()
+                    .any(|e| &e.value_name == name && e.status == "active");
+                let answered = infeasible
+                    .iter()
+                    .any(|r| r.value_name.as_ref() == Some(name));
+                RequiredValue {
+                    value_name: name.clone(),
+                    status: if derived {
+                        "derived"
+                    } else if answered {
+                        "infeasible"
+                    } else {
+                        "missing"
+                    }
+                    .into(),
+                }
+            })
+            .collect();
         let violations = self.violations.get(story).cloned().unwrap_or_default();
         HandoffPackage {
             story: story.clone(),
@@ -341,6 +386,10 @@ impl Artifacts {
                     blocker: b.clone(),
                 })
                 .collect(),
+            required_values,
+            threats_to_validity: spec
+                .map(|s| s.threats_to_validity.clone())
+                .unwrap_or_default(),
         }
     }
 

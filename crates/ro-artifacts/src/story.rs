@@ -40,6 +40,65 @@ pub struct HandoffPackage {
     /// The story's blockers, decided or not.
     #[serde(default)]
     pub blockers: Vec<BlockerView>,
+    /// Its required values and where each stands (empty until the story is defined).
+    #[serde(default)]
+    pub required_values: Vec<RequiredValue>,
+    /// Its threats to validity.
+    #[serde(default)]
+    pub threats_to_validity: String,
+}
+
+/// What a story owes before it is handed off.
+#[derive(
+    Debug,
+    Clone,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+    schemars::JsonSchema,
+)]
+pub struct StorySpec {
+    /// The value names it must derive or record INFEASIBLE.
+    pub required_values: BTreeSet<String>,
+    /// The value names a risk owner reviews before they are eligible for lock.
+    pub risk_reviewed_values: BTreeSet<String>,
+    /// What could make its values wrong.
+    pub threats_to_validity: String,
+}
+
+/// A risk owner's review of a value.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+    schemars::JsonSchema,
+)]
+pub struct RiskNote {
+    /// The risk owner.
+    pub by: ActorId,
+    /// The note.
+    pub note: String,
+}
+
+/// Where one of a story's required values stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct RequiredValue {
+    /// The value's name.
+    pub value_name: String,
+    /// `derived` (an active derivation), `infeasible` (a typed record answers for it) or
+    /// `missing`.
+    pub status: String,
 }
 
 /// A question that stops a story until an operator decides it.
@@ -96,6 +155,9 @@ pub struct HandoffEntry {
     pub status: String,
     /// The whole record, as signed off (provenance, parameters, reproduction, notes).
     pub record: DerivationRecord,
+    /// The risk owner's review, when the value has one.
+    #[serde(default)]
+    pub risk_review: Option<RiskNote>,
 }
 
 /// Whether the story's journal records any forbidden action.
@@ -120,6 +182,16 @@ impl Artifacts {
         match command {
             C::HandOff { story, consumer } => {
                 let package = self.handoff_package(story);
+                if let Some(missing) = package
+                    .required_values
+                    .iter()
+                    .find(|v| v.status == "missing")
+                {
+                    return Err(R::Invalid(format!(
+                        "story {story} owes required value {}: derive it, or record it INFEASIBLE naming it",
+                        missing.value_name
+                    )));
+                }
                 // A story whose every value is typed INFEASIBLE hands off its records.
                 if package.eligible_for_lock.is_empty() && package.infeasible.is_empty() {
                     return Err(R::Invalid(format!(
@@ -178,6 +250,59 @@ impl Artifacts {
                 }];
                 events.extend(notify);
                 Ok(events)
+            }
+            C::DefineStory {
+                story,
+                required_values,
+                risk_reviewed_values,
+                threats_to_validity,
+            } => {
+                for name in required_values.iter().chain(risk_reviewed_values) {
+                    check_text("value name", name, true)?;
+                }
+                if required_values.len() + risk_reviewed_values.len() > 1_024 {
+                    return Err(R::Invalid("at most 1024 value names".into()));
+                }
+                check_text("threats_to_validity", threats_to_validity, false)?;
+                let spec = StorySpec {
+                    required_values: required_values.clone(),
+                    risk_reviewed_values: risk_reviewed_values.clone(),
+                    threats_to_validity: threats_to_validity.clone(),
+                };
+                if self.stories.get(story) == Some(&spec) {
+                    return Ok(Vec::new());
+                }
+                Ok(vec![E::StoryDefined {
+                    story: story.clone(),
+                    spec,
+                    reason: ctx.reason.clone(),
+                }])
+            }
+            C::RiskReview {
+                derivation_id,
+                note,
+            } => {
+                let d = self
+                    .derivations
+                    .get(derivation_id)
+                    .ok_or_else(|| R::UnknownDerivation(derivation_id.clone()))?;
+                check_text("note", note, true)?;
+                if d.record.author == ctx.actor.id {
+                    return Err(R::Invalid(
+                        "a risk owner does not review a value they derived".into(),
+                    ));
+                }
+                let review = RiskNote {
+                    by: ctx.actor.id.clone(),
+                    note: note.clone(),
+                };
+                if self.risk_reviews.get(derivation_id) == Some(&review) {
+                    return Ok(Vec::new());
+                }
+                Ok(vec![E::RiskReviewed {
+                    derivation_id: derivation_id.clone(),
+                    review,
+                }])
             }
             C::RaiseBlocker {
                 story,
@@ -261,6 +386,16 @@ impl Artifacts {
                         d.status = DerivationStatus::Invalidated;
                     }
                 }
+            }
+            E::StoryDefined { story, spec, .. } => {
+                self.stories.insert(story.clone(), spec.clone());
+            }
+            E::RiskReviewed {
+                derivation_id,
+                review,
+            } => {
+                self.risk_reviews
+                    .insert(derivation_id.clone(), review.clone());
             }
             E::BlockerRaised {
                 story,

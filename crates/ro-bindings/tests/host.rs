@@ -2616,3 +2616,94 @@ fn violations_invalidate_and_blockers_hold_a_story_through_the_host() {
     );
     assert_eq!(package["infeasible"][0]["infeasible_id"], "inf-1");
 }
+
+/// Issue 28's story requirements through the host: a defined story is handed off only when
+/// every required value is derived or answered INFEASIBLE, and a value its risk owner reviews
+/// is eligible for lock only once reviewed; the package carries the review and the threats.
+#[test]
+fn required_values_and_risk_review_hold_a_story_through_the_host() {
+    let store = temp_store("story-owes");
+    assert!(init_open(&store, None).status.success());
+    for (who, role) in [("rev", "reviewer"), ("rita", "risk_owner")] {
+        let out = ro(
+            &store,
+            &[
+                "principal",
+                "add",
+                who,
+                "--kind",
+                "human",
+                "--role",
+                role,
+                "--actor",
+                "alice",
+                "--reason",
+                "onboarding",
+            ],
+            "",
+        );
+        assert!(out.status.success(), "{out:?}");
+    }
+    let as_who = |who: &str, input: &str| {
+        lines(&ro(
+            &store,
+            &["apply", "--actor", who, "--reason", "story s-3"],
+            input,
+        ))
+    };
+    let define = "{\"type\":\"DEFINE_STORY\",\"story\":\"s-3\",\"required_values\":[\"capacity\",\"unit_cost\"],\"risk_reviewed_values\":[\"capacity\"],\"threats_to_validity\":\"one vendor's quotes\"}\n";
+    let hash = format!("blake3:{:064x}", 9);
+    let derive = format!(
+        "{{\"type\":\"RECORD_DERIVATION\",\"derivation_id\":\"cap-1\",\"story\":\"s-3\",\"value_name\":\"capacity\",\"value\":\"0.42\",\"units\":\"ratio\",\"lockability\":\"lockable\",\"cost_tier\":\"A\",\"run_id\":\"run-7\",\"git_sha\":\"b06d4e3\",\"input_hashes\":[\"{hash}\"],\"code_version\":\"1.4.0\",\"author\":\"alice\",\"repro_command\":\"make derive\"}}\n"
+    );
+    let hand_off = "{\"type\":\"HAND_OFF\",\"story\":\"s-3\",\"consumer\":\"lock-desk\"}\n";
+    let first = as_who("alice", &(define.to_owned() + &derive + hand_off));
+    assert_eq!(first[0]["ok"], true, "{first:?}");
+    assert_eq!(first[1]["ok"], true, "{first:?}");
+    assert!(
+        first[2]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("owes required value unit_cost"),
+        "{first:?}"
+    );
+    let infeasible = r#"{"type":"RECORD_INFEASIBLE","infeasible_id":"inf-3","story":"s-3","value_name":"unit_cost","reason":"cost-data","trigger":"only tier D quotes","evidence_attempted":"three vendor quotes","allowed_next_action":"obtain audited cost data","blocked_downstream":"charter lock","required_remediation_artifact":"audited cost report","author":"alice"}"#;
+    assert_eq!(as_who("alice", &format!("{infeasible}\n"))[0]["ok"], true);
+    assert_eq!(
+        as_who(
+            "rev",
+            "{\"type\":\"REVIEW_DERIVATION\",\"derivation_id\":\"cap-1\"}\n"
+        )[0]["ok"],
+        true
+    );
+    let package = "{\"type\":\"HANDOFF_PACKAGE\",\"story\":\"s-3\"}\n";
+    let before = &as_who("alice", package)[0]["result"];
+    assert_eq!(
+        before["eligible_for_lock"],
+        serde_json::json!([]),
+        "not before its risk owner reviews it: {before}"
+    );
+    let review = "{\"type\":\"RISK_REVIEW\",\"derivation_id\":\"cap-1\",\"note\":\"capacity within the approved envelope\"}\n";
+    assert_eq!(
+        as_who("rev", review)[0]["ok"],
+        false,
+        "a reviewer is not a risk owner"
+    );
+    assert_eq!(as_who("rita", review)[0]["ok"], true);
+    let after = as_who("alice", &(hand_off.to_owned() + package));
+    assert_eq!(after[0]["ok"], true, "{after:?}");
+    let package = &after[1]["result"];
+    assert_eq!(package["eligible_for_lock"], serde_json::json!(["cap-1"]));
+    assert_eq!(package["threats_to_validity"], "one vendor's quotes");
+    assert_eq!(
+        package["derivations"][0]["risk_review"]["by"], "rita",
+        "{package}"
+    );
+    assert_eq!(
+        package["required_values"],
+        serde_json::json!([
+            {"value_name": "capacity", "status": "derived"},
+            {"value_name": "unit_cost", "status": "infeasible"}
+        ])
+    );
+}

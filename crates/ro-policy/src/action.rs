@@ -134,6 +134,8 @@ actions! {
     SetAddressing = "SET_ADDRESSING", Reducing, "Set the addressing template a class's artifacts must follow.";
     SetMismatchPosture = "SET_MISMATCH_POSTURE", Reducing, "Set how a class of artifacts answers digest mismatches (fail-closed or warn: either way, fail-closed).";
     ExpireArtifacts = "EXPIRE_ARTIFACTS", Routine, "Apply retention: tombstone expired artifacts.";
+    DefineStory = "DEFINE_STORY", Increasing, "Define a story's required values, the values a risk owner reviews, and its threats to validity.";
+    RiskReview = "RISK_REVIEW", Reducing, "Review a cost or capacity value as its risk owner.";
     RaiseBlocker = "RAISE_BLOCKER", Increasing, "Stop a story on a question for an operator.";
     DecideBlocker = "DECIDE_BLOCKER", Reducing, "Decide a story's blocker, letting it go on.";
     HandOff = "HAND_OFF", Routine, "Hand a story's eligible values to a downstream consumer.";

@@ -60,6 +60,7 @@ pub fn builtin_roles() -> BTreeMap<&'static str, ActionSet> {
                 Deploy,
                 ApplyChange,
                 ResolveDeviation,
+                DecideBlocker,
             ]
             .into_iter()
             .collect(),
@@ -76,6 +77,8 @@ pub fn builtin_roles() -> BTreeMap<&'static str, ActionSet> {
             HandOff,
             // An analyst derives and records; it launches nothing (no TRIGGER_RUN).
             SubscribeStream,
+            DefineStory,
+            RaiseBlocker,
             RequestChange,
             RecordDeviation,
             UpdateDeviation,
@@ -103,6 +106,7 @@ pub fn builtin_roles() -> BTreeMap<&'static str, ActionSet> {
             ApproveChange,
             RejectChange,
             ApprovePromotion,
+            RiskReview,
             SetLimits,
             DefineDeviationType,
             RecordDeviation,
