@@ -387,6 +387,23 @@ impl Plane {
         if matches!(command, PlaneCommand::Artifacts(_)) {
             self.gates_reach_jobs(&mut events);
         }
+        // A job defined with inputs sees the gates the artifact store already holds for them.
+        if let PlaneCommand::Jobs(ro_jobs::JobsCommand::DefineJob { definition }) = command
+            && !events.is_empty()
+        {
+            for input in &definition.inputs {
+                let (store, seen) = (self.artifacts.gate_of(input), self.jobs.gate(input));
+                if let Some(gate) = store
+                    && seen != Some(gate)
+                    && (seen.is_some() || gate == Gate::Pass)
+                {
+                    events.push(PlaneEvent::Jobs(ro_jobs::JobsEvent::GateObserved {
+                        locator: input.clone(),
+                        status: gate,
+                    }));
+                }
+            }
+        }
         // A forbidden action recorded in a story opens its compliance deviation (which pauses
         // production until a human resolves it), in the same append.
         if let PlaneCommand::Artifacts(ArtifactCommand::RecordViolation { story, .. }) = command
@@ -413,8 +430,9 @@ impl Plane {
 
 impl Plane {
     /// The jobs see the artifact store's gates: every gate the store's events set (registered
-    /// PENDING, set, failed closed on a digest mismatch, FAIL once tombstoned) is observed by
-    /// the jobs in the same append, when it changes what they see.
+    /// PENDING, set, failed closed on a digest mismatch, FAIL once tombstoned) on an input some
+    /// job reads is observed by the jobs in the same append, when it changes what they see (a
+    /// job defined later is shown the store's gates of its inputs then).
     fn gates_reach_jobs(&self, events: &mut Vec<PlaneEvent>) {
         use ro_artifacts::ArtifactEvent as A;
         let mut observed = Vec::new();
@@ -433,6 +451,9 @@ impl Plane {
                 _ => continue,
             };
             let locator = locator.as_str();
+            if !self.jobs.reads(locator) {
+                continue;
+            }
             let last = observed
                 .iter()
                 .rev()

@@ -280,6 +280,14 @@ impl Jobs {
         }
     }
 
+    /// Whether some job's definition reads `locator` as an input (a scan of the definitions:
+    /// jobs are few, gates many).
+    pub fn reads(&self, locator: &str) -> bool {
+        self.jobs
+            .values()
+            .any(|j| j.definition.inputs.iter().any(|i| i == locator))
+    }
+
     /// The gate last observed for an input.
     pub fn gate(&self, locator: &str) -> Option<Gate> {
         self.gates.get(locator).copied()
