@@ -114,6 +114,22 @@ pub mod plane {
         ] {
             k.execute(&c, &ctx).unwrap();
         }
+        // The market data the stream's input reports name, registered and passed in the store.
+        for n in 0..100 {
+            for c in [
+                command(
+                    "artifacts",
+                    json!({"type": "REGISTER_ARTIFACT", "ref": format!("marketdata/{n}"),
+                           "digest": format!("blake3:{:064x}", 1_000_000 + n)}),
+                ),
+                command(
+                    "artifacts",
+                    json!({"type": "SET_ARTIFACT_GATE", "ref": format!("marketdata/{n}"), "status": "PASS"}),
+                ),
+            ] {
+                k.execute(&c, &ctx).unwrap();
+            }
+        }
         k
     }
 
@@ -128,7 +144,7 @@ pub mod plane {
 
     /// Command `i` of the stream and its context (time advances 1 ms per command). Every 20
     /// commands: 6 artifact registrations, 2 gates, a run requested, started and completed,
-    /// 5 cycles of the governed system, an input gate reported (agreeing with the store), a component heartbeat, and a
+    /// 5 cycles of the governed system, an input gate reported (one of 100, agreeing with the store), a component heartbeat, and a
     /// second run requested and cancelled (an admin action).
     pub fn step(i: u64) -> (PlaneCommand, Context) {
         let at = Timestamp::from_unix_nanos(
@@ -186,7 +202,7 @@ pub mod plane {
                 command(
                     "jobs",
                     json!({"type": "OBSERVE_GATE",
-                "ref": format!("runs/r-{}/report.json", i - 16), "status": "PASS"}),
+                "ref": format!("marketdata/{}", i % 100), "status": "PASS"}),
                 ),
             ),
             17 => (

@@ -435,6 +435,9 @@ impl Plane {
     /// job defined later is shown the store's gates of its inputs then).
     fn gates_reach_jobs(&self, events: &mut Vec<PlaneEvent>) {
         use ro_artifacts::ArtifactEvent as A;
+        if !self.jobs.reads_any() {
+            return;
+        }
         let mut observed = Vec::new();
         for event in events.iter() {
             let (locator, gate) = match event {

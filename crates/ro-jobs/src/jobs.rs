@@ -288,6 +288,11 @@ impl Jobs {
             .any(|j| j.definition.inputs.iter().any(|i| i == locator))
     }
 
+    /// Whether any job reads an input at all.
+    pub fn reads_any(&self) -> bool {
+        self.jobs.values().any(|j| !j.definition.inputs.is_empty())
+    }
+
     /// The gate last observed for an input.
     pub fn gate(&self, locator: &str) -> Option<Gate> {
         self.gates.get(locator).copied()
