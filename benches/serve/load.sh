@@ -15,8 +15,8 @@ dir=$(mktemp -d)
 trap 'kill $(cat "$dir/pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$dir"' EXIT
 store="$dir/load.db"
 "$ro" --store "$store" init --admin alice >/dev/null
-"$ro" --store "$store" principal add ro-clock --kind service --role operator --actor alice >/dev/null
-token=$("$ro" --store "$store" token issue alice --actor alice | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+"$ro" --store "$store" principal add ro-clock --kind service --role operator --actor alice --reason "the scheduler" >/dev/null
+token=$("$ro" --store "$store" token issue alice --actor alice --reason "load test" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 "$ro" --store "$store" serve --listen 127.0.0.1:0 >"$dir/out" 2>"$dir/err" &
 echo $! >"$dir/pid"
 for _ in $(seq 100); do grep -q listening "$dir/out" 2>/dev/null && break; sleep 0.05; done

@@ -411,16 +411,7 @@ impl Artifacts {
                 let mut affected = self.transitive_dependents(derivation_id);
                 affected.push(derivation_id.clone());
                 affected.sort();
-                let notify: Vec<ArtifactEvent> = affected
-                    .iter()
-                    .filter_map(|id| self.derivations.get(id).map(|d| (id, d)))
-                    .flat_map(|(id, d)| {
-                        d.handed_to.iter().map(move |c| E::DownstreamNotified {
-                            derivation_id: id.clone(),
-                            consumer: c.clone(),
-                        })
-                    })
-                    .collect();
+                let notify = self.downstream_notices(&affected);
                 let mut events = vec![E::DerivationRolledBack {
                     derivation_id: derivation_id.clone(),
                     affected,

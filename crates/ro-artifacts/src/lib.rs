@@ -393,6 +393,21 @@ impl Artifacts {
         }
     }
 
+    /// The notices owed to every consumer that received one of `ids`, now invalidated.
+    pub(crate) fn downstream_notices(&self, ids: &[DerivationId]) -> Vec<ArtifactEvent> {
+        ids.iter()
+            .filter_map(|id| self.derivations.get(id).map(|d| (id, d)))
+            .flat_map(|(id, d)| {
+                d.handed_to
+                    .iter()
+                    .map(move |c| ArtifactEvent::DownstreamNotified {
+                        derivation_id: id.clone(),
+                        consumer: c.clone(),
+                    })
+            })
+            .collect()
+    }
+
     /// Every active transitive dependent of `root` (not `root` itself), sorted.
     pub fn transitive_dependents(&self, root: &DerivationId) -> Vec<DerivationId> {
         let mut seen = BTreeSet::new();

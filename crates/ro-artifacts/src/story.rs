@@ -233,16 +233,7 @@ impl Artifacts {
                     invalidated.extend(self.transitive_dependents(id));
                 }
                 let invalidated: Vec<DerivationId> = invalidated.into_iter().collect();
-                let notify: Vec<ArtifactEvent> = invalidated
-                    .iter()
-                    .filter_map(|id| self.derivations.get(id).map(|d| (id, d)))
-                    .flat_map(|(id, d)| {
-                        d.handed_to.iter().map(move |c| E::DownstreamNotified {
-                            derivation_id: id.clone(),
-                            consumer: c.clone(),
-                        })
-                    })
-                    .collect();
+                let notify = self.downstream_notices(&invalidated);
                 let mut events = vec![E::ViolationRecorded {
                     story: story.clone(),
                     description: description.clone(),

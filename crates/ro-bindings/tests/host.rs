@@ -2244,26 +2244,7 @@ fn every_admin_action_says_why_through_the_host() {
 fn an_operator_promotes_only_an_approved_candidate_through_the_host() {
     let store = temp_store("promotion-approval");
     assert!(init_open(&store, None).status.success());
-    for (who, role) in [("olga", "operator"), ("rita", "risk_owner")] {
-        let out = ro(
-            &store,
-            &[
-                "principal",
-                "add",
-                who,
-                "--kind",
-                "human",
-                "--role",
-                role,
-                "--actor",
-                "alice",
-                "--reason",
-                "onboarding",
-            ],
-            "",
-        );
-        assert!(out.status.success(), "{out:?}");
-    }
+    add_humans(&store, &[("olga", "operator"), ("rita", "risk_owner")]);
     let as_who = |who: &str, input: &str| {
         lines(&ro(
             &store,
@@ -2639,26 +2620,7 @@ fn violations_invalidate_and_blockers_hold_a_story_through_the_host() {
 fn required_values_and_risk_review_hold_a_story_through_the_host() {
     let store = temp_store("story-owes");
     assert!(init_open(&store, None).status.success());
-    for (who, role) in [("rev", "reviewer"), ("rita", "risk_owner")] {
-        let out = ro(
-            &store,
-            &[
-                "principal",
-                "add",
-                who,
-                "--kind",
-                "human",
-                "--role",
-                role,
-                "--actor",
-                "alice",
-                "--reason",
-                "onboarding",
-            ],
-            "",
-        );
-        assert!(out.status.success(), "{out:?}");
-    }
+    add_humans(&store, &[("rev", "reviewer"), ("rita", "risk_owner")]);
     let as_who = |who: &str, input: &str| {
         lines(&ro(
             &store,
@@ -2721,4 +2683,28 @@ fn required_values_and_risk_review_hold_a_story_through_the_host() {
             {"value_name": "unit_cost", "status": "infeasible"}
         ])
     );
+}
+
+/// Registers humans with their roles at the console, as `alice`.
+fn add_humans(store: &PathBuf, who_roles: &[(&str, &str)]) {
+    for (who, role) in who_roles {
+        let out = ro(
+            store,
+            &[
+                "principal",
+                "add",
+                who,
+                "--kind",
+                "human",
+                "--role",
+                role,
+                "--actor",
+                "alice",
+                "--reason",
+                "onboarding",
+            ],
+            "",
+        );
+        assert!(out.status.success(), "{out:?}");
+    }
 }
