@@ -2032,6 +2032,8 @@ export interface ExperienceQuarantined {
   evidence?: (Locator | null);
   /** The experience. */
   experience: ExperienceId;
+  /** Why, in words (absent on records written before the reason was kept). */
+  reason?: (Reason | null);
   /** Why, as a code (`A-Z`, `0-9`, `_`). */
   reason_code: string;
   type: "ExperienceQuarantined";
@@ -2582,6 +2584,8 @@ export type QuarantineView = {
   evidence?: (Locator | null);
   /** The experience. */
   experience: ExperienceId;
+  /** Why, in words (absent on records written before the reason was kept). */
+  reason?: (Reason | null);
   /** Why, as a code (`A-Z`, `0-9`, `_`). */
   reason_code: string;
 };

@@ -165,7 +165,7 @@ fn classify(event: &PlaneEvent) -> Option<Classified> {
             Room::Streams => crate::streams::classify(e),
             Room::Credentials => crate::credentials::classify(e),
             Room::Alerts => crate::alerts::classify(e),
-            Room::Learning => None,
+            Room::Learning => crate::learning::classify(e),
         },
         PlaneEvent::Jobs(e) => {
             let job = |action, job_id: &ro_jobs::JobId, reason, before: &str, after: &str| {

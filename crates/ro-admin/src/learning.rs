@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use ro_artifacts::{Locator, ModelVersion};
-use ro_core::{ActorId, Context, EventMeta, Timestamp};
+use ro_core::{ActorId, Context, EventMeta, Reason, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::{AdminCommand, AdminEvent, Plane, PlaneEvent, PlaneRejection};
@@ -159,6 +159,9 @@ pub struct Quarantined {
     pub evidence: Option<Locator>,
     /// Who quarantined it.
     pub by: ActorId,
+    /// Why, in words (absent on records written before the reason was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Reason>,
 }
 
 /// The online-learning records.
@@ -270,6 +273,7 @@ impl Plane {
                         detail: detail.clone(),
                         evidence: evidence.clone(),
                         by: ctx.actor.id.clone(),
+                        reason: ctx.reason.clone(),
                     },
                 ))])
             }
@@ -295,5 +299,22 @@ impl Plane {
             }
             _ => {}
         }
+    }
+}
+
+/// The audit record's shape of a learning event: a quarantine is an admin action (metrics are
+/// observations).
+pub(crate) fn classify(event: &AdminEvent) -> Option<crate::audit::Classified> {
+    match event {
+        AdminEvent::ExperienceQuarantined(q) => crate::audit::applied(
+            ro_policy::Action::QuarantineExperience,
+            vec![format!("experience:{}", q.experience)],
+            &q.reason,
+            (
+                serde_json::Value::Null,
+                serde_json::json!({ "reason_code": q.reason_code, "detail": q.detail, "evidence": q.evidence }),
+            ),
+        ),
+        _ => None,
     }
 }

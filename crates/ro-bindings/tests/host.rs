@@ -2231,6 +2231,27 @@ fn every_admin_action_says_why_through_the_host() {
     assert_eq!(reason_of("PAUSE_JOB"), "upstream late");
     assert_eq!(reason_of("FREEZE"), "nightly report");
     assert_eq!(reason_of("REQUEST_CHANGE"), "nightly report");
+    // A quarantine is an admin action too, with its reason on the record.
+    let quarantine = "{\"type\":\"QUARANTINE_EXPERIENCE\",\"experience\":\"exp-1\",\"reason_code\":\"LABEL_LEAK\",\"detail\":\"labels from the future\"}\n";
+    assert_eq!(bare(quarantine)[0]["error"]["code"], "REASON_REQUIRED");
+    let kept = lines(&ro(
+        &store,
+        &[
+            "apply",
+            "--actor",
+            "alice",
+            "--reason",
+            "leak found in review",
+        ],
+        quarantine,
+    ));
+    assert_eq!(kept[0]["ok"], true, "{kept:?}");
+    let admin = lines(&ro(&store, &["audit", "--admin"], ""));
+    let record = admin
+        .iter()
+        .find(|r| r["action_type"] == "QUARANTINE_EXPERIENCE")
+        .expect("the quarantine is on the admin audit");
+    assert_eq!(record["reason"], "leak found in review");
     // The runbook's documents stay accepted as written (a protocol fixed point).
     let runbook = bare(
         "{\"type\":\"REGISTER_MODEL\",\"metadata\":{\"version\":\"M-1\"}}\n{\"type\":\"SET_CANDIDATE_MODEL\",\"version\":\"M-1\"}\n",
