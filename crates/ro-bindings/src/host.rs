@@ -789,20 +789,24 @@ fn flush<W: Write>(
 /// `ro init`: a new store whose first event grants `admin` the admin role, and whose second
 /// registers `admin` as a human principal: from then on every actor must be registered, and
 /// acts with its registered kind.
-pub fn init(path: &std::path::Path, admin: &ActorId, at: Timestamp) -> Result<Store, HostError> {
-    init_with_posture(path, admin, at, false)
+pub fn init(
+    store: impl Into<crate::store::Location>,
+    admin: &ActorId,
+    at: Timestamp,
+) -> Result<Store, HostError> {
+    init_with_posture(store, admin, at, false)
 }
 
 /// [`init`], and when `locked`, the production lock and the kill switch engaged by the admin
 /// from the first moment (execution stays closed until a human releases them, two steps
 /// each).
 pub fn init_with_posture(
-    path: &std::path::Path,
+    store: impl Into<crate::store::Location>,
     admin: &ActorId,
     at: Timestamp,
     locked: bool,
 ) -> Result<Store, HostError> {
-    let mut store = Store::create(path)?;
+    let mut store = Store::create(store)?;
     let mut lines = vec![
         json!({ "type": "GRANT_ROLE", "principal": admin.as_str(), "role": "admin",
                 "operator_id": admin.as_str(), "reason": "ro init" }),

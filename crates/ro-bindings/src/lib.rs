@@ -18,6 +18,7 @@ pub mod evidence;
 pub mod host;
 pub mod keys;
 pub mod openapi;
+pub mod pg;
 pub mod protocol;
 pub mod schema;
 #[cfg(feature = "serve")]

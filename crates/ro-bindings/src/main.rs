@@ -12,7 +12,7 @@ use ro_bindings::{
     checkpoint,
     host::{self, HostError},
     protocol,
-    store::Store,
+    store::{Location, Store},
 };
 use ro_core::{ActorId, Reason, Timestamp};
 
@@ -20,9 +20,14 @@ use ro_core::{ActorId, Reason, Timestamp};
 #[derive(Parser)]
 #[command(name = "ro", version)]
 struct Cli {
-    /// The store (SQLite file). Defaults to $RO_STORE, then ./ro.db.
-    #[arg(long, global = true)]
-    store: Option<PathBuf>,
+    /// The store: an SQLite file's path, or a plane in PostgreSQL
+    /// (`postgres://USER@HOST:PORT/DATABASE?plane=NAME`). Defaults to $RO_STORE, then ./ro.db.
+    #[arg(long, global = true, value_name = "PATH|URL")]
+    store: Option<String>,
+    /// The store's key file (default: $RO_KEY_FILE, then `<store>.keys` beside an SQLite
+    /// file, `ro-<plane>.keys` in the working directory for PostgreSQL).
+    #[arg(long, global = true, value_name = "PATH")]
+    key_file: Option<PathBuf>,
     /// Speak to a running `ro serve` (http://HOST:PORT) instead of opening a store: `apply`,
     /// `status`, `audit` and `report` take the same inputs and print the same outputs.
     #[arg(long, global = true, value_name = "URL")]
@@ -405,9 +410,19 @@ fn clock() -> Timestamp {
     Timestamp::from_unix_nanos(now.unix_timestamp_nanos()).unwrap_or(Timestamp::MIN)
 }
 
-fn store_path(cli: Option<PathBuf>) -> PathBuf {
-    cli.or_else(|| std::env::var_os("RO_STORE").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from("ro.db"))
+/// The store: `--store`, then `$RO_STORE`, then `./ro.db`; its key file: `--key-file`, then
+/// `$RO_KEY_FILE`, then the engine's default ([`Location::parse`]).
+fn store_location(store: Option<String>, key_file: Option<PathBuf>) -> Result<Location, ExitCode> {
+    let text = store
+        .or_else(|| std::env::var("RO_STORE").ok())
+        .unwrap_or_else(|| "ro.db".to_owned());
+    let at = Location::parse(&text).map_err(|e| fail(e.code(), &e.to_string(), 2))?;
+    Ok(
+        match key_file.or_else(|| std::env::var_os("RO_KEY_FILE").map(PathBuf::from)) {
+            Some(file) => at.with_key_file(file),
+            None => at,
+        },
+    )
 }
 
 fn fail(code: &str, message: &str, exit: u8) -> ExitCode {
@@ -441,7 +456,10 @@ fn main() -> ExitCode {
             .unwrap_or_default();
         return remote(url, &token, cli.command);
     }
-    let path = store_path(cli.store);
+    let path = match store_location(cli.store, cli.key_file) {
+        Ok(at) => at,
+        Err(code) => return code,
+    };
     match cli.command {
         Command::Init { admin, at, posture } => {
             let admin = match actor_arg(&admin, "--admin") {
@@ -554,12 +572,10 @@ fn main() -> ExitCode {
             Ok(store) => match store.keys() {
                 Some(keys) => print_json(&serde_json::json!({
                     "checkpoint_public_key": hex(&keys.checkpoint_public_key()),
-                    "key_file": ro_bindings::keys::key_file_for(&path).display().to_string(),
+                    "key_file": path.key_file().display().to_string(),
                 })),
                 None => host_fail(&HostError::Store(
-                    ro_bindings::store::StoreError::KeysMissing(ro_bindings::keys::key_file_for(
-                        &path,
-                    )),
+                    ro_bindings::store::StoreError::KeysMissing(path.key_file().to_owned()),
                 )),
             },
             Err(e) => host_fail(&HostError::from(e)),
@@ -572,9 +588,7 @@ fn main() -> ExitCode {
                     clock(),
                 )),
                 None => host_fail(&HostError::Store(
-                    ro_bindings::store::StoreError::KeysMissing(ro_bindings::keys::key_file_for(
-                        &path,
-                    )),
+                    ro_bindings::store::StoreError::KeysMissing(path.key_file().to_owned()),
                 )),
             },
             Err(e) => host_fail(&HostError::from(e)),
@@ -961,7 +975,7 @@ fn check_anchor(
 }
 
 /// `ro proof …`.
-fn proof_command(path: &Path, proof: ProofCommand) -> ExitCode {
+fn proof_command(path: &Location, proof: ProofCommand) -> ExitCode {
     if let ProofCommand::Verify {
         proof,
         checkpoint,
@@ -1065,8 +1079,9 @@ fn verify_proof(
 /// `ro verify`: the whole journal re-read and every snapshot checked; with an anchor, the
 /// anchored record must be there with the anchored hash; with a checkpoint, the journal must
 /// match it.
-fn verify(path: &Path, anchor: Option<(u64, ro_core::Digest)>, trust: &Trust<'_>) -> ExitCode {
-    let store = match Store::open_replaying(path).and_then(|s| s.verify_snapshots().map(|_| s)) {
+fn verify(path: &Location, anchor: Option<(u64, ro_core::Digest)>, trust: &Trust<'_>) -> ExitCode {
+    let store = match Store::open_replaying(path).and_then(|mut s| s.verify_snapshots().map(|_| s))
+    {
         Ok(store) => store,
         Err(
             e @ (ro_bindings::store::StoreError::Damaged { .. }
@@ -1232,7 +1247,12 @@ fn console_time(at: Option<&str>) -> Result<Timestamp, ExitCode> {
 
 /// Applies `lines` at the console as `actor` (a human administrator) at `at` (or the clock),
 /// printing each response. Exit 0 when all were accepted, 1 when one was refused.
-fn console(path: &Path, actor: &str, at: Option<&str>, lines: &[serde_json::Value]) -> ExitCode {
+fn console(
+    path: &Location,
+    actor: &str,
+    at: Option<&str>,
+    lines: &[serde_json::Value],
+) -> ExitCode {
     let actor = match actor_arg(actor, "--actor") {
         Ok(a) => a,
         Err(code) => return code,
@@ -1269,7 +1289,7 @@ fn console(path: &Path, actor: &str, at: Option<&str>, lines: &[serde_json::Valu
 /// orphan hash, should the journal refuse, authenticates nothing: the plane never issued
 /// its id), then ISSUE_TOKEN is recorded, then the token is printed, once.
 fn issue_token(
-    path: &Path,
+    path: &Location,
     principal: &str,
     expires: Option<&str>,
     (actor, reason): (&str, &str),
@@ -1288,7 +1308,7 @@ fn issue_token(
         let mut store = Store::open(path)?;
         let keys = store.keys().cloned().ok_or_else(|| {
             HostError::Store(ro_bindings::store::StoreError::KeysMissing(
-                ro_bindings::keys::key_file_for(path),
+                path.key_file().to_owned(),
             ))
         })?;
         let random = ro_bindings::keys::Keys::draw()?;
@@ -1325,7 +1345,7 @@ fn issue_token(
 
 const DEMO: &str = include_str!("demo.jsonl");
 
-fn demo(path: &Path) -> ExitCode {
+fn demo(path: &Location) -> ExitCode {
     let run = || -> Result<(), HostError> {
         let at = Timestamp::parse_rfc3339("2026-03-02T13:00:00Z")
             .map_err(|e| HostError::Encoding(e.to_string()))?;
@@ -1336,7 +1356,7 @@ fn demo(path: &Path) -> ExitCode {
         )?;
         let stdout = std::io::stdout();
         let mut out = stdout.lock();
-        writeln!(out, "ro demo on {}", path.display())?;
+        writeln!(out, "ro demo on {path}")?;
         // Every demo document names its `at`: the story's time, so the journal is the same on
         // every run. The demo's host clock is that story time (a simulated host: its clock
         // bounds the documents, and dates the confirmations, as a real one would).

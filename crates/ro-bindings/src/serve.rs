@@ -33,7 +33,6 @@ use std::{
     collections::{BTreeMap, VecDeque},
     convert::Infallible,
     net::SocketAddr,
-    path::{Path, PathBuf},
     sync::{
         Arc, Mutex, RwLock,
         atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
@@ -62,7 +61,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use crate::{
     host::{self, Caller, Served},
     protocol::{self, Skew},
-    store::{self, Store, StoreError},
+    store::{self, Location, Store, StoreError},
 };
 
 /// How `ro serve` runs.
@@ -283,7 +282,9 @@ struct Shared {
     view: RwLock<Arc<View>>,
     records: broadcast::Sender<Lines>,
     metrics: Metrics,
-    macs: BTreeMap<String, [u8; 32]>,
+    /// The kept token hashes (reloaded when other writers' records arrive: a token issued
+    /// at another host's console).
+    macs: RwLock<Arc<BTreeMap<String, [u8; 32]>>>,
     mac_key: crate::keys::Keys,
     /// The last commit succeeded.
     committing: AtomicBool,
@@ -326,6 +327,8 @@ enum Job {
     Stop,
     /// Nothing: wakes the writer to take the urgent lane.
     Wake,
+    /// Another host committed: fold its records.
+    Follow,
 }
 
 fn clock() -> Timestamp {
@@ -333,20 +336,26 @@ fn clock() -> Timestamp {
     Timestamp::from_unix_nanos(now.unix_timestamp_nanos()).unwrap_or(Timestamp::MIN)
 }
 
-/// Runs the server on the store at `path` until SIGTERM or SIGINT: stops accepting, answers
+/// Runs the server on the store at `at` until SIGTERM or SIGINT: stops accepting, answers
 /// every request already accepted, commits, returns. `ready` is called with the bound address
 /// once it accepts connections.
+///
+/// On an SQLite store the server is the only writer (it holds the lock file). On PostgreSQL
+/// any number of servers and consoles write the same plane: before each batch the writer
+/// takes the plane's lock and folds what the others committed; between batches it follows
+/// their commits (notifications, and the clock's tick as the fallback), and only the holder
+/// of the plane's scheduler lease ticks.
 pub fn serve(
-    path: &Path,
+    at: &Location,
     config: Config,
     ready: impl FnOnce(SocketAddr),
 ) -> Result<(), ServeError> {
-    let lock = store::lock(path, true)?;
-    let store = Store::open(path)?;
+    let lock = store::lock(at, true)?;
+    let mut store = Store::open(at)?;
     let keys = store
         .keys()
         .cloned()
-        .ok_or_else(|| StoreError::KeysMissing(crate::keys::key_file_for(path)))?;
+        .ok_or_else(|| StoreError::KeysMissing(at.key_file().to_owned()))?;
     let macs = store.token_macs()?;
     if let Some(name) = &config.calendar
         && store.kernel().state().jobs().calendar(name).is_none()
@@ -381,7 +390,7 @@ pub fn serve(
             hook_dropped: AtomicU64::new(0),
         },
         alert_hook: config.alert_hook.is_some().then_some(hook_tx),
-        macs,
+        macs: RwLock::new(Arc::new(macs)),
         mac_key: keys,
         committing: AtomicBool::new(true),
         scheduler: Mutex::new(None),
@@ -390,10 +399,30 @@ pub fn serve(
     });
     let writer = {
         let shared = Arc::clone(&shared);
-        let path = path.to_owned();
+        let at = at.clone();
         std::thread::Builder::new()
             .name("ro-writer".into())
-            .spawn(move || Writer::new(store, path, shared).run(jobs_rx, urgent_rx))?
+            .spawn(move || Writer::new(store, at, shared).run(jobs_rx, urgent_rx))?
+    };
+    // Other hosts' commits wake the writer at once (it reads the rows on every tick anyway,
+    // so a lost notification costs at most a tick).
+    let follower = match at.postgres() {
+        Some(pg) => {
+            let shared = Arc::clone(&shared);
+            let mut follower = crate::pg::Follower::new(pg);
+            Some(
+                std::thread::Builder::new()
+                    .name("ro-follower".into())
+                    .spawn(move || {
+                        while !*shared.shutdown.borrow() {
+                            if follower.wait(Duration::from_millis(250)) {
+                                let _ = shared.jobs.try_send(Job::Follow);
+                            }
+                        }
+                    })?,
+            )
+        }
+        None => None,
     };
     let hook = match config.alert_hook.clone() {
         Some(command) => {
@@ -441,6 +470,9 @@ pub fn serve(
     let _ = shared.jobs.blocking_send(Job::Stop);
     drop(shared);
     let _ = writer.join();
+    if let Some(follower) = follower {
+        let _ = follower.join();
+    }
     // The writer held the last sender: the hook delivers what is queued, then ends.
     if let Some(hook) = hook {
         let _ = hook.join();
@@ -628,17 +660,22 @@ fn flatten(prefix: &str, value: &Value, out: &mut Vec<(String, i64)>) {
 /// The thread that owns the store.
 struct Writer {
     store: Store,
-    path: PathBuf,
+    at: Location,
     shared: Arc<Shared>,
     /// Why the scheduler stopped.
     stopped: Option<String>,
+    /// The scheduler's lease on a shared store: only its holder ticks.
+    lease: Option<crate::pg::Lease>,
 }
 
 impl Writer {
-    fn new(store: Store, path: PathBuf, shared: Arc<Shared>) -> Writer {
+    fn new(store: Store, at: Location, shared: Arc<Shared>) -> Writer {
         Writer {
+            lease: at
+                .postgres()
+                .map(|pg| crate::pg::Lease::new(pg, "scheduler")),
             store,
-            path,
+            at,
             shared,
             stopped: None,
         }
@@ -672,8 +709,37 @@ impl Writer {
     }
 
     fn batch(&mut self, batch: Vec<Job>) {
-        let now = self.now();
         let before = self.store.head().seq;
+        // Decide on the journal's tail: what decides takes the write lock and folds what other
+        // writers committed; a batch of reads only folds it.
+        let decides = batch
+            .iter()
+            .any(|j| matches!(j, Job::Lines { .. } | Job::Tick));
+        let caught_up = if decides {
+            self.store.begin(|_| false)
+        } else {
+            self.store.follow()
+        };
+        match caught_up {
+            Ok(0) => {}
+            Ok(_) => {
+                if let Ok(macs) = self.store.token_macs()
+                    && let Ok(mut m) = self.shared.macs.write()
+                {
+                    *m = Arc::new(macs);
+                }
+            }
+            Err(_) => {
+                self.shared
+                    .metrics
+                    .commit_failures
+                    .fetch_add(1, Ordering::Relaxed);
+                if let Ok(store) = Store::open(&self.at) {
+                    self.store = store;
+                }
+            }
+        }
+        let now = self.now();
         let mut answered: Vec<Held> = Vec::new();
         let mut reads = Vec::new();
         let mut lines = 0u64;
@@ -695,7 +761,7 @@ impl Writer {
                     answered.push((reply, out));
                 }
                 Job::Tick => ticked |= self.tick(now),
-                Job::Stop | Job::Wake => {}
+                Job::Stop | Job::Wake | Job::Follow => {}
                 read => reads.push(read),
             }
         }
@@ -741,7 +807,7 @@ impl Writer {
                 for (reply, _) in answered {
                     let _ = reply.send(Err(message.clone()));
                 }
-                if let Ok(store) = Store::open(&self.path) {
+                if let Ok(store) = Store::open(&self.at) {
                     self.store = store;
                 }
                 self.refresh(now);
@@ -756,6 +822,13 @@ impl Writer {
     fn tick(&mut self, now: Timestamp) -> bool {
         self.shared.metrics.ticks.fetch_add(1, Ordering::Relaxed);
         if self.stopped.is_some() || self.shared.config.tick_every.is_none() {
+            return true;
+        }
+        // On a shared store one host ticks: the lease's holder (another takes it over when
+        // the holder's connection goes).
+        if let Some(lease) = &mut self.lease
+            && !lease.hold()
+        {
             return true;
         }
         // While the lockdown is raised the clock waits (the tick would be refused and recorded
@@ -863,7 +936,7 @@ impl Writer {
                     });
                 let _ = reply.send(status);
             }
-            Job::Lines { .. } | Job::Tick | Job::Stop | Job::Wake => {}
+            Job::Lines { .. } | Job::Tick | Job::Stop | Job::Wake | Job::Follow => {}
         }
     }
 }
@@ -1121,8 +1194,12 @@ fn authenticate(shared: &Shared, headers: &HeaderMap, read: bool) -> Result<Call
     let presented = blake3::Hash::from(shared.mac_key.token_mac(&secret));
     // Constant-time comparison (blake3::Hash's equality), and the same answer for an unknown
     // id as for a wrong secret.
-    let matches = shared
+    let macs = shared
         .macs
+        .read()
+        .map(|m| Arc::clone(&m))
+        .unwrap_or_default();
+    let matches = macs
         .get(id)
         .is_some_and(|kept| presented == blake3::Hash::from(*kept));
     let view = view(shared);

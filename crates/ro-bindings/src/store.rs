@@ -1,19 +1,24 @@
-//! The embedded store on SQLite: one row per journal record (seq, prev, hash and the canonical
-//! body, exactly what is hashed) and the store's metadata. The host's confirmation-token key
-//! lives in the key file beside it ([`crate::keys`]), never in the store or the journal: a
-//! store opened without its key file can be read and verified, not written.
+//! The store: one row per journal record (seq, prev, hash and the canonical body, exactly what
+//! is hashed), the kept snapshots and the keyed hashes of API tokens, on one of two engines
+//! behind one interface: an SQLite file (the embedded default, one machine) or a plane in a
+//! PostgreSQL database (shared by many hosts; [`crate::pg`]). The host's keys live in a key
+//! file outside both ([`crate::keys`]): a store opened without its key file can be read and
+//! verified, not written.
 //!
-//! Appends are transactions that check the expected head (`BEGIN IMMEDIATE`, so a second
-//! writer waits and then gets [`StoreError::Conflict`], never a fork). A writer that takes the
-//! lock first ([`Store::begin`]) reads what other writers appended and decides on it, so it
-//! never conflicts; a safety-increasing command waiting for the lock raises a yield marker
+//! Appends are transactions that check the expected head under the store's write lock
+//! (SQLite's `BEGIN IMMEDIATE`; the plane row's lock on PostgreSQL, where the database also
+//! refuses any batch that does not extend the head), so a second writer waits and then gets
+//! [`StoreError::Conflict`], never a fork. A writer that takes the lock first
+//! ([`Store::begin`]) reads what other writers appended and decides on it, so it never
+//! conflicts. On SQLite a safety-increasing command waiting for the lock raises a yield marker
 //! (`<store>.yield`) that other writers honour before their next batch, so a lockdown lands
-//! within about one group commit of a writer streaming at full speed. The database runs in WAL
-//! mode with `synchronous=FULL`, so readers never block the writer and a committed append
-//! survives a crash. Opening re-reads every row and checks the chain (a damaged row is
-//! reported by its seq, never skipped), then restores the state from the latest snapshot
-//! (rkyv, table `snapshots`) and replays only the records after it; a truncated, damaged or
-//! foreign snapshot falls back to replaying everything. Snapshots never hold the key.
+//! within about one group commit of a writer streaming at full speed; PostgreSQL grants the
+//! plane's lock in the order it was asked for. SQLite runs in WAL mode with `synchronous=FULL`,
+//! so readers never block the writer and a committed append survives a crash. Opening re-reads
+//! every row and checks the chain (a damaged row is reported by its seq, never skipped), then
+//! restores the state from the latest snapshot (rkyv) and replays only the records after it; a
+//! truncated, damaged or foreign snapshot falls back to replaying everything. Snapshots never
+//! hold the key.
 
 use std::path::{Path, PathBuf};
 
@@ -24,9 +29,120 @@ use ro_core::{
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use crate::keys::{Keys, key_file_for};
+use crate::pg::{Pg, PgLocation};
 
 /// The format written in the metadata table.
 pub const FORMAT: &str = "ro.store.v1";
+
+/// Where a store is, and where its key file is.
+#[derive(Clone, Debug)]
+pub struct Location {
+    engine: Engine,
+    key_file: PathBuf,
+    /// The key file was named (not the engine's default): `create` uses the keys it holds.
+    named_key_file: bool,
+}
+
+#[derive(Clone, Debug)]
+enum Engine {
+    File(PathBuf),
+    Postgres(PgLocation),
+}
+
+impl Location {
+    /// A store named on the command line: a `postgres://` (or `postgresql://`) URL names a
+    /// plane in PostgreSQL (`?plane=NAME`, `default` without it; the user defaults to
+    /// `$USER`); anything else is an SQLite file's path. The key file is `<path>.keys` for a
+    /// file and `ro-<plane>.keys` in the working directory for PostgreSQL, unless
+    /// [`Location::with_key_file`] says otherwise.
+    pub fn parse(text: &str) -> Result<Location, StoreError> {
+        if crate::pg::is_url(text) {
+            let user = std::env::var("USER").ok();
+            let at = PgLocation::parse(text, user.as_deref()).map_err(StoreError::Location)?;
+            let key_file = PathBuf::from(format!("ro-{}.keys", at.plane()));
+            Ok(Location {
+                engine: Engine::Postgres(at),
+                key_file,
+                named_key_file: false,
+            })
+        } else {
+            Ok(Location::file(text))
+        }
+    }
+
+    /// An SQLite file.
+    pub fn file(path: impl Into<PathBuf>) -> Location {
+        let path = path.into();
+        Location {
+            key_file: key_file_for(&path),
+            engine: Engine::File(path),
+            named_key_file: false,
+        }
+    }
+
+    /// The same store with its key file at `key_file` (if the file exists when the store is
+    /// created, the store takes its keys: one host's keys may serve several stores).
+    pub fn with_key_file(mut self, key_file: impl Into<PathBuf>) -> Location {
+        self.key_file = key_file.into();
+        self.named_key_file = true;
+        self
+    }
+
+    /// The key file.
+    pub fn key_file(&self) -> &Path {
+        &self.key_file
+    }
+
+    /// The SQLite file, when the store is one.
+    pub fn path(&self) -> Option<&Path> {
+        match &self.engine {
+            Engine::File(path) => Some(path),
+            Engine::Postgres(_) => None,
+        }
+    }
+
+    /// The PostgreSQL plane, when the store is one.
+    pub fn postgres(&self) -> Option<&PgLocation> {
+        match &self.engine {
+            Engine::File(_) => None,
+            Engine::Postgres(at) => Some(at),
+        }
+    }
+}
+
+/// Shown without any password.
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.engine {
+            Engine::File(path) => write!(f, "{}", path.display()),
+            Engine::Postgres(at) => write!(f, "{at}"),
+        }
+    }
+}
+
+impl From<&Path> for Location {
+    fn from(path: &Path) -> Location {
+        Location::file(path)
+    }
+}
+
+impl From<PathBuf> for Location {
+    fn from(path: PathBuf) -> Location {
+        Location::file(path)
+    }
+}
+
+impl From<&PathBuf> for Location {
+    fn from(path: &PathBuf) -> Location {
+        Location::file(path)
+    }
+}
+
+impl From<&Location> for Location {
+    fn from(at: &Location) -> Location {
+        at.clone()
+    }
+}
 
 /// What went wrong with a store.
 #[derive(Debug, thiserror::Error)]
@@ -39,14 +155,28 @@ pub enum StoreError {
         /// The SQLite error.
         source: rusqlite::Error,
     },
+    /// PostgreSQL failed (or could not be reached).
+    #[error("store {store}: {source}")]
+    Postgres {
+        /// The store, without its password.
+        store: String,
+        /// The driver's error.
+        source: postgres::Error,
+    },
+    /// The store's address does not parse.
+    #[error("--store: {0}")]
+    Location(String),
+    /// The database's schema is not the one this build reads.
+    #[error("{0}")]
+    Schema(String),
     /// `init` on a store that already holds a plane.
     #[error("store {0} already exists; choose another --store or remove it")]
-    Exists(PathBuf),
+    Exists(String),
     /// The store was never initialised.
     #[error(
-        "store {0} does not exist or holds no plane; run `ro --store PATH init --admin ID` first"
+        "store {0} does not exist or holds no plane; run `ro --store {0} init --admin ID` first"
     )]
-    Missing(PathBuf),
+    Missing(String),
     /// A record is damaged: the chain breaks or the body does not decode.
     #[error("journal damaged at seq {seq}: {message}")]
     Damaged {
@@ -81,7 +211,7 @@ pub enum StoreError {
     Key(String),
     /// A write to a store opened without its key file.
     #[error(
-        "the store's key file {0} is missing: this copy of the store can be read and verified, not written"
+        "the store's key file {0} is missing: this copy of the store can be read and verified, not written (name another with --key-file)"
     )]
     KeysMissing(PathBuf),
     /// A server (`ro serve`) holds the store: write through it, or stop it first.
@@ -95,7 +225,9 @@ impl StoreError {
     /// The stable code.
     pub fn code(&self) -> &'static str {
         match self {
-            StoreError::Sqlite { .. } => "STORE_ERROR",
+            StoreError::Sqlite { .. } | StoreError::Postgres { .. } => "STORE_ERROR",
+            StoreError::Location(_) => "INVALID_ARGUMENT",
+            StoreError::Schema(_) => "STORE_SCHEMA",
             StoreError::Exists(_) => "STORE_EXISTS",
             StoreError::Missing(_) => "STORE_MISSING",
             StoreError::Damaged { .. } => "JOURNAL_DAMAGED",
@@ -108,10 +240,15 @@ impl StoreError {
     }
 }
 
-/// Takes the store's lock file (`STORE.lock`): exclusively for a server, which keeps the
+/// Takes an SQLite store's lock file (`STORE.lock`): exclusively for a server, which keeps the
 /// plane in memory and must be the only writer; shared for a writer at the console, so any
-/// number of those run together but none beside a server. Held until the file is dropped.
-pub fn lock(path: &Path, exclusive: bool) -> Result<std::fs::File, StoreError> {
+/// number of those run together but none beside a server. Held until the file is dropped. A
+/// PostgreSQL store has none (`None`): every writer, server or console, takes the plane's lock
+/// and reads the tail before it decides.
+pub fn lock(at: &Location, exclusive: bool) -> Result<Option<std::fs::File>, StoreError> {
+    let Some(path) = at.path() else {
+        return Ok(None);
+    };
     let mut name = path.as_os_str().to_owned();
     name.push(".lock");
     let lock_path = PathBuf::from(name);
@@ -127,7 +264,7 @@ pub fn lock(path: &Path, exclusive: bool) -> Result<std::fs::File, StoreError> {
         file.try_lock_shared()
     };
     match taken {
-        Ok(()) => Ok(file),
+        Ok(()) => Ok(Some(file)),
         Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::ServerRunning(path.to_owned())),
         Err(std::fs::TryLockError::Error(e)) => Err(StoreError::Key(format!(
             "lock file {}: {e}",
@@ -141,8 +278,8 @@ pub const SNAPSHOTS_KEPT: i64 = 2;
 
 /// An open store and the plane folded from it.
 pub struct Store {
-    path: PathBuf,
-    conn: Connection,
+    at: Location,
+    db: Db,
     kernel: Kernel<Plane>,
     durable: u64,
     /// How the plane was rebuilt on open (`None`: from every record, no snapshot asked for or
@@ -152,8 +289,17 @@ pub struct Store {
     keys: Option<Keys>,
     /// Whether this writer holds the write lock ([`Store::begin`]).
     in_txn: bool,
-    /// The yield marker this writer raised while waiting for the lock, removed at commit.
-    raised_yield: Option<PathBuf>,
+}
+
+/// The open engine.
+enum Db {
+    Sqlite {
+        path: PathBuf,
+        conn: Connection,
+        /// The yield marker this writer raised while waiting for the lock, removed at commit.
+        raised_yield: Option<PathBuf>,
+    },
+    Postgres(Box<Pg>),
 }
 
 /// How long a yield marker asks other writers to wait; an older one is stale (its writer
@@ -184,75 +330,145 @@ fn yield_raised(path: &Path) -> bool {
 
 impl Drop for Store {
     fn drop(&mut self) {
-        if let Some(marker) = self.raised_yield.take() {
-            let _ = std::fs::remove_file(marker);
-        }
+        self.lower_yield();
     }
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
-            .field("path", &self.path)
+            .field("at", &self.at.to_string())
             .field("head", &self.kernel.head())
             .finish_non_exhaustive()
     }
 }
 
+fn connect(path: &Path, flags: OpenFlags) -> Result<Connection, StoreError> {
+    let sql = sql_error(path);
+    // SQLite's multi-thread mode, as rusqlite's own default flags ask: a connection is
+    // never used by two threads at once (`Connection` is not `Sync`), so its serialized
+    // mode would only lock and unlock a mutex around every call (each column of each row
+    // read by an open: an eighth of the reading thread's instructions).
+    let flags = flags | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(sql)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(sql)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(sql)?;
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(sql)?;
+    Ok(conn)
+}
+
+fn seq_i64(seq: u64) -> Result<i64, StoreError> {
+    i64::try_from(seq).map_err(|_| StoreError::Damaged {
+        seq,
+        message: "sequence number out of range".into(),
+    })
+}
+
 impl Store {
-    fn connect(path: &Path, flags: OpenFlags) -> Result<Connection, StoreError> {
-        let sql = sql_error(path);
-        // SQLite's multi-thread mode, as rusqlite's own default flags ask: a connection is
-        // never used by two threads at once (`Connection` is not `Sync`), so its serialized
-        // mode would only lock and unlock a mutex around every call (each column of each row
-        // read by an open: an eighth of the reading thread's instructions).
-        let flags = flags | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(path, flags).map_err(sql)?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(sql)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(sql)?;
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(sql)?;
-        Ok(conn)
+    /// Creates a new store (on PostgreSQL: applies the schema's missing migrations, then
+    /// creates the plane), and its key file with fresh keys. A key file that exists already
+    /// is used as it is on PostgreSQL and when named ([`Location::with_key_file`]): one
+    /// host's keys may serve several planes; the default key file beside an SQLite file is a
+    /// removed store's, and replaced. Refused if the plane is already there.
+    pub fn create(at: impl Into<Location>) -> Result<Store, StoreError> {
+        Self::create_with(at.into(), None)
     }
 
-    /// Creates a new store at `path`, and its key file (a fresh confirmation key) beside it.
-    /// Refused if a plane is already there.
-    pub fn create(path: &Path) -> Result<Store, StoreError> {
-        let conn = Self::connect(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
-        )?;
-        let sql = sql_error(path);
-        let exists: bool = conn
-            .query_row(
-                "SELECT count(*) FROM sqlite_master WHERE name = 'meta'",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
-            .map_err(sql)?
-            > 0;
-        if exists {
-            return Err(StoreError::Exists(path.to_owned()));
+    /// Creates a new store holding `keys` (`ro copy`: the copy keeps the source's keys, so
+    /// its confirmations and API tokens stay valid). A key file already at the destination
+    /// must hold the same keys.
+    pub fn create_with_keys(at: impl Into<Location>, keys: &Keys) -> Result<Store, StoreError> {
+        Self::create_with(at.into(), Some(keys))
+    }
+
+    fn create_with(at: Location, given: Option<&Keys>) -> Result<Store, StoreError> {
+        let db = match &at.engine {
+            Engine::File(path) => {
+                let conn = connect(
+                    path,
+                    OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
+                )?;
+                let sql = sql_error(path);
+                let exists: bool = conn
+                    .query_row(
+                        "SELECT count(*) FROM sqlite_master WHERE name = 'meta'",
+                        [],
+                        |r| r.get::<_, i64>(0),
+                    )
+                    .map_err(sql)?
+                    > 0;
+                if exists {
+                    return Err(StoreError::Exists(at.to_string()));
+                }
+                Db::Sqlite {
+                    path: path.clone(),
+                    conn,
+                    raised_yield: None,
+                }
+            }
+            Engine::Postgres(pg_at) => {
+                let mut pg = Pg::connect(pg_at)?;
+                pg.migrate()?;
+                if pg.plane_exists()? {
+                    return Err(StoreError::Exists(at.to_string()));
+                }
+                Db::Postgres(Box::new(pg))
+            }
+        };
+        let existing = Keys::read(&at.key_file)?;
+        let reuse = at.named_key_file || matches!(db, Db::Postgres(_));
+        let keys = match (given, existing) {
+            (Some(given), Some(existing)) if reuse => {
+                if given.confirmation != existing.confirmation
+                    || given.checkpoint != existing.checkpoint
+                {
+                    return Err(StoreError::Key(format!(
+                        "key file {} holds other keys than the source's: name another with --to-key-file",
+                        at.key_file.display()
+                    )));
+                }
+                existing
+            }
+            (Some(given), _) => {
+                given.write(&at.key_file)?;
+                given.clone()
+            }
+            (None, Some(existing)) if reuse => existing,
+            (None, _) => {
+                let keys = Keys::draw()?;
+                keys.write(&at.key_file)?;
+                keys
+            }
+        };
+        let mut db = db;
+        match &mut db {
+            Db::Sqlite { path, conn, .. } => {
+                let sql = sql_error(path);
+                conn.execute_batch(
+                    "BEGIN IMMEDIATE;
+                     CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) STRICT;
+                     CREATE TABLE journal (seq INTEGER PRIMARY KEY, prev BLOB NOT NULL,
+                                           hash BLOB NOT NULL, body BLOB NOT NULL) STRICT;
+                     CREATE TABLE snapshots (seq INTEGER PRIMARY KEY, bytes BLOB NOT NULL) STRICT;
+                     CREATE TABLE api_tokens (token_id TEXT PRIMARY KEY, mac BLOB NOT NULL) STRICT;",
+                )
+                .map_err(sql)?;
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('format', ?1)",
+                    params![FORMAT.as_bytes()],
+                )
+                .map_err(sql)?;
+                conn.execute_batch("COMMIT").map_err(sql)?;
+            }
+            Db::Postgres(pg) => {
+                if !pg.create_plane()? {
+                    return Err(StoreError::Exists(at.to_string()));
+                }
+            }
         }
-        let keys = Keys::draw()?;
-        keys.write(&key_file_for(path))?;
         let key = keys.confirmation;
-        conn.execute_batch(
-            "BEGIN IMMEDIATE;
-             CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) STRICT;
-             CREATE TABLE journal (seq INTEGER PRIMARY KEY, prev BLOB NOT NULL,
-                                   hash BLOB NOT NULL, body BLOB NOT NULL) STRICT;
-             CREATE TABLE snapshots (seq INTEGER PRIMARY KEY, bytes BLOB NOT NULL) STRICT;
-             CREATE TABLE api_tokens (token_id TEXT PRIMARY KEY, mac BLOB NOT NULL) STRICT;",
-        )
-        .map_err(sql)?;
-        conn.execute(
-            "INSERT INTO meta (key, value) VALUES ('format', ?1)",
-            params![FORMAT.as_bytes()],
-        )
-        .map_err(sql)?;
-        conn.execute_batch("COMMIT").map_err(sql)?;
         let kernel =
             Kernel::resume(Plane::with_confirmation_key(key), 0, Journal::new()).map_err(|e| {
                 StoreError::Damaged {
@@ -261,71 +477,90 @@ impl Store {
                 }
             })?;
         Ok(Store {
-            path: path.to_owned(),
-            conn,
+            at,
+            db,
             kernel,
             durable: 0,
             restored: None,
             keys: Some(keys),
             in_txn: false,
-            raised_yield: None,
         })
     }
 
     /// Opens an existing store: reads every record, checks the chain, and rebuilds the plane
     /// from the latest snapshot and the records after it (or from every record when there is
     /// no usable snapshot).
-    pub fn open(path: &Path) -> Result<Store, StoreError> {
-        Self::open_with(path, true)
+    pub fn open(at: impl Into<Location>) -> Result<Store, StoreError> {
+        Self::open_with(at.into(), true)
     }
 
     /// Opens an existing store rebuilding the plane from every record, ignoring snapshots
     /// (what `ro verify` does).
-    pub fn open_replaying(path: &Path) -> Result<Store, StoreError> {
-        Self::open_with(path, false)
+    pub fn open_replaying(at: impl Into<Location>) -> Result<Store, StoreError> {
+        Self::open_with(at.into(), false)
     }
 
-    fn open_with(path: &Path, use_snapshot: bool) -> Result<Store, StoreError> {
-        if !path.exists() {
-            return Err(StoreError::Missing(path.to_owned()));
-        }
-        let conn = Self::connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
-        let sql = sql_error(path);
-        let format: Option<Vec<u8>> = conn
-            .query_row("SELECT value FROM meta WHERE key = 'format'", [], |r| {
-                r.get(0)
-            })
-            .optional()
-            .or_else(|e| match e {
-                rusqlite::Error::SqliteFailure(..) => Ok(None),
-                other => Err(other),
-            })
-            .map_err(sql)?;
-        if format.is_none() {
-            return Err(StoreError::Missing(path.to_owned()));
-        }
-        let keys = Self::read_keys(path, &conn)?;
+    fn open_with(at: Location, use_snapshot: bool) -> Result<Store, StoreError> {
+        let mut db = match &at.engine {
+            Engine::File(path) => {
+                if !path.exists() {
+                    return Err(StoreError::Missing(at.to_string()));
+                }
+                let conn = connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+                let sql = sql_error(path);
+                let format: Option<Vec<u8>> = conn
+                    .query_row("SELECT value FROM meta WHERE key = 'format'", [], |r| {
+                        r.get(0)
+                    })
+                    .optional()
+                    .or_else(|e| match e {
+                        rusqlite::Error::SqliteFailure(..) => Ok(None),
+                        other => Err(other),
+                    })
+                    .map_err(sql)?;
+                if format.is_none() {
+                    return Err(StoreError::Missing(at.to_string()));
+                }
+                conn.execute_batch(
+                    "CREATE TABLE IF NOT EXISTS snapshots (seq INTEGER PRIMARY KEY, bytes BLOB NOT NULL) STRICT;
+                     CREATE TABLE IF NOT EXISTS api_tokens (token_id TEXT PRIMARY KEY, mac BLOB NOT NULL) STRICT;",
+                )
+                .map_err(sql)?;
+                Db::Sqlite {
+                    path: path.clone(),
+                    conn,
+                    raised_yield: None,
+                }
+            }
+            Engine::Postgres(pg_at) => {
+                let mut pg = Pg::connect(pg_at)?;
+                if !pg.plane_exists()? {
+                    return Err(StoreError::Missing(at.to_string()));
+                }
+                Db::Postgres(Box::new(pg))
+            }
+        };
+        let keys = match &db {
+            Db::Sqlite { conn, .. } => read_keys(&at.key_file, conn)?,
+            Db::Postgres(_) => Keys::read(&at.key_file)?,
+        };
         // Without its key file the store is opened for reading: an ephemeral key mints
         // tokens no commit will ever record.
         let key = match &keys {
             Some(keys) => keys.confirmation,
             None => crate::keys::draw_key()?,
         };
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS snapshots (seq INTEGER PRIMARY KEY, bytes BLOB NOT NULL) STRICT;
-             CREATE TABLE IF NOT EXISTS api_tokens (token_id TEXT PRIMARY KEY, mac BLOB NOT NULL) STRICT;",
-        )
-        .map_err(sql)?;
-        let snapshot: Option<Vec<u8>> = if use_snapshot {
-            conn.query_row(
-                "SELECT bytes FROM snapshots ORDER BY seq DESC LIMIT 1",
-                [],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(sql)?
-        } else {
-            None
+        let snapshot: Option<Vec<u8>> = match (&mut db, use_snapshot) {
+            (_, false) => None,
+            (Db::Sqlite { path, conn, .. }, true) => conn
+                .query_row(
+                    "SELECT bytes FROM snapshots ORDER BY seq DESC LIMIT 1",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(sql_error(path))?,
+            (Db::Postgres(pg), true) => pg.latest_snapshot()?,
         };
         // Without a snapshot every record is checked, decoded once and folded as it is read
         // (`Kernel::push_checked`, the self-contained checks run ahead on a second thread);
@@ -339,20 +574,14 @@ impl Store {
             Some(_) => None,
         };
         let mut journal = Journal::new();
-        {
-            let mut stmt = conn
-                .prepare("SELECT seq, prev, hash, body FROM journal ORDER BY seq")
-                .map_err(sql)?;
-            let mut rows = stmt.query([]).map_err(sql)?;
-            match &mut replaying {
-                Some(kernel) => read_rows(&mut rows, path, Record::check::<PlaneEvent>, |c| {
-                    kernel.push_checked(c)
-                })?,
-                None => read_rows(&mut rows, path, Record::check_shape, |c| {
-                    journal.push_checked(c).map(drop)
-                })?,
-            }
-        }
+        db.each_row_after(0, |next| match &mut replaying {
+            Some(kernel) => read_rows(next, Record::check::<PlaneEvent>, |c| {
+                kernel.push_checked(c)
+            }),
+            None => read_rows(next, Record::check_shape, |c| {
+                journal.push_checked(c).map(drop)
+            }),
+        })?;
         let (kernel, restored) = match (replaying, snapshot) {
             (Some(kernel), _) => (kernel, None),
             (None, Some(bytes)) => {
@@ -373,15 +602,19 @@ impl Store {
         };
         let durable = kernel.journal().head().seq;
         Ok(Store {
-            path: path.to_owned(),
-            conn,
+            at,
+            db,
             kernel,
             durable,
             restored,
             keys,
             in_txn: false,
-            raised_yield: None,
         })
+    }
+
+    /// Where the store is.
+    pub fn location(&self) -> &Location {
+        &self.at
     }
 
     /// Takes the write lock for a batch of commands and folds what other writers appended
@@ -389,10 +622,11 @@ impl Store {
     /// its commit cannot conflict. Returns how many records it read. Does nothing while it
     /// holds the lock already, or while records of its own await their commit.
     ///
-    /// If another writer holds the lock and `urgent` says the batch's first command makes the
-    /// plane safer (a lockdown, the kill switch), raises the yield marker while waiting: other
-    /// writers let it pass before their next batch. Otherwise waits for any fresh marker to
-    /// go first (at most [`YIELD_WAIT`]).
+    /// On SQLite, if another writer holds the lock and `urgent` says the batch's first command
+    /// makes the plane safer (a lockdown, the kill switch), raises the yield marker while
+    /// waiting: other writers let it pass before their next batch. Otherwise waits for any
+    /// fresh marker to go first (at most [`YIELD_WAIT`]). On PostgreSQL the plane's lock is
+    /// granted in the order it was asked for.
     pub fn begin(
         &mut self,
         urgent: impl FnOnce(&Kernel<Plane>) -> bool,
@@ -400,36 +634,45 @@ impl Store {
         if self.in_txn || self.kernel.head().seq != self.durable {
             return Ok(0);
         }
-        let sql = sql_error(&self.path);
-        let marker = yield_file_for(&self.path);
-        let mut urgent = Some(urgent);
-        let mut is_urgent = None;
-        let mut ask = |kernel: &Kernel<Plane>| -> bool {
-            *is_urgent.get_or_insert_with(|| urgent.take().is_some_and(|f| f(kernel)))
-        };
-        if yield_raised(&marker) && !ask(&self.kernel) {
-            let waited = std::time::Instant::now();
-            while yield_raised(&marker) && waited.elapsed() < YIELD_WAIT {
-                std::thread::sleep(std::time::Duration::from_millis(1));
+        match &mut self.db {
+            Db::Sqlite {
+                path,
+                conn,
+                raised_yield,
+            } => {
+                let sql = sql_error(path);
+                let marker = yield_file_for(path);
+                let mut urgent = Some(urgent);
+                let mut is_urgent = None;
+                let kernel = &self.kernel;
+                let mut ask = || -> bool {
+                    *is_urgent.get_or_insert_with(|| urgent.take().is_some_and(|f| f(kernel)))
+                };
+                if yield_raised(&marker) && !ask() {
+                    let waited = std::time::Instant::now();
+                    while yield_raised(&marker) && waited.elapsed() < YIELD_WAIT {
+                        std::thread::sleep(std::time::Duration::from_millis(1));
+                    }
+                }
+                conn.busy_timeout(std::time::Duration::ZERO).map_err(sql)?;
+                let first = conn.execute_batch("BEGIN IMMEDIATE");
+                conn.busy_timeout(BUSY_TIMEOUT).map_err(sql)?;
+                if let Err(e) = first {
+                    if e.sqlite_error_code() != Some(rusqlite::ErrorCode::DatabaseBusy) {
+                        return Err(sql(e));
+                    }
+                    if ask() && std::fs::write(&marker, std::process::id().to_string()).is_ok() {
+                        *raised_yield = Some(marker);
+                    }
+                    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+                        let e = sql(e);
+                        self.lower_yield();
+                        return Err(e);
+                    }
+                }
             }
-        }
-        self.conn
-            .busy_timeout(std::time::Duration::ZERO)
-            .map_err(sql)?;
-        let first = self.conn.execute_batch("BEGIN IMMEDIATE");
-        self.conn.busy_timeout(BUSY_TIMEOUT).map_err(sql)?;
-        if let Err(e) = first {
-            if e.sqlite_error_code() != Some(rusqlite::ErrorCode::DatabaseBusy) {
-                return Err(sql(e));
-            }
-            if ask(&self.kernel) && std::fs::write(&marker, std::process::id().to_string()).is_ok()
-            {
-                self.raised_yield = Some(marker);
-            }
-            if let Err(e) = self.conn.execute_batch("BEGIN IMMEDIATE") {
-                let e = sql(e);
-                self.lower_yield();
-                return Err(e);
+            Db::Postgres(pg) => {
+                pg.lock_head()?;
             }
         }
         self.in_txn = true;
@@ -442,26 +685,30 @@ impl Store {
         }
     }
 
+    /// Folds what other writers committed since this one last read, without taking the write
+    /// lock (a server between batches learns the other hosts' records this way). Does nothing
+    /// while it holds the lock, or while records of its own await their commit. Returns how
+    /// many records it read.
+    pub fn follow(&mut self) -> Result<usize, StoreError> {
+        if self.in_txn || self.kernel.head().seq != self.durable {
+            return Ok(0);
+        }
+        self.catch_up()
+    }
+
     /// Folds the records other writers appended after this one's durable head.
     fn catch_up(&mut self) -> Result<usize, StoreError> {
-        let sql = sql_error(&self.path);
-        let durable = i64::try_from(self.durable).map_err(|_| StoreError::Damaged {
-            seq: self.durable,
-            message: "sequence number out of range".into(),
-        })?;
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT seq, prev, hash, body FROM journal WHERE seq > ?1 ORDER BY seq")
-            .map_err(sql)?;
-        let mut rows = stmt.query([durable]).map_err(sql)?;
+        let kernel = &mut self.kernel;
         let mut n = 0;
-        while let Some(row) = rows.next().map_err(sql)? {
-            let record = read_row(row, &self.path)?;
-            self.kernel
-                .push_checked(Record::check::<PlaneEvent>(record))
-                .map_err(damaged)?;
-            n += 1;
-        }
+        self.db.each_row_after(self.durable, |next| {
+            while let Some(record) = next()? {
+                kernel
+                    .push_checked(Record::check::<PlaneEvent>(record))
+                    .map_err(damaged)?;
+                n += 1;
+            }
+            Ok(())
+        })?;
         self.durable = self.kernel.head().seq;
         Ok(n)
     }
@@ -470,52 +717,25 @@ impl Store {
     /// marker this writer raised.
     fn end_txn(&mut self, commit: bool) {
         if self.in_txn {
-            let _ = self
-                .conn
-                .execute_batch(if commit { "COMMIT" } else { "ROLLBACK" });
+            match &mut self.db {
+                Db::Sqlite { conn, .. } => {
+                    let _ = conn.execute_batch(if commit { "COMMIT" } else { "ROLLBACK" });
+                }
+                Db::Postgres(pg) => {
+                    let _ = pg.end(commit);
+                }
+            }
             self.in_txn = false;
         }
         self.lower_yield();
     }
 
     fn lower_yield(&mut self) {
-        if let Some(marker) = self.raised_yield.take() {
+        if let Db::Sqlite { raised_yield, .. } = &mut self.db
+            && let Some(marker) = raised_yield.take()
+        {
             let _ = std::fs::remove_file(marker);
         }
-    }
-
-    /// The store's keys, from its key file. A store written before keys moved out of it holds
-    /// its confirmation key in `meta`: the key file is written with a new key and the old one
-    /// erased from the store (tokens already issued stay valid: the journal holds their
-    /// digests). `None` when there is no key file and none can be written.
-    fn read_keys(path: &Path, conn: &Connection) -> Result<Option<Keys>, StoreError> {
-        let file = key_file_for(path);
-        if let Some(keys) = Keys::read(&file)? {
-            return Ok(Some(keys));
-        }
-        let legacy = conn
-            .query_row(
-                "SELECT count(*) FROM meta WHERE key = 'confirmation_key'",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
-            .map_err(sql_error(path))?
-            > 0;
-        if !legacy {
-            return Ok(None);
-        }
-        let keys = Keys::draw()?;
-        if keys.write(&file).is_err() {
-            return Ok(None);
-        }
-        // Overwrite the old key's bytes, in the database and in the write-ahead log.
-        conn.execute_batch(
-            "PRAGMA secure_delete = ON;
-             DELETE FROM meta WHERE key = 'confirmation_key';
-             PRAGMA wal_checkpoint(TRUNCATE);",
-        )
-        .map_err(sql_error(path))?;
-        Ok(Some(keys))
     }
 
     /// How the plane was rebuilt when the store was opened: from a snapshot, or by a full
@@ -531,21 +751,11 @@ impl Store {
     /// journal up to each snapshot to prove it. Snapshots an open would not use anyway
     /// (unreadable, for another state type, or not matching the journal's head hash) are
     /// skipped. Returns how many were checked; `ro verify` runs it after a full replay.
-    pub fn verify_snapshots(&self) -> Result<usize, StoreError> {
-        let sql = sql_error(&self.path);
-        let mut stmt = self
-            .conn
-            .prepare("SELECT bytes FROM snapshots ORDER BY seq")
-            .map_err(sql)?;
+    pub fn verify_snapshots(&mut self) -> Result<usize, StoreError> {
+        let blobs = self.db.snapshots()?;
         let journal = self.kernel.journal();
         let mut headers = Vec::new();
-        let mut rows = stmt.query([]).map_err(sql)?;
-        while let Some(row) = rows.next().map_err(sql)? {
-            let bytes = row
-                .get_ref(0)
-                .map_err(sql)?
-                .as_blob()
-                .map_err(|e| sql(e.into()))?;
+        for bytes in &blobs {
             let Ok(header) = ro_core::snapshot::snapshot_header::<Plane>(bytes) else {
                 continue;
             };
@@ -595,31 +805,44 @@ impl Store {
             seq,
             message: e.to_string(),
         })?;
-        let sql = sql_error(&self.path);
-        let seq_i = i64::try_from(seq).map_err(|_| StoreError::Damaged {
-            seq,
-            message: "sequence number out of range".into(),
-        })?;
-        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(sql)?;
-        let written = self
-            .conn
-            .execute(
-                "INSERT OR REPLACE INTO snapshots (seq, bytes) VALUES (?1, ?2)",
-                params![seq_i, &bytes],
-            )
-            .and_then(|_| {
-                self.conn.execute(
-                    "DELETE FROM snapshots WHERE seq NOT IN
-                       (SELECT seq FROM snapshots ORDER BY seq DESC LIMIT ?1)",
-                    params![SNAPSHOTS_KEPT],
-                )
-            })
-            .and_then(|_| self.conn.execute_batch("COMMIT"));
-        if let Err(e) = written {
-            let _ = self.conn.execute_batch("ROLLBACK");
-            return Err(sql(e));
-        }
+        self.put_snapshot(seq, &bytes)?;
         Ok((seq, bytes.len()))
+    }
+
+    /// Keeps snapshot `bytes` taken at `seq` (and only the latest [`SNAPSHOTS_KEPT`]); `ro
+    /// copy` carries snapshots this way. An open checks a snapshot before it trusts it.
+    pub fn put_snapshot(&mut self, seq: u64, bytes: &[u8]) -> Result<(), StoreError> {
+        let seq_i = seq_i64(seq)?;
+        match &mut self.db {
+            Db::Sqlite { path, conn, .. } => {
+                let sql = sql_error(path);
+                conn.execute_batch("BEGIN IMMEDIATE").map_err(sql)?;
+                let written = conn
+                    .execute(
+                        "INSERT OR REPLACE INTO snapshots (seq, bytes) VALUES (?1, ?2)",
+                        params![seq_i, bytes],
+                    )
+                    .and_then(|_| {
+                        conn.execute(
+                            "DELETE FROM snapshots WHERE seq NOT IN
+                               (SELECT seq FROM snapshots ORDER BY seq DESC LIMIT ?1)",
+                            params![SNAPSHOTS_KEPT],
+                        )
+                    })
+                    .and_then(|_| conn.execute_batch("COMMIT"));
+                if let Err(e) = written {
+                    let _ = conn.execute_batch("ROLLBACK");
+                    return Err(sql(e));
+                }
+                Ok(())
+            }
+            Db::Postgres(pg) => pg.put_snapshot(seq_i, bytes, SNAPSHOTS_KEPT),
+        }
+    }
+
+    /// Every kept snapshot, by seq (what `ro copy` carries).
+    pub fn snapshots(&mut self) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        self.db.snapshots_by_seq()
     }
 
     /// The key file's keys (`None`: opened without them, for reading).
@@ -630,28 +853,39 @@ impl Store {
     /// Keeps the keyed hash of an API token's secret ([`Keys::token_mac`]), outside the
     /// journal: the secret itself is never stored, and the journal records only the token's
     /// id, principal and expiry. Refused for an id already kept.
-    pub fn put_token_mac(&self, token_id: &str, mac: &[u8; 32]) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                "INSERT INTO api_tokens (token_id, mac) VALUES (?1, ?2)",
-                params![token_id, &mac[..]],
-            )
-            .map_err(sql_error(&self.path))?;
-        Ok(())
+    pub fn put_token_mac(&mut self, token_id: &str, mac: &[u8; 32]) -> Result<(), StoreError> {
+        match &mut self.db {
+            Db::Sqlite { path, conn, .. } => {
+                conn.execute(
+                    "INSERT INTO api_tokens (token_id, mac) VALUES (?1, ?2)",
+                    params![token_id, &mac[..]],
+                )
+                .map_err(sql_error(path))?;
+                Ok(())
+            }
+            Db::Postgres(pg) => pg.put_token_mac(token_id, mac),
+        }
     }
 
     /// Every kept token hash, by token id.
-    pub fn token_macs(&self) -> Result<std::collections::BTreeMap<String, [u8; 32]>, StoreError> {
-        let sql = sql_error(&self.path);
-        let mut stmt = self
-            .conn
-            .prepare("SELECT token_id, mac FROM api_tokens")
-            .map_err(sql)?;
-        let mut rows = stmt.query([]).map_err(sql)?;
+    pub fn token_macs(
+        &mut self,
+    ) -> Result<std::collections::BTreeMap<String, [u8; 32]>, StoreError> {
+        let rows: Vec<(String, Vec<u8>)> = match &mut self.db {
+            Db::Sqlite { path, conn, .. } => {
+                let sql = sql_error(path);
+                let mut stmt = conn
+                    .prepare("SELECT token_id, mac FROM api_tokens")
+                    .map_err(sql)?;
+                let rows = stmt
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .map_err(sql)?;
+                rows.collect::<Result<_, _>>().map_err(sql)?
+            }
+            Db::Postgres(pg) => pg.token_macs()?,
+        };
         let mut macs = std::collections::BTreeMap::new();
-        while let Some(row) = rows.next().map_err(sql)? {
-            let id: String = row.get(0).map_err(sql)?;
-            let mac: Vec<u8> = row.get(1).map_err(sql)?;
+        for (id, mac) in rows {
             let mac: [u8; 32] = mac.try_into().map_err(|_| StoreError::Damaged {
                 seq: 0,
                 message: format!("the kept hash of token {id} is not 32 bytes"),
@@ -687,23 +921,12 @@ impl Store {
         }
         if self.keys.is_none() {
             self.end_txn(false);
-            return Err(StoreError::KeysMissing(key_file_for(&self.path)));
+            return Err(StoreError::KeysMissing(self.at.key_file.clone()));
         }
-        let sql = sql_error(&self.path);
-        // Take the write lock before reading the head, so two writers cannot both pass the
-        // check (unless `begin` holds it already).
-        if !self.in_txn {
-            self.conn.execute_batch("BEGIN IMMEDIATE").map_err(sql)?;
-            self.in_txn = true;
-        }
-        let written = write_records(&self.path, &self.conn, self.durable, pending);
-        let outcome = match written {
-            Ok(()) => self.conn.execute_batch("COMMIT").map_err(sql),
-            Err(e) => Err(e),
-        };
-        self.in_txn = outcome.is_err();
+        let outcome = self.db.append(self.in_txn, self.durable, pending);
+        // Whatever the outcome, the transaction is over (committed, or rolled back).
+        self.in_txn = false;
         if let Err(e) = outcome {
-            // Best effort: the transaction may already be gone with the error.
             self.end_txn(false);
             return Err(e);
         }
@@ -712,6 +935,151 @@ impl Store {
         self.durable = self.kernel.head().seq;
         Ok(n)
     }
+
+    /// Appends records of another store (`ro copy`): each must extend this store's head; they
+    /// are checked and folded like rows read at open, and written in one transaction per
+    /// batch. The records keep their bytes, so every hash is kept.
+    pub fn append_records(&mut self, records: Vec<Record>) -> Result<(), StoreError> {
+        for record in records {
+            self.kernel
+                .push_checked(Record::check::<PlaneEvent>(record))
+                .map_err(damaged)?;
+        }
+        self.commit().map(drop)
+    }
+}
+
+impl Db {
+    /// Hands `read` a reader of the journal's rows after `after`, in order.
+    fn each_row_after(
+        &mut self,
+        after: u64,
+        read: impl FnOnce(
+            &mut dyn FnMut() -> Result<Option<Record>, StoreError>,
+        ) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let after = seq_i64(after)?;
+        match self {
+            Db::Sqlite { path, conn, .. } => {
+                let sql = sql_error(path);
+                let mut stmt = conn
+                    .prepare_cached(
+                        "SELECT seq, prev, hash, body FROM journal WHERE seq > ?1 ORDER BY seq",
+                    )
+                    .map_err(sql)?;
+                let mut rows = stmt.query([after]).map_err(sql)?;
+                let path = path.as_path();
+                read(&mut || match rows.next() {
+                    Ok(Some(row)) => read_row(row, path).map(Some),
+                    Ok(None) => Ok(None),
+                    Err(e) => Err(sql(e)),
+                })
+            }
+            Db::Postgres(pg) => {
+                let at = pg.at.clone();
+                let mut rows = pg.rows_after(u64::try_from(after).unwrap_or(0))?;
+                read(&mut || crate::pg::next_record(&mut rows, &at))
+            }
+        }
+    }
+
+    fn snapshots_by_seq(&mut self) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        match self {
+            Db::Sqlite { path, conn, .. } => {
+                let sql = sql_error(path);
+                let mut stmt = conn
+                    .prepare("SELECT seq, bytes FROM snapshots ORDER BY seq")
+                    .map_err(sql)?;
+                let rows = stmt
+                    .query_map([], |r| {
+                        Ok((u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0), r.get(1)?))
+                    })
+                    .map_err(sql)?;
+                rows.collect::<Result<_, _>>().map_err(sql)
+            }
+            Db::Postgres(pg) => pg.snapshots(),
+        }
+    }
+
+    fn snapshots(&mut self) -> Result<Vec<Vec<u8>>, StoreError> {
+        Ok(self
+            .snapshots_by_seq()?
+            .into_iter()
+            .map(|(_, bytes)| bytes)
+            .collect())
+    }
+
+    /// Writes `pending` (the records after `durable`) in one transaction, opened here unless
+    /// `in_txn`, after checking under the lock that the store's head is still `durable`;
+    /// commits. On error the transaction is rolled back.
+    fn append(&mut self, in_txn: bool, durable: u64, pending: &[Record]) -> Result<(), StoreError> {
+        match self {
+            Db::Sqlite { path, conn, .. } => {
+                let sql = sql_error(path);
+                // Take the write lock before reading the head, so two writers cannot both
+                // pass the check (unless `begin` holds it already).
+                if !in_txn {
+                    conn.execute_batch("BEGIN IMMEDIATE").map_err(sql)?;
+                }
+                let written = write_records(path, conn, durable, pending)
+                    .and_then(|()| conn.execute_batch("COMMIT").map_err(sql));
+                if written.is_err() {
+                    // Best effort: the transaction may already be gone with the error.
+                    let _ = conn.execute_batch("ROLLBACK");
+                }
+                written
+            }
+            Db::Postgres(pg) => {
+                let actual = if in_txn { durable } else { pg.lock_head()? };
+                let written = if actual == durable {
+                    pg.insert(pending).and_then(|()| pg.end(true))
+                } else {
+                    Err(StoreError::Conflict {
+                        expected: durable,
+                        actual,
+                    })
+                };
+                if written.is_err() {
+                    let _ = pg.end(false);
+                }
+                written
+            }
+        }
+    }
+}
+
+/// The store's keys, from its key file. A store written before keys moved out of it holds its
+/// confirmation key in `meta`: the key file is written with a new key and the old one erased
+/// from the store (tokens already issued stay valid: the journal holds their digests). `None`
+/// when there is no key file and none can be written.
+fn read_keys(file: &Path, conn: &Connection) -> Result<Option<Keys>, StoreError> {
+    if let Some(keys) = Keys::read(file)? {
+        return Ok(Some(keys));
+    }
+    let sql = |source| StoreError::Key(format!("reading the store's legacy key: {source}"));
+    let legacy = conn
+        .query_row(
+            "SELECT count(*) FROM meta WHERE key = 'confirmation_key'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .map_err(sql)?
+        > 0;
+    if !legacy {
+        return Ok(None);
+    }
+    let keys = Keys::draw()?;
+    if keys.write(file).is_err() {
+        return Ok(None);
+    }
+    // Overwrite the old key's bytes, in the database and in the write-ahead log.
+    conn.execute_batch(
+        "PRAGMA secure_delete = ON;
+         DELETE FROM meta WHERE key = 'confirmation_key';
+         PRAGMA wal_checkpoint(TRUNCATE);",
+    )
+    .map_err(sql)?;
+    Ok(Some(keys))
 }
 
 fn write_records(
@@ -737,12 +1105,8 @@ fn write_records(
         .prepare_cached("INSERT INTO journal (seq, prev, hash, body) VALUES (?1, ?2, ?3, ?4)")
         .map_err(sql)?;
     for r in pending {
-        let seq = i64::try_from(r.seq).map_err(|_| StoreError::Damaged {
-            seq: r.seq,
-            message: "sequence number out of range".into(),
-        })?;
         stmt.execute(params![
-            seq,
+            seq_i64(r.seq)?,
             &r.prev.as_bytes()[..],
             &r.hash.as_bytes()[..],
             &r.body
@@ -752,7 +1116,6 @@ fn write_records(
     Ok(())
 }
 
-/// Wraps a SQLite error with the store's path.
 /// Turns one journal row (`seq`, `prev`, `hash`, `body` as SQLite holds them) into a
 /// [`Record`]: a negative seq or a digest that is not 32 bytes is [`StoreError::Damaged`]. The
 /// record is not yet checked against the chain: [`Journal::push_record`] does that (and the
@@ -803,8 +1166,7 @@ const CHECK_BATCH: usize = 256;
 /// reported only after every record before it was pushed. Without a second thread (the OS
 /// refused one) all the work runs here.
 fn read_rows<E: Send>(
-    rows: &mut rusqlite::Rows<'_>,
-    path: &Path,
+    mut next_record: impl FnMut() -> Result<Option<Record>, StoreError>,
     check: fn(Record) -> CheckedRecord<E>,
     mut push: impl FnMut(CheckedRecord<E>) -> Result<(), VerifyError>,
 ) -> Result<(), StoreError> {
@@ -815,7 +1177,6 @@ fn read_rows<E: Send>(
         Away,
         Here(Vec<CheckedRecord<E>>),
     }
-    let sql = sql_error(path);
     std::thread::scope(|scope| {
         let (to_check, inbox) = mpsc::sync_channel::<Vec<Record>>(2);
         let (to_fold, checked) = mpsc::channel::<Vec<CheckedRecord<E>>>();
@@ -877,13 +1238,9 @@ fn read_rows<E: Send>(
         let mut batch = Vec::with_capacity(CHECK_BATCH);
         let mut unread = Ok(());
         loop {
-            let record = match rows.next() {
-                Ok(Some(row)) => read_row(row, path),
+            match next_record() {
+                Ok(Some(record)) => batch.push(record),
                 Ok(None) => break,
-                Err(e) => Err(sql(e)),
-            };
-            match record {
-                Ok(record) => batch.push(record),
                 Err(e) => {
                     unread = Err(e);
                     break;

@@ -39,6 +39,12 @@ impl AsRef<std::ffi::OsStr> for Scratch {
     }
 }
 
+impl From<&Scratch> for ro_bindings::store::Location {
+    fn from(scratch: &Scratch) -> Self {
+        ro_bindings::store::Location::file(&scratch.0)
+    }
+}
+
 impl Drop for Scratch {
     fn drop(&mut self) {
         if let Some(dir) = self.0.parent() {
@@ -1221,7 +1227,7 @@ fn verify_refuses_a_snapshot_the_journal_does_not_produce() {
         )
         .unwrap();
     assert_eq!(changed, 1);
-    let opened = Store::open(&path).unwrap();
+    let mut opened = Store::open(&path).unwrap();
     assert!(matches!(
         opened.restored(),
         Some(Restored::FromSnapshot { .. })

@@ -38,6 +38,12 @@ impl AsRef<std::ffi::OsStr> for Scratch {
     }
 }
 
+impl From<&Scratch> for ro_bindings::store::Location {
+    fn from(scratch: &Scratch) -> Self {
+        ro_bindings::store::Location::file(&scratch.0)
+    }
+}
+
 impl Drop for Scratch {
     fn drop(&mut self) {
         if let Some(dir) = self.0.parent() {
