@@ -831,6 +831,55 @@ pub fn init_with_posture(
     Ok(store)
 }
 
+/// How many records `ro copy` writes per transaction.
+const COPY_BATCH: usize = 10_000;
+
+/// `ro copy`: copies the store at `from` into a new store at `to`, on either engine: every
+/// record with its bytes (so every hash is kept; each is checked again as it is written), the
+/// kept snapshots, the kept token hashes and the keys (the copy's key file holds the source's
+/// keys, so confirmations and API tokens stay valid). The source is read as it was when
+/// opened. Returns what was copied, with both heads and state digests.
+pub fn copy(
+    from: &crate::store::Location,
+    to: &crate::store::Location,
+) -> Result<Value, HostError> {
+    let mut source = Store::open_replaying(from)?;
+    let keys = source
+        .keys()
+        .cloned()
+        .ok_or_else(|| StoreError::KeysMissing(from.key_file().to_owned()))?;
+    let snapshots = source.snapshots()?;
+    let macs = source.token_macs()?;
+    let mut dest = Store::create_with_keys(to, &keys)?;
+    for batch in source.kernel().journal().records().chunks(COPY_BATCH) {
+        dest.append_records(batch.to_vec())?;
+    }
+    for (seq, bytes) in &snapshots {
+        dest.put_snapshot(*seq, bytes)?;
+    }
+    for (id, mac) in &macs {
+        dest.put_token_mac(id, mac)?;
+    }
+    let digest = |s: &Store| -> Result<String, HostError> {
+        ro_core::state_digest(s.kernel().state())
+            .map(|d| d.to_string())
+            .map_err(|e| HostError::Encoding(e.to_string()))
+    };
+    let (from_head, to_head) = (source.head(), dest.head());
+    Ok(json!({
+        "from": from.to_string(),
+        "to": to.to_string(),
+        "records": to_head.seq,
+        "snapshots": snapshots.len(),
+        "tokens": macs.len(),
+        "key_file": to.key_file().display().to_string(),
+        "from_head": { "seq": from_head.seq, "hash": from_head.hash.to_string(),
+                       "state_digest": digest(&source)? },
+        "to_head": { "seq": to_head.seq, "hash": to_head.hash.to_string(),
+                     "state_digest": digest(&dest)? },
+    }))
+}
+
 /// `ro status`: the head, the state digest and a summary of the plane.
 pub fn status(store: &Store) -> Result<Value, HostError> {
     let opened_from = match store.restored() {

@@ -136,6 +136,22 @@ enum Command {
     },
     /// Run an end-to-end scenario on a new store and verify it.
     Demo,
+    /// Copy a store into a new one, on either engine, keeping every hash (records, snapshots,
+    /// token hashes and keys); `ro verify` on both then gives the same head and state digest.
+    Copy {
+        /// The source store (a path or a postgres:// URL).
+        #[arg(long, value_name = "PATH|URL")]
+        from: String,
+        /// The new store (refused if it holds a plane).
+        #[arg(long, value_name = "PATH|URL")]
+        to: String,
+        /// The source's key file (default: --key-file, then the engine's default).
+        #[arg(long, value_name = "PATH")]
+        from_key_file: Option<PathBuf>,
+        /// The copy's key file (default: --key-file, then the engine's default).
+        #[arg(long, value_name = "PATH")]
+        to_key_file: Option<PathBuf>,
+    },
     /// Print a report as JSON: the daily cost report, the daily health checklist, the
     /// attestation of a period, or a story's handoff package.
     Report {
@@ -417,12 +433,10 @@ fn store_location(store: Option<String>, key_file: Option<PathBuf>) -> Result<Lo
         .or_else(|| std::env::var("RO_STORE").ok())
         .unwrap_or_else(|| "ro.db".to_owned());
     let at = Location::parse(&text).map_err(|e| fail(e.code(), &e.to_string(), 2))?;
-    Ok(
-        match key_file.or_else(|| std::env::var_os("RO_KEY_FILE").map(PathBuf::from)) {
-            Some(file) => at.with_key_file(file),
-            None => at,
-        },
-    )
+    Ok(match key_file {
+        Some(file) => at.with_key_file(file),
+        None => at,
+    })
 }
 
 fn fail(code: &str, message: &str, exit: u8) -> ExitCode {
@@ -456,7 +470,10 @@ fn main() -> ExitCode {
             .unwrap_or_default();
         return remote(url, &token, cli.command);
     }
-    let path = match store_location(cli.store, cli.key_file) {
+    let key_file = cli
+        .key_file
+        .or_else(|| std::env::var_os("RO_KEY_FILE").map(PathBuf::from));
+    let path = match store_location(cli.store, key_file.clone()) {
         Ok(at) => at,
         Err(code) => return code,
     };
@@ -608,6 +625,36 @@ fn main() -> ExitCode {
             }
         }
         Command::Demo => demo(&path),
+        Command::Copy {
+            from,
+            to,
+            from_key_file,
+            to_key_file,
+        } => {
+            let located = |text: &str, key_file: Option<PathBuf>| {
+                Location::parse(text)
+                    .map(|at| match key_file {
+                        Some(file) => at.with_key_file(file),
+                        None => at,
+                    })
+                    .map_err(|e| fail(e.code(), &e.to_string(), 2))
+            };
+            let (from_key_file, to_key_file) = (
+                from_key_file.or_else(|| key_file.clone()),
+                to_key_file.or_else(|| key_file.clone()),
+            );
+            let (from, to) = match (located(&from, from_key_file), located(&to, to_key_file)) {
+                (Ok(from), Ok(to)) => (from, to),
+                (Err(code), _) | (_, Err(code)) => return code,
+            };
+            let copied = ro_bindings::store::lock(&from, false)
+                .map_err(HostError::from)
+                .and_then(|_lock| host::copy(&from, &to));
+            match copied {
+                Ok(report) => print_json(&report),
+                Err(e) => host_fail(&e),
+            }
+        }
         Command::Report {
             report: Report::Signatures { cycle },
         } => {

@@ -46,7 +46,7 @@ pub struct Location {
 #[derive(Clone, Debug)]
 enum Engine {
     File(PathBuf),
-    Postgres(PgLocation),
+    Postgres(Box<PgLocation>),
 }
 
 impl Location {
@@ -61,7 +61,7 @@ impl Location {
             let at = PgLocation::parse(text, user.as_deref()).map_err(StoreError::Location)?;
             let key_file = PathBuf::from(format!("ro-{}.keys", at.plane()));
             Ok(Location {
-                engine: Engine::Postgres(at),
+                engine: Engine::Postgres(Box::new(at)),
                 key_file,
                 named_key_file: false,
             })
