@@ -1,6 +1,7 @@
 //! A profiling target: `ro apply` of 100k `REGISTER_ARTIFACT` lines to a fresh store (durable,
 //! group commit), then opening it; prints both rates (`apply_profile N snapshot`: the store is
-//! snapshotted before it is reopened). Run under a profiler:
+//! snapshotted before it is reopened; with `RO_PROFILE_STORE=postgres://…?plane=NAME` the store
+//! is that plane, which must not exist yet). Run under a profiler:
 //! `cargo build --release -p ro-benches --example apply_profile && perf record -g
 //! target/release/examples/apply_profile`.
 #![allow(
@@ -14,7 +15,10 @@
 use std::io::BufReader;
 use std::time::Instant;
 
-use ro_bindings::{host, store::Store};
+use ro_bindings::{
+    host,
+    store::{Location, Store},
+};
 use ro_core::{ActorId, Timestamp};
 
 fn main() {
@@ -27,7 +31,12 @@ fn main() {
     let snapshot = std::env::args().nth(2).as_deref() == Some("snapshot");
     let dir = std::env::temp_dir().join(format!("ro-apply-profile-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("apply.db");
+    let path = match std::env::var("RO_PROFILE_STORE") {
+        Ok(url) => Location::parse(&url)
+            .unwrap()
+            .with_key_file(dir.join("apply.keys")),
+        Err(_) => Location::file(dir.join("apply.db")),
+    };
     let mut input = String::new();
     for i in 0..n {
         input.push_str(&format!(

@@ -155,6 +155,14 @@ pub fn pg_error(at: &PgLocation) -> impl Fn(postgres::Error) -> StoreError + '_ 
 pub(crate) struct Pg {
     pub(crate) at: PgLocation,
     client: Client,
+    /// The statements of every batch, prepared once (each preparation is a round trip).
+    prepared: Option<Prepared>,
+}
+
+struct Prepared {
+    lock_head: postgres::Statement,
+    rows_after: postgres::Statement,
+    insert: postgres::Statement,
 }
 
 impl Pg {
@@ -162,7 +170,28 @@ impl Pg {
         Ok(Pg {
             client: at.connect()?,
             at: at.clone(),
+            prepared: None,
         })
+    }
+
+    fn prepared(&mut self) -> Result<&Prepared, StoreError> {
+        if self.prepared.is_none() {
+            let err = pg_error(&self.at);
+            let mut prepare = |sql: &str| self.client.prepare(sql).map_err(&err);
+            let prepared = Prepared {
+                lock_head: prepare("SELECT head_seq FROM ro_planes WHERE plane = $1 FOR UPDATE")?,
+                rows_after: prepare(
+                    "SELECT seq, prev, hash, body FROM ro_journal
+                      WHERE plane = $1 AND seq > $2 ORDER BY seq",
+                )?,
+                insert: prepare(
+                    "INSERT INTO ro_journal (plane, seq, prev, hash, body)
+                     SELECT $1, * FROM unnest($2::bigint[], $3::bytea[], $4::bytea[], $5::bytea[])",
+                )?,
+            };
+            self.prepared = Some(prepared);
+        }
+        self.prepared.as_ref().ok_or_else(|| StoreError::Schema("unprepared".into()))
     }
 
     /// Applies the migrations this database lacks, under an advisory lock (two `ro init`
@@ -281,13 +310,7 @@ impl Pg {
             seq: after,
             message: "sequence number out of range".into(),
         })?;
-        let stmt = self
-            .client
-            .prepare(
-                "SELECT seq, prev, hash, body FROM ro_journal
-                  WHERE plane = $1 AND seq > $2 ORDER BY seq",
-            )
-            .map_err(&err)?;
+        let stmt = self.prepared()?.rows_after.clone();
         let params: [&(dyn postgres::types::ToSql + Sync); 2] = [&at.plane, &after];
         self.client.query_raw(&stmt, params).map_err(&err)
     }
@@ -296,14 +319,9 @@ impl Pg {
     pub(crate) fn lock_head(&mut self) -> Result<u64, StoreError> {
         let at = self.at.clone();
         let err = pg_error(&at);
+        let stmt = self.prepared()?.lock_head.clone();
         self.client.batch_execute("BEGIN").map_err(&err)?;
-        let head = self
-            .client
-            .query_opt(
-                "SELECT head_seq FROM ro_planes WHERE plane = $1 FOR UPDATE",
-                &[&at.plane],
-            )
-            .map_err(&err);
+        let head = self.client.query_opt(&stmt, &[&at.plane]).map_err(&err);
         match head {
             Ok(Some(row)) => Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0)),
             Ok(None) => {
@@ -318,7 +336,7 @@ impl Pg {
     }
 
     /// Inserts `pending` in the open transaction (the head was checked by the caller under
-    /// the lock) and notifies the other hosts at commit.
+    /// the lock); the database notifies the other hosts at commit.
     pub(crate) fn insert(&mut self, pending: &[Record]) -> Result<(), StoreError> {
         let at = self.at.clone();
         let err = pg_error(&at);
@@ -335,15 +353,9 @@ impl Pg {
             hashes.push(&r.hash.as_bytes()[..]);
             bodies.push(&r.body[..]);
         }
+        let stmt = self.prepared()?.insert.clone();
         self.client
-            .execute(
-                "INSERT INTO ro_journal (plane, seq, prev, hash, body)
-                 SELECT $1, * FROM unnest($2::bigint[], $3::bytea[], $4::bytea[], $5::bytea[])",
-                &[&at.plane, &seqs, &prevs, &hashes, &bodies],
-            )
-            .map_err(&err)?;
-        self.client
-            .execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &at.plane])
+            .execute(&stmt, &[&at.plane, &seqs, &prevs, &hashes, &bodies])
             .map_err(&err)?;
         Ok(())
     }

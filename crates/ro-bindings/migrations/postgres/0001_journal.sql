@@ -36,7 +36,8 @@ CREATE TABLE ro_api_tokens (
     PRIMARY KEY (plane, token_id)
 );
 
--- Every inserted batch must extend its plane's head; the head moves with it.
+-- Every inserted batch must extend its plane's head; the head moves with it, and channel
+-- ro_journal is notified with the plane's name.
 CREATE FUNCTION ro_journal_extend() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     p record;
@@ -62,6 +63,8 @@ BEGIN
           FROM (SELECT seq, hash FROM inserted WHERE plane = p.plane
                  ORDER BY seq DESC LIMIT 1) last
          WHERE h.plane = p.plane;
+        -- Other hosts hear of the commit (delivered only if it commits).
+        PERFORM pg_notify('ro_journal', p.plane);
     END LOOP;
     RETURN NULL;
 END $$;
