@@ -454,6 +454,11 @@ pub fn serve(
             })
         };
         let app = router(Arc::clone(&shared));
+        // Small writes (an event on a live stream, a short answer) leave at once: with Nagle's
+        // algorithm one waits for the peer's delayed acknowledgement of the last (40 ms).
+        let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
+            let _ = stream.set_nodelay(true);
+        });
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 signalled().await;
