@@ -161,7 +161,6 @@ pub(crate) struct Pg {
 
 struct Prepared {
     lock_head: postgres::Statement,
-    rows_after: postgres::Statement,
     insert: postgres::Statement,
 }
 
@@ -180,10 +179,6 @@ impl Pg {
             let mut prepare = |sql: &str| self.client.prepare(sql).map_err(&err);
             let prepared = Prepared {
                 lock_head: prepare("SELECT head_seq FROM ro_planes WHERE plane = $1 FOR UPDATE")?,
-                rows_after: prepare(
-                    "SELECT seq, prev, hash, body FROM ro_journal
-                      WHERE plane = $1 AND seq > $2 ORDER BY seq",
-                )?,
                 insert: prepare(
                     "INSERT INTO ro_journal (plane, seq, prev, hash, body)
                      SELECT $1, * FROM unnest($2::bigint[], $3::bytea[], $4::bytea[], $5::bytea[])",
@@ -191,7 +186,9 @@ impl Pg {
             };
             self.prepared = Some(prepared);
         }
-        self.prepared.as_ref().ok_or_else(|| StoreError::Schema("unprepared".into()))
+        self.prepared
+            .as_ref()
+            .ok_or_else(|| StoreError::Schema("unprepared".into()))
     }
 
     /// Applies the migrations this database lacks, under an advisory lock (two `ro init`
@@ -310,9 +307,17 @@ impl Pg {
             seq: after,
             message: "sequence number out of range".into(),
         })?;
-        let stmt = self.prepared()?.rows_after.clone();
+        // Not prepared: planned for the seq given (a generic plan of "the rows after seq $2"
+        // expects a third of the journal and may sort it all, where the tail is a few rows of
+        // the index).
         let params: [&(dyn postgres::types::ToSql + Sync); 2] = [&at.plane, &after];
-        self.client.query_raw(&stmt, params).map_err(&err)
+        self.client
+            .query_raw(
+                "SELECT seq, prev, hash, body FROM ro_journal
+                  WHERE plane = $1 AND seq > $2 ORDER BY seq",
+                params,
+            )
+            .map_err(&err)
     }
 
     /// Opens a transaction holding the plane row's lock; returns the stored head seq.

@@ -672,7 +672,11 @@ impl Store {
                 }
             }
             Db::Postgres(pg) => {
-                pg.lock_head()?;
+                // The plane row holds the head: when no one else wrote, nothing is read.
+                if pg.lock_head()? == self.durable {
+                    self.in_txn = true;
+                    return Ok(0);
+                }
             }
         }
         self.in_txn = true;
