@@ -173,7 +173,7 @@ fn plane(db: &Db, store: &str) -> String {
     db.ok(
         store,
         &[
-            "token", "issue", "alice", "--actor", "alice", "--reason", "tests",
+            "token", "issue", "alice", "--actor", "alice", "--reason", "tests", "--at", &t0,
         ],
         "",
     )[0]["token"]
@@ -656,4 +656,49 @@ fn one_host_holds_the_scheduler_lease_until_its_connection_goes() {
         assert!(Instant::now() < deadline, "the lease was never taken over");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+#[test]
+fn two_hosts_fire_each_occurrence_once() {
+    let Some(db) = database("clock") else { return };
+    let store = db.plane("default");
+    let alice = plane(&db, &store);
+    // Defined five minutes ago, every minute, read-only: the first tick catches up one
+    // occurrence and records the others as skipped.
+    let define = format!(
+        r#"{{"type":"DEFINE_JOB","definition":{{"job_id":"minutely","version":1,"max_concurrent":1,"schedule":{{"cron":"* * * * *","timezone":"UTC"}},"max_catch_up":1,"read_only":true}},"operator_id":"alice","at":"{}"}}"#,
+        clock(-300)
+    );
+    db.ok(
+        &store,
+        &["apply", "--reason", "per runbook", "--history"],
+        &format!("{define}\n"),
+    );
+    let a = db.serve(&store, &["--tick-ms", "100"]);
+    let b = db.serve(&store, &["--tick-ms", "100"]);
+    let runs = || -> Vec<(String, String)> {
+        json_lines(&db.ro(&store, &["audit"], ""))
+            .iter()
+            .filter(|r| r["event"]["event"]["type"] == "RunRequested")
+            .map(|r| {
+                let e = &r["event"]["event"];
+                (e["run_id"].to_string(), e["logical"]["time"].to_string())
+            })
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while runs().is_empty() {
+        assert!(Instant::now() < deadline, "the clock never fired");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Both hosts keep running a while: still one run per occurrence, and both agree.
+    std::thread::sleep(Duration::from_millis(1500));
+    let all = runs();
+    let ids: BTreeSet<&String> = all.iter().map(|(id, _)| id).collect();
+    let times: BTreeSet<&String> = all.iter().map(|(_, t)| t).collect();
+    assert_eq!(ids.len(), all.len(), "{all:?}");
+    assert_eq!(times.len(), all.len(), "{all:?}");
+    let (top, _) = head(&a.addr, &alice);
+    let digests = converge(&[a.addr.clone(), b.addr.clone()], &alice, top);
+    assert_eq!(digests[0], digests[1]);
 }
