@@ -1311,6 +1311,9 @@ fn console(
     let run = || -> Result<bool, HostError> {
         let _lock = ro_bindings::store::lock(path, false)?;
         let mut store = Store::open(path)?;
+        // Decide on the tail: the write lock first (another writer may have appended since the
+        // open), so the commit cannot conflict.
+        store.begin(|_| false)?;
         let mut responses = Vec::new();
         let mut all_ok = true;
         for line in lines {
@@ -1353,6 +1356,9 @@ fn issue_token(
     let run = || -> Result<(bool, serde_json::Value), HostError> {
         let _lock = ro_bindings::store::lock(path, false)?;
         let mut store = Store::open(path)?;
+        // Decide on the tail: the write lock first (another writer may have appended since the
+        // open), so the commit cannot conflict.
+        store.begin(|_| false)?;
         let keys = store.keys().cloned().ok_or_else(|| {
             HostError::Store(ro_bindings::store::StoreError::KeysMissing(
                 path.key_file().to_owned(),
