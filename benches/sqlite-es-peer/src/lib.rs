@@ -1,6 +1,7 @@
 //! The bank-account workload of `benches/peers` through cqrs-es 0.5 on its SQLite store
-//! (sqlite-es 0.5, sqlx 0.8): `CqrsFramework::execute` per command, each loading the
-//! aggregate's events from SQLite, deciding, and committing its events in a transaction.
+//! (sqlite-es 0.5, sqlx 0.8) and on its PostgreSQL store (postgres-es 0.5):
+//! `CqrsFramework::execute` per command, each loading the aggregate's events, deciding, and
+//! committing its events in a transaction.
 //! The database uses WAL and `synchronous=FULL`, as ro's store does (sqlite-es's own
 //! `default_sqlite_pool` uses `NORMAL`, which does not sync each commit).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)] // benchmark harness
@@ -181,6 +182,45 @@ pub fn run(rt: &tokio::runtime::Runtime, path: &Path, cmds: &[Cmd]) -> i64 {
             .unwrap();
         sqlx::raw_sql(SCHEMA).execute(&pool).await.unwrap();
         let cqrs = sqlite_es::sqlite_cqrs::<Account>(pool.clone(), vec![], ());
+        for cmd in cmds {
+            let name = account_name(cmd.account);
+            cqrs.execute(&name, AccountCommand { account: name.clone(), op: cmd.op })
+                .await
+                .unwrap();
+        }
+        let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM events")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        n
+    })
+}
+
+const PG_SCHEMA: &str = "DROP TABLE IF EXISTS events, snapshots;
+CREATE TABLE events (
+  aggregate_type text NOT NULL, aggregate_id text NOT NULL,
+  sequence bigint CHECK (sequence >= 0) NOT NULL, event_type text NOT NULL,
+  event_version text NOT NULL, payload json NOT NULL, metadata json NOT NULL,
+  PRIMARY KEY (aggregate_type, aggregate_id, sequence));
+CREATE TABLE snapshots (
+  aggregate_type text NOT NULL, aggregate_id text NOT NULL,
+  last_sequence bigint CHECK (last_sequence >= 0) NOT NULL,
+  current_snapshot bigint CHECK (current_snapshot >= 0) NOT NULL, payload json NOT NULL,
+  PRIMARY KEY (aggregate_type, aggregate_id, last_sequence));";
+
+/// Runs `cmds` against fresh tables in the PostgreSQL database at `url` (postgres-es's own
+/// schema, `db/init.sql`), one transaction per command, and returns the number of events
+/// stored.
+pub fn run_postgres(rt: &tokio::runtime::Runtime, url: &str, cmds: &[Cmd]) -> i64 {
+    rt.block_on(async {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .connect(url)
+            .await
+            .unwrap();
+        sqlx::raw_sql(PG_SCHEMA).execute(&pool).await.unwrap();
+        let cqrs = postgres_es::postgres_cqrs::<Account>(pool.clone(), vec![], ());
         for cmd in cmds {
             let name = account_name(cmd.account);
             cqrs.execute(&name, AccountCommand { account: name.clone(), op: cmd.op })

@@ -394,6 +394,13 @@ fn the_same_input_gives_the_same_bytes_on_both_engines_and_copies_keep_every_has
     };
     let expected = verify(&sqlite);
     assert_eq!(verify(&pg), expected);
+    // A snapshot on PostgreSQL: the next open restores from it, to the same state, and
+    // `verify` proves it against the journal.
+    db.ok(&pg, &["snapshot"], "");
+    let status = &db.ok(&pg, &["status"], "")[0];
+    assert!(status["opened_from"]["snapshot_seq"].is_u64(), "{status}");
+    assert_eq!(status["state_digest"], expected.1);
+    assert_eq!(verify(&pg), expected);
     // Copies between engines keep every hash; the copy of the copy too.
     let back = db.dir.with_extension("back.db").display().to_string();
     let copied = db.ok(&pg, &["copy", "--from", &pg, "--to", &db.plane("copy")], "");
