@@ -239,6 +239,16 @@ enum Command {
         /// input (off by default).
         #[arg(long)]
         alert_hook: Option<String>,
+        /// Publish every committed record to this NATS server's JetStream (the outbox; off by
+        /// default): `nats://HOST:PORT`.
+        #[arg(long, value_name = "URL")]
+        outbox: Option<String>,
+        /// The outbox's JetStream stream (created if missing).
+        #[arg(long, default_value = "RO_JOURNAL", requires = "outbox")]
+        outbox_stream: String,
+        /// The outbox's subject (default: ro.journal.<plane>).
+        #[arg(long, requires = "outbox")]
+        outbox_subject: Option<String>,
     },
 }
 
@@ -837,6 +847,9 @@ fn main() -> ExitCode {
             request_timeout,
             calendar,
             alert_hook,
+            outbox,
+            outbox_stream,
+            outbox_subject,
         } => {
             let clock_principal = match actor_arg(&clock_principal, "--clock-principal") {
                 Ok(a) => a,
@@ -859,6 +872,11 @@ fn main() -> ExitCode {
                 Err(e) => return fail("INVALID_ARGUMENT", &format!("--calendar: {e}"), 2),
             };
             config.alert_hook = alert_hook;
+            config.outbox = outbox.map(|url| ro_bindings::serve::OutboxConfig {
+                url,
+                stream: outbox_stream,
+                subject: outbox_subject.unwrap_or_default(),
+            });
             let served = ro_bindings::serve::serve(&path, config, |addr| {
                 let _ = writeln!(
                     std::io::stdout(),

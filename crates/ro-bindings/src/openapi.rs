@@ -209,7 +209,14 @@ fn extra_schemas() -> Vec<(&'static str, Value)> {
         (
             "Health",
             json!({ "type": "object", "additionalProperties": false, "required": ["ok", "head_seq"],
-                    "properties": { "ok": { "type": "boolean" }, "head_seq": { "type": "integer", "minimum": 0 } } }),
+                    "properties": { "ok": { "type": "boolean" }, "head_seq": { "type": "integer", "minimum": 0 },
+                                    "outbox": { "type": "object", "additionalProperties": false,
+                                                "description": "With an outbox (`ro serve --outbox`): how far the bus is behind the journal.",
+                                                "required": ["connected", "published_seq", "behind", "error"],
+                                                "properties": { "connected": { "type": "boolean" },
+                                                                "published_seq": { "type": "integer", "minimum": 0 },
+                                                                "behind": { "type": "integer", "minimum": 0 },
+                                                                "error": { "type": ["string", "null"] } } } } }),
         ),
         (
             "Status",

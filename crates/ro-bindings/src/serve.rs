@@ -92,6 +92,10 @@ pub struct Config {
     /// A shell command run for each alert raised, with the alert's record (one export line)
     /// on its standard input and `RO_ALERT_SEQ` in its environment; `None`: no delivery.
     pub alert_hook: Option<String>,
+    /// Where every committed record is published (the outbox); `None`: nowhere. An empty
+    /// subject means `ro.journal.<plane>`: the plane's name on PostgreSQL, the first 16 hex
+    /// digits of its id on SQLite.
+    pub outbox: Option<OutboxConfig>,
 }
 
 impl Config {
@@ -109,6 +113,7 @@ impl Config {
             request_timeout: Duration::from_secs(30),
             calendar: None,
             alert_hook: None,
+            outbox: None,
         }
     }
 }
@@ -265,6 +270,10 @@ struct Metrics {
     hook_failed: AtomicU64,
     /// Alerts not handed to the hook: its queue was full.
     hook_dropped: AtomicU64,
+    /// The last seq the outbox's bus acknowledged.
+    outbox_published: AtomicU64,
+    /// Whether the outbox is connected to its bus.
+    outbox_connected: AtomicBool,
 }
 
 /// Committed records as `(seq, export line)`, in order.
@@ -292,6 +301,8 @@ struct Shared {
     alert_hook: Option<std::sync::mpsc::SyncSender<(u64, Arc<str>)>>,
     /// Why the scheduler stopped, when it did.
     scheduler: Mutex<Option<String>>,
+    /// Why the outbox last failed to publish (the bus away, a refusal).
+    outbox_error: Mutex<Option<String>>,
     shutdown: watch::Receiver<bool>,
     config: Config,
 }
@@ -331,6 +342,9 @@ enum Job {
     Follow,
 }
 
+mod outbox;
+pub use outbox::OutboxConfig;
+
 fn clock() -> Timestamp {
     let now = time::OffsetDateTime::now_utc();
     Timestamp::from_unix_nanos(now.unix_timestamp_nanos()).unwrap_or(Timestamp::MIN)
@@ -357,6 +371,21 @@ pub fn serve(
         .cloned()
         .ok_or_else(|| StoreError::KeysMissing(at.key_file().to_owned()))?;
     let macs = store.token_macs()?;
+    let mut config = config;
+    if let Some(outbox) = &mut config.outbox {
+        if outbox.subject.is_empty() {
+            let plane = match at.postgres() {
+                Some(pg) => pg.plane().to_owned(),
+                None => {
+                    let id = store.kernel().state().signing().plane_id().to_string();
+                    let hex = id.rsplit(':').next().unwrap_or_default();
+                    hex.chars().take(16).collect()
+                }
+            };
+            outbox.subject = format!("ro.journal.{plane}");
+        }
+        outbox.check().map_err(ServeError::Config)?;
+    }
     if let Some(name) = &config.calendar
         && store.kernel().state().jobs().calendar(name).is_none()
     {
@@ -388,12 +417,15 @@ pub fn serve(
             hook_delivered: AtomicU64::new(0),
             hook_failed: AtomicU64::new(0),
             hook_dropped: AtomicU64::new(0),
+            outbox_published: AtomicU64::new(0),
+            outbox_connected: AtomicBool::new(false),
         },
         alert_hook: config.alert_hook.is_some().then_some(hook_tx),
         macs: RwLock::new(Arc::new(macs)),
         mac_key: keys,
         committing: AtomicBool::new(true),
         scheduler: Mutex::new(None),
+        outbox_error: Mutex::new(None),
         shutdown: stop_rx,
         config: config.clone(),
     });
@@ -453,6 +485,11 @@ pub fn serve(
                 }
             })
         };
+        let outbox = shared
+            .config
+            .outbox
+            .clone()
+            .map(|config| tokio::spawn(outbox::run(Arc::clone(&shared), config)));
         let app = router(Arc::clone(&shared));
         // Small writes (an event on a live stream, a short answer) leave at once: with Nagle's
         // algorithm one waits for the peer's delayed acknowledgement of the last (40 ms).
@@ -467,6 +504,9 @@ pub fn serve(
             })
             .await;
         ticker.abort();
+        if let Some(outbox) = outbox {
+            outbox.abort();
+        }
         served
     });
     // The connections are gone; the writer answers and commits what is queued before the
@@ -1045,7 +1085,23 @@ async fn health(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Respon
     }
     let committing = shared.committing.load(Ordering::Relaxed);
     let head = view(&shared).head_seq;
-    let body = host::response_text(&json!({ "ok": committing, "head_seq": head }));
+    let mut body = json!({ "ok": committing, "head_seq": head });
+    // The outbox never fails liveness (commands do not wait for the bus): it says how far
+    // behind it is, and why.
+    if shared.config.outbox.is_some() {
+        let m = &shared.metrics;
+        let published = m.outbox_published.load(Ordering::Relaxed);
+        let outbox = json!({
+            "connected": m.outbox_connected.load(Ordering::Relaxed),
+            "published_seq": published,
+            "behind": head.saturating_sub(published),
+            "error": shared.outbox_error.lock().ok().and_then(|e| e.clone()),
+        });
+        if let Some(map) = body.as_object_mut() {
+            map.insert("outbox".into(), outbox);
+        }
+    }
+    let body = host::response_text(&body);
     if committing {
         reply(StatusCode::OK, body)
     } else {
@@ -1105,7 +1161,7 @@ async fn metrics(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Respo
         "Lines per group commit.",
         1,
     );
-    let gauges: [(&str, &str, u64); 9] = [
+    let gauges: [(&str, &str, u64); 12] = [
         ("ro_head_seq", "The journal's head.", view.head_seq),
         (
             "ro_sse_subscribers",
@@ -1146,6 +1202,26 @@ async fn metrics(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Respo
             "ro_alert_hook_dropped_total",
             "Alerts not handed to the hook because its queue was full.",
             m.hook_dropped.load(Ordering::Relaxed),
+        ),
+        (
+            "ro_outbox_published_seq",
+            "The last seq the outbox's bus acknowledged (0 without an outbox).",
+            m.outbox_published.load(Ordering::Relaxed),
+        ),
+        (
+            "ro_outbox_behind",
+            "Records committed and not yet acknowledged by the outbox's bus.",
+            if shared.config.outbox.is_some() {
+                view.head_seq
+                    .saturating_sub(m.outbox_published.load(Ordering::Relaxed))
+            } else {
+                0
+            },
+        ),
+        (
+            "ro_outbox_connected",
+            "1 while the outbox is connected to its bus.",
+            u64::from(m.outbox_connected.load(Ordering::Relaxed)),
         ),
     ];
     for (name, help, value) in gauges {
@@ -1667,10 +1743,23 @@ struct Stream {
     /// The last seq sent.
     sent: u64,
     stop: watch::Receiver<bool>,
-    _subscribed: Subscribed,
+    /// Counted as a live-event subscriber (the outbox is not).
+    _subscribed: Option<Subscribed>,
 }
 
 impl Stream {
+    /// The next record if it is already read and in order, without waiting.
+    fn ready(&mut self) -> Option<(u64, Arc<str>)> {
+        match self.pending.front() {
+            Some((seq, _)) if *seq == self.sent + 1 => {
+                let next = self.pending.pop_front()?;
+                self.sent = next.0;
+                Some(next)
+            }
+            _ => None,
+        }
+    }
+
     /// The next record, in order, each once: from the journal until the stream has caught up
     /// with the head, then from the live records (a gap, from a slow reader or a race with
     /// the subscription, is filled from the journal again). `None` at shutdown.
@@ -1755,7 +1844,7 @@ async fn events(
         pending: VecDeque::new(),
         sent: after,
         stop: shared.shutdown.clone(),
-        _subscribed: Subscribed(Arc::clone(&shared)),
+        _subscribed: Some(Subscribed(Arc::clone(&shared))),
         shared,
     };
     let events = futures_util::stream::unfold(stream, |mut stream| async move {
