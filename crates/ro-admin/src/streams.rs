@@ -104,6 +104,19 @@ pub fn check_retention(hours: u64) -> Result<(), String> {
     }
 }
 
+/// The partition a key goes to on a stream of `partitions` (on the bus, the subject
+/// `<stream>.<partition>`): the first eight bytes of the key's BLAKE3 digest, little-endian,
+/// modulo the count. Producers compute the same, so one key keeps one partition and its order.
+pub fn partition_of(key: &[u8], partitions: u32) -> u32 {
+    let digest = ro_core::Digest::of(key);
+    let mut first = [0u8; 8];
+    for (to, from) in first.iter_mut().zip(digest.as_bytes()) {
+        *to = *from;
+    }
+    let n = u64::from(partitions.max(1));
+    u32::try_from(u64::from_le_bytes(first) % n).unwrap_or(0)
+}
+
 /// Who may publish to and subscribe to a stream.
 #[derive(
     Debug,

@@ -12,6 +12,8 @@
 
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "serve")]
+pub mod bus;
 pub mod checkpoint;
 pub mod client;
 pub mod evidence;

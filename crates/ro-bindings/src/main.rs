@@ -198,6 +198,13 @@ enum Command {
         #[command(subcommand)]
         token: TokenCommand,
     },
+    /// Reconcile NATS JetStream with the plane's streams: `plan` says what would change,
+    /// `apply` does it (creates and updates only what the plane records; never shrinks).
+    #[cfg(feature = "serve")]
+    Bus {
+        #[command(subcommand)]
+        bus: BusCommand,
+    },
     /// Serve the plane over HTTP until SIGTERM or SIGINT (see the HTTP API in README.md):
     /// one writer group-commits every connection's commands, the clock ticks the plane, the
     /// health probes answer without waiting. The store is locked: no other server or console
@@ -249,6 +256,30 @@ enum Command {
         /// The outbox's subject (default: ro.journal.<plane>).
         #[arg(long, requires = "outbox")]
         outbox_subject: Option<String>,
+    },
+}
+
+#[cfg(feature = "serve")]
+#[derive(Subcommand)]
+enum BusCommand {
+    /// Print, per plane stream, what the bus would change (one JSON line each); changes
+    /// nothing.
+    Plan {
+        /// The NATS server (nats://HOST:PORT).
+        #[arg(long, value_name = "URL")]
+        nats: String,
+        /// Prefixed to every JetStream stream name and subject.
+        #[arg(long, default_value = "")]
+        prefix: String,
+    },
+    /// Carry out the plan.
+    Apply {
+        /// The NATS server (nats://HOST:PORT).
+        #[arg(long, value_name = "URL")]
+        nats: String,
+        /// Prefixed to every JetStream stream name and subject.
+        #[arg(long, default_value = "")]
+        prefix: String,
     },
 }
 
@@ -834,6 +865,37 @@ fn main() -> ExitCode {
                                   "reason": reason }),
             ],
         ),
+        #[cfg(feature = "serve")]
+        Command::Bus { bus } => {
+            let (nats, prefix, apply) = match bus {
+                BusCommand::Plan { nats, prefix } => (nats, prefix, false),
+                BusCommand::Apply { nats, prefix } => (nats, prefix, true),
+            };
+            let store = match Store::open(&path) {
+                Ok(store) => store,
+                Err(e) => return host_fail(&HostError::Store(e)),
+            };
+            let plane = store.kernel().state();
+            let done = if apply {
+                ro_bindings::bus::apply(plane, &nats, &prefix)
+            } else {
+                ro_bindings::bus::plan(plane, &nats, &prefix)
+            };
+            match done {
+                Ok(items) => {
+                    let mut out = std::io::stdout().lock();
+                    for item in &items {
+                        let _ = writeln!(out, "{item}");
+                    }
+                    if items.iter().any(|i| i.get("error").is_some()) {
+                        ExitCode::from(1)
+                    } else {
+                        ExitCode::SUCCESS
+                    }
+                }
+                Err(e) => fail("BUS_UNAVAILABLE", &e, 2),
+            }
+        }
         #[cfg(feature = "serve")]
         Command::Serve {
             listen,

@@ -1,6 +1,7 @@
-//! The outbox on the machine's NATS JetStream (`$RO_TEST_NATS`, default `127.0.0.1:4222`):
-//! every committed record published once, in order, across a crash; commands commit while
-//! the bus is away. Each test uses streams and subjects of its own and deletes them. Without a
+//! The bus on the machine's NATS JetStream (`$RO_TEST_NATS`, default `127.0.0.1:4222`): the
+//! reconciler from the plane's streams (plan, apply, never shrinking), and the outbox (every
+//! committed record published once, in order, across a crash; commands commit while the bus
+//! is away). Each test uses streams and subjects of its own and deletes them. Without a
 //! server the tests say they were skipped; with `RO_REQUIRE_NATS` set (CI) they fail instead.
 #![allow(
     clippy::unwrap_used,
@@ -29,7 +30,7 @@ fn nats(test: &str) -> Option<String> {
             );
             let _ = writeln!(
                 std::io::stderr(),
-                "outbox::{test}: SKIPPED: no NATS at {addr} ({e}); set RO_TEST_NATS to one, or RO_REQUIRE_NATS=1 to fail instead"
+                "nats::{test}: SKIPPED: no NATS at {addr} ({e}); set RO_TEST_NATS to one, or RO_REQUIRE_NATS=1 to fail instead"
             );
             None
         }
@@ -79,7 +80,7 @@ fn read_stream(addr: &str, name: &str) -> Vec<Value> {
 
 /// A plane with alice's token (console time: now).
 fn plane(name: &str) -> (common::Scratch, String) {
-    let store = scratch("outbox", name);
+    let store = scratch("nats", name);
     let out = ro(
         &store,
         &["init", "--admin", "alice", "--posture", "unlocked"],
@@ -231,4 +232,130 @@ fn commands_commit_while_the_bus_is_away_and_health_says_how_far_behind() {
         String::from_utf8_lossy(&out.stdout).contains("--outbox-stream"),
         "{out:?}"
     );
+}
+
+/// A stream's subjects and max age, read back from the bus (`None`: no such stream).
+fn bus_stream(addr: &str, name: &str) -> Option<(Vec<String>, u64)> {
+    runtime().block_on(async {
+        let client = async_nats::connect(addr).await.unwrap();
+        let js = async_nats::jetstream::new(client);
+        let mut stream = js.get_stream(name).await.ok()?;
+        let info = stream.info().await.unwrap();
+        Some((info.config.subjects.clone(), info.config.max_age.as_secs()))
+    })
+}
+
+#[test]
+fn the_reconciler_plans_applies_and_never_shrinks() {
+    let Some(nats) = nats("reconcile") else {
+        return;
+    };
+    let (store, _) = plane("reconcile");
+    let prefix = format!("t{}_", std::process::id());
+    let _cleanup: Vec<TestStream> = ["orders", "prices_eu"]
+        .iter()
+        .map(|s| TestStream {
+            addr: nats.clone(),
+            name: format!("{prefix}{s}"),
+        })
+        .collect();
+    let apply = |doc: &str| {
+        let out = ro(
+            &store,
+            &["apply", "--actor", "alice", "--reason", "the bus"],
+            doc,
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    };
+    apply(concat!(
+        r#"{"type":"CREATE_STREAM","stream":"orders","partitions":4,"retention_hours":24,"publishers":[],"subscribers":[]}"#,
+        "\n",
+        r#"{"type":"CREATE_STREAM","stream":"prices.eu","partitions":2,"retention_hours":168,"publishers":[],"subscribers":[]}"#,
+        "\n"
+    ));
+    let url = format!("nats://{nats}");
+    let bus = |verb: &str| -> Vec<Value> {
+        let out = ro(
+            &store,
+            &["bus", verb, "--nats", &url, "--prefix", &prefix],
+            "",
+        );
+        assert!(out.status.success(), "{out:?}");
+        json_lines(&out)
+    };
+    let actions = |items: &[Value]| -> Vec<(String, String)> {
+        items
+            .iter()
+            .map(|i| {
+                (
+                    i["stream"].as_str().unwrap().to_owned(),
+                    i["action"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let orders = format!("{prefix}orders");
+    // The plan changes nothing.
+    let plan = bus("plan");
+    assert_eq!(
+        actions(&plan),
+        [
+            ("orders".into(), "create".into()),
+            ("prices.eu".into(), "create".into())
+        ]
+    );
+    assert_eq!(bus_stream(&nats, &orders), None);
+    // Applied, the bus holds the plane's settings: one subject per partition, max_age.
+    bus("apply");
+    let subjects = |n: u32, base: &str| -> Vec<String> {
+        (0..n).map(|i| format!("{prefix}{base}.{i}")).collect()
+    };
+    assert_eq!(
+        bus_stream(&nats, &orders),
+        Some((subjects(4, "orders"), 24 * 3600))
+    );
+    assert_eq!(
+        bus_stream(&nats, &format!("{prefix}prices_eu")),
+        Some((subjects(2, "prices.eu"), 168 * 3600))
+    );
+    assert!(actions(&bus("plan")).iter().all(|(_, a)| a == "none"));
+    // The plane grows the partitions and lengthens the retention: an update, before and after.
+    apply(concat!(
+        r#"{"type":"CHANGE_STREAM_PARTITIONS","stream":"orders","partitions":6}"#,
+        "\n",
+        r#"{"type":"CHANGE_STREAM_RETENTION","stream":"orders","retention_hours":48}"#,
+        "\n"
+    ));
+    let plan = bus("plan");
+    assert_eq!(plan[0]["action"], "update", "{plan:?}");
+    assert_eq!(plan[0]["before"]["max_age_seconds"], 24 * 3600);
+    assert_eq!(plan[0]["after"]["max_age_seconds"], 48 * 3600);
+    bus("apply");
+    assert_eq!(
+        bus_stream(&nats, &orders),
+        Some((subjects(6, "orders"), 48 * 3600))
+    );
+    // Someone widens the stream on the bus by hand: the reconciler refuses to narrow it.
+    runtime().block_on(async {
+        let client = async_nats::connect(nats.as_str()).await.unwrap();
+        let js = async_nats::jetstream::new(client);
+        let mut stream = js.get_stream(&orders).await.unwrap();
+        let mut config = stream.info().await.unwrap().config.clone();
+        config.subjects.push(format!("{prefix}orders.99"));
+        js.update_stream(config).await.unwrap();
+    });
+    let plan = bus("apply");
+    assert_eq!(plan[0]["action"], "refused", "{plan:?}");
+    assert_eq!(bus_stream(&nats, &orders).unwrap().0.len(), 7);
+    // A key keeps its partition; keys spread over all of them.
+    use ro_admin::streams::partition_of;
+    assert_eq!(partition_of(b"acc-1", 6), partition_of(b"acc-1", 6));
+    let hit: std::collections::BTreeSet<u32> = (0..600)
+        .map(|i| partition_of(format!("key-{i}").as_bytes(), 6))
+        .collect();
+    assert_eq!(hit, (0..6).collect());
 }
