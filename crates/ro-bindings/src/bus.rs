@@ -44,7 +44,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
         .map_err(|e| format!("runtime: {e}"))
 }
 
-async fn connect(url: &str) -> Result<jetstream::Context, String> {
+pub(crate) async fn connect(url: &str) -> Result<jetstream::Context, String> {
     let client = async_nats::ConnectOptions::new()
         .connection_timeout(Duration::from_secs(5))
         .connect(url)
@@ -58,16 +58,26 @@ fn settings(subjects: &[String], max_age: Duration) -> Value {
     json!({ "subjects": subjects, "max_age_seconds": max_age.as_secs() })
 }
 
+/// The plane's streams with their settings versions.
+pub fn specs(plane: &Plane) -> Vec<(StreamSpec, u32)> {
+    plane
+        .streams()
+        .all()
+        .map(|spec| (spec.clone(), plane.streams().version(&spec.stream)))
+        .collect()
+}
+
 /// What the bus should do for each plane stream, one JSON object each (`stream`,
-/// `jetstream`, `action`: create | update | none | refused, `before`, `after`, `notes`).
-async fn plan_on(
+/// `jetstream`, `action`: create | update | none | refused, `before`, `after`, `notes`), with
+/// the configuration to create or update.
+pub(crate) async fn plan_on(
     js: &jetstream::Context,
-    plane: &Plane,
+    specs: &[(StreamSpec, u32)],
     prefix: &str,
 ) -> Result<Vec<(Value, Option<jetstream::stream::Config>)>, String> {
     let mut out = Vec::new();
     let mut names = std::collections::BTreeMap::new();
-    for spec in plane.streams().all() {
+    for (spec, version) in specs {
         let (name, subjects, max_age) = desired(spec, prefix);
         let mut notes = vec![Value::from(
             "publishers and subscribers are not enforced by JetStream: the plane's may_publish and may_subscribe are the check",
@@ -149,7 +159,7 @@ async fn plan_on(
         out.push((
             json!({ "stream": spec.stream.as_str(), "jetstream": name, "action": "update",
                     "before": before, "after": after, "notes": notes,
-                    "version": plane.streams().version(&spec.stream) }),
+                    "version": version }),
             Some(update),
         ));
     }
@@ -160,7 +170,7 @@ async fn plan_on(
 pub fn plan(plane: &Plane, url: &str, prefix: &str) -> Result<Vec<Value>, String> {
     runtime()?.block_on(async {
         let js = connect(url).await?;
-        Ok(plan_on(&js, plane, prefix)
+        Ok(plan_on(&js, &specs(plane), prefix)
             .await?
             .into_iter()
             .map(|(item, _)| item)
@@ -173,22 +183,10 @@ pub fn apply(plane: &Plane, url: &str, prefix: &str) -> Result<Vec<Value>, Strin
     runtime()?.block_on(async {
         let js = connect(url).await?;
         let mut out = Vec::new();
-        for (mut item, config) in plan_on(&js, plane, prefix).await? {
-            let applied = match (item.get("action").and_then(Value::as_str), config) {
-                (Some("create"), Some(config)) => js
-                    .create_stream(config)
-                    .await
-                    .map(drop)
-                    .map_err(|e| e.to_string()),
-                (Some("update"), Some(config)) => js
-                    .update_stream(config)
-                    .await
-                    .map(drop)
-                    .map_err(|e| e.to_string()),
-                _ => {
-                    out.push(item);
-                    continue;
-                }
+        for (mut item, config) in plan_on(&js, &specs(plane), prefix).await? {
+            let Some(applied) = carry_out(&js, &item, config).await else {
+                out.push(item);
+                continue;
             };
             if let Some(map) = item.as_object_mut() {
                 match applied {
@@ -200,4 +198,53 @@ pub fn apply(plane: &Plane, url: &str, prefix: &str) -> Result<Vec<Value>, Strin
         }
         Ok(out)
     })
+}
+
+/// Creates or updates one plan item's stream; `None` when the item changes nothing.
+pub(crate) async fn carry_out(
+    js: &jetstream::Context,
+    item: &Value,
+    config: Option<jetstream::stream::Config>,
+) -> Option<Result<(), String>> {
+    match (item.get("action").and_then(Value::as_str), config) {
+        (Some("create"), Some(config)) => Some(
+            js.create_stream(config)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string()),
+        ),
+        (Some("update"), Some(config)) => Some(
+            js.update_stream(config)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string()),
+        ),
+        _ => None,
+    }
+}
+
+/// How many messages the slowest consumer of each plane stream on the bus has not yet had
+/// (streams the bus does not hold, or without consumers, are left out).
+pub(crate) async fn lag_on(
+    js: &jetstream::Context,
+    specs: &[(StreamSpec, u32)],
+    prefix: &str,
+) -> Vec<(String, u64)> {
+    use futures_util::StreamExt;
+    let mut out = Vec::new();
+    for (spec, _) in specs {
+        let (name, _, _) = desired(spec, prefix);
+        let Ok(stream) = js.get_stream(&name).await else {
+            continue;
+        };
+        let mut consumers = stream.consumers();
+        let mut slowest = None;
+        while let Some(Ok(info)) = consumers.next().await {
+            slowest = Some(slowest.unwrap_or(0).max(info.num_pending));
+        }
+        if let Some(lag) = slowest {
+            out.push((spec.stream.as_str().to_owned(), lag));
+        }
+    }
+    out
 }

@@ -256,6 +256,20 @@ enum Command {
         /// The outbox's subject (default: ro.journal.<plane>).
         #[arg(long, requires = "outbox")]
         outbox_subject: Option<String>,
+        /// Check the bus (NATS JetStream) against the plane's streams: drift is recorded as a
+        /// `bus_drift` deviation, consumer lag as `STREAM_LAG` signals (off by default).
+        #[arg(long, value_name = "URL")]
+        bus: Option<String>,
+        /// The bus's stream and subject prefix (as `ro bus --prefix`).
+        #[arg(long, default_value = "", requires = "bus")]
+        bus_prefix: String,
+        /// How often the bus is checked, in milliseconds.
+        #[arg(long, default_value_t = 10_000, requires = "bus")]
+        bus_every_ms: u64,
+        /// After recording a drift: `restore` puts the plane's settings back, `wait` leaves it
+        /// to an operator (`ro bus apply`).
+        #[arg(long, default_value = "wait", value_parser = ["wait", "restore"], requires = "bus")]
+        bus_drift: String,
     },
 }
 
@@ -912,6 +926,10 @@ fn main() -> ExitCode {
             outbox,
             outbox_stream,
             outbox_subject,
+            bus,
+            bus_prefix,
+            bus_every_ms,
+            bus_drift,
         } => {
             let clock_principal = match actor_arg(&clock_principal, "--clock-principal") {
                 Ok(a) => a,
@@ -938,6 +956,12 @@ fn main() -> ExitCode {
                 url,
                 stream: outbox_stream,
                 subject: outbox_subject.unwrap_or_default(),
+            });
+            config.bus = bus.map(|url| ro_bindings::serve::BusCheck {
+                url,
+                prefix: bus_prefix,
+                every: std::time::Duration::from_millis(bus_every_ms.max(100)),
+                restore: bus_drift == "restore",
             });
             let served = ro_bindings::serve::serve(&path, config, |addr| {
                 let _ = writeln!(

@@ -96,6 +96,27 @@ pub struct Config {
     /// subject means `ro.journal.<plane>`: the plane's name on PostgreSQL, the first 16 hex
     /// digits of its id on SQLite.
     pub outbox: Option<OutboxConfig>,
+    /// The bus check (drift and consumer lag); `None`: none.
+    pub bus: Option<BusCheck>,
+}
+
+/// The host's periodic look at the bus: every `every`, the plane's streams against NATS
+/// JetStream. A stream that does not hold the plane's settings (changed, created or deleted
+/// outside the plane) is recorded once per difference as a `bus_drift` deviation with both
+/// settings; with `restore`, the plane's settings are then put back (a narrowing never is).
+/// The slowest consumer's pending count of each stream is reported as its `STREAM_LAG` signal
+/// when it changes. Both go through the plane as the clock principal.
+#[derive(Clone, Debug)]
+pub struct BusCheck {
+    /// The NATS server.
+    pub url: String,
+    /// Prefixed to every JetStream stream name and subject (as `ro bus --prefix`).
+    pub prefix: String,
+    /// How often to look.
+    pub every: Duration,
+    /// Put the plane's settings back after recording the drift (otherwise an operator
+    /// decides: `ro bus apply`).
+    pub restore: bool,
 }
 
 impl Config {
@@ -114,6 +135,7 @@ impl Config {
             calendar: None,
             alert_hook: None,
             outbox: None,
+            bus: None,
         }
     }
 }
@@ -340,10 +362,116 @@ enum Job {
     Wake,
     /// Another host committed: fold its records.
     Follow,
+    /// Documents of the host itself (the bus check's observations), run as the clock
+    /// principal; the answers after the commit.
+    Internal {
+        lines: Vec<String>,
+        reply: oneshot::Sender<Vec<Value>>,
+    },
+    /// The plane's streams and their versions.
+    Streams {
+        reply: oneshot::Sender<Vec<(ro_admin::streams::StreamSpec, u32)>>,
+    },
 }
 
 mod outbox;
 pub use outbox::OutboxConfig;
+
+/// Sends the host's own documents through the writer; their answers.
+async fn internal(shared: &Shared, lines: Vec<String>) -> Vec<Value> {
+    let (reply, answer) = oneshot::channel();
+    if shared
+        .jobs
+        .send(Job::Internal { lines, reply })
+        .await
+        .is_err()
+    {
+        return Vec::new();
+    }
+    answer.await.unwrap_or_default()
+}
+
+/// The bus check ([`BusCheck`]), until shutdown.
+async fn bus_check(shared: Arc<Shared>, check: BusCheck) {
+    let mut stop = shared.shutdown.clone();
+    // What was last recorded per stream: the difference, and the lag.
+    let mut drift: BTreeMap<String, String> = BTreeMap::new();
+    let mut lags: BTreeMap<String, u64> = BTreeMap::new();
+    let mut js = None;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(check.every) => {}
+            _ = stop.changed() => return,
+        }
+        if js.is_none() {
+            js = crate::bus::connect(&check.url).await.ok();
+        }
+        let Some(bus) = &js else { continue };
+        let (reply, answer) = oneshot::channel();
+        if shared.jobs.send(Job::Streams { reply }).await.is_err() {
+            return;
+        }
+        let Ok(specs) = answer.await else { return };
+        let plan = match crate::bus::plan_on(bus, &specs, &check.prefix).await {
+            Ok(plan) => plan,
+            Err(_) => {
+                // The bus went away: connect again next time.
+                js = None;
+                continue;
+            }
+        };
+        let mut lines = Vec::new();
+        let mut restores = Vec::new();
+        for (item, config) in plan {
+            let field = |key: &str| item.get(key).cloned().unwrap_or(Value::Null);
+            let text = |key: &str| field(key).as_str().unwrap_or_default().to_owned();
+            let (stream, action) = (text("stream"), text("action"));
+            let (before, after) = (field("before"), field("after"));
+            if action == "none" {
+                drift.remove(&stream);
+                continue;
+            }
+            let seen = format!("{action} {before} {after}");
+            if drift.get(&stream) != Some(&seen) {
+                let then = if check.restore && config.is_some() {
+                    "restoring the plane's settings"
+                } else {
+                    "waiting for an operator (`ro bus apply`)"
+                };
+                let summary = format!(
+                    "stream {stream} does not hold the plane's settings on the bus ({}): {action}; bus {before}, plane {after}; {then}",
+                    text("jetstream"),
+                );
+                lines.push(
+                    json!({ "type": "RECORD_DEVIATION", "deviation_type": "bus_drift",
+                            "summary": summary, "reason": "the host's bus check" })
+                    .to_string(),
+                );
+                drift.insert(stream, seen);
+            }
+            if check.restore && config.is_some() {
+                restores.push((item, config));
+            }
+        }
+        for (stream, lag) in crate::bus::lag_on(bus, &specs, &check.prefix).await {
+            if lags.get(&stream) != Some(&lag) {
+                lines.push(
+                    json!({ "type": "REPORT_SIGNAL", "signal": "STREAM_LAG", "stream": stream,
+                            "lag_events": lag })
+                    .to_string(),
+                );
+                lags.insert(stream, lag);
+            }
+        }
+        if !lines.is_empty() {
+            // Recorded before anything is restored: the journal says what was seen first.
+            internal(&shared, lines).await;
+        }
+        for (item, config) in restores {
+            let _ = crate::bus::carry_out(bus, &item, config).await;
+        }
+    }
+}
 
 fn clock() -> Timestamp {
     let now = time::OffsetDateTime::now_utc();
@@ -490,6 +618,11 @@ pub fn serve(
             .outbox
             .clone()
             .map(|config| tokio::spawn(outbox::run(Arc::clone(&shared), config)));
+        let bus = shared
+            .config
+            .bus
+            .clone()
+            .map(|check| tokio::spawn(bus_check(Arc::clone(&shared), check)));
         let app = router(Arc::clone(&shared));
         // Small writes (an event on a live stream, a short answer) leave at once: with Nagle's
         // algorithm one waits for the peer's delayed acknowledgement of the last (40 ms).
@@ -506,6 +639,9 @@ pub fn serve(
         ticker.abort();
         if let Some(outbox) = outbox {
             outbox.abort();
+        }
+        if let Some(bus) = bus {
+            bus.abort();
         }
         served
     });
@@ -759,7 +895,7 @@ impl Writer {
         // writers committed; a batch of reads only folds it.
         let decides = batch
             .iter()
-            .any(|j| matches!(j, Job::Lines { .. } | Job::Tick));
+            .any(|j| matches!(j, Job::Lines { .. } | Job::Tick | Job::Internal { .. }));
         let caught_up = if decides {
             self.store.begin(|_| false)
         } else {
@@ -786,6 +922,7 @@ impl Writer {
         }
         let now = self.now();
         let mut answered: Vec<Held> = Vec::new();
+        let mut internal: Vec<(oneshot::Sender<Vec<Value>>, Vec<Value>)> = Vec::new();
         let mut reads = Vec::new();
         let mut lines = 0u64;
         let mut ticked = false;
@@ -806,6 +943,16 @@ impl Writer {
                     answered.push((reply, out));
                 }
                 Job::Tick => ticked |= self.tick(now),
+                Job::Internal { lines, reply } => {
+                    let clock = self.shared.config.clock_principal.clone();
+                    let out = lines
+                        .iter()
+                        .map(|line| {
+                            host::execute_line(self.store.kernel_mut(), line, Some(&clock), now).1
+                        })
+                        .collect();
+                    internal.push((reply, out));
+                }
                 Job::Stop | Job::Wake | Job::Follow => {}
                 read => reads.push(read),
             }
@@ -841,6 +988,9 @@ impl Writer {
                 }
                 for (reply, out) in answered {
                     let _ = reply.send(Ok(out));
+                }
+                for (reply, out) in internal {
+                    let _ = reply.send(out);
                 }
             }
             Err(e) => {
@@ -981,7 +1131,15 @@ impl Writer {
                     });
                 let _ = reply.send(status);
             }
-            Job::Lines { .. } | Job::Tick | Job::Stop | Job::Wake | Job::Follow => {}
+            Job::Streams { reply } => {
+                let _ = reply.send(crate::bus::specs(self.store.kernel().state()));
+            }
+            Job::Lines { .. }
+            | Job::Tick
+            | Job::Stop
+            | Job::Wake
+            | Job::Follow
+            | Job::Internal { .. } => {}
         }
     }
 }

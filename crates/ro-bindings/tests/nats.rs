@@ -359,3 +359,166 @@ fn the_reconciler_plans_applies_and_never_shrinks() {
         .collect();
     assert_eq!(hit, (0..6).collect());
 }
+
+/// Sets a bus stream's `max_age` by hand (outside the plane).
+fn set_max_age(addr: &str, name: &str, seconds: u64) {
+    runtime().block_on(async {
+        let client = async_nats::connect(addr).await.unwrap();
+        let js = async_nats::jetstream::new(client);
+        let mut stream = js.get_stream(name).await.unwrap();
+        let mut config = stream.info().await.unwrap().config.clone();
+        config.max_age = Duration::from_secs(seconds);
+        js.update_stream(config).await.unwrap();
+    });
+}
+
+/// The journal's records of event type `ty`, through the server.
+fn events_of(addr: &str, token: &str, ty: &str) -> Vec<Value> {
+    let page = get(addr, "/v1/audit?after=0&limit=1000", Some(token)).json();
+    page["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["event"]["event"]["type"] == ty)
+        .map(|r| r["event"]["event"].clone())
+        .collect()
+}
+
+#[test]
+fn drift_on_the_bus_is_recorded_restored_or_left_and_consumer_lag_is_read() {
+    let Some(nats) = nats("drift") else { return };
+    let (store, token) = plane("drift");
+    let out = ro(
+        &store,
+        &[
+            "principal",
+            "add",
+            "ro-clock",
+            "--kind",
+            "service",
+            "--role",
+            "operator",
+            "--actor",
+            "alice",
+            "--reason",
+            "the host",
+        ],
+        "",
+    );
+    assert!(out.status.success());
+    let prefix = format!("d{}_", std::process::id());
+    let orders = format!("{prefix}orders");
+    let _cleanup = TestStream {
+        addr: nats.clone(),
+        name: orders.clone(),
+    };
+    let out = ro(
+        &store,
+        &["apply", "--actor", "alice", "--reason", "the bus"],
+        r#"{"type":"CREATE_STREAM","stream":"orders","partitions":2,"retention_hours":24,"publishers":[],"subscribers":[]}"#,
+    );
+    assert!(out.status.success());
+    let url = format!("nats://{nats}");
+    let bus = |verb: &str| {
+        let out = ro(
+            &store,
+            &["bus", verb, "--nats", &url, "--prefix", &prefix],
+            "",
+        );
+        assert!(out.status.success(), "{out:?}");
+    };
+    bus("apply");
+    let wait_for = |what: &str, check: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while !check() {
+            assert!(Instant::now() < deadline, "{what} never happened");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    for (mode, restored) in [("restore", true), ("wait", false)] {
+        let server = Server::start(
+            &store,
+            &[
+                "--tick-ms",
+                "0",
+                "--bus",
+                &url,
+                "--bus-prefix",
+                &prefix,
+                "--bus-every-ms",
+                "200",
+                "--bus-drift",
+                mode,
+            ],
+        );
+        let before = events_of(&server.addr, &token, "DeviationOpened").len();
+        // Someone changes the retention on the bus directly.
+        set_max_age(&nats, &orders, 3600);
+        wait_for("the drift's record", &|| {
+            events_of(&server.addr, &token, "DeviationOpened").len() > before
+        });
+        let recorded = events_of(&server.addr, &token, "DeviationOpened");
+        let deviation = recorded.last().unwrap();
+        assert_eq!(deviation["deviation_type"], "bus_drift", "{deviation}");
+        let summary = deviation["summary"].as_str().unwrap();
+        // Both settings, as seen.
+        assert!(summary.contains("\"max_age_seconds\":3600"), "{summary}");
+        assert!(summary.contains("\"max_age_seconds\":86400"), "{summary}");
+        std::thread::sleep(Duration::from_millis(800));
+        let max_age = bus_stream(&nats, &orders).unwrap().1;
+        if restored {
+            assert_eq!(
+                max_age,
+                24 * 3600,
+                "restore mode puts the plane's value back"
+            );
+            // Restored, it is not recorded again.
+            assert_eq!(
+                events_of(&server.addr, &token, "DeviationOpened").len(),
+                recorded.len()
+            );
+        } else {
+            assert_eq!(max_age, 3600, "wait mode leaves it to an operator");
+        }
+        drop(server);
+        bus("apply");
+    }
+    // A consumer behind on the stream: its pending count becomes the stream's lag signal.
+    runtime().block_on(async {
+        let client = async_nats::connect(nats.as_str()).await.unwrap();
+        let js = async_nats::jetstream::new(client);
+        let stream = js.get_stream(&orders).await.unwrap();
+        stream
+            .create_consumer(async_nats::jetstream::consumer::pull::Config {
+                durable_name: Some("slow".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        for i in 0..5 {
+            js.publish(format!("{prefix}orders.{}", i % 2), "x".into())
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+        }
+    });
+    let server = Server::start(
+        &store,
+        &[
+            "--tick-ms",
+            "0",
+            "--bus",
+            &url,
+            "--bus-prefix",
+            &prefix,
+            "--bus-every-ms",
+            "200",
+        ],
+    );
+    wait_for("the lag signal", &|| {
+        events_of(&server.addr, &token, "SignalReported")
+            .iter()
+            .any(|e| e["signal"]["lag_events"] == 5 || e["lag_events"] == 5)
+    });
+}

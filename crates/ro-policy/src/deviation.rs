@@ -148,6 +148,9 @@ pub fn builtin_deviation_types() -> Vec<(&'static str, DeviationType)> {
         // only made stricter).
         ("determinism_threshold_failure", t(High, 24, Alert)),
         ("agent_attempted_human_only_action", t(Critical, 1, Alert)),
+        // A bus stream that does not hold the plane's settings (changed, created or deleted
+        // outside the plane), seen by the host's check.
+        ("bus_drift", t(High, 4, Alert)),
     ]
 }
 
