@@ -522,3 +522,137 @@ fn drift_on_the_bus_is_recorded_restored_or_left_and_consumer_lag_is_read() {
             .any(|e| e["signal"]["lag_events"] == 5 || e["lag_events"] == 5)
     });
 }
+
+/// A TCP proxy to the NATS server on a port of its own, which can be cut (every connection
+/// closed, nothing accepted) and restored on the same port: the bus going away and coming
+/// back, as the host sees it.
+struct Proxy {
+    port: u16,
+    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Proxy {
+    fn start(target: &str) -> Proxy {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let (flag, target) = (up.clone(), target.to_owned());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                if !flag.load(Ordering::SeqCst) {
+                    drop(client);
+                    continue;
+                }
+                let Ok(server) = std::net::TcpStream::connect(&target) else {
+                    continue;
+                };
+                for (mut from, mut to) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ] {
+                    let flag = flag.clone();
+                    std::thread::spawn(move || {
+                        use std::io::Read;
+                        let _ = from.set_read_timeout(Some(Duration::from_millis(100)));
+                        let mut buf = [0u8; 16 * 1024];
+                        loop {
+                            if !flag.load(Ordering::SeqCst) {
+                                let _ = from.shutdown(std::net::Shutdown::Both);
+                                let _ = to.shutdown(std::net::Shutdown::Both);
+                                return;
+                            }
+                            match from.read(&mut buf) {
+                                Ok(0) => {
+                                    let _ = to.shutdown(std::net::Shutdown::Both);
+                                    return;
+                                }
+                                Ok(n) => {
+                                    if to.write_all(&buf[..n]).is_err() {
+                                        return;
+                                    }
+                                }
+                                Err(e)
+                                    if matches!(
+                                        e.kind(),
+                                        std::io::ErrorKind::WouldBlock
+                                            | std::io::ErrorKind::TimedOut
+                                    ) => {}
+                                Err(_) => return,
+                            }
+                        }
+                    });
+                }
+            }
+        });
+        Proxy { port, up }
+    }
+
+    fn set(&self, up: bool) {
+        self.up.store(up, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn the_outbox_catches_up_when_the_bus_comes_back() {
+    let Some(nats) = nats("away-and-back") else {
+        return;
+    };
+    let (store, token) = plane("back");
+    let proxy = Proxy::start(&nats);
+    let name = format!("ro_t_{}_back", std::process::id());
+    let _cleanup = TestStream {
+        addr: nats.clone(),
+        name: name.clone(),
+    };
+    let url = format!("nats://127.0.0.1:{}", proxy.port);
+    let subject = format!("t{}.back", std::process::id());
+    let server = Server::start(
+        &store,
+        &[
+            "--tick-ms",
+            "0",
+            "--outbox",
+            &url,
+            "--outbox-stream",
+            &name,
+            "--outbox-subject",
+            &subject,
+        ],
+    );
+    let caught_up = |what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let h = health(&server.addr);
+            if h["outbox"]["behind"] == 0 && h["outbox"]["connected"] == true {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{what}: {h}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    assert_eq!(post_until_gone(&server.addr, &token, "before", 20), 20);
+    caught_up("the outbox never caught up at first");
+    // The bus goes away: commands still commit, and the outbox falls behind.
+    proxy.set(false);
+    assert_eq!(post_until_gone(&server.addr, &token, "away", 30), 30);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let h = health(&server.addr);
+        if h["outbox"]["behind"].as_u64().unwrap() >= 30 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never behind: {h}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // It comes back: the outbox resumes after the stream's last record.
+    proxy.set(true);
+    caught_up("the outbox never caught up after the bus came back");
+    let messages = read_stream(&nats, &name);
+    let head = health(&server.addr)["head_seq"].as_u64().unwrap();
+    assert_eq!(messages.len() as u64, head);
+    for (i, record) in messages.iter().enumerate() {
+        assert_eq!(record["seq"], i as u64 + 1);
+    }
+}
