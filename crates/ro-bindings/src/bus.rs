@@ -7,7 +7,9 @@
 //!
 //! Mapping (ARCHITECTURE.md): a plane stream `S` with `n` partitions and `h` hours of
 //! retention is the JetStream stream `<prefix>S'` (`S` with `.`, `:` and `@` as `_`) over the
-//! subjects `<prefix>S.0` … `<prefix>S.<n-1>`, with `max_age` `h` hours. A key's partition is
+//! subjects `<prefix>S.0` … `<prefix>S.<n-1>`, with `max_age` `h` hours. With a prefix, the
+//! bus's other streams under it are listed as `unmanaged` (made outside the plane; reported,
+//! never deleted). A key's partition is
 //! [`ro_admin::streams::partition_of`], which producers share. Access lists are not enforced by
 //! JetStream (a NATS server's permissions are its own configuration): the plan reports them
 //! as such. The reconciler never shrinks partitions: a bus stream with subjects the plane does
@@ -162,6 +164,35 @@ pub(crate) async fn plan_on(
                     "version": version }),
             Some(update),
         ));
+    }
+    // With a prefix, the bus's other streams under it were made outside the plane: reported,
+    // never deleted.
+    if !prefix.is_empty() {
+        use futures_util::StreamExt;
+        let mut listed = js.stream_names();
+        let mut unmanaged = Vec::new();
+        while let Some(name) = listed.next().await {
+            let name = name.map_err(|e| format!("listing streams: {e}"))?;
+            if name.starts_with(prefix) && !names.contains_key(&name) {
+                unmanaged.push(name);
+            }
+        }
+        unmanaged.sort();
+        for name in unmanaged {
+            let before = match js.get_stream(&name).await {
+                Ok(mut stream) => match stream.info().await {
+                    Ok(info) => settings(&info.config.subjects, info.config.max_age),
+                    Err(_) => Value::Null,
+                },
+                Err(_) => Value::Null,
+            };
+            out.push((
+                json!({ "stream": name, "jetstream": name, "action": "unmanaged",
+                        "before": before, "after": null,
+                        "notes": ["a stream under the prefix the plane does not define: created outside the plane; never deleted here"] }),
+                None,
+            ));
+        }
     }
     Ok(out)
 }

@@ -351,6 +351,30 @@ fn the_reconciler_plans_applies_and_never_shrinks() {
     let plan = bus("apply");
     assert_eq!(plan[0]["action"], "refused", "{plan:?}");
     assert_eq!(bus_stream(&nats, &orders).unwrap().0.len(), 7);
+    // A stream made on the bus under the prefix, outside the plane: reported, left alone.
+    let stray = format!("{prefix}stray");
+    let _stray = TestStream {
+        addr: nats.clone(),
+        name: stray.clone(),
+    };
+    runtime().block_on(async {
+        let client = async_nats::connect(nats.as_str()).await.unwrap();
+        async_nats::jetstream::new(client)
+            .create_stream(async_nats::jetstream::stream::Config {
+                name: stray.clone(),
+                subjects: vec![format!("{prefix}stray.x")],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    });
+    let plan = bus("apply");
+    let item = plan
+        .iter()
+        .find(|i| i["jetstream"] == stray.as_str())
+        .unwrap();
+    assert_eq!(item["action"], "unmanaged", "{plan:?}");
+    assert!(bus_stream(&nats, &stray).is_some(), "never deleted");
     // A key keeps its partition; keys spread over all of them.
     use ro_admin::streams::partition_of;
     assert_eq!(partition_of(b"acc-1", 6), partition_of(b"acc-1", 6));
