@@ -98,26 +98,9 @@ fn store(c: &mut Criterion) {
 /// the same statements. The peer side is `benches/sqlite-es-peer` (cqrs-es on sqlite-es, its
 /// own workspace because sqlx links another SQLite); `benches/sqlite-compare.sh` runs both.
 fn bank_durable(c: &mut Criterion) {
-    use ro_core::testing::bank::{AccountId, Bank, BankCommand};
+    use ro_core::testing::bank::Bank;
     use ro_core::{Context, Kernel, testing::human};
-    let cmds: Vec<BankCommand> = (0..20)
-        .flat_map(|round| {
-            (0..10).map(move |i| {
-                let account = AccountId::new(format!("acc-{i}")).unwrap();
-                match round {
-                    0 => BankCommand::OpenAccount { account },
-                    r if r % 2 == 1 => BankCommand::Deposit {
-                        account,
-                        amount_micros: 100,
-                    },
-                    _ => BankCommand::Withdraw {
-                        account,
-                        amount_micros: 50,
-                    },
-                }
-            })
-        })
-        .collect();
+    let cmds = ro_benches::bank_rounds(10, 20);
     let connect = |path: &PathBuf| {
         let conn = rusqlite::Connection::open(path).unwrap();
         conn.pragma_update(None, "journal_mode", "WAL").unwrap();

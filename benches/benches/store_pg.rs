@@ -9,7 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)] // benchmark harness
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use ro_core::testing::bank::{AccountId, Bank, BankCommand};
+use ro_core::testing::bank::Bank;
 use ro_core::{Context, Kernel, Timestamp, testing::human};
 
 const SCHEMA: &str = include_str!("../../crates/ro-bindings/migrations/postgres/0001_journal.sql");
@@ -32,24 +32,7 @@ fn bank_durable_pg(c: &mut Criterion) {
              SELECT $1, * FROM unnest($2::bigint[], $3::bytea[], $4::bytea[], $5::bytea[])",
         )
         .unwrap();
-    let cmds: Vec<BankCommand> = (0..20)
-        .flat_map(|round| {
-            (0..10).map(move |i| {
-                let account = AccountId::new(format!("acc-{i}")).unwrap();
-                match round {
-                    0 => BankCommand::OpenAccount { account },
-                    r if r % 2 == 1 => BankCommand::Deposit {
-                        account,
-                        amount_micros: 100,
-                    },
-                    _ => BankCommand::Withdraw {
-                        account,
-                        amount_micros: 50,
-                    },
-                }
-            })
-        })
-        .collect();
+    let cmds = ro_benches::bank_rounds(10, 20);
     let ctx = Context::new(
         Timestamp::parse_rfc3339("2026-01-05T14:30:00Z").unwrap(),
         human("teller"),

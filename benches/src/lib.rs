@@ -6,6 +6,29 @@ use ro_core::{
     testing::{bank::*, human},
 };
 
+/// The durable bank workload (the peers' too): `accounts` accounts opened, then `rounds - 1`
+/// rounds of deposits of 100 and withdrawals of 50, interleaved round-robin.
+pub fn bank_rounds(accounts: usize, rounds: usize) -> Vec<BankCommand> {
+    (0..rounds)
+        .flat_map(|round| {
+            (0..accounts).map(move |i| {
+                let account = AccountId::new(format!("acc-{i}")).unwrap();
+                match round {
+                    0 => BankCommand::OpenAccount { account },
+                    r if r % 2 == 1 => BankCommand::Deposit {
+                        account,
+                        amount_micros: 100,
+                    },
+                    _ => BankCommand::Withdraw {
+                        account,
+                        amount_micros: 50,
+                    },
+                }
+            })
+        })
+        .collect()
+}
+
 /// A bank kernel with `accounts` accounts and `events` events in all.
 pub fn bank_with_history(accounts: usize, events: usize) -> Kernel<Bank> {
     let ctx = Context::new(
