@@ -569,6 +569,10 @@ export type ComponentView = {
   critical: boolean;
   /** Its last report, if any. */
   last_report_at?: (Timestamp | null);
+  /** The reason codes its last report gave. */
+  reason_codes?: Array<string>;
+  /** The state its last report gave (a watched service's). */
+  state?: (ServiceState | null);
   /** Where it stands. */
   status: ComponentStatus;
 };
@@ -1835,6 +1839,11 @@ export interface ComponentReported {
   fresh_for_ms?: number;
   /** Whether it reported itself healthy. */
   healthy: boolean;
+  /** Why: the service's own reason codes, or why it could not be read. */
+  reason_codes?: Array<string>;
+  /** The state a watched service answered with (mission control's poller records each
+   * change): its status contract's state, or `OFFLINE` when it could not be read. */
+  state?: (ServiceState | null);
   type: "ComponentReported";
 }
 
@@ -4770,12 +4779,17 @@ export interface ReportComponentCommand {
   /** Shorthand for a human actor with this id. */
   operator_id?: (ActorId | null);
   reason?: (Reason | null);
+  /** Why: the service's own reason codes, or why it could not be read. */
+  reason_codes?: Array<string>;
   /** An Ed25519 signature of the command by its actor's registered key (signatures v2), over ro.signature.v2\0, the plane's id (32 bytes, `plane_id` of `ro status`), the actor's kind, id and the nonce (each followed by a zero byte), the command digest (32 bytes) and the command's `at` (RFC 3339). Each signature is accepted once. */
   signature?: {
     key_id: string;
     nonce: string;
     sig: string;
   };
+  /** The state a watched service answered with (mission control's poller records each
+   * change): its status contract's state, or `OFFLINE` when it could not be read. */
+  state?: (ServiceState | null);
   type: "REPORT_COMPONENT";
 }
 
@@ -5769,6 +5783,9 @@ export type SecretVersion = string;
 
 /** service name */
 export type ServiceName = string;
+
+/** A watched service's state, as its status contract (or its silence) says. */
+export type ServiceState = ("OK" | "MARKET_CLOSED" | "HALTED" | "OFFLINE");
 
 /** A trading day's session in the calendar's zone: open from `open`, closed from `close` (or
  * from the day's early close, if sooner). */

@@ -68,6 +68,44 @@ pub struct ComponentReport {
     pub fresh_for_ms: u64,
     /// Whether it reported itself healthy.
     pub healthy: bool,
+    /// The state a watched service answered with (mission control's poller records each
+    /// change): its status contract's state, or `OFFLINE` when it could not be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<ServiceState>,
+    /// Why: the service's own reason codes, or why it could not be read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reason_codes: Vec<String>,
+}
+
+/// The most reason codes a report may carry.
+pub const MAX_REASON_CODES: usize = 16;
+/// The longest reason code, in bytes.
+pub const MAX_REASON_CODE_BYTES: usize = 160;
+
+/// A watched service's state, as its status contract (or its silence) says.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ServiceState {
+    /// Answering `OK`.
+    Ok,
+    /// Answering `MARKET_CLOSED`.
+    MarketClosed,
+    /// Answering `HALTED`.
+    Halted,
+    /// Unreachable, too slow, or answering something that is not the status contract.
+    Offline,
 }
 
 fn default_fresh_for() -> u64 {
@@ -85,6 +123,16 @@ impl ro_core::Check for ComponentReport {
         }
         if self.depends_on.contains(&self.component) {
             return Err("a component does not depend on itself".into());
+        }
+        if self.reason_codes.len() > MAX_REASON_CODES {
+            return Err(format!("at most {MAX_REASON_CODES} reason codes"));
+        }
+        if self.reason_codes.iter().any(|r| {
+            r.is_empty() || r.len() > MAX_REASON_CODE_BYTES || r.chars().any(char::is_control)
+        }) {
+            return Err(format!(
+                "a reason code is 1 to {MAX_REASON_CODE_BYTES} bytes without control characters"
+            ));
         }
         Ok(())
     }
@@ -142,6 +190,12 @@ pub struct ComponentView {
     pub last_report_at: Option<Timestamp>,
     /// Its dependencies that are not `OK`.
     pub blocked_by: Vec<ComponentName>,
+    /// The state its last report gave (a watched service's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<ServiceState>,
+    /// The reason codes its last report gave.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reason_codes: Vec<String>,
 }
 
 impl Components {
@@ -241,6 +295,10 @@ impl Components {
                                 .cloned()
                                 .collect()
                         })
+                        .unwrap_or_default(),
+                    state: seen.and_then(|s| s.report.state),
+                    reason_codes: seen
+                        .map(|s| s.report.reason_codes.clone())
                         .unwrap_or_default(),
                 }
             })

@@ -270,6 +270,10 @@ enum Command {
         /// to an operator (`ro bus apply`).
         #[arg(long, default_value = "wait", value_parser = ["wait", "restore"], requires = "bus")]
         bus_drift: String,
+        /// Mission control: watch the services this JSON file lists (`{"services": [{"name",
+        /// "url", "owner", "market_hours"}], "every_ms", "timeout_ms", "confirm"}`).
+        #[arg(long, value_name = "FILE")]
+        services: Option<PathBuf>,
     },
 }
 
@@ -930,6 +934,7 @@ fn main() -> ExitCode {
             bus_prefix,
             bus_every_ms,
             bus_drift,
+            services,
         } => {
             let clock_principal = match actor_arg(&clock_principal, "--clock-principal") {
                 Ok(a) => a,
@@ -963,6 +968,14 @@ fn main() -> ExitCode {
                 every: std::time::Duration::from_millis(bus_every_ms.max(100)),
                 restore: bus_drift == "restore",
             });
+            config.services = match services
+                .as_deref()
+                .map(ro_bindings::serve::ServicesFile::load)
+                .transpose()
+            {
+                Ok(file) => file,
+                Err(e) => return fail("INVALID_ARGUMENT", &e, 2),
+            };
             let served = ro_bindings::serve::serve(&path, config, |addr| {
                 let _ = writeln!(
                     std::io::stdout(),

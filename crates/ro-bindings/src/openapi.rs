@@ -116,6 +116,14 @@ pub fn document() -> Value {
                 "summary": "The operator runbook's heartbeat",
                 "responses": { "200": answered("The heartbeat.", "Response"), "401": unauthenticated,
                                "403": error("Not allowed."), "408": timeout, "409": error("Refused."), "503": busy } } },
+            "/v1/mission-control": { "get": {
+                "summary": "Mission control (read-only): every watched service's state; its own state is always OK",
+                "responses": { "200": answered("The services.", "MissionControl"), "401": unauthenticated, "408": timeout } } },
+            "/v1/mission-control/{service}": { "get": {
+                "summary": "One watched service with its recent recorded transitions",
+                "parameters": [ { "name": "service", "in": "path", "required": true, "schema": { "type": "string" } } ],
+                "responses": { "200": answered("The service.", "WatchedService"), "401": unauthenticated,
+                               "404": error("Not watched (UNKNOWN_SERVICE)."), "408": timeout } } },
             "/v1/status": { "get": {
                 "summary": "`ro status`: the head, the state digest and a summary of the plane",
                 "responses": { "200": answered("The summary.", "Status"), "401": unauthenticated, "408": timeout, "503": busy } } },
@@ -217,6 +225,26 @@ fn extra_schemas() -> Vec<(&'static str, Value)> {
                                                                 "published_seq": { "type": "integer", "minimum": 0 },
                                                                 "behind": { "type": "integer", "minimum": 0 },
                                                                 "error": { "type": ["string", "null"] } } } } }),
+        ),
+        (
+            "MissionControl",
+            json!({ "type": "object", "additionalProperties": false, "required": ["state", "as_of", "services"],
+                    "properties": { "state": { "const": "OK" }, "as_of": { "$ref": "#/$defs/Timestamp" },
+                                    "services": { "type": "array", "items": { "$ref": "#/components/schemas/WatchedService" } } } }),
+        ),
+        (
+            "WatchedService",
+            json!({ "type": "object", "required": ["service", "state", "reason_codes", "since", "last_seen"],
+                    "properties": {
+                        "service": { "type": "string" }, "owner": { "type": ["string", "null"] },
+                        "market_hours": { "type": "boolean" },
+                        "state": { "enum": ["OK", "MARKET_CLOSED", "HALTED", "OFFLINE", null] },
+                        "reason_codes": { "type": "array", "items": { "type": "string" } },
+                        "is_fresh": { "type": ["boolean", "null"] }, "safety": {},
+                        "since": { "oneOf": [{ "$ref": "#/$defs/Timestamp" }, { "type": "null" }] },
+                        "last_seen": { "oneOf": [{ "$ref": "#/$defs/Timestamp" }, { "type": "null" }] },
+                        "last_observed": { "enum": ["OK", "MARKET_CLOSED", "HALTED", "OFFLINE", null] },
+                        "transitions": { "type": "array", "items": { "type": "object", "required": ["at", "from", "to", "reason_codes"] } } } }),
         ),
         (
             "Status",

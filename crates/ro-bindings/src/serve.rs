@@ -98,6 +98,8 @@ pub struct Config {
     pub outbox: Option<OutboxConfig>,
     /// The bus check (drift and consumer lag); `None`: none.
     pub bus: Option<BusCheck>,
+    /// The services mission control watches (`--services FILE`); `None`: none.
+    pub services: Option<ServicesFile>,
 }
 
 /// The host's periodic look at the bus: every `every`, the plane's streams against NATS
@@ -136,6 +138,7 @@ impl Config {
             alert_hook: None,
             outbox: None,
             bus: None,
+            services: None,
         }
     }
 }
@@ -325,6 +328,8 @@ struct Shared {
     scheduler: Mutex<Option<String>>,
     /// Why the outbox last failed to publish (the bus away, a refusal).
     outbox_error: Mutex<Option<String>>,
+    /// Mission control's watched services.
+    mission: Option<Arc<mission::Mission>>,
     shutdown: watch::Receiver<bool>,
     config: Config,
 }
@@ -374,7 +379,9 @@ enum Job {
     },
 }
 
+mod mission;
 mod outbox;
+pub use mission::{Service, ServicesFile};
 pub use outbox::OutboxConfig;
 
 /// Sends the host's own documents through the writer; their answers.
@@ -554,6 +561,10 @@ pub fn serve(
         committing: AtomicBool::new(true),
         scheduler: Mutex::new(None),
         outbox_error: Mutex::new(None),
+        mission: config
+            .services
+            .clone()
+            .map(|file| Arc::new(mission::Mission::new(file))),
         shutdown: stop_rx,
         config: config.clone(),
     });
@@ -623,6 +634,11 @@ pub fn serve(
             .bus
             .clone()
             .map(|check| tokio::spawn(bus_check(Arc::clone(&shared), check)));
+        let watchers = shared
+            .mission
+            .as_ref()
+            .map(|m| mission::spawn(&shared, m))
+            .unwrap_or_default();
         let app = router(Arc::clone(&shared));
         // Small writes (an event on a live stream, a short answer) leave at once: with Nagle's
         // algorithm one waits for the peer's delayed acknowledgement of the last (40 ms).
@@ -642,6 +658,9 @@ pub fn serve(
         }
         if let Some(bus) = bus {
             bus.abort();
+        }
+        for watcher in watchers {
+            watcher.abort();
         }
         served
     });
@@ -1165,6 +1184,8 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/queries", post(query_post))
         .route("/v1/queries/{ty}", get(query_get))
         .route("/v1/heartbeat", get(heartbeat))
+        .route("/v1/mission-control", get(mission_control))
+        .route("/v1/mission-control/{service}", get(mission_service))
         .route("/v1/status", get(status))
         .route("/v1/audit", get(audit))
         .route("/v1/events", get(events))
@@ -1794,6 +1815,38 @@ async fn heartbeat(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Res
         Err(r) => return r,
     };
     run_query(&shared, caller, r#"{"type":"HEARTBEAT"}"#.to_owned()).await
+}
+
+/// `GET /v1/mission-control`: every watched service's state (read-only; mission control's own
+/// state is `OK` whatever theirs are).
+async fn mission_control(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    if let Err(r) = authenticate(&shared, &headers, true) {
+        return r;
+    }
+    let answer = match &shared.mission {
+        Some(mission) => mission.overview(),
+        None => json!({ "state": "OK", "as_of": clock(), "services": [] }),
+    };
+    reply(StatusCode::OK, answer.to_string())
+}
+
+/// `GET /v1/mission-control/{service}`: one service with its recent transitions.
+async fn mission_service(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    UrlPath(service): UrlPath<String>,
+) -> Response {
+    if let Err(r) = authenticate(&shared, &headers, true) {
+        return r;
+    }
+    match shared.mission.as_ref().and_then(|m| m.service(&service)) {
+        Some(answer) => reply(StatusCode::OK, answer.to_string()),
+        None => error(
+            StatusCode::NOT_FOUND,
+            "UNKNOWN_SERVICE",
+            &format!("mission control does not watch {service:?}"),
+        ),
+    }
 }
 
 /// `GET /v1/status`: `ro status`'s summary (head, state digest, the plane's posture).
