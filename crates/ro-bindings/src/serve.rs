@@ -1823,11 +1823,11 @@ async fn mission_control(State(shared): State<Arc<Shared>>, headers: HeaderMap) 
     if let Err(r) = authenticate(&shared, &headers, true) {
         return r;
     }
-    let answer = match &shared.mission {
-        Some(mission) => mission.overview(),
-        None => json!({ "state": "OK", "as_of": clock(), "services": [] }),
+    let answer: String = match &shared.mission {
+        Some(mission) => mission.overview().to_string(),
+        None => json!({ "state": "OK", "as_of": clock(), "services": [] }).to_string(),
     };
-    reply(StatusCode::OK, answer.to_string())
+    reply(StatusCode::OK, answer)
 }
 
 /// `GET /v1/mission-control/{service}`: one service with its recent transitions.

@@ -9,7 +9,7 @@
 //! mission control's own state is `OK` whatever its services' states are.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use ro_admin::health::{ComponentName, ServiceState};
@@ -174,6 +174,8 @@ struct Watched {
 pub(super) struct Mission {
     file: ServicesFile,
     watched: Vec<Mutex<Watched>>,
+    /// The overview as last rendered (after each poll): a request reads it, nothing more.
+    rendered: RwLock<Arc<str>>,
 }
 
 impl Mission {
@@ -191,17 +193,34 @@ impl Mission {
                 })
             })
             .collect();
-        Mission { file, watched }
+        let mission = Mission {
+            file,
+            watched,
+            rendered: RwLock::new(Arc::from("")),
+        };
+        mission.render();
+        mission
     }
 
-    /// `GET /v1/mission-control`.
-    pub(super) fn overview(&self) -> Value {
+    /// Renders the overview (`as_of`: now, the time of the latest poll).
+    fn render(&self) {
         let services: Vec<Value> = self
             .watched
             .iter()
             .filter_map(|w| w.lock().ok().map(|w| row(&w)))
             .collect();
-        json!({ "state": "OK", "as_of": clock(), "services": services })
+        let text = json!({ "state": "OK", "as_of": clock(), "services": services }).to_string();
+        if let Ok(mut rendered) = self.rendered.write() {
+            *rendered = Arc::from(text);
+        }
+    }
+
+    /// `GET /v1/mission-control`: the overview as of the latest poll.
+    pub(super) fn overview(&self) -> Arc<str> {
+        self.rendered
+            .read()
+            .map(|r| Arc::clone(&r))
+            .unwrap_or_else(|_| Arc::from(""))
     }
 
     /// `GET /v1/mission-control/{service}`; `None` for a service not watched.
@@ -279,6 +298,7 @@ async fn watch(shared: Arc<Shared>, mission: Arc<Mission>, index: usize) {
             .lock()
             .ok()
             .and_then(|mut w| observe(&mut w, seen, now, mission.file.confirm));
+        mission.render();
         if let Some((doc, transition)) = change {
             let answers = internal(&shared, vec![doc]).await;
             let answer = answers.first().cloned().unwrap_or(Value::Null);
@@ -304,6 +324,7 @@ async fn watch(shared: Arc<Shared>, mission: Arc<Mission>, index: usize) {
                     w.transitions.pop_front();
                 }
             }
+            mission.render();
         }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
