@@ -1184,6 +1184,9 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/queries", post(query_post))
         .route("/v1/queries/{ty}", get(query_get))
         .route("/v1/heartbeat", get(heartbeat))
+        .route("/ui", get(ui_page))
+        .route("/ui/app.js", get(ui_script))
+        .route("/ui/style.css", get(ui_style))
         .route("/v1/mission-control", get(mission_control))
         .route("/v1/mission-control/{service}", get(mission_service))
         .route("/v1/status", get(status))
@@ -1815,6 +1818,35 @@ async fn heartbeat(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Res
         Err(r) => return r,
     };
     run_query(&shared, caller, r#"{"type":"HEARTBEAT"}"#.to_owned()).await
+}
+
+/// The operations page: static files embedded in the binary (nothing fetched from elsewhere).
+/// It reads with the token in its address (`/ui#token=…`) and sends only GET requests.
+async fn ui_page() -> Response {
+    static_file("text/html; charset=utf-8", include_str!("../ui/index.html"))
+}
+
+async fn ui_script() -> Response {
+    static_file(
+        "text/javascript; charset=utf-8",
+        include_str!("../ui/app.js"),
+    )
+}
+
+async fn ui_style() -> Response {
+    static_file("text/css; charset=utf-8", include_str!("../ui/style.css"))
+}
+
+fn static_file(content_type: &'static str, body: &'static str) -> Response {
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 /// `GET /v1/mission-control`: every watched service's state (read-only; mission control's own

@@ -10,86 +10,10 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Server, get, http, json_lines, ro, scratch};
+use common::{Fake, Server, get, http, json_lines, ro, scratch};
 use serde_json::Value;
-
-/// A scripted service: answers each request by its current mode.
-struct Fake {
-    port: u16,
-    mode: Arc<Mutex<&'static str>>,
-}
-
-impl Fake {
-    fn start(mode: &'static str) -> Fake {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let mode = Arc::new(Mutex::new(mode));
-        let shared = mode.clone();
-        let flips = Arc::new(Mutex::new(false));
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
-                let (shared, flips) = (shared.clone(), flips.clone());
-                std::thread::spawn(move || {
-                    let mut head = Vec::new();
-                    let mut byte = [0u8; 1];
-                    while !head.ends_with(b"\r\n\r\n") {
-                        match stream.read(&mut byte) {
-                            Ok(1) => head.push(byte[0]),
-                            _ => return,
-                        }
-                    }
-                    let mode = *shared.lock().unwrap();
-                    let mode = if mode == "flappy" {
-                        let mut f = flips.lock().unwrap();
-                        *f = !*f;
-                        if *f { "ok" } else { "halted" }
-                    } else {
-                        mode
-                    };
-                    let (status, body) = match mode {
-                        "ok" => (
-                            200,
-                            r#"{"status":{"state":"OK","reason_codes":[]},"marketdata":{"is_fresh":true},"safety":{"safe_to_execute_orders":true}}"#,
-                        ),
-                        "halted" => (
-                            503,
-                            r#"{"status":{"state":"HALTED","reason_codes":["MARKETDATA_STALE"]},"marketdata":{"is_fresh":false},"safety":{"safe_to_execute_orders":false}}"#,
-                        ),
-                        "closed" => (
-                            200,
-                            r#"{"status":{"state":"MARKET_CLOSED","reason_codes":[]},"marketdata":{"is_fresh":true}}"#,
-                        ),
-                        "slow" => {
-                            std::thread::sleep(Duration::from_millis(1500));
-                            (200, r#"{"status":{"state":"OK","reason_codes":[]}}"#)
-                        }
-                        "malformed" => (200, "this is not the status contract"),
-                        _ => return, // down: the connection closes unanswered
-                    };
-                    let _ = write!(
-                        stream,
-                        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                        body.len()
-                    );
-                });
-            }
-        });
-        Fake { port, mode }
-    }
-
-    fn set(&self, mode: &'static str) {
-        *self.mode.lock().unwrap() = mode;
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-}
 
 fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);

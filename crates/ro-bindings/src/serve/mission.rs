@@ -414,6 +414,9 @@ async fn poll(authority: &str, path: &str, timeout: Duration) -> Observation {
             ));
         }
         Ok(Err(why)) => return Observation::offline(why),
+        Ok(Ok(raw)) if raw.is_empty() => {
+            return Observation::offline("UNREACHABLE: the connection closed unanswered".into());
+        }
         Ok(Ok(raw)) => raw,
     };
     match parse(&raw) {

@@ -367,3 +367,77 @@ impl Events {
         }
     }
 }
+
+/// A scripted service: answers each request by its current mode.
+pub struct Fake {
+    pub port: u16,
+    mode: std::sync::Arc<std::sync::Mutex<&'static str>>,
+}
+
+impl Fake {
+    pub fn start(mode: &'static str) -> Fake {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mode = std::sync::Arc::new(std::sync::Mutex::new(mode));
+        let shared = mode.clone();
+        let flips = std::sync::Arc::new(std::sync::Mutex::new(false));
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let (shared, flips) = (shared.clone(), flips.clone());
+                std::thread::spawn(move || {
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") {
+                        match std::io::Read::read(&mut stream, &mut byte) {
+                            Ok(1) => head.push(byte[0]),
+                            _ => return,
+                        }
+                    }
+                    let mode = *shared.lock().unwrap();
+                    let mode = if mode == "flappy" {
+                        let mut f = flips.lock().unwrap();
+                        *f = !*f;
+                        if *f { "ok" } else { "halted" }
+                    } else {
+                        mode
+                    };
+                    let (status, body) = match mode {
+                        "ok" => (
+                            200,
+                            r#"{"status":{"state":"OK","reason_codes":[]},"marketdata":{"is_fresh":true},"safety":{"safe_to_execute_orders":true}}"#,
+                        ),
+                        "halted" => (
+                            503,
+                            r#"{"status":{"state":"HALTED","reason_codes":["MARKETDATA_STALE"]},"marketdata":{"is_fresh":false},"safety":{"safe_to_execute_orders":false}}"#,
+                        ),
+                        "closed" => (
+                            200,
+                            r#"{"status":{"state":"MARKET_CLOSED","reason_codes":[]},"marketdata":{"is_fresh":true}}"#,
+                        ),
+                        "slow" => {
+                            std::thread::sleep(std::time::Duration::from_millis(1500));
+                            (200, r#"{"status":{"state":"OK","reason_codes":[]}}"#)
+                        }
+                        "malformed" => (200, "this is not the status contract"),
+                        _ => return, // down: the connection closes unanswered
+                    };
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                });
+            }
+        });
+        Fake { port, mode }
+    }
+
+    pub fn set(&self, mode: &'static str) {
+        *self.mode.lock().unwrap() = mode;
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
