@@ -240,9 +240,10 @@ fn the_operations_page_shows_states_live_events_and_the_posture_and_only_reads()
     driver.wait_for_text("#events", "the lockdown's event", |t| {
         t.contains("Lockdown")
     });
-    driver.wait_for_text("#posture", "the posture banner", |t| {
+    let banner = driver.wait_for_text("#posture", "the posture banner", |t| {
         t.contains("LOCKDOWN RAISED")
     });
+    assert!(banner.contains("status: HALTED"), "{banner}");
     assert!(!driver.text("#head-seq").is_empty());
     // The page has no form or button, and sent nothing but GET.
     let controls = driver

@@ -12,6 +12,7 @@
  * @typedef {{ lockdown: boolean, production_locked: boolean, kill_switch: boolean,
  *   safe_to_execute: boolean }} Posture
  * @typedef {{ head_seq: number, head_hash: string, plane: Posture }} Status
+ * @typedef {{ status: { state: "OK" | "MARKET_CLOSED" | "HALTED", reason_codes: string[] } }} OpsStatus
  */
 
 const token = new URLSearchParams(location.hash.slice(1)).get("token") ?? "";
@@ -64,8 +65,11 @@ function renderServices(mc) {
   body.replaceChildren(...rows);
 }
 
-/** @param {Status} status */
-function renderStatus(status) {
+/**
+ * @param {Status} status
+ * @param {OpsStatus} ops the status contract: its reasons name readiness NO-GOs, faults and gates
+ */
+function renderStatus(status, ops) {
   el("head-seq").textContent = String(status.head_seq);
   el("head-hash").textContent = status.head_hash;
   const p = status.plane;
@@ -75,15 +79,18 @@ function renderStatus(status) {
     p.kill_switch ? "kill switch engaged" : "kill switch released",
     p.safe_to_execute ? "execution open" : "execution closed",
   ];
+  const reasons = ops.status.reason_codes;
   const banner = el("posture");
-  banner.textContent = `posture: ${words.join(" · ")}`;
-  banner.className = `banner ${p.lockdown ? "halted" : p.safe_to_execute ? "open" : "closed"}`;
+  banner.textContent =
+    `status: ${ops.status.state}${reasons.length ? ` (${reasons.join(", ")})` : ""} · posture: ${words.join(" · ")}`;
+  const halted = p.lockdown || ops.status.state === "HALTED";
+  banner.className = `banner ${halted ? "halted" : p.safe_to_execute ? "open" : "closed"}`;
 }
 
 async function refresh() {
   try {
     renderServices(await getJson("/v1/mission-control"));
-    renderStatus(await getJson("/v1/status"));
+    renderStatus(await getJson("/v1/status"), await getJson("/ops/status"));
     const deploy = await getJson("/v1/queries/DEPLOY_REPORT");
     el("deploy").textContent = JSON.stringify(deploy.result ?? deploy, null, 2);
     problem("");
