@@ -25,33 +25,7 @@ fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
 
 #[test]
 fn mission_control_watches_records_changes_damps_flapping_and_only_reads() {
-    let store = scratch("mission", "watch");
-    for args in [
-        vec!["init", "--admin", "alice", "--posture", "unlocked"],
-        vec![
-            "principal",
-            "add",
-            "ro-clock",
-            "--kind",
-            "service",
-            "--role",
-            "operator",
-            "--actor",
-            "alice",
-            "--reason",
-            "the host",
-        ],
-    ] {
-        assert!(ro(&store, &args, "").status.success());
-    }
-    let out = ro(
-        &store,
-        &[
-            "token", "issue", "alice", "--actor", "alice", "--reason", "tests",
-        ],
-        "",
-    );
-    let token = json_lines(&out)[0]["token"].as_str().unwrap().to_owned();
+    let (store, token) = common::unlocked_plane_with_clock("mission", "watch");
     let fakes: Vec<(&str, Fake)> = [
         ("feed", "ok"),
         ("pricer", "halted"),

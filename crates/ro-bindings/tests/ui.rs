@@ -15,7 +15,7 @@ mod common;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use common::{Fake, Server, json_lines, post, ro, scratch};
+use common::{Fake, Server, post};
 use serde_json::{Value, json};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -171,33 +171,7 @@ fn the_operations_page_shows_states_live_events_and_the_posture_and_only_reads()
     let Some(driver) = Driver::start() else {
         return;
     };
-    let store = scratch("ui", "page");
-    for args in [
-        vec!["init", "--admin", "alice", "--posture", "unlocked"],
-        vec![
-            "principal",
-            "add",
-            "ro-clock",
-            "--kind",
-            "service",
-            "--role",
-            "operator",
-            "--actor",
-            "alice",
-            "--reason",
-            "the host",
-        ],
-    ] {
-        assert!(ro(&store, &args, "").status.success());
-    }
-    let out = ro(
-        &store,
-        &[
-            "token", "issue", "alice", "--actor", "alice", "--reason", "the page",
-        ],
-        "",
-    );
-    let token = json_lines(&out)[0]["token"].as_str().unwrap().to_owned();
+    let (store, token) = common::unlocked_plane_with_clock("ui", "page");
     let feed = Fake::start("ok");
     let pricer = Fake::start("halted");
     let file = store.with_extension("services.json");

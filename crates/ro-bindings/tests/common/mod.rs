@@ -441,3 +441,37 @@ impl Fake {
         format!("http://127.0.0.1:{}", self.port)
     }
 }
+
+/// An unlocked plane with `ro-clock` registered as the host's service principal (operator),
+/// and alice's token.
+pub fn unlocked_plane_with_clock(suite: &str, name: &str) -> (Scratch, String) {
+    let store = scratch(suite, name);
+    let clock = [
+        "principal",
+        "add",
+        "ro-clock",
+        "--kind",
+        "service",
+        "--role",
+        "operator",
+        "--actor",
+        "alice",
+        "--reason",
+        "the host",
+    ];
+    for args in [
+        &["init", "--admin", "alice", "--posture", "unlocked"][..],
+        &clock[..],
+    ] {
+        assert!(ro(&store, args, "").status.success(), "ro {args:?}");
+    }
+    let issued = ro(
+        &store,
+        &[
+            "token", "issue", "alice", "--actor", "alice", "--reason", "tests",
+        ],
+        "",
+    );
+    let token = json_lines(&issued)[0]["token"].as_str().unwrap().to_owned();
+    (store, token)
+}
