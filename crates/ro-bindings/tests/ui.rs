@@ -29,7 +29,8 @@ struct Driver {
 }
 
 impl Driver {
-    fn start() -> Option<Driver> {
+    /// Starts chromedriver; the browser's temporary files go under `tmp`.
+    fn start(tmp: &std::path::Path) -> Option<Driver> {
         if !std::path::Path::new(CHROMIUM).exists() || !std::path::Path::new(CHROMEDRIVER).exists()
         {
             assert!(
@@ -49,6 +50,7 @@ impl Driver {
             .port();
         let child = std::process::Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
+            .env("TMPDIR", tmp)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -168,10 +170,12 @@ impl Drop for Driver {
 
 #[test]
 fn the_operations_page_shows_states_live_events_and_the_posture_and_only_reads() {
-    let Some(driver) = Driver::start() else {
+    let (store, token) = common::unlocked_plane_with_clock("ui", "page");
+    let tmp = store.parent().unwrap().join("browser");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let Some(driver) = Driver::start(&tmp) else {
         return;
     };
-    let (store, token) = common::unlocked_plane_with_clock("ui", "page");
     let feed = Fake::start("ok");
     let pricer = Fake::start("halted");
     let file = store.with_extension("services.json");
