@@ -159,6 +159,7 @@ pub(crate) struct Pg {
     prepared: Option<Prepared>,
 }
 
+#[derive(Clone)]
 struct Prepared {
     lock_head: postgres::Statement,
     insert: postgres::Statement,
@@ -173,22 +174,22 @@ impl Pg {
         })
     }
 
-    fn prepared(&mut self) -> Result<&Prepared, StoreError> {
-        if self.prepared.is_none() {
-            let err = pg_error(&self.at);
-            let mut prepare = |sql: &str| self.client.prepare(sql).map_err(&err);
-            let prepared = Prepared {
-                lock_head: prepare("SELECT head_seq FROM ro_planes WHERE plane = $1 FOR UPDATE")?,
-                insert: prepare(
-                    "INSERT INTO ro_journal (plane, seq, prev, hash, body)
-                     SELECT $1, * FROM unnest($2::bigint[], $3::bytea[], $4::bytea[], $5::bytea[])",
-                )?,
-            };
-            self.prepared = Some(prepared);
+    /// The batch's statements, prepared on first use (a statement is a cheap handle).
+    fn prepared(&mut self) -> Result<Prepared, StoreError> {
+        if let Some(prepared) = &self.prepared {
+            return Ok(prepared.clone());
         }
-        self.prepared
-            .as_ref()
-            .ok_or_else(|| StoreError::Schema("unprepared".into()))
+        let err = pg_error(&self.at);
+        let mut prepare = |sql: &str| self.client.prepare(sql).map_err(&err);
+        let prepared = Prepared {
+            lock_head: prepare("SELECT head_seq FROM ro_planes WHERE plane = $1 FOR UPDATE")?,
+            insert: prepare(
+                "INSERT INTO ro_journal (plane, seq, prev, hash, body)
+                 SELECT $1, * FROM unnest($2::bigint[], $3::bytea[], $4::bytea[], $5::bytea[])",
+            )?,
+        };
+        self.prepared = Some(prepared.clone());
+        Ok(prepared)
     }
 
     /// Applies the migrations this database lacks, under an advisory lock (two `ro init`
@@ -324,7 +325,7 @@ impl Pg {
     pub(crate) fn lock_head(&mut self) -> Result<u64, StoreError> {
         let at = self.at.clone();
         let err = pg_error(&at);
-        let stmt = self.prepared()?.lock_head.clone();
+        let stmt = self.prepared()?.lock_head;
         self.client.batch_execute("BEGIN").map_err(&err)?;
         let head = self.client.query_opt(&stmt, &[&at.plane]).map_err(&err);
         match head {
@@ -358,7 +359,7 @@ impl Pg {
             hashes.push(&r.hash.as_bytes()[..]);
             bodies.push(&r.body[..]);
         }
-        let stmt = self.prepared()?.insert.clone();
+        let stmt = self.prepared()?.insert;
         self.client
             .execute(&stmt, &[&at.plane, &seqs, &prevs, &hashes, &bodies])
             .map_err(&err)?;

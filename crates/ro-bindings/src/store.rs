@@ -962,9 +962,9 @@ impl Db {
             &mut dyn FnMut() -> Result<Option<Record>, StoreError>,
         ) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        let after = seq_i64(after)?;
         match self {
             Db::Sqlite { path, conn, .. } => {
+                let after = seq_i64(after)?;
                 let sql = sql_error(path);
                 let mut stmt = conn
                     .prepare_cached(
@@ -981,7 +981,7 @@ impl Db {
             }
             Db::Postgres(pg) => {
                 let at = pg.at.clone();
-                let mut rows = pg.rows_after(u64::try_from(after).unwrap_or(0))?;
+                let mut rows = pg.rows_after(after)?;
                 read(&mut || crate::pg::next_record(&mut rows, &at))
             }
         }
