@@ -501,7 +501,7 @@ pub fn write_incidents(store: &Store, dir: &Path) -> Result<Vec<Value>, HostErro
             "audit_hash": audit_hash,
             "snapshot_artifact": incident.snapshot,
             "state_snapshot": {
-                "summary": host::summary(&kernel, json!({ "replayed_to_seq": seq }))?,
+                "summary": host::summary(&kernel, json!({ "replayed_to_seq": seq }), None)?,
                 "ops_status": ask(&kernel, &PlaneQuery::OpsStatus { calendar }, at)?,
                 "heartbeat": ask(&kernel, &PlaneQuery::Heartbeat {}, at)?,
                 "open_alerts": ask(&kernel, &PlaneQuery::Alerts { open_only: true }, at)?,

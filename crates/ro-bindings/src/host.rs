@@ -514,8 +514,8 @@ pub(crate) fn add_audit_hashes(kernel: &Kernel<ro_admin::Plane>, result: &mut Va
         let hash = incident
             .get("audit_seq")
             .and_then(Value::as_u64)
-            .and_then(|seq| kernel.journal().get(seq))
-            .map(|record| record.prev.to_string());
+            .and_then(|seq| kernel.journal().prev_of(seq))
+            .map(|prev| prev.to_string());
         if let (Some(hash), Some(map)) = (hash, incident.as_object_mut()) {
             let plane_id = kernel.state().signing().plane_id().to_string();
             map.insert(
@@ -889,14 +889,14 @@ pub fn status(store: &Store) -> Result<Value, HostError> {
         }
         None => json!({ "full_replay": true }),
     };
-    summary(store.kernel(), opened_from)
+    summary(store.kernel(), opened_from, store.recorded_state_digest())
 }
 
 /// `ro status --at-seq SEQ`: the plane as it stood once record SEQ was written, rebuilt from
 /// the journal's first SEQ records (what an incident's reader reproduces offline).
 pub fn status_at(store: &Store, seq: u64) -> Result<Value, HostError> {
     let kernel = kernel_at(store, seq)?;
-    summary(&kernel, json!({ "replayed_to_seq": seq }))
+    summary(&kernel, json!({ "replayed_to_seq": seq }), None)
 }
 
 /// The plane rebuilt from the journal's first `seq` records.
@@ -920,12 +920,16 @@ pub(crate) fn kernel_at(store: &Store, seq: u64) -> Result<Kernel<ro_admin::Plan
 pub(crate) fn summary(
     kernel: &Kernel<ro_admin::Plane>,
     opened_from: Value,
+    known_digest: Option<ro_core::Digest>,
 ) -> Result<Value, HostError> {
     let head = kernel.head();
     let plane = kernel.state();
-    let digest = kernel
-        .state_digest()
-        .map_err(|e| HostError::Encoding(e.to_string()))?;
+    let digest = match known_digest {
+        Some(digest) => digest,
+        None => kernel
+            .state_digest()
+            .map_err(|e| HostError::Encoding(e.to_string()))?,
+    };
     Ok(json!({
         "head_seq": head.seq,
         "head_hash": head.hash.to_string(),

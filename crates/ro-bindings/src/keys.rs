@@ -67,6 +67,19 @@ impl Keys {
         *blake3::keyed_hash(&key, secret).as_bytes()
     }
 
+    /// The keyed hash a store keeps beside a snapshot this build wrote, over the snapshot's
+    /// checksum (which covers every byte of it): an open that finds it trusts the snapshot
+    /// without recomputing its state digest or re-reading the records before it. Keyed by a
+    /// key derived from the confirmation key and this build's version, so neither a writer of
+    /// the store without the key file nor another version's layout passes.
+    pub fn snapshot_mac(&self, checksum: &[u8]) -> [u8; 32] {
+        let key = blake3::derive_key(
+            concat!("ro snapshot v1 ", env!("CARGO_PKG_VERSION")),
+            &self.confirmation,
+        );
+        *blake3::keyed_hash(&key, checksum).as_bytes()
+    }
+
     /// The checkpoint signing key.
     pub fn checkpoint_signing_key(&self) -> ed25519_dalek::SigningKey {
         ed25519_dalek::SigningKey::from_bytes(&self.checkpoint)

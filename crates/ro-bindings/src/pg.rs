@@ -301,21 +301,27 @@ impl Pg {
     }
 
     /// The plane's rows after `after`, in order, streamed ([`next_record`] reads them).
-    pub(crate) fn rows_after(&mut self, after: u64) -> Result<postgres::RowIter<'_>, StoreError> {
+    /// Only rows up to `upto` are read.
+    pub(crate) fn rows_after(
+        &mut self,
+        after: u64,
+        upto: u64,
+    ) -> Result<postgres::RowIter<'_>, StoreError> {
         let at = self.at.clone();
         let err = pg_error(&at);
         let after = i64::try_from(after).map_err(|_| StoreError::Damaged {
             seq: after,
             message: "sequence number out of range".into(),
         })?;
+        let upto = i64::try_from(upto).unwrap_or(i64::MAX);
         // Not prepared: planned for the seq given (a generic plan of "the rows after seq $2"
         // expects a third of the journal and may sort it all, where the tail is a few rows of
         // the index).
-        let params: [&(dyn postgres::types::ToSql + Sync); 2] = [&at.plane, &after];
+        let params: [&(dyn postgres::types::ToSql + Sync); 3] = [&at.plane, &after, &upto];
         self.client
             .query_raw(
                 "SELECT seq, prev, hash, body FROM ro_journal
-                  WHERE plane = $1 AND seq > $2 ORDER BY seq",
+                  WHERE plane = $1 AND seq > $2 AND seq <= $3 ORDER BY seq",
                 params,
             )
             .map_err(&err)

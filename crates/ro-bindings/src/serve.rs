@@ -500,7 +500,7 @@ pub fn serve(
     ready: impl FnOnce(SocketAddr),
 ) -> Result<(), ServeError> {
     let lock = store::lock(at, true)?;
-    let mut store = Store::open(at)?;
+    let mut store = Store::open_lean(at)?;
     let keys = store
         .keys()
         .cloned()
@@ -934,7 +934,7 @@ impl Writer {
                     .metrics
                     .commit_failures
                     .fetch_add(1, Ordering::Relaxed);
-                if let Ok(store) = Store::open(&self.at) {
+                if let Ok(store) = Store::open_lean(&self.at) {
                     self.store = store;
                 }
             }
@@ -1021,7 +1021,7 @@ impl Writer {
                 for (reply, _) in answered {
                     let _ = reply.send(Err(message.clone()));
                 }
-                if let Ok(store) = Store::open(&self.at) {
+                if let Ok(store) = Store::open_lean(&self.at) {
                     self.store = store;
                 }
                 self.refresh(now);
@@ -1130,10 +1130,13 @@ impl Writer {
                 limit,
                 reply,
             } => {
-                let records = self.store.kernel().journal().records_after(after);
-                let page = records
+                // Older records are read back from the store (the host holds none it has
+                // committed); a read that fails gives an empty page, as an unknown seq does.
+                let page = self
+                    .store
+                    .records_after(after, limit.min(MAX_PAGE))
+                    .unwrap_or_default()
                     .iter()
-                    .take(limit.min(MAX_PAGE))
                     .filter_map(export_line)
                     .collect();
                 let _ = reply.send(page);

@@ -289,6 +289,81 @@ pub struct Store {
     keys: Option<Keys>,
     /// Whether this writer holds the write lock ([`Store::begin`]).
     in_txn: bool,
+    /// Opened with [`Store::open_lean`]: committed records are not held in memory.
+    lean: bool,
+    /// The seq and state digest an authenticated snapshot recorded (the state is that one
+    /// until a record is folded after it).
+    snapshot_digest: Option<(u64, Digest)>,
+}
+
+/// How [`Store::open_with`] rebuilds the plane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Open {
+    /// Every record checked and held; restored from the latest snapshot.
+    Full,
+    /// Every record checked, held and folded; snapshots ignored.
+    Replaying,
+    /// From this build's authenticated snapshot and the records after it, holding no
+    /// committed record (falls back to checking every record, still holding none).
+    Lean,
+}
+
+/// How many checked records a lean open holds before forgetting them.
+const FORGET_EVERY: usize = 4096;
+
+/// The seqs of the records that opened the plane's open incidents.
+fn open_incident_seqs(kernel: &Kernel<Plane>) -> impl Iterator<Item = u64> + '_ {
+    kernel
+        .state()
+        .registry()
+        .incidents()
+        .iter()
+        .filter(|i| i.resolved_at.is_none())
+        .map(|i| i.audit_seq)
+}
+
+/// Forgets the held records up to `upto`, keeping the `prev` of those that opened an open
+/// incident.
+fn pin_and_forget(kernel: &mut Kernel<Plane>, upto: u64) {
+    let pins: Vec<(u64, Digest)> = open_incident_seqs(kernel)
+        .filter(|&s| s <= upto)
+        .filter_map(|s| kernel.journal().get(s).map(|r| (s, r.prev)))
+        .collect();
+    kernel.forget_records_through(upto);
+    for (seq, prev) in pins {
+        kernel.pin_prev(seq, prev);
+    }
+}
+
+/// What follows a snapshot this build wrote in the store: a tag and the keyed hash of the
+/// snapshot's checksum ([`Keys::snapshot_mac`]).
+const SNAPSHOT_MAC_TAG: &[u8; 8] = b"ROSMAC\0\x01";
+
+/// A stored snapshot's bytes without the MAC trailer, and the MAC when there is one.
+fn split_mac(stored: &[u8]) -> (&[u8], Option<&[u8]>) {
+    let Some(split) = stored.len().checked_sub(40) else {
+        return (stored, None);
+    };
+    let (snapshot, trailer) = stored.split_at(split);
+    match trailer.split_at(8) {
+        (tag, mac) if tag == SNAPSHOT_MAC_TAG => (snapshot, Some(mac)),
+        _ => (stored, None),
+    }
+}
+
+/// The checksum that ends a snapshot (what its MAC covers).
+fn snapshot_checksum(snapshot: &[u8]) -> &[u8] {
+    snapshot
+        .get(snapshot.len().saturating_sub(32)..)
+        .unwrap_or_default()
+}
+
+/// The head seq and hash a snapshot says it reflects, read from its header without checking
+/// it (the restore checks everything; this only says which row to read first).
+fn snapshot_head(snapshot: &[u8]) -> Option<(u64, Digest)> {
+    let seq = u64::from_le_bytes(snapshot.get(8..16)?.try_into().ok()?);
+    let hash = Digest::from_bytes(snapshot.get(16..48)?.try_into().ok()?);
+    Some((seq, hash))
 }
 
 /// The open engine.
@@ -484,6 +559,8 @@ impl Store {
             restored: None,
             keys: Some(keys),
             in_txn: false,
+            lean: false,
+            snapshot_digest: None,
         })
     }
 
@@ -491,16 +568,29 @@ impl Store {
     /// from the latest snapshot and the records after it (or from every record when there is
     /// no usable snapshot).
     pub fn open(at: impl Into<Location>) -> Result<Store, StoreError> {
-        Self::open_with(at.into(), true)
+        Self::open_with(at.into(), Open::Full)
     }
 
     /// Opens an existing store rebuilding the plane from every record, ignoring snapshots
     /// (what `ro verify` does).
     pub fn open_replaying(at: impl Into<Location>) -> Result<Store, StoreError> {
-        Self::open_with(at.into(), false)
+        Self::open_with(at.into(), Open::Replaying)
     }
 
-    fn open_with(at: Location, use_snapshot: bool) -> Result<Store, StoreError> {
+    /// Opens an existing store for a host that writes and answers from the state (`ro
+    /// status`, `apply`, `snapshot`, `serve`): with the key file and a snapshot this build
+    /// wrote (its MAC checks), the plane is restored from it and only the records after it are
+    /// read and checked, the snapshot's head row checked against it; the records before it
+    /// are trusted as proven when the snapshot was taken (`ro verify`, and `ro serve`'s check
+    /// at start, re-read them all). Without one, every record is checked as [`Store::open`]
+    /// does. Either way no committed record is held in memory: [`Store::records_after`] reads
+    /// them back.
+    pub fn open_lean(at: impl Into<Location>) -> Result<Store, StoreError> {
+        Self::open_with(at.into(), Open::Lean)
+    }
+
+    fn open_with(at: Location, mode: Open) -> Result<Store, StoreError> {
+        let use_snapshot = mode != Open::Replaying;
         let mut db = match &at.engine {
             Engine::File(path) => {
                 if !path.exists() {
@@ -562,6 +652,43 @@ impl Store {
                 .map_err(sql_error(path))?,
             (Db::Postgres(pg), true) => pg.latest_snapshot()?,
         };
+        if let (Open::Lean, Some(k), Some(stored)) = (mode, &keys, &snapshot) {
+            let (bytes, mac) = split_mac(stored);
+            let authentic = mac.is_some_and(|mac| {
+                blake3::Hash::from(k.snapshot_mac(snapshot_checksum(bytes)))
+                    == blake3::Hash::from(<[u8; 32]>::try_from(mac).unwrap_or([0; 32]))
+            });
+            // A snapshot that does not restore (damaged, or the head row differs) falls back
+            // to the full read below.
+            if authentic && let Ok(kernel) = Self::open_trusted(&mut db, bytes, key) {
+                let (seq, _) = snapshot_head(bytes).unwrap_or_default();
+                // Checked with the snapshot's checksum by the restore.
+                let digest = bytes
+                    .get(48..80)
+                    .and_then(|d| <[u8; 32]>::try_from(d).ok())
+                    .map(|d| (seq, Digest::from_bytes(d)));
+                let mut store = Store {
+                    at,
+                    db,
+                    durable: kernel.head().seq,
+                    kernel,
+                    restored: Some(Restored::FromSnapshot { seq }),
+                    keys,
+                    in_txn: false,
+                    lean: true,
+                    snapshot_digest: digest,
+                };
+                store.forget_committed()?;
+                return Ok(store);
+            }
+        }
+        // A lean open uses only a snapshot it can authenticate (above): restoring from
+        // another would need every record held until the snapshot's head is found.
+        let snapshot = match mode {
+            Open::Lean => None,
+            _ => snapshot.map(|stored| split_mac(&stored).0.to_vec()),
+        };
+        let lean = mode == Open::Lean;
         // Without a snapshot every record is checked, decoded once and folded as it is read
         // (`Kernel::push_checked`, the self-contained checks run ahead on a second thread);
         // with one, the records are checked into a journal first (the same way, the event
@@ -576,7 +703,12 @@ impl Store {
         let mut journal = Journal::new();
         db.each_row_after(0, |next| match &mut replaying {
             Some(kernel) => read_rows(next, Record::check::<PlaneEvent>, |c| {
-                kernel.push_checked(c)
+                kernel.push_checked(c)?;
+                if lean && kernel.journal().len() >= FORGET_EVERY {
+                    let head = kernel.head().seq;
+                    pin_and_forget(kernel, head);
+                }
+                Ok(())
             }),
             None => read_rows(next, Record::check_shape, |c| {
                 journal.push_checked(c).map(drop)
@@ -601,7 +733,7 @@ impl Store {
             ),
         };
         let durable = kernel.journal().head().seq;
-        Ok(Store {
+        let mut store = Store {
             at,
             db,
             kernel,
@@ -609,7 +741,143 @@ impl Store {
             restored,
             keys,
             in_txn: false,
+            lean: mode == Open::Lean,
+            snapshot_digest: None,
+        };
+        if store.lean {
+            store.forget_committed()?;
+        }
+        Ok(store)
+    }
+
+    /// The plane from an authenticated snapshot (`bytes`, its MAC checked) and the rows after
+    /// it: the snapshot's head row is read and checked against the snapshot's head, then every
+    /// later row is checked and folded as at any open.
+    fn open_trusted(db: &mut Db, bytes: &[u8], key: [u8; 32]) -> Result<Kernel<Plane>, StoreError> {
+        let (seq, hash) = snapshot_head(bytes).ok_or(StoreError::Damaged {
+            seq: 0,
+            message: "snapshot header".into(),
+        })?;
+        let mut kernel = None;
+        db.each_row_after(seq.saturating_sub(1), |next| {
+            let journal = if seq == 0 {
+                ro_core::Journal::new()
+            } else {
+                let row = next()?.ok_or(StoreError::Damaged {
+                    seq,
+                    message: "the snapshot's head row is missing".into(),
+                })?;
+                if row.seq != seq || row.hash != hash {
+                    return Err(StoreError::SnapshotMismatch { seq });
+                }
+                // The head row itself is checked (hash, canonical body) and its time kept to
+                // order the next row.
+                let mut journal = ro_core::Journal::starting_at(Head {
+                    seq: seq - 1,
+                    hash: row.prev,
+                    at: None,
+                });
+                journal.push_record(row).map_err(damaged)?;
+                journal.forget_through(seq);
+                journal
+            };
+            let (restored, _) = Kernel::restore_authenticated(bytes, journal, |plane: &mut Plane| {
+                plane.set_confirmation_key(key)
+            })
+            .map_err(|e| StoreError::Damaged {
+                seq,
+                message: e.to_string(),
+            })?;
+            let k = kernel.insert(restored);
+            read_rows(next, Record::check::<PlaneEvent>, |c| k.push_checked(c))
+        })?;
+        kernel.ok_or(StoreError::Damaged {
+            seq,
+            message: "snapshot".into(),
         })
+    }
+
+    /// A lean store forgets the records of the previous batch when the next one starts (they
+    /// stay until then for whoever renders or publishes them).
+    fn forget_if_lean(&mut self) -> Result<(), StoreError> {
+        if self.lean && self.kernel.journal().base().seq < self.durable {
+            self.forget_committed()?;
+        }
+        Ok(())
+    }
+
+    /// Drops the committed records from memory, first pinning the `prev` of every open
+    /// incident's record (its audit hash), read back from the store when no longer held.
+    fn forget_committed(&mut self) -> Result<(), StoreError> {
+        let base = self.kernel.journal().base().seq;
+        let missing: Vec<u64> = open_incident_seqs(&self.kernel)
+            .filter(|&s| s <= base && self.kernel.journal().prev_of(s).is_none())
+            .collect();
+        for seq in missing {
+            if let Some(record) = self.records_between(seq - 1, seq)?.pop() {
+                self.kernel.pin_prev(seq, record.prev);
+            }
+        }
+        pin_and_forget(&mut self.kernel, self.durable);
+        Ok(())
+    }
+
+    /// Up to `limit` records after `after`, in order: from memory when held, else read back
+    /// from the store (a lean store holds only its last batch). Records past the durable head
+    /// are included only while held (not yet committed).
+    pub fn records_after(&mut self, after: u64, limit: usize) -> Result<Vec<Record>, StoreError> {
+        let base = self.kernel.journal().base().seq;
+        if after >= base {
+            return Ok(self
+                .kernel
+                .journal()
+                .records_after(after)
+                .iter()
+                .take(limit)
+                .cloned()
+                .collect());
+        }
+        let upto = base.min(after.saturating_add(u64::try_from(limit).unwrap_or(u64::MAX)));
+        let mut out = self.records_between(after, upto)?;
+        let rest = limit.saturating_sub(out.len());
+        out.extend(
+            self.kernel
+                .journal()
+                .records_after(base)
+                .iter()
+                .take(rest)
+                .cloned(),
+        );
+        Ok(out)
+    }
+
+    /// The stored records after `after` up to `upto`, each checked against its hash.
+    fn records_between(&mut self, after: u64, upto: u64) -> Result<Vec<Record>, StoreError> {
+        let mut out = Vec::new();
+        self.db.each_row_between(after, upto, |next| {
+            while let Some(record) = next()? {
+                // The store's bytes are read back as they were checked at open or commit; a
+                // row changed since then is refused rather than served.
+                if ro_core::journal::chain_hash(&record.prev, &record.body) != record.hash {
+                    return Err(StoreError::Damaged {
+                        seq: record.seq,
+                        message: "the row's hash does not match its body".into(),
+                    });
+                }
+                out.push(record);
+            }
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// The state digest an authenticated snapshot recorded, while the state is still the
+    /// snapshot's (nothing folded after it): what `ro status` prints without re-encoding a
+    /// large state.
+    pub fn recorded_state_digest(&self) -> Option<Digest> {
+        self.snapshot_digest
+            .filter(|(seq, _)| *seq == self.kernel.head().seq)
+            .map(|(_, digest)| digest)
     }
 
     /// Where the store is.
@@ -634,6 +902,7 @@ impl Store {
         if self.in_txn || self.kernel.head().seq != self.durable {
             return Ok(0);
         }
+        self.forget_if_lean()?;
         match &mut self.db {
             Db::Sqlite {
                 path,
@@ -697,6 +966,7 @@ impl Store {
         if self.in_txn || self.kernel.head().seq != self.durable {
             return Ok(0);
         }
+        self.forget_if_lean()?;
         self.catch_up()
     }
 
@@ -759,7 +1029,8 @@ impl Store {
         let blobs = self.db.snapshots()?;
         let journal = self.kernel.journal();
         let mut headers = Vec::new();
-        for bytes in &blobs {
+        for stored in &blobs {
+            let (bytes, _) = split_mac(stored);
             let Ok(header) = ro_core::snapshot::snapshot_header::<Plane>(bytes) else {
                 continue;
             };
@@ -809,6 +1080,12 @@ impl Store {
             seq,
             message: e.to_string(),
         })?;
+        let mut bytes = bytes;
+        if let Some(keys) = &self.keys {
+            let mac = keys.snapshot_mac(snapshot_checksum(&bytes));
+            bytes.extend_from_slice(SNAPSHOT_MAC_TAG);
+            bytes.extend_from_slice(&mac);
+        }
         self.put_snapshot(seq, &bytes)?;
         Ok((seq, bytes.len()))
     }
@@ -962,16 +1239,29 @@ impl Db {
             &mut dyn FnMut() -> Result<Option<Record>, StoreError>,
         ) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
+        self.each_row_between(after, u64::MAX, read)
+    }
+
+    /// Hands `read` a reader of the journal's rows after `after` up to `upto`, in order.
+    fn each_row_between(
+        &mut self,
+        after: u64,
+        upto: u64,
+        read: impl FnOnce(
+            &mut dyn FnMut() -> Result<Option<Record>, StoreError>,
+        ) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
         match self {
             Db::Sqlite { path, conn, .. } => {
                 let after = seq_i64(after)?;
+                let upto = i64::try_from(upto).unwrap_or(i64::MAX);
                 let sql = sql_error(path);
                 let mut stmt = conn
                     .prepare_cached(
-                        "SELECT seq, prev, hash, body FROM journal WHERE seq > ?1 ORDER BY seq",
+                        "SELECT seq, prev, hash, body FROM journal WHERE seq > ?1 AND seq <= ?2 ORDER BY seq",
                     )
                     .map_err(sql)?;
-                let mut rows = stmt.query([after]).map_err(sql)?;
+                let mut rows = stmt.query([after, upto]).map_err(sql)?;
                 let path = path.as_path();
                 read(&mut || match rows.next() {
                     Ok(Some(row)) => read_row(row, path).map(Some),
@@ -981,7 +1271,7 @@ impl Db {
             }
             Db::Postgres(pg) => {
                 let at = pg.at.clone();
-                let mut rows = pg.rows_after(after)?;
+                let mut rows = pg.rows_after(after, upto)?;
                 read(&mut || crate::pg::next_record(&mut rows, &at))
             }
         }

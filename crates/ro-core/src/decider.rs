@@ -212,6 +212,13 @@ impl<D: Decider> Kernel<D> {
     /// Resumes from `state`, which reflects every record up to `state_seq`, replaying the
     /// records of `journal` after it (used with snapshots).
     pub fn resume(mut state: D, state_seq: u64, journal: Journal) -> Result<Self, ReplayError> {
+        let base = journal.base().seq;
+        if state_seq < base {
+            return Err(ReplayError {
+                seq: state_seq + 1,
+                error: crate::journal::DecodeError::NotHeld { base },
+            });
+        }
         for record in journal.records_after(state_seq) {
             apply_record(&mut state, record)?;
         }
@@ -236,6 +243,18 @@ impl<D: Decider> Kernel<D> {
         self.state.evolve(&envelope.event, &envelope.meta());
         assert_invariants(&self.state, envelope.seq);
         Ok(())
+    }
+
+    /// Drops the held records up to `seq` once they are durable elsewhere (a store reads them
+    /// back when asked for): memory then grows with the state, not the journal. The state and
+    /// the head do not change.
+    pub fn forget_records_through(&mut self, seq: u64) {
+        self.journal.forget_through(seq);
+    }
+
+    /// Keeps the `prev` of forgotten record `seq` ([`Journal::pin_prev`]).
+    pub fn pin_prev(&mut self, seq: u64, prev: Digest) {
+        self.journal.pin_prev(seq, prev);
     }
 
     /// Decides `command` and, if accepted, appends and applies its events. If refused, appends

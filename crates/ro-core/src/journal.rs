@@ -1,6 +1,6 @@
 //! The hash-chained, append-only [`Journal`] and its JSON-lines export.
 
-use std::fmt;
+use std::{collections::BTreeMap, fmt};
 
 use serde::Deserialize;
 use serde_json::{Value, value::RawValue};
@@ -358,6 +358,13 @@ pub enum DecodeError {
     /// The event does not decode (after upcasting).
     #[error(transparent)]
     Event(UpcastError),
+    /// The record is not held: the journal forgot it ([`Journal::forget_through`]) or starts
+    /// after it ([`Journal::starting_at`]); read it from where it is stored.
+    #[error("the record is not held in memory (its journal starts after seq {base})")]
+    NotHeld {
+        /// The seq the held records start after.
+        base: u64,
+    },
 }
 
 /// The head of a chain: the last sequence number, hash and time.
@@ -369,6 +376,12 @@ pub struct Head {
     pub hash: Digest,
     /// The last event's time (`None` when empty).
     pub at: Option<Timestamp>,
+}
+
+impl Default for Head {
+    fn default() -> Self {
+        Head::EMPTY
+    }
 }
 
 impl Head {
@@ -452,10 +465,19 @@ pub struct VerifyError {
 ///
 /// Appends are all-or-nothing, carry an expected head sequence number (optimistic
 /// concurrency) and are refused when dated before the head.
+///
+/// A journal holds its records in memory from its base on: every record unless it was made
+/// with [`Journal::starting_at`] (a head proven elsewhere) or told to
+/// [`Journal::forget_through`] a seq (records already durable in a store, read back from there
+/// when asked for). The head, and so every append and check, is the same either way.
 #[derive(Clone, Default)]
 pub struct Journal {
     head: Option<Head>,
+    /// The head before the first held record ([`Head::EMPTY`] unless records were forgotten).
+    base: Head,
     records: Vec<Record>,
+    /// The `prev` of forgotten records a reader still asks for (an incident's audit hash).
+    pinned: BTreeMap<u64, Digest>,
     work: AppendWork,
 }
 
@@ -463,6 +485,7 @@ impl fmt::Debug for Journal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Journal")
             .field("head", &self.head)
+            .field("base", &self.base.seq)
             .field("records", &self.records)
             .finish()
     }
@@ -521,32 +544,96 @@ impl Journal {
         self.head.unwrap_or(Head::EMPTY)
     }
 
-    /// The records, in order.
+    /// An empty journal continuing the chain at `head`, proven elsewhere (a store's
+    /// authenticated snapshot): the records up to it are not held; the next append or pushed
+    /// record must extend it.
+    pub fn starting_at(head: Head) -> Self {
+        Journal {
+            head: (head.seq > 0).then_some(head),
+            base: head,
+            ..Journal::default()
+        }
+    }
+
+    /// The head before the first held record: [`Head::EMPTY`] for a journal holding every
+    /// record.
+    pub fn base(&self) -> Head {
+        self.base
+    }
+
+    /// Drops the held records up to and including `seq` (at most the head): for records that
+    /// are durable elsewhere and read back from there. The head does not move.
+    pub fn forget_through(&mut self, seq: u64) {
+        let seq = seq.min(self.head().seq);
+        let Some(count) = seq
+            .checked_sub(self.base.seq)
+            .and_then(|n| usize::try_from(n).ok())
+            .filter(|&n| n > 0)
+        else {
+            return;
+        };
+        let count = count.min(self.records.len());
+        let head = self.head();
+        if let Some(last) = count.checked_sub(1).and_then(|i| self.records.get(i)) {
+            self.base = Head {
+                seq: last.seq,
+                hash: last.hash,
+                // Its time orders the next held record when the journal is re-verified.
+                at: if last.seq == head.seq {
+                    head.at
+                } else {
+                    serde_json::from_slice::<BodyShape>(&last.body)
+                        .ok()
+                        .map(|b| b.at)
+                },
+            };
+        }
+        self.records.drain(..count);
+        self.pinned.retain(|&s, _| s <= self.base.seq);
+    }
+
+    /// Keeps `prev`, the `prev` of the forgotten record `seq`, for [`Journal::prev_of`].
+    pub fn pin_prev(&mut self, seq: u64, prev: Digest) {
+        if seq <= self.base.seq {
+            self.pinned.insert(seq, prev);
+        }
+    }
+
+    /// The `prev` of record `seq` (the head hash before it), when the record is held or its
+    /// `prev` was pinned.
+    pub fn prev_of(&self, seq: u64) -> Option<Digest> {
+        self.get(seq)
+            .map(|r| r.prev)
+            .or_else(|| self.pinned.get(&seq).copied())
+    }
+
+    /// The held records, in order: every record unless some were forgotten.
     pub fn records(&self) -> &[Record] {
         &self.records
     }
 
-    /// The records after `seq` (all of them for 0).
+    /// The held records after `seq` (all of them for 0). A `seq` before [`Journal::base`] gives
+    /// the held records only: those before them are read from the store.
     pub fn records_after(&self, seq: u64) -> &[Record] {
-        let skip = usize::try_from(seq)
+        let skip = usize::try_from(seq.saturating_sub(self.base.seq))
             .unwrap_or(usize::MAX)
             .min(self.records.len());
         self.records.get(skip..).unwrap_or_default()
     }
 
-    /// The number of records.
+    /// The number of held records.
     pub fn len(&self) -> usize {
         self.records.len()
     }
 
-    /// Whether the journal is empty.
+    /// Whether no record is held.
     pub fn is_empty(&self) -> bool {
         self.records.is_empty()
     }
 
-    /// The record with sequence number `seq`.
+    /// The record with sequence number `seq`, when held.
     pub fn get(&self, seq: u64) -> Option<&Record> {
-        let index = usize::try_from(seq.checked_sub(1)?).ok()?;
+        let index = usize::try_from(seq.checked_sub(self.base.seq + 1)?).ok()?;
         self.records.get(index)
     }
 
@@ -683,7 +770,7 @@ impl Journal {
     /// Re-checks every record from the first: sequence, links, hashes, canonical bodies and
     /// time order. Names the first bad sequence number.
     pub fn verify(&self) -> Result<(), VerifyError> {
-        let mut head = Head::EMPTY;
+        let mut head = self.base;
         for record in &self.records {
             let at = check_record(&head, record)?;
             head = Head {
