@@ -13,7 +13,7 @@ use cqrs_es::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::{Cmd, Op, account_name, runtime};
+use crate::{AccountNo, Cmd, Op, account_name, runtime};
 
 /// The account aggregate.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
@@ -26,11 +26,11 @@ pub struct Account {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum AccountEvent {
     /// Opened.
-    Opened { account: String },
+    Opened { account: AccountNo },
     /// Deposited.
-    Deposited { account: String, amount: u64 },
+    Deposited { account: AccountNo, amount: u64 },
     /// Withdrawn.
-    Withdrawn { account: String, amount: u64 },
+    Withdrawn { account: AccountNo, amount: u64 },
 }
 
 impl DomainEvent for AccountEvent {
@@ -63,7 +63,7 @@ pub enum AccountError {
 /// Commands.
 #[derive(Debug, Clone)]
 pub struct AccountCommand {
-    account: String,
+    account: AccountNo,
     op: Op,
 }
 
@@ -212,7 +212,7 @@ pub fn prepare(cmds: &[Cmd]) -> Vec<(String, AccountCommand)> {
             (
                 account_name(c.account),
                 AccountCommand {
-                    account: account_name(c.account),
+                    account: c.account as AccountNo,
                     op: c.op,
                 },
             )
@@ -269,18 +269,16 @@ fn run_store(cmds: &[Cmd]) -> QuietMemStore {
 
 /// One account opened, then `n - 1` deposits and withdrawals.
 pub fn bank_events(n: usize) -> Vec<AccountEvent> {
-    let account = account_name(0);
+    let account: AccountNo = 0;
     (0..n)
         .map(|i| match i {
-            0 => AccountEvent::Opened {
-                account: account.clone(),
-            },
+            0 => AccountEvent::Opened { account },
             i if i % 2 == 1 => AccountEvent::Deposited {
-                account: account.clone(),
+                account,
                 amount: 100,
             },
             _ => AccountEvent::Withdrawn {
-                account: account.clone(),
+                account,
                 amount: 50,
             },
         })
@@ -288,10 +286,11 @@ pub fn bank_events(n: usize) -> Vec<AccountEvent> {
 }
 
 /// Folds as cqrs-es does on load: `apply` takes each event by value.
-pub fn fold_bank(events: &[AccountEvent]) -> u64 {
+/// Folds as cqrs-es loads an aggregate: each event's payload moved into `apply`.
+pub fn fold_bank(events: Vec<AccountEvent>) -> u64 {
     let mut account = Account::default();
     for e in events {
-        account.apply(e.clone());
+        account.apply(e);
     }
     account.balance
 }
@@ -353,10 +352,10 @@ pub fn ledger_events(n: usize) -> Vec<LedgerEvent> {
 }
 
 /// Folds the ledger.
-pub fn fold_ledger(events: &[LedgerEvent]) -> (usize, u64) {
+pub fn fold_ledger(events: Vec<LedgerEvent>) -> (usize, u64) {
     let mut ledger = Ledger::default();
     for e in events {
-        ledger.apply(e.clone());
+        ledger.apply(e);
     }
     (
         ledger.postings.len(),

@@ -11,13 +11,14 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use disintegrate::{
-    Decision, DecisionMaker, Event, EventSourcedStateStore, EventStore, NoSnapshot, PersistedEvent,
-    StateMutate, StateQuery, StreamItem, StreamQuery,
+    Decision, DecisionMaker, Event, EventSourcedStateStore, EventStore, Identifier,
+    IdentifierValue, IntoStatePart, MultiState, NoSnapshot, PersistedEvent, StateMutate,
+    StateQuery, StreamItem, StreamQuery,
 };
 use futures::stream::{self, BoxStream, StreamExt};
 use serde::{Deserialize, Serialize};
 
-use crate::{Cmd, Op, account_name, runtime};
+use crate::{Cmd, Op, runtime};
 
 /// Events.
 #[derive(Debug, Clone, PartialEq, Eq, Event, Serialize, Deserialize)]
@@ -28,13 +29,13 @@ pub enum DomainEvent {
     AccountOpened {
         /// The account.
         #[id]
-        account_id: String,
+        account_id: i64,
     },
     /// Deposited.
     AmountDeposited {
         /// The account.
         #[id]
-        account_id: String,
+        account_id: i64,
         /// Amount.
         amount: u64,
     },
@@ -42,7 +43,7 @@ pub enum DomainEvent {
     AmountWithdrawn {
         /// The account.
         #[id]
-        account_id: String,
+        account_id: i64,
         /// Amount.
         amount: u64,
     },
@@ -50,7 +51,7 @@ pub enum DomainEvent {
     Posted {
         /// The ledger.
         #[id]
-        ledger_id: String,
+        ledger_id: i64,
         /// Amount.
         amount: u64,
         /// Memo.
@@ -63,7 +64,7 @@ pub enum DomainEvent {
 #[state_query(AccountEvent)]
 pub struct Account {
     #[id]
-    account_id: String,
+    account_id: i64,
     opened: bool,
     balance: u64,
 }
@@ -95,7 +96,7 @@ pub enum AccountError {
 /// A command as a disintegrate decision.
 #[derive(Debug, Clone)]
 pub struct AccountDecision {
-    account_id: String,
+    account_id: i64,
     op: Op,
 }
 
@@ -106,13 +107,13 @@ impl Decision for AccountDecision {
 
     fn state_query(&self) -> Account {
         Account {
-            account_id: self.account_id.clone(),
+            account_id: self.account_id,
             ..Default::default()
         }
     }
 
     fn process(&self, state: &Account) -> Result<Vec<DomainEvent>, AccountError> {
-        let account_id = self.account_id.clone();
+        let account_id = self.account_id;
         let event = match self.op {
             Op::Open if state.opened => return Err(AccountError::Exists),
             Op::Open => DomainEvent::AccountOpened { account_id },
@@ -135,7 +136,18 @@ pub struct Conflict;
 #[derive(Default)]
 struct Log {
     events: Vec<PersistedEvent<i64, DomainEvent>>,
-    by_ids: BTreeMap<String, Vec<usize>>,
+    by_ids: BTreeMap<Key, Vec<usize>>,
+}
+
+/// The index key: an event's (or a query's) one domain id, by name and value.
+type Key = (Identifier, i64);
+
+/// The key of a set of domain ids holding exactly one integer id.
+fn key_of_ids(ids: &BTreeMap<Identifier, IdentifierValue>) -> Option<Key> {
+    match (ids.len(), ids.iter().next()) {
+        (1, Some((name, IdentifierValue::i64(value)))) => Some((*name, *value)),
+        _ => None,
+    }
 }
 
 /// An in-memory disintegrate event store with a domain-id index. Clones share the log.
@@ -144,13 +156,13 @@ pub struct MemStore {
     log: Arc<Mutex<Log>>,
 }
 
-fn key_of_event(event: &DomainEvent) -> String {
-    format!("{:?}", *event.domain_ids())
+fn key_of_event(event: &DomainEvent) -> Option<Key> {
+    key_of_ids(&event.domain_ids())
 }
 
-fn key_of_query<QE: Event + Clone>(query: &StreamQuery<i64, QE>) -> Option<String> {
+fn key_of_query<QE: Event + Clone>(query: &StreamQuery<i64, QE>) -> Option<Key> {
     match query.filters() {
-        [filter] => Some(format!("{:?}", **filter.identifiers())),
+        [filter] => key_of_ids(filter.identifiers()),
         _ => None,
     }
 }
@@ -189,10 +201,9 @@ impl MemStore {
         for event in events {
             let position = log.events.len();
             let persisted = PersistedEvent::new(position as i64 + 1, event);
-            log.by_ids
-                .entry(key_of_event(persisted.deref_event()))
-                .or_default()
-                .push(position);
+            if let Some(key) = key_of_event(persisted.deref_event()) {
+                log.by_ids.entry(key).or_default().push(position);
+            }
             log.events.push(persisted.clone());
             out.push(persisted);
         }
@@ -273,7 +284,7 @@ impl EventStore<i64, DomainEvent> for MemStore {
 pub fn prepare(cmds: &[Cmd]) -> Vec<AccountDecision> {
     cmds.iter()
         .map(|c| AccountDecision {
-            account_id: account_name(c.account),
+            account_id: c.account as i64,
             op: c.op,
         })
         .collect()
@@ -331,7 +342,7 @@ pub fn run(cmds: &[Cmd], n: usize) -> Vec<u64> {
     let log = store.log.lock().unwrap();
     (0..n)
         .map(|i| {
-            let mut account = Account { account_id: account_name(i), ..Default::default() };
+            let mut account = Account { account_id: i as i64, ..Default::default() };
             for e in &log.events {
                 if let Ok(ev) = AccountEvent::try_from(e.clone().into_inner())
                     && matches!(&ev, AccountEvent::AccountOpened { account_id } | AccountEvent::AmountDeposited { account_id, .. } | AccountEvent::AmountWithdrawn { account_id, .. } if *account_id == account.account_id)
@@ -344,36 +355,39 @@ pub fn run(cmds: &[Cmd], n: usize) -> Vec<u64> {
         .collect()
 }
 
-/// One account opened, then `n - 1` deposits and withdrawals.
-pub fn bank_events(n: usize) -> Vec<AccountEvent> {
-    let account_id = account_name(0);
+/// One account opened, then `n - 1` deposits and withdrawals, as the store streams them.
+pub fn bank_events(n: usize) -> Vec<PersistedEvent<i64, DomainEvent>> {
     (0..n)
-        .map(|i| match i {
-            0 => AccountEvent::AccountOpened {
-                account_id: account_id.clone(),
-            },
-            i if i % 2 == 1 => AccountEvent::AmountDeposited {
-                account_id: account_id.clone(),
-                amount: 100,
-            },
-            _ => AccountEvent::AmountWithdrawn {
-                account_id: account_id.clone(),
-                amount: 50,
-            },
+        .map(|i| {
+            let event = match i {
+                0 => DomainEvent::AccountOpened { account_id: 0 },
+                i if i % 2 == 1 => DomainEvent::AmountDeposited {
+                    account_id: 0,
+                    amount: 100,
+                },
+                _ => DomainEvent::AmountWithdrawn {
+                    account_id: 0,
+                    amount: 50,
+                },
+            };
+            PersistedEvent::new(i as i64 + 1, event)
         })
         .collect()
 }
 
-/// Folds as disintegrate's state store does: `mutate` takes each event by value.
-pub fn fold_bank(events: &[AccountEvent]) -> u64 {
-    let mut account = Account {
-        account_id: account_name(0),
+/// Folds as disintegrate's state store loads a decision's state: each streamed event handed
+/// to the state part (`MultiState::mutate_all`: the query match, the conversion from the
+/// domain event, `mutate`).
+pub fn fold_bank(events: Vec<PersistedEvent<i64, DomainEvent>>) -> u64 {
+    let account = Account {
+        account_id: 0,
         ..Default::default()
     };
+    let mut part = IntoStatePart::<i64, Account>::into_state_part(account);
     for e in events {
-        account.mutate(e.clone());
+        part.mutate_all(e);
     }
-    account.balance
+    part.balance
 }
 
 /// The growing ledger.
@@ -381,7 +395,7 @@ pub fn fold_bank(events: &[AccountEvent]) -> u64 {
 #[state_query(LedgerEvent)]
 pub struct Ledger {
     #[id]
-    ledger_id: String,
+    ledger_id: i64,
     postings: Vec<(u64, String)>,
 }
 
@@ -392,25 +406,25 @@ impl StateMutate for Ledger {
     }
 }
 
-/// `n` postings.
-pub fn ledger_events(n: usize) -> Vec<LedgerEvent> {
+/// `n` postings, as the store streams them.
+pub fn ledger_events(n: usize) -> Vec<PersistedEvent<i64, DomainEvent>> {
     (0..n)
-        .map(|i| LedgerEvent::Posted {
-            ledger_id: "l".into(),
-            amount: i as u64,
-            memo: format!("posting {i}"),
+        .map(|i| {
+            let event = DomainEvent::Posted {
+                ledger_id: 0,
+                amount: i as u64,
+                memo: format!("posting {i}"),
+            };
+            PersistedEvent::new(i as i64 + 1, event)
         })
         .collect()
 }
 
-/// Folds the ledger.
-pub fn fold_ledger(events: &[LedgerEvent]) -> (usize, u64) {
-    let mut ledger = Ledger::default();
+/// Folds the ledger through its state part, as [`fold_bank`] does.
+pub fn fold_ledger(events: Vec<PersistedEvent<i64, DomainEvent>>) -> (usize, u64) {
+    let mut part = IntoStatePart::<i64, Ledger>::into_state_part(Ledger::default());
     for e in events {
-        ledger.mutate(e.clone());
+        part.mutate_all(e);
     }
-    (
-        ledger.postings.len(),
-        ledger.postings.iter().map(|p| p.0).sum(),
-    )
+    (part.postings.len(), part.postings.iter().map(|p| p.0).sum())
 }

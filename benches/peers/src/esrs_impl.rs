@@ -13,7 +13,7 @@ use esrs::store::{EventStore, EventStoreLockGuard, StoreEvent, UnlockOnDrop};
 use esrs::{Aggregate, AggregateState};
 use uuid::Uuid;
 
-use crate::{Cmd, Op, account_name, runtime};
+use crate::{AccountNo, Cmd, Op, runtime};
 
 /// The account aggregate.
 pub struct Account;
@@ -29,11 +29,11 @@ pub struct State {
 #[derive(Debug, Clone)]
 pub enum AccountEvent {
     /// Opened.
-    Opened { account: String },
+    Opened { account: AccountNo },
     /// Deposited.
-    Deposited { account: String, amount: u64 },
+    Deposited { account: AccountNo, amount: u64 },
     /// Withdrawn.
-    Withdrawn { account: String, amount: u64 },
+    Withdrawn { account: AccountNo, amount: u64 },
 }
 
 /// Refusals.
@@ -54,7 +54,7 @@ pub enum AccountError {
 #[derive(Debug, Clone)]
 pub struct Command {
     id: Uuid,
-    account: String,
+    account: AccountNo,
     op: Op,
 }
 
@@ -179,7 +179,7 @@ pub fn prepare(cmds: &[Cmd]) -> Vec<Command> {
     cmds.iter()
         .map(|c| Command {
             id: Uuid::from_u128(c.account as u128 + 1),
-            account: account_name(c.account),
+            account: c.account as AccountNo,
             op: c.op,
         })
         .collect()
@@ -254,29 +254,28 @@ pub fn run(cmds: &[Cmd], n: usize) -> Vec<u64> {
 
 /// One account opened, then `n - 1` deposits and withdrawals.
 pub fn bank_events(n: usize) -> Vec<AccountEvent> {
-    let account = account_name(0);
+    let account: AccountNo = 0;
     (0..n)
         .map(|i| match i {
-            0 => AccountEvent::Opened {
-                account: account.clone(),
-            },
+            0 => AccountEvent::Opened { account },
             i if i % 2 == 1 => AccountEvent::Deposited {
-                account: account.clone(),
+                account,
                 amount: 100,
             },
             _ => AccountEvent::Withdrawn {
-                account: account.clone(),
+                account,
                 amount: 50,
             },
         })
         .collect()
 }
 
-/// Folds as esrs does: `apply_event` takes the state and each event by value.
-pub fn fold_bank(events: &[AccountEvent]) -> u64 {
+/// Folds as esrs loads an aggregate: `apply_event` takes the state and each loaded event's
+/// payload by value.
+pub fn fold_bank(events: Vec<AccountEvent>) -> u64 {
     events
-        .iter()
-        .fold(State::default(), |s, e| Account::apply_event(s, e.clone()))
+        .into_iter()
+        .fold(State::default(), Account::apply_event)
         .balance
 }
 
@@ -322,9 +321,7 @@ pub fn ledger_events(n: usize) -> Vec<LedgerEvent> {
 }
 
 /// Folds the ledger.
-pub fn fold_ledger(events: &[LedgerEvent]) -> (usize, u64) {
-    let state = events
-        .iter()
-        .fold(Vec::new(), |s, e| Ledger::apply_event(s, e.clone()));
+pub fn fold_ledger(events: Vec<LedgerEvent>) -> (usize, u64) {
+    let state = events.into_iter().fold(Vec::new(), Ledger::apply_event);
     (state.len(), state.iter().map(|p| p.0).sum())
 }

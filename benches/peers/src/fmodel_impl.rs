@@ -8,12 +8,12 @@ use std::sync::{Arc, Mutex};
 use fmodel_rust::aggregate::{EventRepository, EventSourcedAggregate};
 use fmodel_rust::decider::Decider;
 
-use crate::{Cmd, Op, account_name, runtime};
+use crate::{AccountNo, Cmd, Op, runtime};
 
 /// Commands.
 #[derive(Debug, Clone)]
 pub struct Command {
-    account: String,
+    account: AccountNo,
     op: Op,
 }
 
@@ -21,19 +21,19 @@ pub struct Command {
 #[derive(Debug, Clone)]
 pub enum AccountEvent {
     /// Opened.
-    Opened { account: String },
+    Opened { account: AccountNo },
     /// Deposited.
-    Deposited { account: String, amount: u64 },
+    Deposited { account: AccountNo, amount: u64 },
     /// Withdrawn.
-    Withdrawn { account: String, amount: u64 },
+    Withdrawn { account: AccountNo, amount: u64 },
 }
 
 impl AccountEvent {
-    fn account(&self) -> &str {
+    fn account(&self) -> AccountNo {
         match self {
             AccountEvent::Opened { account }
             | AccountEvent::Deposited { account, .. }
-            | AccountEvent::Withdrawn { account, .. } => account,
+            | AccountEvent::Withdrawn { account, .. } => *account,
         }
     }
 }
@@ -60,7 +60,7 @@ pub enum AccountError {
 pub fn decider<'a>() -> Decider<'a, Command, State, AccountEvent, AccountError> {
     Decider {
         decide: Box::new(|command: &Command, state: &State| {
-            let account = command.account.clone();
+            let account = command.account;
             let event = match command.op {
                 Op::Open if state.opened => return Err(AccountError::Exists),
                 Op::Open => AccountEvent::Opened { account },
@@ -87,7 +87,7 @@ pub fn decider<'a>() -> Decider<'a, Command, State, AccountEvent, AccountError> 
 }
 
 /// Each account's events with their versions.
-type Streams = HashMap<String, Vec<(AccountEvent, u64)>>;
+type Streams = HashMap<AccountNo, Vec<(AccountEvent, u64)>>;
 
 /// An in-memory event repository: events per account, with versions. Clones share the map.
 #[derive(Default, Clone)]
@@ -116,7 +116,7 @@ impl EventRepository<Command, AccountEvent, u64, AccountError> for Repository {
         let mut map = self.events.lock().unwrap();
         let mut saved = Vec::with_capacity(events.len());
         for event in events {
-            let stream = map.entry(event.account().to_string()).or_default();
+            let stream = map.entry(event.account()).or_default();
             let version = stream.len() as u64 + 1;
             stream.push((event.clone(), version));
             saved.push((event.clone(), version));
@@ -129,7 +129,7 @@ impl EventRepository<Command, AccountEvent, u64, AccountError> for Repository {
             .events
             .lock()
             .unwrap()
-            .get(event.account())
+            .get(&event.account())
             .map(|s| s.len() as u64))
     }
 }
@@ -138,7 +138,7 @@ impl EventRepository<Command, AccountEvent, u64, AccountError> for Repository {
 pub fn prepare(cmds: &[Cmd]) -> Vec<Command> {
     cmds.iter()
         .map(|c| Command {
-            account: account_name(c.account),
+            account: c.account as AccountNo,
             op: c.op,
         })
         .collect()
@@ -174,8 +174,8 @@ impl Default for Harness {
 
 impl Harness {
     /// Cuts `account`'s stream back to its first `len` events (between timed commands).
-    pub fn truncate(&self, account: &str, len: usize) {
-        if let Some(events) = self.repository.events.lock().unwrap().get_mut(account) {
+    pub fn truncate(&self, account: AccountNo, len: usize) {
+        if let Some(events) = self.repository.events.lock().unwrap().get_mut(&account) {
             events.truncate(len);
         }
     }
@@ -204,7 +204,7 @@ pub fn run(cmds: &[Cmd], n: usize) -> Vec<u64> {
     (0..n)
         .map(|i| {
             let events: Vec<AccountEvent> = map
-                .get(&account_name(i))
+                .get(&(i as AccountNo))
                 .into_iter()
                 .flatten()
                 .map(|(e, _)| e.clone())
@@ -221,15 +221,13 @@ pub fn run(cmds: &[Cmd], n: usize) -> Vec<u64> {
 pub fn bank_events(n: usize) -> Vec<AccountEvent> {
     (0..n)
         .map(|i| match i {
-            0 => AccountEvent::Opened {
-                account: account_name(0),
-            },
+            0 => AccountEvent::Opened { account: 0 },
             i if i % 2 == 1 => AccountEvent::Deposited {
-                account: account_name(0),
+                account: 0,
                 amount: 100,
             },
             _ => AccountEvent::Withdrawn {
-                account: account_name(0),
+                account: 0,
                 amount: 50,
             },
         })

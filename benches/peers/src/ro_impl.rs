@@ -1,12 +1,15 @@
-//! The workload through ro: one stream, one `Kernel`, state kept in memory.
+//! The workload through ro: one stream, one `Kernel`, state kept in memory. Accounts are
+//! numbered ([`AccountNo`]) as in every other implementation here.
+
+use std::collections::BTreeMap;
 
 use ro_core::{
     Context, Decider, Digest, Envelope, Event, EventMeta, Kernel, Rejection, Timestamp,
-    testing::{bank::*, human},
+    testing::human,
 };
 use serde::{Deserialize, Serialize};
 
-use crate::{Cmd, Op, account_name};
+use crate::{AccountNo, Cmd, Op};
 
 /// A fixed context (time does not matter to the bank).
 pub fn ctx() -> Context {
@@ -16,28 +19,161 @@ pub fn ctx() -> Context {
     )
 }
 
-/// The workload as ro commands (built outside the timed loop, as every peer's is).
-pub fn prepare(cmds: &[Cmd]) -> Vec<BankCommand> {
-    cmds.iter()
-        .map(|c| {
-            let account = AccountId::new(account_name(c.account)).unwrap();
-            match c.op {
-                Op::Open => BankCommand::OpenAccount { account },
-                Op::Deposit(amount_micros) => BankCommand::Deposit {
-                    account,
-                    amount_micros,
-                },
-                Op::Withdraw(amount_micros) => BankCommand::Withdraw {
-                    account,
-                    amount_micros,
-                },
+/// A command: an operation on one account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountCommand {
+    /// The account.
+    pub account: AccountNo,
+    /// What to do.
+    pub op: Op,
+}
+
+/// What happened to an account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum AccountEvent {
+    /// Opened.
+    Opened {
+        /// The account.
+        account: AccountNo,
+    },
+    /// Deposited.
+    Deposited {
+        /// The account.
+        account: AccountNo,
+        /// Micro-units.
+        amount: u64,
+    },
+    /// Withdrawn.
+    Withdrawn {
+        /// The account.
+        account: AccountNo,
+        /// Micro-units.
+        amount: u64,
+    },
+}
+
+impl Event for AccountEvent {
+    const SCHEMA_VERSION: u32 = 1;
+}
+
+/// Refusals.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AccountError {
+    /// Already open.
+    #[error("exists")]
+    Exists,
+    /// Not open.
+    #[error("unknown")]
+    Unknown,
+    /// Overdraft.
+    #[error("insufficient")]
+    Insufficient,
+}
+
+impl Rejection for AccountError {
+    fn code(&self) -> &'static str {
+        match self {
+            AccountError::Exists => "EXISTS",
+            AccountError::Unknown => "UNKNOWN",
+            AccountError::Insufficient => "INSUFFICIENT",
+        }
+    }
+}
+
+/// One account: the state shape the peers fold (an aggregate per account).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Account {
+    opened: bool,
+    balance: u64,
+}
+
+impl Account {
+    fn decide(&self, command: &AccountCommand) -> Result<AccountEvent, AccountError> {
+        let account = command.account;
+        Ok(match command.op {
+            Op::Open if self.opened => return Err(AccountError::Exists),
+            Op::Open => AccountEvent::Opened { account },
+            _ if !self.opened => return Err(AccountError::Unknown),
+            Op::Deposit(amount) => AccountEvent::Deposited { account, amount },
+            Op::Withdraw(amount) if amount > self.balance => {
+                return Err(AccountError::Insufficient);
             }
+            Op::Withdraw(amount) => AccountEvent::Withdrawn { account, amount },
+        })
+    }
+
+    fn apply(&mut self, event: &AccountEvent) {
+        match event {
+            AccountEvent::Opened { .. } => self.opened = true,
+            AccountEvent::Deposited { amount, .. } => self.balance += amount,
+            AccountEvent::Withdrawn { amount, .. } => self.balance -= amount,
+        }
+    }
+}
+
+impl Decider for Account {
+    type Command = AccountCommand;
+    type Event = AccountEvent;
+    type Rejection = AccountError;
+
+    fn decide(
+        &self,
+        command: &AccountCommand,
+        _ctx: &Context,
+    ) -> Result<Vec<AccountEvent>, AccountError> {
+        Account::decide(self, command).map(|e| vec![e])
+    }
+
+    fn evolve(&mut self, event: &AccountEvent, _meta: &EventMeta<'_>) {
+        self.apply(event);
+    }
+}
+
+/// Every account in one state: ro's way (one stream, one kernel).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Bank {
+    accounts: BTreeMap<AccountNo, Account>,
+}
+
+impl Decider for Bank {
+    type Command = AccountCommand;
+    type Event = AccountEvent;
+    type Rejection = AccountError;
+
+    fn decide(
+        &self,
+        command: &AccountCommand,
+        _ctx: &Context,
+    ) -> Result<Vec<AccountEvent>, AccountError> {
+        let account = self
+            .accounts
+            .get(&command.account)
+            .copied()
+            .unwrap_or_default();
+        account.decide(command).map(|e| vec![e])
+    }
+
+    fn evolve(&mut self, event: &AccountEvent, _meta: &EventMeta<'_>) {
+        let (AccountEvent::Opened { account }
+        | AccountEvent::Deposited { account, .. }
+        | AccountEvent::Withdrawn { account, .. }) = event;
+        self.accounts.entry(*account).or_default().apply(event);
+    }
+}
+
+/// The workload as ro commands (built outside the timed loop, as every peer's is).
+pub fn prepare(cmds: &[Cmd]) -> Vec<AccountCommand> {
+    cmds.iter()
+        .map(|c| AccountCommand {
+            account: c.account as AccountNo,
+            op: c.op,
         })
         .collect()
 }
 
 /// The full kernel: decide → canonical encoding → hash chain → evolve.
-pub fn run_hashed(cmds: &[BankCommand]) -> Kernel<Bank> {
+pub fn run_hashed(cmds: &[AccountCommand]) -> Kernel<Bank> {
     let ctx = ctx();
     let mut kernel = Kernel::new();
     for cmd in cmds {
@@ -47,10 +183,10 @@ pub fn run_hashed(cmds: &[BankCommand]) -> Kernel<Bank> {
 }
 
 /// The same loop without the hash chain: decide → evolve → keep the envelope in memory.
-pub fn run_unhashed(cmds: &[BankCommand]) -> (Bank, Vec<Envelope<BankEvent>>) {
+pub fn run_unhashed(cmds: &[AccountCommand]) -> (Bank, Vec<Envelope<AccountEvent>>) {
     let ctx = ctx();
     let mut state = Bank::default();
-    let mut log: Vec<Envelope<BankEvent>> = Vec::with_capacity(cmds.len());
+    let mut log: Vec<Envelope<AccountEvent>> = Vec::with_capacity(cmds.len());
     for cmd in cmds {
         for event in state.decide(cmd, &ctx).unwrap() {
             let envelope = Envelope {
@@ -61,7 +197,7 @@ pub fn run_unhashed(cmds: &[BankCommand]) -> (Bank, Vec<Envelope<BankEvent>>) {
                 actor: ctx.actor.clone(),
                 correlation_id: None,
                 causation: None,
-                schema_version: BankEvent::SCHEMA_VERSION,
+                schema_version: AccountEvent::SCHEMA_VERSION,
                 event,
             };
             state.evolve(&envelope.event, &envelope.meta());
@@ -80,111 +216,50 @@ pub fn balances(kernel: &Kernel<Bank>, n: usize) -> Vec<u64> {
 pub fn balances_unhashed(bank: &Bank, n: usize) -> Vec<u64> {
     (0..n)
         .map(|i| {
-            bank.account(&AccountId::new(account_name(i)).unwrap())
-                .map_or(0, |a| a.balance_micros)
+            bank.accounts
+                .get(&(i as AccountNo))
+                .map_or(0, |a| a.balance)
         })
         .collect()
-}
-
-/// One account as its own stream: the state shape the peers fold (an aggregate per account).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Account {
-    opened: bool,
-    balance_micros: u64,
-}
-
-impl Decider for Account {
-    type Command = BankCommand;
-    type Event = BankEvent;
-    type Rejection = BankRejection;
-
-    fn decide(
-        &self,
-        command: &BankCommand,
-        _ctx: &Context,
-    ) -> Result<Vec<BankEvent>, BankRejection> {
-        Ok(match command.clone() {
-            BankCommand::OpenAccount { account } if self.opened => {
-                return Err(BankRejection::AccountExists(account));
-            }
-            BankCommand::OpenAccount { account } => vec![BankEvent::AccountOpened { account }],
-            BankCommand::Deposit { account, .. } | BankCommand::Withdraw { account, .. }
-                if !self.opened =>
-            {
-                return Err(BankRejection::UnknownAccount(account));
-            }
-            BankCommand::Deposit {
-                account,
-                amount_micros,
-            } => vec![BankEvent::MoneyDeposited {
-                account,
-                amount_micros,
-            }],
-            BankCommand::Withdraw { amount_micros, .. } if amount_micros > self.balance_micros => {
-                return Err(BankRejection::InsufficientFunds {
-                    balance_micros: self.balance_micros,
-                    amount_micros,
-                });
-            }
-            BankCommand::Withdraw {
-                account,
-                amount_micros,
-            } => vec![BankEvent::MoneyWithdrawn {
-                account,
-                amount_micros,
-            }],
-        })
-    }
-
-    fn evolve(&mut self, event: &BankEvent, _meta: &EventMeta<'_>) {
-        match event {
-            BankEvent::AccountOpened { .. } => self.opened = true,
-            BankEvent::MoneyDeposited { amount_micros, .. } => self.balance_micros += amount_micros,
-            BankEvent::MoneyWithdrawn { amount_micros, .. } => self.balance_micros -= amount_micros,
-        }
-    }
 }
 
 /// One account opened, then `n - 1` deposits and withdrawals.
-pub fn bank_events(n: usize) -> Vec<BankEvent> {
-    let account = AccountId::new(account_name(0)).unwrap();
+pub fn bank_events(n: usize) -> Vec<AccountEvent> {
     (0..n)
         .map(|i| match i {
-            0 => BankEvent::AccountOpened {
-                account: account.clone(),
+            0 => AccountEvent::Opened { account: 0 },
+            i if i % 2 == 1 => AccountEvent::Deposited {
+                account: 0,
+                amount: 100,
             },
-            i if i % 2 == 1 => BankEvent::MoneyDeposited {
-                account: account.clone(),
-                amount_micros: 100,
-            },
-            _ => BankEvent::MoneyWithdrawn {
-                account: account.clone(),
-                amount_micros: 50,
+            _ => AccountEvent::Withdrawn {
+                account: 0,
+                amount: 50,
             },
         })
         .collect()
 }
 
-/// Folds `events` into `state`, as replay does: each event with its own metadata.
-pub fn fold<D: Decider>(mut state: D, events: &[D::Event]) -> D {
-    let actor = ctx().actor;
-    let at = ctx().at;
+/// Folds decoded events into `state` as replay does (`Kernel::push_checked`): each event handed
+/// over with its own metadata (seq, time, actor), through [`Decider::evolve_owned`].
+pub fn fold<D: Decider>(mut state: D, events: Vec<D::Event>) -> D {
+    let ctx = ctx();
     for (seq, event) in (1u64..).zip(events) {
         let meta = EventMeta {
             seq,
-            at,
-            actor: &actor,
+            at: ctx.at,
+            actor: &ctx.actor,
             correlation_id: None,
             causation: None,
         };
-        state.evolve(event, &meta);
+        state.evolve_owned(event, &meta);
     }
     state
 }
 
 /// Folds bank events into one account; returns its balance.
-pub fn fold_bank(events: &[BankEvent]) -> u64 {
-    fold(Account::default(), events).balance_micros
+pub fn fold_bank(events: Vec<AccountEvent>) -> u64 {
+    fold(Account::default(), events).balance
 }
 
 /// A ledger event: one posting.
@@ -234,12 +309,17 @@ impl Decider for Ledger {
         }])
     }
 
-    fn evolve(&mut self, event: &LedgerEvent, _meta: &EventMeta<'_>) {
+    fn evolve(&mut self, event: &LedgerEvent, meta: &EventMeta<'_>) {
+        self.evolve_owned(event.clone(), meta);
+    }
+
+    /// The posting's memo is moved into the ledger, not cloned.
+    fn evolve_owned(&mut self, event: LedgerEvent, _meta: &EventMeta<'_>) {
         let LedgerEvent::Posted {
             amount_micros,
             memo,
         } = event;
-        self.postings.push((*amount_micros, memo.clone()));
+        self.postings.push((amount_micros, memo));
     }
 }
 
@@ -254,7 +334,7 @@ pub fn ledger_events(n: usize) -> Vec<LedgerEvent> {
 }
 
 /// Folds ledger events; returns (postings, total).
-pub fn fold_ledger(events: &[LedgerEvent]) -> (usize, u64) {
+pub fn fold_ledger(events: Vec<LedgerEvent>) -> (usize, u64) {
     let ledger = fold(Ledger::default(), events);
     (
         ledger.postings.len(),

@@ -781,13 +781,14 @@ impl Store {
                 journal.forget_through(seq);
                 journal
             };
-            let (restored, _) = Kernel::restore_authenticated(bytes, journal, |plane: &mut Plane| {
-                plane.set_confirmation_key(key)
-            })
-            .map_err(|e| StoreError::Damaged {
-                seq,
-                message: e.to_string(),
-            })?;
+            let (restored, _) =
+                Kernel::restore_authenticated(bytes, journal, |plane: &mut Plane| {
+                    plane.set_confirmation_key(key)
+                })
+                .map_err(|e| StoreError::Damaged {
+                    seq,
+                    message: e.to_string(),
+                })?;
             let k = kernel.insert(restored);
             read_rows(next, Record::check::<PlaneEvent>, |c| k.push_checked(c))
         })?;

@@ -954,7 +954,10 @@ fn store_snapshots_restore_the_tail_or_fall_back() {
         "the snapshot holds the key"
     );
     // The snapshot, then the MAC trailer its writer added.
-    assert_eq!(&stored[stored.len() - 40..stored.len() - 32], b"ROSMAC\0\x01");
+    assert_eq!(
+        &stored[stored.len() - 40..stored.len() - 32],
+        b"ROSMAC\0\x01"
+    );
     let snapshot = stored[..stored.len() - 40].to_vec();
     let expected = Store::open_replaying(&path)
         .unwrap()
@@ -1037,43 +1040,71 @@ fn a_lean_open_trusts_only_its_own_snapshot_and_holds_no_record() {
     assert_eq!(lean.kernel().journal().len(), 0, "no committed record held");
     // Records are read back from the store, in pages, from anywhere.
     assert_eq!(lean.records_after(0, usize::MAX).unwrap(), records);
-    assert_eq!(lean.records_after(seq - 2, 3).unwrap(), records[seq as usize - 2..seq as usize + 1]);
+    assert_eq!(
+        lean.records_after(seq - 2, 3).unwrap(),
+        records[seq as usize - 2..seq as usize + 1]
+    );
     assert_eq!(lean.records_after(head.seq, 10).unwrap(), []);
     // The incident's audit hash (the prev of a record before the snapshot) is still there.
     let incidents = heartbeat(&mut lean);
-    assert_eq!(incidents[0]["audit_hash"], records[incidents[0]["audit_seq"].as_u64().unwrap() as usize - 1].prev.to_string().as_str());
+    assert_eq!(
+        incidents[0]["audit_hash"],
+        records[incidents[0]["audit_seq"].as_u64().unwrap() as usize - 1]
+            .prev
+            .to_string()
+            .as_str()
+    );
     let mut full = Store::open(&path).unwrap();
     assert_eq!(heartbeat(&mut full), incidents);
     drop(full);
     // Writing on: the batch is committed, then forgotten when the next one starts.
     assert!(send(&mut lean, r#"{"type":"EMERGENCY_LOCKDOWN"}"#).0);
     lean.commit().unwrap();
-    assert!(lean.kernel().journal().len() > 0, "the last batch stays for its publisher");
+    assert!(
+        lean.kernel().journal().len() > 0,
+        "the last batch stays for its publisher"
+    );
     lean.begin(|_| false).unwrap();
     assert_eq!(lean.kernel().journal().len(), 0);
     lean.commit().unwrap();
     let head = lean.head();
     let digest = lean.kernel().state_digest().unwrap();
     drop(lean);
-    assert_eq!(Store::open_replaying(&path).unwrap().kernel().state_digest().unwrap(), digest);
+    assert_eq!(
+        Store::open_replaying(&path)
+            .unwrap()
+            .kernel()
+            .state_digest()
+            .unwrap(),
+        digest
+    );
 
     let conn = rusqlite::Connection::open(&path).unwrap();
     let stored: Vec<u8> = conn
-        .query_row("SELECT bytes FROM snapshots ORDER BY seq DESC LIMIT 1", [], |r| r.get(0))
+        .query_row(
+            "SELECT bytes FROM snapshots ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     // A changed MAC, or none (a snapshot put there by someone without the key file): every
     // row is checked, and the plane is the same.
     let mut forged = stored.clone();
     *forged.last_mut().unwrap() ^= 1;
-    for (what, bytes) in [("forged MAC", forged), ("no MAC", stored[..stored.len() - 40].to_vec())] {
-        conn.execute("UPDATE snapshots SET bytes = ?1", [&bytes]).unwrap();
+    for (what, bytes) in [
+        ("forged MAC", forged),
+        ("no MAC", stored[..stored.len() - 40].to_vec()),
+    ] {
+        conn.execute("UPDATE snapshots SET bytes = ?1", [&bytes])
+            .unwrap();
         let lean = Store::open_lean(&path).unwrap();
         assert_eq!(lean.restored(), None, "{what}");
         assert_eq!(lean.head(), head, "{what}");
         assert_eq!(lean.kernel().state_digest().unwrap(), digest, "{what}");
         assert_eq!(lean.kernel().journal().len(), 0, "{what}");
     }
-    conn.execute("UPDATE snapshots SET bytes = ?1", [&stored]).unwrap();
+    conn.execute("UPDATE snapshots SET bytes = ?1", [&stored])
+        .unwrap();
     // A row after the snapshot is checked at every open; one before it is proven by `ro
     // verify` (and `ro serve`'s check at start), which the lean open leaves to them.
     let damage = |seq: u64| {
@@ -1085,11 +1116,17 @@ fn a_lean_open_trusts_only_its_own_snapshot_and_holds_no_record() {
     };
     assert_eq!(damage(seq + 2), 1);
     let err = Store::open_lean(&path).unwrap_err();
-    assert!(err.to_string().contains(&format!("seq {}", seq + 2)), "{err}");
+    assert!(
+        err.to_string().contains(&format!("seq {}", seq + 2)),
+        "{err}"
+    );
     conn.execute("UPDATE journal SET body = CAST(replace(CAST(body AS TEXT), 'runz/', 'runs/') AS BLOB) WHERE seq = ?1", [(seq + 2) as i64]).unwrap();
     assert!(Store::open_lean(&path).is_ok());
     assert_eq!(damage(10), 1);
-    assert!(Store::open_lean(&path).is_ok(), "rows before the snapshot are not re-read");
+    assert!(
+        Store::open_lean(&path).is_ok(),
+        "rows before the snapshot are not re-read"
+    );
     let err = Store::open_replaying(&path).unwrap_err();
     assert!(err.to_string().contains("seq 10"), "{err}");
     // A lean read-back of a changed row is refused, never served.

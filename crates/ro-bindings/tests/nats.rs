@@ -664,7 +664,9 @@ fn the_outbox_catches_up_when_the_bus_comes_back() {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let h = health(&server.addr);
-        if h["outbox"]["behind"].as_u64().unwrap() >= 30 {
+        // Most of the 30: a record or two may reach the bus while the cut closes the open
+        // connection.
+        if h["outbox"]["behind"].as_u64().unwrap() >= 25 && h["outbox"]["connected"] == false {
             break;
         }
         assert!(Instant::now() < deadline, "never behind: {h}");

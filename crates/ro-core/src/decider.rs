@@ -50,6 +50,15 @@ pub trait Decider: Default {
     /// Applies one recorded event; `meta` tells where, when and by whom it was recorded.
     fn evolve(&mut self, event: &Self::Event, meta: &EventMeta<'_>);
 
+    /// As [`Decider::evolve`] for an event the caller owns and has no further use for (replay
+    /// decodes each stored event once): a state that keeps parts of its events (a growing
+    /// collection) moves them instead of cloning them. It must have exactly the effect of
+    /// `evolve` (replay uses this, a command's own events use `evolve`, and replay must equal
+    /// incremental application); the default calls `evolve`.
+    fn evolve_owned(&mut self, event: Self::Event, meta: &EventMeta<'_>) {
+        self.evolve(&event, meta);
+    }
+
     /// Rebuilds what a snapshot does not hold (derived caches, indexes) after the state was
     /// read back from one. The default has nothing to rebuild.
     fn restored(&mut self) {}
@@ -240,8 +249,7 @@ impl<D: Decider> Kernel<D> {
         checked: crate::journal::CheckedRecord<D::Event>,
     ) -> Result<(), crate::journal::VerifyError> {
         let envelope = self.journal.push_checked(checked)?;
-        self.state.evolve(&envelope.event, &envelope.meta());
-        assert_invariants(&self.state, envelope.seq);
+        evolve_envelope(&mut self.state, envelope);
         Ok(())
     }
 
@@ -353,7 +361,28 @@ fn apply_record<D: Decider>(state: &mut D, record: &Record) -> Result<(), Replay
         seq: record.seq,
         error,
     })?;
-    state.evolve(&envelope.event, &envelope.meta());
-    assert_invariants(state, envelope.seq);
+    evolve_envelope(state, envelope);
     Ok(())
+}
+
+/// Folds a decoded envelope, handing its event over ([`Decider::evolve_owned`]).
+fn evolve_envelope<D: Decider>(state: &mut D, envelope: Envelope<D::Event>) {
+    let Envelope {
+        seq,
+        at,
+        actor,
+        correlation_id,
+        causation,
+        event,
+        ..
+    } = envelope;
+    let meta = EventMeta {
+        seq,
+        at,
+        actor: &actor,
+        correlation_id: correlation_id.as_ref(),
+        causation: causation.as_ref(),
+    };
+    state.evolve_owned(event, &meta);
+    assert_invariants(state, seq);
 }

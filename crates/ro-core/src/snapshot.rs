@@ -286,8 +286,7 @@ where
             });
         }
         if recompute_digest {
-            let digest =
-                state_digest(&state).map_err(|e| SnapshotError::Encode(e.to_string()))?;
+            let digest = state_digest(&state).map_err(|e| SnapshotError::Encode(e.to_string()))?;
             if digest != header.state_digest {
                 return Err(SnapshotError::DigestMismatch);
             }
