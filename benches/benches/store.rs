@@ -48,13 +48,62 @@ fn store(c: &mut Criterion) {
             for _ in 0..iters {
                 let path = fresh("apply.db");
                 let mut store = host::init(&path, &alice, at()).unwrap();
-                let mut reader = BufReader::with_capacity(1 << 16, input.as_bytes());
+                let mut reader = BufReader::with_capacity(host::INPUT_CAPACITY, input.as_bytes());
                 let mut out = Vec::with_capacity(input.len() * 4);
                 let start = Instant::now();
                 let tally =
                     host::apply(&mut store, &mut reader, &mut out, Some(&alice), &mut at).unwrap();
                 total += start.elapsed();
                 assert_eq!(tally.refused, 0);
+            }
+            total
+        })
+    });
+    // The floor under it: the same rows (seq, prev, hash, body) inserted with plain rusqlite
+    // in transactions of the same size (`MAX_BATCH`), on a file set up as the store's (WAL,
+    // synchronous=FULL), nothing decided, encoded or hashed.
+    let rows = {
+        let path = fresh("rows.db");
+        let mut store = host::init(&path, &alice, at()).unwrap();
+        let mut reader = BufReader::with_capacity(host::INPUT_CAPACITY, input.as_bytes());
+        host::apply(&mut store, &mut reader, &mut std::io::sink(), Some(&alice), &mut at).unwrap();
+        drop(store);
+        Store::open(&path).unwrap().kernel().journal().records().to_vec()
+    };
+    g.bench_function("plain rusqlite inserts (same rows, same batches)", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let path = fresh("plain.db");
+                let conn = rusqlite::Connection::open(&path).unwrap();
+                conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+                conn.pragma_update(None, "synchronous", "FULL").unwrap();
+                conn.execute_batch(
+                    "CREATE TABLE journal (seq INTEGER PRIMARY KEY, prev BLOB NOT NULL,
+                                           hash BLOB NOT NULL, body BLOB NOT NULL) STRICT;",
+                )
+                .unwrap();
+                let start = Instant::now();
+                for batch in rows.chunks(host::MAX_BATCH) {
+                    conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+                    let mut stmt = conn
+                        .prepare_cached(
+                            "INSERT INTO journal (seq, prev, hash, body) VALUES (?1, ?2, ?3, ?4)",
+                        )
+                        .unwrap();
+                    for r in batch {
+                        stmt.execute(rusqlite::params![
+                            r.seq as i64,
+                            &r.prev.as_bytes()[..],
+                            &r.hash.as_bytes()[..],
+                            &r.body
+                        ])
+                        .unwrap();
+                    }
+                    drop(stmt);
+                    conn.execute_batch("COMMIT").unwrap();
+                }
+                total += start.elapsed();
             }
             total
         })
@@ -86,6 +135,25 @@ fn store(c: &mut Criterion) {
                 |()| Store::open(&path).unwrap(),
                 criterion::BatchSize::PerIteration,
             )
+        });
+        // The floor under an open: one thread reading every row and hashing it as the chain
+        // check does, nothing decoded, checked for canonical form or folded.
+        g.bench_function("floor: read + blake3 of every row", |b| {
+            b.iter(|| {
+                let conn = rusqlite::Connection::open(&path).unwrap();
+                let mut stmt = conn
+                    .prepare("SELECT seq, prev, hash, body FROM journal ORDER BY seq")
+                    .unwrap();
+                let mut rows = stmt.query([]).unwrap();
+                let mut last = [0u8; 32];
+                while let Some(row) = rows.next().unwrap() {
+                    let prev = row.get_ref(1).unwrap().as_blob().unwrap();
+                    let body = row.get_ref(3).unwrap().as_blob().unwrap();
+                    let prev = ro_core::Digest::from_bytes(prev.try_into().unwrap());
+                    last = *ro_core::journal::chain_hash(&prev, body).as_bytes();
+                }
+                last
+            })
         });
         g.finish();
     }

@@ -16,6 +16,11 @@ use crate::{
 /// The most responses held back for one group commit.
 pub const MAX_BATCH: usize = 4096;
 
+/// The buffer `apply` reads its input into: room for more than [`MAX_BATCH`] typical lines,
+/// so a batch closes at `MAX_BATCH` or when no further line has arrived, never because the
+/// buffer was full.
+pub const INPUT_CAPACITY: usize = 1 << 20;
+
 /// The longest input line accepted, in bytes (1 MiB); a longer one is answered
 /// `LINE_TOO_LONG` without being held in memory.
 pub const MAX_LINE_BYTES: usize = 1 << 20;
@@ -551,7 +556,8 @@ fn events_after(kernel: &Kernel<ro_admin::Plane>, seq: u64) -> Vec<Value> {
 /// `ro apply`: one response line per input line, in order, each printed only after the
 /// transaction holding its events committed. Lines that arrive faster than the disk syncs
 /// share one commit (group commit): a batch closes when no further complete line is already
-/// buffered, or at [`MAX_BATCH`].
+/// buffered, or at [`MAX_BATCH`]. Read through [`arriving`] (as `open_input` does), the buffer
+/// holds everything that has arrived.
 pub fn apply<R: Read, W: Write>(
     store: &mut Store,
     input: &mut BufReader<R>,
@@ -1005,11 +1011,104 @@ pub fn signature_logs<W: Write>(
     Ok(written)
 }
 
-/// Reads lines for `apply` from a file, or standard input for `-`.
+/// Reads lines for `apply` from a file, or standard input for `-`, read ahead on a thread of
+/// its own ([`arriving`]).
 pub fn open_input(file: Option<&std::path::Path>) -> Result<BufReader<Box<dyn Read>>, HostError> {
-    let reader: Box<dyn Read> = match file {
+    let reader: Box<dyn Read + Send> = match file {
         Some(p) if p.as_os_str() != "-" => Box::new(std::fs::File::open(p)?),
         _ => Box::new(std::io::stdin()),
     };
-    Ok(BufReader::with_capacity(1 << 16, reader))
+    Ok(arriving(reader)?)
+}
+
+/// `source` read ahead on a thread of its own (up to [`READ_AHEAD`] chunks), behind a reader
+/// whose every read returns all that has arrived (up to the buffer): a pipe hands over at most
+/// its own capacity (64 KiB on Linux) per read, and `apply` closes a batch when its buffer
+/// holds no further line, so without this a batch would end at the pipe's size rather than
+/// at what the writer has sent.
+pub fn arriving(mut source: Box<dyn Read + Send>) -> std::io::Result<BufReader<Box<dyn Read>>> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(READ_AHEAD);
+    std::thread::Builder::new()
+        .name("ro-input".into())
+        .spawn(move || {
+            loop {
+                let mut chunk = vec![0u8; 1 << 16];
+                match source.read(&mut chunk) {
+                    Ok(0) => return,
+                    Ok(n) => {
+                        chunk.truncate(n);
+                        if tx.send(Ok(chunk)).is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                }
+            }
+        })?;
+    let reader: Box<dyn Read> = Box::new(Arrived {
+        chunks: rx,
+        current: Vec::new(),
+        at: 0,
+        failed: None,
+    });
+    Ok(BufReader::with_capacity(INPUT_CAPACITY, reader))
+}
+
+/// How many chunks of input are read ahead.
+const READ_AHEAD: usize = 64;
+
+/// The reading end of [`arriving`].
+struct Arrived {
+    chunks: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
+    current: Vec<u8>,
+    at: usize,
+    /// An error that arrived after bytes this read returned: the next read's.
+    failed: Option<std::io::Error>,
+}
+
+impl Read for Arrived {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if let Some(e) = self.failed.take() {
+            return Err(e);
+        }
+        let mut n = 0;
+        loop {
+            let rest = self.current.get(self.at..).unwrap_or_default();
+            let take = rest.len().min(buf.len() - n);
+            if let (Some(to), Some(from)) = (buf.get_mut(n..n + take), rest.get(..take)) {
+                to.copy_from_slice(from);
+            }
+            n += take;
+            self.at += take;
+            if n == buf.len() {
+                return Ok(n);
+            }
+            // Wait only when nothing was read yet; otherwise take what has arrived.
+            let next = if n == 0 {
+                self.chunks.recv().ok()
+            } else {
+                match self.chunks.try_recv() {
+                    Ok(chunk) => Some(chunk),
+                    Err(std::sync::mpsc::TryRecvError::Empty) => return Ok(n),
+                    Err(std::sync::mpsc::TryRecvError::Disconnected) => None,
+                }
+            };
+            match next {
+                Some(Ok(chunk)) => {
+                    self.current = chunk;
+                    self.at = 0;
+                }
+                Some(Err(e)) if n == 0 => return Err(e),
+                Some(Err(e)) => {
+                    self.failed = Some(e);
+                    return Ok(n);
+                }
+                None => return Ok(n),
+            }
+        }
+    }
 }
