@@ -66,9 +66,21 @@ fn store(c: &mut Criterion) {
         let path = fresh("rows.db");
         let mut store = host::init(&path, &alice, at()).unwrap();
         let mut reader = BufReader::with_capacity(host::INPUT_CAPACITY, input.as_bytes());
-        host::apply(&mut store, &mut reader, &mut std::io::sink(), Some(&alice), &mut at).unwrap();
+        host::apply(
+            &mut store,
+            &mut reader,
+            &mut std::io::sink(),
+            Some(&alice),
+            &mut at,
+        )
+        .unwrap();
         drop(store);
-        Store::open(&path).unwrap().kernel().journal().records().to_vec()
+        Store::open(&path)
+            .unwrap()
+            .kernel()
+            .journal()
+            .records()
+            .to_vec()
     };
     g.bench_function("plain rusqlite inserts (same rows, same batches)", |b| {
         b.iter_custom(|iters| {

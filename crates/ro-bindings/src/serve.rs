@@ -35,7 +35,7 @@ use std::{
     net::SocketAddr,
     sync::{
         Arc, Mutex, RwLock,
-        atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering},
     },
     time::{Duration, Instant},
 };
@@ -299,7 +299,16 @@ struct Metrics {
     outbox_published: AtomicU64,
     /// Whether the outbox is connected to its bus.
     outbox_connected: AtomicBool,
+    /// The check of every stored record run at start ([`Store::verify_journal`]):
+    /// [`CHECK_RUNNING`], [`CHECK_VERIFIED`] or [`CHECK_DAMAGED`].
+    journal_check: AtomicU8,
+    /// The seq that check reached.
+    journal_verified: AtomicU64,
 }
+
+const CHECK_RUNNING: u8 = 0;
+const CHECK_VERIFIED: u8 = 1;
+const CHECK_DAMAGED: u8 = 2;
 
 /// Committed records as `(seq, export line)`, in order.
 type Lines = Arc<Vec<(u64, Arc<str>)>>;
@@ -328,6 +337,8 @@ struct Shared {
     scheduler: Mutex<Option<String>>,
     /// Why the outbox last failed to publish (the bus away, a refusal).
     outbox_error: Mutex<Option<String>>,
+    /// Why the check of every stored record failed, once it has.
+    journal_error: Mutex<Option<String>>,
     /// Mission control's watched services.
     mission: Option<Arc<mission::Mission>>,
     shutdown: watch::Receiver<bool>,
@@ -554,6 +565,8 @@ pub fn serve(
             hook_dropped: AtomicU64::new(0),
             outbox_published: AtomicU64::new(0),
             outbox_connected: AtomicBool::new(false),
+            journal_check: AtomicU8::new(CHECK_RUNNING),
+            journal_verified: AtomicU64::new(0),
         },
         alert_hook: config.alert_hook.is_some().then_some(hook_tx),
         macs: RwLock::new(Arc::new(macs)),
@@ -561,6 +574,7 @@ pub fn serve(
         committing: AtomicBool::new(true),
         scheduler: Mutex::new(None),
         outbox_error: Mutex::new(None),
+        journal_error: Mutex::new(None),
         mission: config
             .services
             .clone()
@@ -575,6 +589,40 @@ pub fn serve(
             .name("ro-writer".into())
             .spawn(move || Writer::new(store, at, shared).run(jobs_rx, urgent_rx))?
     };
+    // The host opened from its snapshot, trusting the records before it; every record is
+    // re-checked here, beside the service. A damaged journal fails `/health` and says where.
+    {
+        let shared = Arc::clone(&shared);
+        let at = at.clone();
+        std::thread::Builder::new()
+            .name("ro-verify".into())
+            .spawn(move || {
+                let started = Instant::now();
+                let metrics = &shared.metrics;
+                match Store::verify_journal(&at) {
+                    Ok(head) => {
+                        metrics.journal_verified.store(head.seq, Ordering::Relaxed);
+                        metrics
+                            .journal_check
+                            .store(CHECK_VERIFIED, Ordering::Relaxed);
+                        eprintln!(
+                            "ro serve: every record checked up to seq {} in {} ms",
+                            head.seq,
+                            started.elapsed().as_millis()
+                        );
+                    }
+                    Err(e) => {
+                        metrics
+                            .journal_check
+                            .store(CHECK_DAMAGED, Ordering::Relaxed);
+                        if let Ok(mut error) = shared.journal_error.lock() {
+                            *error = Some(e.to_string());
+                        }
+                        eprintln!("ro serve: the journal is damaged: {e}");
+                    }
+                }
+            })?;
+    }
     // Other hosts' commits wake the writer at once (it reads the rows on every tick anyway,
     // so a lost notification costs at most a tick).
     let follower = match at.postgres() {
@@ -1268,9 +1316,17 @@ async fn health(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Respon
     if let Some(refused) = probe_auth(&shared, &headers) {
         return refused;
     }
-    let committing = shared.committing.load(Ordering::Relaxed);
+    let check = shared.metrics.journal_check.load(Ordering::Relaxed);
+    let committing = shared.committing.load(Ordering::Relaxed) && check != CHECK_DAMAGED;
     let head = view(&shared).head_seq;
-    let mut body = json!({ "ok": committing, "head_seq": head });
+    let journal = match check {
+        CHECK_VERIFIED => json!({ "check": "VERIFIED",
+            "verified_seq": shared.metrics.journal_verified.load(Ordering::Relaxed) }),
+        CHECK_DAMAGED => json!({ "check": "DAMAGED",
+            "error": shared.journal_error.lock().ok().and_then(|e| e.clone()) }),
+        _ => json!({ "check": "RUNNING" }),
+    };
+    let mut body = json!({ "ok": committing, "head_seq": head, "journal": journal });
     // The outbox never fails liveness (commands do not wait for the bus): it says how far
     // behind it is, and why.
     if shared.config.outbox.is_some() {
@@ -1346,7 +1402,7 @@ async fn metrics(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Respo
         "Lines per group commit.",
         1,
     );
-    let gauges: [(&str, &str, u64); 12] = [
+    let gauges: [(&str, &str, u64); 14] = [
         ("ro_head_seq", "The journal's head.", view.head_seq),
         (
             "ro_sse_subscribers",
@@ -1407,6 +1463,16 @@ async fn metrics(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Respo
             "ro_outbox_connected",
             "1 while the outbox is connected to its bus.",
             u64::from(m.outbox_connected.load(Ordering::Relaxed)),
+        ),
+        (
+            "ro_journal_check",
+            "The check of every stored record run at start: 0 running, 1 verified, 2 damaged.",
+            u64::from(m.journal_check.load(Ordering::Relaxed)),
+        ),
+        (
+            "ro_journal_verified_seq",
+            "The seq the check of every stored record reached.",
+            m.journal_verified.load(Ordering::Relaxed),
         ),
     ];
     for (name, help, value) in gauges {

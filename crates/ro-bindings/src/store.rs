@@ -881,6 +881,32 @@ impl Store {
             .map(|(_, digest)| digest)
     }
 
+    /// Re-reads every stored record from the first and checks the chain (each hash, canonical
+    /// body, link and time order) on a connection of its own, holding none of them: the check
+    /// a lean open leaves out, which `ro serve` runs at start. Returns the head it reached.
+    pub fn verify_journal(at: &Location) -> Result<Head, StoreError> {
+        let mut db = match &at.engine {
+            Engine::File(path) => Db::Sqlite {
+                path: path.clone(),
+                conn: connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?,
+                raised_yield: None,
+            },
+            Engine::Postgres(pg_at) => Db::Postgres(Box::new(Pg::connect(pg_at)?)),
+        };
+        let mut journal = Journal::new();
+        db.each_row_after(0, |next| {
+            read_rows(next, Record::check_shape, |c| {
+                journal.push_checked(c)?;
+                if journal.len() >= FORGET_EVERY {
+                    let head = journal.head().seq;
+                    journal.forget_through(head);
+                }
+                Ok(())
+            })
+        })?;
+        Ok(journal.head())
+    }
+
     /// Where the store is.
     pub fn location(&self) -> &Location {
         &self.at
