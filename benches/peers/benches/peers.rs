@@ -154,6 +154,23 @@ fn command_after_history(c: &mut Criterion) {
                 })
             },
         );
+        // fmodel-rust's state-stored aggregate keeps the state, not the events: the next command
+        // fetches it, decides, evolves and saves it (each timed command changes the balance;
+        // deposits and withdrawals alternate, so it stays within bounds).
+        let h = fmodel_impl::StateHarness::default();
+        h.exec_all(&fmodel_impl::prepare(&cmds));
+        let s = fmodel_impl::prepare(&next);
+        let mut j = 0usize;
+        g.bench_with_input(
+            BenchmarkId::new("fmodel-rust (state-stored)", history),
+            &history,
+            |b, _| {
+                b.iter(|| {
+                    j += 1;
+                    h.exec_all(&s[j % 2..j % 2 + 1])
+                })
+            },
+        );
         if history <= 10_000 {
             // Each timed command appends an event; the stream is cut back to `history` events
             // outside the timed region, so every sample sees the same history.
@@ -166,6 +183,23 @@ fn command_after_history(c: &mut Criterion) {
                     timed(iters, || h.exec_all(&s[..1]), || h.truncate(&acc, history))
                 })
             });
+            let h = cqrs::SnapshotHarness::default();
+            h.exec_all(&cqrs::prepare(&cmds));
+            let kept = h.snapshot(&acc);
+            let s = cqrs::prepare(&next);
+            g.bench_with_input(
+                BenchmarkId::new("cqrs-es (snapshot store)", history),
+                &history,
+                |b, _| {
+                    b.iter_custom(|iters| {
+                        timed(
+                            iters,
+                            || h.exec_all(&s[..1]),
+                            || h.truncate(&acc, history, &kept),
+                        )
+                    })
+                },
+            );
             let h = esrs_impl::Harness::default();
             h.exec_all(&esrs_impl::prepare(&cmds));
             let s = esrs_impl::prepare(&next);

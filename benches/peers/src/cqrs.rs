@@ -362,3 +362,195 @@ pub fn fold_ledger(events: Vec<LedgerEvent>) -> (usize, u64) {
         ledger.postings.iter().map(|p| p.0).sum(),
     )
 }
+
+/// An in-memory `PersistedEventRepository`: what cqrs-es's snapshot store runs on (its
+/// database repositories keep the same rows: serialized events, and one serialized aggregate
+/// per instance with the sequence it reflects).
+#[derive(Default, Clone)]
+pub struct SnapshotRepo {
+    rows: Arc<RwLock<SnapshotRows>>,
+}
+
+#[derive(Default)]
+struct SnapshotRows {
+    events: HashMap<String, Vec<cqrs_es::persist::SerializedEvent>>,
+    snapshots: HashMap<String, cqrs_es::persist::SerializedSnapshot>,
+}
+
+impl cqrs_es::persist::PersistedEventRepository for SnapshotRepo {
+    async fn get_events<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<Vec<cqrs_es::persist::SerializedEvent>, cqrs_es::persist::PersistenceError> {
+        Ok(self
+            .rows
+            .read()
+            .unwrap()
+            .events
+            .get(aggregate_id)
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    async fn get_last_events<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+        last_sequence: usize,
+    ) -> Result<Vec<cqrs_es::persist::SerializedEvent>, cqrs_es::persist::PersistenceError> {
+        let rows = self.rows.read().unwrap();
+        let events = rows.events.get(aggregate_id).map_or(&[][..], Vec::as_slice);
+        // Sequences run from 1 without gaps: the events after `last_sequence` are a suffix.
+        Ok(events
+            .get(last_sequence.min(events.len())..)
+            .unwrap_or_default()
+            .to_vec())
+    }
+
+    async fn get_snapshot<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<Option<cqrs_es::persist::SerializedSnapshot>, cqrs_es::persist::PersistenceError>
+    {
+        Ok(self
+            .rows
+            .read()
+            .unwrap()
+            .snapshots
+            .get(aggregate_id)
+            .map(|s| cqrs_es::persist::SerializedSnapshot {
+                aggregate_id: s.aggregate_id.clone(),
+                aggregate: s.aggregate.clone(),
+                current_sequence: s.current_sequence,
+                current_snapshot: s.current_snapshot,
+            }))
+    }
+
+    async fn persist<A: Aggregate>(
+        &self,
+        events: &[cqrs_es::persist::SerializedEvent],
+        snapshot_update: Option<(String, serde_json::Value, usize)>,
+    ) -> Result<(), cqrs_es::persist::PersistenceError> {
+        let mut rows = self.rows.write().unwrap();
+        let mut last = None;
+        for event in events {
+            last = Some((event.aggregate_id.clone(), event.sequence));
+            rows.events
+                .entry(event.aggregate_id.clone())
+                .or_default()
+                .push(event.clone());
+        }
+        if let Some((aggregate_id, aggregate, current_snapshot)) = snapshot_update {
+            let current_sequence = last.map_or(0, |(_, seq)| seq);
+            rows.snapshots.insert(
+                aggregate_id.clone(),
+                cqrs_es::persist::SerializedSnapshot {
+                    aggregate_id,
+                    aggregate,
+                    current_sequence,
+                    current_snapshot,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    async fn stream_events<A: Aggregate>(
+        &self,
+        _aggregate_id: &str,
+    ) -> Result<cqrs_es::persist::ReplayStream, cqrs_es::persist::PersistenceError> {
+        Ok(cqrs_es::persist::ReplayStream::new(1).1)
+    }
+
+    async fn stream_all_events<A: Aggregate>(
+        &self,
+    ) -> Result<cqrs_es::persist::ReplayStream, cqrs_es::persist::PersistenceError> {
+        Ok(cqrs_es::persist::ReplayStream::new(1).1)
+    }
+}
+
+/// How many events cqrs-es's snapshot store applies between snapshots here.
+pub const SNAPSHOT_SIZE: usize = 100;
+
+type SnapshotStore = cqrs_es::persist::PersistedEventStore<SnapshotRepo, Account>;
+
+/// cqrs-es's framework over its snapshot store (`PersistedEventStore::new_snapshot_store`),
+/// with its runtime.
+pub struct SnapshotHarness {
+    rt: tokio::runtime::Runtime,
+    cqrs: CqrsFramework<Account, SnapshotStore>,
+    repo: SnapshotRepo,
+}
+
+impl Default for SnapshotHarness {
+    fn default() -> Self {
+        let repo = SnapshotRepo::default();
+        SnapshotHarness {
+            rt: runtime(),
+            cqrs: CqrsFramework::new(
+                cqrs_es::persist::PersistedEventStore::new_snapshot_store(
+                    repo.clone(),
+                    SNAPSHOT_SIZE,
+                ),
+                vec![],
+                (),
+            ),
+            repo,
+        }
+    }
+}
+
+impl SnapshotHarness {
+    /// Executes prepared commands in order.
+    pub fn exec_all(&self, cmds: &[(String, AccountCommand)]) {
+        self.rt.block_on(async {
+            for (id, cmd) in cmds {
+                self.cqrs.execute(id, cmd.clone()).await.unwrap();
+            }
+        });
+    }
+
+    /// Cuts `id`'s stream back to its first `len` events and puts back the snapshot `kept`
+    /// holds, as if the commands after them had not run (between timed commands).
+    pub fn truncate(&self, id: &str, len: usize, kept: &cqrs_es::persist::SerializedSnapshot) {
+        let mut rows = self.repo.rows.write().unwrap();
+        if let Some(events) = rows.events.get_mut(id) {
+            events.truncate(len);
+        }
+        rows.snapshots.insert(
+            id.to_owned(),
+            cqrs_es::persist::SerializedSnapshot {
+                aggregate_id: kept.aggregate_id.clone(),
+                aggregate: kept.aggregate.clone(),
+                current_sequence: kept.current_sequence,
+                current_snapshot: kept.current_snapshot,
+            },
+        );
+    }
+
+    /// `id`'s snapshot as it stands.
+    pub fn snapshot(&self, id: &str) -> cqrs_es::persist::SerializedSnapshot {
+        let rows = self.repo.rows.read().unwrap();
+        let s = &rows.snapshots[id];
+        cqrs_es::persist::SerializedSnapshot {
+            aggregate_id: s.aggregate_id.clone(),
+            aggregate: s.aggregate.clone(),
+            current_sequence: s.current_sequence,
+            current_snapshot: s.current_snapshot,
+        }
+    }
+
+    /// Account `i`'s balance, loaded through the snapshot store.
+    pub fn balance(&self, i: usize) -> u64 {
+        use cqrs_es::EventStore;
+        let store =
+            cqrs_es::persist::PersistedEventStore::<SnapshotRepo, Account>::new_snapshot_store(
+                self.repo.clone(),
+                SNAPSHOT_SIZE,
+            );
+        self.rt
+            .block_on(store.load_aggregate(&account_name(i)))
+            .unwrap()
+            .aggregate()
+            .balance
+    }
+}

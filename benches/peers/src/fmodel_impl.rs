@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use fmodel_rust::aggregate::{EventRepository, EventSourcedAggregate};
+use fmodel_rust::aggregate::{
+    EventRepository, EventSourcedAggregate, StateRepository, StateStoredAggregate,
+};
 use fmodel_rust::decider::Decider;
 
 use crate::{AccountNo, Cmd, Op, runtime};
@@ -41,6 +43,8 @@ impl AccountEvent {
 /// State.
 #[derive(Debug, Clone, Default)]
 pub struct State {
+    /// The account (what a state-stored aggregate saves the state under).
+    account: AccountNo,
     opened: bool,
     balance: u64,
 }
@@ -75,6 +79,7 @@ pub fn decider<'a>() -> Decider<'a, Command, State, AccountEvent, AccountError> 
         }),
         evolve: Box::new(|state: &State, event: &AccountEvent| {
             let mut next = state.clone();
+            next.account = event.account();
             match event {
                 AccountEvent::Opened { .. } => next.opened = true,
                 AccountEvent::Deposited { amount, .. } => next.balance += amount,
@@ -286,4 +291,79 @@ pub fn fold_ledger(events: &[LedgerEvent]) -> (usize, u64) {
         .iter()
         .fold((d.initial_state)(), |s, e| (d.evolve)(&s, e));
     (state.len(), state.iter().map(|p| p.0).sum())
+}
+
+/// Each account's current state and version: what fmodel's state-stored aggregate keeps
+/// instead of the events (its snapshotting: the state is the stored truth).
+#[derive(Default, Clone)]
+pub struct StateStore {
+    states: Arc<Mutex<HashMap<AccountNo, (State, u64)>>>,
+}
+
+impl StateRepository<Command, State, u64, AccountError> for StateStore {
+    async fn fetch_state(&self, command: &Command) -> Result<Option<(State, u64)>, AccountError> {
+        Ok(self.states.lock().unwrap().get(&command.account).cloned())
+    }
+
+    async fn save(
+        &self,
+        state: &State,
+        version: &Option<u64>,
+    ) -> Result<(State, u64), AccountError> {
+        let version = version.map_or(1, |v| v + 1);
+        self.states
+            .lock()
+            .unwrap()
+            .insert(state.account, (state.clone(), version));
+        Ok((state.clone(), version))
+    }
+}
+
+type Stored<'a> = StateStoredAggregate<
+    Command,
+    State,
+    AccountEvent,
+    StateStore,
+    Decider<'a, Command, State, AccountEvent, AccountError>,
+    u64,
+    AccountError,
+>;
+
+/// fmodel-rust's state-stored aggregate over an in-memory state store, with its runtime.
+pub struct StateHarness {
+    rt: tokio::runtime::Runtime,
+    aggregate: Stored<'static>,
+    store: StateStore,
+}
+
+impl Default for StateHarness {
+    fn default() -> Self {
+        let store = StateStore::default();
+        StateHarness {
+            rt: runtime(),
+            aggregate: StateStoredAggregate::new(store.clone(), decider()),
+            store,
+        }
+    }
+}
+
+impl StateHarness {
+    /// Executes prepared commands in order: fetch the state, decide, evolve, save the state.
+    pub fn exec_all(&self, cmds: &[Command]) {
+        self.rt.block_on(async {
+            for cmd in cmds {
+                self.aggregate.handle(cmd).await.unwrap();
+            }
+        });
+    }
+
+    /// Account `account`'s balance.
+    pub fn balance(&self, account: AccountNo) -> u64 {
+        self.store
+            .states
+            .lock()
+            .unwrap()
+            .get(&account)
+            .map_or(0, |(s, _)| s.balance)
+    }
 }

@@ -109,6 +109,14 @@ mod tests {
             assert_eq!(cqrs::run(&cmds, aggregates), want, "cqrs-es");
             assert_eq!(esrs_impl::run(&cmds, aggregates), want, "esrs");
             assert_eq!(fmodel_impl::run(&cmds, aggregates), want, "fmodel-rust");
+            let h = fmodel_impl::StateHarness::default();
+            h.exec_all(&fmodel_impl::prepare(&cmds));
+            let got: Vec<u64> = (0..aggregates).map(|i| h.balance(i as AccountNo)).collect();
+            assert_eq!(got, want, "fmodel-rust, state-stored");
+            let h = cqrs::SnapshotHarness::default();
+            h.exec_all(&cqrs::prepare(&cmds));
+            let got: Vec<u64> = (0..aggregates).map(|i| h.balance(i)).collect();
+            assert_eq!(got, want, "cqrs-es, snapshot store");
             assert_eq!(disint::run(&cmds, aggregates), want, "disintegrate");
         }
     }
