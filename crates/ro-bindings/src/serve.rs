@@ -306,6 +306,13 @@ struct Metrics {
     journal_verified: AtomicU64,
 }
 
+/// One line on the host's standard error, the operator's log (the check at start reports
+/// there as well as in `/health`, which nobody may be polling).
+#[allow(clippy::print_stderr)] // the log is the host's standard error
+fn log_line(line: &str) {
+    eprintln!("{line}");
+}
+
 const CHECK_RUNNING: u8 = 0;
 const CHECK_VERIFIED: u8 = 1;
 const CHECK_DAMAGED: u8 = 2;
@@ -605,11 +612,11 @@ pub fn serve(
                         metrics
                             .journal_check
                             .store(CHECK_VERIFIED, Ordering::Relaxed);
-                        eprintln!(
+                        log_line(&format!(
                             "ro serve: every record checked up to seq {} in {} ms",
                             head.seq,
                             started.elapsed().as_millis()
-                        );
+                        ));
                     }
                     Err(e) => {
                         metrics
@@ -618,7 +625,7 @@ pub fn serve(
                         if let Ok(mut error) = shared.journal_error.lock() {
                             *error = Some(e.to_string());
                         }
-                        eprintln!("ro serve: the journal is damaged: {e}");
+                        log_line(&format!("ro serve: the journal is damaged: {e}"));
                     }
                 }
             })?;

@@ -1061,7 +1061,7 @@ fn a_lean_open_trusts_only_its_own_snapshot_and_holds_no_record() {
     assert!(send(&mut lean, r#"{"type":"EMERGENCY_LOCKDOWN"}"#).0);
     lean.commit().unwrap();
     assert!(
-        lean.kernel().journal().len() > 0,
+        !lean.kernel().journal().is_empty(),
         "the last batch stays for its publisher"
     );
     lean.begin(|_| false).unwrap();
