@@ -226,17 +226,35 @@ impl Checkpoint {
         records: &[Record],
         allow_tail: bool,
     ) -> Result<u64, CheckpointError> {
-        let total = records.len() as u64;
+        let covered = records
+            .get(..usize::try_from(self.size).unwrap_or(usize::MAX))
+            .unwrap_or(records);
+        let hashes: Vec<Digest> = covered.iter().map(|r| r.hash).collect();
+        self.check_hashes(records.first(), &hashes, records.len() as u64, allow_tail)
+    }
+
+    /// As [`Checkpoint::check_records`] from what a journal read once yields: its first record
+    /// (the plane's id), the hashes of its first `size` records (or all, when it has fewer),
+    /// and how many records it holds.
+    pub fn check_hashes(
+        &self,
+        first: Option<&Record>,
+        hashes: &[Digest],
+        total: u64,
+        allow_tail: bool,
+    ) -> Result<u64, CheckpointError> {
         if total < self.size {
             return Err(CheckpointError::Missing {
                 records: total,
                 size: self.size,
             });
         }
-        let covered = records
+        let covered = hashes
             .get(..usize::try_from(self.size).unwrap_or(usize::MAX))
-            .unwrap_or(records);
-        if plane_id(records) != self.plane_id && self.size > 0 {
+            .unwrap_or(hashes);
+        if plane_id(first.map(std::slice::from_ref).unwrap_or_default()) != self.plane_id
+            && self.size > 0
+        {
             return Err(CheckpointError::Mismatch {
                 size: self.size,
                 what: "plane id",
@@ -244,14 +262,16 @@ impl Checkpoint {
         }
         let head = covered
             .last()
-            .map_or(Digest::from_bytes([0; 32]), |r| r.hash);
+            .copied()
+            .unwrap_or(Digest::from_bytes([0; 32]));
         if head != self.head_hash {
             return Err(CheckpointError::Mismatch {
                 size: self.size,
                 what: "head hash",
             });
         }
-        if merkle::root(&leaves(covered)) != self.merkle_root {
+        let leaves: Vec<Digest> = covered.iter().map(merkle::leaf_hash).collect();
+        if merkle::root(&leaves) != self.merkle_root {
             return Err(CheckpointError::Mismatch {
                 size: self.size,
                 what: "Merkle root",

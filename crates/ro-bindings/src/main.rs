@@ -1050,12 +1050,29 @@ impl Trust<'_> {
     /// Checks the checkpoint (if any) against `records`: its signature, then the records it
     /// covers. Returns what to report.
     fn check(&self, records: &[ro_core::Record]) -> Result<serde_json::Value, ExitCode> {
+        let covered = self.checkpoint.map_or(0, |cp| cp.size);
+        let hashes: Vec<ro_core::Digest> = records
+            .iter()
+            .take(usize::try_from(covered).unwrap_or(usize::MAX))
+            .map(|r| r.hash)
+            .collect();
+        self.check_hashes(records.first(), &hashes, records.len() as u64)
+    }
+
+    /// As [`Trust::check`] from a journal's first record, the hashes of the records the
+    /// checkpoint covers, and how many records there are.
+    fn check_hashes(
+        &self,
+        first: Option<&ro_core::Record>,
+        hashes: &[ro_core::Digest],
+        total: u64,
+    ) -> Result<serde_json::Value, ExitCode> {
         let Some(cp) = self.checkpoint else {
             return Ok(serde_json::Value::Null);
         };
         let checked = cp
             .verify_signature(self.public_key)
-            .and_then(|()| cp.check_records(records, self.allow_unproven_tail));
+            .and_then(|()| cp.check_hashes(first, hashes, total, self.allow_unproven_tail));
         match checked {
             Ok(tail) => Ok(serde_json::json!({
                 "size": cp.size, "merkle_root": cp.merkle_root, "public_key": cp.public_key,
@@ -1125,21 +1142,30 @@ fn check_anchor(
     journal: &ro_core::Journal,
     anchor: Option<(u64, ro_core::Digest)>,
 ) -> Option<ExitCode> {
+    let found = anchor.and_then(|(seq, _)| journal.get(seq)).map(|r| r.hash);
+    anchor_failure(anchor, found, journal.head().seq)
+}
+
+/// The anchor's failure, given the hash the journal holds at the anchor's seq (`None`: it
+/// ends at `head`, before it).
+fn anchor_failure(
+    anchor: Option<(u64, ro_core::Digest)>,
+    found: Option<ro_core::Digest>,
+    head: u64,
+) -> Option<ExitCode> {
     let (seq, hash) = anchor?;
-    match journal.get(seq) {
+    match found {
         None => Some(fail(
             "ANCHOR_MISSING",
             &format!(
-                "the journal ends at seq {}, before the anchor's seq {seq}: records were removed",
-                journal.head().seq
+                "the journal ends at seq {head}, before the anchor's seq {seq}: records were removed"
             ),
             1,
         )),
-        Some(record) if record.hash != hash => Some(fail(
+        Some(found) if found != hash => Some(fail(
             "ANCHOR_MISMATCH",
             &format!(
-                "record {seq} has hash {}, the anchor says {hash}: the journal was rewritten",
-                record.hash
+                "record {seq} has hash {found}, the anchor says {hash}: the journal was rewritten"
             ),
             1,
         )),
@@ -1253,9 +1279,26 @@ fn verify_proof(
 /// anchored record must be there with the anchored hash; with a checkpoint, the journal must
 /// match it.
 fn verify(path: &Location, anchor: Option<(u64, ro_core::Digest)>, trust: &Trust<'_>) -> ExitCode {
-    let store = match Store::open_replaying(path).and_then(|mut s| s.verify_snapshots().map(|_| s))
-    {
-        Ok(store) => store,
+    // One pass over the records, none held: what the anchor and the checkpoint need is taken
+    // as each goes by (the anchored record's hash; the first record and the hashes the
+    // checkpoint covers).
+    let covered = trust.checkpoint.map_or(0, |cp| cp.size);
+    let mut first = None;
+    let mut hashes = Vec::new();
+    let mut anchored = None;
+    let opened = Store::open_verifying(path, &mut |record| {
+        if record.seq == 1 {
+            first = Some(record.clone());
+        }
+        if record.seq <= covered {
+            hashes.push(record.hash);
+        }
+        if anchor.is_some_and(|(seq, _)| seq == record.seq) {
+            anchored = Some(record.hash);
+        }
+    });
+    let store = match opened {
+        Ok((store, _)) => store,
         Err(
             e @ (ro_bindings::store::StoreError::Damaged { .. }
             | ro_bindings::store::StoreError::SnapshotMismatch { .. }),
@@ -1264,10 +1307,10 @@ fn verify(path: &Location, anchor: Option<(u64, ro_core::Digest)>, trust: &Trust
         }
         Err(e) => return host_fail(&HostError::from(e)),
     };
-    if let Some(code) = check_anchor(store.kernel().journal(), anchor) {
+    if let Some(code) = anchor_failure(anchor, anchored, store.head().seq) {
         return code;
     }
-    let checkpoint = match trust.check(store.kernel().journal().records()) {
+    let checkpoint = match trust.check_hashes(first.as_ref(), &hashes, store.head().seq) {
         Ok(report) => report,
         Err(code) => return code,
     };

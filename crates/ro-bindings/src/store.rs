@@ -306,6 +306,9 @@ enum Open {
     /// From this build's authenticated snapshot and the records after it, holding no
     /// committed record (falls back to checking every record, still holding none).
     Lean,
+    /// Every record checked and folded, none held, each kept snapshot checked against the
+    /// state at its seq as the fold passes it ([`Store::open_verifying`]).
+    Verifying,
 }
 
 /// How many checked records a lean open holds before forgetting them.
@@ -589,8 +592,31 @@ impl Store {
         Self::open_with(at.into(), Open::Lean)
     }
 
+    /// `ro verify`'s open: every record is read, checked and folded from the first, as
+    /// [`Store::open_replaying`] does, but none is held: `visit` sees each one once folded.
+    /// Each kept snapshot that an open would use (readable, this plane's type, its head's hash
+    /// in the journal) must record the state the records fold to at its seq, else
+    /// [`StoreError::SnapshotMismatch`]. Returns the store and how many snapshots were checked.
+    pub fn open_verifying(
+        at: impl Into<Location>,
+        visit: &mut dyn FnMut(&Record),
+    ) -> Result<(Store, usize), StoreError> {
+        let mut checked = 0;
+        let store = Self::open_with_visit(at.into(), Open::Verifying, Some(visit), &mut checked)?;
+        Ok((store, checked))
+    }
+
     fn open_with(at: Location, mode: Open) -> Result<Store, StoreError> {
-        let use_snapshot = mode != Open::Replaying;
+        Self::open_with_visit(at, mode, None, &mut 0)
+    }
+
+    fn open_with_visit(
+        at: Location,
+        mode: Open,
+        mut visit: Option<&mut dyn FnMut(&Record)>,
+        snapshots_checked: &mut usize,
+    ) -> Result<Store, StoreError> {
+        let use_snapshot = !matches!(mode, Open::Replaying | Open::Verifying);
         let mut db = match &at.engine {
             Engine::File(path) => {
                 if !path.exists() {
@@ -685,10 +711,23 @@ impl Store {
         // A lean open uses only a snapshot it can authenticate (above): restoring from
         // another would need every record held until the snapshot's head is found.
         let snapshot = match mode {
-            Open::Lean => None,
-            _ => snapshot.map(|stored| split_mac(&stored).0.to_vec()),
+            Open::Lean | Open::Verifying => None,
+            Open::Full | Open::Replaying => snapshot.map(|stored| split_mac(&stored).0.to_vec()),
         };
-        let lean = mode == Open::Lean;
+        let lean = matches!(mode, Open::Lean | Open::Verifying);
+        // The snapshots to check as the fold passes their seqs (ordered by seq).
+        let mut to_check: Vec<ro_core::snapshot::SnapshotHeader> = Vec::new();
+        if mode == Open::Verifying {
+            for stored in db.snapshots()? {
+                if let Ok(header) =
+                    ro_core::snapshot::snapshot_header::<Plane>(split_mac(&stored).0)
+                {
+                    to_check.push(header);
+                }
+            }
+            to_check.sort_by_key(|h| std::cmp::Reverse(h.head_seq));
+        }
+        let mut mismatch: Option<u64> = None;
         // Without a snapshot every record is checked, decoded once and folded as it is read
         // (`Kernel::push_checked`, the self-contained checks run ahead on a second thread);
         // with one, the records are checked into a journal first (the same way, the event
@@ -704,6 +743,24 @@ impl Store {
         db.each_row_after(0, |next| match &mut replaying {
             Some(kernel) => read_rows(next, Record::check::<PlaneEvent>, |c| {
                 kernel.push_checked(c)?;
+                if let Some(record) = kernel.journal().records().last() {
+                    if let Some(visit) = visit.as_mut() {
+                        visit(record);
+                    }
+                    // A snapshot whose head is this record must hold this state.
+                    while to_check.last().is_some_and(|h| h.head_seq <= record.seq) {
+                        if let Some(header) = to_check.pop()
+                            && header.head_seq == record.seq
+                            && header.head_hash == record.hash
+                        {
+                            *snapshots_checked += 1;
+                            let digest = ro_core::state_digest(kernel.state()).ok();
+                            if digest != Some(header.state_digest) && mismatch.is_none() {
+                                mismatch = Some(record.seq);
+                            }
+                        }
+                    }
+                }
                 if lean && kernel.journal().len() >= FORGET_EVERY {
                     let head = kernel.head().seq;
                     pin_and_forget(kernel, head);
@@ -714,6 +771,9 @@ impl Store {
                 journal.push_checked(c).map(drop)
             }),
         })?;
+        if let Some(seq) = mismatch {
+            return Err(StoreError::SnapshotMismatch { seq });
+        }
         let (kernel, restored) = match (replaying, snapshot) {
             (Some(kernel), _) => (kernel, None),
             (None, Some(bytes)) => {
@@ -741,7 +801,7 @@ impl Store {
             restored,
             keys,
             in_txn: false,
-            lean: mode == Open::Lean,
+            lean,
             snapshot_digest: None,
         };
         if store.lean {
