@@ -155,13 +155,15 @@ pub fn plane_id(records: &[Record]) -> Digest {
 }
 
 /// Signs a checkpoint of `records` (a whole journal) at `at`.
-pub fn sign(records: &[Record], keys: &Keys, at: Timestamp) -> Checkpoint {
-    let size = records.len() as u64;
-    let head_hash = records
+pub fn sign(first: Option<&Record>, hashes: &[Digest], keys: &Keys, at: Timestamp) -> Checkpoint {
+    let size = hashes.len() as u64;
+    let head_hash = hashes
         .last()
-        .map_or(Digest::from_bytes([0; 32]), |r| r.hash);
-    let merkle_root = merkle::root(&leaves(records));
-    let plane_id = plane_id(records);
+        .copied()
+        .unwrap_or(Digest::from_bytes([0; 32]));
+    let leaves: Vec<Digest> = hashes.iter().map(merkle::leaf_hash).collect();
+    let merkle_root = merkle::root(&leaves);
+    let plane_id = plane_id(first.map(std::slice::from_ref).unwrap_or_default());
     let key = keys.checkpoint_signing_key();
     let signature = key.sign(&checkpoint_message(
         &plane_id,
@@ -315,30 +317,34 @@ pub struct ConsistencyProof {
     pub path: Vec<Digest>,
 }
 
-fn prefix(records: &[Record], size: u64) -> Option<&[Record]> {
-    records.get(..usize::try_from(size).ok()?)
+/// The leaves of the tree of the first `size` records, from the records' hashes.
+fn prefix_leaves(hashes: &[Digest], size: u64) -> Option<Vec<Digest>> {
+    let tree = hashes.get(..usize::try_from(size).ok()?)?;
+    Some(tree.iter().map(merkle::leaf_hash).collect())
 }
 
-/// The inclusion proof of record `seq` in the tree of the first `size` records.
-pub fn inclusion(records: &[Record], seq: u64, size: u64) -> Option<InclusionProof> {
-    let tree = prefix(records, size)?;
+/// The inclusion proof of record `seq` in the tree of the first `size` records, from the
+/// journal's record hashes (in seq order).
+pub fn inclusion(hashes: &[Digest], seq: u64, size: u64) -> Option<InclusionProof> {
+    let leaves = prefix_leaves(hashes, size)?;
     let index = usize::try_from(seq.checked_sub(1)?).ok()?;
-    let record = tree.get(index)?;
+    let record_hash = *hashes.get(..leaves.len())?.get(index)?;
     Some(InclusionProof {
         seq,
         size,
-        record_hash: record.hash,
-        path: merkle::inclusion_proof(&leaves(tree), index)?,
+        record_hash,
+        path: merkle::inclusion_proof(&leaves, index)?,
     })
 }
 
-/// The consistency proof between the trees of the first `old_size` and `new_size` records.
-pub fn consistency(records: &[Record], old_size: u64, new_size: u64) -> Option<ConsistencyProof> {
-    let tree = prefix(records, new_size)?;
+/// The consistency proof between the trees of the first `old_size` and `new_size` records,
+/// from the journal's record hashes (in seq order).
+pub fn consistency(hashes: &[Digest], old_size: u64, new_size: u64) -> Option<ConsistencyProof> {
+    let leaves = prefix_leaves(hashes, new_size)?;
     Some(ConsistencyProof {
         old_size,
         new_size,
-        path: merkle::consistency_proof(&leaves(tree), usize::try_from(old_size).ok()?)?,
+        path: merkle::consistency_proof(&leaves, usize::try_from(old_size).ok()?)?,
     })
 }
 

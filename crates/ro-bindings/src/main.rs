@@ -665,19 +665,27 @@ fn main() -> ExitCode {
             },
             Err(e) => host_fail(&HostError::from(e)),
         },
-        Command::Checkpoint => match Store::open(&path) {
-            Ok(store) => match store.keys() {
-                Some(keys) => print_json(&checkpoint::sign(
-                    store.kernel().journal().records(),
-                    keys,
-                    clock(),
-                )),
+        Command::Checkpoint => {
+            let (first, hashes) = match journal_hashes(&path) {
+                Ok(read) => read,
+                Err(e) => return host_fail(&HostError::from(e)),
+            };
+            // The key file; a store written before keys moved out of it has its key moved
+            // there by an open.
+            let keys = match ro_bindings::keys::Keys::read(path.key_file()) {
+                Ok(Some(keys)) => Some(keys),
+                Ok(None) => Store::open_lean(&path).ok().and_then(|s| s.keys().cloned()),
+                Err(e) => return host_fail(&HostError::from(e)),
+            };
+            match keys {
+                Some(keys) => {
+                    print_json(&checkpoint::sign(first.as_ref(), &hashes, &keys, clock()))
+                }
                 None => host_fail(&HostError::Store(
                     ro_bindings::store::StoreError::KeysMissing(path.key_file().to_owned()),
                 )),
-            },
-            Err(e) => host_fail(&HostError::from(e)),
-        },
+            }
+        }
         Command::Proof { proof } => proof_command(&path, proof),
         Command::Audit { admin } => {
             let stdout = std::io::stdout();
@@ -1174,6 +1182,23 @@ fn anchor_failure(
 }
 
 /// `ro proof …`.
+/// Every record's hash, in seq order, and the first record (the plane's id), from one read
+/// of the journal that checks the chain and holds no record: what checkpoints and proofs are
+/// made of (32 bytes a record).
+fn journal_hashes(
+    path: &Location,
+) -> Result<(Option<ro_core::Record>, Vec<ro_core::Digest>), ro_bindings::store::StoreError> {
+    let mut first = None;
+    let mut hashes = Vec::new();
+    Store::verify_journal(path, &mut |record| {
+        if record.seq == 1 {
+            first = Some(record.clone());
+        }
+        hashes.push(record.hash);
+    })?;
+    Ok((first, hashes))
+}
+
 fn proof_command(path: &Location, proof: ProofCommand) -> ExitCode {
     if let ProofCommand::Verify {
         proof,
@@ -1189,16 +1214,15 @@ fn proof_command(path: &Location, proof: ProofCommand) -> ExitCode {
             public_key.as_deref(),
         );
     }
-    let store = match Store::open(path) {
-        Ok(store) => store,
+    let hashes = match journal_hashes(path) {
+        Ok((_, hashes)) => hashes,
         Err(e) => return host_fail(&HostError::from(e)),
     };
-    let records = store.kernel().journal().records();
-    let whole = records.len() as u64;
+    let whole = hashes.len() as u64;
     match proof {
         ProofCommand::Inclusion { seq, size } => {
             let size = size.unwrap_or(whole);
-            match checkpoint::inclusion(records, seq, size) {
+            match checkpoint::inclusion(&hashes, seq, size) {
                 Some(p) => print_json(&p),
                 None => fail(
                     "INVALID_ARGUMENT",
@@ -1211,7 +1235,7 @@ fn proof_command(path: &Location, proof: ProofCommand) -> ExitCode {
         }
         ProofCommand::Consistency { old, new } => {
             let new = new.unwrap_or(whole);
-            match checkpoint::consistency(records, old, new).filter(|_| old <= new) {
+            match checkpoint::consistency(&hashes, old, new).filter(|_| old <= new) {
                 Some(p) => print_json(&p),
                 None => fail(
                     "INVALID_ARGUMENT",

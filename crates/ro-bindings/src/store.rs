@@ -311,6 +311,50 @@ enum Open {
     Verifying,
 }
 
+/// The store's database, checked to be a store (the file exists and holds ro's format; the
+/// plane exists), its tables brought up to date.
+fn open_db(at: &Location) -> Result<Db, StoreError> {
+    Ok(match &at.engine {
+        Engine::File(path) => {
+            if !path.exists() {
+                return Err(StoreError::Missing(at.to_string()));
+            }
+            let conn = connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+            let sql = sql_error(path);
+            let format: Option<Vec<u8>> = conn
+                .query_row("SELECT value FROM meta WHERE key = 'format'", [], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .or_else(|e| match e {
+                    rusqlite::Error::SqliteFailure(..) => Ok(None),
+                    other => Err(other),
+                })
+                .map_err(sql)?;
+            if format.is_none() {
+                return Err(StoreError::Missing(at.to_string()));
+            }
+            conn.execute_batch(
+                "CREATE TABLE IF NOT EXISTS snapshots (seq INTEGER PRIMARY KEY, bytes BLOB NOT NULL) STRICT;
+                 CREATE TABLE IF NOT EXISTS api_tokens (token_id TEXT PRIMARY KEY, mac BLOB NOT NULL) STRICT;",
+            )
+            .map_err(sql)?;
+            Db::Sqlite {
+                path: path.clone(),
+                conn,
+                raised_yield: None,
+            }
+        }
+        Engine::Postgres(pg_at) => {
+            let mut pg = Pg::connect(pg_at)?;
+            if !pg.plane_exists()? {
+                return Err(StoreError::Missing(at.to_string()));
+            }
+            Db::Postgres(Box::new(pg))
+        }
+    })
+}
+
 /// How many checked records a lean open holds before forgetting them.
 const FORGET_EVERY: usize = 4096;
 
@@ -617,45 +661,7 @@ impl Store {
         snapshots_checked: &mut usize,
     ) -> Result<Store, StoreError> {
         let use_snapshot = !matches!(mode, Open::Replaying | Open::Verifying);
-        let mut db = match &at.engine {
-            Engine::File(path) => {
-                if !path.exists() {
-                    return Err(StoreError::Missing(at.to_string()));
-                }
-                let conn = connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
-                let sql = sql_error(path);
-                let format: Option<Vec<u8>> = conn
-                    .query_row("SELECT value FROM meta WHERE key = 'format'", [], |r| {
-                        r.get(0)
-                    })
-                    .optional()
-                    .or_else(|e| match e {
-                        rusqlite::Error::SqliteFailure(..) => Ok(None),
-                        other => Err(other),
-                    })
-                    .map_err(sql)?;
-                if format.is_none() {
-                    return Err(StoreError::Missing(at.to_string()));
-                }
-                conn.execute_batch(
-                    "CREATE TABLE IF NOT EXISTS snapshots (seq INTEGER PRIMARY KEY, bytes BLOB NOT NULL) STRICT;
-                     CREATE TABLE IF NOT EXISTS api_tokens (token_id TEXT PRIMARY KEY, mac BLOB NOT NULL) STRICT;",
-                )
-                .map_err(sql)?;
-                Db::Sqlite {
-                    path: path.clone(),
-                    conn,
-                    raised_yield: None,
-                }
-            }
-            Engine::Postgres(pg_at) => {
-                let mut pg = Pg::connect(pg_at)?;
-                if !pg.plane_exists()? {
-                    return Err(StoreError::Missing(at.to_string()));
-                }
-                Db::Postgres(Box::new(pg))
-            }
-        };
+        let mut db = open_db(&at)?;
         let keys = match &db {
             Db::Sqlite { conn, .. } => read_keys(&at.key_file, conn)?,
             Db::Postgres(_) => Keys::read(&at.key_file)?,
@@ -942,21 +948,21 @@ impl Store {
     }
 
     /// Re-reads every stored record from the first and checks the chain (each hash, canonical
-    /// body, link and time order) on a connection of its own, holding none of them: the check
-    /// a lean open leaves out, which `ro serve` runs at start. Returns the head it reached.
-    pub fn verify_journal(at: &Location) -> Result<Head, StoreError> {
-        let mut db = match &at.engine {
-            Engine::File(path) => Db::Sqlite {
-                path: path.clone(),
-                conn: connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?,
-                raised_yield: None,
-            },
-            Engine::Postgres(pg_at) => Db::Postgres(Box::new(Pg::connect(pg_at)?)),
-        };
+    /// body, link and time order) on a connection of its own, holding none of them (`visit`
+    /// sees each once checked): the check a lean open leaves out, which `ro serve` runs at
+    /// start, and the read under `ro checkpoint` and `ro proof`. Returns the head it reached.
+    pub fn verify_journal(
+        at: &Location,
+        visit: &mut dyn FnMut(&Record),
+    ) -> Result<Head, StoreError> {
+        let mut db = open_db(at)?;
         let mut journal = Journal::new();
         db.each_row_after(0, |next| {
             read_rows(next, Record::check_shape, |c| {
                 journal.push_checked(c)?;
+                if let Some(record) = journal.records().last() {
+                    visit(record);
+                }
                 if journal.len() >= FORGET_EVERY {
                     let head = journal.head().seq;
                     journal.forget_through(head);
