@@ -31,6 +31,36 @@ fn lines(n: u64) -> String {
     s
 }
 
+/// A journal table laid out as the store's (one row per record: seq, prev, hash, canonical
+/// body) in a file set up as the store's (WAL, `synchronous=FULL`).
+fn plain_journal(path: &PathBuf) -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+    conn.pragma_update(None, "synchronous", "FULL").unwrap();
+    conn.execute_batch(
+        "CREATE TABLE journal (seq INTEGER PRIMARY KEY, prev BLOB NOT NULL,
+                               hash BLOB NOT NULL, body BLOB NOT NULL) STRICT;",
+    )
+    .unwrap();
+    conn
+}
+
+/// Inserts `records` as the store writes them, in the transaction the caller opened.
+fn insert_rows(conn: &rusqlite::Connection, records: &[ro_core::Record]) {
+    let mut stmt = conn
+        .prepare_cached("INSERT INTO journal (seq, prev, hash, body) VALUES (?1, ?2, ?3, ?4)")
+        .unwrap();
+    for r in records {
+        stmt.execute(rusqlite::params![
+            r.seq as i64,
+            &r.prev.as_bytes()[..],
+            &r.hash.as_bytes()[..],
+            &r.body
+        ])
+        .unwrap();
+    }
+}
+
 fn at() -> Timestamp {
     Timestamp::parse_rfc3339("2026-01-05T14:30:00Z").unwrap()
 }
@@ -86,33 +116,11 @@ fn store(c: &mut Criterion) {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
-                let path = fresh("plain.db");
-                let conn = rusqlite::Connection::open(&path).unwrap();
-                conn.pragma_update(None, "journal_mode", "WAL").unwrap();
-                conn.pragma_update(None, "synchronous", "FULL").unwrap();
-                conn.execute_batch(
-                    "CREATE TABLE journal (seq INTEGER PRIMARY KEY, prev BLOB NOT NULL,
-                                           hash BLOB NOT NULL, body BLOB NOT NULL) STRICT;",
-                )
-                .unwrap();
+                let conn = plain_journal(&fresh("plain.db"));
                 let start = Instant::now();
                 for batch in rows.chunks(host::MAX_BATCH) {
                     conn.execute_batch("BEGIN IMMEDIATE").unwrap();
-                    let mut stmt = conn
-                        .prepare_cached(
-                            "INSERT INTO journal (seq, prev, hash, body) VALUES (?1, ?2, ?3, ?4)",
-                        )
-                        .unwrap();
-                    for r in batch {
-                        stmt.execute(rusqlite::params![
-                            r.seq as i64,
-                            &r.prev.as_bytes()[..],
-                            &r.hash.as_bytes()[..],
-                            &r.body
-                        ])
-                        .unwrap();
-                    }
-                    drop(stmt);
+                    insert_rows(&conn, batch);
                     conn.execute_batch("COMMIT").unwrap();
                 }
                 total += start.elapsed();
@@ -181,17 +189,6 @@ fn bank_durable(c: &mut Criterion) {
     use ro_core::testing::bank::Bank;
     use ro_core::{Context, Kernel, testing::human};
     let cmds = ro_benches::bank_rounds(10, 20);
-    let connect = |path: &PathBuf| {
-        let conn = rusqlite::Connection::open(path).unwrap();
-        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
-        conn.pragma_update(None, "synchronous", "FULL").unwrap();
-        conn.execute_batch(
-            "CREATE TABLE journal (seq INTEGER PRIMARY KEY, prev BLOB NOT NULL,
-                                   hash BLOB NOT NULL, body BLOB NOT NULL) STRICT;",
-        )
-        .unwrap();
-        conn
-    };
     let write = |conn: &rusqlite::Connection, durable: u64, records: &[ro_core::Record]| {
         conn.execute_batch("BEGIN IMMEDIATE").unwrap();
         let head: i64 = conn
@@ -200,19 +197,7 @@ fn bank_durable(c: &mut Criterion) {
             })
             .unwrap();
         assert_eq!(head as u64, durable);
-        let mut stmt = conn
-            .prepare_cached("INSERT INTO journal (seq, prev, hash, body) VALUES (?1, ?2, ?3, ?4)")
-            .unwrap();
-        for r in records {
-            stmt.execute(rusqlite::params![
-                r.seq as i64,
-                &r.prev.as_bytes()[..],
-                &r.hash.as_bytes()[..],
-                &r.body
-            ])
-            .unwrap();
-        }
-        drop(stmt);
+        insert_rows(conn, records);
         conn.execute_batch("COMMIT").unwrap();
     };
     let ctx = Context::new(at(), human("teller"));
@@ -227,7 +212,7 @@ fn bank_durable(c: &mut Criterion) {
         g.bench_function(name, |b| {
             b.iter(|| {
                 let path = fresh("bank.db");
-                let conn = connect(&path);
+                let conn = plain_journal(&path);
                 let mut kernel: Kernel<Bank> = Kernel::new();
                 let mut durable = 0;
                 for cmd in &cmds {
