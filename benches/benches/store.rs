@@ -10,8 +10,13 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ro_bindings::{host, store::Store};
 use ro_core::{ActorId, Timestamp};
 
+/// This run's scratch directory, removed when the last group is done.
+fn scratch_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("ro-bench-store-{}", std::process::id()))
+}
+
 fn fresh(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ro-bench-store-{}", std::process::id()));
+    let dir = scratch_dir();
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
     for suffix in ["", "-wal", "-shm", ".keys"] {
@@ -230,5 +235,10 @@ fn bank_durable(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, store, bank_durable);
+/// Removes the run's scratch directory (registered last, so it runs after every group).
+fn clean_up(_: &mut Criterion) {
+    let _ = std::fs::remove_dir_all(scratch_dir());
+}
+
+criterion_group!(benches, store, bank_durable, clean_up);
 criterion_main!(benches);
