@@ -856,7 +856,15 @@ impl Store {
                     message: e.to_string(),
                 })?;
             let k = kernel.insert(restored);
-            read_rows(next, Record::check::<PlaneEvent>, |c| k.push_checked(c))
+            // The tail is forgotten as it is folded, as at a full check.
+            read_rows(next, Record::check::<PlaneEvent>, |c| {
+                k.push_checked(c)?;
+                if k.journal().len() >= FORGET_EVERY {
+                    let head = k.head().seq;
+                    pin_and_forget(k, head);
+                }
+                Ok(())
+            })
         })?;
         kernel.ok_or(StoreError::Damaged {
             seq,
